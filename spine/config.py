@@ -1,0 +1,300 @@
+"""Typed, frozen, validated configuration loaded from a config folder.
+
+A config folder holds three YAML files (plus an optional ``sectors.yaml``):
+
+- ``trading_config.yaml``: IB connection, accounts, order size bounds, position sizing.
+- ``strategy_params.yaml``: strategy parameters and the 1-day drawdown circuit breaker.
+- ``config.yaml``: the safety envelope (broker, risk, compliance, kill switch) and
+  the backtest settings.
+
+Every model forbids unknown keys so that a typo fails loudly instead of being
+silently ignored. ``load_config`` turns every validation problem into one
+``ConfigError`` naming the file, the key path, the bad value and what is expected.
+Fractions are written as fractions (``0.05`` is 5%); money is in the account currency.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from spine.errors import ConfigError
+
+SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+
+TRADING_FILE = "trading_config.yaml"
+STRATEGY_FILE = "strategy_params.yaml"
+ENVELOPE_FILE = "config.yaml"
+SECTORS_FILE = "sectors.yaml"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- trading_config.yaml -------------------------------------------------------------
+
+
+class IBConnection(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(4002, ge=1, le=65535)
+    client_id: int = Field(1, ge=0)
+
+
+class ExecutionAccounts(_Frozen):
+    paper_account: str = ""
+    live_account: str = ""
+    min_order_size: int = Field(1, ge=0, description="shares; smaller orders are skipped")
+    max_position_size: int = Field(10_000, ge=0, description="shares per position")
+
+
+class TradingSection(_Frozen):
+    ib: IBConnection = IBConnection()
+    execution: ExecutionAccounts = ExecutionAccounts()
+
+
+class PositionSizing(_Frozen):
+    risk_pct: float = Field(0.01, gt=0, le=1, description="fraction of NAV risked per trade")
+    atr_multiplier: float = Field(2.0, gt=0, description="Smart Stop distance in ATRs")
+
+
+class TradingConfigFile(_Frozen):
+    trading: TradingSection = TradingSection()
+    position_sizing: PositionSizing = PositionSizing()
+
+
+# --- strategy_params.yaml ------------------------------------------------------------
+
+
+class StrategySettings(_Frozen):
+    atr_period: int = Field(14, ge=1, le=1000)
+    take_profit_atr: float = Field(3.0, gt=0)
+    entry_order_type: Literal["market", "limit"] = "market"
+    limit_offset_bps: float = Field(0.0, ge=0, le=10_000)
+
+
+class CircuitBreakerSettings(_Frozen):
+    enabled: bool = True
+    max_1d_drawdown_pct: float = Field(0.05, gt=0, lt=1)
+    cooldown_minutes: float | None = Field(None, gt=0)
+
+
+class StrategyParamsFile(_Frozen):
+    strategy: StrategySettings = StrategySettings()
+    circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+
+
+# --- config.yaml: the safety envelope and the backtest -------------------------------
+
+
+class BrokerSettings(_Frozen):
+    mode: Literal["disabled", "paper", "live"] = "disabled"
+    execution_enabled: bool = False
+    default_route: Literal["paper", "live"] = "paper"
+
+
+class RiskLimits(_Frozen):
+    """Pre-trade limits. Zero means zero: a zero limit rejects every order that adds risk."""
+
+    max_notional: float = Field(0.0, ge=0, description="per-ticker position notional, account currency")
+    max_daily_loss: float = Field(0.0, ge=0, description="loss from the day's opening NAV, account currency")
+    max_sector_exposure: float = Field(0.0, ge=0, description="gross exposure per sector, fraction of NAV")
+    max_positions: int = Field(0, ge=0, description="open positions")
+    kill_switch: bool = True
+    max_price_deviation_pct: float = Field(0.10, ge=0, description="price collar, fraction of last price")
+    max_orders_per_minute: int = Field(60, ge=0)
+
+
+class ComplianceSettings(_Frozen):
+    omega_4_active: bool = True
+    research_only_override: bool = False
+
+
+class KillSwitchSettings(_Frozen):
+    vix_threshold: float = Field(40.0, gt=0)
+    max_drawdown_pct: float = Field(0.20, ge=-1, le=1, description="from peak NAV; sign ignored")
+    on_trigger: Literal["cancel", "cancel_and_flatten"] = "cancel"
+
+    @property
+    def max_drawdown_fraction(self) -> float:
+        return abs(self.max_drawdown_pct)
+
+
+class SlippageSettings(_Frozen):
+    """Slippage model shared by the SimBroker and the gateway simulator.
+
+    ``none``: fills at the matched price. ``fixed_bps``: every fill ``bps`` worse.
+    ``volume_share``: impact ``price_impact * share**2`` of the price, where share is
+    the fill's share of the bar's volume, and each fill capped at ``volume_limit`` of
+    the bar's volume so that large orders fill over several bars.
+    """
+
+    model: Literal["none", "fixed_bps", "volume_share"] = "fixed_bps"
+    bps: float = Field(5.0, ge=0, le=10_000)
+    volume_limit: float = Field(0.025, gt=0, le=1)
+    price_impact: float = Field(0.1, ge=0, le=1)
+
+
+class BacktestSettings(_Frozen):
+    cash: float = Field(100_000.0, gt=0)
+    commission_bps: float = Field(0.0, ge=0, le=10_000)
+    slippage: SlippageSettings = SlippageSettings()
+    max_drawdown_pct: float = Field(-0.15, ge=-1, le=1, description="kill-switch drawdown in a backtest; sign ignored")
+    risk: RiskLimits | None = None
+
+
+class EnvelopeFile(_Frozen):
+    broker: BrokerSettings = BrokerSettings()
+    risk: RiskLimits = RiskLimits()
+    compliance: ComplianceSettings = ComplianceSettings()
+    kill_switch: KillSwitchSettings = KillSwitchSettings()
+    backtest: BacktestSettings = BacktestSettings()
+
+
+class SectorsFile(_Frozen):
+    sectors: dict[str, str] = {}
+
+    @field_validator("sectors")
+    @classmethod
+    def _upper_tickers(cls, value: dict[str, str]) -> dict[str, str]:
+        return {ticker.strip().upper(): sector.strip() for ticker, sector in value.items()}
+
+
+# --- the whole configuration ---------------------------------------------------------
+
+
+class SpineConfig(_Frozen):
+    """Everything a run needs, validated; pass it in explicitly."""
+
+    folder: Path
+    trading: TradingSection
+    position_sizing: PositionSizing
+    strategy: StrategySettings
+    circuit_breaker: CircuitBreakerSettings
+    broker: BrokerSettings
+    risk: RiskLimits
+    compliance: ComplianceSettings
+    kill_switch: KillSwitchSettings
+    backtest: BacktestSettings
+    sectors: dict[str, str]
+    sectors_file: Path
+
+    @property
+    def backtest_risk(self) -> RiskLimits:
+        """A backtest's limits: ``backtest.risk`` when present, else the top-level ``risk``."""
+        return self.backtest.risk if self.backtest.risk is not None else self.risk
+
+    @property
+    def research_only(self) -> bool:
+        return self.compliance.omega_4_active
+
+    def to_files(self) -> dict[str, dict[str, Any]]:
+        """The resolved config as the three file bodies (for the run folder)."""
+        return {
+            TRADING_FILE: {
+                "trading": self.trading.model_dump(mode="json"),
+                "position_sizing": self.position_sizing.model_dump(mode="json"),
+            },
+            STRATEGY_FILE: {
+                "strategy": self.strategy.model_dump(mode="json"),
+                "circuit_breaker": self.circuit_breaker.model_dump(mode="json"),
+            },
+            ENVELOPE_FILE: {
+                "broker": self.broker.model_dump(mode="json"),
+                "risk": self.risk.model_dump(mode="json"),
+                "compliance": self.compliance.model_dump(mode="json"),
+                "kill_switch": self.kill_switch.model_dump(mode="json"),
+                "backtest": self.backtest.model_dump(mode="json"),
+            },
+            SECTORS_FILE: {"sectors": dict(sorted(self.sectors.items()))},
+        }
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found (expected a YAML file here)")
+    try:
+        body = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(body).__name__}")
+    return body
+
+
+def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
+    loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        parent = _model_at(model, error["loc"][:-1])
+        known = ", ".join(parent.model_fields) if parent is not None else ""
+        expected = f" (expected one of: {known})" if known else ""
+        return f"{loc} = {value!r}: unknown key{expected}"
+    if kind == "missing":
+        return f"{loc}: required key is missing"
+    return f"{loc} = {value!r}: {error['msg'].lower()}"
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    current: Any = model
+    for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        candidates = getattr(annotation, "__args__", (annotation,))
+        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if current is None:
+            return None
+    return current
+
+
+def _validate(model: type[_Frozen], path: Path, body: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems = [_describe(err, model) for err in exc.errors()]
+        detail = problems[0] if len(problems) == 1 else "; ".join(problems)
+        raise ConfigError(f"{path}: {detail}") from None
+
+
+def load_config(folder: str | Path | None = None) -> SpineConfig:
+    """Load and validate the config folder (default: the shipped ``config/``).
+
+    ``sectors.yaml`` is optional in a custom folder: without it the shipped sector
+    map is used, so a folder holding only the three required files still runs.
+    """
+    root = Path(folder) if folder is not None else SHIPPED_CONFIG_DIR
+    if not root.is_dir():
+        raise ConfigError(f"{root}: config folder not found (expected a folder with {TRADING_FILE}, {STRATEGY_FILE}, {ENVELOPE_FILE})")
+    trading = _validate(TradingConfigFile, root / TRADING_FILE, _read_yaml(root / TRADING_FILE))
+    strategy = _validate(StrategyParamsFile, root / STRATEGY_FILE, _read_yaml(root / STRATEGY_FILE))
+    envelope = _validate(EnvelopeFile, root / ENVELOPE_FILE, _read_yaml(root / ENVELOPE_FILE))
+    sectors_path = root / SECTORS_FILE
+    if not sectors_path.is_file():
+        sectors_path = SHIPPED_CONFIG_DIR / SECTORS_FILE
+    sectors = _validate(SectorsFile, sectors_path, _read_yaml(sectors_path)) if sectors_path.is_file() else SectorsFile()
+    return SpineConfig(
+        folder=root,
+        trading=trading.trading,
+        position_sizing=trading.position_sizing,
+        strategy=strategy.strategy,
+        circuit_breaker=strategy.circuit_breaker,
+        broker=envelope.broker,
+        risk=envelope.risk,
+        compliance=envelope.compliance,
+        kill_switch=envelope.kill_switch,
+        backtest=envelope.backtest,
+        sectors=sectors.sectors,
+        sectors_file=sectors_path,
+    )

@@ -22,12 +22,17 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Spine: research signals to provenance-tagged bracket orders, behind a fail-closed safety envelope."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spine`` script."""
     _register_commands()
     err = Console(stderr=True)
     try:
-        app(args=argv, standalone_mode=False, prog_name="spine")
+        outcome = app(args=argv, standalone_mode=False, prog_name="spine")
     except (InputError, SafetyError) as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 2
@@ -36,14 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err.print("aborted")
         return 1
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
+    except Exception as exc:
+        # Usage errors from the CLI parser (typer vendors click) know how to show themselves.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            return code
         raise
-    return 0
+    return outcome if isinstance(outcome, int) else 0
 
 
 def _register_commands() -> None:
@@ -51,6 +56,9 @@ def _register_commands() -> None:
     if getattr(app, "_spine_registered", False):
         return
     app._spine_registered = True  # type: ignore[attr-defined]
+    from spine.backtest_cli import backtest_command
+
+    app.command("backtest")(backtest_command)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""The circuit breaker as a Backtrader analyzer: record NAV on every bar, trip on a 1-day drop.
+
+The breaker itself (``CircuitBreaker``) is plain Python and is also what the risk gate
+asks before every order; this adapter only feeds it the broker's NAV at each bar's
+close and, on the bar it trips, cancels the entries still working so no new risk goes
+out. Protective stops and take-profits stay: they only ever reduce risk.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import backtrader as bt
+
+from analyzers.circuit_breaker import CircuitBreaker
+from spine.event_log import EventLog
+
+
+class DrawdownBreaker(bt.Analyzer):
+    """Latched 1-day drawdown breaker over a ``CircuitBreaker``."""
+
+    params = (
+        ("breaker", None),  # CircuitBreaker (required)
+        ("events", None),  # EventLog
+    )
+
+    def start(self) -> None:
+        if self.p.breaker is None:
+            raise ValueError("DrawdownBreaker needs breaker=CircuitBreaker(config, ...)")
+        self.breaker: CircuitBreaker = self.p.breaker
+        self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
+        self.trips: list[dict[str, Any]] = []
+        self._paused = False
+        self._announced_start = False
+
+    def next(self) -> None:
+        now = self.strategy.datetime.datetime(0)
+        if not self._announced_start:
+            self._announced_start = True
+            if self.breaker.is_trading_paused(now):
+                self._paused = True
+                self.events.record(now, "breaker_paused", f"breaker still latched from {self.breaker.tripped_at}: {self.breaker.trip_reason}")
+        self.breaker.record_nav(now, self.strategy.broker.getvalue())
+        paused = self.breaker.is_trading_paused(now)
+        if paused and not self._paused:
+            self.trips.append({"datetime": now, "reason": self.breaker.trip_reason})
+            cancel = getattr(self.strategy.broker, "cancel_all", None)
+            cancelled = cancel(risk_adding_only=True) if cancel is not None else []
+            self.events.record(now, "breaker_trip", f"{self.breaker.trip_reason}; cancelled {len(cancelled)} working entries")
+        elif self._paused and not paused:
+            self.events.record(now, "breaker_reset", "circuit breaker cleared (cooldown or reset)")
+        self._paused = paused
+
+    def get_analysis(self) -> dict[str, Any]:
+        return {"tripped": self.breaker.tripped, "trips": list(self.trips), "reason": self.breaker.trip_reason}

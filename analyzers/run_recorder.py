@@ -1,0 +1,152 @@
+"""Records what a run did: every order status change, every fill, the equity curve, trades by provenance.
+
+The rows are plain dicts in the order things happened, so writing ``orders.csv``,
+``fills.csv`` and ``equity.csv`` is a dump, and the same run gives the same bytes:
+order ids are numbered per run (Backtrader's ``ref`` counter is process-wide).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import backtrader as bt
+
+from brokers.order_roles import role_of
+
+_ORDER_TYPES = {
+    bt.Order.Market: "market",
+    bt.Order.Close: "market",
+    bt.Order.Limit: "limit",
+    bt.Order.Stop: "stop",
+    bt.Order.StopLimit: "stop_limit",
+    bt.Order.StopTrail: "stop_trail",
+    bt.Order.StopTrailLimit: "stop_trail_limit",
+}
+_DONE_ELSEWHERE = {"Canceled", "Rejected", "Margin", "Expired"}
+
+
+class RunRecorder(bt.Analyzer):
+    """Collects orders, fills, equity and closed-trade P&L split by provenance tag."""
+
+    params = (
+        ("progress", None),  # Callable[[int], None]: called with the bar count every few bars
+        ("progress_every", 250),
+    )
+
+    def start(self) -> None:
+        self.orders: list[dict[str, Any]] = []
+        self.fills: list[dict[str, Any]] = []
+        self.equity: list[dict[str, Any]] = []
+        self.trades: list[dict[str, Any]] = []
+        self._ids: dict[int, int] = {}
+        self._open_tag: dict[str, str] = {}
+        self._progress: Callable[[int], None] | None = self.p.progress
+        self._bars = 0
+
+    def _order_id(self, ref: int) -> int:
+        if ref not in self._ids:
+            self._ids[ref] = len(self._ids) + 1
+        return self._ids[ref]
+
+    def notify_order(self, order: bt.Order) -> None:
+        status = order.getstatusname()
+        ticker = order.data._name
+        tag = str(order.info.get("tag", ""))
+        role = role_of(order)
+        order_id = self._order_id(order.ref)
+        fills = list(order.executed.iterpending())
+        for bit in fills:
+            self.fills.append(
+                {
+                    "datetime": bt.num2date(bit.dt),
+                    "order_id": order_id,
+                    "ticker": ticker,
+                    "side": "BUY" if order.isbuy() else "SELL",
+                    "size": abs(bit.size),
+                    "price": bit.price,
+                    "commission": bit.closedcomm + bit.openedcomm,
+                    "tag": tag,
+                    "role": role,
+                }
+            )
+            if role == "entry":
+                self._open_tag[ticker] = tag
+        self.orders.append(
+            {
+                "order_id": order_id,
+                "parent_id": self._order_id(order.parent.ref) if order.parent is not None else "",
+                "datetime": self._status_time(order, status, fills),
+                "ticker": ticker,
+                "side": "BUY" if order.isbuy() else "SELL",
+                "role": role,
+                "order_type": _ORDER_TYPES.get(order.exectype, "market"),
+                "size": abs(order.size),
+                "price": "" if order.exectype in (bt.Order.Market, bt.Order.Close, None) else order.price,
+                "status": status,
+                "tag": tag,
+                "reason": self._reason(order, status, role),
+            }
+        )
+
+    def notify_trade(self, trade: bt.Trade) -> None:
+        if not trade.isclosed:
+            return
+        ticker = trade.data._name
+        self.trades.append(
+            {
+                "datetime": bt.num2date(trade.dtclose),
+                "ticker": ticker,
+                "tag": self._open_tag.get(ticker, ""),
+                "pnl": trade.pnl,
+                "pnl_net": trade.pnlcomm,
+            }
+        )
+
+    def next(self) -> None:
+        broker = self.strategy.broker
+        self.equity.append({"datetime": self.strategy.datetime.datetime(0), "value": broker.getvalue(), "cash": broker.getcash()})
+        self._bars += 1
+        if self._progress is not None and self._bars % self.p.progress_every == 0:
+            self._progress(self._bars)
+
+    def get_analysis(self) -> dict[str, Any]:
+        by_tag: dict[str, dict[str, float]] = defaultdict(lambda: {"trades": 0, "pnl": 0.0, "pnl_net": 0.0})
+        for trade in self.trades:
+            bucket = by_tag[trade["tag"]]
+            bucket["trades"] += 1
+            bucket["pnl"] += trade["pnl"]
+            bucket["pnl_net"] += trade["pnl_net"]
+        statuses: dict[str, int] = defaultdict(int)
+        for row in self.orders:
+            statuses[row["status"]] += 1
+        return {"orders": len(self._ids), "statuses": dict(statuses), "fills": len(self.fills), "trades_by_tag": dict(by_tag)}
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _status_time(self, order: bt.Order, status: str, fills: list[Any]):  # noqa: ANN202
+        if fills:
+            return bt.num2date(fills[-1].dt)
+        if status == "Submitted":
+            return bt.num2date(order.created.dt)
+        if status in _DONE_ELSEWHERE and order.executed.dt:
+            return bt.num2date(order.executed.dt)
+        return self.strategy.datetime.datetime(0)
+
+    @staticmethod
+    def _reason(order: bt.Order, status: str, role: str) -> str:
+        info = order.info
+        if status == "Rejected":
+            return str(info.get("reject_reason") or "bracket parent was rejected, so this leg never went out")
+        if status == "Margin":
+            return "not enough cash for the fill (Backtrader margin check)"
+        if status == "Canceled":
+            if info.get("cancel_reason"):
+                return str(info["cancel_reason"])
+            if role in ("stop", "take_profit"):
+                return "bracket sibling filled or parent cancelled (OCO)"
+            return "cancelled"
+        if status == "Expired":
+            return "order validity expired"
+        return ""

@@ -1,0 +1,27 @@
+"""What each Backtrader order is for, read from the order itself.
+
+Roles: ``entry`` (opens or adds), ``stop`` and ``take_profit`` (a bracket's protective
+children), ``exit`` (closes). The strategy names exits explicitly; bracket legs are
+recognised by their parent and order type, so no caller can mislabel a child.
+"""
+
+from __future__ import annotations
+
+import backtrader as bt
+
+PROTECTIVE_ROLES = frozenset({"stop", "take_profit"})
+_STOP_TYPES = frozenset({bt.Order.Stop, bt.Order.StopLimit, bt.Order.StopTrail, bt.Order.StopTrailLimit})
+
+
+def role_of(order: bt.Order) -> str:
+    explicit = order.info.get("role")
+    if explicit:
+        return str(explicit)
+    if order.parent is not None:
+        return "stop" if order.exectype in _STOP_TYPES else "take_profit"
+    return "entry"
+
+
+def intent_of(order: bt.Order) -> str:
+    """The id of the decision that produced the order (all legs of a bracket share it)."""
+    return str(order.info.get("intent") or f"order-{order.ref}")

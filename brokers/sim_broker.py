@@ -1,0 +1,237 @@
+"""The backtest broker: Backtrader's BackBroker, configured, with the pre-trade gate in its path.
+
+Fills, brackets, OCO and cash accounting are Backtrader's own. What this adds:
+- slippage, volume cap and commission from the shared ``FillModel`` (the gateway
+  simulator uses the same object, so a rehearsal and a backtest agree);
+- the ``RiskGate`` between submission and acceptance: every order the strategy sends
+  is checked there, and a refusal comes back as a Backtrader ``Rejected`` notification
+  with the rule and reason in ``order.info``;
+- ``halt()`` for the kill switch: cancel every open order at once, optionally flatten.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+
+import backtrader as bt
+
+from brokers.fill_model import FillModel
+from brokers.order_roles import PROTECTIVE_ROLES, intent_of, role_of
+from brokers.risk_gate import OrderIntent, PortfolioView, RiskGate
+
+
+class FillModelCommission(bt.CommInfoBase):
+    """Stock-like commission computed by the shared fill model (bps of notional, to the cent)."""
+
+    params = (
+        ("stocklike", True),
+        ("commtype", bt.CommInfoBase.COMM_FIXED),
+        ("fill_model", None),
+    )
+
+    def _getcommission(self, size: float, price: float, pseudoexec: bool) -> float:
+        return self.p.fill_model.commission(size, price)
+
+
+class FillModelFiller:
+    """Backtrader filler protocol: how many shares may fill on this bar (volume_share cap)."""
+
+    def __init__(self, fill_model: FillModel) -> None:
+        self.fill_model = fill_model
+
+    def __call__(self, order: bt.Order, price: float, ago: int) -> float:
+        return self.fill_model.max_fill_size(order.executed.remsize, float(order.data.volume[ago]))
+
+
+class SimBroker(bt.brokers.BackBroker):
+    """Simulated broker for ``spine backtest``: BackBroker + shared fill model + risk gate."""
+
+    params = (
+        ("fill_model", None),
+        ("gate", None),
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fill_model: FillModel = self.p.fill_model or FillModel()
+        self.gate: RiskGate | None = self.p.gate
+        self.p.slip_open = True  # market orders fill at the next open, slipped like any other fill
+        self.p.slip_match = True
+        self.p.slip_out = False
+        if self.fill_model.slippage.model == "volume_share":
+            self.p.filler = FillModelFiller(self.fill_model)
+        self.addcommissioninfo(FillModelCommission(fill_model=self.fill_model))
+        self._datas: list[bt.AbstractDataBase] = []
+        self._marks: dict[str, float] = {}
+        self._owner: bt.Strategy | None = None
+        self._working: list[bt.Order] = []  # gate-accepted, non-protective, still alive
+
+    # -- wiring -----------------------------------------------------------------------
+
+    def watch(self, datas: Iterable[bt.AbstractDataBase]) -> None:
+        """The tradable feeds: their closes mark the book the gate sees and their clock dates events."""
+        self._datas = list(datas)
+
+    def now(self) -> datetime | None:
+        stamps = [d.datetime.datetime(0) for d in self._datas if len(d)]
+        return max(stamps) if stamps else None
+
+    def get_available_funds(self) -> float:
+        """Cash not yet committed to working entry orders (what a new order may spend)."""
+        committed = 0.0
+        for order in list(self.pending) + list(self.submitted):
+            if order.alive() and role_of(order) == "entry" and order.isbuy():
+                price = order.price if order.price else order.created.price
+                committed += abs(order.executed.remsize) * float(price or 0.0)
+        return self.getcash() - committed
+
+    # -- slippage and fills from the shared model -------------------------------------
+
+    def _slip_up(self, pmax: float, price: float, doslip: bool = True, lim: bool = False) -> float:
+        return self.fill_model.slip("BUY", price, pmax) if doslip else price
+
+    def _slip_down(self, pmin: float, price: float, doslip: bool = True, lim: bool = False) -> float:
+        return self.fill_model.slip("SELL", price, pmin) if doslip else price
+
+    def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):  # noqa: ANN001, ANN202
+        if ago is not None and price is not None and self.fill_model.slippage.model == "volume_share":
+            data = order.data
+            volume = float(data.volume[ago])
+            size = self.fill_model.max_fill_size(order.executed.remsize, volume)
+            if size <= 0:
+                return None  # no volume left for this order on this bar
+            side = "BUY" if order.isbuy() else "SELL"
+            bound = float(data.high[ago]) if order.isbuy() else float(data.low[ago])
+            price = self.fill_model.impact(side, price, size, volume, bound)
+        return super()._execute(order, ago=ago, price=price, cash=cash, position=position, dtcoc=dtcoc)
+
+    # -- the gate ---------------------------------------------------------------------
+
+    def submit(self, order: bt.Order, check: bool = True) -> bt.Order:
+        if self._owner is None and order.owner is not None:
+            self._owner = order.owner
+        return super().submit(order, check=check)
+
+    def check_submitted(self) -> None:
+        """Run every submitted order through the gate before Backtrader's own cash check."""
+        if self.gate is not None and self.submitted:
+            kept = []
+            while self.submitted:
+                order = self.submitted.popleft()
+                if order.status == bt.Order.Submitted and not self._passes_gate(order):
+                    continue
+                kept.append(order)
+            self.submitted.extend(kept)
+        super().check_submitted()
+
+    def _passes_gate(self, order: bt.Order) -> bool:
+        assert self.gate is not None
+        intent = self._intent(order)
+        decision = self.gate.check(intent, self._view(order))
+        if decision.accepted:
+            self._working_add(order)
+            return True
+        order.addinfo(reject_rule=decision.rule, reject_reason=decision.reason)
+        order.reject(self)
+        self.notify(order)
+        self._ococheck(order)
+        self._bracketize(order, cancel=True)
+        return False
+
+    def _intent(self, order: bt.Order) -> OrderIntent:
+        role = role_of(order)
+        exectype = order.exectype
+        if exectype == bt.Order.Market or exectype is None or exectype == bt.Order.Close:
+            order_type, price = "MKT", None
+        elif exectype == bt.Order.Limit:
+            order_type, price = "LMT", order.price
+        elif exectype == bt.Order.Stop:
+            order_type, price = "STP", order.price
+        else:
+            order_type, price = "STP LMT", order.pricelimit
+        return OrderIntent(
+            ticker=order.data._name,
+            side="BUY" if order.isbuy() else "SELL",
+            quantity=float(abs(order.size)) if order.size is not None else math.nan,
+            order_type=order_type,
+            price=None if price is None else float(price),
+            tag=str(order.info.get("tag", "")),
+            intent_id=f"{intent_of(order)}:{role}",
+            role=role,
+            timestamp=self.now(),
+        )
+
+    def _view(self, order: bt.Order) -> PortfolioView:
+        """The book as the gate must see it: positions after every working non-protective order."""
+        effective: dict[str, float] = {}
+        for data, position in self.positions.items():
+            if position.size:
+                effective[data._name] = effective.get(data._name, 0.0) + position.size
+        self._working = [o for o in self._working if o.alive()]
+        for working in self._working:
+            signed = abs(working.executed.remsize) * (1 if working.isbuy() else -1)
+            effective[working.data._name] = effective.get(working.data._name, 0.0) + signed
+        last_prices = dict(self._marks)
+        created_close = order.created.pclose
+        if created_close is not None and math.isfinite(created_close):
+            last_prices[order.data._name] = float(created_close)
+        return PortfolioView(nav=float(self._value), positions=effective, last_prices=last_prices)
+
+    def _working_add(self, order: bt.Order) -> None:
+        """Accepted entries and exits count toward the book until they fill or die."""
+        if role_of(order) not in PROTECTIVE_ROLES:
+            self._working.append(order)
+
+    # -- the kill switch --------------------------------------------------------------
+
+    def halt(self, reason: str, *, flatten: bool = False) -> list[bt.Order]:
+        """Stop all risk now: the gate halts, every open order is cancelled, positions optionally closed."""
+        if self.gate is not None:
+            self.gate.halt(reason, self.now())
+        cancelled = self.cancel_all()
+        if flatten:
+            self.flatten(reason)
+        return cancelled
+
+    def cancel_all(self, *, risk_adding_only: bool = False) -> list[bt.Order]:
+        cancelled: list[bt.Order] = []
+        for order in list(self.submitted):
+            if risk_adding_only and role_of(order) != "entry":
+                continue
+            self.submitted.remove(order)
+            self._pchildren.pop(order.ref, None)
+            order.cancel()
+            self.notify(order)
+            cancelled.append(order)
+        for order in list(self.pending):
+            if order is None or not order.alive():
+                continue
+            if risk_adding_only and role_of(order) != "entry":
+                continue
+            if self.cancel(order):
+                cancelled.append(order)
+        return cancelled
+
+    def flatten(self, reason: str) -> list[bt.Order]:
+        """Close every open position at market (risk-reducing, so the gate lets it through)."""
+        orders = []
+        for data, position in list(self.positions.items()):
+            if not position.size or self._owner is None:
+                continue
+            send = self.sell if position.size > 0 else self.buy
+            orders.append(
+                send(self._owner, data, abs(position.size), exectype=bt.Order.Market, role="exit", tag="KILL_SWITCH", intent=f"flatten-{reason}")
+            )
+        return orders
+
+    # -- end of bar -------------------------------------------------------------------
+
+    def next(self) -> None:
+        super().next()
+        self._marks = {d._name: float(d.close[0]) for d in self._datas if len(d)}
+        if self.gate is not None:
+            now = self.now()
+            if now is not None:
+                self.gate.mark(now, float(self._value))

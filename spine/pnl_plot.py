@@ -1,0 +1,49 @@
+"""The P&L figure: equity curve over a drawdown panel, drawn with matplotlib's Agg backend.
+
+Backtrader's ``cerebro.plot()`` forces a Tk backend and fails on a headless machine,
+so the figure is drawn here from the recorded equity rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from spine.labels import RESEARCH_LABEL  # noqa: E402
+
+
+def drawdown_series(values: Sequence[float]) -> np.ndarray:
+    """Fractional drawdown from the running peak (0 at a new high, negative below it)."""
+    equity = np.asarray(values, dtype=float)
+    if equity.size == 0:
+        return equity
+    peak = np.maximum.accumulate(equity)
+    return equity / peak - 1.0
+
+
+def plot_pnl(equity: Sequence[Mapping[str, Any]], path: Path, *, title: str, research_only: bool) -> Path:
+    times = [row["datetime"] for row in equity]
+    values = [row["value"] for row in equity]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.plot(times, values, color="#1f4e79", linewidth=1.2)
+    top.set_ylabel("portfolio value")
+    top.set_title(title)
+    top.grid(alpha=0.3)
+    drawdown = drawdown_series(values) * 100.0
+    bottom.fill_between(times, drawdown, 0.0, color="#b22222", alpha=0.4, linewidth=0)
+    bottom.set_ylabel("drawdown %")
+    bottom.grid(alpha=0.3)
+    if research_only:
+        fig.text(0.5, 0.55, "RESEARCH ONLY", fontsize=54, color="grey", alpha=0.18, ha="center", va="center", rotation=20)
+        fig.text(0.5, 0.005, RESEARCH_LABEL, fontsize=7, color="grey", ha="center", va="bottom")
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,102 @@
+"""Position sizing that respects the money actually there and the risk budget.
+
+``size_position`` is the pure rule; ``LiquiditySizer`` is the thin Backtrader adapter
+that feeds it the broker's NAV and available funds (the cash in a backtest,
+IB's AvailableFunds with the IBKR broker).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import backtrader as bt
+
+from strategies.live_signal import LiveSignal
+
+FUNDS_HEADROOM = 0.99  # keep 1% of available funds for slippage and commission on the fill
+
+
+@dataclass(frozen=True, slots=True)
+class SizeDecision:
+    """Shares to trade and the cap that bound them; ``skip_reason`` is set when shares is 0."""
+
+    shares: int
+    binding_cap: str
+    caps: dict[str, float]
+    skip_reason: str = ""
+
+
+def size_position(
+    *,
+    weight: float,
+    entry_price: float,
+    atr_per_share: float,
+    nav: float,
+    available_funds: float,
+    risk_pct: float,
+    atr_multiplier: float,
+    max_position_size: int,
+    min_order_size: int,
+) -> SizeDecision:
+    """Whole shares: the least of target weight x NAV, available funds, the risk budget and max_position_size.
+
+    The risk budget is ``risk_pct x NAV / (atr_multiplier x ATR)``: the shares whose
+    loss at the Smart Stop equals the fraction of NAV we are willing to lose.
+    """
+    if not (math.isfinite(entry_price) and entry_price > 0):
+        return SizeDecision(0, "price", {}, f"entry price {entry_price!r} is not a positive number")
+    if not (math.isfinite(atr_per_share) and atr_per_share > 0):
+        return SizeDecision(0, "risk", {}, f"ATR {atr_per_share!r} gives no stop distance to size against")
+    caps = {
+        "target": max(weight, 0.0) * max(nav, 0.0) / entry_price,
+        "funds": max(available_funds, 0.0) * FUNDS_HEADROOM / entry_price,
+        "risk": risk_pct * max(nav, 0.0) / (atr_multiplier * atr_per_share),
+        "max_position_size": float(max_position_size),
+    }
+    binding = min(caps, key=lambda name: caps[name])
+    shares = int(math.floor(caps[binding] + 1e-9))
+    if shares <= 0 or shares < min_order_size:
+        reason = f"sized {shares} shares (bound by {binding}), below min_order_size {min_order_size}"
+        return SizeDecision(0, binding, caps, reason)
+    return SizeDecision(shares, binding, caps)
+
+
+class LiquiditySizer(bt.Sizer):
+    """Backtrader sizer over ``size_position``.
+
+    The strategy calls ``size_signal(signal)``; Backtrader's own ``getsizing`` path
+    (an order placed without a size) sizes a full-weight position with no ATR cap.
+    """
+
+    params = (
+        ("risk_pct", 0.01),
+        ("atr_multiplier", 2.0),
+        ("max_position_size", 10_000),
+        ("min_order_size", 1),
+    )
+
+    def available_funds(self) -> float:
+        funds = getattr(self.broker, "get_available_funds", None)
+        return float(funds() if funds is not None else self.broker.getcash())
+
+    def size_signal(self, signal: LiveSignal) -> SizeDecision:
+        return size_position(
+            weight=signal.weight,
+            entry_price=signal.entry_price,
+            atr_per_share=signal.atr_per_share,
+            nav=float(self.broker.getvalue()),
+            available_funds=self.available_funds(),
+            risk_pct=self.p.risk_pct,
+            atr_multiplier=self.p.atr_multiplier,
+            max_position_size=self.p.max_position_size,
+            min_order_size=self.p.min_order_size,
+        )
+
+    def _getsizing(self, comminfo: bt.CommInfoBase, cash: float, data: bt.AbstractDataBase, isbuy: bool) -> int:
+        price = float(data.close[0])
+        if not (math.isfinite(price) and price > 0):
+            return 0
+        shares = min(self.broker.getvalue() / price, self.available_funds() * FUNDS_HEADROOM / price, self.p.max_position_size)
+        shares = int(math.floor(shares))
+        return shares if shares >= max(self.p.min_order_size, 1) else 0

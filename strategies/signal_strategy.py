@@ -1,0 +1,223 @@
+"""Signal feeds become provenance-tagged bracket orders.
+
+On each bar, for each ticker, the strategy takes the signals that have come due,
+builds a ``LiveSignal`` (entry price = the bar's close, ATR from Backtrader's
+indicator), sizes it with the ``LiquiditySizer`` and sends a bracket: entry, Smart Stop
+and take-profit, every leg tagged ``PROHIBITED_LLM_DISCOVERY_LINK`` (propagated
+signal) or ``LIVE_SPINE`` (direct). It never checks limits itself: the broker's risk
+gate does, so the same strategy is safe on every route.
+
+One bracket per ticker: a signal in the direction already held is recorded as
+"already positioned"; the opposite direction closes (cancelling stop and take-profit)
+and opens the new bracket; weight 0 closes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import backtrader as bt
+import numpy as np
+
+from spine.event_log import EventLog
+from spine.signals import SignalRecord
+from strategies.live_signal import LiveSignal, provenance_tag
+from strategies.liquidity_sizer import LiquiditySizer
+from strategies.risk_manager import RiskManager
+
+MIN_TAKE_PROFIT = 0.01
+
+
+@dataclass
+class TickerBook:
+    """Per-ticker working state: its feed, ATR, pending signals and the live bracket."""
+
+    data: bt.AbstractDataBase
+    atr: bt.Indicator
+    signals: list[SignalRecord]
+    due: np.ndarray  # signal times as datetime64, for the due check
+    daily: bool
+    cursor: int = 0
+    seen_len: int = 0
+    first_dt: np.datetime64 | None = None
+    direction: str | None = None
+    legs: list[bt.Order] = field(default_factory=list)
+
+    def entry_alive(self) -> bool:
+        return bool(self.legs) and self.legs[0].alive()
+
+
+class SignalStrategy(bt.Strategy):
+    """Turns signal records into bracket orders; see the module docstring for the rules."""
+
+    params = (
+        ("signals", None),  # Mapping[ticker, Sequence[SignalRecord]]
+        ("tradable", None),  # names of the feeds that may be traded (others, like VIX, are context)
+        ("atr_period", 14),
+        ("take_profit_atr", 3.0),
+        ("entry_order_type", "market"),
+        ("limit_offset_bps", 0.0),
+        ("atr_multiplier", 2.0),
+        ("events", None),
+    )
+
+    def __init__(self) -> None:
+        self.risk_manager = RiskManager(self.p.atr_multiplier)
+        self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
+        signals: Mapping[str, Sequence[SignalRecord]] = self.p.signals or {}
+        names = set(self.p.tradable) if self.p.tradable is not None else {d._name for d in self.datas}
+        self.books: dict[str, TickerBook] = {}
+        for data in self.datas:
+            if data._name not in names:
+                continue
+            own = sorted(signals.get(data._name, ()), key=lambda s: (s.datetime, s.row))
+            daily = data._timeframe >= bt.TimeFrame.Days
+            stamps = np.array([np.datetime64(s.datetime.to_datetime64(), "ns") for s in own], dtype="datetime64[ns]")
+            if daily:
+                stamps = stamps.astype("datetime64[D]")
+            self.books[data._name] = TickerBook(
+                data=data,
+                atr=bt.ind.ATR(data, period=self.p.atr_period),
+                signals=list(own),
+                due=stamps,
+                daily=daily,
+            )
+
+    # -- Backtrader lifecycle -----------------------------------------------------------
+
+    def prenext(self) -> None:
+        self.next()  # feeds start on different dates; act on each as soon as it has bars
+
+    def next(self) -> None:
+        for book in self.books.values():
+            length = len(book.data)
+            if length == 0 or length == book.seen_len:
+                continue
+            book.seen_len = length
+            if book.cursor < len(book.signals):
+                self._take_due(book)
+
+    def stop(self) -> None:
+        for book in self.books.values():
+            for signal in book.signals[book.cursor :]:
+                when = book.data.datetime.datetime(0) if len(book.data) else signal.datetime.to_pydatetime()
+                self._skip(book, signal, "signal is after the last price bar", when=when)
+            book.cursor = len(book.signals)
+
+    # -- signals -----------------------------------------------------------------------
+
+    def _take_due(self, book: TickerBook) -> None:
+        now = book.data.datetime.datetime(0)
+        now64 = np.datetime64(now, "ns")
+        if book.first_dt is None:
+            book.first_dt = now64.astype("datetime64[D]") if book.daily else now64
+        limit = now64.astype("datetime64[D]") if book.daily else now64
+        due: list[SignalRecord] = []
+        while book.cursor < len(book.signals) and book.due[book.cursor] <= limit:
+            signal = book.signals[book.cursor]
+            if book.due[book.cursor] < book.first_dt:
+                self._skip(book, signal, "signal is before the first price bar")
+            else:
+                due.append(signal)
+            book.cursor += 1
+        if not due:
+            return
+        for stale in due[:-1]:
+            self._skip(book, stale, f"superseded by a later signal due on the same bar (row {due[-1].row})")
+        self._act(book, due[-1])
+
+    def _act(self, book: TickerBook, signal: SignalRecord) -> None:
+        position = self.getposition(book.data).size
+        held = "BUY" if position > 0 else "SELL" if position < 0 else None
+        if held is None and book.entry_alive():
+            held = book.direction
+        tag = provenance_tag(signal.is_propagated)
+        if signal.weight == 0:
+            if held is None:
+                self._skip(book, signal, "weight 0 but nothing is held")
+            else:
+                self._close(book, signal, tag, "weight 0 closes the position")
+            return
+        if held == signal.direction:
+            self.events.record(self._now(book), "already_positioned", f"{book.data._name} {signal.direction} (row {signal.row}): a {held} position or entry is already working")
+            return
+        if held is not None:
+            self._close(book, signal, tag, f"reversed by a {signal.direction} signal")
+        self._open(book, signal, tag)
+
+    def _open(self, book: TickerBook, signal: SignalRecord, tag: str) -> None:
+        data = book.data
+        atr = float(book.atr[0])
+        if math.isnan(atr):
+            self._skip(book, signal, f"ATR({self.p.atr_period}) is still warming up")
+            return
+        entry_price = float(data.close[0])
+        live = LiveSignal(
+            ticker=data._name,
+            weight=signal.weight,
+            direction=signal.direction,
+            is_propagated=signal.is_propagated,
+            atr_per_share=atr,
+            entry_price=entry_price,
+            metadata={"source_type": signal.source_type, "source_ticker": signal.source_ticker, "row": signal.row, **dict(signal.metadata)},
+        )
+        sizer = self.getsizer()
+        if not isinstance(sizer, LiquiditySizer):
+            raise TypeError("SignalStrategy needs a LiquiditySizer (cerebro.addsizer(LiquiditySizer, ...))")
+        decision = sizer.size_signal(live)
+        if decision.shares == 0:
+            self._skip(book, signal, f"sizer: {decision.skip_reason}")
+            return
+        buy = live.is_buy
+        stop = self.risk_manager.compute_smart_stop(live.direction, entry_price, atr)
+        reach = self.p.take_profit_atr * atr
+        take_profit = entry_price + reach if buy else max(entry_price - reach, MIN_TAKE_PROFIT)
+        if self.p.entry_order_type == "limit":
+            offset = self.p.limit_offset_bps / 10_000.0
+            exectype, price = bt.Order.Limit, entry_price * (1.0 - offset if buy else 1.0 + offset)
+        else:
+            exectype, price = bt.Order.Market, None
+        info = {
+            "tag": tag,
+            "intent": f"{data._name}-{signal.row}",
+            "source_type": signal.source_type,
+            "source_ticker": signal.source_ticker,
+            "signal_row": signal.row,
+            "atr": atr,
+            "entry_ref_price": entry_price,
+        }
+        bracket = self.buy_bracket if buy else self.sell_bracket
+        book.legs = bracket(
+            data=data,
+            size=decision.shares,
+            price=price,
+            exectype=exectype,
+            stopprice=stop,
+            limitprice=take_profit,
+            **info,
+        )
+        book.direction = live.direction
+
+    def _close(self, book: TickerBook, signal: SignalRecord, tag: str, why: str) -> None:
+        for leg in book.legs:
+            if leg.alive():
+                leg.addinfo(cancel_reason=why)
+                self.cancel(leg)
+        book.legs = []
+        book.direction = None
+        position = self.getposition(book.data).size
+        if position:
+            self.close(data=book.data, tag=tag, role="exit", intent=f"{book.data._name}-{signal.row}-exit", signal_row=signal.row)
+        self.events.record(self._now(book), "close", f"{book.data._name} (row {signal.row}): {why}")
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _skip(self, book: TickerBook, signal: SignalRecord, reason: str, when=None) -> None:  # noqa: ANN001
+        stamp = when if when is not None else self._now(book)
+        self.events.record(stamp, "skip", f"{signal.ticker} {signal.direction} weight {signal.weight:g} (row {signal.row}): {reason}")
+
+    @staticmethod
+    def _now(book: TickerBook):  # noqa: ANN205
+        return book.data.datetime.datetime(0)

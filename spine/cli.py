@@ -57,8 +57,12 @@ def _register_commands() -> None:
         return
     app._spine_registered = True  # type: ignore[attr-defined]
     from spine.backtest_cli import backtest_command
+    from spine.safety_cli import check_command, kill_command, resume_command
 
     app.command("backtest")(backtest_command)
+    app.command("check")(check_command)
+    app.command("kill")(kill_command)
+    app.command("resume")(resume_command)
 
 
 if __name__ == "__main__":

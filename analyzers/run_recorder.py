@@ -87,6 +87,10 @@ class RunRecorder(bt.Analyzer):
                 "status": status,
                 "tag": tag,
                 "reason": self._reason(order, status, role),
+                "intent": order.info.get("intent", ""),
+                "source_type": order.info.get("source_type", ""),
+                "source_ticker": order.info.get("source_ticker", ""),
+                "signal_row": order.info.get("signal_row", ""),
             }
         )
 

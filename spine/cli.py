@@ -64,6 +64,12 @@ def _register_commands() -> None:
     app.command("kill")(kill_command)
     app.command("resume")(resume_command)
 
+    from spine.market_data import fetch_command
+
+    data_app = typer.Typer(help="Market data: download daily bars into the local cache.", no_args_is_help=True)
+    data_app.command("fetch")(fetch_command)
+    app.add_typer(data_app, name="data")
+
 
 if __name__ == "__main__":
     sys.exit(main())

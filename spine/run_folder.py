@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from spine.labels import RESEARCH_LABEL, csv_comment
 
-ORDER_COLUMNS = ("order_id", "parent_id", "datetime", "ticker", "side", "role", "order_type", "size", "price", "status", "tag", "reason")
+ORDER_COLUMNS = ("order_id", "parent_id", "datetime", "ticker", "side", "role", "order_type", "size", "price", "status", "tag", "reason", "intent", "source_type", "source_ticker", "signal_row")
 FILL_COLUMNS = ("datetime", "order_id", "ticker", "side", "size", "price", "commission", "tag", "role")
 EQUITY_COLUMNS = ("datetime", "value", "cash")
 EVENT_COLUMNS = ("datetime", "event", "detail")

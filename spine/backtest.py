@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -97,8 +97,19 @@ def load_inputs(request: BacktestRequest) -> _Inputs:
         prices = load_prices(list(request.data) or [SAMPLE_PRICES], tickers=request.tickers, start=request.start, end=request.end)
     signals = load_signals(signals_path, prices=prices, tickers=request.tickers)
     vix_path = request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
-    vix = load_vix(vix_path) if vix_path is not None else None
+    vix = _clip(load_vix(vix_path), prices) if vix_path is not None else None
     return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path)
+
+
+def _clip(vix: PriceSeries, prices: dict[str, PriceSeries]) -> PriceSeries | None:
+    """The VIX bars inside the traded period only (the VIX file usually spans decades more)."""
+    first = min(series.dates[0] for series in prices.values())
+    last = max(series.dates[-1] for series in prices.values())
+    keep = (vix.dates >= first) & (vix.dates <= last)
+    if not keep.any():
+        return None
+    fields = {name: getattr(vix, name)[keep] for name in ("dates", "open", "high", "low", "close", "volume")}
+    return replace(vix, **fields)
 
 
 def _yfinance_prices(request: BacktestRequest, signals_path: Path) -> dict[str, PriceSeries]:

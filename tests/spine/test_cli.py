@@ -1,0 +1,118 @@
+"""The ``spine`` command line: exit codes, messages, nothing half-written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spine.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def tiny_market(tmp_path: Path) -> tuple[Path, Path]:
+    rows = ["datetime,open,high,low,close,volume"]
+    price = 100.0
+    for day in range(1, 29):
+        rows.append(f"2024-02-{day:02d},{price},{price + 2},{price - 2},{price + 1},1000000")
+        price += 1
+    prices = write(tmp_path / "nvda-2024.csv", "\n".join(rows) + "\n")
+    signals = write(tmp_path / "signals.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,0.2,BUY,direct,NVDA\n")
+    return prices, signals
+
+
+def test_backtest_on_the_sample_exits_0_and_prints_the_run_folder_last(tmp_path, capsys):
+    assert main(["backtest", "--out", str(tmp_path)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert Path(last).parent == tmp_path and (Path(last) / "summary.json").is_file()
+
+
+def test_backtest_prints_the_research_label_and_the_summary_table(tmp_path, capsys):
+    main(["backtest", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "RESEARCH ONLY" in out
+    assert "PROHIBITED_LLM_DISCOVERY_LINK" in out and "LIVE_SPINE" in out and "max drawdown" in out
+
+
+def test_bad_config_exits_2_naming_file_and_key_and_writes_nothing(tmp_path, capsys, make_config_dir):
+    folder = make_config_dir({"config.yaml": {"backtest.cash": -1}})
+    out = tmp_path / "runs"
+    assert main(["backtest", "--config", str(folder), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "config.yaml" in err and "backtest.cash" in err and "-1" in err
+    assert "Traceback" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_bad_price_row_exits_2_naming_file_row_and_column(tmp_path, capsys, tiny_market):
+    prices, signals = tiny_market
+    lines = prices.read_text().splitlines()
+    lines[5] = "2024-02-05,104,101,103,104,1000000"  # high below low
+    write(prices, "\n".join(lines) + "\n")
+    out = tmp_path / "runs"
+    assert main(["backtest", "--data", str(prices), "--signals", str(signals), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "nvda-2024.csv" in err and "row 6" in err and "high" in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_signal_weight_outside_0_1_exits_2_naming_row_and_column(tmp_path, capsys, tiny_market):
+    prices, _ = tiny_market
+    signals = write(tmp_path / "bad.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,1.5,BUY,direct,NVDA\n")
+    assert main(["backtest", "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "row 2" in err and "weight" in err
+
+
+def test_signal_for_a_ticker_without_prices_exits_2(tmp_path, capsys, tiny_market):
+    prices, _ = tiny_market
+    signals = write(tmp_path / "tsm.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,TSM,0.2,BUY,propagated,NVDA\n")
+    assert main(["backtest", "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path / "runs")]) == 2
+    assert "TSM" in capsys.readouterr().err
+
+
+def test_missing_data_path_exits_2(tmp_path, capsys, tiny_market):
+    _, signals = tiny_market
+    assert main(["backtest", "--data", str(tmp_path / "nope.csv"), "--signals", str(signals), "--out", str(tmp_path / "runs")]) == 2
+    assert "nope.csv" in capsys.readouterr().err
+
+
+def test_unparsable_start_date_exits_2(tmp_path, capsys):
+    assert main(["backtest", "--start", "2024-13-01", "--out", str(tmp_path)]) == 2
+    assert "--start" in capsys.readouterr().err
+
+
+def test_unknown_source_exits_2(tmp_path, capsys):
+    assert main(["backtest", "--source", "bloomberg", "--out", str(tmp_path)]) == 2
+    assert "--source" in capsys.readouterr().err
+
+
+def test_data_without_signals_exits_2_with_the_reason(tmp_path, capsys, tiny_market):
+    prices, _ = tiny_market
+    assert main(["backtest", "--data", str(prices), "--out", str(tmp_path)]) == 2
+    assert "--signals" in capsys.readouterr().err
+
+
+def test_unknown_option_is_a_usage_error_with_exit_2(capsys):
+    assert main(["backtest", "--frobnicate"]) == 2
+
+
+def test_check_on_the_shipped_config_prints_route_disabled_first_and_exits_1(capsys):
+    assert main(["check"]) == 1
+    assert capsys.readouterr().out.splitlines()[0] == "route: disabled"
+
+
+def test_spine_script_entry_point_returns_exit_code_2_without_traceback(tmp_path, make_config_dir):
+    folder = make_config_dir({"config.yaml": {"risk.bogus": 1}})
+    done = subprocess.run([sys.executable, "-m", "spine.cli", "backtest", "--config", str(folder), "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 2
+    assert "risk.bogus" in done.stderr and "Traceback" not in done.stderr

@@ -129,7 +129,7 @@ class RunRecorder(bt.Analyzer):
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _status_time(self, order: bt.Order, status: str, fills: list[Any]):  # noqa: ANN202
+    def _status_time(self, order: bt.Order, status: str, fills: list[Any]):
         if fills:
             return bt.num2date(fills[-1].dt)
         if status == "Submitted":

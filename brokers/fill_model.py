@@ -20,6 +20,7 @@ from typing import Literal
 from spine.config import BacktestSettings, SlippageSettings
 
 Side = Literal["BUY", "SELL"]
+_NO_SLIPPAGE = SlippageSettings(model="none")
 OrderType = Literal["MKT", "LMT", "STP", "STP LMT"]
 
 
@@ -41,7 +42,7 @@ def round_cents(amount: float) -> float:
 class FillModel:
     """Slippage, volume cap and commission, from the ``backtest`` config section."""
 
-    slippage: SlippageSettings = SlippageSettings(model="none")
+    slippage: SlippageSettings = _NO_SLIPPAGE
     commission_bps: float = 0.0
 
     @classmethod

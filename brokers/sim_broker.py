@@ -95,7 +95,7 @@ class SimBroker(bt.brokers.BackBroker):
     def _slip_down(self, pmin: float, price: float, doslip: bool = True, lim: bool = False) -> float:
         return self.fill_model.slip("SELL", price, pmin) if doslip else price
 
-    def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):  # noqa: ANN001, ANN202
+    def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
         if ago is not None and price is not None and self.fill_model.slippage.model == "volume_share":
             data = order.data
             volume = float(data.volume[ago])

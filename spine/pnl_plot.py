@@ -13,10 +13,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from spine.labels import RESEARCH_LABEL  # noqa: E402
+from spine.labels import RESEARCH_LABEL
 
 
 def drawdown_series(values: Sequence[float]) -> np.ndarray:

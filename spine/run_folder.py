@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from spine.labels import RESEARCH_LABEL, csv_comment
 
@@ -33,7 +34,7 @@ def format_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        if value != value:  # NaN
+        if math.isnan(value):
             return ""
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))

@@ -55,7 +55,7 @@ def size_position(
         "max_position_size": float(max_position_size),
     }
     binding = min(caps, key=lambda name: caps[name])
-    shares = int(math.floor(caps[binding] + 1e-9))
+    shares = math.floor(caps[binding] + 1e-9)
     if shares <= 0 or shares < min_order_size:
         reason = f"sized {shares} shares (bound by {binding}), below min_order_size {min_order_size}"
         return SizeDecision(0, binding, caps, reason)
@@ -98,5 +98,5 @@ class LiquiditySizer(bt.Sizer):
         if not (math.isfinite(price) and price > 0):
             return 0
         shares = min(self.broker.getvalue() / price, self.available_funds() * FUNDS_HEADROOM / price, self.p.max_position_size)
-        shares = int(math.floor(shares))
+        shares = math.floor(shares)
         return shares if shares >= max(self.p.min_order_size, 1) else 0

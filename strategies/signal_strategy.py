@@ -23,8 +23,8 @@ import numpy as np
 
 from spine.event_log import EventLog
 from spine.signals import SignalRecord
-from strategies.live_signal import LiveSignal, provenance_tag
 from strategies.liquidity_sizer import LiquiditySizer
+from strategies.live_signal import LiveSignal, provenance_tag
 from strategies.risk_manager import RiskManager
 
 MIN_TAKE_PROFIT = 0.01
@@ -214,10 +214,10 @@ class SignalStrategy(bt.Strategy):
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _skip(self, book: TickerBook, signal: SignalRecord, reason: str, when=None) -> None:  # noqa: ANN001
+    def _skip(self, book: TickerBook, signal: SignalRecord, reason: str, when=None) -> None:
         stamp = when if when is not None else self._now(book)
         self.events.record(stamp, "skip", f"{signal.ticker} {signal.direction} weight {signal.weight:g} (row {signal.row}): {reason}")
 
     @staticmethod
-    def _now(book: TickerBook):  # noqa: ANN205
+    def _now(book: TickerBook):
         return book.data.datetime.datetime(0)

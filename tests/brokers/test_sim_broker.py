@@ -21,7 +21,7 @@ WIDE = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100,
 
 def series(volume=VOLUME) -> PriceSeries:
     dates = np.array([f"2024-01-0{i + 1}" for i in range(6)], dtype="datetime64[ns]")
-    arr = lambda xs: np.asarray(xs, dtype=float)  # noqa: E731
+    arr = lambda xs: np.asarray(xs, dtype=float)
     return PriceSeries(ticker="AAA", path=None, dates=dates, open=arr(OPEN), high=arr(HIGH), low=arr(LOW), close=arr(CLOSE), volume=arr(volume))
 
 
@@ -42,12 +42,12 @@ class Script(bt.Strategy):
         self.notes.append((order.getstatusname(), order.info.get("reject_rule", ""), order.executed.size, order.executed.price))
 
 
-def run(orders, *, fill_model=FillModel(), limits=WIDE, cash=100_000.0, volume=VOLUME):
+def run(orders, *, fill_model=None, limits=WIDE, cash=100_000.0, volume=VOLUME):
     cerebro = bt.Cerebro(stdstats=False)
     feed = ArrayFeed(series=series(volume), name="AAA")
     cerebro.adddata(feed, name="AAA")
     gate = RiskGate(limits, {"AAA": "Tech"}, route="backtest")
-    broker = SimBroker(fill_model=fill_model, gate=gate)
+    broker = SimBroker(fill_model=fill_model or FillModel(), gate=gate)
     broker.setcash(cash)
     broker.watch([feed])
     cerebro.broker = broker
@@ -65,7 +65,7 @@ def test_market_order_fills_at_the_next_open_with_fixed_bps_slippage():
 
 def test_cash_after_a_round_trip_agrees_with_fills_and_commissions_to_the_cent():
     model = FillModel(SlippageSettings(model="fixed_bps", bps=5), commission_bps=2.5)
-    strategy, broker = run([lambda s: s.buy(size=37), lambda s: s.sell(size=37, exectype=bt.Order.Limit, price=103.5)], fill_model=model)
+    _, broker = run([lambda s: s.buy(size=37), lambda s: s.sell(size=37, exectype=bt.Order.Limit, price=103.5)], fill_model=model)
     buy = 101.0 * 1.0005
     sell = 103.5  # limit reached inside bar 4 (high 105)
     commission = model.commission(37, buy) + model.commission(37, sell)

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from spine.config import load_config
 from spine.errors import ConfigError
@@ -86,7 +87,7 @@ def test_invalid_yaml_gives_the_line(make_config_dir):
 
 def test_config_objects_are_frozen():
     config = load_config()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         config.risk.max_notional = 10  # type: ignore[misc]
 
 

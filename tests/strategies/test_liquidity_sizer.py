@@ -4,17 +4,17 @@ from strategies import size_position
 
 
 def sized(**overrides):
-    args = dict(
-        weight=0.10,
-        entry_price=100.0,
-        atr_per_share=2.0,
-        nav=100_000.0,
-        available_funds=100_000.0,
-        risk_pct=0.01,
-        atr_multiplier=2.0,
-        max_position_size=10_000,
-        min_order_size=1,
-    )
+    args = {
+        "weight": 0.10,
+        "entry_price": 100.0,
+        "atr_per_share": 2.0,
+        "nav": 100_000.0,
+        "available_funds": 100_000.0,
+        "risk_pct": 0.01,
+        "atr_multiplier": 2.0,
+        "max_position_size": 10_000,
+        "min_order_size": 1,
+    }
     args.update(overrides)
     return size_position(**args)
 

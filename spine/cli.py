@@ -64,7 +64,10 @@ def _register_commands() -> None:
     app.command("kill")(kill_command)
     app.command("resume")(resume_command)
 
+    from spine.gateway.cli import gateway_command
     from spine.market_data import fetch_command
+
+    app.command("gateway")(gateway_command)
 
     data_app = typer.Typer(help="Market data: download daily bars into the local cache.", no_args_is_help=True)
     data_app.command("fetch")(fetch_command)

@@ -1,0 +1,341 @@
+"""Request dispatch: one method per client→server message the simulator answers.
+
+Each handler reads its request with a ``FieldReader`` and answers through the session.
+A ``ValueError`` from a malformed request becomes error 321 for that request; an
+unexpected exception is logged and answered the same way, never propagated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from spine.gateway import messages as msg
+from spine.gateway.account import format_money
+from spine.gateway.market import Instrument
+from spine.gateway.protocol import NOTICE_TEXTS, ErrorCode, FieldReader, InMsg, OutMsg
+from spine.gateway.requests import (
+    ContractQuery,
+    parse_execution_filter,
+    parse_historical_request,
+    parse_place_order,
+    read_contract,
+)
+
+if TYPE_CHECKING:
+    from spine.gateway.server import GatewaySimulator, Session
+
+log = logging.getLogger("spine.gateway")
+
+# Tick types (IB's TickType numbers).
+BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE, OPEN = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 14
+QUOTE_SIZE = 100.0
+
+Handler = Callable[["Session", list[str]], Awaitable[None] | None]
+
+
+class RequestHandlers:
+    """Answers one session's requests against the simulator's shared state."""
+
+    def __init__(self, sim: GatewaySimulator) -> None:
+        self.sim = sim
+        self._table: dict[int, Handler] = {
+            InMsg.START_API: self.start_api,
+            InMsg.REQ_IDS: self.req_ids,
+            InMsg.REQ_CURRENT_TIME: self.req_current_time,
+            InMsg.REQ_MANAGED_ACCTS: self.req_managed_accounts,
+            InMsg.REQ_POSITIONS: self.req_positions,
+            InMsg.CANCEL_POSITIONS: self.cancel_positions,
+            InMsg.REQ_ACCOUNT_UPDATES: self.req_account_updates,
+            InMsg.REQ_ACCOUNT_UPDATES_MULTI: self.req_account_updates_multi,
+            InMsg.REQ_ACCOUNT_SUMMARY: self.req_account_summary,
+            InMsg.REQ_OPEN_ORDERS: self.req_open_orders,
+            InMsg.REQ_ALL_OPEN_ORDERS: self.req_all_open_orders,
+            InMsg.REQ_COMPLETED_ORDERS: self.req_completed_orders,
+            InMsg.REQ_EXECUTIONS: self.req_executions,
+            InMsg.PLACE_ORDER: self.place_order,
+            InMsg.CANCEL_ORDER: self.cancel_order,
+            InMsg.REQ_GLOBAL_CANCEL: self.global_cancel,
+            InMsg.REQ_CONTRACT_DETAILS: self.req_contract_details,
+            InMsg.REQ_HISTORICAL_DATA: self.req_historical_data,
+            InMsg.REQ_MKT_DATA: self.req_mkt_data,
+            InMsg.CANCEL_MKT_DATA: self.cancel_mkt_data,
+            InMsg.REQ_REAL_TIME_BARS: self.req_real_time_bars,
+            InMsg.CANCEL_REAL_TIME_BARS: self.cancel_real_time_bars,
+        }
+        # Requests that need no answer.
+        for ignored in (InMsg.REQ_AUTO_OPEN_ORDERS, InMsg.CANCEL_ACCOUNT_SUMMARY, InMsg.CANCEL_ACCOUNT_UPDATES_MULTI,
+                        InMsg.CANCEL_HISTORICAL_DATA, InMsg.REQ_MARKET_DATA_TYPE):
+            self._table[ignored] = _ignore
+
+    async def dispatch(self, session: Session, fields: list[str]) -> None:
+        """Answer one request; malformed input yields error 321, never an exception."""
+        try:
+            msg_id = int(fields[0]) if fields else -1
+        except ValueError:
+            msg_id = -1
+        handler = self._table.get(msg_id)
+        if handler is None:
+            log.warning("unsupported or malformed message from %s: %r", session.peer, fields[:3])
+            session.send(msg.error(-1, ErrorCode.VALIDATION_ERROR, f"Error validating request:-'{fields[:1]}' : "
+                                   "cause - unsupported message"))
+            return
+        if session.client_id is None and msg_id != InMsg.START_API:
+            session.send(msg.error(-1, ErrorCode.VALIDATION_ERROR, "Error validating request: startApi expected first"))
+            return
+        try:
+            result = handler(session, fields)
+            if result is not None:
+                await result
+        except (ValueError, IndexError, KeyError) as exc:
+            log.warning("malformed message %s from %s: %s", msg_id, session.peer, exc)
+            session.send(msg.error(_req_id(msg_id, fields), ErrorCode.VALIDATION_ERROR,
+                                   f"Error validating request:-'{msg_id}' : cause - {exc}"))
+
+    # -- session ----------------------------------------------------------------------------
+
+    def start_api(self, session: Session, fields: list[str]) -> None:
+        r = FieldReader(fields, start=2)
+        client_id = r.integer("clientId")
+        if session.client_id is not None:
+            return
+        if not self.sim.register(session, client_id):
+            return
+        engine = self.sim.engine
+        assert engine is not None
+        session.send(msg.managed_accounts([self.sim.settings.account]))
+        session.send(msg.next_valid_id(engine.next_order_id()))
+        for code in (ErrorCode.MARKET_DATA_FARM_OK, ErrorCode.HMDS_FARM_OK, ErrorCode.SEC_DEF_FARM_OK):
+            session.send(msg.error(-1, code, NOTICE_TEXTS[code]))
+
+    def req_ids(self, session: Session, fields: list[str]) -> None:
+        assert self.sim.engine is not None
+        session.send(msg.next_valid_id(self.sim.engine.next_order_id()))
+
+    def req_current_time(self, session: Session, fields: list[str]) -> None:
+        assert self.sim.market is not None
+        session.send(msg.current_time(int(self.sim.market.now.timestamp())))
+
+    def req_managed_accounts(self, session: Session, fields: list[str]) -> None:
+        session.send(msg.managed_accounts([self.sim.settings.account]))
+
+    # -- account ----------------------------------------------------------------------------
+
+    def req_positions(self, session: Session, fields: list[str]) -> None:
+        account, market = self.sim.account, self.sim.market
+        assert account is not None and market is not None
+        session.positions = True
+        for symbol, hold in sorted(account.holdings.items()):
+            if hold.quantity != 0:
+                session.send(msg.position(account.code, market.instruments[symbol], hold.quantity, hold.average_cost))
+        session.send(msg.position_end())
+
+    def cancel_positions(self, session: Session, fields: list[str]) -> None:
+        session.positions = False
+
+    def req_account_updates(self, session: Session, fields: list[str]) -> None:
+        r = FieldReader(fields, start=2)
+        subscribe = r.flag("subscribe")
+        session.account_updates = subscribe
+        if subscribe:
+            for frame in self.sim.account_messages():
+                if frame[0] == OutMsg.ACCOUNT_VALUE:
+                    session.sent_account_values[(str(frame[2]), str(frame[4]))] = str(frame[3])
+                session.send(frame)
+            session.send(msg.account_download_end(self.sim.settings.account))
+
+    def req_account_updates_multi(self, session: Session, fields: list[str]) -> None:
+        req_id = FieldReader(fields, start=2).integer("reqId")
+        account, market = self.sim.account, self.sim.market
+        assert account is not None and market is not None
+        for tag, value in account.values(market.marks()).items():
+            session.send(msg.account_update_multi(req_id, account.code, tag, format_money(value), account.currency))
+        session.send(msg.account_update_multi_end(req_id))
+
+    def req_account_summary(self, session: Session, fields: list[str]) -> None:
+        r = FieldReader(fields, start=2)
+        req_id = r.integer("reqId")
+        r.text("groupName")
+        tags = [t.strip() for t in r.text("tags").split(",") if t.strip()]
+        account, market = self.sim.account, self.sim.market
+        assert account is not None and market is not None
+        values = account.values(market.marks())
+        for tag in tags:
+            if tag in values:
+                session.send(msg.account_summary(req_id, account.code, tag, format_money(values[tag]), account.currency))
+            elif tag == "AccountType":
+                session.send(msg.account_summary(req_id, account.code, tag, "INDIVIDUAL", ""))
+        session.send(msg.account_summary_end(req_id))
+
+    # -- orders -----------------------------------------------------------------------------
+
+    async def place_order(self, session: Session, fields: list[str]) -> None:
+        assert self.sim.engine is not None and session.client_id is not None
+        request = parse_place_order(fields, session.client_id)
+        delay = self.sim.faults.ack_delay_secs
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self.sim.engine.place(request)
+
+    def cancel_order(self, session: Session, fields: list[str]) -> None:
+        assert self.sim.engine is not None and session.client_id is not None
+        order_id = FieldReader(fields, start=2).integer("orderId")
+        self.sim.engine.cancel(session.client_id, order_id)
+
+    def global_cancel(self, session: Session, fields: list[str]) -> None:
+        assert self.sim.engine is not None
+        self.sim.engine.cancel_all()
+
+    def req_open_orders(self, session: Session, fields: list[str]) -> None:
+        self._send_open_orders(session, None if session.client_id == 0 else session.client_id)
+
+    def req_all_open_orders(self, session: Session, fields: list[str]) -> None:
+        self._send_open_orders(session, None)
+
+    def _send_open_orders(self, session: Session, client_id: int | None) -> None:
+        assert self.sim.engine is not None
+        for order in self.sim.engine.open_orders(client_id):
+            session.send(msg.open_order(order, self.sim.settings.account))
+            session.send(msg.order_status(order))
+        session.send(msg.open_order_end())
+
+    def req_completed_orders(self, session: Session, fields: list[str]) -> None:
+        assert self.sim.engine is not None
+        for order in self.sim.engine.completed_orders():
+            session.send(msg.completed_order(order, self.sim.settings.account, self.sim.settings.timezone))
+        session.send(msg.completed_orders_end())
+
+    def req_executions(self, session: Session, fields: list[str]) -> None:
+        assert self.sim.engine is not None
+        r = FieldReader(fields, start=2)
+        req_id = r.integer("reqId")
+        flt = parse_execution_filter(r)
+        chosen = [
+            e for e in self.sim.engine.executions
+            if (not flt.client_id or e.client_id == flt.client_id)
+            and (not flt.account or e.account == flt.account)
+            and (not flt.symbol or e.instrument.symbol == flt.symbol)
+            and (not flt.side or e.side == flt.side or (flt.side, e.side) in (("BUY", "BOT"), ("SELL", "SLD")))
+        ]
+        for e in chosen:
+            session.send(msg.exec_details(req_id, e, self.sim.settings.timezone))
+        for e in chosen:
+            session.send(msg.commission_report(e))
+        session.send(msg.exec_details_end(req_id))
+
+    # -- contracts and market data ----------------------------------------------------------
+
+    def _instrument(self, session: Session, req_id: int, contract: ContractQuery) -> Instrument | None:
+        assert self.sim.market is not None
+        instruments = self.sim.market.instruments
+        found: Instrument | None = None
+        if contract.con_id:
+            found = next((i for i in instruments.values() if i.con_id == contract.con_id), None)
+        else:
+            found = instruments.get((contract.symbol or contract.local_symbol).upper())
+        if found is not None and contract.sec_type not in ("", "STK"):
+            found = None
+        if found is not None and contract.currency not in ("", found.currency):
+            found = None
+        if found is None:
+            session.send(msg.error(req_id, ErrorCode.NO_SECURITY_DEFINITION,
+                                   NOTICE_TEXTS[ErrorCode.NO_SECURITY_DEFINITION]))
+        return found
+
+    def req_contract_details(self, session: Session, fields: list[str]) -> None:
+        r = FieldReader(fields, start=2)
+        req_id = r.integer("reqId")
+        inst = self._instrument(session, req_id, read_contract(r))
+        if inst is not None:
+            session.send(msg.contract_data(req_id, inst, self.sim.settings.timezone))
+            session.send(msg.contract_data_end(req_id))
+
+    def req_historical_data(self, session: Session, fields: list[str]) -> None:
+        market = self.sim.market
+        assert market is not None
+        req = parse_historical_request(fields)
+        inst = self._instrument(session, req.req_id, req.contract)
+        if inst is None:
+            return
+        end = market.parse_end_time(req.end)
+        try:
+            bars = market.history(inst.symbol, end, req.duration)
+        except ValueError as exc:
+            session.send(msg.error(req.req_id, ErrorCode.HISTORICAL_DATA_ERROR,
+                                   f"Historical Market Data Service error message:{exc}"))
+            return
+        zone = self.sim.settings.timezone
+        end_text = msg.ib_time(market.to_datetime(end), zone)
+        start_text = msg.ib_time(bars[0].time, zone) if bars else end_text
+        session.send(msg.historical_data(req.req_id, bars, start_text, end_text, req.format_date, market.intraday,
+                                         zone))
+
+    def req_mkt_data(self, session: Session, fields: list[str]) -> None:
+        r = FieldReader(fields, start=2)
+        req_id = r.integer("reqId")
+        contract = read_contract(r)
+        if r.flag("deltaNeutralContract"):
+            r.skip(3)
+        r.text("genericTickList")
+        snapshot = r.flag("snapshot")
+        inst = self._instrument(session, req_id, contract)
+        if inst is None:
+            return
+        session.send(msg.market_data_type(req_id, 1))
+        for frame in self.ticks(req_id, inst.symbol):
+            session.send(frame)
+        if snapshot:
+            session.send(msg.tick_snapshot_end(req_id))
+        else:
+            session.market_data[req_id] = inst.symbol
+
+    def ticks(self, req_id: int, symbol: str) -> list[msg.Fields]:
+        """The ticks describing the current bar: quotes and last at its close, its range and volume."""
+        market = self.sim.market
+        assert market is not None
+        bar = market.current_bar(symbol)
+        if bar is None:
+            return []
+        out = [
+            msg.tick_price(req_id, BID, bar.close, QUOTE_SIZE),
+            msg.tick_price(req_id, ASK, bar.close, QUOTE_SIZE),
+            msg.tick_price(req_id, LAST, bar.close, QUOTE_SIZE),
+            msg.tick_price(req_id, OPEN, bar.open),
+            msg.tick_price(req_id, HIGH, bar.high),
+            msg.tick_price(req_id, LOW, bar.low),
+        ]
+        if not math.isnan(bar.volume):
+            out.append(msg.tick_size(req_id, VOLUME, bar.volume))
+        return out
+
+    def cancel_mkt_data(self, session: Session, fields: list[str]) -> None:
+        session.market_data.pop(FieldReader(fields, start=2).integer("reqId"), None)
+
+    def req_real_time_bars(self, session: Session, fields: list[str]) -> None:
+        r = FieldReader(fields, start=2)
+        req_id = r.integer("reqId")
+        inst = self._instrument(session, req_id, read_contract(r))
+        if inst is not None:
+            session.realtime_bars[req_id] = inst.symbol
+
+    def cancel_real_time_bars(self, session: Session, fields: list[str]) -> None:
+        session.realtime_bars.pop(FieldReader(fields, start=2).integer("reqId"), None)
+
+
+def _ignore(session: Session, fields: list[str]) -> None:
+    return None
+
+
+_UNVERSIONED = frozenset({InMsg.PLACE_ORDER, InMsg.REQ_HISTORICAL_DATA})
+
+
+def _req_id(msg_id: int, fields: list[str]) -> int:
+    """The request (or order) id a malformed request carries, -1 when it has none."""
+    index = 1 if msg_id in _UNVERSIONED else 2
+    try:
+        return int(fields[index])
+    except (IndexError, ValueError):
+        return -1

@@ -1,0 +1,412 @@
+"""The order engine: order ids, brackets, OCA groups, matching against bars, cancels.
+
+Socket-free: it reports every change to an ``OrderListener`` (the server), at the
+moment it happens, so the messages go out in the order a real gateway sends them.
+
+Rules, as IB applies them:
+
+* Order ids belong to a client; placing an id again while the order works is a
+  modification, placing the id of a finished order is error 103.
+* ``transmit=False`` holds an order silently; the first ``transmit=True`` order of the
+  family (same ``parentId``) releases the parent and every held child at once.
+* Children of a parent are PreSubmitted until the parent fills completely, then
+  Submitted; they form one OCA group: a fill of one reduces the others, a complete
+  fill cancels them. Orders sharing an explicit ``ocaGroup`` behave the same way
+  (``ocaType`` 1 cancels the others at the first fill).
+* An order placed while bar ``k`` is current may fill from bar ``k + 1`` on; prices,
+  the volume cap, impact and commission come from the shared ``FillModel``.
+* Time in force is not simulated: every order is good until cancelled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from brokers.fill_model import Bar, FillModel
+from spine.gateway.account import Account
+from spine.gateway.faults import Faults
+from spine.gateway.market import Instrument, MarketClock
+from spine.gateway.protocol import ErrorCode
+
+SUPPORTED_ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT"})
+
+
+class Status:
+    """IB order status names the simulator uses."""
+
+    PRE_SUBMITTED = "PreSubmitted"
+    SUBMITTED = "Submitted"
+    FILLED = "Filled"
+    CANCELLED = "Cancelled"
+    INACTIVE = "Inactive"
+
+
+DONE_STATES = frozenset({Status.FILLED, Status.CANCELLED, Status.INACTIVE})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """The fields of a placeOrder message the simulator acts on."""
+
+    order_id: int
+    client_id: int
+    symbol: str
+    action: str
+    quantity: float
+    order_type: str
+    sec_type: str = "STK"
+    currency: str = "USD"
+    limit_price: float | None = None
+    stop_price: float | None = None
+    tif: str = "DAY"
+    oca_group: str = ""
+    oca_type: int = 0
+    account: str = ""
+    order_ref: str = ""
+    transmit: bool = True
+    parent_id: int = 0
+    outside_rth: bool = False
+
+
+@dataclass
+class WorkingOrder:
+    """An order the engine knows, with its live state."""
+
+    request: OrderRequest
+    instrument: Instrument
+    perm_id: int
+    quantity: float
+    status: str
+    eligible_from: int
+    filled: float = 0.0
+    avg_fill_price: float = 0.0
+    last_fill_price: float = 0.0
+    waiting_for_parent: bool = False
+    partial_fraction: float | None = None
+    completed_time: datetime | None = None
+    completed_status: str = ""
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.request.client_id, self.request.order_id)
+
+    @property
+    def remaining(self) -> float:
+        return max(self.quantity - self.filled, 0.0)
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE_STATES
+
+    def oca_key(self) -> tuple[object, ...] | None:
+        r = self.request
+        if r.oca_group:
+            return ("oca", r.client_id, r.oca_group)
+        if r.parent_id:
+            return ("bracket", r.client_id, r.parent_id)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    exec_id: str
+    order_id: int
+    client_id: int
+    perm_id: int
+    instrument: Instrument
+    side: str  # BOT or SLD
+    shares: float
+    price: float
+    time: datetime
+    cum_qty: float
+    avg_price: float
+    order_ref: str
+    account: str
+    commission: float
+    realized_pnl: Decimal
+    currency: str
+
+
+class OrderListener(Protocol):
+    def order_opened(self, order: WorkingOrder) -> None: ...  # openOrder then orderStatus
+    def order_status(self, order: WorkingOrder) -> None: ...
+    def order_error(self, client_id: int, order_id: int, code: int, text: str) -> None: ...
+    def order_filled(self, order: WorkingOrder, execution: Execution) -> None: ...
+    def positions_changed(self, symbol: str) -> None: ...
+
+
+class OrderEngine:
+    """Every order of the account, held, working and finished; see the module docstring."""
+
+    def __init__(self, account: Account, market: MarketClock, fill_model: FillModel, faults: Faults,
+                 listener: OrderListener) -> None:
+        self.account = account
+        self.market = market
+        self.fill_model = fill_model
+        self.faults = faults
+        self.listener = listener
+        self.orders: dict[tuple[int, int], WorkingOrder] = {}
+        self._working: dict[tuple[int, int], WorkingOrder] = {}  # not done, in placement order
+        self.held: dict[tuple[int, int], OrderRequest] = {}
+        self.retired_ids: set[tuple[int, int]] = set()
+        self.executions: list[Execution] = []
+        self._perm_id = 1_000_000
+        self._exec_seq = 0
+
+    def next_order_id(self) -> int:
+        used = [k[1] for k in (*self.orders, *self.held, *self.retired_ids)]
+        return max(used, default=0) + 1
+
+    # -- placing ----------------------------------------------------------------------------
+
+    def place(self, req: OrderRequest) -> None:
+        key = (req.client_id, req.order_id)
+        existing = self.orders.get(key)
+        if existing is not None:
+            if existing.done:
+                self._error(req, ErrorCode.DUPLICATE_ORDER_ID, "Duplicate order id")
+            else:
+                self._modify(existing, req)
+            return
+        if key in self.retired_ids:
+            self._error(req, ErrorCode.DUPLICATE_ORDER_ID, "Duplicate order id")
+            return
+        instrument = self.market.instruments.get(req.symbol.upper())
+        if instrument is None or req.sec_type not in ("STK", ""):
+            self.retired_ids.add(key)
+            self._error(req, ErrorCode.NO_SECURITY_DEFINITION, "No security definition has been found for the request")
+            return
+        problem = _validate(req)
+        if problem:
+            self._reject(req, instrument, ErrorCode.ORDER_REJECTED, problem)
+            return
+        rejection = self.faults.take_rejection()
+        if rejection is not None:
+            self._reject(req, instrument, rejection.code, rejection.text)
+            return
+        if not req.transmit:
+            self.held[key] = req
+            return
+        self.held.pop(key, None)
+        self._release(req)
+
+    def _release(self, req: OrderRequest) -> None:
+        client = req.client_id
+        family: list[OrderRequest] = []
+        root_id = req.parent_id or req.order_id
+        if req.parent_id:
+            parent = self.held.pop((client, req.parent_id), None)
+            if parent is not None:
+                family.append(parent)
+        family += [self.held.pop(k) for k in sorted(self.held) if k[0] == client and self.held[k].parent_id == root_id]
+        family.append(req)
+        family.sort(key=lambda r: (r.parent_id != 0, r.order_id))
+        root = family[0] if family[0].parent_id == 0 else None
+        if root is not None:
+            affordable = self._check_funds(root)
+            if affordable:
+                inst = self.market.instruments[root.symbol.upper()]
+                self._reject(root, inst, ErrorCode.ORDER_REJECTED, affordable)
+                for child in family[1:]:
+                    self.retired_ids.add((client, child.order_id))
+                    self.listener.order_error(client, child.order_id, ErrorCode.ORDER_CANCELLED,
+                                              "Order Canceled - reason:parent order rejected")
+                return
+        for r in family:
+            self._activate(r)
+
+    def _activate(self, req: OrderRequest) -> None:
+        inst = self.market.instruments[req.symbol.upper()]
+        order = WorkingOrder(req, inst, self._new_perm_id(), req.quantity, Status.SUBMITTED, self.market.index + 1)
+        order.partial_fraction = self.faults.take_partial_fraction()
+        if req.parent_id:
+            parent = self.orders.get((req.client_id, req.parent_id))
+            if parent is not None and parent.status != Status.FILLED:
+                if parent.done:
+                    order.status = Status.CANCELLED
+                else:
+                    order.status = Status.PRE_SUBMITTED
+                    order.waiting_for_parent = True
+        self.orders[order.key] = order
+        if not order.done:
+            self._working[order.key] = order
+        self.listener.order_opened(order)
+
+    def _modify(self, order: WorkingOrder, req: OrderRequest) -> None:
+        old = order.request
+        order.request = replace(req, parent_id=old.parent_id, oca_group=old.oca_group or req.oca_group, transmit=True)
+        order.quantity = max(req.quantity, order.filled)
+        self.listener.order_opened(order)
+
+    def _check_funds(self, req: OrderRequest) -> str:
+        bar = self.market.current_bar(req.symbol.upper())
+        estimate = req.limit_price if req.order_type in ("LMT", "STP LMT") else req.stop_price
+        if estimate is None:
+            estimate = bar.close if bar is not None else 0.0
+        commission = self.fill_model.commission(req.quantity, estimate)
+        verdict = self.account.check_affordable(req.symbol.upper(), req.action, req.quantity, estimate, commission,
+                                                self.market.marks())
+        return "" if verdict.ok else verdict.reason
+
+    def _reject(self, req: OrderRequest, inst: Instrument, code: int, text: str) -> None:
+        order = WorkingOrder(req, inst, self._new_perm_id(), req.quantity, Status.INACTIVE, self.market.index + 1)
+        order.completed_time = self.market.now
+        order.completed_status = "Rejected"
+        self.orders[order.key] = order
+        if code == ErrorCode.ORDER_REJECTED and not text.startswith("Order rejected"):
+            text = f"Order rejected - reason:{text}"
+        self._error(req, code, text)
+        self.listener.order_status(order)
+
+    def _error(self, req: OrderRequest, code: int, text: str) -> None:
+        self.listener.order_error(req.client_id, req.order_id, code, text)
+
+    # -- cancelling -------------------------------------------------------------------------
+
+    def cancel(self, client_id: int, order_id: int) -> None:
+        key = (client_id, order_id)
+        if key in self.held:
+            for k in [k for k, r in self.held.items() if k[0] == client_id and r.parent_id == order_id] + [key]:
+                self.held.pop(k, None)
+                self.retired_ids.add(k)
+            return
+        order = self.orders.get(key)
+        if order is None:
+            self.listener.order_error(client_id, order_id, ErrorCode.ORDER_NOT_FOUND_TO_CANCEL,
+                                      f"OrderId {order_id} that needs to be cancelled is not found.")
+        elif order.done:
+            self.listener.order_error(client_id, order_id, ErrorCode.ORDER_CANNOT_BE_CANCELLED,
+                                      f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
+                                      f"state: {order.status}.")
+        else:
+            self._cancel(order, "")
+
+    def cancel_all(self) -> None:
+        """reqGlobalCancel: every working order of every client, and every held one."""
+        for key in list(self.held):
+            self.retired_ids.add(key)
+        self.held.clear()
+        for order in list(self._working.values()):
+            if not order.done:
+                self._cancel(order, "Global Cancel")
+
+    def _cancel(self, order: WorkingOrder, reason: str) -> None:
+        order.status = Status.CANCELLED
+        self._working.pop(order.key, None)
+        order.completed_time = self.market.now
+        order.completed_status = Status.CANCELLED
+        self.listener.order_status(order)
+        self.listener.order_error(order.request.client_id, order.request.order_id, ErrorCode.ORDER_CANCELLED,
+                                  f"Order Canceled - reason:{reason}")
+        for child in self._children(order):
+            if not child.done:
+                self._cancel(child, "parent cancelled")
+
+    def _children(self, order: WorkingOrder) -> list[WorkingOrder]:
+        client, oid = order.key
+        return [o for o in self._working.values() if o.request.client_id == client and o.request.parent_id == oid]
+
+    # -- filling ----------------------------------------------------------------------------
+
+    def on_bars(self, bars: dict[str, Bar]) -> None:
+        """Match every working order against the bars that start at the current time."""
+        for order in list(self._working.values()):
+            if order.status != Status.SUBMITTED or order.waiting_for_parent:
+                continue
+            bar = bars.get(order.instrument.symbol)
+            if bar is None or self.market.index < order.eligible_from:
+                continue
+            self._try_fill(order, bar)
+
+    def _try_fill(self, order: WorkingOrder, bar: Bar) -> None:
+        r = order.request
+        side = "BUY" if r.action == "BUY" else "SELL"
+        price = self.fill_model.match(r.order_type, side, bar, limit_price=r.limit_price, stop_price=r.stop_price)  # type: ignore[arg-type]
+        if price is None:
+            return
+        qty = self.fill_model.max_fill_size(order.remaining, bar.volume)
+        if order.partial_fraction is not None:
+            qty = min(qty, max(1.0, math.floor(order.remaining * order.partial_fraction)))
+            order.partial_fraction = None
+        if qty <= 0:
+            return
+        price = self.fill_model.impact(side, price, qty, bar.volume, bound=bar.high if side == "BUY" else bar.low)
+        commission = self.fill_model.commission(qty, price)
+        self._fill(order, qty, price, commission)
+
+    def _fill(self, order: WorkingOrder, qty: float, price: float, commission: float) -> None:
+        r = order.request
+        symbol = order.instrument.symbol
+        result = self.account.apply_fill(symbol, r.action, qty, price, commission)
+        before = order.filled
+        order.filled = before + qty
+        order.avg_fill_price = (order.avg_fill_price * before + price * qty) / order.filled
+        order.last_fill_price = price
+        if order.remaining <= 1e-9:
+            order.status = Status.FILLED
+            self._working.pop(order.key, None)
+            order.completed_time = self.market.now
+            order.completed_status = Status.FILLED
+        self._exec_seq += 1
+        execution = Execution(
+            exec_id=f"{order.perm_id:08x}.{self._exec_seq:08x}.01.01", order_id=r.order_id, client_id=r.client_id,
+            perm_id=order.perm_id, instrument=order.instrument, side="BOT" if r.action == "BUY" else "SLD",
+            shares=qty, price=price, time=self.market.now, cum_qty=order.filled, avg_price=order.avg_fill_price,
+            order_ref=r.order_ref, account=r.account or self.account.code, commission=commission,
+            realized_pnl=result.realized_pnl, currency=self.account.currency,
+        )
+        self.executions.append(execution)
+        self.listener.order_filled(order, execution)
+        self.listener.positions_changed(symbol)
+        self._apply_oca(order, qty)
+        if order.status == Status.FILLED:
+            for child in self._children(order):
+                if child.waiting_for_parent and not child.done:
+                    child.waiting_for_parent = False
+                    child.status = Status.SUBMITTED
+                    child.eligible_from = self.market.index + 1
+                    self.listener.order_status(child)
+
+    def _apply_oca(self, order: WorkingOrder, qty: float) -> None:
+        key = order.oca_key()
+        if key is None:
+            return
+        siblings = [o for o in self._working.values() if o is not order and not o.done and o.oca_key() == key]
+        for sib in sorted(siblings, key=lambda o: o.perm_id):
+            if order.status == Status.FILLED or order.request.oca_type == 1:
+                self._cancel(sib, "OCA group")
+            else:
+                sib.quantity = max(sib.quantity - qty, sib.filled)
+                self.listener.order_opened(sib)
+
+    def _new_perm_id(self) -> int:
+        self._perm_id += 1
+        return self._perm_id
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def open_orders(self, client_id: int | None) -> list[WorkingOrder]:
+        """Working orders of one client (None: of every client), oldest first."""
+        return [o for o in self._working.values() if client_id is None or o.key[0] == client_id]
+
+    def completed_orders(self) -> list[WorkingOrder]:
+        return sorted((o for o in self.orders.values() if o.done), key=lambda o: o.perm_id)
+
+
+def _validate(req: OrderRequest) -> str:
+    """Why the order cannot be accepted, or ""."""
+    if req.action not in ("BUY", "SELL"):
+        return f"invalid action {req.action!r}"
+    if req.order_type not in SUPPORTED_ORDER_TYPES:
+        return f"order type {req.order_type!r} is not supported by the simulator (MKT, LMT, STP, STP LMT)"
+    if not req.quantity > 0 or math.isinf(req.quantity):
+        return "The order size must be positive"
+    if req.order_type in ("LMT", "STP LMT") and req.limit_price is None:
+        return "a limit price is required"
+    if req.order_type in ("STP", "STP LMT") and req.stop_price is None:
+        return "a stop (aux) price is required"
+    return ""

@@ -1,0 +1,93 @@
+"""The simulator's settings, and the loopback-only rule checked before anything binds."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from brokers.fill_model import FillModel
+from spine.config import SlippageSettings
+from spine.errors import InputError
+from spine.gateway.faults import FaultPlan
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4002  # IB Gateway's paper-trading port
+DEFAULT_ACCOUNT = "DU0000001"
+DEFAULT_CASH = 1_000_000.0
+
+
+class NonLoopbackHostError(InputError):
+    """The gateway simulator only ever listens on the loopback interface."""
+
+
+class SlippageSpecError(InputError):
+    """A ``--slippage`` value that does not parse."""
+
+
+def loopback_host(host: str) -> str:
+    """The address to bind for ``host``; InputError unless it is a loopback address.
+
+    ``localhost`` binds 127.0.0.1 so that port 0 yields one port, not one per family.
+    """
+    text = host.strip().strip("[]")
+    if text.lower() == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise NonLoopbackHostError(
+            f"--host {host!r}: the gateway simulator listens on loopback only (127.0.0.1, ::1 or localhost)"
+        ) from None
+    if not address.is_loopback:
+        raise NonLoopbackHostError(
+            f"--host {host!r} is not a loopback address: the gateway simulator listens on loopback only "
+            "(127.0.0.1, ::1 or localhost)"
+        )
+    return str(address)
+
+
+def parse_slippage(spec: str) -> SlippageSettings:
+    """``none``, ``fixed_bps:BPS`` or ``volume_share:VOLUME_LIMIT:PRICE_IMPACT``."""
+    name, *args = spec.strip().split(":")
+    try:
+        if name == "none" and not args:
+            return SlippageSettings(model="none")
+        if name == "fixed_bps" and len(args) == 1:
+            return SlippageSettings(model="fixed_bps", bps=float(args[0]))
+        if name == "volume_share" and len(args) == 2:
+            return SlippageSettings(model="volume_share", volume_limit=float(args[0]), price_impact=float(args[1]))
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise SlippageSpecError(f"--slippage {spec!r}: {exc}".splitlines()[0]) from None
+    raise SlippageSpecError(
+        f"--slippage {spec!r}: expected none, fixed_bps:BPS or volume_share:VOLUME_LIMIT:PRICE_IMPACT"
+    )
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything one simulator run needs; ``port=0`` picks a free port (tests)."""
+
+    data: tuple[Path, ...]
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    account: str = DEFAULT_ACCOUNT
+    cash: float = DEFAULT_CASH
+    currency: str = "USD"
+    speed_bars_per_sec: float = 0.0  # 0: the clock moves only when stepped
+    fill_model: FillModel = field(default_factory=FillModel)
+    margin_rate: float = 1.0
+    timezone: str = "US/Eastern"
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    history_upto_clock: bool = False  # "" end time in reqHistoricalData: the replay clock, not the end of the files
+
+    def __post_init__(self) -> None:
+        loopback_host(self.host)
+        if not 0 <= self.port <= 65535:
+            raise InputError(f"--port {self.port}: expected 0..65535")
+        if not self.cash > 0:
+            raise InputError(f"--cash {self.cash}: expected a positive amount")
+        if self.speed_bars_per_sec < 0:
+            raise InputError(f"--speed {self.speed_bars_per_sec}: expected 0 or more bars per second")
+        if not self.account:
+            raise InputError("--account: expected an account code such as DU0000001")

@@ -1,0 +1,101 @@
+"""Run a ``GatewaySimulator`` on its own event loop in a background thread.
+
+Synchronous callers (tests with ib_async's blocking API, the benchmark) cannot share
+the simulator's loop with their client, so the simulator gets a thread of its own and
+every call is marshalled onto its loop: nothing touches the simulator's state from
+two threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, Self, TypeVar
+
+from spine.gateway.market import MarketClock
+from spine.gateway.server import GatewaySimulator
+from spine.gateway.settings import GatewaySettings
+
+T = TypeVar("T")
+
+CALL_TIMEOUT_SECS = 30.0
+
+
+class GatewayThread:
+    """``with GatewayThread(settings) as gw: ib.connect("127.0.0.1", gw.port, 1)``."""
+
+    def __init__(self, settings: GatewaySettings, market: MarketClock | None = None) -> None:
+        self.simulator = GatewaySimulator(settings, market)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="gateway-simulator", daemon=True)
+
+    def start(self) -> Self:
+        self._thread.start()
+        try:
+            self.run(self.simulator.start())
+        except BaseException:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(CALL_TIMEOUT_SECS)
+            self._loop.close()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._loop.is_closed():
+            return
+        if self._thread.is_alive():
+            self.run(self.simulator.stop())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(CALL_TIMEOUT_SECS)
+        self._loop.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- marshalling ------------------------------------------------------------------------
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the simulator's loop and wait for its result."""
+        return self.submit(coro).result(CALL_TIMEOUT_SECS)
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start a coroutine on the simulator's loop; an async caller awaits ``asyncio.wrap_future`` of it."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Call ``fn`` on the simulator's loop (to read or change its state) and return its result."""
+
+        async def invoke() -> T:
+            return fn()
+
+        return self.run(invoke())
+
+    # -- the in-process API -------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return self.call(lambda: self.simulator.port)
+
+    def step(self, bars: int = 1) -> int:
+        """Advance the simulated clock; orders placed before the call can fill on the new bar."""
+        return self.run(self.simulator.step(bars))
+
+    def drop_connections(self) -> int:
+        return self.call(self.simulator.drop_connections)
+
+    def go_silent(self, seconds: float) -> None:
+        self.call(lambda: self.simulator.go_silent(seconds))
+
+    def reject_next_order(self, code: int = 201, text: str = "rejected by fault injection") -> None:
+        self.call(lambda: self.simulator.reject_next_order(code, text))
+
+    def fill_next_order_partially(self, fraction: float = 0.5) -> None:
+        self.call(lambda: self.simulator.fill_next_order_partially(fraction))
+
+    def delay_acks(self, seconds: float) -> None:
+        self.call(lambda: self.simulator.delay_acks(seconds))

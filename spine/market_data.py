@@ -20,9 +20,7 @@ column, if a frame has one, is ignored as it is in price files.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -46,6 +44,7 @@ from pandas.tseries.offsets import CustomBusinessDay
 
 from spine.errors import DataError
 from spine.prices import PRICE_COLUMNS, load_price_file, series_from_arrays
+from spine.run_folder import write_text_atomically
 
 __all__ = ["DEFAULT_CACHE_DIR", "ensure_cached", "fetch_command", "fetch_to_cache"]
 
@@ -302,19 +301,7 @@ def _write_cache(
             lineterminator="\n",
         )
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomically(path, text)
 
 
 def _merge(held: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataFrame:

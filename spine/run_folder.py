@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -76,6 +77,21 @@ def atomic_folder(out_dir: Path, name: str) -> Iterator[Path]:
         shutil.rmtree(temp, ignore_errors=True)
         raise
     os.replace(temp, out_dir / name)
+
+
+def write_text_atomically(path: Path, text: str) -> Path:
+    """Replace ``path`` with ``text`` in one step: readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)  # mkstemp makes it owner-only; these files are for everyone
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:

@@ -20,13 +20,13 @@ Regenerate the sample with ``python -m spine.synthetic --out data/sample``.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from spine.run_folder import write_text_atomically
 
 __all__ = [
     "SAMPLE_BARS",
@@ -298,11 +298,11 @@ def write_sample(out_dir: str | Path) -> list[Path]:
         text = comment + frame.to_csv(
             date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n"
         )
-        written.append(_write_atomically(out / "prices" / f"{ticker}-sample.csv", text))
+        written.append(write_text_atomically(out / "prices" / f"{ticker}-sample.csv", text))
     vix_frame = vix.rename(columns=str.upper)
     vix_frame.index.name = "DATE"
     written.append(
-        _write_atomically(
+        write_text_atomically(
             out / "vix.csv",
             vix_frame.to_csv(
                 date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n"
@@ -312,26 +312,10 @@ def write_sample(out_dir: str | Path) -> list[Path]:
     signal_text = feed.to_csv(
         index=False, date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n"
     )
-    written.append(_write_atomically(out / "signals.csv", signal_text))
+    written.append(write_text_atomically(out / "signals.csv", signal_text))
     return written
 
 
-def _write_atomically(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-        os.chmod(
-            temporary, 0o644
-        )  # mkstemp makes it owner-only; these files are for everyone
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -41,7 +41,8 @@ class RunRecorder(bt.Analyzer):
         self.equity: list[dict[str, Any]] = []
         self.trades: list[dict[str, Any]] = []
         self._ids: dict[int, int] = {}
-        self._open_tag: dict[str, str] = {}
+        self._open_tag: dict[str, str] = {}  # ticker -> tag of the entry that filled last
+        self._trade_tag: dict[int, str] = {}  # trade ref -> tag of the entry that opened it
         self._progress: Callable[[int], None] | None = self.p.progress
         self._bars = 0
 
@@ -95,14 +96,18 @@ class RunRecorder(bt.Analyzer):
         )
 
     def notify_trade(self, trade: bt.Trade) -> None:
+        # Backtrader notifies a bar's orders before its trades: on a reversal the new entry
+        # has already filled, so the tag is pinned when the trade opens, not when it closes.
+        ticker = trade.data._name
+        if trade.justopened:
+            self._trade_tag[trade.ref] = self._open_tag.get(ticker, "")
         if not trade.isclosed:
             return
-        ticker = trade.data._name
         self.trades.append(
             {
                 "datetime": bt.num2date(trade.dtclose),
                 "ticker": ticker,
-                "tag": self._open_tag.get(ticker, ""),
+                "tag": self._trade_tag.pop(trade.ref, self._open_tag.get(ticker, "")),
                 "pnl": trade.pnl,
                 "pnl_net": trade.pnlcomm,
             }

@@ -81,3 +81,10 @@ def test_signal_sized_below_min_order_size_is_skipped_with_the_sizer_reason(tmp_
 def test_signal_on_a_weekend_is_acted_on_at_the_next_bar(tmp_path, market):
     result = backtest(tmp_path, market, ["2024-02-03,NVDA,0.2,BUY,direct,NVDA"])  # a Saturday
     assert [e["datetime"].date().isoformat() for e in entries(result)] == ["2024-02-05"]
+
+
+def test_a_reversed_trade_is_credited_to_the_tag_of_the_signal_that_opened_it(tmp_path, market):
+    result = backtest(tmp_path, market, ["2024-02-01,NVDA,0.2,BUY,propagated,AMD", "2024-02-08,NVDA,0.2,SELL,direct,NVDA"])
+    by_tag = result.summary["by_provenance"]
+    assert by_tag["PROHIBITED_LLM_DISCOVERY_LINK"]["trades"] == 1
+    assert by_tag["LIVE_SPINE"]["trades"] == 0

@@ -75,8 +75,9 @@ class SimBroker(bt.brokers.BackBroker):
         self._datas = list(datas)
 
     def now(self) -> datetime | None:
-        stamps = [d.datetime.datetime(0) for d in self._datas if len(d)]
-        return max(stamps) if stamps else None
+        """The current bar's time (the latest among the watched feeds)."""
+        stamps = [d.datetime[0] for d in self._datas if len(d)]
+        return bt.num2date(max(stamps)) if stamps else None
 
     def get_available_funds(self) -> float:
         """Cash not yet committed to working entry orders (what a new order may spend)."""
@@ -117,18 +118,19 @@ class SimBroker(bt.brokers.BackBroker):
     def check_submitted(self) -> None:
         """Run every submitted order through the gate before Backtrader's own cash check."""
         if self.gate is not None and self.submitted:
+            now = self.now()  # the feeds do not move while the broker checks
             kept = []
             while self.submitted:
                 order = self.submitted.popleft()
-                if order.status == bt.Order.Submitted and not self._passes_gate(order):
+                if order.status == bt.Order.Submitted and not self._passes_gate(order, now):
                     continue
                 kept.append(order)
             self.submitted.extend(kept)
         super().check_submitted()
 
-    def _passes_gate(self, order: bt.Order) -> bool:
+    def _passes_gate(self, order: bt.Order, now: datetime | None) -> bool:
         assert self.gate is not None
-        intent = self._intent(order)
+        intent = self._intent(order, now)
         decision = self.gate.check(intent, self._view(order))
         if decision.accepted:
             self._working_add(order)
@@ -140,7 +142,7 @@ class SimBroker(bt.brokers.BackBroker):
         self._bracketize(order, cancel=True)
         return False
 
-    def _intent(self, order: bt.Order) -> OrderIntent:
+    def _intent(self, order: bt.Order, now: datetime | None) -> OrderIntent:
         role = role_of(order)
         exectype = order.exectype
         if exectype == bt.Order.Market or exectype is None or exectype == bt.Order.Close:
@@ -160,7 +162,7 @@ class SimBroker(bt.brokers.BackBroker):
             tag=str(order.info.get("tag", "")),
             intent_id=f"{intent_of(order)}:{role}",
             role=role,
-            timestamp=self.now(),
+            timestamp=now,
         )
 
     def _view(self, order: bt.Order) -> PortfolioView:

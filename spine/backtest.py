@@ -26,7 +26,6 @@ from spine.errors import InputError
 from spine.event_log import EventLog
 from spine.feeds import ArrayFeed
 from spine.labels import RESEARCH_LABEL
-from spine.pnl_plot import plot_pnl
 from spine.prices import PriceSeries, load_prices, load_vix
 from spine.run_folder import (
     EQUITY_COLUMNS,
@@ -188,6 +187,8 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
 
 def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | None = None, log: Callable[[str], None] | None = None) -> BacktestResult:
     """Run one historical simulation and write its run folder atomically; return what it wrote."""
+    from spine.pnl_plot import plot_pnl  # matplotlib is heavy: load it only when a figure is drawn
+
     config = request.config
     inputs = load_inputs(request)
     events = EventLog()

@@ -22,6 +22,7 @@ import backtrader as bt
 import numpy as np
 
 from spine.event_log import EventLog
+from spine.feeds import date_numbers
 from spine.signals import SignalRecord
 from strategies.liquidity_sizer import LiquiditySizer
 from strategies.live_signal import LiveSignal, provenance_tag
@@ -37,11 +38,11 @@ class TickerBook:
     data: bt.AbstractDataBase
     atr: bt.Indicator
     signals: list[SignalRecord]
-    due: np.ndarray  # signal times as datetime64, for the due check
+    due: list[float]  # signal times as Backtrader date numbers (day numbers for daily bars)
     daily: bool
     cursor: int = 0
     seen_len: int = 0
-    first_dt: np.datetime64 | None = None
+    first_dt: float | None = None
     direction: str | None = None
     legs: list[bt.Order] = field(default_factory=list)
 
@@ -74,14 +75,14 @@ class SignalStrategy(bt.Strategy):
                 continue
             own = sorted(signals.get(data._name, ()), key=lambda s: (s.datetime, s.row))
             daily = data._timeframe >= bt.TimeFrame.Days
-            stamps = np.array([np.datetime64(s.datetime.to_datetime64(), "ns") for s in own], dtype="datetime64[ns]")
+            stamps = np.array([s.datetime.to_datetime64() for s in own], dtype="datetime64[ns]")
             if daily:
                 stamps = stamps.astype("datetime64[D]")
             self.books[data._name] = TickerBook(
                 data=data,
                 atr=bt.ind.ATR(data, period=self.p.atr_period),
                 signals=list(own),
-                due=stamps,
+                due=date_numbers(stamps),
                 daily=daily,
             )
 
@@ -109,11 +110,12 @@ class SignalStrategy(bt.Strategy):
     # -- signals -----------------------------------------------------------------------
 
     def _take_due(self, book: TickerBook) -> None:
-        now = book.data.datetime.datetime(0)
-        now64 = np.datetime64(now, "ns")
+        stamp = book.data.datetime[0]
+        limit = math.floor(stamp) if book.daily else stamp
         if book.first_dt is None:
-            book.first_dt = now64.astype("datetime64[D]") if book.daily else now64
-        limit = now64.astype("datetime64[D]") if book.daily else now64
+            book.first_dt = limit
+        if book.due[book.cursor] > limit:
+            return
         due: list[SignalRecord] = []
         while book.cursor < len(book.signals) and book.due[book.cursor] <= limit:
             signal = book.signals[book.cursor]

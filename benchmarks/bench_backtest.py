@@ -1,0 +1,306 @@
+"""Benchmark: the ``spine backtest`` harness against a bare Backtrader strategy.
+
+Both runs read the same SYNTHETIC data (``spine.synthetic``: N tickers x M daily bars,
+about one signal per ticker per week), written once as CSV files to a temporary folder,
+through the same ``ArrayFeed``. Each run happens in its own process so that peak memory
+(``ru_maxrss``) is measured per run; only ``cerebro.run()`` is timed.
+
+- ``harness``: the harness's own loaders and ``build_cerebro`` (SignalStrategy,
+  LiquiditySizer, gated SimBroker, RunRecorder, DrawdownBreaker, KillSwitch and the stock
+  analyzers), with limits wide enough that the risk gate, circuit breaker and kill
+  switch never refuse or halt: the point is the harness's overhead, not its rejections.
+- ``bare``: ``bt.Cerebro(stdstats=False)``, a minimal strategy with ``bt.ind.ATR(14)`` per
+  feed that places the same brackets (stop entry -/+ 2 ATR, take-profit +/- 3 ATR) with
+  ``bt.sizers.FixedSize`` and closes on opposite or weight-0 signals, the default
+  BackBroker with the same cash and a percentage commission, no analyzers.
+
+Prints bars/s, elapsed seconds and peak RSS (medians over ``--repeat`` runs of each,
+alternating harness and bare), then the time and memory ratios against the targets
+(harness within 1.15x the bare time and 1.5x its memory). A benchmark, not a test: it
+exits 0 whether or not the targets are met.
+
+    python benchmarks/bench_backtest.py [--tickers 20] [--bars 5000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import backtrader as bt
+import numpy as np
+
+from spine.feeds import ArrayFeed, date_numbers
+from spine.prices import load_prices
+from spine.signals import load_signals
+
+VARIANTS = ("harness", "bare")
+TIME_TARGET = 1.15
+MEMORY_TARGET = 1.5
+START = "2000-01-03"
+SEED = 7
+EVERY_N_BARS = 5  # one signal per ticker per week of daily bars
+BARE_STAKE = 50  # shares per bracket in the bare variant
+WIDE_OPEN = 1e12
+
+
+def synthetic_tickers(count: int) -> list[str]:
+    return [f"SYN{i:03d}" for i in range(count)]
+
+
+# --- data (parent process) -----------------------------------------------------------
+
+
+def write_data(folder: Path, tickers: int, bars: int) -> tuple[Path, Path]:
+    """Write ``prices/<TICKER>.csv`` and ``signals.csv`` under ``folder``; return both paths."""
+    from spine.synthetic import generate_prices, generate_signals
+
+    prices = generate_prices(synthetic_tickers(tickers), bars, start=START, seed=SEED)
+    signals = generate_signals(prices, every_n_bars=EVERY_N_BARS, seed=SEED)
+    prices_dir = folder / "prices"
+    prices_dir.mkdir(parents=True)
+    for ticker, frame in prices.items():
+        frame.to_csv(prices_dir / f"{ticker}.csv", date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n")
+    signals_csv = folder / "signals.csv"
+    signals.to_csv(signals_csv, index=False, date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n")
+    return prices_dir, signals_csv
+
+
+# --- the harness variant (child process) ---------------------------------------------
+
+
+def bench_config(tickers: Sequence[str]):  # -> SpineConfig, imported lazily
+    """The shipped config with limits no benchmark order reaches and sectors for the tickers."""
+    from spine.config import RiskLimits, load_config
+
+    config = load_config()
+    risk = RiskLimits(
+        max_notional=WIDE_OPEN,
+        max_daily_loss=WIDE_OPEN,
+        max_sector_exposure=1000.0,
+        max_positions=100_000,
+        kill_switch=True,  # the kill switch still runs every bar; it just never fires
+        max_price_deviation_pct=1.0,
+        max_orders_per_minute=1_000_000_000,
+    )
+    backtest = config.backtest.model_copy(update={"risk": risk, "max_drawdown_pct": 1.0})
+    breaker = config.circuit_breaker.model_copy(update={"max_1d_drawdown_pct": 0.99})
+    sectors = dict(config.sectors) | {ticker: "Synthetic" for ticker in tickers}
+    return config.model_copy(update={"backtest": backtest, "circuit_breaker": breaker, "sectors": sectors})
+
+
+def run_harness(prices_dir: Path, signals_csv: Path) -> dict[str, Any]:
+    from spine.backtest import BacktestRequest, build_cerebro, load_inputs
+    from spine.event_log import EventLog
+    from spine.prices import discover_price_files, ticker_from_path
+    from spine.state_store import StateStore
+
+    tickers = [ticker_from_path(p) for p in discover_price_files([prices_dir])]
+    config = bench_config(tickers)
+    inputs = load_inputs(BacktestRequest(config=config, data=(prices_dir,), signals=signals_csv))
+    with tempfile.TemporaryDirectory(prefix="bench-state-") as state, StateStore.in_folder(state) as store:
+        cerebro = build_cerebro(config, inputs, events=EventLog(), store=store)
+        before = _maxrss_kib()
+        started = time.perf_counter()
+        strategy = cerebro.run()[0]
+        elapsed = time.perf_counter() - started
+    recorded = strategy.analyzers.recorder.get_analysis()
+    statuses = recorded["statuses"]
+    return _result(
+        "harness",
+        inputs.prices,
+        elapsed,
+        before,
+        orders=recorded["orders"],
+        completed=statuses.get("Completed", 0),
+        rejected=statuses.get("Rejected", 0) + statuses.get("Margin", 0),
+    )
+
+
+# --- the bare variant (child process) ------------------------------------------------
+
+
+class BareBracketStrategy(bt.Strategy):
+    """Same brackets as SignalStrategy, none of its bookkeeping: no events, gate or recorder."""
+
+    params = (
+        ("signals", None),  # {ticker: {date number: (direction, weight)}}
+        ("atr_period", 14),
+        ("stop_atr", 2.0),
+        ("take_profit_atr", 3.0),
+    )
+
+    def __init__(self) -> None:
+        self.atrs = {data: bt.ind.ATR(data, period=self.p.atr_period) for data in self.datas}
+        self.plans = {data: self.p.signals.get(data._name, {}) for data in self.datas}
+        self.legs: dict[Any, list[bt.Order]] = {data: [] for data in self.datas}
+        self.held: dict[Any, str | None] = {data: None for data in self.datas}
+        self.orders = self.completed = self.rejected = 0
+
+    def prenext(self) -> None:
+        self.next()
+
+    def next(self) -> None:
+        for data, plan in self.plans.items():
+            if not len(data):
+                continue
+            signal = plan.get(data.datetime[0])
+            if signal is not None:
+                self._act(data, *signal)
+
+    def _act(self, data: bt.AbstractDataBase, direction: str, weight: float) -> None:
+        position = self.getposition(data).size
+        held = "BUY" if position > 0 else "SELL" if position < 0 else None
+        if held is None and self.legs[data] and self.legs[data][0].alive():
+            held = self.held[data]
+        if weight == 0 or (held is not None and held != direction):
+            for leg in self.legs[data]:
+                if leg.alive():
+                    self.cancel(leg)
+            self.legs[data], self.held[data] = [], None
+            if position:
+                self.close(data=data)
+            if weight == 0:
+                return
+        elif held == direction:
+            return
+        atr = self.atrs[data][0]
+        if math.isnan(atr):  # still warming up
+            return
+        close = data.close[0]
+        if direction == "BUY":
+            stop, limit, bracket = close - self.p.stop_atr * atr, close + self.p.take_profit_atr * atr, self.buy_bracket
+        else:
+            stop, limit, bracket = close + self.p.stop_atr * atr, max(close - self.p.take_profit_atr * atr, 0.01), self.sell_bracket
+        self.legs[data] = bracket(data=data, exectype=bt.Order.Market, stopprice=stop, limitprice=limit)
+        self.held[data] = direction
+
+    def notify_order(self, order: bt.Order) -> None:
+        if order.status == order.Submitted:
+            self.orders += 1
+        elif order.status == order.Completed:
+            self.completed += 1
+        elif order.status in (order.Rejected, order.Margin):
+            self.rejected += 1
+
+
+def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps: float) -> dict[str, Any]:
+    prices = load_prices([prices_dir])
+    plans: dict[str, dict[float, tuple[str, float]]] = {}
+    for signal in load_signals(signals_csv, prices=prices):
+        stamp = date_numbers(np.array([signal.datetime.to_datetime64()], dtype="datetime64[D]"))[0]
+        plans.setdefault(signal.ticker, {})[stamp] = (signal.direction, float(signal.weight))
+
+    cerebro = bt.Cerebro(stdstats=False)
+    for ticker, series in prices.items():
+        cerebro.adddata(ArrayFeed(series=series, name=ticker), name=ticker)
+    cerebro.broker.setcash(cash)
+    cerebro.broker.setcommission(commission=commission_bps / 10_000.0)  # a percentage of notional
+    cerebro.addsizer(bt.sizers.FixedSize, stake=BARE_STAKE)
+    cerebro.addstrategy(BareBracketStrategy, signals=plans)
+    before = _maxrss_kib()
+    started = time.perf_counter()
+    strategy = cerebro.run()[0]
+    elapsed = time.perf_counter() - started
+    return _result("bare", prices, elapsed, before, orders=strategy.orders, completed=strategy.completed, rejected=strategy.rejected)
+
+
+# --- measuring -----------------------------------------------------------------------
+
+
+def _maxrss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def _result(variant: str, prices: dict[str, Any], elapsed: float, before_kib: int, **counts: int) -> dict[str, Any]:
+    bars = sum(len(series) for series in prices.values())
+    return {
+        "variant": variant,
+        "tickers": len(prices),
+        "bars": bars,
+        "elapsed_s": elapsed,
+        "bars_per_s": bars / elapsed if elapsed > 0 else float("nan"),
+        "peak_rss_kib": _maxrss_kib(),
+        "peak_rss_before_run_kib": before_kib,
+        **counts,
+    }
+
+
+def run_child(variant: str, prices_dir: Path, signals_csv: Path) -> dict[str, Any]:
+    """Run one variant in a fresh interpreter; its result is the last line of its stdout."""
+    command = [sys.executable, __file__, "--variant", variant, "--prices", str(prices_dir), "--signals", str(signals_csv)]
+    if variant == "bare":  # the bare process does not load the config (no pydantic, no YAML)
+        from spine.config import load_config
+
+        settings = load_config().backtest
+        command += ["--cash", repr(settings.cash), "--commission-bps", repr(settings.commission_bps)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{variant} run failed (exit {done.returncode}):\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report(results: dict[str, list[dict[str, Any]]]) -> str:
+    def median(variant: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[variant])
+
+    lines = [f"{'variant':<9} {'bars/s':>10} {'elapsed s':>10} {'peak RSS MB':>12} {'orders':>7} {'filled':>7} {'rejected':>9}"]
+    for variant in VARIANTS:
+        last = results[variant][-1]
+        lines.append(
+            f"{variant:<9} {median(variant, 'bars_per_s'):>10,.0f} {median(variant, 'elapsed_s'):>10.2f} "
+            f"{median(variant, 'peak_rss_kib') / 1024:>12.1f} {last['orders']:>7} {last['completed']:>7} {last['rejected']:>9}"
+        )
+    time_ratio = median("harness", "elapsed_s") / median("bare", "elapsed_s")
+    memory_ratio = median("harness", "peak_rss_kib") / median("bare", "peak_rss_kib")
+    lines.append(f"time ratio harness/bare: {time_ratio:.2f} (target <= {TIME_TARGET})")
+    lines.append(f"memory ratio harness/bare: {memory_ratio:.2f} (target <= {MEMORY_TARGET})")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tickers", type=int, default=20, help="synthetic tickers (default 20)")
+    parser.add_argument("--bars", type=int, default=5000, help="daily bars per ticker (default 5000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each variant; medians are reported (default 3)")
+    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # child process: run one variant
+    parser.add_argument("--prices", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--signals", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--cash", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--commission-bps", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.variant == "harness":
+        print(json.dumps(run_harness(args.prices, args.signals)))
+        return 0
+    if args.variant == "bare":
+        print(json.dumps(run_bare(args.prices, args.signals, cash=args.cash, commission_bps=args.commission_bps)))
+        return 0
+
+    if args.tickers < 1 or args.bars < 30 or args.repeat < 1:
+        parser.error("need --tickers >= 1, --bars >= 30 and --repeat >= 1")
+    results: dict[str, list[dict[str, Any]]] = {variant: [] for variant in VARIANTS}
+    with tempfile.TemporaryDirectory(prefix="bench-backtest-") as folder:
+        prices_dir, signals_csv = write_data(Path(folder), args.tickers, args.bars)
+        print(f"synthetic data: {args.tickers} tickers x {args.bars} daily bars, one signal per ticker every ~{EVERY_N_BARS} bars; {args.repeat} run(s) of each variant")
+        for _ in range(args.repeat):
+            for variant in VARIANTS:
+                result = run_child(variant, prices_dir, signals_csv)
+                results[variant].append(result)
+                print(f"  {variant:<8} {result['elapsed_s']:7.2f} s  {result['bars_per_s']:>9,.0f} bars/s  {result['peak_rss_kib'] / 1024:7.1f} MB", flush=True)
+    print(report(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

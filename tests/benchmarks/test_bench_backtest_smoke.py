@@ -1,0 +1,28 @@
+"""``benchmarks/bench_backtest.py`` runs end to end on a tiny data set (a smoke test, not a timing test)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = REPO_ROOT / "benchmarks" / "bench_backtest.py"
+
+
+def test_bench_backtest_runs_both_variants_and_prints_the_ratios() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tickers", "3", "--bars", "300", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for variant in ("harness", "bare"):
+        assert re.search(rf"^{variant}\s+[\d,]+\s+[\d.]+\s+[\d.]+", out, re.MULTILINE), out
+    assert re.search(r"^time ratio harness/bare: \d+\.\d\d \(target <= 1\.15\)$", out, re.MULTILINE), out
+    assert re.search(r"^memory ratio harness/bare: \d+\.\d\d \(target <= 1\.5\)$", out, re.MULTILINE), out

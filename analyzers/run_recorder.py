@@ -7,8 +7,10 @@ order ids are numbered per run (Backtrader's ``ref`` counter is process-wide).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import backtrader as bt
@@ -27,6 +29,12 @@ _ORDER_TYPES = {
 _DONE_ELSEWHERE = {"Canceled", "Rejected", "Margin", "Expired"}
 
 
+@functools.lru_cache(maxsize=4096)
+def _when(number: float) -> datetime:
+    """Backtrader's date number as a datetime; most rows of a bar share one, so remember them."""
+    return bt.num2date(number)
+
+
 class RunRecorder(bt.Analyzer):
     """Collects orders, fills, equity and closed-trade P&L split by provenance tag."""
 
@@ -41,6 +49,7 @@ class RunRecorder(bt.Analyzer):
         self.equity: list[dict[str, Any]] = []
         self.trades: list[dict[str, Any]] = []
         self._ids: dict[int, int] = {}
+        self._statics: dict[int, dict[str, Any]] = {}
         self._open_tag: dict[str, str] = {}  # ticker -> tag of the entry that filled last
         self._trade_tag: dict[int, str] = {}  # trade ref -> tag of the entry that opened it
         self._progress: Callable[[int], None] | None = self.p.progress
@@ -51,49 +60,54 @@ class RunRecorder(bt.Analyzer):
             self._ids[ref] = len(self._ids) + 1
         return self._ids[ref]
 
+    def _static(self, order: bt.Order) -> dict[str, Any]:
+        """The columns that never change for an order, read from it once."""
+        static = self._statics.get(order.ref)
+        if static is None:
+            info = order.info
+            static = {
+                "order_id": self._order_id(order.ref),
+                "parent_id": self._order_id(order.parent.ref) if order.parent is not None else "",
+                "ticker": order.data._name,
+                "side": "BUY" if order.isbuy() else "SELL",
+                "role": role_of(order),
+                "order_type": _ORDER_TYPES.get(order.exectype, "market"),
+                "size": abs(order.size),
+                "price": "" if order.exectype in (bt.Order.Market, bt.Order.Close, None) else order.price,
+                "tag": str(info.get("tag", "")),
+                "intent": info.get("intent", ""),
+                "source_type": info.get("source_type", ""),
+                "source_ticker": info.get("source_ticker", ""),
+                "signal_row": info.get("signal_row", ""),
+            }
+            self._statics[order.ref] = static
+        return static
+
     def notify_order(self, order: bt.Order) -> None:
         status = order.getstatusname()
-        ticker = order.data._name
-        tag = str(order.info.get("tag", ""))
-        role = role_of(order)
-        order_id = self._order_id(order.ref)
+        static = self._static(order)
         fills = list(order.executed.iterpending())
         for bit in fills:
             self.fills.append(
                 {
-                    "datetime": bt.num2date(bit.dt),
-                    "order_id": order_id,
-                    "ticker": ticker,
-                    "side": "BUY" if order.isbuy() else "SELL",
+                    "datetime": _when(bit.dt),
+                    "order_id": static["order_id"],
+                    "ticker": static["ticker"],
+                    "side": static["side"],
                     "size": abs(bit.size),
                     "price": bit.price,
                     "commission": bit.closedcomm + bit.openedcomm,
-                    "tag": tag,
-                    "role": role,
+                    "tag": static["tag"],
+                    "role": static["role"],
                 }
             )
-            if role == "entry":
-                self._open_tag[ticker] = tag
-        self.orders.append(
-            {
-                "order_id": order_id,
-                "parent_id": self._order_id(order.parent.ref) if order.parent is not None else "",
-                "datetime": self._status_time(order, status, fills),
-                "ticker": ticker,
-                "side": "BUY" if order.isbuy() else "SELL",
-                "role": role,
-                "order_type": _ORDER_TYPES.get(order.exectype, "market"),
-                "size": abs(order.size),
-                "price": "" if order.exectype in (bt.Order.Market, bt.Order.Close, None) else order.price,
-                "status": status,
-                "tag": tag,
-                "reason": self._reason(order, status, role),
-                "intent": order.info.get("intent", ""),
-                "source_type": order.info.get("source_type", ""),
-                "source_ticker": order.info.get("source_ticker", ""),
-                "signal_row": order.info.get("signal_row", ""),
-            }
-        )
+            if static["role"] == "entry":
+                self._open_tag[static["ticker"]] = static["tag"]
+        row = dict(static)
+        row["datetime"] = self._status_time(order, status, fills)
+        row["status"] = status
+        row["reason"] = self._reason(order, status, static["role"])
+        self.orders.append(row)
 
     def notify_trade(self, trade: bt.Trade) -> None:
         # Backtrader notifies a bar's orders before its trades: on a reversal the new entry
@@ -105,7 +119,7 @@ class RunRecorder(bt.Analyzer):
             return
         self.trades.append(
             {
-                "datetime": bt.num2date(trade.dtclose),
+                "datetime": _when(trade.dtclose),
                 "ticker": ticker,
                 "tag": self._trade_tag.pop(trade.ref, self._open_tag.get(ticker, "")),
                 "pnl": trade.pnl,

@@ -83,7 +83,7 @@ class SimBroker(bt.brokers.BackBroker):
         """Cash not yet committed to working entry orders (what a new order may spend)."""
         committed = 0.0
         for order in list(self.pending) + list(self.submitted):
-            if order.alive() and role_of(order) == "entry" and order.isbuy():
+            if order.parent is None and order.isbuy() and order.alive() and role_of(order) == "entry":
                 price = order.price if order.price else order.created.price
                 committed += abs(order.executed.remsize) * float(price or 0.0)
         return self.getcash() - committed

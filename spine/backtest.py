@@ -187,7 +187,9 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
 
 def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | None = None, log: Callable[[str], None] | None = None) -> BacktestResult:
     """Run one historical simulation and write its run folder atomically; return what it wrote."""
-    from spine.pnl_plot import plot_pnl  # matplotlib is heavy: load it only when a figure is drawn
+    from spine.pnl_plot import (
+        plot_pnl,  # matplotlib is heavy: load it only when a figure is drawn
+    )
 
     config = request.config
     inputs = load_inputs(request)

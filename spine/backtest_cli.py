@@ -69,7 +69,7 @@ class _LateProgress:
 
 def backtest_command(
     config: Annotated[Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")] = None,
-    data: Annotated[list[Path] | None, typer.Option("--data", help="price CSV files or folders (repeatable; default: the bundled sample)")] = None,
+    data: Annotated[list[str] | None, typer.Option("--data", help="price CSV files or folders (repeatable or comma-separated; default: the bundled sample)")] = None,
     source: Annotated[str, typer.Option("--source", help="csv | yfinance")] = "csv",
     signals: Annotated[Path | None, typer.Option("--signals", help="signal CSV (default: the bundled sample's)")] = None,
     tickers: Annotated[str | None, typer.Option("--tickers", help="only these tickers, e.g. NVDA,ORCL")] = None,
@@ -88,7 +88,7 @@ def backtest_command(
         console.print(f"[bold yellow]{RESEARCH_LABEL}[/]", highlight=False)
     request = BacktestRequest(
         config=cfg,
-        data=tuple(data or ()),
+        data=tuple(Path(part) for value in data or () for part in value.split(",") if part.strip()),
         source=source,  # type: ignore[arg-type]
         signals=signals,
         tickers=_parse_tickers(tickers),

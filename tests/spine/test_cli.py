@@ -116,3 +116,13 @@ def test_spine_script_entry_point_returns_exit_code_2_without_traceback(tmp_path
     done = subprocess.run([sys.executable, "-m", "spine.cli", "backtest", "--config", str(folder), "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO, check=False)
     assert done.returncode == 2
     assert "risk.bogus" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_data_accepts_comma_separated_files(tmp_path, capsys, tiny_market, shared_data):
+    prices, _ = tiny_market
+    orcl = shared_data / "orcl-1995-2014.csv"
+    signals = write(tmp_path / "two.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,0.2,BUY,direct,NVDA\n")
+    code = main(["backtest", "--data", f"{prices},{orcl}", "--signals", str(signals), "--start", "2014-01-01", "--out", str(tmp_path / "runs")])
+    assert code == 0
+    run_dir = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert '"ORCL"' in (run_dir / "summary.json").read_text()

@@ -12,7 +12,8 @@ Fills, brackets, OCO and cash accounting are Backtrader's own. What this adds:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections import ChainMap
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import backtrader as bt
@@ -118,20 +119,22 @@ class SimBroker(bt.brokers.BackBroker):
     def check_submitted(self) -> None:
         """Run every submitted order through the gate before Backtrader's own cash check."""
         if self.gate is not None and self.submitted:
-            now = self.now()  # the feeds do not move while the broker checks
+            # Neither the feeds nor the positions move while the broker checks submissions.
+            now = self.now()
+            held = {data._name: position.size for data, position in self.positions.items() if position.size}
             kept = []
             while self.submitted:
                 order = self.submitted.popleft()
-                if order.status == bt.Order.Submitted and not self._passes_gate(order, now):
+                if order.status == bt.Order.Submitted and not self._passes_gate(order, now, held):
                     continue
                 kept.append(order)
             self.submitted.extend(kept)
         super().check_submitted()
 
-    def _passes_gate(self, order: bt.Order, now: datetime | None) -> bool:
+    def _passes_gate(self, order: bt.Order, now: datetime | None, held: dict[str, float]) -> bool:
         assert self.gate is not None
         intent = self._intent(order, now)
-        decision = self.gate.check(intent, self._view(order))
+        decision = self.gate.check(intent, self._view(order, held))
         if decision.accepted:
             self._working_add(order)
             return True
@@ -165,20 +168,17 @@ class SimBroker(bt.brokers.BackBroker):
             timestamp=now,
         )
 
-    def _view(self, order: bt.Order) -> PortfolioView:
+    def _view(self, order: bt.Order, held: dict[str, float]) -> PortfolioView:
         """The book as the gate must see it: positions after every working non-protective order."""
-        effective: dict[str, float] = {}
-        for data, position in self.positions.items():
-            if position.size:
-                effective[data._name] = effective.get(data._name, 0.0) + position.size
+        effective = dict(held)
         self._working = [o for o in self._working if o.alive()]
         for working in self._working:
             signed = abs(working.executed.remsize) * (1 if working.isbuy() else -1)
             effective[working.data._name] = effective.get(working.data._name, 0.0) + signed
-        last_prices = dict(self._marks)
+        last_prices: Mapping[str, float] = self._marks
         created_close = order.created.pclose
         if created_close is not None and math.isfinite(created_close):
-            last_prices[order.data._name] = float(created_close)
+            last_prices = ChainMap({order.data._name: float(created_close)}, self._marks)
         return PortfolioView(nav=float(self._value), positions=effective, last_prices=last_prices)
 
     def _working_add(self, order: bt.Order) -> None:

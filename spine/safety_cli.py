@@ -20,6 +20,7 @@ from spine.errors import InputError
 from spine.state_store import STATE_FILE, StateStore
 
 CONFIRM_WORD = "RESUME"
+ACCEPTED_CONFIRMATIONS = frozenset({"resume", "yes", "y"})  # typed, never defaulted: empty input clears nothing
 
 
 def check_command(
@@ -70,8 +71,8 @@ def resume_command(
         if latch.tripped:
             typer.echo(f"circuit breaker: PAUSED since {_when(latch.tripped_at)}: {latch.reason}")
         if not yes:
-            typed = typer.prompt(f"Type {CONFIRM_WORD} to clear and allow trading again", default="", show_default=False)
-            if typed.strip() != CONFIRM_WORD:
+            typed = typer.prompt(f"Type {CONFIRM_WORD} (or yes) to clear and allow trading again", default="", show_default=False)
+            if typed.strip().lower() not in ACCEPTED_CONFIRMATIONS:
                 typer.echo("nothing cleared")
                 raise typer.Exit(1)
         now = datetime.now(UTC)

@@ -120,9 +120,23 @@ def test_resume_records_the_resume(tmp_path):
 
 def test_resume_with_anything_else_typed_clears_nothing_and_exits_1(tmp_path):
     run("kill", "--reason", "stop", "--state", tmp_path)
-    result = run("resume", "--state", tmp_path, input="yes\n")
+    result = run("resume", "--state", tmp_path, input="sure\n")
     with StateStore.in_folder(tmp_path) as store:
         assert (result.exit_code, store.kill_switch().active) == (1, True)
+
+
+def test_resume_with_an_empty_answer_clears_nothing(tmp_path):
+    run("kill", "--reason", "stop", "--state", tmp_path)
+    result = run("resume", "--state", tmp_path, input="\n")
+    with StateStore.in_folder(tmp_path) as store:
+        assert (result.exit_code, store.kill_switch().active) == (1, True)
+
+
+def test_resume_accepts_yes_typed_in_any_case(tmp_path):
+    run("kill", "--reason", "stop", "--state", tmp_path)
+    result = run("resume", "--state", tmp_path, input="YES\n")
+    with StateStore.in_folder(tmp_path) as store:
+        assert (result.exit_code, store.kill_switch().active) == (0, False)
 
 
 def test_resume_with_yes_skips_the_typed_confirmation(tmp_path):

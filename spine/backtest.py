@@ -32,6 +32,7 @@ from spine.run_folder import (
     EVENT_COLUMNS,
     FILL_COLUMNS,
     ORDER_COLUMNS,
+    RETURN_COLUMNS,
     atomic_folder,
     csv_text,
     unique_run_name,
@@ -210,6 +211,8 @@ def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | 
         (folder / "fills.csv").write_text(csv_text(recorder.fills, FILL_COLUMNS, research_only=research), encoding="utf-8")
         (folder / "equity.csv").write_text(csv_text(recorder.equity, EQUITY_COLUMNS, research_only=research), encoding="utf-8")
         (folder / "events.csv").write_text(csv_text(event_rows, EVENT_COLUMNS, research_only=research), encoding="utf-8")
+        daily = [{"datetime": when, "return": value} for when, value in strategy.analyzers.time_return.get_analysis().items()]
+        (folder / "returns.csv").write_text(csv_text(daily, RETURN_COLUMNS, research_only=research), encoding="utf-8")
         _write_resolved_config(folder / "config", config)
         write_json(folder / "summary.json", summary)
         plot_pnl(recorder.equity, folder / "pnl.png", title=f"Spine backtest: {', '.join(inputs.prices)}", research_only=research)

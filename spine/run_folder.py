@@ -27,6 +27,7 @@ ORDER_COLUMNS = ("order_id", "parent_id", "datetime", "ticker", "side", "role", 
 FILL_COLUMNS = ("datetime", "order_id", "ticker", "side", "size", "price", "commission", "tag", "role")
 EQUITY_COLUMNS = ("datetime", "value", "cash")
 EVENT_COLUMNS = ("datetime", "event", "detail")
+RETURN_COLUMNS = ("datetime", "return")
 
 
 def format_cell(value: Any) -> str:

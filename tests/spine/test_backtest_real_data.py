@@ -177,16 +177,23 @@ def test_commission_of_every_fill_is_commission_bps_of_its_notional_to_the_cent(
 def test_the_same_run_twice_gives_byte_identical_csvs(real_run):
     again = run_backtest(real_run["request"])
     first = real_run["result"].run_dir
-    for name in ("orders.csv", "fills.csv", "equity.csv", "events.csv"):
+    for name in ("orders.csv", "fills.csv", "equity.csv", "events.csv", "returns.csv"):
         assert (first / name).read_bytes() == (again.run_dir / name).read_bytes(), name
 
 
 def test_run_folder_holds_every_output_with_the_research_label(real_run):
     run_dir = real_run["result"].run_dir
-    for name in ("orders.csv", "fills.csv", "equity.csv", "events.csv"):
+    for name in ("orders.csv", "fills.csv", "equity.csv", "events.csv", "returns.csv"):
         assert (run_dir / name).read_text().startswith("# RESEARCH ONLY")
     assert (run_dir / "pnl.png").stat().st_size > 10_000
     assert (run_dir / "config" / "config.yaml").is_file()
     summary = real_run["result"].summary
     assert summary["research_only"] is True and summary["research_label"].startswith("RESEARCH ONLY")
     assert set(summary["by_provenance"]) == {DIRECT_TAG, PROPAGATED_TAG}
+
+
+def test_daily_returns_compound_to_the_equity_curve(real_run):
+    run_dir = real_run["result"].run_dir
+    returns = [float(row["return"]) for row in read_rows(run_dir / "returns.csv")]
+    equity = read_rows(run_dir / "equity.csv")
+    assert math.prod(1 + r for r in returns) == pytest.approx(float(equity[-1]["value"]) / real_run["config"].backtest.cash, rel=1e-9)

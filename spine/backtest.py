@@ -26,7 +26,13 @@ from spine.errors import InputError
 from spine.event_log import EventLog
 from spine.feeds import ArrayFeed
 from spine.labels import RESEARCH_LABEL
-from spine.prices import PriceSeries, load_prices, load_vix
+from spine.prices import (
+    PriceSeries,
+    discover_price_files,
+    load_prices,
+    load_vix,
+    ticker_from_path,
+)
 from spine.run_folder import (
     EQUITY_COLUMNS,
     EVENT_COLUMNS,
@@ -94,11 +100,26 @@ def load_inputs(request: BacktestRequest) -> _Inputs:
     if request.source == "yfinance":
         prices = _yfinance_prices(request, signals_path)
     else:
-        prices = load_prices(list(request.data) or [SAMPLE_PRICES], tickers=request.tickers, start=request.start, end=request.end)
+        paths = list(request.data) or [SAMPLE_PRICES]
+        tickers = request.tickers or _signalled_tickers(paths, signals_path)
+        prices = load_prices(paths, tickers=tickers, start=request.start, end=request.end)
     signals = load_signals(signals_path, prices=prices, tickers=request.tickers)
     vix_path = request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
     vix = _clip(load_vix(vix_path), prices) if vix_path is not None else None
     return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path)
+
+
+def _signalled_tickers(paths: Sequence[Path], signals_path: Path) -> tuple[str, ...] | None:
+    """The tickers that both have a price file and appear in the signals.
+
+    A data folder often holds more files than the signals trade (the shared folder even
+    holds the VIX index): only those are loaded, so an unrelated file is neither read nor
+    validated. None (load everything) when nothing overlaps, so the signal check names
+    the signal row that has no price data.
+    """
+    available = {ticker_from_path(path) for path in discover_price_files(paths)}
+    wanted = sorted({signal.ticker for signal in load_signals(signals_path)} & available)
+    return tuple(wanted) or None
 
 
 def _clip(vix: PriceSeries, prices: dict[str, PriceSeries]) -> PriceSeries | None:

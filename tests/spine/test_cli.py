@@ -121,8 +121,16 @@ def test_spine_script_entry_point_returns_exit_code_2_without_traceback(tmp_path
 def test_data_accepts_comma_separated_files(tmp_path, capsys, tiny_market, shared_data):
     prices, _ = tiny_market
     orcl = shared_data / "orcl-1995-2014.csv"
-    signals = write(tmp_path / "two.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,0.2,BUY,direct,NVDA\n")
+    signals = write(tmp_path / "two.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,0.2,BUY,direct,NVDA\n2014-06-02,ORCL,0.2,BUY,propagated,NVDA\n")
     code = main(["backtest", "--data", f"{prices},{orcl}", "--signals", str(signals), "--start", "2014-01-01", "--out", str(tmp_path / "runs")])
     assert code == 0
     run_dir = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert '"ORCL"' in (run_dir / "summary.json").read_text()
+
+
+def test_data_folder_loads_only_the_tickers_the_signals_trade(tmp_path, capsys, shared_data):
+    signals = write(tmp_path / "nvda.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2010-03-01,NVDA,0.2,BUY,direct,NVDA\n")
+    code = main(["backtest", "--data", str(shared_data), "--signals", str(signals), "--start", "2010-01-01", "--end", "2010-06-30", "--out", str(tmp_path / "runs")])
+    assert code == 0
+    summary = (Path(capsys.readouterr().out.strip().splitlines()[-1]) / "summary.json").read_text()
+    assert '"NVDA"' in summary and '"ORCL"' not in summary and '"VIX"' not in summary

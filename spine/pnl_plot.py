@@ -1,7 +1,9 @@
-"""The P&L figure: equity curve over a drawdown panel, drawn with matplotlib's Agg backend.
+"""The P&L figure: equity curve over a drawdown panel, rendered by matplotlib's Agg canvas.
 
 Backtrader's ``cerebro.plot()`` forces a Tk backend and fails on a headless machine,
-so the figure is drawn here from the recorded equity rows.
+so the figure is drawn here from the recorded equity rows. It uses ``Figure`` directly
+(no pyplot), so drawing it never changes the backend of the process around it: a
+notebook that runs a backtest keeps its inline figures.
 """
 
 from __future__ import annotations
@@ -10,11 +12,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from spine.labels import RESEARCH_LABEL
 
@@ -31,7 +31,9 @@ def drawdown_series(values: Sequence[float]) -> np.ndarray:
 def plot_pnl(equity: Sequence[Mapping[str, Any]], path: Path, *, title: str, research_only: bool) -> Path:
     times = [row["datetime"] for row in equity]
     values = [row["value"] for row in equity]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    fig = Figure(figsize=(11, 6.5))
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.plot(times, values, color="#1f4e79", linewidth=1.2)
     top.set_ylabel("portfolio value")
     top.set_title(title)
@@ -45,5 +47,4 @@ def plot_pnl(equity: Sequence[Mapping[str, Any]], path: Path, *, title: str, res
         fig.text(0.5, 0.005, RESEARCH_LABEL, fontsize=7, color="grey", ha="center", va="bottom")
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

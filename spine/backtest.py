@@ -236,7 +236,7 @@ def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | 
         (folder / "returns.csv").write_text(csv_text(daily, RETURN_COLUMNS, research_only=research), encoding="utf-8")
         _write_resolved_config(folder / "config", config)
         write_json(folder / "summary.json", summary)
-        plot_pnl(recorder.equity, folder / "pnl.png", title=f"Spine backtest: {', '.join(inputs.prices)}", research_only=research)
+        plot_pnl(recorder.equity, folder / "pnl.png", title=f"Spine backtest: {', '.join(inputs.prices)}", research_only=research, events=event_rows)
         (folder / "run.log").write_text(_run_log(summary, research), encoding="utf-8")
     run_dir = request.out_dir / name
     if log is not None:

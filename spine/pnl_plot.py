@@ -28,7 +28,18 @@ def drawdown_series(values: Sequence[float]) -> np.ndarray:
     return equity / peak - 1.0
 
 
-def plot_pnl(equity: Sequence[Mapping[str, Any]], path: Path, *, title: str, research_only: bool) -> Path:
+_MARKED_EVENTS = {"breaker_trip": ("#d2691e", "circuit breaker"), "kill_switch": ("#8b0000", "kill switch")}
+
+
+def plot_pnl(
+    equity: Sequence[Mapping[str, Any]],
+    path: Path,
+    *,
+    title: str,
+    research_only: bool,
+    events: Sequence[Mapping[str, Any]] = (),
+) -> Path:
+    """Equity over drawdown; breaker trips and kill-switch triggers marked as vertical lines."""
     times = [row["datetime"] for row in equity]
     values = [row["value"] for row in equity]
     fig = Figure(figsize=(11, 6.5))
@@ -42,6 +53,17 @@ def plot_pnl(equity: Sequence[Mapping[str, Any]], path: Path, *, title: str, res
     bottom.fill_between(times, drawdown, 0.0, color="#b22222", alpha=0.4, linewidth=0)
     bottom.set_ylabel("drawdown %")
     bottom.grid(alpha=0.3)
+    labelled: set[str] = set()
+    for event in events:
+        style = _MARKED_EVENTS.get(event["event"])
+        if style is None:
+            continue
+        colour, label = style
+        for axis in (top, bottom):
+            axis.axvline(event["datetime"], color=colour, linewidth=1.0, linestyle="--", label=None if label in labelled or axis is bottom else label)
+        labelled.add(label)
+    if labelled:
+        top.legend(loc="upper left", fontsize=8)
     if research_only:
         fig.text(0.5, 0.55, "RESEARCH ONLY", fontsize=54, color="grey", alpha=0.18, ha="center", va="center", rotation=20)
         fig.text(0.5, 0.005, RESEARCH_LABEL, fontsize=7, color="grey", ha="center", va="bottom")

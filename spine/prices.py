@@ -119,6 +119,16 @@ class CsvTable:
     header_line: int
     row_lines: np.ndarray  # int64, 1-based editor line of each data row
 
+    def missing_columns(self, missing: list[str], expected_layout: str) -> DataError:
+        """The error for a header that lacks required columns, listing what it has."""
+        found = ", ".join(repr(str(c)) for c in self.frame.columns)
+        return DataError(
+            self.path,
+            f"missing column(s) {', '.join(repr(m) for m in missing)}; {expected_layout} (found {found})",
+            row=self.header_line,
+            column=missing[0],
+        )
+
     def column_map(self) -> dict[str, str]:
         """Lower-cased, stripped column name -> the name as written in the file."""
         names: dict[str, str] = {}
@@ -567,13 +577,7 @@ def _load(path: Path, ticker: str, *, open_inside_range: bool) -> PriceSeries:
     if not date_keys:
         missing.insert(0, "date")
     if missing:
-        found = ", ".join(repr(str(c)) for c in table.frame.columns)
-        raise DataError(
-            path,
-            f"missing column(s) {', '.join(repr(m) for m in missing)}; {_EXPECTED_LAYOUT} (found {found})",
-            row=table.header_line,
-            column=missing[0],
-        )
+        raise table.missing_columns(missing, _EXPECTED_LAYOUT)
     if len(date_keys) > 1:
         raise DataError(
             path,

@@ -80,13 +80,7 @@ def load_signals(
         names["datetime"] = names.pop("date")
     missing = [key for key in REQUIRED_COLUMNS if key not in names]
     if missing:
-        found = ", ".join(repr(str(c)) for c in table.frame.columns)
-        raise DataError(
-            path,
-            f"missing column(s) {', '.join(repr(m) for m in missing)}; {_EXPECTED_LAYOUT} (found {found})",
-            row=table.header_line,
-            column=missing[0],
-        )
+        raise table.missing_columns(missing, _EXPECTED_LAYOUT)
     if len(table.frame) == 0:
         raise DataError(
             path,

@@ -22,6 +22,8 @@ from brokers.fill_model import FillModel
 from brokers.order_roles import PROTECTIVE_ROLES, intent_of, role_of
 from brokers.risk_gate import OrderIntent, PortfolioView, RiskGate
 
+_NO_BOOK = PortfolioView(nav=0.0, positions={}, last_prices={})
+
 
 class FillModelCommission(bt.CommInfoBase):
     """Stock-like commission computed by the shared fill model (bps of notional, to the cent)."""
@@ -134,7 +136,9 @@ class SimBroker(bt.brokers.BackBroker):
     def _passes_gate(self, order: bt.Order, now: datetime | None, held: dict[str, float]) -> bool:
         assert self.gate is not None
         intent = self._intent(order, now)
-        decision = self.gate.check(intent, self._view(order, held))
+        # A protective leg only ever closes its parent's position: the gate needs no book for it.
+        view = _NO_BOOK if intent.role in PROTECTIVE_ROLES else self._view(order, held)
+        decision = self.gate.check(intent, view)
         if decision.accepted:
             self._working_add(order)
             return True

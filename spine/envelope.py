@@ -1,8 +1,9 @@
 """Which execution route a config allows: disabled, paper or live (fail closed).
 
 Paper needs, all together: ``broker.mode`` paper or live, ``broker.execution_enabled``,
-every risk limit above zero, ``compliance.research_only_override``, and a connection that
-is not a live one (a live port or a non-paper paper account is never used for paper).
+every risk limit above zero, ``compliance.research_only_override``, and a paper account id
+when one is set. A paper route never connects to a live port: when ``trading.ib.port``
+is live (4001 / 7496) the paper route uses its paper twin (4002 / 7497) and says so.
 Live needs all of that except the paper-connection checks, plus ``broker.mode: live``, a
 live account id, a live port (4001 gateway / 7496 TWS), ``risk.kill_switch`` and
 ``--confirm-live``. Anything short of live falls back to paper when paper holds, else to
@@ -24,6 +25,7 @@ Route = Literal["disabled", "paper", "live"]
 
 LIVE_PORTS = {4001: "IB Gateway live", 7496: "TWS live"}
 PAPER_PORTS = {4002: "IB Gateway paper", 7497: "TWS paper"}
+PAPER_TWIN = {4001: 4002, 7496: 7497}
 LIMIT_KEYS = (
     "max_notional",
     "max_daily_loss",
@@ -42,6 +44,7 @@ class Envelope:
     blockers: tuple[str, ...]
     warnings: tuple[str, ...]
     limits: RiskLimits
+    port: int  # where the route connects: never a live port unless the route is live
 
 
 def is_paper_account(account: str) -> bool:
@@ -70,16 +73,13 @@ def _common_blockers(config: SpineConfig) -> list[str]:
 
 def _paper_blockers(config: SpineConfig) -> list[str]:
     blockers: list[str] = []
-    port = config.trading.ib.port
-    if port in LIVE_PORTS:
-        blockers.append(f"trading.ib.port is {port} ({LIVE_PORTS[port]}); paper needs a paper port, 4002 (gateway) or 7497 (TWS)")
     paper = config.trading.execution.paper_account.strip()
     if paper and not is_paper_account(paper):
         blockers.append(f"trading.execution.paper_account is '{paper}', not a paper account id (paper ids start with D); set a paper account")
     return blockers
 
 
-def _live_blockers(config: SpineConfig, confirm_live: bool) -> list[str]:
+def _live_blockers(config: SpineConfig, confirm_live: bool | None) -> list[str]:
     blockers: list[str] = []
     if config.broker.mode == "paper":  # disabled is already a common blocker
         blockers.append(f"broker.mode is {config.broker.mode}; live needs it set to live")
@@ -98,7 +98,7 @@ def _live_blockers(config: SpineConfig, confirm_live: bool) -> list[str]:
         blockers.append(f"trading.ib.port is {port}, not a known IB port: ambiguous, treated as paper; live needs 4001 (gateway) or 7496 (TWS)")
     if not config.risk.kill_switch:
         blockers.append("risk.kill_switch is false; live needs it set to true")
-    if not confirm_live:
+    if confirm_live is False:
         blockers.append("--confirm-live was not given; live needs it on the command line")
     return blockers
 
@@ -107,9 +107,15 @@ def resolve_envelope(
     config: SpineConfig,
     requested_route: Literal["paper", "live"] | None = None,
     *,
-    confirm_live: bool = False,
+    confirm_live: bool | None = False,
 ) -> Envelope:
-    """The route the config allows for the requested one, with every reason it falls short."""
+    """The route the config allows for the requested one, with every reason it falls short.
+
+    ``confirm_live`` is the ``--confirm-live`` of the command that would trade: False
+    blocks live. None means the caller only inspects the config (``spine check``): live
+    resolves from the config alone, with a warning that trading live will still need
+    the flag.
+    """
     if requested_route not in (None, "paper", "live"):
         raise InputError(f"route {requested_route!r} is not a route; use paper or live")
     live_default = config.broker.mode == "live" and config.broker.default_route == "live"
@@ -127,7 +133,7 @@ def resolve_envelope(
             route = "paper" if paper_ok else "disabled"
             blockers += [b for b in paper_only if b not in blockers]
             warnings.append(f"live was requested but is not allowed; falling back to {route}")
-        if not confirm_live:
+        if confirm_live is not True:
             warnings.append("`spine live` will require --confirm-live on its command line")
     else:
         blockers = common + paper_only
@@ -137,7 +143,10 @@ def resolve_envelope(
     if route == "paper" and not config.trading.execution.paper_account.strip():
         warnings.append("trading.execution.paper_account is empty; the gateway's default account will be used")
     port = config.trading.ib.port
-    if route == "paper" and port not in PAPER_PORTS and port not in LIVE_PORTS:
+    if route == "paper" and port in LIVE_PORTS:
+        warnings.append(f"trading.ib.port is {port} ({LIVE_PORTS[port]}); the paper route connects to {PAPER_TWIN[port]} ({PAPER_PORTS[PAPER_TWIN[port]]}) instead")
+        port = PAPER_TWIN[port]
+    elif route == "paper" and port not in PAPER_PORTS:
         warnings.append(f"trading.ib.port is {port}, not a standard paper port (4002 / 7497)")
     return Envelope(
         route=route,
@@ -146,12 +155,15 @@ def resolve_envelope(
         blockers=tuple(blockers),
         warnings=tuple(warnings),
         limits=config.risk,
+        port=port,
     )
 
 
 def format_envelope(env: Envelope) -> list[str]:
     """Lines for ``spine check``; the first is exactly ``route: <route>``."""
     lines = [f"route: {env.route}", f"requested: {env.requested} ({'allowed' if env.allowed else 'not allowed'})"]
+    if env.route != "disabled":
+        lines.append(f"port: {env.port}")
     for key in (*LIMIT_KEYS[:4], "kill_switch", *LIMIT_KEYS[4:]):
         value = getattr(env.limits, key)
         if isinstance(value, bool):

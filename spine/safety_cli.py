@@ -31,7 +31,8 @@ def check_command(
     """Print the safety envelope as it resolves; exit 0 only when the route asked for is allowed."""
     if route is not None and route not in ("paper", "live"):
         raise InputError(f"--route {route!r} is not a route; use paper or live")
-    envelope = resolve_envelope(load_config(config), route, confirm_live=confirm_live)  # type: ignore[arg-type]
+    # check inspects the config; only the command that trades live enforces --confirm-live.
+    envelope = resolve_envelope(load_config(config), route, confirm_live=True if confirm_live else None)  # type: ignore[arg-type]
     for line in format_envelope(envelope):
         typer.echo(line)
     if not envelope.allowed:

@@ -56,6 +56,7 @@ def envelope(tmp_path, changes, route=None, *, confirm_live=False):
         ("live incomplete", LIVE_INCOMPLETE, "live", False, "paper", False),
         ("live ambiguous", LIVE_AMBIGUOUS, "live", True, "paper", False),
         ("live complete", LIVE_COMPLETE, "live", True, "live", True),
+        ("live complete, config only", LIVE_COMPLETE, "live", None, "live", True),
     ],
 )
 def test_each_config_of_the_table_resolves_to_its_route(tmp_path, name, changes, route, confirm, expected_route, allowed):
@@ -115,15 +116,32 @@ def test_live_needs_the_kill_switch(tmp_path):
 
 
 def test_live_without_confirm_live_is_not_live_and_warns(tmp_path):
-    env = envelope(tmp_path, LIVE_COMPLETE, "live")
+    env = envelope(tmp_path, LIVE_COMPLETE, "live", confirm_live=False)
     assert env.route != "live"
+    assert any("--confirm-live" in w for w in env.warnings)
+
+
+def test_inspecting_a_complete_live_config_resolves_live_and_warns_about_confirm_live(tmp_path):
+    env = envelope(tmp_path, LIVE_COMPLETE, "live", confirm_live=None)
+    assert (env.route, env.allowed) == ("live", True)
     assert any("--confirm-live" in w for w in env.warnings)
 
 
 def test_paper_is_never_routed_to_a_live_port(tmp_path):
     changes = {**PAPER_COMPLETE, "trading_config.yaml": {"trading": {"ib": {"port": 7496}}}}
     env = envelope(tmp_path, changes, "paper")
-    assert (env.route, env.blockers[0].startswith("trading.ib.port is 7496")) == ("disabled", True)
+    assert (env.route, env.port) == ("paper", 7497)
+    assert any("connects to 7497" in w for w in env.warnings)
+
+
+def test_live_falling_back_to_paper_on_a_live_port_connects_to_the_paper_twin(tmp_path):
+    changes = {**LIVE_COMPLETE, "trading_config.yaml": {"trading": {"ib": {"port": 4001}, "execution": {"live_account": ""}}}}
+    env = envelope(tmp_path, changes, "live", confirm_live=True)
+    assert (env.route, env.port) == ("paper", 4002)
+
+
+def test_live_route_connects_to_the_configured_live_port(tmp_path):
+    assert envelope(tmp_path, LIVE_COMPLETE, "live", confirm_live=True).port == 4001
 
 
 def test_paper_needs_the_research_only_override(tmp_path):

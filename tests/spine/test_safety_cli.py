@@ -63,8 +63,10 @@ def run(*args, input=None):
         (LIVE_INCOMPLETE, ["--route", "live"], "route: paper", 1, "blocked: trading.execution.live_account is empty; live needs your live account id"),
         (LIVE_AMBIGUOUS, ["--route", "live", "--confirm-live"], "route: paper", 1, "a paper account id"),
         (LIVE_COMPLETE, ["--route", "live", "--confirm-live"], "route: live", 0, "requested: live (allowed)"),
+        (LIVE_COMPLETE, ["--route", "live"], "route: live", 0, "warning: `spine live` will require --confirm-live"),
+        (LIVE_AMBIGUOUS, ["--route", "live"], "route: paper", 1, "a paper account id"),
     ],
-    ids=["defaults", "paper complete", "live incomplete", "live ambiguous", "live complete"],
+    ids=["defaults", "paper complete", "live incomplete", "live ambiguous", "live complete", "live complete without the flag", "live ambiguous without the flag"],
 )
 def test_check_prints_the_route_first_and_the_reasons_for_each_config(tmp_path, changes, args, first_line, exit_code, reason):
     folder = write_config(tmp_path / "cfg", changes)

@@ -70,6 +70,7 @@ class SimBroker(bt.brokers.BackBroker):
         self._marks: dict[str, float] = {}
         self._owner: bt.Strategy | None = None
         self._working: list[bt.Order] = []  # gate-accepted, non-protective, still alive
+        self._bar_time: datetime | None = None
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -122,7 +123,7 @@ class SimBroker(bt.brokers.BackBroker):
         """Run every submitted order through the gate before Backtrader's own cash check."""
         if self.gate is not None and self.submitted:
             # Neither the feeds nor the positions move while the broker checks submissions.
-            now = self.now()
+            now = self._bar_time
             held = {data._name: position.size for data, position in self.positions.items() if position.size}
             kept = []
             while self.submitted:
@@ -235,9 +236,8 @@ class SimBroker(bt.brokers.BackBroker):
     # -- end of bar -------------------------------------------------------------------
 
     def next(self) -> None:
+        self._bar_time = self.now()  # one clock reading per bar, shared by the gate checks below
         super().next()
         self._marks = {d._name: float(d.close[0]) for d in self._datas if len(d)}
-        if self.gate is not None:
-            now = self.now()
-            if now is not None:
-                self.gate.mark(now, float(self._value))
+        if self.gate is not None and self._bar_time is not None:
+            self.gate.mark(self._bar_time, float(self._value))

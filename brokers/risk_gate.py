@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
-from spine.config import RiskLimits
+from spine.config import RiskLimits, SpineConfig
 from spine.state_store import as_utc
 
 if TYPE_CHECKING:
@@ -96,8 +96,8 @@ class RiskGate:
 
     def __init__(
         self,
-        limits: RiskLimits,
-        sectors: Mapping[str, str],
+        limits: RiskLimits | SpineConfig,
+        sectors: Mapping[str, str] | None = None,
         *,
         execution_allowed: bool = True,
         route: str = "backtest",
@@ -105,8 +105,12 @@ class RiskGate:
         on_event: Callable[[datetime, str, str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        if isinstance(limits, SpineConfig):
+            # A whole config: the top-level limits (paper and live always use them) and its sectors.
+            sectors = limits.sectors if sectors is None else sectors
+            limits = limits.risk
         self.limits = limits
-        self.sectors = {ticker.strip().upper(): sector for ticker, sector in sectors.items()}
+        self.sectors = {ticker.strip().upper(): sector for ticker, sector in (sectors or {}).items()}
         self.execution_allowed = execution_allowed
         self.route = route
         self.breaker = breaker

@@ -388,3 +388,12 @@ def test_route_is_checked_before_the_halt():
 def test_every_rejection_names_its_rule_and_a_reason():
     decision = gate().check(order(quantity=10_000), view())
     assert decision.rule and decision.reason and not decision.accepted
+
+
+def test_gate_built_from_a_whole_config_uses_the_top_level_limits_and_its_sectors():
+    from spine.config import load_config
+
+    config = load_config()
+    gate = RiskGate(config)
+    assert gate.limits == config.risk
+    assert gate.sectors["NVDA"] == "Semiconductors"

@@ -15,15 +15,16 @@ and opens the new bracket; weight 0 closes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import backtrader as bt
 import numpy as np
 
 from spine.event_log import EventLog
 from spine.feeds import date_numbers
-from spine.signals import SignalRecord
+from spine.signals import SignalRecord, load_signals
 from strategies.liquidity_sizer import LiquiditySizer
 from strategies.live_signal import LiveSignal, provenance_tag
 from strategies.risk_manager import RiskManager
@@ -54,7 +55,7 @@ class SignalStrategy(bt.Strategy):
     """Turns signal records into bracket orders; see the module docstring for the rules."""
 
     params = (
-        ("signals", None),  # Mapping[ticker, Sequence[SignalRecord]]
+        ("signals", None),  # {ticker: [SignalRecord]}, a flat list of SignalRecord, or a signal CSV path
         ("tradable", None),  # names of the feeds that may be traded (others, like VIX, are context)
         ("atr_period", 14),
         ("take_profit_atr", 3.0),
@@ -67,7 +68,7 @@ class SignalStrategy(bt.Strategy):
     def __init__(self) -> None:
         self.risk_manager = RiskManager(self.p.atr_multiplier)
         self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
-        signals: Mapping[str, Sequence[SignalRecord]] = self.p.signals or {}
+        signals = _by_ticker(self.p.signals)
         names = set(self.p.tradable) if self.p.tradable is not None else {d._name for d in self.datas}
         self.books: dict[str, TickerBook] = {}
         for data in self.datas:
@@ -165,10 +166,7 @@ class SignalStrategy(bt.Strategy):
             entry_price=entry_price,
             metadata={"source_type": signal.source_type, "source_ticker": signal.source_ticker, "row": signal.row, **dict(signal.metadata)},
         )
-        sizer = self.getsizer()
-        if not isinstance(sizer, LiquiditySizer):
-            raise TypeError("SignalStrategy needs a LiquiditySizer (cerebro.addsizer(LiquiditySizer, ...))")
-        decision = sizer.size_signal(live)
+        decision = self._liquidity_sizer().size_signal(live)
         if decision.shares == 0:
             self._skip(book, signal, f"sizer: {decision.skip_reason}")
             return
@@ -216,6 +214,15 @@ class SignalStrategy(bt.Strategy):
 
     # -- helpers -----------------------------------------------------------------------
 
+    def _liquidity_sizer(self) -> LiquiditySizer:
+        """The cerebro's LiquiditySizer; without one, a default one (never Backtrader's 1-share sizer)."""
+        sizer = self.getsizer()
+        if not isinstance(sizer, LiquiditySizer):
+            sizer = LiquiditySizer(atr_multiplier=self.p.atr_multiplier)
+            sizer.set(self, self.broker)
+            self.setsizer(sizer)
+        return sizer
+
     def _skip(self, book: TickerBook, signal: SignalRecord, reason: str, when=None) -> None:
         stamp = when if when is not None else self._now(book)
         self.events.record(stamp, "skip", f"{signal.ticker} {signal.direction} weight {signal.weight:g} (row {signal.row}): {reason}")
@@ -223,3 +230,17 @@ class SignalStrategy(bt.Strategy):
     @staticmethod
     def _now(book: TickerBook):
         return book.data.datetime.datetime(0)
+
+
+def _by_ticker(signals: object) -> dict[str, list[SignalRecord]]:
+    """Signals as given: a mapping by ticker, a flat sequence of records, or a CSV path."""
+    if signals is None:
+        return {}
+    if isinstance(signals, (str, Path)):
+        signals = load_signals(signals)
+    if isinstance(signals, Mapping):
+        return {str(ticker).upper(): list(records) for ticker, records in signals.items()}
+    grouped: dict[str, list[SignalRecord]] = {}
+    for record in signals:  # type: ignore[attr-defined]
+        grouped.setdefault(record.ticker, []).append(record)
+    return grouped

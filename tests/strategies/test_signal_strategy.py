@@ -88,3 +88,27 @@ def test_a_reversed_trade_is_credited_to_the_tag_of_the_signal_that_opened_it(tm
     by_tag = result.summary["by_provenance"]
     assert by_tag["PROHIBITED_LLM_DISCOVERY_LINK"]["trades"] == 1
     assert by_tag["LIVE_SPINE"]["trades"] == 0
+
+
+def test_strategy_runs_in_a_plain_cerebro_with_a_flat_signal_list_and_no_sizer(tmp_path, market):
+    import backtrader as bt
+
+    from brokers import RiskGate, SimBroker
+    from spine.feeds import ArrayFeed
+    from spine.prices import load_prices
+    from spine.signals import load_signals
+    from strategies import SignalStrategy
+
+    signals_csv = tmp_path / "flat.csv"
+    signals_csv.write_text("datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-01,NVDA,0.2,BUY,propagated,AMD\n")
+    prices = load_prices([market])
+    cerebro = bt.Cerebro(stdstats=False)
+    feed = ArrayFeed(series=prices["NVDA"], name="NVDA")
+    cerebro.adddata(feed, name="NVDA")
+    limits = load_config().backtest_risk.model_copy(update={"max_notional": 1e9, "max_sector_exposure": 10.0})
+    broker = SimBroker(gate=RiskGate(limits, {"NVDA": "Semiconductors"}))
+    broker.watch([feed])
+    cerebro.broker = broker
+    cerebro.addstrategy(SignalStrategy, signals=load_signals(signals_csv, prices=prices))
+    strategy = cerebro.run()[0]
+    assert strategy.getposition(feed).size > 1  # sized by a default LiquiditySizer, not Backtrader's 1 share

@@ -13,21 +13,31 @@ from typing import Any
 import backtrader as bt
 
 from analyzers.circuit_breaker import CircuitBreaker
+from spine.config import CircuitBreakerSettings
 from spine.event_log import EventLog
+from spine.state_store import StateStore
 
 
 class DrawdownBreaker(bt.Analyzer):
     """Latched 1-day drawdown breaker over a ``CircuitBreaker``."""
 
     params = (
-        ("breaker", None),  # CircuitBreaker (required)
+        ("breaker", None),  # CircuitBreaker; built from ``config`` when not given
+        ("config", None),  # SpineConfig or its circuit_breaker section (default settings when None)
+        ("state_dir", None),  # where a breaker built here keeps its latch (in memory when None)
         ("events", None),  # EventLog
     )
 
     def start(self) -> None:
-        if self.p.breaker is None:
-            raise ValueError("DrawdownBreaker needs breaker=CircuitBreaker(config, ...)")
-        self.breaker: CircuitBreaker = self.p.breaker
+        breaker = self.p.breaker
+        if breaker is None:
+            settings = self.p.config if self.p.config is not None else CircuitBreakerSettings()
+            store = StateStore.in_folder(self.p.state_dir) if self.p.state_dir is not None else StateStore.in_memory()
+            breaker = CircuitBreaker(settings, store=store)
+        self.breaker: CircuitBreaker = breaker
+        gate = getattr(self.strategy.broker, "gate", None)
+        if gate is not None and gate.breaker is None:
+            gate.breaker = breaker  # the gate must see the latch, or a trip would not stop new risk
         self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
         self.trips: list[dict[str, Any]] = []
         self._paused = False

@@ -26,8 +26,5 @@ class EventLog:
     def record(self, when: datetime, event: str, detail: str = "") -> None:
         self.events.append(Event(when, event, detail))
 
-    def of_kind(self, event: str) -> list[Event]:
-        return [e for e in self.events if e.event == event]
-
     def __len__(self) -> int:
         return len(self.events)

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from spine.labels import RESEARCH_LABEL, csv_comment
+from spine.labels import csv_comment
 
 ORDER_COLUMNS = ("order_id", "parent_id", "datetime", "ticker", "side", "role", "order_type", "size", "price", "status", "tag", "reason", "intent", "source_type", "source_ticker", "signal_row")
 FILL_COLUMNS = ("datetime", "order_id", "ticker", "side", "size", "price", "commission", "tag", "role")
@@ -98,6 +98,3 @@ def write_text_atomically(path: Path, text: str) -> Path:
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
 
-
-def research_banner(research_only: bool) -> str:
-    return RESEARCH_LABEL if research_only else ""

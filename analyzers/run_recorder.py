@@ -2,7 +2,9 @@
 
 The rows are plain dicts in the order things happened, so writing ``orders.csv``,
 ``fills.csv`` and ``equity.csv`` is a dump, and the same run gives the same bytes:
-order ids are numbered per run (Backtrader's ``ref`` counter is process-wide).
+order ids are numbered per run (Backtrader's ``ref`` counter is process-wide). An
+order's status changes are kept as small tuples against its fixed columns and become
+rows only when ``orders`` is read, so a long run does not hold a dict per change.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ class RunRecorder(bt.Analyzer):
     )
 
     def start(self) -> None:
-        self.orders: list[dict[str, Any]] = []
+        self._changes: list[tuple[dict[str, Any], datetime, str, str]] = []  # (fixed columns, when, status, reason)
         self.fills: list[dict[str, Any]] = []
         self.equity: list[dict[str, Any]] = []
         self.trades: list[dict[str, Any]] = []
@@ -103,11 +105,12 @@ class RunRecorder(bt.Analyzer):
             )
             if static["role"] == "entry":
                 self._open_tag[static["ticker"]] = static["tag"]
-        row = dict(static)
-        row["datetime"] = self._status_time(order, status, fills)
-        row["status"] = status
-        row["reason"] = self._reason(order, status, static["role"])
-        self.orders.append(row)
+        self._changes.append((static, self._status_time(order, status, fills), status, self._reason(order, status, static["role"])))
+
+    @property
+    def orders(self) -> list[dict[str, Any]]:
+        """One row per order per status change, in the order they happened."""
+        return [{**static, "datetime": when, "status": status, "reason": reason} for static, when, status, reason in self._changes]
 
     def notify_trade(self, trade: bt.Trade) -> None:
         # Backtrader notifies a bar's orders before its trades: on a reversal the new entry
@@ -142,8 +145,8 @@ class RunRecorder(bt.Analyzer):
             bucket["pnl"] += trade["pnl"]
             bucket["pnl_net"] += trade["pnl_net"]
         statuses: dict[str, int] = defaultdict(int)
-        for row in self.orders:
-            statuses[row["status"]] += 1
+        for _, _, status, _ in self._changes:
+            statuses[status] += 1
         return {"orders": len(self._ids), "statuses": dict(statuses), "fills": len(self.fills), "trades_by_tag": dict(by_tag)}
 
     # -- helpers -----------------------------------------------------------------------

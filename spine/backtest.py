@@ -228,7 +228,8 @@ def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | 
         summary = _summary(config, request, inputs, strategy, elapsed)
         event_rows = [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events]
         research = config.research_only
-        (folder / "orders.csv").write_text(csv_text(recorder.orders, ORDER_COLUMNS, research_only=research), encoding="utf-8")
+        orders = recorder.orders
+        (folder / "orders.csv").write_text(csv_text(orders, ORDER_COLUMNS, research_only=research), encoding="utf-8")
         (folder / "fills.csv").write_text(csv_text(recorder.fills, FILL_COLUMNS, research_only=research), encoding="utf-8")
         (folder / "equity.csv").write_text(csv_text(recorder.equity, EQUITY_COLUMNS, research_only=research), encoding="utf-8")
         (folder / "events.csv").write_text(csv_text(event_rows, EVENT_COLUMNS, research_only=research), encoding="utf-8")
@@ -241,7 +242,7 @@ def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | 
     run_dir = request.out_dir / name
     if log is not None:
         log(f"run folder written: {run_dir}")
-    return BacktestResult(run_dir=run_dir, summary=summary, orders=recorder.orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)
+    return BacktestResult(run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)
 
 
 def _write_resolved_config(folder: Path, config: SpineConfig) -> None:

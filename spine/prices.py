@@ -554,10 +554,18 @@ def discover_price_files(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
+INDEX_TICKERS = frozenset({"VIX"})  # published index histories whose opens may lie outside the bar
+
+
 def load_price_file(path: str | Path, ticker: str | None = None) -> PriceSeries:
-    """Load and validate one price file; the ticker defaults to the one in the file name."""
+    """Load and validate one price file; the ticker defaults to the one in the file name.
+
+    An index file (``INDEX_TICKERS``, e.g. ``vix-daily.csv``) gets the index validation of
+    ``load_vix``, so a data folder that holds the VIX beside the stocks loads as a whole.
+    """
     path = Path(path)
-    return _load(path, ticker or ticker_from_path(path), open_inside_range=True)
+    ticker = ticker or ticker_from_path(path)
+    return _load(path, ticker, open_inside_range=ticker not in INDEX_TICKERS)
 
 
 def load_vix(path: str | Path) -> PriceSeries:

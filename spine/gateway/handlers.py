@@ -260,7 +260,7 @@ class RequestHandlers:
         inst = self._instrument(session, req.req_id, req.contract)
         if inst is None:
             return
-        end = market.parse_end_time(req.end)
+        end = market.parse_end_time(req.end, inst.symbol)
         try:
             bars = market.history(inst.symbol, end, req.duration)
         except ValueError as exc:

@@ -136,17 +136,19 @@ class MarketClock:
     def to_datetime(self, stamp: np.datetime64) -> datetime:
         return pd.Timestamp(stamp).to_pydatetime().replace(tzinfo=self.timezone)
 
-    def parse_end_time(self, text: str) -> np.datetime64:
+    def parse_end_time(self, text: str, ticker: str | None = None) -> np.datetime64:
         """reqHistoricalData's ``endDateTime`` ("" = now, or ``YYYYMMDD HH:MM:SS [tz]``).
 
-        "Now" is the end of the data files: the files are the gateway's history, so a
-        request equals the file. With ``history_upto_clock`` it is the replay clock
+        "Now" is the end of the ticker's data file: the files are the gateway's history,
+        so a request equals the file. With ``history_upto_clock`` it is the replay clock
         instead, so a rehearsing strategy cannot see bars the clock has not reached.
         """
         text = text.strip()
         if not text:
             if self.history_upto_clock:
                 return self.timeline[self.index]
+            if ticker is not None and ticker in self.series:
+                return self.series[ticker].dates[-1]
             return max(s.dates[-1] for s in self.series.values())
         head = text.replace("-", " ").split()
         zone = self.timezone

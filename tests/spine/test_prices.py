@@ -376,3 +376,11 @@ def test_a_real_five_thousand_row_file_loads_well_under_100_ms(shared_data):
     started = time.perf_counter()
     load_price_file(path)
     assert time.perf_counter() - started < 0.1
+
+
+def test_a_data_folder_holding_the_real_vix_beside_stocks_loads_as_a_whole(shared_data):
+    from spine.prices import load_prices as load_all
+
+    loaded = load_all([shared_data])
+    assert set(loaded) == {"NVDA", "ORCL", "YHOO", "VIX"}
+    assert not loaded["VIX"].has_volume()

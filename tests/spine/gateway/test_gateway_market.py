@@ -109,3 +109,14 @@ def test_speed_steps_the_clock_by_itself(start_gateway, connect, wait_until):
 def test_current_time_is_the_simulated_clock(gateway, ib):
     gateway.step()
     assert ib.reqCurrentTime().astimezone(dt.UTC) == dt.datetime(2020, 1, 3, 5, 0, tzinfo=dt.UTC)
+
+
+def test_an_empty_end_time_means_the_end_of_that_tickers_own_file(shared_data: Path, connect):
+    files = (shared_data / "nvda-1999-2014.csv", shared_data / "vix-daily.csv")
+    with GatewayThread(GatewaySettings(data=files, port=0)) as gateway:
+        ib = connect(gateway, 1)
+        bars = ib.reqHistoricalData(Stock("NVDA", "SMART", "USD"), "", "20 Y", "1 day", "TRADES", True)
+        ib.disconnect()
+    expected = pd.read_csv(shared_data / "nvda-1999-2014.csv")
+    assert len(bars) == len(expected)
+    assert bars[-1].close == expected["Close"].iloc[-1]

@@ -1,17 +1,28 @@
 """The ``spine`` command line: one sub-command per route or tool.
 
 Every ``InputError`` or ``SafetyError`` becomes one message on stderr and exit code 2,
-with no traceback; anything else is a bug and keeps its traceback.
+with no traceback; anything else is a bug and keeps its traceback. The translation is
+done around each command, so it holds for the installed ``spine`` script and for
+``typer.testing.CliRunner().invoke(app, ...)`` alike.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 from rich.console import Console
 
+from spine.backtest_cli import backtest_command
 from spine.errors import InputError, SafetyError
+from spine.gateway.cli import gateway_command
+from spine.market_data import fetch_command
+from spine.safety_cli import check_command, kill_command, resume_command
+
+EXIT_BAD_INPUT = 2
 
 app = typer.Typer(
     name="spine",
@@ -20,6 +31,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+data_app = typer.Typer(help="Market data: download daily bars into the local cache.", no_args_is_help=True)
+
+
+def refusing_bad_input(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so bad input or a safety refusal is one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (InputError, SafetyError) as exc:
+            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    return guarded
 
 
 @app.callback()
@@ -27,19 +53,23 @@ def _root() -> None:
     """Spine: research signals to provenance-tagged bracket orders, behind a fail-closed safety envelope."""
 
 
+app.command("backtest")(refusing_bad_input(backtest_command))
+app.command("check")(refusing_bad_input(check_command))
+app.command("kill")(refusing_bad_input(kill_command))
+app.command("resume")(refusing_bad_input(resume_command))
+app.command("gateway")(refusing_bad_input(gateway_command))
+data_app.command("fetch")(refusing_bad_input(fetch_command))
+app.add_typer(data_app, name="data")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``spine`` script."""
-    _register_commands()
-    err = Console(stderr=True)
+    """Entry point of the ``spine`` script; returns the exit code."""
     try:
         outcome = app(args=argv, standalone_mode=False, prog_name="spine")
-    except (InputError, SafetyError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        return 2
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
-        err.print("aborted")
+        Console(stderr=True).print("aborted")
         return 1
     except Exception as exc:
         # Usage errors from the CLI parser (typer vendors click) know how to show themselves.
@@ -49,29 +79,6 @@ def main(argv: list[str] | None = None) -> int:
             return code
         raise
     return outcome if isinstance(outcome, int) else 0
-
-
-def _register_commands() -> None:
-    """Attach every sub-command (kept apart so importing this module stays cheap)."""
-    if getattr(app, "_spine_registered", False):
-        return
-    app._spine_registered = True  # type: ignore[attr-defined]
-    from spine.backtest_cli import backtest_command
-    from spine.safety_cli import check_command, kill_command, resume_command
-
-    app.command("backtest")(backtest_command)
-    app.command("check")(check_command)
-    app.command("kill")(kill_command)
-    app.command("resume")(resume_command)
-
-    from spine.gateway.cli import gateway_command
-    from spine.market_data import fetch_command
-
-    app.command("gateway")(gateway_command)
-
-    data_app = typer.Typer(help="Market data: download daily bars into the local cache.", no_args_is_help=True)
-    data_app.command("fetch")(fetch_command)
-    app.add_typer(data_app, name="data")
 
 
 if __name__ == "__main__":

@@ -134,3 +134,24 @@ def test_data_folder_loads_only_the_tickers_the_signals_trade(tmp_path, capsys, 
     assert code == 0
     summary = (Path(capsys.readouterr().out.strip().splitlines()[-1]) / "summary.json").read_text()
     assert '"NVDA"' in summary and '"ORCL"' not in summary and '"VIX"' not in summary
+
+
+def test_cli_runner_on_the_app_gives_exit_2_for_bad_input(tmp_path, make_config_dir):
+    from typer.testing import CliRunner
+
+    from spine.cli import app
+
+    folder = make_config_dir({"config.yaml": {"risk.max_notional": -1}})
+    result = CliRunner().invoke(app, ["backtest", "--config", str(folder), "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "risk.max_notional" in result.output
+
+
+def test_cli_runner_on_the_app_runs_check(make_config_dir):
+    from typer.testing import CliRunner
+
+    from spine.cli import app
+
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == "route: disabled"

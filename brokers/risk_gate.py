@@ -211,7 +211,12 @@ class RiskGate:
         if decision.accepted:
             self._accepted_ids.add((intent.tag, intent.intent_id))
             self._recent.append(when)
+            self._forget_before(when - RATE_WINDOW)  # the window stays a minute long even while halted
         return decision
+
+    def _forget_before(self, cutoff: datetime) -> None:
+        while self._recent and self._recent[0] <= cutoff:
+            self._recent.popleft()
 
     def _check_reducing(self, intent: OrderIntent) -> GateDecision:
         return self._sanity(intent) or self._duplicate(intent) or ACCEPTED
@@ -255,8 +260,7 @@ class RiskGate:
                 f"order price {price:g} is {deviation:.2%} from the last price {last:g}, "
                 f"past risk.max_price_deviation_pct {limits.max_price_deviation_pct:.2%}",
             )
-        while self._recent and self._recent[0] <= when - RATE_WINDOW:
-            self._recent.popleft()
+        self._forget_before(when - RATE_WINDOW)
         recent = sum(1 for t in self._recent if t <= when)
         if recent >= limits.max_orders_per_minute:
             return GateDecision(

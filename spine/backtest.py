@@ -207,7 +207,7 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
     return cerebro
 
 
-def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | None = None, log: Callable[[str], None] | None = None) -> BacktestResult:
+def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | None = None) -> BacktestResult:
     """Run one historical simulation and write its run folder atomically; return what it wrote."""
     from spine.pnl_plot import (
         plot_pnl,  # matplotlib is heavy: load it only when a figure is drawn
@@ -240,8 +240,6 @@ def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | 
         plot_pnl(recorder.equity, folder / "pnl.png", title=f"Spine backtest: {', '.join(inputs.prices)}", research_only=research, events=event_rows)
         (folder / "run.log").write_text(_run_log(summary, research), encoding="utf-8")
     run_dir = request.out_dir / name
-    if log is not None:
-        log(f"run folder written: {run_dir}")
     return BacktestResult(run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)
 
 

@@ -141,6 +141,10 @@ class SlippageSettings(_Frozen):
 class BacktestSettings(_Frozen):
     cash: float = Field(100_000.0, gt=0)
     commission_bps: float = Field(0.0, ge=0, le=10_000)
+    commission: str | None = Field(
+        None, pattern=r"^\s*(bps:\d+(\.\d+)?|ibkr_fixed)\s*$",
+        description="bps:N or ibkr_fixed; overrides commission_bps when set (shared by SimBroker and the gateway)",
+    )
     slippage: SlippageSettings = SlippageSettings()
     max_drawdown_pct: float = Field(-0.15, ge=-1, le=1, description="kill-switch drawdown in a backtest; sign ignored")
     risk: RiskLimits | None = None

@@ -3,6 +3,12 @@
 Each handler reads its request with a ``FieldReader`` and answers through the session.
 A ``ValueError`` from a malformed request becomes error 321 for that request; an
 unexpected exception is logged and answered the same way, never propagated.
+
+Every request gets an answer on its own id, so no client waits forever: requests the
+simulator has nothing for (options, scanners, news, fundamentals, depth, ...) get the
+error a real gateway sends for the case (``UNSUPPORTED``), a code that ends the request
+in every client (ib_async treats 321 as a warning and would keep waiting), and list
+requests get an empty list.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from typing import TYPE_CHECKING
 
 from spine.gateway import messages as msg
 from spine.gateway.account import format_money
+from spine.gateway.history import HistoryError
 from spine.gateway.market import Instrument
+from spine.gateway.orders import Status, WorkingOrder
 from spine.gateway.protocol import NOTICE_TEXTS, ErrorCode, FieldReader, InMsg, OutMsg
 from spine.gateway.requests import (
     ContractQuery,
@@ -33,6 +41,40 @@ log = logging.getLogger("spine.gateway")
 # Tick types (IB's TickType numbers).
 BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE, OPEN = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 14
 QUOTE_SIZE = 100.0
+
+# Requests the simulator has no data for: (name, code, text). The code is the one a real
+# gateway sends for the case; each ends the request in ib_async, ib_insync and ibapi.
+_NO_OPTIONS = "No security definition has been found for the request (the simulator has no options)"
+_HMDS = "Historical Market Data Service error message:"
+_NO_WSH = "Wall Street Horizon data is not available in the simulator"
+UNSUPPORTED: dict[int, tuple[str, int, str]] = {
+    InMsg.REQ_MKT_DEPTH: ("reqMktDepth", ErrorCode.DEEP_DATA_NOT_SUPPORTED,
+                          "Deep market data is not supported for this combination of security type/exchange"),
+    InMsg.EXERCISE_OPTIONS: ("exerciseOptions", ErrorCode.NO_SECURITY_DEFINITION, _NO_OPTIONS),
+    InMsg.REQ_SCANNER_SUBSCRIPTION: ("reqScannerSubscription", ErrorCode.HISTORICAL_DATA_ERROR,
+                                     _HMDS + "market scanners are not available in the simulator"),
+    InMsg.REQ_FUNDAMENTAL_DATA: ("reqFundamentalData", ErrorCode.FUNDAMENTALS_NOT_AVAILABLE,
+                                 "We are sorry, but fundamentals data for the security specified is not available."),
+    InMsg.REQ_CALC_IMPLIED_VOLAT: ("calculateImpliedVolatility", ErrorCode.NO_SECURITY_DEFINITION, _NO_OPTIONS),
+    InMsg.REQ_CALC_OPTION_PRICE: ("calculateOptionPrice", ErrorCode.NO_SECURITY_DEFINITION, _NO_OPTIONS),
+    InMsg.REQ_NEWS_ARTICLE: ("reqNewsArticle", ErrorCode.NEWS_NOT_AVAILABLE, "News feed is not allowed"),
+    InMsg.REQ_HISTORICAL_NEWS: ("reqHistoricalNews", ErrorCode.NEWS_NOT_AVAILABLE, "News feed is not allowed"),
+    InMsg.REQ_HISTOGRAM_DATA: ("reqHistogramData", ErrorCode.HISTORICAL_DATA_ERROR,
+                               _HMDS + "histogram data is not available in the simulator"),
+    InMsg.REQ_HISTORICAL_TICKS: ("reqHistoricalTicks", ErrorCode.HISTORICAL_DATA_ERROR,
+                                 _HMDS + "the simulator replays bars, it has no ticks"),
+    InMsg.REQ_TICK_BY_TICK_DATA: ("reqTickByTickData", ErrorCode.TICK_BY_TICK_NOT_SUPPORTED,
+                                  "Failed to request tick-by-tick data: the simulator replays bars, it has no ticks"),
+    InMsg.REQ_WSH_META_DATA: ("reqWshMetaData", ErrorCode.NEWS_NOT_AVAILABLE, _NO_WSH),
+    InMsg.REQ_WSH_EVENT_DATA: ("reqWshEventData", ErrorCode.NEWS_NOT_AVAILABLE, _NO_WSH),
+}
+
+# Requests that carry no version field: their reqId is field 1, not field 2.
+_UNVERSIONED_FROM = 78
+_UNVERSIONED = frozenset({InMsg.PLACE_ORDER, InMsg.REQ_HISTORICAL_DATA, InMsg.REQ_SCANNER_SUBSCRIPTION})
+
+SCANNER_XML = '<?xml version="1.0" encoding="UTF-8"?><ScanParameterResponse></ScanParameterResponse>'
+FA_XML = '<?xml version="1.0" encoding="UTF-8"?><ListOfGroups></ListOfGroups>'
 
 Handler = Callable[["Session", list[str]], Awaitable[None] | None]
 
@@ -65,10 +107,35 @@ class RequestHandlers:
             InMsg.CANCEL_MKT_DATA: self.cancel_mkt_data,
             InMsg.REQ_REAL_TIME_BARS: self.req_real_time_bars,
             InMsg.CANCEL_REAL_TIME_BARS: self.cancel_real_time_bars,
+            InMsg.CANCEL_HISTORICAL_DATA: self.cancel_historical_data,
+            InMsg.REQ_HEAD_TIMESTAMP: self.req_head_timestamp,
+            InMsg.REQ_MATCHING_SYMBOLS: self.req_matching_symbols,
+            InMsg.REQ_MARKET_RULE: self.req_market_rule,
+            InMsg.REQ_PNL: self.req_pnl,
+            InMsg.REQ_PNL_SINGLE: self.req_pnl_single,
+            InMsg.REQ_POSITIONS_MULTI: self.req_positions_multi,
+            InMsg.REQ_SEC_DEF_OPT_PARAMS: self.req_sec_def_opt_params,
+            InMsg.REQ_SOFT_DOLLAR_TIERS: lambda s, f: s.send(msg.empty_list(OutMsg.SOFT_DOLLAR_TIERS, _rid(f, 1))),
+            InMsg.REQ_SMART_COMPONENTS: lambda s, f: s.send(msg.empty_list(OutMsg.SMART_COMPONENTS, _rid(f, 1))),
+            InMsg.REQ_FAMILY_CODES: lambda s, f: s.send(msg.empty_list(OutMsg.FAMILY_CODES)),
+            InMsg.REQ_MKT_DEPTH_EXCHANGES: lambda s, f: s.send(msg.empty_list(OutMsg.MKT_DEPTH_EXCHANGES)),
+            InMsg.REQ_NEWS_PROVIDERS: lambda s, f: s.send(msg.empty_list(OutMsg.NEWS_PROVIDERS)),
+            InMsg.REQ_SCANNER_PARAMETERS: lambda s, f: s.send(msg.scanner_parameters(SCANNER_XML)),
+            InMsg.REQUEST_FA: lambda s, f: s.send(msg.receive_fa(FieldReader(f, start=2).integer("faDataType"),
+                                                                 FA_XML)),
+            InMsg.REQ_USER_INFO: lambda s, f: s.send(msg.user_info(_rid(f, 1))),
         }
-        # Requests that need no answer.
+        for msg_id in UNSUPPORTED:
+            self._table[msg_id] = self.unsupported
+        # Requests that need no answer (cancels of what never started, settings, subscriptions to nothing).
         for ignored in (InMsg.REQ_AUTO_OPEN_ORDERS, InMsg.CANCEL_ACCOUNT_SUMMARY, InMsg.CANCEL_ACCOUNT_UPDATES_MULTI,
-                        InMsg.CANCEL_HISTORICAL_DATA, InMsg.REQ_MARKET_DATA_TYPE):
+                        InMsg.REQ_MARKET_DATA_TYPE, InMsg.CANCEL_MKT_DEPTH, InMsg.REQ_NEWS_BULLETINS,
+                        InMsg.CANCEL_NEWS_BULLETINS, InMsg.SET_SERVER_LOGLEVEL, InMsg.REPLACE_FA,
+                        InMsg.CANCEL_SCANNER_SUBSCRIPTION, InMsg.CANCEL_FUNDAMENTAL_DATA,
+                        InMsg.CANCEL_CALC_IMPLIED_VOLAT, InMsg.CANCEL_CALC_OPTION_PRICE, InMsg.CANCEL_POSITIONS_MULTI,
+                        InMsg.CANCEL_HISTOGRAM_DATA, InMsg.CANCEL_HEAD_TIMESTAMP, InMsg.CANCEL_PNL,
+                        InMsg.CANCEL_PNL_SINGLE, InMsg.CANCEL_TICK_BY_TICK_DATA, InMsg.CANCEL_WSH_META_DATA,
+                        InMsg.CANCEL_WSH_EVENT_DATA):
             self._table[ignored] = _ignore
 
     async def dispatch(self, session: Session, fields: list[str]) -> None:
@@ -80,8 +147,8 @@ class RequestHandlers:
         handler = self._table.get(msg_id)
         if handler is None:
             log.warning("unsupported or malformed message from %s: %r", session.peer, fields[:3])
-            session.send(msg.error(-1, ErrorCode.VALIDATION_ERROR, f"Error validating request:-'{fields[:1]}' : "
-                                   "cause - unsupported message"))
+            session.send(msg.error(_req_id(msg_id, fields), ErrorCode.VALIDATION_ERROR,
+                                   f"Error validating request:-'{msg_id}' : cause - unsupported message {msg_id}"))
             return
         if session.client_id is None and msg_id != InMsg.START_API:
             session.send(msg.error(-1, ErrorCode.VALIDATION_ERROR, "Error validating request: startApi expected first"))
@@ -90,10 +157,17 @@ class RequestHandlers:
             result = handler(session, fields)
             if result is not None:
                 await result
-        except (ValueError, IndexError, KeyError) as exc:
+        except (ValueError, IndexError, KeyError, ArithmeticError) as exc:
             log.warning("malformed message %s from %s: %s", msg_id, session.peer, exc)
             session.send(msg.error(_req_id(msg_id, fields), ErrorCode.VALIDATION_ERROR,
                                    f"Error validating request:-'{msg_id}' : cause - {exc}"))
+
+    def unsupported(self, session: Session, fields: list[str]) -> None:
+        """Answer a request the simulator has no data for with the real gateway's error, on its own id."""
+        msg_id = int(fields[0])
+        name, code, text = UNSUPPORTED[msg_id]
+        log.info("%s from %s: not available in the simulator (error %d)", name, session.peer, code)
+        session.send(msg.error(_req_id(msg_id, fields), code, text))
 
     # -- session ----------------------------------------------------------------------------
 
@@ -107,13 +181,12 @@ class RequestHandlers:
         engine = self.sim.engine
         assert engine is not None
         session.send(msg.managed_accounts([self.sim.settings.account]))
-        session.send(msg.next_valid_id(engine.next_order_id()))
+        session.send(msg.next_valid_id(self.sim.next_valid_id()))
         for code in (ErrorCode.MARKET_DATA_FARM_OK, ErrorCode.HMDS_FARM_OK, ErrorCode.SEC_DEF_FARM_OK):
             session.send(msg.error(-1, code, NOTICE_TEXTS[code]))
 
     def req_ids(self, session: Session, fields: list[str]) -> None:
-        assert self.sim.engine is not None
-        session.send(msg.next_valid_id(self.sim.engine.next_order_id()))
+        session.send(msg.next_valid_id(self.sim.next_valid_id()))
 
     def req_current_time(self, session: Session, fields: list[str]) -> None:
         assert self.sim.market is not None
@@ -174,11 +247,32 @@ class RequestHandlers:
 
     async def place_order(self, session: Session, fields: list[str]) -> None:
         assert self.sim.engine is not None and session.client_id is not None
-        request = parse_place_order(fields, session.client_id)
+        request = parse_place_order(fields, session.client_id, session.version)
+        if request.what_if:
+            self._what_if(session, request)
+            return
+        self.sim.order_arrived()
+        if self.sim.faults.take_blackhole():
+            self.sim.faults.swallowed.append(request.order_id)
+            log.info("fault injection: blackhole took order %d of client %d (never answered)", request.order_id,
+                     session.client_id)
+            return
         delay = self.sim.faults.ack_delay_secs
         if delay > 0:
             await asyncio.sleep(delay)
         self.sim.engine.place(request)
+
+    def _what_if(self, session: Session, request) -> None:  # type: ignore[no-untyped-def]
+        """A what-if order: its margin and commission from the account; nothing is placed."""
+        engine, market = self.sim.engine, self.sim.market
+        assert engine is not None and market is not None
+        preview = engine.preview(request)
+        if isinstance(preview, str):
+            session.send(msg.error(request.order_id, ErrorCode.ORDER_REJECTED, f"Order rejected - reason:{preview}"))
+            return
+        inst = market.instruments[request.symbol.upper()]
+        shadow = WorkingOrder(request, inst, 0, request.quantity, Status.PRE_SUBMITTED, market.index + 1)
+        session.send(msg.open_order(shadow, self.sim.settings.account, preview))
 
     def cancel_order(self, session: Session, fields: list[str]) -> None:
         assert self.sim.engine is not None and session.client_id is not None
@@ -236,8 +330,8 @@ class RequestHandlers:
             found = next((i for i in instruments.values() if i.con_id == contract.con_id), None)
         else:
             found = instruments.get((contract.symbol or contract.local_symbol).upper())
-        if found is not None and contract.sec_type not in ("", "STK"):
-            found = None
+        if found is not None and contract.sec_type not in ("", found.sec_type):
+            found = None  # a Stock request for an index (or the reverse) has no definition
         if found is not None and contract.currency not in ("", found.currency):
             found = None
         if found is None:
@@ -253,25 +347,88 @@ class RequestHandlers:
             session.send(msg.contract_data(req_id, inst, self.sim.settings.timezone))
             session.send(msg.contract_data_end(req_id))
 
+    def req_head_timestamp(self, session: Session, fields: list[str]) -> None:
+        r = FieldReader(fields, start=1)
+        req_id = r.integer("reqId")
+        inst = self._instrument(session, req_id, read_contract(r))
+        if inst is not None:
+            assert self.sim.market is not None
+            first = self.sim.market.to_datetime(self.sim.market.series[inst.symbol].dates[0])
+            session.send(msg.head_timestamp(req_id, f"{first:%Y%m%d-%H:%M:%S}"))
+
+    def req_matching_symbols(self, session: Session, fields: list[str]) -> None:
+        r = FieldReader(fields, start=1)
+        req_id = r.integer("reqId")
+        pattern = r.text("pattern").strip().upper()
+        assert self.sim.market is not None
+        found = [i for t, i in sorted(self.sim.market.instruments.items()) if pattern and t.startswith(pattern)]
+        session.send(msg.symbol_samples(req_id, found, session.version))
+
+    def req_market_rule(self, session: Session, fields: list[str]) -> None:
+        rule_id = FieldReader(fields, start=1).integer("marketRuleId")
+        session.send(msg.market_rule(rule_id, 0.01))
+
+    def req_sec_def_opt_params(self, session: Session, fields: list[str]) -> None:
+        session.send(msg.sec_def_opt_params_end(FieldReader(fields, start=1).integer("reqId")))
+
+    def req_pnl(self, session: Session, fields: list[str]) -> None:
+        req_id = FieldReader(fields, start=1).integer("reqId")
+        account, market = self.sim.account, self.sim.market
+        assert account is not None and market is not None
+        values = account.values(market.marks())
+        session.send(msg.pnl(req_id, 0.0, float(values["UnrealizedPnL"]), float(values["RealizedPnL"])))
+
+    def req_pnl_single(self, session: Session, fields: list[str]) -> None:
+        r = FieldReader(fields, start=1)
+        req_id = r.integer("reqId")
+        r.skip(2)  # account, modelCode
+        con_id = r.integer("conId", default=0)
+        account, market = self.sim.account, self.sim.market
+        assert account is not None and market is not None
+        inst = next((i for i in market.instruments.values() if i.con_id == con_id), None)
+        if inst is None:
+            session.send(msg.error(req_id, ErrorCode.NO_SECURITY_DEFINITION,
+                                   NOTICE_TEXTS[ErrorCode.NO_SECURITY_DEFINITION]))
+            return
+        hold = account.holding(inst.symbol)
+        mark = market.marks().get(inst.symbol, 0.0)
+        session.send(msg.pnl_single(req_id, hold.quantity, 0.0, float(account.unrealized_pnl(inst.symbol, mark)),
+                                    float(hold.realized_pnl), hold.quantity * mark))
+
+    def req_positions_multi(self, session: Session, fields: list[str]) -> None:
+        req_id = FieldReader(fields, start=2).integer("reqId")
+        account, market = self.sim.account, self.sim.market
+        assert account is not None and market is not None
+        for symbol, hold in sorted(account.holdings.items()):
+            if hold.quantity != 0:
+                session.send(msg.position_multi(req_id, account.code, market.instruments[symbol], hold.quantity,
+                                                hold.average_cost))
+        session.send(msg.position_multi_end(req_id))
+
     def req_historical_data(self, session: Session, fields: list[str]) -> None:
-        market = self.sim.market
-        assert market is not None
+        """Bars up to the replay clock, never later; keepUpToDate subscribes to the updating bar."""
+        market, history = self.sim.market, self.sim.history
+        assert market is not None and history is not None
         req = parse_historical_request(fields)
         inst = self._instrument(session, req.req_id, req.contract)
         if inst is None:
             return
-        end = market.parse_end_time(req.end, inst.symbol)
         try:
-            bars = market.history(inst.symbol, end, req.duration)
-        except ValueError as exc:
+            end = market.history_end(req.end, inst.symbol)
+            answer = history.bars(inst.symbol, end, req.duration, req.bar_size, req.what_to_show, req.format_date)
+        except (HistoryError, ValueError) as exc:
             session.send(msg.error(req.req_id, ErrorCode.HISTORICAL_DATA_ERROR,
                                    f"Historical Market Data Service error message:{exc}"))
             return
         zone = self.sim.settings.timezone
         end_text = msg.ib_time(market.to_datetime(end), zone)
-        start_text = msg.ib_time(bars[0].time, zone) if bars else end_text
-        session.send(msg.historical_data(req.req_id, bars, start_text, end_text, req.format_date, market.intraday,
-                                         zone))
+        start_text = msg.ib_time(market.to_datetime(answer.table.dates[0]), zone)
+        session.send(msg.historical_data(req.req_id, answer.count, answer.rows, start_text, end_text))
+        if req.keep_up_to_date:
+            session.history_updates[req.req_id] = (inst.symbol, req.bar_size, req.what_to_show, req.format_date)
+
+    def cancel_historical_data(self, session: Session, fields: list[str]) -> None:
+        session.history_updates.pop(FieldReader(fields, start=2).integer("reqId"), None)
 
     def req_mkt_data(self, session: Session, fields: list[str]) -> None:
         r = FieldReader(fields, start=2)
@@ -299,14 +456,20 @@ class RequestHandlers:
         bar = market.current_bar(symbol)
         if bar is None:
             return []
-        out = [
-            msg.tick_price(req_id, BID, bar.close, QUOTE_SIZE),
-            msg.tick_price(req_id, ASK, bar.close, QUOTE_SIZE),
-            msg.tick_price(req_id, LAST, bar.close, QUOTE_SIZE),
+        inst = market.instruments[symbol]
+        out: list[msg.Fields] = []
+        if not inst.is_index:  # an index has a value, not quotes
+            bid, ask = quote(bar.close, self.sim.settings.spread_bps, inst.min_tick)
+            out += [msg.tick_price(req_id, BID, bid, QUOTE_SIZE), msg.tick_price(req_id, ASK, ask, QUOTE_SIZE)]
+        out += [
+            msg.tick_price(req_id, LAST, bar.close, QUOTE_SIZE if not inst.is_index else 0.0),
             msg.tick_price(req_id, OPEN, bar.open),
             msg.tick_price(req_id, HIGH, bar.high),
             msg.tick_price(req_id, LOW, bar.low),
         ]
+        previous = market.previous_bar(symbol)
+        if previous is not None:
+            out.append(msg.tick_price(req_id, CLOSE, previous.close))
         if not math.isnan(bar.volume):
             out.append(msg.tick_size(req_id, VOLUME, bar.volume))
         return out
@@ -329,12 +492,24 @@ def _ignore(session: Session, fields: list[str]) -> None:
     return None
 
 
-_UNVERSIONED = frozenset({InMsg.PLACE_ORDER, InMsg.REQ_HISTORICAL_DATA})
+def quote(price: float, spread_bps: float, tick: float) -> tuple[float, float]:
+    """Bid and ask ``spread_bps`` apart around ``price``, on the tick grid, bid always below ask."""
+    half = price * spread_bps / 20_000.0
+    bid = math.floor(round((price - half) / tick, 6)) * tick
+    ask = math.ceil(round((price + half) / tick, 6)) * tick
+    if ask <= bid:
+        ask = bid + tick
+    return round(bid, 6), round(ask, 6)
+
+
+def _rid(fields: list[str], index: int) -> int:
+    return FieldReader(fields, start=index).integer("reqId")
 
 
 def _req_id(msg_id: int, fields: list[str]) -> int:
-    """The request (or order) id a malformed request carries, -1 when it has none."""
-    index = 1 if msg_id in _UNVERSIONED else 2
+    """The request (or order) id a request carries, -1 when it has none or it cannot be read."""
+    unversioned = msg_id in _UNVERSIONED or (msg_id >= _UNVERSIONED_FROM and msg_id != InMsg.REQ_COMPLETED_ORDERS)
+    index = 1 if unversioned else 2
     try:
         return int(fields[index])
     except (IndexError, ValueError):

@@ -99,56 +99,56 @@ class _Recorder(EWrapper, EClient):
     def _put(self, *event: Any) -> None:
         self.events.put(event)
 
-    def nextValidId(self, orderId: int) -> None:  # noqa: N802, N803 - IB's callback names
+    def nextValidId(self, orderId: int) -> None:
         self._put("nextValidId", orderId)
 
-    def managedAccounts(self, accountsList: str) -> None:  # noqa: N802, N803
+    def managedAccounts(self, accountsList: str) -> None:
         self._put("accounts", accountsList)
 
-    def error(self, reqId, *args) -> None:  # noqa: N803 - errorTime was added in 10.3x, so take the rest as *args
+    def error(self, reqId, *args) -> None:
         self._put("error", reqId, *args)
 
-    def updateAccountValue(self, key, val, currency, accountName) -> None:  # noqa: N802, N803
+    def updateAccountValue(self, key, val, currency, accountName) -> None:
         self._put("account", key, val, currency)
 
-    def accountDownloadEnd(self, accountName) -> None:  # noqa: N802, N803
+    def accountDownloadEnd(self, accountName) -> None:
         self._put("accountEnd")
 
-    def position(self, account, contract, position, avgCost) -> None:  # noqa: N803
+    def position(self, account, contract, position, avgCost) -> None:
         self._put("position", contract.symbol, float(position))
 
-    def positionEnd(self) -> None:  # noqa: N802
+    def positionEnd(self) -> None:
         self._put("positionEnd")
 
-    def contractDetails(self, reqId, contractDetails) -> None:  # noqa: N802, N803
+    def contractDetails(self, reqId, contractDetails) -> None:
         self._put("details", contractDetails.contract.symbol, contractDetails.contract.conId)
 
-    def contractDetailsEnd(self, reqId) -> None:  # noqa: N802, N803
+    def contractDetailsEnd(self, reqId) -> None:
         self._put("detailsEnd", reqId)
 
-    def historicalData(self, reqId, bar) -> None:  # noqa: N802, N803
+    def historicalData(self, reqId, bar) -> None:
         self._put("bar", bar.date, bar.close)
 
-    def historicalDataEnd(self, reqId, start, end) -> None:  # noqa: N802, N803
+    def historicalDataEnd(self, reqId, start, end) -> None:
         self._put("barsEnd", reqId)
 
-    def openOrder(self, orderId, contract, order, orderState) -> None:  # noqa: N802, N803
+    def openOrder(self, orderId, contract, order, orderState) -> None:
         self._put("open", orderId, order.orderRef, orderState.status)
 
-    def orderStatus(self, orderId, status, filled, remaining, *rest) -> None:  # noqa: N802, N803
+    def orderStatus(self, orderId, status, filled, remaining, *rest) -> None:
         self._put("status", orderId, status, float(filled))
 
-    def execDetails(self, reqId, contract, execution) -> None:  # noqa: N802, N803
+    def execDetails(self, reqId, contract, execution) -> None:
         self._put("exec", reqId, execution.orderId, execution.orderRef, execution.side, float(execution.shares),
                   execution.price, execution.execId)
 
-    def execDetailsEnd(self, reqId) -> None:  # noqa: N802, N803
+    def execDetailsEnd(self, reqId) -> None:
         self._put("execEnd", reqId)
 
-    def commissionAndFeesReport(self, report) -> None:  # noqa: N802 - ibapi >= 10.33
+    def commissionAndFeesReport(self, report) -> None:
         self._put("commission", report.execId, report.commissionAndFees)
 
-    def commissionReport(self, report) -> None:  # noqa: N802 - older ibapi
+    def commissionReport(self, report) -> None:
         self._put("commission", report.execId, report.commission)
 
     def wait_for(self, predicate: Callable[[tuple[Any, ...]], bool], what: str) -> tuple[Any, ...]:

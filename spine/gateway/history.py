@@ -186,8 +186,12 @@ class HistoryService:
             return table.slice(max(upto - count, 0), upto)  # IB counts "N D" in trading days on daily bars
         stamp = pd.Timestamp(end)
         name = _DURATION_UNITS[unit]
-        start = stamp - (pd.DateOffset(**{name: count}) if unit in ("M", "Y") else pd.Timedelta(**{name: count}))
-        lo = int(np.searchsorted(table.dates, np.datetime64(start.to_datetime64(), "ns"), side="right"))
+        try:
+            start = stamp - (pd.DateOffset(**{name: count}) if unit in ("M", "Y") else pd.Timedelta(**{name: count}))
+            lo = int(np.searchsorted(table.dates, np.datetime64(start.to_datetime64(), "ns"), side="right"))
+        except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
+            lo = 0  # a duration longer than pandas' calendar: everything up to the end
+        
         return table.slice(lo, upto)
 
     def bars(self, ticker: str, end: np.datetime64, duration: str, bar_size: str, what: str,

@@ -92,6 +92,7 @@ def test_every_request_ib_async_exposes_returns_or_raises_within_5_seconds(gatew
     ib.RequestTimeout = 5.0  # ib_async raises TimeoutError for a request that is not answered in time
     (abc,) = ib.qualifyContracts(ABC)
     hung: list[str] = []
+    raised: dict[str, str] = {}
     errors: list[tuple[int, int]] = []
     ib.errorEvent += lambda req_id, code, text, contract: errors.append((req_id, code))
     for name, call in every_request(ib, abc).items():
@@ -99,10 +100,11 @@ def test_every_request_ib_async_exposes_returns_or_raises_within_5_seconds(gatew
             call()
         except TimeoutError:
             hung.append(name)
-        except Exception:  # a request that raises has been answered (or refused by the client itself)
-            pass
+        except (ValueError, ConnectionError, RuntimeError, AttributeError) as exc:  # answered, or refused client-side
+            raised[name] = repr(exc)
     ib.reqCurrentTime()  # and the connection still answers after all of them
     assert hung == []
+    assert ib.isConnected(), raised
     assert all(req_id != -1 for req_id, code in errors if code not in (2104, 2106, 2158)), errors
 
 

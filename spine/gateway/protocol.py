@@ -326,7 +326,7 @@ class FieldReader:
         if raw == "" and default is not None:
             return default
         try:
-            value = float(raw)
+            value = _float(raw)
         except ValueError:
             raise ValueError(f"field '{name}' is not a number: {raw!r}") from None
         if math.isnan(value):
@@ -338,10 +338,10 @@ class FieldReader:
         if raw == "":
             return None
         try:
-            value = float(raw)
+            value = _float(raw)
         except ValueError:
             raise ValueError(f"field '{name}' is not a number: {raw!r}") from None
-        return None if value >= UNSET_DOUBLE or math.isnan(value) else value
+        return None if value == UNSET_DOUBLE or math.isnan(value) else value
 
     def flag(self, name: str) -> bool:
         raw = self.text(name)
@@ -350,3 +350,11 @@ class FieldReader:
         if raw in ("1", "true", "True"):
             return True
         raise ValueError(f"field '{name}' is not a flag: {raw!r}")
+
+
+def _float(raw: str) -> float:
+    """A number as clients write it; ib_async writes infinity as ``Infinite``."""
+    text = raw.strip()
+    if text.lower() in ("infinite", "-infinite"):
+        return -math.inf if text.startswith("-") else math.inf
+    return float(text)

@@ -338,6 +338,8 @@ class GatewaySimulator:
 
     def _log_order(self, what: str, order: WorkingOrder, price: float | None = None) -> None:
         """One console line per order event: time, id, orderRef, ticker, side, quantity, price, status."""
+        if not log.isEnabledFor(logging.INFO):
+            return
         assert self.market is not None
         r = order.request
         if price is None:
@@ -369,9 +371,10 @@ class GatewaySimulator:
     def order_filled(self, order: WorkingOrder, execution: Execution) -> None:
         assert self.market is not None
         e = execution
-        log.info("%s fill   order %d ref=%s %s %s %g @ %.4f commission %.2f -> %s", f"{self.market.now:%Y-%m-%d %H:%M}",
-                 e.order_id, e.order_ref or "-", e.instrument.symbol, e.side, e.shares, e.price, e.commission,
-                 order.status)
+        if log.isEnabledFor(logging.INFO):
+                log.info("%s fill   order %d ref=%s %s %s %g @ %.4f commission %.2f -> %s",
+                     f"{self.market.now:%Y-%m-%d %H:%M}", e.order_id, e.order_ref or "-", e.instrument.symbol, e.side,
+                     e.shares, e.price, e.commission, order.status)
         s = self._owner(order.request.client_id)
         if s is None:
             return

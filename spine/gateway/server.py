@@ -248,6 +248,8 @@ class GatewaySimulator:
             self._clock_listeners.remove(listener)
 
     def _notify_clock(self) -> None:
+        if not self._clock_listeners:
+            return
         position = self.position
         for listener in list(self._clock_listeners):
             try:

@@ -33,6 +33,7 @@ import pandas as pd
 
 from brokers.fill_model import Bar
 from spine.errors import InputError
+from spine.gateway.history import BarTable, HistoryService
 from spine.prices import INDEX_TICKERS, PriceSeries, load_prices
 
 DEFAULT_TIMEZONE = "US/Eastern"
@@ -234,6 +235,20 @@ class MarketClock:
         return min(np.datetime64(local, "ns"), now)
 
     history_end = parse_end_time
+
+    def history(self, ticker: str, end: np.datetime64, duration: str) -> list[HistoricalBar]:
+        """The ticker's daily (file) bars after ``end - duration`` up to ``end``, never past the clock.
+
+        Kept for in-process callers; the gateway itself serves requests through ``history.HistoryService``.
+        """
+        upto = min(end, self.timeline[self.index])
+        table = HistoryService(self.series, self.timezone_name, self.intraday, 0.0).select(ticker, upto, duration)
+        return [HistoricalBar(self.to_datetime(table.dates[i]), self._bar_of(table, i)) for i in range(len(table))]
+
+    @staticmethod
+    def _bar_of(table: BarTable, i: int) -> Bar:
+        return Bar(float(table.open[i]), float(table.high[i]), float(table.low[i]), float(table.close[i]),
+                   float(table.volume[i]))
 
 
 def _window_date(text: str, flag: str) -> np.datetime64:

@@ -413,6 +413,11 @@ class RequestHandlers:
         inst = self._instrument(session, req.req_id, req.contract)
         if inst is None:
             return
+        if inst.is_index and req.what_to_show.strip().upper() not in ("TRADES", ""):
+            session.send(msg.error(req.req_id, ErrorCode.HISTORICAL_DATA_ERROR,
+                                   f"Historical Market Data Service error message:no {req.what_to_show} data for "
+                                   f"the index {inst.symbol}: an index has a value, not quotes (use TRADES)"))
+            return
         try:
             end = market.history_end(req.end, inst.symbol)
             answer = history.bars(inst.symbol, end, req.duration, req.bar_size, req.what_to_show, req.format_date)

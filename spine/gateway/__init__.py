@@ -16,7 +16,10 @@ past that clock, and injects faults on demand. Modules, one job each:
     orders     the order engine: brackets, OCA, fills, cancels
     faults     fault injection state and the ``--faults`` syntax
     handlers   request dispatch for one session
-    server     the asyncio server, sessions and pushes
+    reference_handlers  reference requests, empty lists and refusals, each on its own id
+    session    one connection: negotiated version, subscriptions, backpressure
+    fault_actions  the faults as in-process methods (mixed into the simulator)
+    server     the asyncio server, the clock, order events and pushes
     thread     the simulator on a background thread (tests, benchmark)
     settings   settings and the loopback-only rule
     cli        ``gateway_command`` for ``spine gateway``

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from spine.gateway.orders import OrderRequest
-from spine.gateway.protocol import SERVER_VERSION, UNSET_DOUBLE, FieldReader
+from spine.gateway.protocol import SERVER_VERSION, UNSET_DOUBLE, FieldReader, InMsg
 
 # placeOrder positions for a non-combo order at v178 (no faProfile from 177 on).
 _PLACE_ORDER_HEAD = 35  # fields 0..34 (up to and including ``hidden``)
@@ -158,3 +158,18 @@ def parse_execution_filter(r: FieldReader) -> ExecutionFilter:
     r.skip(2)  # secType, exchange
     side = r.text("side") if r.remaining() > 0 else ""
     return ExecutionFilter(client_id, account, symbol.upper(), side.upper())
+
+
+# Requests that carry no version field: their reqId is field 1, not field 2.
+_UNVERSIONED_FROM = 78
+_UNVERSIONED = frozenset({InMsg.PLACE_ORDER, InMsg.REQ_HISTORICAL_DATA, InMsg.REQ_SCANNER_SUBSCRIPTION})
+
+
+def request_id(msg_id: int, fields: list[str]) -> int:
+    """The request (or order) id a request carries, -1 when it has none or it cannot be read."""
+    unversioned = msg_id in _UNVERSIONED or (msg_id >= _UNVERSIONED_FROM and msg_id != InMsg.REQ_COMPLETED_ORDERS)
+    index = 1 if unversioned else 2
+    try:
+        return int(fields[index])
+    except (IndexError, ValueError):
+        return -1

@@ -88,13 +88,15 @@ class FaultActions:
                 s.resume()
         self._online.set()
 
-    def lose_data(self, seconds: float) -> None:
+    def data_lost(self, seconds: float) -> None:
         """Like ``go_silent``, but restored with 1101 (data lost): every market-data subscription ends."""
         for s in self.sessions.values():
             s.send(msg.error(-1, ErrorCode.CONNECTIVITY_LOST, NOTICE_TEXTS[ErrorCode.CONNECTIVITY_LOST]))
             s.paused = True
         self._online.clear()
         self._spawn(self._restore_after(seconds, data_lost=True))
+
+    lose_data = data_lost
 
     def restart(self, rollback: int = 1) -> int:
         """A gateway restart: every connection dropped (no notice), orders and positions kept, and the
@@ -117,9 +119,11 @@ class FaultActions:
     def order_arrived(self) -> None:
         self._id_rollback = 0
 
-    def blackhole_next_order(self) -> None:
+    def blackhole(self) -> None:
         """Accept the next placeOrder and never answer it (no openOrder, status, fill or error, ever)."""
         self.faults.blackhole_next = True
+
+    blackhole_next_order = blackhole
 
     def exec_first(self, enabled: bool = True) -> None:
         """From now on report fills with execDetails before orderStatus (or back to status first)."""
@@ -184,7 +188,7 @@ class FaultActions:
         elif fault.kind == "restart":
             self.restart(fault.count)
         elif fault.kind == "blackhole":
-            self.blackhole_next_order()
+            self.blackhole()
         elif fault.kind == "exec_first":
             self.exec_first()
         elif fault.kind == "commission_first":
@@ -194,4 +198,4 @@ class FaultActions:
         elif fault.kind == "margin_warning":
             self.margin_warning()
         elif fault.kind == "data_lost":
-            self.lose_data(fault.seconds)
+            self.data_lost(fault.seconds)

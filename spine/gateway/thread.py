@@ -128,8 +128,11 @@ class GatewayThread:
     def restart(self, rollback: int = 1) -> int:
         return self.call(lambda: self.simulator.restart(rollback))
 
-    def blackhole_next_order(self) -> None:
-        self.call(self.simulator.blackhole_next_order)
+    def blackhole(self) -> None:
+        """The next placeOrder is accepted and never answered."""
+        self.call(self.simulator.blackhole)
+
+    blackhole_next_order = blackhole
 
     def exec_first(self, enabled: bool = True) -> None:
         self.call(lambda: self.simulator.exec_first(enabled))
@@ -143,5 +146,8 @@ class GatewayThread:
     def margin_warning(self) -> None:
         self.call(self.simulator.margin_warning)
 
-    def lose_data(self, seconds: float) -> None:
-        self.call(lambda: self.simulator.lose_data(seconds))
+    def data_lost(self, seconds: float) -> None:
+        """1100 now, 1101 after ``seconds``; market-data subscriptions end."""
+        self.call(lambda: self.simulator.data_lost(seconds))
+
+    lose_data = data_lost

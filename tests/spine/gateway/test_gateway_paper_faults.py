@@ -50,7 +50,7 @@ def test_restart_drops_every_client_keeps_orders_and_positions_and_rolls_next_va
 
 
 def test_blackhole_accepts_the_next_order_and_never_answers(gateway, ib):
-    gateway.blackhole_next_order()
+    gateway.blackhole()
     trade = ib.placeOrder(ABC, MarketOrder("BUY", 1, orderRef="lost"))
     ib.reqCurrentTime()  # a round trip: the order has arrived
     gateway.step()
@@ -148,7 +148,7 @@ def test_data_lost_sends_1100_then_1101_and_ends_market_data(gateway, ib, wait_u
     (abc,) = ib.qualifyContracts(ABC)
     ticker = ib.reqMktData(abc)
     wait_until(ib, lambda: ticker.last == 100.5, what="the first tick")
-    gateway.lose_data(0.2)
+    gateway.data_lost(0.2)
     wait_until(ib, lambda: 1101 in notices, what="1101")
     assert 1100 in notices and 1102 not in notices
     gateway.step()

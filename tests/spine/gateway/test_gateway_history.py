@@ -140,3 +140,29 @@ def test_clock_before_any_bar_of_the_window_gets_error_162(nvda_series):
     history = HistoryService(market.series, "US/Eastern", market.intraday, spread_bps=2.0)
     with pytest.raises(HistoryError, match="no data"):
         history.bars("NVDA", market.history_end("19980101 00:00:00 US/Eastern"), "1 Y", "1 day", "TRADES", 1)
+
+
+@pytest.fixture
+def replay(shared_data: Path, connect):
+    """A simulator replaying NVDA's autumn 2008 and one connected client (shared by the examples)."""
+    files = (shared_data / "nvda-1999-2014.csv",)
+    with GatewayThread(GatewaySettings(data=files, port=0, start="2008-09-02", end="2008-12-31")) as gateway:
+        yield gateway, connect(gateway, 1)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    steps=st.integers(min_value=0, max_value=12),
+    end=st.one_of(st.just(""), st.dates(dt.date(2008, 6, 1), dt.date(2009, 6, 30)).map(
+        lambda d: f"{d:%Y%m%d} 16:00:00 US/Eastern")),
+    duration=st.sampled_from(["5 D", "3 W", "2 M", "1 Y"]),
+    bar_size=st.sampled_from(["1 day", "1 week", "1 month"]),
+)
+def test_over_the_socket_no_bar_after_the_clock_reaches_the_client(replay, steps, end, duration, bar_size):
+    gateway, ib = replay
+    gateway.step(steps)
+    today = gateway.position.now.date()
+    bars = ib.reqHistoricalData(Stock("NVDA", "SMART", "USD"), end, duration, bar_size, "TRADES", True)
+    assert all(b.date <= today for b in bars)
+    if end == "" and bar_size == "1 day":
+        assert bars[-1].date == today  # "now" is the clock, not the end of the file

@@ -14,6 +14,8 @@ past that clock, and injects faults on demand. Modules, one job each:
     account    cash, positions, average costs, account values
     market     instruments and the clock replaying bars
     orders     the order engine: brackets, OCA, fills, cancels
+    order_checks  what an order must pass at placeOrder (error 201 otherwise)
+    what_if    what-if previews: margin and commission, nothing placed
     faults     fault injection state and the ``--faults`` syntax
     handlers   request dispatch for one session
     reference_handlers  reference requests, empty lists and refusals, each on its own id

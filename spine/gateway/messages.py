@@ -22,7 +22,8 @@ from spine.gateway.protocol import Field, OutMsg
 
 if TYPE_CHECKING:
     from spine.gateway.history import BarTable
-    from spine.gateway.orders import Execution, Preview, WorkingOrder
+    from spine.gateway.orders import Execution, WorkingOrder
+    from spine.gateway.what_if import Preview
 
 Fields = list[Field]
 

@@ -17,7 +17,7 @@ Rules, as IB applies them:
   the volume cap, impact and commission come from the shared ``FillModel``.
 * Time in force is not simulated: every order is good until cancelled.
 * An order whose quantity or prices are not finite, not positive or absurd (above
-  ``MAX_ORDER_QUANTITY`` shares, outside ``MIN_PRICE``..``MAX_PRICE``) is rejected at
+  ``order_checks.MAX_ORDER_QUANTITY`` shares, outside ``MIN_PRICE``..``MAX_PRICE``) is rejected at
   placeOrder with error 201 and the reason; and an exception while one order is matched
   retires that order (Inactive, error 201) instead of escaping into the clock.
 * ``what_if`` orders are never placed: ``preview`` answers them from the account.
@@ -36,14 +36,9 @@ from brokers.fill_model import Bar, FillModel
 from spine.gateway.account import Account
 from spine.gateway.faults import Faults
 from spine.gateway.market import Instrument, MarketClock
+from spine.gateway.order_checks import validate_order
 from spine.gateway.protocol import ErrorCode
-
-SUPPORTED_ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT"})
-MAX_ORDER_QUANTITY = 10_000_000.0
-"""Shares in one order above which it is refused as absurd (no US stock order needs more)."""
-MIN_PRICE = 0.0001
-MAX_PRICE = 10_000_000.0
-"""Limit and stop prices outside this range are refused as absurd."""
+from spine.gateway.what_if import Preview, preview_order
 
 log = logging.getLogger("spine.gateway")
 
@@ -154,26 +149,6 @@ class OrderListener(Protocol):
     def positions_changed(self, symbol: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Preview:
-    """What a what-if order would do to the account: margin before/change/after and commission."""
-
-    init_margin_before: Decimal
-    init_margin_change: Decimal
-    equity_before: Decimal
-    equity_change: Decimal
-    commission: float
-    warning: str = ""
-
-    @property
-    def init_margin_after(self) -> Decimal:
-        return self.init_margin_before + self.init_margin_change
-
-    @property
-    def equity_after(self) -> Decimal:
-        return self.equity_before + self.equity_change
-
-
 class OrderEngine:
     """Every order of the account, held, working and finished; see the module docstring."""
 
@@ -198,30 +173,7 @@ class OrderEngine:
 
     def preview(self, req: OrderRequest) -> Preview | str:
         """A what-if order's effect on the account (nothing is placed), or why it cannot be priced."""
-        symbol = req.symbol.upper()
-        if symbol not in self.market.instruments:
-            return "No security definition has been found for the request"
-        problem = _validate(req)
-        if problem:
-            return problem
-        bar = self.market.current_bar(symbol)
-        estimate = req.limit_price if req.order_type in ("LMT", "STP LMT") else req.stop_price
-        if estimate is None:
-            estimate = bar.close if bar is not None else 0.0
-        marks = self.market.marks()
-        values = self.account.values(marks)
-        held = self.account.holding(symbol).quantity
-        signed = req.quantity if req.action == "BUY" else -req.quantity
-        mark = Decimal(repr(marks.get(symbol, estimate)))
-        gross_change = (Decimal(repr(abs(held + signed))) - Decimal(repr(abs(held)))) * mark
-        margin_change = gross_change * Decimal(repr(self.account.margin_rate))
-        commission = self.fill_model.commission(req.quantity, estimate)
-        verdict = self.account.check_affordable(symbol, req.action, req.quantity, estimate, commission, marks)
-        return Preview(
-            init_margin_before=values["InitMarginReq"], init_margin_change=margin_change,
-            equity_before=values["EquityWithLoanValue"], equity_change=-Decimal(repr(commission)),
-            commission=commission, warning="" if verdict.ok else verdict.reason,
-        )
+        return preview_order(self, req)
 
     # -- placing ----------------------------------------------------------------------------
 
@@ -231,7 +183,7 @@ class OrderEngine:
         if existing is not None:
             if existing.done:
                 self._error(req, ErrorCode.DUPLICATE_ORDER_ID, "Duplicate order id")
-            elif problem := _validate(req):
+            elif problem := validate_order(req):
                 self._error(req, ErrorCode.ORDER_REJECTED, f"Order rejected - reason:{problem}")
             else:
                 self._modify(existing, req)
@@ -244,7 +196,7 @@ class OrderEngine:
             self.retired_ids.add(key)
             self._error(req, ErrorCode.NO_SECURITY_DEFINITION, "No security definition has been found for the request")
             return
-        problem = _validate(req)
+        problem = validate_order(req)
         if not problem and instrument.is_index:
             problem = f"{instrument.symbol} is an index (IND): indices cannot be traded"
         if problem:
@@ -502,26 +454,3 @@ class OrderEngine:
 
     def completed_orders(self) -> list[WorkingOrder]:
         return sorted((o for o in self.orders.values() if o.done), key=lambda o: o.perm_id)
-
-
-def _validate(req: OrderRequest) -> str:
-    """Why the order cannot be accepted, or ""."""
-    if req.action not in ("BUY", "SELL"):
-        return f"invalid action {req.action!r}"
-    if req.order_type not in SUPPORTED_ORDER_TYPES:
-        return f"order type {req.order_type!r} is not supported by the simulator (MKT, LMT, STP, STP LMT)"
-    if not math.isfinite(req.quantity) or not req.quantity > 0:
-        return f"The order size must be a positive number of shares, got {req.quantity!r}"
-    if req.quantity > MAX_ORDER_QUANTITY:
-        return f"The order size {req.quantity:g} exceeds the simulator's limit of {MAX_ORDER_QUANTITY:,.0f} shares"
-    if req.order_type in ("LMT", "STP LMT") and req.limit_price is None:
-        return "a limit price is required"
-    if req.order_type in ("STP", "STP LMT") and req.stop_price is None:
-        return "a stop (aux) price is required"
-    for name, price in (("limit", req.limit_price), ("stop", req.stop_price)):
-        if price is None or (name == "limit" and req.order_type not in ("LMT", "STP LMT")) or (
-                name == "stop" and req.order_type not in ("STP", "STP LMT")):
-            continue
-        if not math.isfinite(price) or not MIN_PRICE <= price <= MAX_PRICE:
-            return f"The {name} price {price!r} is not a valid price (expected {MIN_PRICE}..{MAX_PRICE:,.0f})"
-    return ""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from spine.errors import ConfigError
 
@@ -114,9 +114,34 @@ class ComplianceSettings(_Frozen):
 
 
 class KillSwitchSettings(_Frozen):
+    """Ω2. ``on_trigger``: ``cancel`` keeps the protective legs of filled positions,
+    ``cancel_all`` cancels them too, ``cancel_and_flatten`` also closes every position.
+
+    Re-arm is explicit: without ``cooldown_minutes`` and ``rearm_vix_below`` only
+    ``spine resume`` clears a fired switch. With them, an automatic trigger (VIX or
+    drawdown, never a manual kill) re-arms once the cooldown has passed and, when
+    ``rearm_vix_below`` is set, the VIX has closed below it (alone, it re-arms on that
+    close with no cooldown).
+    """
+
     vix_threshold: float = Field(40.0, gt=0)
     max_drawdown_pct: float = Field(0.20, ge=-1, le=1, description="from peak NAV; sign ignored")
-    on_trigger: Literal["cancel", "cancel_and_flatten"] = "cancel"
+    on_trigger: Literal["cancel", "cancel_all", "cancel_and_flatten"] = "cancel"
+    cooldown_minutes: float | None = Field(None, gt=0, allow_inf_nan=False)
+    rearm_vix_below: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _rearm_below_the_trigger(self) -> KillSwitchSettings:
+        if self.rearm_vix_below is not None and self.rearm_vix_below > self.vix_threshold:
+            raise ValueError(
+                f"kill_switch.rearm_vix_below {self.rearm_vix_below:g} is above kill_switch.vix_threshold "
+                f"{self.vix_threshold:g}; expected a level at or below the trigger"
+            )
+        return self
+
+    @property
+    def rearms(self) -> bool:
+        return self.cooldown_minutes is not None or self.rearm_vix_below is not None
 
     @property
     def max_drawdown_fraction(self) -> float:
@@ -189,7 +214,13 @@ class SpineConfig(_Frozen):
 
     @property
     def research_only(self) -> bool:
-        return self.compliance.omega_4_active
+        """Whether outputs carry the research-only label: always, on every route Spine has.
+
+        A backtest, a gateway rehearsal and a paper session are never a live trading
+        record, whatever ``compliance.omega_4_active`` says; that flag only matters to a
+        live route.
+        """
+        return True
 
     def to_files(self) -> dict[str, dict[str, Any]]:
         """The resolved config as the three file bodies (for the run folder)."""

@@ -319,7 +319,7 @@ def bar_count(inputs: _Inputs) -> int:
     stamps = [series.dates for series in inputs.prices.values()]
     if inputs.vix is not None:
         stamps.append(inputs.vix.dates)
-    return int(len(np.unique(np.concatenate(stamps)))) if stamps else 0
+    return len(np.unique(np.concatenate(stamps))) if stamps else 0
 
 
 def state_notice(store: StateStore, state_dir: Path) -> str | None:

@@ -25,6 +25,7 @@ from rich.table import Table
 from spine.config import load_config
 from spine.errors import InputError
 from spine.labels import RESEARCH_LABEL
+from spine.tickers import checked_ticker
 
 PROGRESS_AFTER_SECONDS = 2.0
 
@@ -41,7 +42,7 @@ def _parse_date(value: str | None, flag: str) -> date | None:
 def _parse_tickers(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
-    tickers = tuple(t.strip().upper() for t in value.split(",") if t.strip())
+    tickers = tuple(checked_ticker(t, "--tickers") for t in value.split(",") if t.strip())
     if not tickers:
         raise InputError(f"--tickers {value!r} names no ticker; expected a comma-separated list like NVDA,ORCL")
     return tickers

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from spine.errors import ConfigError
 
@@ -244,17 +251,34 @@ class SpineConfig(_Frozen):
         }
 
 
+MAX_CONFIG_BYTES = 256 * 1024  # a config file is a few kilobytes; anything this big is not one
+MAX_CONFIG_NODES = 10_000  # values after expanding aliases: an alias bomb is refused, not expanded
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """One config file as a mapping; every way it can be unreadable is one ``ConfigError``."""
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found (expected a YAML file here)")
     try:
-        body = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: file is {len(raw):,} bytes; expected a config file of at most {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); expected a UTF-8 YAML file") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _refuse_alias_bombs(path, node)
+        body = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply; expected a config of a few levels of sections") from None
     if body is None:
         return {}
     if not isinstance(body, dict):
@@ -262,18 +286,57 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return body
 
 
+def _refuse_alias_bombs(path: Path, root: yaml.Node | None) -> None:
+    """Count the values the document expands to (aliases included) without expanding it."""
+    if root is None:
+        return
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes and not done:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if not done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        total = 1 + sum(sizes.get(id(child), 1) for child in children)
+        sizes[id(node)] = total
+        if total > MAX_CONFIG_NODES:
+            raise ConfigError(
+                f"{path}: YAML aliases expand to more than {MAX_CONFIG_NODES:,} values; "
+                "expected a plain config (an alias bomb is refused, not expanded)"
+            )
+
+
+def _shown(value: Any, limit: int = 120) -> str:
+    """A bad value for a message, never longer than ``limit`` characters."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = limit
+    short.maxlevel, short.maxlist, short.maxdict = 3, 6, 6
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
     kind = error["type"]
-    value = error.get("input")
+    value = _shown(error.get("input"))
     if kind == "extra_forbidden":
         parent = _model_at(model, error["loc"][:-1])
         known = ", ".join(parent.model_fields) if parent is not None else ""
         expected = f" (expected one of: {known})" if known else ""
-        return f"{loc} = {value!r}: unknown key{expected}"
+        return f"{loc} = {value}: unknown key{expected}"
     if kind == "missing":
         return f"{loc}: required key is missing"
-    return f"{loc} = {value!r}: {error['msg'].lower()}"
+    return f"{loc} = {value}: {error['msg'].lower()}"
 
 
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:

@@ -246,9 +246,7 @@ class SimBroker(bt.brokers.BackBroker):
             if reason is not None:
                 order.addinfo(cancel_reason=reason)
 
-        for order in list(self.submitted):
-            if not doomed(order):
-                continue
+        for order in [o for o in self.submitted if doomed(o)]:  # decided before any parent is cancelled
             self.submitted.remove(order)
             self._pchildren.pop(order.ref, None)
             label(order)

@@ -45,12 +45,13 @@ from spine.run_folder import (
     run_folder_name,
     write_json,
 )
+from spine.resources import shipped_path
 from spine.signals import SignalRecord, load_signals
 from spine.state_store import StateStore
 from strategies import DIRECT_TAG, PROPAGATED_TAG, LiquiditySizer, SignalStrategy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+SAMPLE_DIR = shipped_path("data", "sample")  # the checkout's data/sample, or the installed copy
 SAMPLE_PRICES = SAMPLE_DIR / "prices"
 SAMPLE_SIGNALS = SAMPLE_DIR / "signals.csv"
 SAMPLE_VIX = SAMPLE_DIR / "vix.csv"

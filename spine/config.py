@@ -29,8 +29,9 @@ from pydantic import (
 )
 
 from spine.errors import ConfigError
+from spine.resources import shipped_path
 
-SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+SHIPPED_CONFIG_DIR = shipped_path("config")  # the checkout's config/, or the installed copy
 
 TRADING_FILE = "trading_config.yaml"
 STRATEGY_FILE = "strategy_params.yaml"

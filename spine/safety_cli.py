@@ -53,6 +53,8 @@ def kill_command(
     if not reason.strip():
         raise InputError("--reason is empty; say why trading is being stopped")
     now = datetime.now(UTC)
+    if state.exists() and not state.is_dir():
+        raise InputError(f"--state {state}: is a file, not a folder; expected a state folder (one holding {STATE_FILE})")
     if not create and not (state / STATE_FILE).exists() and not (state / MARKER_FILE).exists():
         raise InputError(f"--state {state}: holds no state database ({STATE_FILE}); {_state_folders_hint()} Pass --create to start a new one there")
     with StateStore.open_folder(state, create=create) as store:

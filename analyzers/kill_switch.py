@@ -29,6 +29,7 @@ from spine.config import KillSwitchSettings
 from spine.event_log import EventLog
 from spine.state_store import StateStore, as_utc
 
+_CLOCK_SLACK = timedelta(seconds=1)
 _ACTIONS = {
     "cancel": "cancelled every risk-adding order, kept the protective legs of filled positions",
     "cancel_all": "cancelled every order, protective legs included",
@@ -76,7 +77,8 @@ def rearm_due(settings: KillSwitchSettings, fired_at: datetime, now: datetime, v
     if not settings.rearms:
         return None
     cooldown = settings.cooldown_minutes
-    if cooldown is not None and as_utc(now) - as_utc(fired_at) < timedelta(minutes=cooldown):
+    # bar times are Backtrader date numbers: forgive their sub-second rounding
+    if cooldown is not None and as_utc(now) - as_utc(fired_at) + _CLOCK_SLACK < timedelta(minutes=cooldown):
         return None
     below = settings.rearm_vix_below
     if below is not None and (vix_close is None or not math.isfinite(vix_close) or vix_close >= below):
@@ -120,7 +122,10 @@ class KillSwitch(bt.Analyzer):
         vix_close = self._new_vix_close()
         if self.fired is not None:
             self._maybe_rearm(now, vix_close)
-            return
+            if self.fired is not None:
+                return
+            # re-armed on this close: the triggers are checked on it at once, so a VIX still
+            # above the threshold fires again before any order could go out
         trigger = self._manual(first=not self._checked_store)
         self._checked_store = True
         if trigger is None and self.p.enabled:

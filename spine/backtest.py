@@ -33,6 +33,7 @@ from spine.prices import (
     load_vix,
     ticker_from_path,
 )
+from spine.resources import shipped_path
 from spine.run_folder import (
     EQUITY_COLUMNS,
     EVENT_COLUMNS,
@@ -45,7 +46,6 @@ from spine.run_folder import (
     run_folder_name,
     write_json,
 )
-from spine.resources import shipped_path
 from spine.signals import SignalRecord, load_signals
 from spine.state_store import StateStore
 from strategies import DIRECT_TAG, PROPAGATED_TAG, LiquiditySizer, SignalStrategy
@@ -138,9 +138,7 @@ def vix_trigger_status(config: SpineConfig, inputs: _Inputs, vix_path: Path | No
         return "off: risk.kill_switch is false (automatic triggers disabled; a manual kill still works)"
     period = traded_period(inputs.prices)
     if inputs.vix is None:
-        if vix_path is None:
-            return f"off: no VIX series for {period}"
-        return f"off: no VIX series for {period} (the VIX file {vix_path} does not overlap the traded period)"
+        return f"off: no VIX series for {period}"
     return f"on: VIX {str(inputs.vix.dates[0])[:10]}..{str(inputs.vix.dates[-1])[:10]} above {config.kill_switch.vix_threshold:g}"
 
 
@@ -265,7 +263,8 @@ def run_backtest(
     if vix_status.startswith("off: no VIX"):
         if request.require_vix:
             raise InputError(f"--require-vix: the VIX kill-switch trigger is {vix_status}; pass --vix FILE covering the traded period")
-        say(f"warning: VIX kill-switch trigger is {vix_status}")
+        unused = f" (the VIX file {inputs.vix_path} does not overlap it)" if inputs.vix_path is not None else ""
+        say(f"warning: VIX kill-switch trigger is {vix_status}{unused}")
     set_total = getattr(progress, "set_total", None)
     if callable(set_total):
         set_total(bar_count(inputs))
@@ -441,4 +440,6 @@ def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
     rows.append(("circuit breaker", f"tripped: {breaker['reason']}" if breaker.get("tripped") else "not tripped"))
     kill = summary["kill_switch"]
     rows.append(("kill switch", f"fired {kill.get('datetime')}: {kill.get('cause')}" if kill.get("fired") else "not fired"))
+    if kill.get("vix_trigger"):
+        rows.append(("VIX trigger", str(kill["vix_trigger"])))
     return rows

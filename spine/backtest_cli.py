@@ -22,7 +22,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from spine.config import load_config
 from spine.errors import InputError
 from spine.labels import RESEARCH_LABEL
 from spine.tickers import checked_ticker
@@ -93,6 +92,7 @@ def backtest_command(
 ) -> None:
     """Historical simulation: signals become provenance-tagged brackets on the simulated broker."""
     from spine.backtest import BacktestRequest, run_backtest, summary_rows
+    from spine.config import load_config
 
     if source not in ("csv", "yfinance"):
         raise InputError(f"--source {source!r} is not known; expected csv or yfinance")

@@ -27,7 +27,9 @@ def check_command(
     confirm_live: Annotated[bool, typer.Option("--confirm-live", help="count the live confirmation as given")] = False,
 ) -> None:
     """Print the safety envelope as it resolves; exit 0 only when the route asked for is allowed."""
-    from spine.config import load_config  # pydantic: loaded by the commands that read a config, not by --help
+    from spine.config import (
+        load_config,  # pydantic: loaded by the commands that read a config, not by --help
+    )
     from spine.envelope import format_envelope, resolve_envelope
 
     if route is not None and route not in ("paper", "live"):

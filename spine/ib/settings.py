@@ -1,0 +1,48 @@
+"""Session settings: a frozen pydantic model, built from the config plus command-line overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from spine.envelope import LIVE_PORTS
+
+DEFAULT_ACCOUNT_MAX_AGE_SECS = 60.0
+
+
+class SessionSettings(BaseModel):
+    """Everything the ``spine-ib`` thread needs to connect, reconcile and pace itself.
+
+    ``paper_account`` empty means "whatever paper account (D...) the gateway reports".
+    A live port (4001 / 7496) is refused at connect; any other port counts as paper, so
+    the simulator on a free loopback port qualifies. ``state_dir`` holds the journal
+    (``ib_journal.sqlite3``) and the safety state database the kill switch lives in.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(4002, ge=1, le=65535)
+    client_id: int = Field(1, ge=0)
+    paper_account: str = ""
+    state_dir: Path
+    connect_timeout_secs: float = Field(5.0, gt=0)
+    request_timeout_secs: float = Field(5.0, gt=0, description="each reconcile fetch; a timeout keeps SYNCING")
+    heartbeat_secs: float = Field(30.0, gt=0, description="reqCurrentTime interval; a silent gateway means reconnect")
+    account_refresh_secs: float = Field(15.0, gt=0, description="NetLiquidation reaches the breaker at least this often")
+    account_max_age_secs: float = Field(DEFAULT_ACCOUNT_MAX_AGE_SECS, gt=0)
+    kill_poll_secs: float = Field(0.2, gt=0, description="how often the state database is read for a manual kill")
+    reconnect_max_attempts: int = Field(0, ge=0, description="0: keep trying (with back-off) until stopped")
+    client_id_max_attempts: int = Field(5, ge=1, description="326 (client id in use) retries before HALTED")
+    backoff_initial_secs: float = Field(0.2, gt=0)
+    backoff_max_secs: float = Field(10.0, gt=0)
+    tickers: tuple[str, ...] = ()
+    exchange: str = "SMART"
+    currency: str = "USD"
+
+    def refuses_port(self) -> str:
+        """A blocker message when the port is a live one, else ''."""
+        if self.port in LIVE_PORTS:
+            return f"port {self.port} is {LIVE_PORTS[self.port]}; the paper session never connects to a live port"
+        return ""

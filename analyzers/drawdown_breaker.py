@@ -13,6 +13,7 @@ from typing import Any
 import backtrader as bt
 
 from analyzers.circuit_breaker import CircuitBreaker
+from brokers.gated_broker import GatedBroker, require_gated_broker
 from spine.config import CircuitBreakerSettings
 from spine.event_log import EventLog
 from spine.state_store import StateStore
@@ -35,7 +36,8 @@ class DrawdownBreaker(bt.Analyzer):
             store = StateStore.in_folder(self.p.state_dir) if self.p.state_dir is not None else StateStore.in_memory()
             breaker = CircuitBreaker(settings, store=store)
         self.breaker: CircuitBreaker = breaker
-        gate = getattr(self.strategy.broker, "gate", None)
+        self.broker: GatedBroker = require_gated_broker(self.strategy.broker, "DrawdownBreaker")
+        gate = self.broker.gate
         if gate is not None and gate.breaker is None:
             gate.breaker = breaker  # the gate must see the latch, or a trip would not stop new risk
         self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
@@ -50,12 +52,11 @@ class DrawdownBreaker(bt.Analyzer):
             if self.breaker.is_trading_paused(now):
                 self._paused = True
                 self.events.record(now, "breaker_paused", f"breaker still latched from {self.breaker.tripped_at}: {self.breaker.trip_reason}")
-        self.breaker.record_nav(now, self.strategy.broker.getvalue())
+        self.breaker.record_nav(now, self.broker.get_net_liquidation())
         paused = self.breaker.is_trading_paused(now)
         if paused and not self._paused:
             self.trips.append({"datetime": now, "reason": self.breaker.trip_reason})
-            cancel = getattr(self.strategy.broker, "cancel_all", None)
-            cancelled = cancel(risk_adding_only=True) if cancel is not None else []
+            cancelled = self.broker.cancel_all(risk_adding_only=True)
             self.events.record(now, "breaker_trip", f"{self.breaker.trip_reason}; cancelled {len(cancelled)} working entries")
         elif self._paused and not paused:
             self.events.record(now, "breaker_reset", "circuit breaker cleared (cooldown or reset)")

@@ -17,6 +17,7 @@ from typing import Any
 
 import backtrader as bt
 
+from brokers.gated_broker import GatedBroker, require_gated_broker
 from spine.config import KillSwitchSettings
 from spine.event_log import EventLog
 from spine.state_store import StateStore
@@ -58,6 +59,7 @@ class KillSwitch(bt.Analyzer):
     )
 
     def start(self) -> None:
+        self.broker: GatedBroker = require_gated_broker(self.strategy.broker, "KillSwitch")
         self.settings: KillSwitchSettings = self.p.settings or KillSwitchSettings()
         self.max_drawdown = abs(self.p.max_drawdown) if self.p.max_drawdown is not None else self.settings.max_drawdown_fraction
         self.store: StateStore | None = self.p.store
@@ -79,7 +81,7 @@ class KillSwitch(bt.Analyzer):
             self._vix_len = len(vix)
             trigger = vix_trigger(float(vix.close[0]), self.settings.vix_threshold)
         if trigger is None:
-            nav = float(self.strategy.broker.getvalue())
+            nav = float(self.broker.get_net_liquidation())
             self._peak = max(self._peak, nav)
             trigger = drawdown_trigger(nav, self._peak, self.max_drawdown)
         if trigger is not None:
@@ -90,8 +92,7 @@ class KillSwitch(bt.Analyzer):
         if self.store is not None and not (trigger.cause == "manual" and self.store.kill_switch().active):
             self.store.set_kill_switch(when, trigger.cause, trigger.reason)
         flatten = self.settings.on_trigger == "cancel_and_flatten"
-        halt = getattr(self.strategy.broker, "halt", None)
-        cancelled = halt(f"kill switch ({trigger.cause}): {trigger.reason}", flatten=flatten) if halt is not None else []
+        cancelled = self.broker.halt(f"kill switch ({trigger.cause}): {trigger.reason}", flatten=flatten)
         action = "cancelled all orders and flattened positions" if flatten else "cancelled all orders"
         self.events.record(when, "kill_switch", f"{trigger.cause}: {trigger.reason}; {action} ({len(cancelled)} cancelled)")
 

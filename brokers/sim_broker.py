@@ -19,8 +19,9 @@ from datetime import datetime
 import backtrader as bt
 
 from brokers.fill_model import FillModel
-from brokers.order_roles import PROTECTIVE_ROLES, intent_of, role_of
-from brokers.risk_gate import OrderIntent, PortfolioView, RiskGate
+from brokers.gate_orders import order_intent
+from brokers.order_roles import PROTECTIVE_ROLES, role_of
+from brokers.risk_gate import PortfolioView, RiskGate
 
 _NO_BOOK = PortfolioView(nav=0.0, positions={}, last_prices={})
 
@@ -49,7 +50,10 @@ class FillModelFiller:
 
 
 class SimBroker(bt.brokers.BackBroker):
-    """Simulated broker for ``spine backtest``: BackBroker + shared fill model + risk gate."""
+    """Simulated broker for ``spine backtest``: BackBroker + shared fill model + risk gate.
+
+    Implements ``brokers.GatedBroker``.
+    """
 
     params = (
         ("fill_model", None),
@@ -91,6 +95,10 @@ class SimBroker(bt.brokers.BackBroker):
                 price = order.price if order.price else order.created.price
                 committed += abs(order.executed.remsize) * float(price or 0.0)
         return self.getcash() - committed
+
+    def get_net_liquidation(self) -> float:
+        """NAV: cash plus positions at the last close (Backtrader's value)."""
+        return float(self.getvalue())
 
     # -- slippage and fills from the shared model -------------------------------------
 
@@ -136,7 +144,7 @@ class SimBroker(bt.brokers.BackBroker):
 
     def _passes_gate(self, order: bt.Order, now: datetime | None, held: dict[str, float]) -> bool:
         assert self.gate is not None
-        intent = self._intent(order, now)
+        intent = order_intent(order, now)
         # A protective leg only ever closes its parent's position: the gate needs no book for it.
         view = _NO_BOOK if intent.role in PROTECTIVE_ROLES else self._view(order, held)
         decision = self.gate.check(intent, view)
@@ -149,29 +157,6 @@ class SimBroker(bt.brokers.BackBroker):
         self._ococheck(order)
         self._bracketize(order, cancel=True)
         return False
-
-    def _intent(self, order: bt.Order, now: datetime | None) -> OrderIntent:
-        role = role_of(order)
-        exectype = order.exectype
-        if exectype == bt.Order.Market or exectype is None or exectype == bt.Order.Close:
-            order_type, price = "MKT", None
-        elif exectype == bt.Order.Limit:
-            order_type, price = "LMT", order.price
-        elif exectype == bt.Order.Stop:
-            order_type, price = "STP", order.price
-        else:
-            order_type, price = "STP LMT", order.pricelimit
-        return OrderIntent(
-            ticker=order.data._name,
-            side="BUY" if order.isbuy() else "SELL",
-            quantity=float(abs(order.size)) if order.size is not None else math.nan,
-            order_type=order_type,
-            price=None if price is None else float(price),
-            tag=str(order.info.get("tag", "")),
-            intent_id=f"{intent_of(order)}:{role}",
-            role=role,
-            timestamp=now,
-        )
 
     def _view(self, order: bt.Order, held: dict[str, float]) -> PortfolioView:
         """The book as the gate must see it: positions after every working non-protective order."""

@@ -15,16 +15,15 @@ and opens the new bracket; weight 0 closes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import backtrader as bt
 import numpy as np
 
 from spine.event_log import EventLog
 from spine.feeds import date_numbers
-from spine.signals import SignalRecord, load_signals
+from spine.signal_source import SignalSource, signal_source
+from spine.signals import SignalRecord
 from strategies.liquidity_sizer import LiquiditySizer
 from strategies.live_signal import LiveSignal, provenance_tag
 from strategies.risk_manager import RiskManager
@@ -55,7 +54,7 @@ class SignalStrategy(bt.Strategy):
     """Turns signal records into bracket orders; see the module docstring for the rules."""
 
     params = (
-        ("signals", None),  # {ticker: [SignalRecord]}, a flat list of SignalRecord, or a signal CSV path
+        ("signals", None),  # a SignalSource (e.g. a growing SignalFile), {ticker: [SignalRecord]}, a list of SignalRecord, or a CSV path
         ("tradable", None),  # names of the feeds that may be traded (others, like VIX, are context)
         ("atr_period", 14),
         ("take_profit_atr", 3.0),
@@ -68,24 +67,20 @@ class SignalStrategy(bt.Strategy):
     def __init__(self) -> None:
         self.risk_manager = RiskManager(self.p.atr_multiplier)
         self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
-        signals = _by_ticker(self.p.signals)
+        self.signal_source: SignalSource = signal_source(self.p.signals)
         names = set(self.p.tradable) if self.p.tradable is not None else {d._name for d in self.datas}
         self.books: dict[str, TickerBook] = {}
         for data in self.datas:
             if data._name not in names:
                 continue
-            own = sorted(signals.get(data._name, ()), key=lambda s: (s.datetime, s.row))
-            daily = data._timeframe >= bt.TimeFrame.Days
-            stamps = np.array([s.datetime.to_datetime64() for s in own], dtype="datetime64[ns]")
-            if daily:
-                stamps = stamps.astype("datetime64[D]")
             self.books[data._name] = TickerBook(
                 data=data,
                 atr=bt.ind.ATR(data, period=self.p.atr_period),
-                signals=list(own),
-                due=date_numbers(stamps),
-                daily=daily,
+                signals=[],
+                due=[],
+                daily=data._timeframe >= bt.TimeFrame.Days,
             )
+        self._take_new_signals()
 
     # -- Backtrader lifecycle -----------------------------------------------------------
 
@@ -93,6 +88,7 @@ class SignalStrategy(bt.Strategy):
         self.next()  # feeds start on different dates; act on each as soon as it has bars
 
     def next(self) -> None:
+        self._take_new_signals()
         for book in self.books.values():
             length = len(book.data)
             if length == 0 or length == book.seen_len:
@@ -109,6 +105,20 @@ class SignalStrategy(bt.Strategy):
             book.cursor = len(book.signals)
 
     # -- signals -----------------------------------------------------------------------
+
+    def _take_new_signals(self) -> None:
+        """Merge what the source has received since the last bar into each ticker's pending signals."""
+        fresh = _by_ticker(self.signal_source.poll())
+        for ticker, records in fresh.items():
+            book = self.books.get(ticker)
+            if book is None:
+                continue
+            pending = sorted([*book.signals[book.cursor :], *records], key=lambda s: (s.datetime, s.row))
+            stamps = np.array([s.datetime.to_datetime64() for s in pending], dtype="datetime64[ns]")
+            if book.daily:
+                stamps = stamps.astype("datetime64[D]")
+            book.signals = [*book.signals[: book.cursor], *pending]
+            book.due = [*book.due[: book.cursor], *date_numbers(stamps)]
 
     def _take_due(self, book: TickerBook) -> None:
         stamp = book.data.datetime[0]
@@ -232,15 +242,8 @@ class SignalStrategy(bt.Strategy):
         return book.data.datetime.datetime(0)
 
 
-def _by_ticker(signals: object) -> dict[str, list[SignalRecord]]:
-    """Signals as given: a mapping by ticker, a flat sequence of records, or a CSV path."""
-    if signals is None:
-        return {}
-    if isinstance(signals, (str, Path)):
-        signals = load_signals(signals)
-    if isinstance(signals, Mapping):
-        return {str(ticker).upper(): list(records) for ticker, records in signals.items()}
+def _by_ticker(signals: list[SignalRecord]) -> dict[str, list[SignalRecord]]:
     grouped: dict[str, list[SignalRecord]] = {}
-    for record in signals:  # type: ignore[attr-defined]
-        grouped.setdefault(record.ticker, []).append(record)
+    for record in signals:
+        grouped.setdefault(record.ticker.upper(), []).append(record)
     return grouped

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import backtrader as bt
-import yaml
 
-from analyzers import CircuitBreaker, DrawdownBreaker, KillSwitch, RunRecorder
+from analyzers import CircuitBreaker
 from brokers import FillModel, RiskGate, SimBroker
 from spine.config import SpineConfig
 from spine.errors import InputError
 from spine.event_log import EventLog
 from spine.feeds import ArrayFeed
+from spine.harness import HarnessWiring, wire_harness
 from spine.labels import RESEARCH_LABEL
 from spine.prices import (
     PriceSeries,
@@ -34,19 +34,13 @@ from spine.prices import (
     ticker_from_path,
 )
 from spine.run_folder import (
-    EQUITY_COLUMNS,
-    EVENT_COLUMNS,
-    FILL_COLUMNS,
-    ORDER_COLUMNS,
-    RETURN_COLUMNS,
     atomic_folder,
-    csv_text,
     unique_run_name,
-    write_json,
 )
+from spine.run_output import write_run_files
 from spine.signals import SignalRecord, load_signals
 from spine.state_store import StateStore
-from strategies import DIRECT_TAG, PROPAGATED_TAG, LiquiditySizer, SignalStrategy
+from strategies import DIRECT_TAG, PROPAGATED_TAG
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
@@ -162,57 +156,23 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
     broker = SimBroker(fill_model=FillModel.from_settings(config.backtest), gate=gate)
     broker.setcash(config.backtest.cash)
     broker.watch(feeds)
-    cerebro.broker = broker
 
-    sizing, execution = config.position_sizing, config.trading.execution
-    cerebro.addsizer(
-        LiquiditySizer,
-        risk_pct=sizing.risk_pct,
-        atr_multiplier=sizing.atr_multiplier,
-        max_position_size=execution.max_position_size,
-        min_order_size=execution.min_order_size,
-    )
     by_ticker: dict[str, list[SignalRecord]] = {}
     for signal in inputs.signals:
         by_ticker.setdefault(signal.ticker, []).append(signal)
-    strategy = config.strategy
-    cerebro.addstrategy(
-        SignalStrategy,
-        signals=by_ticker,
+    wiring = HarnessWiring(
         tradable=tuple(inputs.prices),
-        atr_period=strategy.atr_period,
-        take_profit_atr=strategy.take_profit_atr,
-        entry_order_type=strategy.entry_order_type,
-        limit_offset_bps=strategy.limit_offset_bps,
-        atr_multiplier=sizing.atr_multiplier,
-        events=events,
+        signals=by_ticker,
+        limits=limits,
+        kill_max_drawdown=abs(config.backtest.max_drawdown_pct),
+        vix_feed=vix_feed,
     )
-    cerebro.addanalyzer(RunRecorder, _name="recorder", progress=progress)
-    cerebro.addanalyzer(DrawdownBreaker, _name="breaker", breaker=breaker, events=events)
-    cerebro.addanalyzer(
-        KillSwitch,
-        _name="kill_switch",
-        settings=config.kill_switch,
-        enabled=limits.kill_switch,
-        max_drawdown=config.backtest.max_drawdown_pct,
-        vix=vix_feed,
-        store=store,
-        events=events,
-    )
-    cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0)
-    cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
-    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
-    cerebro.addanalyzer(bt.analyzers.Returns, _name="returns", timeframe=bt.TimeFrame.Days)
-    cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="time_return", timeframe=bt.TimeFrame.Days)
+    wire_harness(cerebro, config, broker, breaker, wiring, events=events, store=store, progress=progress)
     return cerebro
 
 
 def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | None = None) -> BacktestResult:
     """Run one historical simulation and write its run folder atomically; return what it wrote."""
-    from spine.pnl_plot import (
-        plot_pnl,  # matplotlib is heavy: load it only when a figure is drawn
-    )
-
     config = request.config
     inputs = load_inputs(request)
     events = EventLog()
@@ -226,29 +186,10 @@ def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | 
             elapsed = time.perf_counter() - started
         recorder = strategy.analyzers.recorder
         summary = _summary(config, request, inputs, strategy, elapsed)
-        event_rows = [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events]
-        research = config.research_only
+        event_rows = write_run_files(folder, config, strategy, events, summary, title=f"Spine backtest: {', '.join(inputs.prices)}")
         orders = recorder.orders
-        (folder / "orders.csv").write_text(csv_text(orders, ORDER_COLUMNS, research_only=research), encoding="utf-8")
-        (folder / "fills.csv").write_text(csv_text(recorder.fills, FILL_COLUMNS, research_only=research), encoding="utf-8")
-        (folder / "equity.csv").write_text(csv_text(recorder.equity, EQUITY_COLUMNS, research_only=research), encoding="utf-8")
-        (folder / "events.csv").write_text(csv_text(event_rows, EVENT_COLUMNS, research_only=research), encoding="utf-8")
-        daily = [{"datetime": when, "return": value} for when, value in strategy.analyzers.time_return.get_analysis().items()]
-        (folder / "returns.csv").write_text(csv_text(daily, RETURN_COLUMNS, research_only=research), encoding="utf-8")
-        _write_resolved_config(folder / "config", config)
-        write_json(folder / "summary.json", summary)
-        plot_pnl(recorder.equity, folder / "pnl.png", title=f"Spine backtest: {', '.join(inputs.prices)}", research_only=research, events=event_rows)
-        (folder / "run.log").write_text(_run_log(summary, research), encoding="utf-8")
     run_dir = request.out_dir / name
     return BacktestResult(run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)
-
-
-def _write_resolved_config(folder: Path, config: SpineConfig) -> None:
-    folder.mkdir()
-    header = f"# {RESEARCH_LABEL}\n" if config.research_only else ""
-    header += f"# resolved from {config.folder}\n"
-    for filename, body in config.to_files().items():
-        (folder / filename).write_text(header + yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
 
 
 def _num(value: Any) -> float | None:
@@ -303,13 +244,6 @@ def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, str
         "elapsed_seconds": round(elapsed, 3),
         "bars_per_second": round(bars * max(len(inputs.prices), 1) / elapsed, 1) if elapsed > 0 else None,
     }
-
-
-def _run_log(summary: dict[str, Any], research_only: bool) -> str:
-    lines = [f"# {RESEARCH_LABEL}"] if research_only else []
-    for key in ("start", "end", "tickers", "start_value", "end_value", "return_pct", "max_drawdown_pct", "sharpe", "trades", "orders", "rejected_orders"):
-        lines.append(f"{key}: {summary.get(key)}")
-    return "\n".join(lines) + "\n"
 
 
 def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:

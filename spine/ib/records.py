@@ -6,7 +6,8 @@ thread boundary but these records: *commands* go from the caller to the session
 frozen, slotted dataclass holding only immutable values (tuples, strings, numbers,
 aware datetimes), so sharing one between threads can never race.
 
-Commands: ``PlaceBracket``, ``PlaceOrder``, ``Cancel``, ``Flatten``, ``Refresh``.
+Commands: ``PlaceBracket``, ``PlaceOrder``, ``Cancel``, ``Flatten``, ``Refresh``,
+``RequestHistory``.
 Events: ``OrderSubmitted``, ``OrderStatus``, ``Fill``, ``Bar``, ``Quote``,
 ``AccountSnapshot``, ``SessionStateChanged``, ``SessionError``.
 """
@@ -115,7 +116,22 @@ class Refresh:
     what: Literal["account", "reconcile"] = "account"
 
 
-Command = PlaceBracket | PlaceOrder | Cancel | Flatten | Refresh
+@dataclass(frozen=True, slots=True)
+class RequestHistory:
+    """Daily bars from ``reqHistoricalData`` (regular hours), paced; each comes back as a ``Bar`` event.
+
+    ``end`` is IB's endDateTime ('' means now); ``warmup`` marks the bars as warm-up, which
+    can fill indicators but never produce orders.
+    """
+
+    tickers: tuple[str, ...]
+    duration: str = "1 Y"
+    bar_size: str = "1 day"
+    end: str = ""
+    warmup: bool = True
+
+
+Command = PlaceBracket | PlaceOrder | Cancel | Flatten | Refresh | RequestHistory
 
 
 # --- events (spine-ib -> caller) ---------------------------------------------------------

@@ -37,6 +37,9 @@ class SessionSettings(BaseModel):
     client_id_max_attempts: int = Field(5, ge=1, description="326 (client id in use) retries before HALTED")
     backoff_initial_secs: float = Field(0.2, gt=0)
     backoff_max_secs: float = Field(10.0, gt=0)
+    kill_flattens: bool = Field(True, description="a manual kill closes positions too (kill_switch.on_trigger cancel_and_flatten)")
+    restore_stop_fraction: float = Field(0.10, gt=0, lt=1, description="restored stop off the average cost when the journal has no stop price")
+    restore_take_profit_fraction: float = Field(0.20, gt=0, description="restored take-profit off the average cost, likewise")
     tickers: tuple[str, ...] = ()
     exchange: str = "SMART"
     currency: str = "USD"

@@ -50,7 +50,7 @@ def bracket_legs(cmd: PlaceBracket, first_id: int, min_tick: float) -> list[LegS
     limit = round_to_tick(cmd.limit_price, min_tick) if cmd.entry_type == "LMT" and cmd.limit_price is not None else None
     if cmd.entry_type == "LMT" and limit is None:
         raise ValueError("a limit entry needs limit_price")
-    ref = lambda role: format_order_ref(cmd.tag, cmd.intent_id, role, cmd.attempt)  # noqa: E731
+    ref = lambda role: format_order_ref(cmd.tag, cmd.intent_id, role, cmd.attempt)
     return [
         LegSpec(parent_id, "entry", cmd.side, cmd.quantity, cmd.entry_type, limit, None, 0, False, "", ref("entry")),
         LegSpec(tp_id, "take_profit", exit_side, cmd.quantity, "LMT", round_to_tick(cmd.take_profit_price, min_tick), None,

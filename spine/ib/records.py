@@ -134,6 +134,18 @@ class RequestHistory:
 Command = PlaceBracket | PlaceOrder | Cancel | Flatten | Refresh | RequestHistory
 
 
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What ``IBSession.submit`` 's future resolves to: the IB order ids placed, or why none were."""
+
+    order_ids: tuple[int, ...] = ()
+    refused: str = ""
+
+    @property
+    def placed(self) -> bool:
+        return bool(self.order_ids) and not self.refused
+
+
 # --- events (spine-ib -> caller) ---------------------------------------------------------
 
 

@@ -18,13 +18,21 @@ routing, account refreshes, heartbeat, pacing and journal writes live in
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from spine.ib.records import AccountSnapshot, Command, Event, SessionState
+from spine.ib.records import (
+    AccountSnapshot,
+    Command,
+    Event,
+    Quote,
+    SessionState,
+    Submission,
+)
 from spine.ib.settings import SessionSettings
 
 if TYPE_CHECKING:
@@ -59,6 +67,7 @@ class IBSession:
         self._state = SessionState.DISCONNECTED
         self._state_lock = threading.Condition()
         self._snapshot: AccountSnapshot | None = None
+        self._quotes: dict[str, Quote] = {}
         self._failure: BaseException | None = None
 
     # --- lifecycle (any thread) -----------------------------------------------------
@@ -88,12 +97,18 @@ class IBSession:
 
     # --- commands and events (any thread) ----------------------------------------------
 
-    def submit(self, command: Command) -> None:
-        """Queue a command for the IB thread; returns at once. Raises ``SessionNotRunning`` if stopped."""
+    def submit(self, command: Command) -> concurrent.futures.Future[Submission]:
+        """Queue a command for the IB thread; returns at once. Raises ``SessionNotRunning`` if stopped.
+
+        The returned future resolves (on the IB thread) to a ``Submission``: the IB order ids
+        placed, or the reason nothing was. Callers that only need events may ignore it.
+        """
         loop, worker = self._loop, self._worker
         if loop is None or worker is None or self._stopped.is_set() or loop.is_closed():
             raise SessionNotRunning("the IB session is not running; the command was not sent")
-        loop.call_soon_threadsafe(worker.enqueue, command)
+        future: concurrent.futures.Future[Submission] = concurrent.futures.Future()
+        loop.call_soon_threadsafe(worker.enqueue, command, future)
+        return future
 
     def poll_events(self, max_items: int | None = None) -> list[Event]:
         """Every event produced since the last poll (at most ``max_items``), oldest first; never blocks."""
@@ -133,6 +148,10 @@ class IBSession:
         """The latest account values and positions (None before the first one arrived)."""
         return self._snapshot
 
+    def last_quote(self, ticker: str) -> Quote | None:
+        """The latest quote line for ``ticker`` (None before one arrived); check its ``at`` for staleness."""
+        return self._quotes.get(ticker.strip().upper())
+
     def get_account_info(self) -> dict:
         """The seed's provider API: ``{"margin_info": {...}, "positions": [...]}`` of the latest snapshot.
 
@@ -163,8 +182,13 @@ class IBSession:
     def _publish_snapshot(self, snapshot: AccountSnapshot) -> None:
         self._snapshot = snapshot
 
+    def _publish_quote(self, quote: Quote) -> None:
+        self._quotes[quote.ticker] = quote
+
     def _run(self) -> None:
-        from spine.ib.worker import IBWorker  # the worker imports ib_async; keep it off callers' import path
+        from spine.ib.worker import (
+            IBWorker,  # the worker imports ib_async; keep it off callers' import path
+        )
 
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
@@ -176,7 +200,7 @@ class IBSession:
 
                 factory = IB
             self._worker = IBWorker(self.settings, factory(), self, clock=self._clock)
-        except BaseException as exc:  # surfaced to start()
+        except BaseException as exc:  # noqa: BLE001 - surfaced to start() on the caller's thread
             self._failure = exc
             self._ready.set()
             loop.close()

@@ -14,7 +14,9 @@ Nothing here blocks the loop: ib_async is used through its async API (``placeOrd
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from ib_async import IB, Contract, ExecutionFilter, Order, Stock
 from ib_async.ib import StartupFetchNONE
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential,
+)
 
 from brokers import ib_translation as tr
 from spine.envelope import is_paper_account
@@ -49,6 +56,7 @@ from spine.ib.records import (
     SessionError,
     SessionState,
     SessionStateChanged,
+    Submission,
 )
 from spine.ib.settings import SessionSettings
 from spine.state_store import StateStore
@@ -84,7 +92,13 @@ def _number(value: Any) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return None if number != number or abs(number) > 1e300 else number
+    return number if math.isfinite(number) and abs(number) < 1e300 else None
+
+
+def _positive(value: Any) -> float | None:
+    """IB's 'no price' is -1 or NaN; only a positive finite price is a price."""
+    number = _number(value)
+    return number if number is not None and number > 0 else None
 
 
 class IBWorker:
@@ -99,7 +113,7 @@ class IBWorker:
         self.store = StateStore.in_folder(settings.state_dir)
         self.assembler = FillAssembler(self.journal.fill_ids())
         self.pacer = HistoricalPacer(time.monotonic)
-        self._commands: asyncio.Queue[Command] = asyncio.Queue()
+        self._commands: asyncio.Queue[tuple[Command, concurrent.futures.Future[Submission] | None]] = asyncio.Queue()
         self._stopping = False
         self._cancel_on_stop = False
         self._wake = asyncio.Event()
@@ -127,8 +141,8 @@ class IBWorker:
 
     # --- entry points called through the loop by IBSession --------------------------------
 
-    def enqueue(self, command: Command) -> None:
-        self._commands.put_nowait(command)
+    def enqueue(self, command: Command, future: concurrent.futures.Future[Submission] | None = None) -> None:
+        self._commands.put_nowait((command, future))
 
     def request_stop(self, cancel_working: bool) -> None:
         self._stopping = True
@@ -171,6 +185,10 @@ class IBWorker:
     async def _shutdown(self) -> None:
         for task in self._tasks:
             task.cancel()
+        while not self._commands.empty():
+            _cmd, future = self._commands.get_nowait()
+            if future is not None and not future.done():
+                future.set_result(Submission((), "the session stopped before the command ran; nothing was sent"))
         if self._cancel_on_stop and self.ib.isConnected():
             for trade in list(self.ib.openTrades()):
                 self.ib.cancelOrder(trade.order)
@@ -209,7 +227,7 @@ class IBWorker:
         try:
             await self.ib.connectAsync(self.s.host, self.s.port, clientId=self.s.client_id,
                                        timeout=self.s.connect_timeout_secs, fetchFields=StartupFetchNONE)  # fmt: skip
-        except (OSError, TimeoutError, asyncio.TimeoutError, ConnectionError) as exc:
+        except (OSError, TimeoutError, ConnectionError) as exc:
             if tr.CLIENT_ID_IN_USE in self._connect_errors:
                 self._client_id_refusals += 1
                 self._set_state(SessionState.DISCONNECTED, f"client id {self.s.client_id} in use (326); backing off")
@@ -269,7 +287,7 @@ class IBWorker:
     async def _fetch(self, what: str, awaitable: Any) -> Any:
         try:
             return await asyncio.wait_for(awaitable, self.s.request_timeout_secs)
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             self._emit(SessionError(0, f"reconcile: {what} timed out after {self.s.request_timeout_secs:g} s; staying SYNCING and retrying"))
             raise FetchFailed(what) from exc
         except ConnectionError as exc:
@@ -359,7 +377,7 @@ class IBWorker:
             ref_intent = f"restore-{gap.ticker}-{int(self._clock())}"
             oca = self._oca_of(gap.ticker, gap.side) or f"OCA:{ref_intent}"
             order_type = "STP" if gap.role == "stop" else "LMT"
-            cmd = PlaceOrder(intent_id=ref_intent, ticker=gap.ticker, side=gap.side, quantity=int(round(gap.quantity)),
+            cmd = PlaceOrder(intent_id=ref_intent, ticker=gap.ticker, side=gap.side, quantity=round(gap.quantity),
                              order_type=order_type, tag=self._tag_for(gap.ticker),
                              role=gap.role, price=price if order_type == "LMT" else None,
                              aux_price=price if order_type == "STP" else None, oca_group=oca)  # fmt: skip
@@ -401,7 +419,7 @@ class IBWorker:
             await asyncio.sleep(self.s.kill_poll_secs)
             try:
                 kill = self.store.kill_switch()
-            except Exception as exc:  # a locked or broken state database: fail closed
+            except Exception as exc:  # noqa: BLE001 - a locked or broken state database: fail closed
                 self._halt(f"state database unreadable ({exc}); halting new risk", persist=False)
                 continue
             if kill.active and not self._kill_executed and self.ib.isConnected() and self._state is not SessionState.CONNECTING:
@@ -466,7 +484,7 @@ class IBWorker:
                 continue
             try:
                 await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.s.request_timeout_secs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure of the heartbeat means reconnect
                 self._emit(SessionError(0, f"heartbeat: reqCurrentTime got no answer ({type(exc).__name__}); reconnecting"))
                 self.ib.disconnect()
 
@@ -527,7 +545,9 @@ class IBWorker:
         for t in tickers:
             symbol = t.contract.symbol.upper() if t.contract else ""
             if symbol in self._tickers:
-                self._emit(Quote(symbol, _number(t.bid), _number(t.ask), _number(t.last)))
+                quote = Quote(symbol, _positive(t.bid), _positive(t.ask), _positive(t.last))
+                self.session._publish_quote(quote)
+                self._emit(quote)
 
     async def _history(self, cmd: RequestHistory) -> None:
         for ticker in cmd.tickers:
@@ -542,7 +562,7 @@ class IBWorker:
                     self.ib.reqHistoricalDataAsync(contract, cmd.end, cmd.duration, cmd.bar_size, "TRADES", True, 1),
                     self.s.request_timeout_secs * 4,
                 )
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - one failed request ends that request only
                 self._emit(SessionError(getattr(exc, "code", 0), f"historical data for {ticker}: {exc or type(exc).__name__}"))
                 continue
             for b in bars:
@@ -553,12 +573,13 @@ class IBWorker:
 
     async def _command_loop(self) -> None:
         while True:
-            cmd = await self._commands.get()
+            cmd, future = await self._commands.get()
+            result = Submission()
             try:
                 if isinstance(cmd, PlaceBracket):
-                    await self._place_bracket(cmd)
+                    result = await self._place_bracket(cmd)
                 elif isinstance(cmd, PlaceOrder):
-                    await self._place_order(cmd)
+                    result = await self._place_order(cmd)
                 elif isinstance(cmd, Cancel):
                     self._cancel(cmd)
                 elif isinstance(cmd, Flatten):
@@ -573,6 +594,9 @@ class IBWorker:
             except Exception as exc:  # one bad command must not end the session
                 log.exception("command %r failed", cmd)
                 self._emit(SessionError(0, f"command {type(cmd).__name__} failed: {exc}"))
+                result = Submission((), f"failed: {exc}")
+            if future is not None and not future.done():
+                future.set_result(result)
 
     def _refuse(self, order_ref: str, quantity: float, reason: str) -> None:
         self._emit(OrderStatus(0, 0, order_ref, tr.REJECTED, "", 0.0, float(quantity), 0.0, reason))
@@ -584,13 +608,13 @@ class IBWorker:
             return f"session is {self._state}: only ACTIVE sends orders that add risk" + (f" ({self._halt_reason})" if self._halt_reason else "")
         return ""
 
-    async def _place_bracket(self, cmd: PlaceBracket) -> None:
+    async def _place_bracket(self, cmd: PlaceBracket) -> Submission:
         refs = [tr.format_order_ref(cmd.tag, cmd.intent_id, role, cmd.attempt) for role in ("entry", "take_profit", "stop")]
         why = self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected")
         if why:
             for ref in refs:
                 self._refuse(ref, cmd.quantity, why)
-            return
+            return Submission((), why)
         contract = await self._contract(cmd.ticker)
         first = self.ib.client.getReqId()
         self.ib.client.getReqId()
@@ -601,13 +625,14 @@ class IBWorker:
             self._journal_leg(cmd.intent_id, cmd.ticker.upper(), leg)
         for leg in legs:
             self.ib.placeOrder(contract, self._ib_order(leg, tif="DAY" if leg.role == "entry" else "GTC"))
+        return Submission(tuple(leg.order_id for leg in legs))
 
-    async def _place_order(self, cmd: PlaceOrder, *, allow_any_state: bool = False) -> None:
+    async def _place_order(self, cmd: PlaceOrder, *, allow_any_state: bool = False) -> Submission:
         ref = tr.format_order_ref(cmd.tag, cmd.intent_id, cmd.role, cmd.attempt)
         why = "" if allow_any_state else (self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected"))
         if why:
             self._refuse(ref, cmd.quantity, why)
-            return
+            return Submission((), why)
         contract = await self._contract(cmd.ticker)
         tick = self._min_ticks.get(cmd.ticker.upper(), 0.01)
         leg = LegSpec(self.ib.client.getReqId(), cmd.role, cmd.side, cmd.quantity, cmd.order_type,
@@ -617,6 +642,7 @@ class IBWorker:
         self.journal.record_intent(cmd.intent_id, cmd.ticker.upper(), cmd.side, cmd.quantity, cmd.tag, cmd.role)
         self._journal_leg(cmd.intent_id, cmd.ticker.upper(), leg)
         self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC" if cmd.role in ("stop", "take_profit") else "DAY"))
+        return Submission((leg.order_id,))
 
     def _journal_leg(self, intent_id: str, ticker: str, leg: LegSpec) -> None:
         self.journal.record_submission(JournalOrder(leg.order_id, 0, leg.order_ref, intent_id, leg.role, ticker, leg.side,

@@ -74,6 +74,22 @@ class EventLog:
                 self.events.append(event)
 
 
+    def wait_status(self, order_id: int, *statuses: str, timeout: float = WAIT_SECS) -> None:
+        """Wait until ``order_id`` reached one of ``statuses`` (Backtrader names)."""
+        from spine.ib.records import OrderStatus
+
+        self.wait_for(lambda: any(isinstance(e, OrderStatus) and e.order_id == order_id and e.bt_status in statuses
+                                  for e in self.drain()), f"order {order_id} {'/'.join(statuses)}", timeout)  # fmt: skip
+
+    def place(self, command, gateway=None):  # type: ignore[no-untyped-def]
+        """Submit, wait until IB acknowledged every leg (so a clock step can fill them); the order ids."""
+        submission = self.session.submit(command).result(timeout=WAIT_SECS)
+        assert submission.placed, submission.refused
+        for order_id in submission.order_ids:
+            self.wait_status(order_id, "Accepted", "Partial", "Completed")
+        return submission.order_ids
+
+
 @pytest.fixture
 def price_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "prices"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from brokers.fill_model import FillModel
 from spine.gateway.fault_hooks import commission_first, set_min_tick
 from spine.ib import SessionState
 from spine.ib.journal import Journal
@@ -17,10 +18,10 @@ def _bracket(intent: str = "s1", qty: int = 10, **kw: object) -> PlaceBracket:
 
 def test_bracket_reaches_the_gateway_as_three_native_legs_rounded_to_the_tick(gateway, open_session) -> None:
     gateway.call(lambda: set_min_tick(gateway.simulator, "ABC", 0.05))
-    session, _log = open_session(gateway)
-    submission = session.submit(_bracket()).result(timeout=10)
-    assert submission.placed and len(submission.order_ids) == 3
-    parent_id, tp_id, stop_id = submission.order_ids
+    _session, log = open_session(gateway)
+    order_ids = log.place(_bracket())
+    assert len(order_ids) == 3
+    parent_id, tp_id, stop_id = order_ids
     legs = gateway.call(lambda: {k[1]: o.request for k, o in gateway.simulator.engine.orders.items()})
     parent, tp, stop = legs[parent_id], legs[tp_id], legs[stop_id]
     assert (parent.transmit, tp.transmit, stop.transmit) == (False, False, True)
@@ -36,7 +37,7 @@ def test_bracket_reaches_the_gateway_as_three_native_legs_rounded_to_the_tick(ga
 
 def test_a_fill_is_journaled_and_emitted_once_with_its_commission(gateway, open_session, state_dir) -> None:
     session, log = open_session(gateway)
-    session.submit(_bracket()).result(timeout=10)
+    log.place(_bracket())
     gateway.step(1)
     log.wait_for(lambda: any(isinstance(e, Fill) for e in log.drain()), "the entry fill")
     fills = log.of(Fill)
@@ -52,20 +53,27 @@ def test_a_fill_is_journaled_and_emitted_once_with_its_commission(gateway, open_
     journal.close()
 
 
-def test_fills_whose_commission_arrives_before_the_execution_are_assembled_once(gateway, open_session) -> None:
+def test_fills_whose_commission_arrives_before_the_execution_are_assembled_once(start_gateway, open_session) -> None:
+    gateway = start_gateway(fill_model=FillModel(commission_bps=10.0))
+    gateway.step(1)
     gateway.call(lambda: commission_first(gateway.simulator))
     session, log = open_session(gateway)
-    session.submit(_bracket()).result(timeout=10)
+    log.place(_bracket())
     gateway.step(1)
     log.wait_for(lambda: len(log.of(Fill)) == 1, "the entry fill assembled from reordered messages")
-    gateway.step(1)  # more messages; nothing may repeat
-    session.submit(PlaceOrder(intent_id="x1", ticker="XYZ", side="BUY", quantity=3, order_type="MKT", tag="LIVE_SPINE",
-                              role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
+    gateway.step(1)  # the stop fills on 2020-01-07 (low 94 under 95.01); more reordered messages
+    log.place(PlaceOrder(intent_id="x1", ticker="XYZ", side="BUY", quantity=3, order_type="MKT", tag="LIVE_SPINE",
+                         role="entry", adds_risk=True))  # fmt: skip
     gateway.step(1)
-    log.wait_for(lambda: len(log.of(Fill)) == 2, "the second fill")
-    fills = log.of(Fill)
-    assert len({f.exec_id for f in fills}) == 2
-    assert all(f.commission >= 0 for f in fills)
+    at_gateway = gateway.call(lambda: [(e.exec_id, e.commission) for e in gateway.simulator.engine.executions])
+    assert len(at_gateway) == 3
+    log.wait_for(lambda: len(log.of(Fill)) == 3, "three fills")
+    fills = {f.exec_id: f for f in log.of(Fill)}
+    assert len(log.of(Fill)) == 3 and set(fills) == {exec_id for exec_id, _ in at_gateway}
+    for exec_id, commission in at_gateway:
+        assert round(fills[exec_id].commission, 2) == round(float(commission), 2)
+    entry = next(f for f in fills.values() if f.order_ref.endswith(":entry:1") and f.ticker == "ABC")
+    assert round(entry.commission, 2) == 1.02  # 10 bps of 10 x 102.00, to the cent
 
 
 def test_a_rejection_at_the_gateway_is_a_backtrader_rejected_status_with_ib_reason(gateway, open_session) -> None:

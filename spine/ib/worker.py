@@ -35,6 +35,7 @@ from brokers import ib_translation as tr
 from spine.envelope import is_paper_account
 from spine.ib.bracket import LegSpec, bracket_legs, round_to_tick
 from spine.ib.fill_assembler import AssembledFill, ExecutionHalf, FillAssembler
+from spine.ib.halt import HALT_AT_META, HALT_META
 from spine.ib.journal import Journal, JournalOrder
 from spine.ib.pacer import HistoricalPacer
 from spine.ib.reconcile import BrokerOrder, ProtectionGap, reconcile
@@ -66,8 +67,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("spine.ib")
 
-HALT_META = "halt_reason"
-HALT_AT_META = "halt_at"
 RISK_STATES = frozenset({SessionState.ACTIVE})
 
 
@@ -453,12 +452,8 @@ class IBWorker:
         self._emit(SessionError(0, f"kill switch: cancelled all working orders{f', closing {closed} positions' if closed else ''}: {reason}"))
 
     def _resumed_since_halt(self) -> bool:
-        if not self._halt_at:
-            return False
-        for trigger in reversed(self.store.triggers()):
-            if trigger.cause == "resume" and trigger.at.isoformat() > self._halt_at:
-                return True
-        return False
+        """``spine resume`` deletes the journal's halt row (``spine.ib.halt.clear_session_halt``)."""
+        return bool(self._halt_at) and self.journal.meta(HALT_META) is None
 
     def _halt(self, reason: str, *, persist: bool = True) -> None:
         self._halt_reason = reason
@@ -470,7 +465,6 @@ class IBWorker:
 
     def _clear_halt(self) -> None:
         self._halt_reason, self._halt_at = "", ""
-        self.journal.delete_meta(HALT_META)
         self.journal.delete_meta(HALT_AT_META)
         if self._state is SessionState.HALTED:
             self._set_state(SessionState.ACTIVE, "resumed by the operator (spine resume)")

@@ -27,6 +27,7 @@ class DrawdownBreaker(bt.Analyzer):
         ("config", None),  # SpineConfig or its circuit_breaker section (default settings when None)
         ("state_dir", None),  # where a breaker built here keeps its latch (in memory when None)
         ("events", None),  # EventLog
+        ("trade_from", None),  # datetime.date: warm-up bars before it are not recorded
     )
 
     def start(self) -> None:
@@ -47,6 +48,8 @@ class DrawdownBreaker(bt.Analyzer):
 
     def next(self) -> None:
         now = self.strategy.datetime.datetime(0)
+        if self.p.trade_from is not None and now.date() < self.p.trade_from:
+            return
         if not self._announced_start:
             self._announced_start = True
             if self.breaker.is_trading_paused(now):

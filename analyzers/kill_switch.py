@@ -56,6 +56,7 @@ class KillSwitch(bt.Analyzer):
         ("store", None),  # StateStore for the manual switch and the trigger record
         ("events", None),  # EventLog
         ("poll_manual", False),  # re-read the manual switch every bar (live sessions)
+        ("trade_from", None),  # datetime.date: warm-up bars before it are not watched
     )
 
     def start(self) -> None:
@@ -74,6 +75,8 @@ class KillSwitch(bt.Analyzer):
         if not self.p.enabled or self.fired is not None:
             return
         now = self.strategy.datetime.datetime(0)
+        if self.p.trade_from is not None and now.date() < self.p.trade_from:
+            return
         trigger = self._manual(first=not self._checked_store)
         self._checked_store = True
         vix = self.p.vix

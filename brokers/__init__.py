@@ -3,6 +3,7 @@
 from brokers.fill_model import Bar, FillModel
 from brokers.gate_orders import ORDER_TYPES, order_intent
 from brokers.gated_broker import GatedBroker, NotAGatedBrokerError, require_gated_broker
+from brokers.ib_broker import IBBroker
 from brokers.risk_gate import (
     GateDecision,
     GateState,
@@ -19,6 +20,7 @@ __all__ = [
     "GateDecision",
     "GateState",
     "GatedBroker",
+    "IBBroker",
     "NotAGatedBrokerError",
     "OrderIntent",
     "PortfolioView",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import backtrader as bt
+import numpy as np
 
 from analyzers import CircuitBreaker
 from brokers import FillModel, RiskGate, SimBroker
@@ -24,7 +25,7 @@ from spine.config import SpineConfig
 from spine.errors import InputError
 from spine.event_log import EventLog
 from spine.feeds import ArrayFeed
-from spine.harness import HarnessWiring, wire_harness
+from spine.harness import HarnessWiring, warmup_bar_count, wire_harness
 from spine.labels import RESEARCH_LABEL
 from spine.prices import (
     PriceSeries,
@@ -83,6 +84,7 @@ class _Inputs:
     signals: list[SignalRecord]
     vix: PriceSeries | None
     signals_path: Path
+    trade_from: date | None = None  # --start: bars before it (when the data has them) only warm up
 
 
 def load_inputs(request: BacktestRequest) -> _Inputs:
@@ -97,10 +99,25 @@ def load_inputs(request: BacktestRequest) -> _Inputs:
         paths = list(request.data) or [SAMPLE_PRICES]
         tickers = request.tickers or _signalled_tickers(paths, signals_path)
         prices = load_prices(paths, tickers=tickers, start=request.start, end=request.end)
+        if request.start is not None:
+            prices = with_warmup(prices, load_prices(paths, tickers=tuple(prices), end=request.end), request.start, warmup_bar_count(request.config.strategy.atr_period))
     signals = load_signals(signals_path, prices=prices, tickers=request.tickers)
     vix_path = request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
     vix = _clip(load_vix(vix_path), prices) if vix_path is not None else None
-    return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path)
+    return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path, trade_from=request.start)
+
+
+def with_warmup(prices: dict[str, PriceSeries], history: dict[str, PriceSeries], start: date, bars: int) -> dict[str, PriceSeries]:
+    """Each ticker's bars from ``start`` plus up to ``bars`` bars before it, as a session warms up from history."""
+    out = {}
+    first = np.datetime64(start, "ns")
+    for ticker, series in prices.items():
+        full = history[ticker]
+        begin = max(int(np.searchsorted(full.dates, first, side="left")) - bars, 0)
+        stop = begin + int(np.searchsorted(full.dates[begin:], series.dates[-1], side="right"))
+        fields = {name: getattr(full, name)[begin:stop] for name in ("dates", "open", "high", "low", "close", "volume")}
+        out[ticker] = replace(full, **fields)
+    return out
 
 
 def _signalled_tickers(paths: Sequence[Path], signals_path: Path) -> tuple[str, ...] | None:
@@ -166,6 +183,7 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
         limits=limits,
         kill_max_drawdown=abs(config.backtest.max_drawdown_pct),
         vix_feed=vix_feed,
+        trade_from=inputs.trade_from,
     )
     wire_harness(cerebro, config, broker, breaker, wiring, events=events, store=store, progress=progress)
     return cerebro

@@ -97,6 +97,13 @@ class DayBuffer:
     def released_through(self) -> date | None:
         return self._released_through
 
+    def fence(self, day: date) -> None:
+        """Treat every day up to ``day`` as released (the warm-up): a later copy of one is never a second bar."""
+        if self._released_through is None or day > self._released_through:
+            self._released_through = day
+        for old in [d for d in self._pending if d <= day]:
+            del self._pending[old]
+
     def add(self, bars: Iterable[Bar]) -> None:
         for bar in bars:
             if self._released_through is not None and bar.day <= self._released_through:
@@ -123,8 +130,3 @@ class DayBuffer:
     def _complete(self, day: date) -> bool:
         have = self._pending.get(day, {})
         return all(t in have for t in self.tickers)
-
-
-def warmup_bar_count(atr_period: int, breaker_lookback_days: int = 1) -> int:
-    """Bars of history a session loads before trading: the ATR period plus the breaker's lookback."""
-    return int(atr_period) + int(breaker_lookback_days)

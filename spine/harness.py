@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 import backtrader as bt
 
@@ -23,6 +24,15 @@ from spine.state_store import StateStore
 from strategies import LiquiditySizer, SignalStrategy
 
 
+def warmup_bar_count(atr_period: int, breaker_lookback_days: int = 1) -> int:
+    """Bars of history loaded before trading starts: the ATR period plus the breaker's lookback.
+
+    A paper session loads this many daily bars at start, and ``spine backtest --start``
+    warms up on as many bars before ``--start``, so both see the same indicator values.
+    """
+    return int(atr_period) + int(breaker_lookback_days)
+
+
 @dataclass(frozen=True)
 class HarnessWiring:
     """What differs between routes once the broker and feeds exist."""
@@ -33,6 +43,7 @@ class HarnessWiring:
     kill_max_drawdown: float  # the kill switch's drawdown from peak, a fraction
     vix_feed: bt.AbstractDataBase | None = None
     poll_manual_kill: bool = False  # re-read `spine kill` every bar (live sessions)
+    trade_from: date | None = None  # bars before it warm indicators up only (the warm-up fence)
 
 
 def wire_harness(
@@ -67,9 +78,10 @@ def wire_harness(
         limit_offset_bps=strategy.limit_offset_bps,
         atr_multiplier=sizing.atr_multiplier,
         events=events,
+        trade_from=wiring.trade_from,
     )
-    cerebro.addanalyzer(RunRecorder, _name="recorder", progress=progress)
-    cerebro.addanalyzer(DrawdownBreaker, _name="breaker", breaker=breaker, events=events)
+    cerebro.addanalyzer(RunRecorder, _name="recorder", progress=progress, trade_from=wiring.trade_from)
+    cerebro.addanalyzer(DrawdownBreaker, _name="breaker", breaker=breaker, events=events, trade_from=wiring.trade_from)
     cerebro.addanalyzer(
         KillSwitch,
         _name="kill_switch",
@@ -80,6 +92,7 @@ def wire_harness(
         store=store,
         events=events,
         poll_manual=wiring.poll_manual_kill,
+        trade_from=wiring.trade_from,
     )
     cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0)
     cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")

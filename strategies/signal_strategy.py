@@ -62,6 +62,7 @@ class SignalStrategy(bt.Strategy):
         ("limit_offset_bps", 0.0),
         ("atr_multiplier", 2.0),
         ("events", None),
+        ("trade_from", None),  # datetime.date: bars before it only warm indicators up and never produce orders
     )
 
     def __init__(self) -> None:
@@ -136,6 +137,10 @@ class SignalStrategy(bt.Strategy):
                 due.append(signal)
             book.cursor += 1
         if not due:
+            return
+        if self.p.trade_from is not None and book.data.datetime.date(0) < self.p.trade_from:
+            for early in due:
+                self._skip(book, early, f"warm-up bar: trading starts on {self.p.trade_from}")
             return
         for stale in due[:-1]:
             self._skip(book, stale, f"superseded by a later signal due on the same bar (row {due[-1].row})")

@@ -64,8 +64,10 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     if not shared.is_dir():
         pytest.skip("../shared/data is absent")
     files = {"NVDA": shared / "nvda-1999-2014.csv", "ORCL": shared / "orcl-1995-2014.csv"}
-    # The backtest sees only START..END, so its ATR warms up inside that window: compare on the same slice.
-    prices = {t: pd.read_csv(p, parse_dates=["Date"]).set_index("Date").loc[str(START) : str(END)] for t, p in files.items()}
+    # `--start` warms the ATR up on the 15 bars (ATR period + breaker lookback) before START, as a paper
+    # session warms up from history: compare on the same slice.
+    full = {t: pd.read_csv(p, parse_dates=["Date"]).set_index("Date") for t, p in files.items()}
+    prices = {t: frame.iloc[max(int(frame.index.searchsorted(pd.Timestamp(START))) - 15, 0) :].loc[: str(END)] for t, frame in full.items()}
     tmp = tmp_path_factory.mktemp("real")
     signals = tmp / "signals.csv"
     write_signals(signals, prices)

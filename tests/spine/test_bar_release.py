@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime, time
 
 import pytest
 
-from spine.bar_release import CalendarRelease, DayBuffer, ReplayRelease, warmup_bar_count
+from spine.bar_release import CalendarRelease, DayBuffer, ReplayRelease
 from spine.errors import ConfigError
+from spine.harness import warmup_bar_count
 from spine.ib.records import Bar
 
 

@@ -30,7 +30,7 @@ def test_bracket_reaches_the_gateway_as_three_native_legs_rounded_to_the_tick(ga
     assert (parent.order_type, tp.order_type, stop.order_type) == ("MKT", "LMT", "STP")
     assert (tp.action, stop.action) == ("SELL", "SELL")
     assert tp.limit_price == 110.0 and stop.stop_price == 95.0  # 110.02 and 95.013 on a 0.05 tick
-    assert parent.order_ref == f"PROHIBITED_LLM_DISCOVERY_LINK:s1:entry:1"
+    assert parent.order_ref == "PROHIBITED_LLM_DISCOVERY_LINK:s1:entry:1"
     assert tp.order_ref.endswith(":take_profit:1") and stop.order_ref.endswith(":stop:1")
     assert all("PROHIBITED_LLM_DISCOVERY_LINK" in leg.order_ref for leg in (parent, tp, stop))
 
@@ -57,7 +57,7 @@ def test_fills_whose_commission_arrives_before_the_execution_are_assembled_once(
     gateway = start_gateway(fill_model=FillModel(commission_bps=10.0))
     gateway.step(1)
     gateway.call(lambda: commission_first(gateway.simulator))
-    session, log = open_session(gateway)
+    _session, log = open_session(gateway)
     log.place(_bracket())
     gateway.step(1)
     log.wait_for(lambda: len(log.of(Fill)) == 1, "the entry fill assembled from reordered messages")
@@ -82,7 +82,7 @@ def test_a_rejection_at_the_gateway_is_a_backtrader_rejected_status_with_ib_reas
     session.submit(PlaceOrder(intent_id="r1", ticker="ABC", side="BUY", quantity=5, order_type="MKT", tag="LIVE_SPINE",
                               role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
     log.wait_for(lambda: any(s.bt_status == "Rejected" for s in log.of(OrderStatus)), "a Rejected status")
-    rejected = [s for s in log.of(OrderStatus) if s.bt_status == "Rejected"][0]
+    rejected = next(s for s in log.of(OrderStatus) if s.bt_status == "Rejected")
     assert rejected.error_code == 201 and "No trading permissions" in rejected.reason
 
 

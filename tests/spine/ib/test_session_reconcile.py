@@ -61,7 +61,7 @@ def test_a_fill_missed_during_a_drop_is_applied_exactly_once(gateway, open_sessi
 
 
 def test_a_gateway_restart_that_rolls_ids_back_never_reuses_a_journaled_id(gateway, open_session) -> None:
-    session, log = open_session(gateway)
+    _session, log = open_session(gateway)
     first = log.place(_bracket("a"))
     gateway.call(lambda: roll_back_order_ids(gateway.simulator, 1))
     mark = len(log.drain())
@@ -112,7 +112,7 @@ def test_an_executions_timeout_keeps_syncing_and_is_never_read_as_no_fills(gatew
 
 
 def test_1100_then_1102_degrades_then_light_reconcile_back_to_active(gateway, open_session) -> None:
-    session, log = open_session(gateway)
+    _session, log = open_session(gateway)
     mark = len(log.drain())
     gateway.go_silent(0.3)
     log.wait_for(lambda: _states_after(log, mark)[-1:] == [SessionState.ACTIVE], "ACTIVE after 1102")
@@ -130,8 +130,13 @@ def test_1100_then_1101_full_reconcile_and_market_data_resubscribed(gateway, ope
     gateway.call(lambda: send_notice(gateway.simulator, 1101))
     log.wait_for(lambda: _states_after(log, mark)[-1:] == [SessionState.ACTIVE], "ACTIVE after 1101")
     assert _states_after(log, mark) == [SessionState.DEGRADED, SessionState.SYNCING, SessionState.ACTIVE]
-    after = gateway.call(lambda: sorted(next(iter(gateway.simulator.sessions.values())).market_data))
-    assert len(after) == len(before) and set(after).isdisjoint(before)  # new subscriptions, the old ones cancelled
+
+    def lines() -> dict[int, str]:
+        return gateway.call(lambda: dict(next(iter(gateway.simulator.sessions.values())).market_data))
+
+    log.wait_for(lambda: set(lines()).isdisjoint(before), "the market data lines resubscribed")
+    after = lines()
+    assert sorted(after.values()) == ["ABC", "XYZ"]  # one new line per ticker, the old ones cancelled
 
 
 def test_an_external_fill_halts_new_risk_keeps_the_stops_and_resume_clears_it(gateway, open_session, state_dir) -> None:

@@ -34,7 +34,7 @@ def test_kill_9_and_restart_adopts_working_legs_resends_nothing_and_restores_a_m
     try:
         line = proc.stdout.readline().split() if proc.stdout else []
         assert line[:1] == ["READY"], line
-        entry_id, tp_id, stop_id = (int(x) for x in line[1:])
+        _entry_id, tp_id, stop_id = (int(x) for x in line[1:])
         gateway.step(1)  # the entry fills: a position of 10 with its two legs working
         _wait_journal_fill(state_dir)
     finally:
@@ -48,7 +48,7 @@ def test_kill_9_and_restart_adopts_working_legs_resends_nothing_and_restores_a_m
     journal.close()
     orders_before = gateway.call(lambda: set(gateway.simulator.engine.orders))
 
-    session, log = open_session(gateway)
+    session, _log = open_session(gateway)
     assert session.state is SessionState.ACTIVE
     new = gateway.call(lambda: {k: o for k, o in gateway.simulator.engine.orders.items() if k not in orders_before})
     assert len(new) == 1, new  # only the restored stop; no entry or take-profit re-sent

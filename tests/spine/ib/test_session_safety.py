@@ -79,7 +79,7 @@ def test_a_client_id_in_use_is_retried_then_halted_with_a_clear_message(gateway,
     holder = IB()
     holder.connect("127.0.0.1", gateway.port, clientId=7, timeout=10)
     try:
-        session, log = open_session(gateway, wait_active=False, client_id_max_attempts=2)
+        session, log = open_session(gateway, wait_active=False, client_id_max_attempts=2, connect_timeout_secs=1.0)
         assert session.wait_for_state(SessionState.HALTED, timeout=15)
         message = next(e.message for e in log.drain() if isinstance(e, SessionError) and e.code == 326 and "attempts" in e.message)
         assert "client id 7 is in use" in message and "after 2 attempts" in message

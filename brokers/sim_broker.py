@@ -88,13 +88,20 @@ class SimBroker(bt.brokers.BackBroker):
         return bt.num2date(max(stamps)) if stamps else None
 
     def get_available_funds(self) -> float:
-        """Cash not yet committed to working entry orders (what a new order may spend)."""
+        """What a new order may spend, as IB's AvailableFunds counts it, minus working entries' commitments.
+
+        IB's AvailableFunds is NAV minus the gross position value (margin 1.0): for longs that
+        is the cash, but a short's proceeds are not spendable, so each short takes twice its
+        value off Backtrader's cash (which holds the proceeds). The IB paper route sizes
+        from the same number, so both routes size alike.
+        """
         committed = 0.0
         for order in list(self.pending) + list(self.submitted):
             if order.parent is None and order.isbuy() and order.alive() and role_of(order) == "entry":
                 price = order.price if order.price else order.created.price
                 committed += abs(order.executed.remsize) * float(price or 0.0)
-        return self.getcash() - committed
+        shorts = sum(-position.size * float(data.close[0]) for data, position in self.positions.items() if position.size < 0 and len(data))
+        return self.getcash() - 2.0 * shorts - committed
 
     def get_net_liquidation(self) -> float:
         """NAV: cash plus positions at the last close (Backtrader's value)."""

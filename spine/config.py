@@ -76,6 +76,7 @@ class StrategySettings(_Frozen):
     take_profit_atr: float = Field(3.0, gt=0)
     entry_order_type: Literal["market", "limit"] = "market"
     limit_offset_bps: float = Field(0.0, ge=0, le=10_000)
+    price_tick: float = Field(0.01, ge=0, description="stop, take-profit and limit prices rounded to this tick, as IB requires; 0 keeps them unrounded")
 
 
 class CircuitBreakerSettings(_Frozen):

@@ -76,6 +76,7 @@ def wire_harness(
         take_profit_atr=strategy.take_profit_atr,
         entry_order_type=strategy.entry_order_type,
         limit_offset_bps=strategy.limit_offset_bps,
+        price_tick=strategy.price_tick,
         atr_multiplier=sizing.atr_multiplier,
         events=events,
         trade_from=wiring.trade_from,

@@ -25,6 +25,7 @@ from spine.feeds import date_numbers
 from spine.signal_source import SignalSource, signal_source
 from spine.signals import SignalRecord
 from strategies.liquidity_sizer import LiquiditySizer
+from strategies.price_ticks import round_to_tick
 from strategies.live_signal import LiveSignal, provenance_tag
 from strategies.risk_manager import RiskManager
 
@@ -63,6 +64,7 @@ class SignalStrategy(bt.Strategy):
         ("atr_multiplier", 2.0),
         ("events", None),
         ("trade_from", None),  # datetime.date: bars before it only warm indicators up and never produce orders
+        ("price_tick", 0.0),  # stop, take-profit and limit prices on this tick (0: unrounded)
     )
 
     def __init__(self) -> None:
@@ -186,12 +188,13 @@ class SignalStrategy(bt.Strategy):
             self._skip(book, signal, f"sizer: {decision.skip_reason}")
             return
         buy = live.is_buy
-        stop = self.risk_manager.compute_smart_stop(live.direction, entry_price, atr)
+        tick = float(self.p.price_tick or 0.0)
+        stop = round_to_tick(self.risk_manager.compute_smart_stop(live.direction, entry_price, atr), tick)
         reach = self.p.take_profit_atr * atr
-        take_profit = entry_price + reach if buy else max(entry_price - reach, MIN_TAKE_PROFIT)
+        take_profit = round_to_tick(entry_price + reach if buy else max(entry_price - reach, MIN_TAKE_PROFIT), tick)
         if self.p.entry_order_type == "limit":
             offset = self.p.limit_offset_bps / 10_000.0
-            exectype, price = bt.Order.Limit, entry_price * (1.0 - offset if buy else 1.0 + offset)
+            exectype, price = bt.Order.Limit, round_to_tick(entry_price * (1.0 - offset if buy else 1.0 + offset), tick)
         else:
             exectype, price = bt.Order.Market, None
         info = {

@@ -125,7 +125,7 @@ def test_every_stop_sits_at_the_multiplier_times_atr_from_the_signal_close(real_
         when = pd.Timestamp(entry["datetime"]).normalize()
         close = real_run["prices"][entry["ticker"]].loc[when, "Close"]
         expected = close - k * atr[entry["ticker"]].loc[when] if entry["side"] == "BUY" else close + k * atr[entry["ticker"]].loc[when]
-        assert float(stop["price"]) == pytest.approx(max(expected, 0.01), rel=1e-9), stop
+        assert float(stop["price"]) == round(max(expected, 0.01), 2), stop  # on the 0.01 tick (strategy.price_tick)
 
 
 def test_every_take_profit_sits_at_take_profit_atr_from_the_signal_close(real_run):
@@ -137,7 +137,7 @@ def test_every_take_profit_sits_at_take_profit_atr_from_the_signal_close(real_ru
         when = pd.Timestamp(entry["datetime"]).normalize()
         close = real_run["prices"][entry["ticker"]].loc[when, "Close"]
         sign = 1 if entry["side"] == "BUY" else -1
-        assert float(leg["price"]) == pytest.approx(close + sign * k * atr[entry["ticker"]].loc[when], rel=1e-9)
+        assert float(leg["price"]) == round(close + sign * k * atr[entry["ticker"]].loc[when], 2)  # on the 0.01 tick
 
 
 def test_no_entry_exceeds_the_sizer_caps(real_run):

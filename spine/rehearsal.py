@@ -1,0 +1,131 @@
+"""``spine rehearse``: a paper session against the gateway simulator in-process, in lockstep, deterministic.
+
+The simulator (``spine.gateway``) runs on its own thread and serves the real ib_async
+client of an ``IBSession`` over a loopback socket. The session loads the daily bars once
+(``reqHistoricalData``); the warm-up (ATR period plus the breaker's lookback) is the bars
+before the first trading day, and every later day is released only when the simulator's
+clock has reached it. ``LockstepDriver`` steps the clock one bar at a time, after the
+session has caught up, so a market entry decided on day D's close fills at D+1's open,
+exactly as in the backtest. The account starts with ``backtest.cash`` and fills use the
+backtest's fill model (the simulator shares ``FillModel``), so the same config, data and
+signals give the same orders as ``spine backtest`` (the parity promise).
+
+It rehearses paper: the same envelope checks and top-level ``risk`` limits as
+``spine paper``, so with the shipped defaults it refuses, naming every blocker.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from brokers import FillModel
+from spine.bar_release import ReplayRelease
+from spine.config import SpineConfig
+from spine.errors import InputError
+from spine.event_log import EventLog
+from spine.gateway import GatewaySettings, GatewayThread, MarketClock
+from spine.harness import warmup_bar_count
+from spine.ib import IBSession, SessionSettings
+from spine.live_feed import BarPump
+from spine.paper_session import (
+    LockstepDriver,
+    SessionResult,
+    StopFlag,
+    build_session_cerebro,
+    fetch_history,
+    require_paper,
+    session_summary,
+    split_warmup,
+    stopping_on_signals,
+    tickers_of,
+    wait_active,
+    write_session_folder,
+)
+from spine.prices import load_prices
+from spine.signal_source import SignalFile
+from spine.state_store import StateStore
+
+REHEARSAL_ACCOUNT = "DU0000001"
+
+
+@dataclass(frozen=True)
+class RehearseRequest:
+    config: SpineConfig
+    data: tuple[Path, ...]
+    signals: Path
+    start: date | None = None
+    end: date | None = None
+    out_dir: Path = Path("runs")
+    state_dir: Path | None = None  # default: a fresh temporary folder (the journal is copied to the run folder)
+    client_id: int = 1
+
+
+def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> SessionResult:
+    """Refuse unless paper is allowed; otherwise rehearse and write the run folder."""
+    config = request.config
+    require_paper(config, "spine rehearse")
+    stop = stop if stop is not None else StopFlag()
+    events = EventLog()
+    signals = SignalFile(request.signals, on_bad_row=lambda message: events.record(datetime.now(UTC), "bad_signal_row", message))
+    series = load_prices(list(request.data), end=request.end)
+    tickers = tickers_of(signals, tuple(series))
+    series = {t: series[t] for t in tickers}
+    market = MarketClock(series)
+    count = warmup_bar_count(config.strategy.atr_period)
+    trade_from = _trade_from(market, request.start, count)
+    settings = GatewaySettings(data=request.data, port=0, account=REHEARSAL_ACCOUNT, cash=config.backtest.cash,
+                               fill_model=FillModel.from_settings(config.backtest))  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="spine-rehearse-") as scratch:
+        state_dir = request.state_dir if request.state_dir is not None else Path(scratch) / "state"
+        with GatewayThread(settings, market) as gateway:
+            while gateway.call(lambda: market.now.date()) < trade_from and not gateway.call(lambda: market.at_end):
+                gateway.step(1)  # the simulator's clock waits on the first trading day; earlier bars are history
+            session = IBSession(SessionSettings(host="127.0.0.1", port=gateway.port, client_id=request.client_id,
+                                                paper_account=REHEARSAL_ACCOUNT, state_dir=state_dir, tickers=tickers,
+                                                account_max_age_secs=1e9))  # fmt: skip
+            session.start()
+            try:
+                wait_active(session, 30.0)
+                bars, _ = fetch_history(session, tickers, f"{len(market.timeline) + count + 5} D")
+                warm, live = split_warmup([b for b in bars if request.end is None or b.day <= request.end], trade_from, count)
+                holder: dict[str, object] = {}
+                driver = LockstepDriver(gateway, lambda: holder.get("broker"), end=request.end, stop=stop)  # type: ignore[arg-type,return-value]
+                pump = BarPump(session, tickers, ReplayRelease(driver.clock_day), driver=driver)
+                pump.load_warmup(warm)
+                pump.buffer.add(live)
+                driver.sync_account(pump)
+                with StateStore.in_folder(state_dir) as store:
+                    cerebro, broker = build_session_cerebro(config, pump, signals, events=events, store=store, route="paper",
+                                                            trade_from=trade_from, wall_clock=lambda: datetime.now(UTC))  # fmt: skip
+                    holder["broker"] = broker
+                    started = time.perf_counter()
+                    with stopping_on_signals(stop):
+                        strategy = cerebro.run()[0]
+                    elapsed = time.perf_counter() - started
+                    summary = session_summary(config, "rehearse", strategy, broker, tickers, request.signals, float(config.backtest.cash), elapsed)
+                    summary["stopped_by"] = stop.reason or "end of data"
+                    summary["simulator_steps"] = driver.steps
+            finally:
+                session.stop(cancel_working=False)
+        run_dir = write_session_folder(request.out_dir, "rehearse", config, strategy, events, summary, state_dir, f"Spine rehearsal: {', '.join(tickers)}")
+    recorder = strategy.analyzers.recorder
+    return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
+                         [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
+                         float(summary["final_cash"]))  # fmt: skip
+
+
+def _trade_from(market: MarketClock, start: date | None, warmup: int) -> date:
+    """The first trading day: --start, or the first day after a full warm-up."""
+    days = sorted({d.astype("datetime64[D]").item() for d in market.timeline})
+    if start is not None:
+        later = [d for d in days if d >= start]
+        if not later:
+            raise InputError(f"--start {start}: the data ends on {days[-1]}; expected a start inside the data")
+        return later[0]
+    if len(days) <= warmup:
+        raise InputError(f"the data has {len(days)} common days; a rehearsal needs more than the {warmup}-bar warm-up")
+    return days[warmup]

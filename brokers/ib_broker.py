@@ -99,6 +99,7 @@ class IBBroker(bt.BrokerBase):
         self.sent: list[Any] = []  # every command handed to the IB thread, in order (for the run's record)
         self.sent_refs: list[str] = []  # orderRefs of every leg handed to the IB thread
         self.cancel_refs: list[str] = []  # orderRefs whose cancel was requested
+        self.known_refs: set[str] = set()  # orderRefs an earlier session already sent (from the journal): never again
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -224,8 +225,20 @@ class IBBroker(bt.BrokerBase):
                 self._route(self._held.pop(key))
         return order
 
+    def _ref_for(self, leg: bt.Order, entry: bt.Order) -> str:
+        tag = str(entry.info.get("tag") or _DEFAULT_TAG)
+        role = role_of(leg)
+        return tr.format_order_ref(tag, ib_intent_id(intent_of(entry), tag), role if role in tr.ORDER_ROLES else "exit", 1)
+
     def _route(self, legs: list[bt.Order]) -> None:
         now = self._bar_time or self.now()
+        again = [self._ref_for(leg, legs[0]) for leg in legs if self._ref_for(leg, legs[0]) in self.known_refs]
+        if again:
+            for leg in legs:
+                leg.addinfo(reject_rule="duplicate", reject_reason=f"orderRef {again[0]} was already sent by an earlier session (journal); an intent is never sent twice")
+                leg.reject(self)
+                self.notify(leg)
+            return
         held = {data._name: position.size for data, position in self.positions.items() if position.size}
         for leg in legs:
             decision = self._check(leg, now, held)
@@ -286,8 +299,7 @@ class IBBroker(bt.BrokerBase):
                                  tag=tag, role=role if role in tr.ORDER_ROLES else "exit", price=price,
                                  adds_risk=role == "entry")  # fmt: skip
         for leg in legs:
-            leg_role = role_of(leg)
-            ref = tr.format_order_ref(tag, intent, leg_role if leg_role in tr.ORDER_ROLES else "exit", 1)
+            ref = self._ref_for(leg, entry)
             leg.addinfo(order_ref=ref)
             self._by_ref[ref] = leg
             self.sent_refs.append(ref)

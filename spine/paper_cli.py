@@ -6,6 +6,7 @@ blocker as ``spine check`` does. Each ends by printing the run folder's path.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -13,8 +14,18 @@ from typing import Annotated
 import typer
 
 from spine.config import load_config
-from spine.errors import InputError
+from spine.errors import BrokerError, InputError
 from spine.paper_session import require_paper
+
+
+def _quiet_ib_async() -> None:
+    """ib_async logs every IB error line; the session journals them and the run's events keep them."""
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)
+
+
+def _broker_failure(exc: BrokerError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
 
 SAMPLE_SIGNALS = Path(__file__).resolve().parent.parent / "data" / "sample" / "signals.csv"
 SAMPLE_PRICES = Path(__file__).resolve().parent.parent / "data" / "sample" / "prices"
@@ -62,7 +73,11 @@ def paper_command(
         once=once,
         cancel_on_exit=cancel_on_exit,
     )
-    result = run_paper(request)
+    _quiet_ib_async()
+    try:
+        result = run_paper(request)
+    except BrokerError as exc:
+        raise _broker_failure(exc) from None
     typer.echo(f"session ended ({result.summary.get('stopped_by', '')}): NAV {result.summary['end_value']:,.2f}")
     typer.echo(str(result.run_dir))
 
@@ -90,7 +105,11 @@ def rehearse_command(
         end=_day(end, "--end"),
         out_dir=out,
     )
-    result = run_rehearsal(request)
+    _quiet_ib_async()
+    try:
+        result = run_rehearsal(request)
+    except BrokerError as exc:
+        raise _broker_failure(exc) from None
     summary = result.summary
     typer.echo(f"rehearsal: {summary['start']} .. {summary['end']}, {summary['orders']} orders, NAV {summary['end_value']:,.2f}, cash {result.final_cash:,.2f}")
     typer.echo(str(result.run_dir))

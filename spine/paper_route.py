@@ -129,8 +129,23 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
 
         raise SafetyError(f"spine paper refuses: {refusal}")
     session = IBSession(settings)
-    session.start()
     holder: dict[str, object] = {}
+    with stopping_on_signals(stop):
+        strategy, summary, status = _trade(request, session, signals, events, rule, count, known, stop, holder, tickers)
+    if status.tty:
+        sys.stderr.write("\n")
+    run_dir = write_session_folder(request.out_dir, "paper", config, strategy, events, summary, request.state_dir, f"Spine paper: {', '.join(tickers)}")
+    recorder = strategy.analyzers.recorder
+    return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
+                         [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
+                         float(summary["final_cash"]))  # fmt: skip
+
+
+def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, events: EventLog, rule: CalendarRelease, count: int,
+           known: set[str], stop: StopFlag, holder: dict[str, object], tickers: tuple[str, ...]):  # type: ignore[no-untyped-def]  # fmt: skip
+    """Connect, warm up, run Backtrader until the driver stops; always stop the session."""
+    config = request.config
+    session.start()
     try:
         wait_active(session, request.connect_timeout_secs)
         print(f"session {session.state}: {request.host}:{request.port} client {request.client_id}, tickers {', '.join(tickers)}", file=sys.stderr, flush=True)
@@ -155,25 +170,18 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
             holder["broker"] = broker
             start_value = float(session.account_snapshot().value("NetLiquidation") or 0.0)  # type: ignore[union-attr]
             started = time.perf_counter()
-            with stopping_on_signals(stop):
-                strategy = cerebro.run()[0]
-                _wait_for_acks(pump, broker)
-                # Backtrader delivers notifications only on a bar; the answers to the last bar's orders came after
-                # it. quicknotify hands them to the strategy and the recorder at once (Backtrader's own call).
-                cerebro._brokernotify()
+            strategy = cerebro.run()[0]
+            _wait_for_acks(pump, broker)
+            # Backtrader delivers notifications only on a bar; the answers to the last bar's orders came after
+            # it. quicknotify hands them to the strategy and the recorder at once (Backtrader's own call).
+            cerebro._brokernotify()
             elapsed = time.perf_counter() - started
             summary = session_summary(config, "paper", strategy, broker, tickers, request.signals, start_value, elapsed)
             summary["stopped_by"] = stop.reason or ("--once" if request.once else "end")
             summary["trade_from"] = trade_from.isoformat()
     finally:
         session.stop(cancel_working=request.cancel_on_exit)
-    if status.tty:
-        sys.stderr.write("\n")
-    run_dir = write_session_folder(request.out_dir, "paper", config, strategy, events, summary, request.state_dir, f"Spine paper: {', '.join(tickers)}")
-    recorder = strategy.analyzers.recorder
-    return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
-                         [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
-                         float(summary["final_cash"]))  # fmt: skip
+    return strategy, summary, status
 
 
 def _wait_for_acks(pump: BarPump, broker) -> None:  # type: ignore[no-untyped-def]

@@ -277,6 +277,9 @@ def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFil
         feeds.append(feed)
     breaker = CircuitBreaker(config, store=store)
     gate = RiskGate(config, execution_allowed=True, route=route, breaker=breaker, on_event=events.record)
+    kill = store.kill_switch()
+    if kill.active:  # fail closed from the first order: a kill set while no session ran still holds
+        gate.halt(f"kill switch active since {kill.at}: {kill.reason}", wall_clock())
     broker = IBBroker(session=pump, gate=gate, account_max_age_secs=config.trading.ib.account_max_age_secs, on_event=events.record, wall_clock=wall_clock)
     broker.watch(feeds)
     wiring = HarnessWiring(

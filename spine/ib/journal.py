@@ -83,7 +83,9 @@ class Journal:
         self.path = Path(path)
         self._conn = sqlite3.connect(str(path), isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")  # a submission row must survive kill -9
+        # WAL + NORMAL: a committed row survives the process being killed (kill -9); only an
+        # OS crash or power cut can lose the last commits, and reconcile covers that case.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
 
     @classmethod
@@ -105,19 +107,24 @@ class Journal:
 
     def record_submission(self, order: JournalOrder) -> None:
         """Written before ib_async sees the order: status 'Submitted', not yet acknowledged."""
+        self.record_submissions([order])
+
+    def record_submissions(self, orders: list[JournalOrder]) -> None:
+        """Several legs in one transaction (a bracket's three legs are journaled together, then sent)."""
         now = _now()
         with self._conn:
             self._conn.execute("BEGIN")
-            self._conn.execute(
-                "INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (order.order_id, order.perm_id, order.order_ref, order.intent_id, order.role, order.ticker, order.side,
-                 float(order.quantity), order.order_type, order.price, order.aux_price, order.parent_id, order.oca_group,
-                 order.status, int(order.acknowledged), float(order.filled), now, now),
-            )  # fmt: skip
-            self._conn.execute(
-                "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
-                (order.order_id, order.status, "", "submitted", now),
-            )
+            for order in orders:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (order.order_id, order.perm_id, order.order_ref, order.intent_id, order.role, order.ticker, order.side,
+                     float(order.quantity), order.order_type, order.price, order.aux_price, order.parent_id, order.oca_group,
+                     order.status, int(order.acknowledged), float(order.filled), now, now),
+                )  # fmt: skip
+                self._conn.execute(
+                    "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
+                    (order.order_id, order.status, "", "submitted", now),
+                )
 
     def record_status(self, order_id: int, status: str, *, ib_status: str = "", detail: str = "", perm_id: int = 0,
                       filled: float | None = None, acknowledged: bool | None = None) -> bool:

@@ -54,6 +54,11 @@ _INTENT_CHARS = re.compile(r"[^A-Za-z0-9._\-]")
 _DEFAULT_TAG = "LIVE_SPINE"
 
 
+def _whole(shares: float) -> float | int:
+    """Shares as Backtrader's own orders carry them: an int when whole (IB reports shares as floats)."""
+    return int(shares) if float(shares).is_integer() else float(shares)
+
+
 def ib_intent_id(intent: str, tag: str) -> str:
     """The intent id as IB's orderRef can carry it: safe characters, short enough for 64 with any role."""
     clean = _INTENT_CHARS.sub("-", intent).strip("-") or "order"
@@ -126,7 +131,7 @@ class IBBroker(bt.BrokerBase):
             if data is None:
                 self.external_positions[record.symbol.upper()] = float(record.position)
                 continue
-            self.positions[data] = bt.Position(size=float(record.position), price=float(record.avg_cost))
+            self.positions[data] = bt.Position(size=_whole(float(record.position)), price=float(record.avg_cost))
 
     # -- money, time and positions (GatedBroker) ----------------------------------------
 
@@ -431,7 +436,7 @@ class IBBroker(bt.BrokerBase):
             return
         if order.status == bt.Order.Submitted:
             order.accept(self)
-        size = min(abs(float(fill.shares)), abs(order.executed.remsize)) * (1 if order.isbuy() else -1)
+        size = _whole(min(abs(float(fill.shares)), abs(order.executed.remsize))) * (1 if order.isbuy() else -1)
         if not size:
             return
         price = float(fill.price)

@@ -14,6 +14,7 @@ equity, events, returns, summary, pnl.png, config, run.log) plus the session's j
 
 from __future__ import annotations
 
+import logging
 import math
 import shutil
 import signal
@@ -77,16 +78,30 @@ class StopFlag:
 
 
 @contextmanager
+def quiet_ib_async() -> Iterator[None]:
+    """ib_async logs every IB message line at ERROR; the session journals them and the run's events keep them."""
+    logger = logging.getLogger("ib_async")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
 def stopping_on_signals(flag: StopFlag) -> Iterator[None]:
     """SIGINT and SIGTERM stop the session cleanly at the next step instead of killing it mid-order."""
     if threading.current_thread() is not threading.main_thread():
-        yield
+        with quiet_ib_async():
+            yield
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig in previous:
         signal.signal(sig, lambda signum, _frame: flag.set(signal.Signals(signum).name))
     try:
-        yield
+        with quiet_ib_async():
+            yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

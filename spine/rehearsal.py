@@ -81,7 +81,7 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                                fill_model=FillModel.from_settings(config.backtest))  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="spine-rehearse-") as scratch:
         state_dir = request.state_dir if request.state_dir is not None else Path(scratch) / "state"
-        with GatewayThread(settings, market) as gateway:
+        with stopping_on_signals(stop), GatewayThread(settings, market) as gateway:
             while gateway.call(lambda: market.now.date()) < trade_from and not gateway.call(lambda: market.at_end):
                 gateway.step(1)  # the simulator's clock waits on the first trading day; earlier bars are history
             session = IBSession(SessionSettings(host="127.0.0.1", port=gateway.port, client_id=request.client_id,
@@ -103,8 +103,7 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                                                             trade_from=trade_from, wall_clock=lambda: datetime.now(UTC))  # fmt: skip
                     holder["broker"] = broker
                     started = time.perf_counter()
-                    with stopping_on_signals(stop):
-                        strategy = cerebro.run()[0]
+                    strategy = cerebro.run()[0]
                     elapsed = time.perf_counter() - started
                     summary = session_summary(config, "rehearse", strategy, broker, tickers, request.signals, float(config.backtest.cash), elapsed)
                     summary["stopped_by"] = stop.reason or "end of data"

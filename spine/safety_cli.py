@@ -61,16 +61,22 @@ def resume_command(
     if not (state / STATE_FILE).is_file():
         typer.echo(f"nothing to resume (no state database in {state})")
         return
+    # Imported here so `spine check` and `spine kill` never load the IB package.
+    from spine.ib.halt import clear_session_halt, session_halt
+
     with StateStore.in_folder(state) as store:
         kill = store.kill_switch()
         latch = store.breaker_latch()
-        if not kill.active and not latch.tripped:
+        halt = session_halt(state)  # an IB paper session's reconcile halt (spine/ib/halt.py)
+        if not kill.active and not latch.tripped and halt is None:
             typer.echo("nothing to resume (kill switch and circuit breaker are both clear)")
             return
         if kill.active:
             typer.echo(f"kill switch: ACTIVE ({kill.cause}) since {_when(kill.at)}: {kill.reason}")
         if latch.tripped:
             typer.echo(f"circuit breaker: PAUSED since {_when(latch.tripped_at)}: {latch.reason}")
+        if halt is not None:
+            typer.echo(f"IB session: HALTED since {halt[1] or 'an unknown time'}: {halt[0]}")
         if not yes:
             typed = typer.prompt(f"Type {CONFIRM_WORD} (or yes) to clear and allow trading again", default="", show_default=False)
             if typed.strip().lower() not in ACCEPTED_CONFIRMATIONS:
@@ -83,6 +89,8 @@ def resume_command(
         if latch.tripped:
             store.reset_breaker(now, "resume", "spine resume")
             typer.echo("circuit breaker: cleared")
+        if halt is not None and clear_session_halt(state):
+            typer.echo("IB session halt: cleared")
 
 
 def _when(at: datetime | None) -> str:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from spine.envelope import LIVE_PORTS
+
+if TYPE_CHECKING:
+    from spine.config import SpineConfig
 
 DEFAULT_ACCOUNT_MAX_AGE_SECS = 60.0
 
@@ -37,12 +41,40 @@ class SessionSettings(BaseModel):
     client_id_max_attempts: int = Field(5, ge=1, description="326 (client id in use) retries before HALTED")
     backoff_initial_secs: float = Field(0.2, gt=0)
     backoff_max_secs: float = Field(10.0, gt=0)
-    kill_flattens: bool = Field(True, description="a manual kill closes positions too (kill_switch.on_trigger cancel_and_flatten)")
+    kill_flattens: bool = Field(True, description="a manual kill closes positions too (kill_switch.on_trigger: cancel_and_flatten)")
     restore_stop_fraction: float = Field(0.10, gt=0, lt=1, description="restored stop off the average cost when the journal has no stop price")
     restore_take_profit_fraction: float = Field(0.20, gt=0, description="restored take-profit off the average cost, likewise")
     tickers: tuple[str, ...] = ()
     exchange: str = "SMART"
     currency: str = "USD"
+
+    @classmethod
+    def from_config(
+        cls,
+        config: SpineConfig,
+        state_dir: Path,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        client_id: int | None = None,
+        tickers: tuple[str, ...] = (),
+    ) -> SessionSettings:
+        """Settings from ``trading.ib``, ``trading.execution.paper_account`` and ``kill_switch``, plus CLI overrides.
+
+        The port given here should already be the envelope's (``resolve_envelope(...).port``),
+        which never is a live one on the paper route.
+        """
+        ib = config.trading.ib
+        return cls(
+            host=host or ib.host,
+            port=port or ib.port,
+            client_id=ib.client_id if client_id is None else client_id,
+            paper_account=config.trading.execution.paper_account,
+            state_dir=Path(state_dir),
+            account_max_age_secs=getattr(ib, "account_max_age_secs", DEFAULT_ACCOUNT_MAX_AGE_SECS),
+            kill_flattens=config.kill_switch.on_trigger == "cancel_and_flatten",
+            tickers=tuple(t.strip().upper() for t in tickers),
+        )
 
     def refuses_port(self) -> str:
         """A blocker message when the port is a live one, else ''."""

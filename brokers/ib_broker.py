@@ -47,6 +47,8 @@ from spine.ib.records import (
     OrderSubmitted,
     PlaceBracket,
     PlaceOrder,
+    SessionError,
+    SessionStateChanged,
 )
 
 _NO_BOOK = PortfolioView(nav=0.0, positions={}, last_prices={})
@@ -398,6 +400,10 @@ class IBBroker(bt.BrokerBase):
             self._on_status(event)
         elif isinstance(event, Fill):
             self._on_fill(event)
+        elif isinstance(event, SessionStateChanged):
+            self._record("session_state", f"{event.old} -> {event.new}: {event.reason}")
+        elif isinstance(event, SessionError):
+            self._record("session_error", f"{event.code}: {event.message}")
 
     def _order_for(self, order_ref: str, order_id: int) -> bt.Order | None:
         return self._by_ref.get(order_ref) or self._by_ib_id.get(order_id)

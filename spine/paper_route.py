@@ -120,9 +120,8 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
     count = warmup_bar_count(config.strategy.atr_period)
     request.state_dir.mkdir(parents=True, exist_ok=True)
     known = journaled_refs(request.state_dir)
-    settings = SessionSettings(host=request.host, port=request.port, client_id=request.client_id,
-                               paper_account=config.trading.execution.paper_account, state_dir=request.state_dir,
-                               tickers=tickers, account_max_age_secs=config.trading.ib.account_max_age_secs)  # fmt: skip
+    settings = SessionSettings.from_config(config, request.state_dir, host=request.host, port=request.port,
+                                           client_id=request.client_id, tickers=tickers)  # fmt: skip
     refusal = settings.refuses_port()
     if refusal:
         from spine.errors import SafetyError

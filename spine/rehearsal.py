@@ -77,16 +77,16 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
     market = MarketClock(series)
     count = warmup_bar_count(config.strategy.atr_period)
     trade_from = _trade_from(market, request.start, count)
-    settings = GatewaySettings(data=request.data, port=0, account=REHEARSAL_ACCOUNT, cash=config.backtest.cash,
+    gateway_settings = GatewaySettings(data=request.data, port=0, account=REHEARSAL_ACCOUNT, cash=config.backtest.cash,
                                fill_model=FillModel.from_settings(config.backtest))  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="spine-rehearse-") as scratch:
         state_dir = request.state_dir if request.state_dir is not None else Path(scratch) / "state"
-        with stopping_on_signals(stop), GatewayThread(settings, market) as gateway:
+        with stopping_on_signals(stop), GatewayThread(gateway_settings, market) as gateway:
             while gateway.call(lambda: market.now.date()) < trade_from and not gateway.call(lambda: market.at_end):
                 gateway.step(1)  # the simulator's clock waits on the first trading day; earlier bars are history
-            session = IBSession(SessionSettings(host="127.0.0.1", port=gateway.port, client_id=request.client_id,
-                                                paper_account=REHEARSAL_ACCOUNT, state_dir=state_dir, tickers=tickers,
-                                                account_max_age_secs=1e9))  # fmt: skip
+            # The rehearsal's clock is the simulator's, not the wall's: snapshots never go stale by wall time.
+            settings = SessionSettings.from_config(config, state_dir, host="127.0.0.1", port=gateway.port, client_id=request.client_id, tickers=tickers)
+            session = IBSession(settings.model_copy(update={"paper_account": REHEARSAL_ACCOUNT, "account_max_age_secs": 1e9}))
             session.start()
             try:
                 wait_active(session, 30.0)

@@ -162,3 +162,32 @@ def test_ctrl_c_stops_a_running_session_cleanly_and_writes_its_run_folder(paper_
     run_dir = Path(out.strip().splitlines()[-1])
     assert (run_dir / "orders.csv").is_file() and (run_dir / "ib_journal.sqlite3").is_file()
     assert "Traceback" not in err
+
+
+def test_spine_kill_reaches_a_running_session_and_cancels_its_working_orders_at_the_gateway(paper_config, gateway, tmp_path):
+    state = tmp_path / "state"
+    command = [sys.executable, "-m", "spine.cli", "paper", "--config", str(paper_config()), "--state", str(state),
+               "--signals", str(signals(tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,"])), "--port", str(gateway.port),
+               "--out", str(tmp_path / "runs")]  # fmt: skip
+    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    engine = gateway.simulator.engine
+    try:
+        for line in process.stderr:
+            if line.startswith("session ACTIVE"):
+                break
+        while len(gateway_orders(gateway)) < 3:  # the bracket is working at the gateway (the clock is frozen)
+            assert process.poll() is None, process.stderr.read()
+        result = CliRunner().invoke(app, ["kill", "--state", str(state), "--reason", "operator stop"])
+        assert result.exit_code == 0, result.output
+        while not gateway.call(lambda: all(o.done for o in engine.orders.values())):
+            assert process.poll() is None, process.stderr.read()
+        statuses = gateway.call(lambda: sorted(o.status for o in engine.orders.values()))
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert statuses == ["Cancelled", "Cancelled", "Cancelled"]
+    assert process.returncode == 0, err
+    events = (Path(out.strip().splitlines()[-1]) / "events.csv").read_text()
+    assert "operator stop" in events

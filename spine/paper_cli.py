@@ -29,6 +29,7 @@ def _broker_failure(exc: BrokerError) -> typer.Exit:
 
 SAMPLE_SIGNALS = Path(__file__).resolve().parent.parent / "data" / "sample" / "signals.csv"
 SAMPLE_PRICES = Path(__file__).resolve().parent.parent / "data" / "sample" / "prices"
+SAMPLE_VIX = Path(__file__).resolve().parent.parent / "data" / "sample" / "vix.csv"
 
 
 def _day(value: str | None, flag: str) -> date | None:
@@ -104,6 +105,7 @@ def rehearse_command(
         start=_day(start, "--start"),
         end=_day(end, "--end"),
         out_dir=out,
+        vix=SAMPLE_VIX if not data and SAMPLE_VIX.is_file() else None,  # as spine backtest: the bundled VIX only with the bundled sample
     )
     _quiet_ib_async()
     try:

@@ -290,6 +290,10 @@ def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFil
         feed = LiveDailyFeed(pump=pump, name=ticker)
         cerebro.adddata(feed, name=ticker)
         feeds.append(feed)
+    vix_feed = None
+    if "VIX" in pump.context:
+        vix_feed = LiveDailyFeed(pump=pump, name="VIX")
+        cerebro.adddata(vix_feed, name="VIX")
     breaker = CircuitBreaker(config, store=store)
     gate = RiskGate(config, execution_allowed=True, route=route, breaker=breaker, on_event=events.record)
     kill = store.kill_switch()
@@ -302,6 +306,7 @@ def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFil
         signals=signals,
         limits=config.risk,
         kill_max_drawdown=config.kill_switch.max_drawdown_fraction,
+        vix_feed=vix_feed,
         poll_manual_kill=True,
         trade_from=trade_from,
     )

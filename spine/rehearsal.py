@@ -30,6 +30,7 @@ from spine.event_log import EventLog
 from spine.gateway import GatewaySettings, GatewayThread, MarketClock
 from spine.harness import warmup_bar_count
 from spine.ib import IBSession, SessionSettings
+from spine.ib.records import Bar
 from spine.live_feed import BarPump
 from spine.paper_session import (
     LockstepDriver,
@@ -45,7 +46,7 @@ from spine.paper_session import (
     wait_active,
     write_session_folder,
 )
-from spine.prices import load_prices
+from spine.prices import load_prices, load_vix
 from spine.signal_source import SignalFile
 from spine.state_store import StateStore
 
@@ -61,6 +62,7 @@ class RehearseRequest:
     end: date | None = None
     out_dir: Path = Path("runs")
     state_dir: Path | None = None  # default: a fresh temporary folder (the journal is copied to the run folder)
+    vix: Path | None = None  # an index file read as the kill switch's VIX feed, released day by day with the prices
     client_id: int = 1
 
 
@@ -94,7 +96,11 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                 warm, live = split_warmup([b for b in bars if request.end is None or b.day <= request.end], trade_from, count)
                 holder: dict[str, object] = {}
                 driver = LockstepDriver(gateway, lambda: holder.get("broker"), end=request.end, stop=stop)  # type: ignore[arg-type,return-value]
-                pump = BarPump(session, tickers, ReplayRelease(driver.clock_day), driver=driver)
+                context = ("VIX",) if request.vix is not None else ()
+                pump = BarPump(session, tickers, ReplayRelease(driver.clock_day), driver=driver, context=context)
+                if request.vix is not None:
+                    vix_warm, vix_live = vix_bars(request.vix, {b.day for b in warm}, trade_from, request.end)
+                    warm, live = warm + vix_warm, live + vix_live
                 pump.load_warmup(warm)
                 pump.buffer.add(live)
                 driver.sync_account(pump)
@@ -115,6 +121,19 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
                          float(summary["final_cash"]))  # fmt: skip
+
+
+def vix_bars(path: Path, warm_days: set[date], trade_from: date, end: date | None) -> tuple[list[Bar], list[Bar]]:
+    """The index file as bars: on the warm-up days (warm-up) and from the first trading day to ``end``."""
+    series = load_vix(path)
+    warm, live = [], []
+    for k, stamp in enumerate(series.dates.astype("datetime64[D]").tolist()):
+        values = (float(series.open[k]), float(series.high[k]), float(series.low[k]), float(series.close[k]), 0.0)
+        if stamp in warm_days:
+            warm.append(Bar("VIX", stamp, *values, warmup=True))
+        elif stamp >= trade_from and (end is None or stamp <= end):
+            live.append(Bar("VIX", stamp, *values))
+    return warm, live
 
 
 def _trade_from(market: MarketClock, start: date | None, warmup: int) -> date:

@@ -37,10 +37,10 @@ PAPER = {
 KEY = ["datetime", "ticker", "side", "size", "order_type", "role", "tag"]
 
 
-def both(config_dir: Path, data: tuple[Path, ...], signals: Path, start: date, end: date, tmp_path: Path):
+def both(config_dir: Path, data: tuple[Path, ...], signals: Path, start: date, end: date, tmp_path: Path, vix: Path | None = None):
     config = load_config(config_dir)
-    backtest = run_backtest(BacktestRequest(config=config, data=data, signals=signals, start=start, end=end, out_dir=tmp_path / "bt"))
-    rehearsal = run_rehearsal(RehearseRequest(config=config, data=data, signals=signals, start=start, end=end, out_dir=tmp_path / "rh"))
+    backtest = run_backtest(BacktestRequest(config=config, data=data, signals=signals, start=start, end=end, out_dir=tmp_path / "bt", vix=vix))
+    rehearsal = run_rehearsal(RehearseRequest(config=config, data=data, signals=signals, start=start, end=end, out_dir=tmp_path / "rh", vix=vix))
     return backtest, rehearsal
 
 
@@ -71,12 +71,14 @@ def test_rehearsal_gives_the_backtests_orders_fills_and_cash_on_the_bundled_samp
     assert (rehearsal.run_dir / "ib_journal.sqlite3").is_file() and (rehearsal.run_dir / "pnl.png").is_file()
 
 
-def test_rehearsal_and_backtest_trip_the_breaker_alike_through_the_sample_crash(make_config_dir, tmp_path):
+def test_rehearsal_and_backtest_trip_the_breaker_and_the_vix_kill_switch_alike_through_the_sample_crash(make_config_dir, tmp_path):
     config = make_config_dir({"config.yaml": PAPER})
-    backtest, rehearsal = both(config, (SAMPLE / "prices",), SAMPLE / "signals.csv", date(2023, 4, 3), date(2023, 5, 12), tmp_path)
+    backtest, rehearsal = both(config, (SAMPLE / "prices",), SAMPLE / "signals.csv", date(2023, 4, 3), date(2023, 5, 12), tmp_path, vix=SAMPLE / "vix.csv")
     assert_parity(backtest, rehearsal)
     assert backtest.summary["breaker"]["tripped"] and rehearsal.summary["breaker"]["tripped"]
     assert [t["datetime"] for t in backtest.summary["breaker"]["trips"]] == [t["datetime"] for t in rehearsal.summary["breaker"]["trips"]]
+    assert backtest.summary["kill_switch"]["cause"] == rehearsal.summary["kill_switch"]["cause"] == "vix"
+    assert backtest.summary["kill_switch"]["datetime"] == rehearsal.summary["kill_switch"]["datetime"]
 
 
 def test_rehearsal_gives_the_backtests_orders_on_real_nvda_and_orcl_prices(make_config_dir, shared_data, tmp_path):

@@ -773,7 +773,7 @@ class IBWorker:
         if code in (tr.CONNECTIVITY_LOST, tr.RESTORED_DATA_KEPT, tr.RESTORED_DATA_LOST, tr.CLIENT_ID_IN_USE) or code >= 2000 and code != tr.MARGIN_WARNING:
             self._emit(SessionError(code, message, req_id))
             return
-        if code == tr.MARGIN_WARNING and req_id == -1:
+        if code == tr.MARGIN_WARNING:  # account-wide or on an order: no new risk until the operator looks
             self._halt(f"IB margin warning (2148): {message}")
         self._emit(SessionError(code, message, req_id))
 

@@ -94,3 +94,15 @@ def test_a_silent_gateway_is_noticed_by_the_heartbeat_and_reconnected(gateway, o
     gateway.call(lambda: gateway.simulator._online.set())
     log.wait_for(lambda: session.state is SessionState.ACTIVE and any(getattr(e, "new", None) is SessionState.CONNECTING
                                                                        for e in log.drain()[1:]), "reconnected")  # fmt: skip
+
+
+def test_a_margin_warning_halts_new_risk_until_resume(gateway, open_session, state_dir) -> None:
+    from spine.gateway.fault_hooks import send_notice
+    from spine.ib.halt import clear_session_halt
+
+    session, _log = open_session(gateway)
+    gateway.call(lambda: send_notice(gateway.simulator, 2148))
+    assert session.wait_for_state(SessionState.HALTED)
+    assert not session.submit(_bracket("m")).result(timeout=10).placed
+    clear_session_halt(state_dir)
+    assert session.wait_for_state(SessionState.ACTIVE)

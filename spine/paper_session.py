@@ -18,7 +18,6 @@ import logging
 import math
 import shutil
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -366,15 +365,9 @@ def write_session_folder(out_dir: Path, stem: str, config: SpineConfig, strategy
 
 
 def tickers_of(signals: SignalFile, available: Sequence[str] | None = None) -> tuple[str, ...]:
-    records = signals.poll()
-    signals._initial = records  # hand them to the strategy on its first poll
-    wanted = sorted({r.ticker for r in records})
+    wanted = sorted({r.ticker for r in signals.initial})
     if available is not None:
         wanted = [t for t in wanted if t in set(available)]
     if not wanted:
         raise InputError(f"{signals.path}: no signal names a ticker to trade (expected rows with a ticker that has prices)")
     return tuple(wanted)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

@@ -75,6 +75,11 @@ class SignalFile:
         self._lines_read = complete.count("\n")
         self._offset = len(complete_bytes)
 
+    @property
+    def initial(self) -> list[SignalRecord]:
+        """The signals read at start (without consuming them: the first ``poll`` still returns them)."""
+        return list(self._initial or [])
+
     def poll(self) -> list[SignalRecord]:
         """The initial signals on the first call; afterwards the valid rows appended since the last call."""
         if self._initial is not None:

@@ -25,8 +25,8 @@ from spine.feeds import date_numbers
 from spine.signal_source import SignalSource, signal_source
 from spine.signals import SignalRecord
 from strategies.liquidity_sizer import LiquiditySizer
-from strategies.price_ticks import round_to_tick
 from strategies.live_signal import LiveSignal, provenance_tag
+from strategies.price_ticks import round_to_tick
 from strategies.risk_manager import RiskManager
 
 MIN_TAKE_PROFIT = 0.01
@@ -115,6 +115,8 @@ class SignalStrategy(bt.Strategy):
         for ticker, records in fresh.items():
             book = self.books.get(ticker)
             if book is None:
+                for record in records:
+                    self.events.record(record.datetime.to_pydatetime(), "skip", f"{ticker} {record.direction} weight {record.weight:g} (row {record.row}): {ticker} has no price feed in this run")
                 continue
             pending = sorted([*book.signals[book.cursor :], *records], key=lambda s: (s.datetime, s.row))
             stamps = np.array([s.datetime.to_datetime64() for s in pending], dtype="datetime64[ns]")

@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS fills (
     commission REAL NOT NULL, at TEXT NOT NULL, missed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acknowledged (kind TEXT NOT NULL, key TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (kind, key));
+CREATE TABLE IF NOT EXISTS position_baseline (ticker TEXT PRIMARY KEY, shares REAL NOT NULL, at TEXT NOT NULL);
 """
 
 
@@ -159,6 +161,28 @@ class Journal:
              at.astimezone(UTC).isoformat(), int(missed)),
         )  # fmt: skip
         return cursor.rowcount == 1
+
+    def acknowledge(self, kind: str, keys: set[str]) -> None:
+        """The operator accepted these (``exec`` ids, ``perm`` ids of foreign orders) with ``spine resume``."""
+        now = _now()
+        with self._conn:
+            self._conn.execute("BEGIN")
+            for key in keys:
+                self._conn.execute("INSERT OR IGNORE INTO acknowledged VALUES (?,?,?)", (kind, str(key), now))
+
+    def acknowledged(self, kind: str) -> set[str]:
+        return {str(r[0]) for r in self._conn.execute("SELECT key FROM acknowledged WHERE kind=?", (kind,))}
+
+    def set_baseline(self, shares_by_ticker: dict[str, float]) -> None:
+        """Positions the operator accepted that no journaled fill explains (added to the fills' positions)."""
+        now = _now()
+        with self._conn:
+            self._conn.execute("BEGIN")
+            for ticker, shares in shares_by_ticker.items():
+                self._conn.execute("INSERT OR REPLACE INTO position_baseline VALUES (?,?,?)", (ticker.upper(), float(shares), now))
+
+    def baseline(self) -> dict[str, float]:
+        return {str(t): float(v) for t, v in self._conn.execute("SELECT ticker, shares FROM position_baseline")}
 
     def set_meta(self, key: str, value: str) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))

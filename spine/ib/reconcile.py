@@ -76,13 +76,16 @@ def reconcile(
     positions: Mapping[str, float],
     applied_exec_ids: set[str],
     journal_positions: Mapping[str, float],
+    accepted_perm_ids: set[int] | None = None,
 ) -> ReconcilePlan:
     """Compare IB's view with the journal's; see the module docstring for the answer's parts.
 
     ``journal_positions`` are the signed positions the journal's applied fills add up to
     (before the missed fills found here); an IB position that differs from that plus the
-    missed fills is unexplained.
+    missed fills is unexplained. ``applied_exec_ids`` also holds foreign executions and
+    ``accepted_perm_ids`` the foreign orders the operator accepted with ``spine resume``.
     """
+    accepted = accepted_perm_ids or set()
     plan = ReconcilePlan()
     journal = list(journal_orders)
     by_perm = {o.perm_id: o for o in journal if o.perm_id}
@@ -99,7 +102,7 @@ def reconcile(
             plan.updates.append((match, b))
         elif ours is not None:
             plan.adopted.append(b)
-        elif b.working:
+        elif b.working and b.perm_id not in accepted:
             plan.halt_reasons.append(
                 f"unknown order at IB: id {b.order_id} permId {b.perm_id} {b.side} {b.quantity:g} {b.ticker} "
                 f"{b.order_type} orderRef {b.order_ref!r} is not ours"

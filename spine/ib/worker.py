@@ -132,6 +132,9 @@ class IBWorker:
         self._in_reconcile = False
         self._pending_reconcile: str = ""
         self._tasks: list[asyncio.Task[None]] = []
+        self._foreign_execs: set[str] = set()
+        self._foreign_perms: set[int] = set()
+        self._ib_positions: dict[str, float] = {}
         self._halt_reason = self.journal.meta(HALT_META) or ""
         self._halt_at = self.journal.meta(HALT_AT_META) or ""
         ib.RaiseRequestErrors = True  # a request answered with an error raises; it never looks like an empty answer
@@ -302,7 +305,7 @@ class IBWorker:
             raise FetchFailed(what) from exc
 
     async def _reconcile(self, *, light: bool) -> list[str]:
-        applied_before = self.journal.fill_ids()
+        applied_before = self.journal.fill_ids() | self.journal.acknowledged("exec")
         journal_positions = self._journal_positions()
         if light:
             open_trades, completed = [], []
@@ -325,8 +328,12 @@ class IBWorker:
             journal_open = self.journal.orders()
             broker_open = [self._broker_order(t) for t in open_trades]
         broker_done = [self._broker_order(t) for t in completed]
+        accepted_perms = {int(p) for p in self.journal.acknowledged("perm")}
         plan = reconcile(journal_open, broker_open if not light else [], broker_done, executions, positions,
-                         applied_before, journal_positions)  # fmt: skip
+                         applied_before, journal_positions, accepted_perms)  # fmt: skip
+        self._foreign_execs = {e.exec_id for e in executions if tr.parse_order_ref(e.order_ref) is None} - applied_before
+        self._foreign_perms = {b.perm_id for b in broker_open if tr.parse_order_ref(b.order_ref) is None and b.working}
+        self._ib_positions = positions
         if not light:
             for jo, bo in plan.updates:
                 self._apply_broker_view(jo, bo)
@@ -349,7 +356,7 @@ class IBWorker:
         return plan.halt_reasons
 
     def _journal_positions(self) -> dict[str, float]:
-        out: dict[str, float] = {}
+        out: dict[str, float] = dict(self.journal.baseline())
         for row in self.journal.fills():
             ticker, side, shares = str(row[4]).upper(), str(row[5]), float(row[6])
             out[ticker] = out.get(ticker, 0.0) + (shares if side == "BUY" else -shares)
@@ -470,6 +477,24 @@ class IBWorker:
         self._set_state(SessionState.HALTED, reason)
 
     def _clear_halt(self) -> None:
+        """The operator resumed: what halted us is accepted, so the next reconcile does not halt on it again.
+
+        Foreign executions and working foreign orders seen by the last reconcile are
+        acknowledged, and the positions IB holds beyond what our fills explain become the
+        journal's baseline.
+        """
+        self.journal.acknowledge("exec", self._foreign_execs)
+        self.journal.acknowledge("perm", {str(p) for p in self._foreign_perms})
+        held = dict(self._ib_positions)
+        if self.ib.isConnected():
+            held = {}
+            for p in self.ib.positions(self._account):
+                if p.position:
+                    held[p.contract.symbol.upper()] = held.get(p.contract.symbol.upper(), 0.0) + float(p.position)
+        explained, old = self._journal_positions(), self.journal.baseline()
+        baseline = {t: held.get(t, 0.0) - explained.get(t, 0.0) + old.get(t, 0.0) for t in set(held) | set(explained)}
+        self.journal.set_baseline({t: v for t, v in baseline.items() if abs(v) > 1e-9 or t in old})
+        self._foreign_execs, self._foreign_perms = set(), set()
         self._halt_reason, self._halt_at = "", ""
         self.journal.delete_meta(HALT_AT_META)
         if self._state is SessionState.HALTED:
@@ -728,6 +753,7 @@ class IBWorker:
         if self.assembler.is_applied(half.exec_id):
             return
         if tr.parse_order_ref(half.order_ref) is None and not self._in_reconcile:
+            self._foreign_execs.add(half.exec_id)
             self._halt(f"fill without our orderRef: execId {half.exec_id} {half.side} {half.shares:g} {half.ticker} @ {half.price:g}")
         done = self.assembler.add_execution(half)
         if done is not None:

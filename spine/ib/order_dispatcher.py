@@ -106,7 +106,8 @@ class OrderDispatcher:
         self.gate.mark(now, nav)
         intent = OrderIntent(signal.ticker.upper(), side, float(decision.shares), order_type,  # type: ignore[arg-type]
                              limit if limit is not None else signal.entry_price, signal.tag, intent_id, "entry", now)  # fmt: skip
-        view = PortfolioView(nav, self._positions(), {signal.ticker.upper(): quote_price})
+        working = getattr(self.session, "working_entries", None)
+        view = PortfolioView(nav, self._positions(), {signal.ticker.upper(): quote_price}, working() if callable(working) else {})
         verdict = self.gate.check(intent, view)
         if not verdict.accepted:
             return self._done(result, "rejected", verdict.reason, rule=verdict.rule)

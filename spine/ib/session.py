@@ -68,6 +68,7 @@ class IBSession:
         self._state_lock = threading.Condition()
         self._snapshot: AccountSnapshot | None = None
         self._quotes: dict[str, Quote] = {}
+        self._working: dict[str, float] = {}
         self._failure: BaseException | None = None
 
     # --- lifecycle (any thread) -----------------------------------------------------
@@ -152,6 +153,10 @@ class IBSession:
         """The latest quote line for ``ticker`` (None before one arrived); check its ``at`` for staleness."""
         return self._quotes.get(ticker.strip().upper())
 
+    def working_entries(self) -> dict[str, float]:
+        """Signed shares of our working (unfilled) entry orders per ticker; the gate counts them as exposure."""
+        return dict(self._working)
+
     def get_account_info(self) -> dict:
         """The seed's provider API: ``{"margin_info": {...}, "positions": [...]}`` of the latest snapshot.
 
@@ -181,6 +186,9 @@ class IBSession:
 
     def _publish_snapshot(self, snapshot: AccountSnapshot) -> None:
         self._snapshot = snapshot
+
+    def _publish_working(self, working: dict[str, float]) -> None:
+        self._working = working  # replaced whole, never mutated: readers see one consistent dict
 
     def _publish_quote(self, quote: Quote) -> None:
         self._quotes[quote.ticker] = quote

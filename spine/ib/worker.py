@@ -132,6 +132,7 @@ class IBWorker:
         self._in_reconcile = False
         self._pending_reconcile: str = ""
         self._tasks: list[asyncio.Task[None]] = []
+        self._entries: dict[int, tuple[str, float]] = {}  # working entry legs: order id -> (ticker, signed remaining)
         self._foreign_execs: set[str] = set()
         self._foreign_perms: set[int] = set()
         self._ib_positions: dict[str, float] = {}
@@ -352,6 +353,13 @@ class IBWorker:
             elif half.exec_id not in applied_before:
                 pass  # applied live while this fetch ran; counted once
         if not light:
+            self._entries = {}
+            for b in broker_open:
+                ref = tr.parse_order_ref(b.order_ref)
+                if ref is not None and ref.role == "entry" and b.working:
+                    left = max(b.quantity - b.filled, 0.0)
+                    self._entries[b.order_id] = (b.ticker, left if b.side == "BUY" else -left)
+            self._publish_working()
             await self._restore_protection(plan.protection)
         return plan.halt_reasons
 
@@ -647,6 +655,7 @@ class IBWorker:
         legs = bracket_legs(cmd, first, self._min_ticks.get(cmd.ticker.upper(), 0.01))
         self.journal.record_intent(cmd.intent_id, cmd.ticker.upper(), cmd.side, cmd.quantity, cmd.tag, "bracket")
         self._journal_legs(cmd.intent_id, cmd.ticker.upper(), legs)
+        self._track_entries(cmd.ticker.upper(), legs)
         for leg in legs:
             self.ib.placeOrder(contract, self._ib_order(leg, tif="DAY" if leg.role == "entry" else "GTC"))
         return Submission(tuple(leg.order_id for leg in legs))
@@ -665,8 +674,22 @@ class IBWorker:
                       0, True, cmd.oca_group, ref)  # fmt: skip
         self.journal.record_intent(cmd.intent_id, cmd.ticker.upper(), cmd.side, cmd.quantity, cmd.tag, cmd.role)
         self._journal_legs(cmd.intent_id, cmd.ticker.upper(), [leg])
+        self._track_entries(cmd.ticker.upper(), [leg])
         self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC" if cmd.role in ("stop", "take_profit") else "DAY"))
         return Submission((leg.order_id,))
+
+    def _track_entries(self, ticker: str, legs: list[LegSpec]) -> None:
+        for leg in legs:
+            if leg.role == "entry":
+                self._entries[leg.order_id] = (ticker, float(leg.quantity) if leg.side == "BUY" else -float(leg.quantity))
+        self._publish_working()
+
+    def _publish_working(self) -> None:
+        """Signed shares of working entries per ticker, for the gate's exposure checks on the caller's side."""
+        working: dict[str, float] = {}
+        for ticker, shares in self._entries.values():
+            working[ticker] = working.get(ticker, 0.0) + shares
+        self.session._publish_working(working)
 
     def _journal_legs(self, intent_id: str, ticker: str, legs: list[LegSpec]) -> None:
         """One transaction for the legs, committed before any of them reaches ib_async."""
@@ -780,6 +803,14 @@ class IBWorker:
             return
         if status is None:
             return
+        if order.orderId in self._entries:
+            ticker, signed = self._entries[order.orderId]
+            if tr.is_terminal(status):
+                del self._entries[order.orderId]
+            else:
+                remaining = float(st.remaining or 0) or abs(signed)
+                self._entries[order.orderId] = (ticker, remaining if signed > 0 else -remaining)
+            self._publish_working()
         changed = self.journal.record_status(order.orderId, status, ib_status=st.status, perm_id=int(order.permId or 0),
                                              filled=float(st.filled or 0), acknowledged=st.status != "PendingSubmit",
                                              detail=message if code else "")  # fmt: skip

@@ -140,3 +140,16 @@ def test_a_stale_account_sizes_zero_and_says_why(gateway, open_session, paper_co
     dispatcher = OrderDispatcher(session, RiskManager(2.0), AccountMonitor(DeadProvider()), config=paper_config, gate=gate)
     result = dispatcher.dispatch(_signal())
     assert result["status"] == "skipped" and result["quantity"] == 0 and "not connected" in result["reason"]
+
+
+def test_working_entries_count_toward_the_notional_limit_in_a_burst(gateway, open_session, make_config_dir) -> None:
+    merged = {name: dict(body) for name, body in PAPER.items()}
+    merged["config.yaml"]["risk.max_notional"] = 25_000  # room for two 98-share entries at 102 (9,996 each), not three
+    config = load_config(make_config_dir(merged))
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    dispatcher = _dispatcher(session, config)
+    results = [dispatcher.dispatch(_signal()) for _ in range(3)]
+    assert [r["status"] for r in results] == ["submitted", "submitted", "rejected"]
+    assert results[2]["rule"] == "max_notional"
+    assert session.working_entries() == {"ABC": 196.0}

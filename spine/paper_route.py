@@ -158,7 +158,7 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
         warm, live = split_warmup(bars, trade_from, count)
         status = StatusLine(session, holder)
         driver = WallClockDriver(rule, tickers, stop=stop, once=request.once, until=request.until,
-                                 duration_secs=request.duration_secs, status=status)  # fmt: skip
+                                 duration_secs=request.duration_secs, status=status, signals=signals)  # fmt: skip
         pump = BarPump(session, tickers, rule, driver=driver)
         pump.load_warmup(warm)
         pump.buffer.add(live)

@@ -190,7 +190,7 @@ class WallClockDriver:
     """Real time: fetch the newest daily bars after each release time; stop on --until, --duration, --once or a signal."""
 
     def __init__(self, rule: CalendarRelease, tickers: Sequence[str], *, stop: StopFlag, once: bool, until: date | None,
-                 duration_secs: float | None, status: Callable[[], None] | None = None) -> None:  # fmt: skip
+                 duration_secs: float | None, status: Callable[[], None] | None = None, signals: SignalFile | None = None) -> None:  # fmt: skip
         self.rule = rule
         self.tickers = tuple(tickers)
         self.stop = stop
@@ -199,9 +199,12 @@ class WallClockDriver:
         self.started = time.monotonic()
         self.duration_secs = duration_secs
         self.status = status
+        self.signals = signals
         self._next_fetch: datetime | None = None
 
     def advance(self, pump: BarPump) -> bool:
+        if self.signals is not None:
+            self.signals.refresh()  # appended rows are read (and bad ones reported) within the second
         if self.stop or self.once:
             return False
         if self.duration_secs is not None and time.monotonic() - self.started >= self.duration_secs:

@@ -61,6 +61,7 @@ class SignalFile:
         self.tickers = tickers
         self.on_bad_row = on_bad_row
         self.bad_rows: list[str] = []
+        self._pending: list[SignalRecord] = []  # appended rows read but not yet handed to the strategy
         try:
             raw = self.path.read_bytes()
         except OSError:
@@ -85,16 +86,21 @@ class SignalFile:
         if self._initial is not None:
             records, self._initial = self._initial, None
             return records
-        fresh = self._read_appended()
-        records: list[SignalRecord] = []
-        for line_number, line in fresh:
+        self.refresh()
+        records, self._pending = sorted(self._pending, key=lambda r: (r.datetime, r.row)), []
+        return records
+
+    def refresh(self) -> None:
+        """Read the rows appended since the last read now (a live session calls this between bars,
+        so a bad row is reported within the second, not at the next bar)."""
+        records = self._pending
+        for line_number, line in self._read_appended():
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             try:
                 records.extend(self._parse_row(line_number, line))
             except _BadRow as exc:
                 self._bad(str(exc))
-        return sorted(records, key=lambda r: (r.datetime, r.row))
 
     def _read_appended(self) -> list[tuple[int, str]]:
         try:

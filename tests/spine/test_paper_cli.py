@@ -144,14 +144,16 @@ def test_a_signal_on_a_warm_up_bar_never_produces_an_order(paper_config, gateway
 
 
 def test_ctrl_c_stops_a_running_session_cleanly_and_writes_its_run_folder(paper_config, gateway, tmp_path):
+    signal_file = signals(tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,"])
     command = [sys.executable, "-m", "spine.cli", "paper", "--config", str(paper_config()), "--state", str(tmp_path / "state"),
-               "--signals", str(signals(tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,"])), "--port", str(gateway.port),
-               "--out", str(tmp_path / "runs")]  # fmt: skip
+               "--signals", str(signal_file), "--port", str(gateway.port), "--out", str(tmp_path / "runs")]  # fmt: skip
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         for line in process.stderr:  # wait until the session is up, then press Ctrl-C
             if line.startswith("session ACTIVE"):
                 break
+        with signal_file.open("a") as stream:  # a research process appends while the session runs
+            stream.write(f"{LAST_DAY},BRVO,2.5,BUY,direct,\n")
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
     finally:
@@ -162,6 +164,8 @@ def test_ctrl_c_stops_a_running_session_cleanly_and_writes_its_run_folder(paper_
     run_dir = Path(out.strip().splitlines()[-1])
     assert (run_dir / "orders.csv").is_file() and (run_dir / "ib_journal.sqlite3").is_file()
     assert "Traceback" not in err
+    events = (run_dir / "events.csv").read_text()
+    assert "bad_signal_row" in events and f"{signal_file}, row 3, column 'weight'" in events
 
 
 def test_spine_kill_reaches_a_running_session_and_cancels_its_working_orders_at_the_gateway(paper_config, gateway, tmp_path):

@@ -80,6 +80,7 @@ class IBBroker(bt.BrokerBase):
         ("account_max_age_secs", 60.0),
         ("on_event", None),  # Callable[[datetime, str, str], None] (the run's EventLog.record)
         ("wall_clock", None),  # Callable[[], datetime]; default datetime.now(UTC)
+        ("intraday_breaker", False),  # every account snapshot's NetLiquidation feeds the gate's breaker (paper route)
     )
 
     def __init__(self) -> None:
@@ -391,6 +392,8 @@ class IBBroker(bt.BrokerBase):
             self._snapshot = event
             if first and not self.startingcash:
                 self.startingcash = self.getcash()
+            if self.p.intraday_breaker:
+                self._feed_breaker(event)
         elif isinstance(event, OrderSubmitted):
             order = self._by_ref.get(event.order_ref)
             if order is not None:
@@ -404,6 +407,18 @@ class IBBroker(bt.BrokerBase):
             self._record("session_state", f"{event.old} -> {event.new}: {event.reason}")
         elif isinstance(event, SessionError):
             self._record("session_error", f"{event.code}: {event.message}")
+
+    def _feed_breaker(self, snapshot: AccountSnapshot) -> None:
+        """Intraday safety does not wait for bars: NetLiquidation reaches the breaker with every snapshot."""
+        breaker = self.gate.breaker if self.gate is not None else None
+        nav = self.getvalue()
+        if breaker is None or not (math.isfinite(nav) and nav > 0):
+            return
+        was_paused = breaker.is_trading_paused(snapshot.at)
+        breaker.record_nav(snapshot.at, nav)
+        if not was_paused and breaker.is_trading_paused(snapshot.at):
+            cancelled = self.cancel_all(risk_adding_only=True)
+            self._record("breaker_trip", f"intraday NetLiquidation {nav:,.2f}: {breaker.trip_reason}; cancelling {len(cancelled)} working entries")
 
     def _order_for(self, order_ref: str, order_id: int) -> bt.Order | None:
         return self._by_ref.get(order_ref) or self._by_ib_id.get(order_id)

@@ -164,7 +164,8 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
         pump.buffer.add(live)
         with StateStore.in_folder(request.state_dir) as store:
             cerebro, broker = build_session_cerebro(config, pump, signals, events=events, store=store, route="paper",
-                                                    trade_from=trade_from, wall_clock=lambda: datetime.now(UTC))  # fmt: skip
+                                                    trade_from=trade_from, wall_clock=lambda: datetime.now(UTC),
+                                                    intraday_breaker=True)  # fmt: skip
             broker.known_refs = known
             holder["broker"] = broker
             start_value = float(session.account_snapshot().value("NetLiquidation") or 0.0)  # type: ignore[union-attr]

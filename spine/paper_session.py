@@ -284,7 +284,8 @@ def split_warmup(bars: Sequence[Bar], trade_from: date, count: int) -> tuple[lis
 
 
 def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFile, *, events: EventLog, store: StateStore,
-                          route: str, trade_from: date | None, wall_clock: Callable[[], datetime]) -> tuple[bt.Cerebro, IBBroker]:  # fmt: skip
+                          route: str, trade_from: date | None, wall_clock: Callable[[], datetime],
+                          intraday_breaker: bool = False) -> tuple[bt.Cerebro, IBBroker]:  # fmt: skip
     """The backtest's harness over IBBroker and live feeds, under the top-level risk limits."""
     cerebro = bt.Cerebro(stdstats=False, quicknotify=True)
     feeds = []
@@ -301,7 +302,8 @@ def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFil
     kill = store.kill_switch()
     if kill.active:  # fail closed from the first order: a kill set while no session ran still holds
         gate.halt(f"kill switch active since {kill.at}: {kill.reason}", wall_clock())
-    broker = IBBroker(session=pump, gate=gate, account_max_age_secs=config.trading.ib.account_max_age_secs, on_event=events.record, wall_clock=wall_clock)
+    broker = IBBroker(session=pump, gate=gate, account_max_age_secs=config.trading.ib.account_max_age_secs, on_event=events.record,
+                      wall_clock=wall_clock, intraday_breaker=intraday_breaker)  # fmt: skip
     broker.watch(feeds)
     wiring = HarnessWiring(
         tradable=pump.tickers,

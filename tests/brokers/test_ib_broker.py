@@ -96,3 +96,23 @@ def test_every_intent_id_fits_an_order_ref_of_at_most_64_characters(tag):
     for intent in ("NVDA-12", "flatten-kill switch (vix): VIX closed at 45.10", "X" * 80):
         ref = tr.format_order_ref(tag, ib_intent_id(intent, tag), "take_profit", 1)
         assert len(ref) <= tr.ORDER_REF_MAX and tr.parse_order_ref(ref) is not None
+
+
+def test_intraday_net_liquidation_trips_the_breaker_without_waiting_for_a_bar():
+    from analyzers import CircuitBreaker
+    from brokers import RiskGate
+    from spine.config import CircuitBreakerSettings, RiskLimits
+
+    events: list = []
+    breaker = CircuitBreaker(CircuitBreakerSettings(max_1d_drawdown_pct=0.05))
+    gate = RiskGate(RiskLimits(max_notional=1e6, max_daily_loss=1e6, max_sector_exposure=1, max_positions=5), {}, breaker=breaker)
+    broker = IBBroker(session=RecordQueue(), gate=gate, intraday_breaker=True, wall_clock=lambda: NOW,
+                      on_event=lambda when, name, detail: events.append((name, detail)))  # fmt: skip
+    broker.start()
+    broker.apply(AccountSnapshot("DU1", (("NetLiquidation", 100_000.0),), (), NOW - timedelta(minutes=30)))
+    broker.apply(AccountSnapshot("DU1", (("NetLiquidation", 97_000.0),), (), NOW - timedelta(minutes=15)))
+    assert gate.state == "ACTIVE"
+    broker.apply(AccountSnapshot("DU1", (("NetLiquidation", 94_900.0),), (), NOW))
+    assert breaker.tripped and gate.state == "HALTED"
+    assert [name for name, _ in events] == ["breaker_trip"]
+    assert "intraday NetLiquidation 94,900.00" in events[0][1]

@@ -22,12 +22,17 @@ class HistoricalPacer:
 
     def __init__(self, clock: Callable[[], float], *, window_max: int = WINDOW_MAX, window_secs: float = WINDOW_SECS,
                  identical_secs: float = IDENTICAL_SECS, contract_max: int = CONTRACT_MAX,
-                 contract_secs: float = CONTRACT_SECS) -> None:
+                 contract_secs: float = CONTRACT_SECS) -> None:  # fmt: skip
         self._clock = clock
         self.window_max, self.window_secs = window_max, window_secs
         self.identical_secs = identical_secs
         self.contract_max, self.contract_secs = contract_max, contract_secs
         self._sent: deque[tuple[float, Hashable, Hashable]] = deque()  # (time, contract, request key)
+
+    @classmethod
+    def scaled(cls, clock: Callable[[], float], scale: float) -> HistoricalPacer:
+        """IB's rules with every window multiplied by ``scale`` (1.0 in production)."""
+        return cls(clock, window_secs=WINDOW_SECS * scale, identical_secs=IDENTICAL_SECS * scale, contract_secs=CONTRACT_SECS * scale)
 
     def wait_secs(self, contract: Hashable, request: Hashable) -> float:
         now = self._clock()

@@ -114,7 +114,7 @@ class IBWorker:
         self.journal = Journal.in_folder(settings.state_dir)
         self.store = StateStore.in_folder(settings.state_dir)
         self.assembler = FillAssembler(self.journal.fill_ids())
-        self.pacer = HistoricalPacer(time.monotonic)
+        self.pacer = HistoricalPacer.scaled(time.monotonic, settings.pacing_scale)
         self._commands: asyncio.Queue[tuple[Command, concurrent.futures.Future[Submission] | None]] = asyncio.Queue()
         self._stopping = False
         self._cancel_on_stop = False
@@ -589,7 +589,6 @@ class IBWorker:
             wait = self.pacer.wait_secs(ticker.upper(), key)
             if wait > 0:
                 await asyncio.sleep(wait)
-            self.pacer.record(ticker.upper(), key)
             try:
                 bars = await asyncio.wait_for(
                     self.ib.reqHistoricalDataAsync(contract, cmd.end, cmd.duration, cmd.bar_size, "TRADES", True, 1),
@@ -598,6 +597,10 @@ class IBWorker:
             except Exception as exc:  # noqa: BLE001 - one failed request ends that request only
                 self._emit(SessionError(getattr(exc, "code", 0), f"historical data for {ticker}: {exc or type(exc).__name__}"))
                 continue
+            finally:
+                # Counted from the answer, not from the call: ib_async's message throttle may hold the
+                # request back for up to a second, and IB counts it when it arrives.
+                self.pacer.record(ticker.upper(), key)
             for b in bars:
                 day = b.date if not isinstance(b.date, datetime) else b.date.date()
                 self._emit(Bar(ticker.upper(), day, float(b.open), float(b.high), float(b.low), float(b.close), float(b.volume), cmd.warmup))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import math
 import time
@@ -209,6 +210,11 @@ class IBWorker:
 
     # --- connection ------------------------------------------------------------------------
 
+    async def _backoff_sleep(self, seconds: float) -> None:
+        """tenacity's sleep, cut short by ``stop()`` so a session backing off still stops at once."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
     async def _connect_with_backoff(self) -> None:
         def give_up(state: RetryCallState) -> bool:
             if self._stopping:
@@ -219,6 +225,7 @@ class IBWorker:
 
         retrying = AsyncRetrying(
             wait=wait_exponential(multiplier=self.s.backoff_initial_secs, max=self.s.backoff_max_secs),
+            sleep=self._backoff_sleep,
             stop=give_up,
             retry=retry_if_exception_type(ConnectFailed),
             reraise=True,
@@ -260,6 +267,7 @@ class IBWorker:
     async def _sync_with_retry(self, why: str) -> None:
         retrying = AsyncRetrying(
             wait=wait_exponential(multiplier=self.s.backoff_initial_secs, max=self.s.backoff_max_secs),
+            sleep=self._backoff_sleep,
             stop=lambda _state: self._stopping or not self.ib.isConnected(),
             retry=retry_if_exception_type(FetchFailed),
             reraise=True,
@@ -840,6 +848,7 @@ class IBWorker:
     async def _after_restore(self, why: str, *, light: bool) -> None:
         retrying = AsyncRetrying(
             wait=wait_exponential(multiplier=self.s.backoff_initial_secs, max=self.s.backoff_max_secs),
+            sleep=self._backoff_sleep,
             stop=lambda _s: self._stopping or not self.ib.isConnected(),
             retry=retry_if_exception_type(FetchFailed),
             reraise=True,

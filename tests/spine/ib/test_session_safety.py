@@ -106,3 +106,21 @@ def test_a_margin_warning_halts_new_risk_until_resume(gateway, open_session, sta
     assert not session.submit(_bracket("m")).result(timeout=10).placed
     clear_session_halt(state_dir)
     assert session.wait_for_state(SessionState.ACTIVE)
+
+
+def test_a_session_backing_off_from_a_closed_port_stops_when_asked(tmp_path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a free port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    session = IBSession(SessionSettings(port=port, state_dir=tmp_path / "state", backoff_initial_secs=5.0,
+                                        backoff_max_secs=60.0, connect_timeout_secs=0.5)).start()  # fmt: skip
+    backing_off = None
+    while backing_off is None:
+        event = session.next_event(timeout=10)
+        assert event is not None, "no event while connecting to a closed port"
+        if getattr(event, "new", None) is SessionState.DISCONNECTED and "backing off" in event.reason:
+            backing_off = event
+    session.stop(timeout=10)  # the next attempt is 5 s away; stop must not wait for it
+    assert not session.running

@@ -337,6 +337,14 @@ class IBBroker(bt.BrokerBase):
     def _alive_orders(self) -> list[bt.Order]:
         return [o for o in self._by_ref.values() if o.alive()]
 
+    def open_orders(self) -> list[bt.Order]:
+        """This session's orders still working at IB (or on their way there)."""
+        return self._alive_orders()
+
+    def account_value(self, tag: str) -> float:
+        """One account value of the latest snapshot (0 when absent), e.g. TotalCashValue."""
+        return self._account_value(tag)
+
     # -- the kill switch and the breaker (GatedBroker) -------------------------------------
 
     def halt(self, reason: str, *, flatten: bool = False) -> list[bt.Order]:

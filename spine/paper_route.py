@@ -103,7 +103,7 @@ class StatusLine:
             return
         gate = broker.gate  # type: ignore[attr-defined]
         text = (f"session {self.session.state} | NAV {broker.getvalue():,.2f} | day P&L {gate.daily_pnl:,.2f} | "  # type: ignore[attr-defined]
-                f"open orders {len(broker._alive_orders())} | gate {gate.state}")  # type: ignore[attr-defined]  # fmt: skip
+                f"open orders {len(broker.open_orders())} | gate {gate.state}")  # type: ignore[attr-defined]  # fmt: skip
         self.stream.write(("\r" + text.ljust(100)) if self.tty else text + "\n")
         self.stream.flush()
 

@@ -339,7 +339,7 @@ def session_summary(config: SpineConfig, route: str, strategy: bt.Strategy, brok
         "signals_file": str(signals_path),
         "start_value": start_value,
         "end_value": end_value,
-        "final_cash": broker._account_value("TotalCashValue"),
+        "final_cash": broker.account_value("TotalCashValue"),
         "return_pct": end_value / start_value - 1.0 if start_value else None,
         "max_drawdown_pct": float(analyzers.drawdown.get_analysis().max.drawdown or 0.0) / 100.0,
         "sharpe": float(sharpe) if isinstance(sharpe, (int, float)) and math.isfinite(sharpe) else None,

@@ -91,8 +91,14 @@ def test_once_places_one_native_bracket_per_due_signal_with_its_provenance_tag(p
         "PROHIBITED_LLM_DISCOVERY_LINK:ALPH-2:stop:1",
         "PROHIBITED_LLM_DISCOVERY_LINK:ALPH-2:take_profit:1",
     ]
-    entry = next(r for r in sent if r.order_ref.endswith(":entry:1"))
+    legs = {r.order_ref.split(":")[2]: r for r in sent}
+    entry, stop, take_profit = legs["entry"], legs["stop"], legs["take_profit"]
     assert (entry.action, entry.order_type, entry.quantity, entry.transmit) == ("BUY", "MKT", 124, False)  # 5% of NAV 100,000 at 40.29
+    assert (take_profit.action, take_profit.order_type, take_profit.transmit, take_profit.parent_id) == ("SELL", "LMT", False, entry.order_id)
+    assert (stop.action, stop.order_type, stop.transmit, stop.parent_id) == ("SELL", "STP", True, entry.order_id)
+    assert stop.oca_group and stop.oca_group == take_profit.oca_group
+    for price in (stop.stop_price, take_profit.limit_price):
+        assert price == round(price, 2)  # on the 0.01 tick
     statuses = {(row["role"], row["status"]) for row in result.orders}
     assert {("entry", "Submitted"), ("entry", "Accepted"), ("stop", "Accepted"), ("take_profit", "Accepted")} <= statuses
     for name in ("orders.csv", "fills.csv", "equity.csv", "events.csv", "returns.csv", "summary.json", "pnl.png", "run.log", "ib_journal.sqlite3"):

@@ -215,7 +215,7 @@ class WallClockDriver:
             self.stop.set("--until reached")
             return False
         last = pump.buffer.released_through or now.date()
-        due = self.rule.release_time(last)
+        due = self.rule.release_time(self.rule.next_session(last))  # when the next day's bar becomes final
         if now >= due and (self._next_fetch is None or now >= self._next_fetch):
             pump.submit(RequestHistory(self.tickers, duration="2 D", warmup=False))
             self._next_fetch = now + timedelta(seconds=60)  # IB's bar may lag the open a little: ask again each minute

@@ -183,6 +183,14 @@ class IBWorker:
                     self._emit(SessionError(tr.CLIENT_ID_IN_USE, message))
                     await self._wake.wait()
                     break
+                except ConnectFailed as exc:
+                    if self._stopping:
+                        break
+                    message = f"gave up connecting to {self.s.host}:{self.s.port} after {self.s.reconnect_max_attempts} attempts: {exc}"
+                    self._set_state(SessionState.HALTED, message)
+                    self._emit(SessionError(0, message))
+                    await self._wake.wait()
+                    break
                 if self._stopping:
                     break
                 await self._sync_with_retry("connect")

@@ -40,6 +40,8 @@ def test_kill_9_and_restart_adopts_working_legs_resends_nothing_and_restores_a_m
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
     assert proc.returncode == -signal.SIGKILL
     # While nobody is connected: the stop disappears at IB, and the journal loses the take-profit row.
     gateway.call(lambda: gateway.simulator.engine.cancel(7, stop_id))

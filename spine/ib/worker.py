@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ib_async import IB, Contract, ExecutionFilter, Order, Stock
+from ib_async import IB, Contract, ExecutionFilter, Order, RequestError, Stock
 from ib_async.ib import StartupFetchNONE
 from tenacity import (
     AsyncRetrying,
@@ -570,9 +570,18 @@ class IBWorker:
             key = ticker.upper()
             if key in self._contracts:
                 continue
-            details = await self._fetch(f"contract details for {key}", self.ib.reqContractDetailsAsync(Stock(key, self.s.exchange, self.s.currency)))
+            try:
+                details = await asyncio.wait_for(self.ib.reqContractDetailsAsync(Stock(key, self.s.exchange, self.s.currency)),
+                                                 self.s.request_timeout_secs)  # fmt: skip
+            except (TimeoutError, ConnectionError) as exc:
+                self._emit(SessionError(0, f"contract details for {key} timed out or the connection dropped; retrying"))
+                raise FetchFailed(f"contract details for {key}") from exc
+            except RequestError as exc:  # IB's answer: no such contract. Not retried: nothing can trade it.
+                self._emit(SessionError(exc.code, f"{key}: IB has no contract ({exc.message}); it is not traded or quoted"))
+                continue
             if not details:
-                raise FetchFailed(f"no contract details for {key}")
+                self._emit(SessionError(0, f"{key}: IB returned no contract details; it is not traded or quoted"))
+                continue
             self._contracts[key] = details[0].contract
             self._min_ticks[key] = float(details[0].minTick or 0.01)
 
@@ -580,6 +589,8 @@ class IBWorker:
         key = ticker.upper()
         if key not in self._contracts:
             await self._qualify([key])
+        if key not in self._contracts:
+            raise ValueError(f"{key} has no IB contract; nothing was sent")
         return self._contracts[key]
 
     def _subscribe_quotes(self, *, resubscribe: bool) -> None:

@@ -126,3 +126,14 @@ def test_risk_adding_orders_are_refused_unless_active_and_nothing_is_sent(gatewa
     assert not submission.placed and "DEGRADED" in submission.refused
     assert any(s.bt_status == "Rejected" and "DEGRADED" in s.reason for s in log.of(OrderStatus))
     assert gateway.call(lambda: len(gateway.simulator.engine.orders)) == before
+
+
+def test_a_ticker_ib_does_not_know_is_reported_and_the_session_still_trades_the_others(gateway, open_session) -> None:
+    from spine.ib.records import SessionError
+
+    session, log = open_session(gateway, tickers=("ABC", "NOPE"))
+    assert any(isinstance(e, SessionError) and e.message.startswith("NOPE: IB has no contract") for e in log.drain())
+    refused = session.submit(PlaceOrder(intent_id="n1", ticker="NOPE", side="BUY", quantity=1, order_type="MKT",
+                                        tag="LIVE_SPINE", role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
+    assert not refused.placed and "NOPE has no IB contract" in refused.refused
+    assert log.place(_bracket("ok"))

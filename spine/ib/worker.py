@@ -259,6 +259,7 @@ class IBWorker:
             self._set_state(SessionState.DISCONNECTED, f"connect failed: {exc or type(exc).__name__}; backing off")
             raise ConnectFailed(str(exc)) from exc
         self._client_id_refusals = 0
+        self._disconnected.clear()  # a failed earlier attempt's disconnect event must not end this connection
         accounts = list(self.ib.managedAccounts())
         wanted = self.s.paper_account.strip()
         account = wanted if wanted else (accounts[0] if len(accounts) == 1 else "")
@@ -637,7 +638,7 @@ class IBWorker:
     async def _command_loop(self) -> None:
         while True:
             cmd, future = await self._commands.get()
-            result = Submission()
+            result = Submission((), "the session stopped while the command ran; check the journal")
             try:
                 if isinstance(cmd, PlaceBracket):
                     result = await self._place_bracket(cmd)
@@ -654,12 +655,15 @@ class IBWorker:
                         self._publish_snapshot()
                 elif isinstance(cmd, RequestHistory):
                     await self._history(cmd)
+                if not isinstance(cmd, (PlaceBracket, PlaceOrder)):
+                    result = Submission()
             except Exception as exc:  # one bad command must not end the session
                 log.exception("command %r failed", cmd)
                 self._emit(SessionError(0, f"command {type(cmd).__name__} failed: {exc}"))
                 result = Submission((), f"failed: {exc}")
-            if future is not None and not future.done():
-                future.set_result(result)
+            finally:
+                if future is not None and not future.done():
+                    future.set_result(result)
 
     def _refuse(self, order_ref: str, quantity: float, reason: str) -> None:
         self._emit(OrderStatus(0, 0, order_ref, tr.REJECTED, "", 0.0, float(quantity), 0.0, reason))

@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ib_async import IB, Contract, ExecutionFilter, Order, RequestError, Stock
@@ -293,8 +293,8 @@ class IBWorker:
         self._in_reconcile = True
         try:
             if not light:
+                self.ib.client.updateReqId(self.journal.max_order_id() + 1)  # before any order, the kill's included
                 await self._kill_first()
-                self.ib.client.updateReqId(self.journal.max_order_id() + 1)
                 await self._subscribe_account()
                 await self._qualify(self.s.tickers)
             plan_halts = await self._reconcile(light=light)
@@ -331,7 +331,8 @@ class IBWorker:
             open_trades = await self._fetch("open orders", self.ib.reqAllOpenOrdersAsync())
             completed = await self._fetch("completed orders", self.ib.reqCompletedOrdersAsync(False))
         since = self.journal.last_fill_time()
-        flt = ExecutionFilter(time=since.strftime("%Y%m%d-%H:%M:%S") if since else "")
+        # A minute of overlap: an execution on the boundary is fetched again and skipped by its execId.
+        flt = ExecutionFilter(time=(since - timedelta(minutes=1)).strftime("%Y%m%d-%H:%M:%S") if since else "")
         fills = await self._fetch("executions", self.ib.reqExecutionsAsync(flt))
         positions_raw = await self._fetch("positions", self.ib.reqPositionsAsync())
         positions: dict[str, float] = {}
@@ -340,7 +341,7 @@ class IBWorker:
                 positions[p.contract.symbol.upper()] = positions.get(p.contract.symbol.upper(), 0.0) + float(p.position)
         executions = [self._half(f.contract, f.execution) for f in fills]
         if light:
-            journal_open = [o for o in self.journal.orders(open_only=True)]
+            journal_open = self.journal.orders(open_only=True)
             broker_open = [self._broker_order(t) for t in self.ib.openTrades()]
         else:
             journal_open = self.journal.orders()
@@ -367,8 +368,6 @@ class IBWorker:
                 done = self.assembler.add_execution(half) or self.assembler.add_commission(half.exec_id, commission or 0.0)
                 if done is not None:
                     self._apply_fill(done, missed=True)
-            elif half.exec_id not in applied_before:
-                pass  # applied live while this fetch ran; counted once
         if not light:
             self._entries = {}
             for b in broker_open:

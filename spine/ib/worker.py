@@ -71,7 +71,7 @@ log = logging.getLogger("spine.ib")
 RISK_STATES = frozenset({SessionState.ACTIVE})
 
 
-MAX_MESSAGES_PER_SEC = 35
+MAX_MESSAGES_PER_SEC = 30
 
 
 class ConnectFailed(ConnectionError):

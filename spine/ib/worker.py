@@ -71,7 +71,6 @@ log = logging.getLogger("spine.ib")
 RISK_STATES = frozenset({SessionState.ACTIVE})
 
 
-MAX_MESSAGES_PER_SEC = 30
 
 
 class ConnectFailed(ConnectionError):
@@ -140,9 +139,11 @@ class IBWorker:
         self._halt_reason = self.journal.meta(HALT_META) or ""
         self._halt_at = self.journal.meta(HALT_AT_META) or ""
         ib.RaiseRequestErrors = True  # a request answered with an error raises; it never looks like an empty answer
-        # ib_async's message throttle stays on, a little under IB's 50 messages/s: on a loaded
-        # machine its 45/s window was measured at up to 59 writes in one second (bench_paper.py).
-        ib.client.MaxRequests = min(ib.client.MaxRequests or MAX_MESSAGES_PER_SEC, MAX_MESSAGES_PER_SEC)
+        # ib_async's message throttle stays on (its default 45/s) as the backstop. It releases a
+        # backlog in batches, which on a loaded machine put up to 59 writes in one second
+        # (bench_paper.py), so order messages are also spaced by the session itself: each at
+        # least 1/order_messages_per_sec (40/s) after the previous one was handed over, measured from the hand-over.
+        self._last_order_msg = 0.0
         self._hook_wrapper()
         ib.errorEvent += self._on_error
         ib.orderStatusEvent += self._on_order_status
@@ -644,7 +645,7 @@ class IBWorker:
                 elif isinstance(cmd, PlaceOrder):
                     result = await self._place_order(cmd)
                 elif isinstance(cmd, Cancel):
-                    self._cancel(cmd)
+                    await self._cancel(cmd)
                 elif isinstance(cmd, Flatten):
                     await self._flatten(cmd)
                 elif isinstance(cmd, Refresh):
@@ -690,6 +691,7 @@ class IBWorker:
         self._journal_legs(cmd.intent_id, cmd.ticker.upper(), legs)
         self._track_entries(cmd.ticker.upper(), legs)
         for leg in legs:
+            await self._space_order_message()
             self.ib.placeOrder(contract, self._ib_order(leg, tif="DAY" if leg.role == "entry" else "GTC"))
         return Submission(tuple(leg.order_id for leg in legs))
 
@@ -708,6 +710,7 @@ class IBWorker:
         self.journal.record_intent(cmd.intent_id, cmd.ticker.upper(), cmd.side, cmd.quantity, cmd.tag, cmd.role)
         self._journal_legs(cmd.intent_id, cmd.ticker.upper(), [leg])
         self._track_entries(cmd.ticker.upper(), [leg])
+        await self._space_order_message()
         self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC" if cmd.role in ("stop", "take_profit") else "DAY"))
         return Submission((leg.order_id,))
 
@@ -723,6 +726,16 @@ class IBWorker:
         for ticker, shares in self._entries.values():
             working[ticker] = working.get(ticker, 0.0) + shares
         self.session._publish_working(working)
+
+    async def _space_order_message(self) -> None:
+        """Keep order messages at most ``order_messages_per_sec``, spaced from the last actual hand-over."""
+        rate = self.s.order_messages_per_sec
+        if rate <= 0:
+            return
+        gap = 1.0 / rate - (time.monotonic() - self._last_order_msg)
+        if gap > 0:
+            await asyncio.sleep(gap)
+        self._last_order_msg = time.monotonic()
 
     def _journal_legs(self, intent_id: str, ticker: str, legs: list[LegSpec]) -> None:
         """One transaction for the legs, committed before any of them reaches ib_async."""
@@ -747,7 +760,7 @@ class IBWorker:
             order.ocaType = 1
         return order
 
-    def _cancel(self, cmd: Cancel) -> None:
+    async def _cancel(self, cmd: Cancel) -> None:
         targets = []
         for trade in self.ib.openTrades():
             ref = tr.parse_order_ref(trade.order.orderRef)
@@ -756,6 +769,7 @@ class IBWorker:
             ):
                 targets.append(trade.order)
         for order in targets:
+            await self._space_order_message()
             self.ib.cancelOrder(order)
         if not targets:
             self._emit(SessionError(tr.CANCEL_ID_NOT_FOUND, f"cancel: no working order for {cmd.order_id or cmd.intent_id!r}"))
@@ -764,6 +778,7 @@ class IBWorker:
         wanted = {t.upper() for t in cmd.tickers}
         for trade in list(self.ib.openTrades()):
             if not wanted or trade.contract.symbol.upper() in wanted:
+                await self._space_order_message()
                 self.ib.cancelOrder(trade.order)
         for p in self.ib.positions(self._account):
             symbol = p.contract.symbol.upper()

@@ -780,9 +780,11 @@ class IBWorker:
             if not wanted or trade.contract.symbol.upper() in wanted:
                 await self._space_order_message()
                 self.ib.cancelOrder(trade.order)
-        for p in self.ib.positions(self._account):
+        # Positions asked of IB now, not read from the cache: a fill's position update may still be on its way.
+        held = await self._fetch("positions", self.ib.reqPositionsAsync())
+        for p in held:
             symbol = p.contract.symbol.upper()
-            if p.position and (not wanted or symbol in wanted):
+            if p.account == self._account and p.position and (not wanted or symbol in wanted):
                 side = "SELL" if p.position > 0 else "BUY"
                 await self._place_order(PlaceOrder(intent_id=f"flat-{symbol}-{int(self._clock() * 1000)}", ticker=symbol, side=side,
                                                    quantity=int(abs(p.position)), order_type="MKT", tag="LIVE_SPINE", role="exit"),

@@ -137,3 +137,44 @@ def test_a_ticker_ib_does_not_know_is_reported_and_the_session_still_trades_the_
                                         tag="LIVE_SPINE", role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
     assert not refused.placed and "NOPE has no IB contract" in refused.refused
     assert log.place(_bracket("ok"))
+
+
+def test_the_journal_has_each_leg_when_ib_async_is_handed_it(gateway, open_session, state_dir) -> None:
+    from ib_async import IB
+
+    seen: list[tuple[int, str | None]] = []
+
+    def factory() -> IB:
+        ib = IB()
+        place = ib.placeOrder
+
+        def place_order(contract, order):  # type: ignore[no-untyped-def]
+            journal = Journal.in_folder(state_dir)  # a second reader, as a crash-restart would be
+            row = journal.order(order.orderId)
+            seen.append((order.orderId, None if row is None else row.order_ref))
+            journal.close()
+            return place(contract, order)
+
+        ib.placeOrder = place_order  # type: ignore[method-assign]
+        return ib
+
+    _session, log = open_session(gateway, ib_factory=factory)
+    ids = log.place(_bracket("j1"))
+    assert [order_id for order_id, _ in seen] == list(ids)
+    assert all(ref is not None and ref.startswith("PROHIBITED_LLM_DISCOVERY_LINK:j1:") for _, ref in seen)
+
+
+def test_flatten_cancels_working_orders_and_closes_the_position(gateway, open_session) -> None:
+    from spine.ib.records import Flatten
+
+    session, log = open_session(gateway)
+    log.place(_bracket("f1"))
+    gateway.step(1)
+    log.wait_for(lambda: len(log.of(Fill)) == 1, "the entry fill")
+    session.submit(Flatten("test")).result(timeout=10)
+    log.wait_for(lambda: gateway.call(lambda: [o for o in gateway.simulator.engine.orders.values()
+                                               if not o.done and o.request.order_type != "MKT"]) == [], "legs cancelled")  # fmt: skip
+    gateway.step(1)
+    log.wait_for(lambda: gateway.call(lambda: gateway.simulator.account.holding("ABC").quantity) == 0, "flat")
+    exits = [f for f in log.of(Fill) if ":exit:" in f.order_ref]
+    assert len(exits) == 1 and exits[0].side == "SELL" and exits[0].shares == 10

@@ -175,6 +175,7 @@ def test_flatten_cancels_working_orders_and_closes_the_position(gateway, open_se
     log.wait_for(lambda: gateway.call(lambda: [o for o in gateway.simulator.engine.orders.values()
                                                if not o.done and o.request.order_type != "MKT"]) == [], "legs cancelled")  # fmt: skip
     gateway.step(1)
-    log.wait_for(lambda: gateway.call(lambda: gateway.simulator.account.holding("ABC").quantity) == 0, "flat")
+    log.wait_for(lambda: any(":exit:" in f.order_ref for f in log.of(Fill)), "the exit fill")
+    assert gateway.call(lambda: gateway.simulator.account.holding("ABC").quantity) == 0
     exits = [f for f in log.of(Fill) if ":exit:" in f.order_ref]
     assert len(exits) == 1 and exits[0].side == "SELL" and exits[0].shares == 10

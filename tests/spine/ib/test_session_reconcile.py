@@ -148,9 +148,8 @@ def test_an_external_fill_halts_new_risk_keeps_the_stops_and_resume_clears_it(ga
     other.connect("127.0.0.1", gateway.port, clientId=99, timeout=10)
     try:
         other.placeOrder(Stock("ABC", "SMART", "USD"), MarketOrder("BUY", 5))
-        other.sleep(0.2)
+        log.wait_for(lambda: gateway.call(lambda: any(k[0] == 99 for k in gateway.simulator.engine.orders)), "the external order")
         gateway.step(1)
-        other.sleep(0.2)
     finally:
         other.disconnect()
     session.submit(Refresh("reconcile")).result(timeout=20)
@@ -165,3 +164,31 @@ def test_an_external_fill_halts_new_risk_keeps_the_stops_and_resume_clears_it(ga
     assert sum(o.request.quantity for o in stops) == 15  # the external 5 shares got a stop too
     assert clear_session_halt(state_dir)
     assert session.wait_for_state(SessionState.ACTIVE)
+
+
+def test_spine_resume_clears_a_session_halt_and_what_it_accepted_stays_accepted(gateway, open_session, state_dir) -> None:
+    from typer.testing import CliRunner
+
+    from spine.cli import app
+
+    session, log = open_session(gateway)
+    other = IB()
+    other.connect("127.0.0.1", gateway.port, clientId=98, timeout=10)
+    try:
+        other.placeOrder(Stock("ABC", "SMART", "USD"), MarketOrder("BUY", 2))
+        log.wait_for(lambda: gateway.call(lambda: any(k[0] == 98 for k in gateway.simulator.engine.orders)), "the external order")
+        gateway.step(1)
+    finally:
+        other.disconnect()
+    session.submit(Refresh("reconcile")).result(timeout=20)
+    assert session.wait_for_state(SessionState.HALTED)
+    result = CliRunner().invoke(app, ["resume", "--state", str(state_dir), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "IB session: HALTED" in result.output and "IB session halt: cleared" in result.output
+    assert session.wait_for_state(SessionState.ACTIVE)
+    assert session.submit(_bracket("after-resume")).result(timeout=10).placed
+    # What the operator accepted stays accepted: a reconnect reconciles to ACTIVE, not HALTED again.
+    mark = len(log.drain())
+    gateway.drop_connections()
+    log.wait_for(lambda: SessionState.ACTIVE in _states_after(log, mark), "ACTIVE after the reconnect")
+    assert SessionState.HALTED not in _states_after(log, mark)

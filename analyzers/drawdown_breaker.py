@@ -13,6 +13,7 @@ from typing import Any
 import backtrader as bt
 
 from analyzers.circuit_breaker import CircuitBreaker
+from brokers.gated_broker import GatedBroker, require_gated_broker
 from spine.config import CircuitBreakerSettings
 from spine.event_log import EventLog
 from spine.state_store import StateStore
@@ -26,6 +27,7 @@ class DrawdownBreaker(bt.Analyzer):
         ("config", None),  # SpineConfig or its circuit_breaker section (default settings when None)
         ("state_dir", None),  # where a breaker built here keeps its latch (in memory when None)
         ("events", None),  # EventLog
+        ("trade_from", None),  # datetime.date: warm-up bars before it are not recorded
     )
 
     def start(self) -> None:
@@ -35,7 +37,8 @@ class DrawdownBreaker(bt.Analyzer):
             store = StateStore.in_folder(self.p.state_dir) if self.p.state_dir is not None else StateStore.in_memory()
             breaker = CircuitBreaker(settings, store=store)
         self.breaker: CircuitBreaker = breaker
-        gate = getattr(self.strategy.broker, "gate", None)
+        self.broker: GatedBroker = require_gated_broker(self.strategy.broker, "DrawdownBreaker")
+        gate = self.broker.gate
         if gate is not None and gate.breaker is None:
             gate.breaker = breaker  # the gate must see the latch, or a trip would not stop new risk
         self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
@@ -45,17 +48,18 @@ class DrawdownBreaker(bt.Analyzer):
 
     def next(self) -> None:
         now = self.strategy.datetime.datetime(0)
+        if self.p.trade_from is not None and now.date() < self.p.trade_from:
+            return
         if not self._announced_start:
             self._announced_start = True
             if self.breaker.is_trading_paused(now):
                 self._paused = True
                 self.events.record(now, "breaker_paused", f"breaker still latched from {self.breaker.tripped_at}: {self.breaker.trip_reason}")
-        self.breaker.record_nav(now, self.strategy.broker.getvalue())
+        self.breaker.record_nav(now, self.broker.get_net_liquidation())
         paused = self.breaker.is_trading_paused(now)
         if paused and not self._paused:
             self.trips.append({"datetime": now, "reason": self.breaker.trip_reason})
-            cancel = getattr(self.strategy.broker, "cancel_all", None)
-            cancelled = cancel(risk_adding_only=True) if cancel is not None else []
+            cancelled = self.broker.cancel_all(risk_adding_only=True)
             self.events.record(now, "breaker_trip", f"{self.breaker.trip_reason}; cancelled {len(cancelled)} working entries")
         elif self._paused and not paused:
             self.events.record(now, "breaker_rearm", f"circuit breaker re-armed (circuit_breaker.cooldown_minutes {self.breaker.cooldown_minutes} or a reset)")

@@ -25,6 +25,7 @@ from typing import Any
 
 import backtrader as bt
 
+from brokers.gated_broker import GatedBroker, require_gated_broker
 from spine.config import KillSwitchSettings
 from spine.event_log import EventLog
 from spine.state_store import StateStore, as_utc
@@ -102,9 +103,11 @@ class KillSwitch(bt.Analyzer):
         ("store", None),  # StateStore for the manual switch and the trigger record
         ("events", None),  # EventLog
         ("poll_manual", False),  # re-read the manual switch every bar (live sessions)
+        ("trade_from", None),  # datetime.date: warm-up bars before it are not watched
     )
 
     def start(self) -> None:
+        self.broker: GatedBroker = require_gated_broker(self.strategy.broker, "KillSwitch")
         self.settings: KillSwitchSettings = self.p.settings or KillSwitchSettings()
         self.max_drawdown = abs(self.p.max_drawdown) if self.p.max_drawdown is not None else self.settings.max_drawdown_fraction
         self.store: StateStore | None = self.p.store
@@ -119,6 +122,8 @@ class KillSwitch(bt.Analyzer):
 
     def next(self) -> None:
         now = self.strategy.datetime.datetime(0)
+        if self.p.trade_from is not None and now.date() < self.p.trade_from:
+            return
         vix_close = self._new_vix_close()
         if self.fired is not None:
             self._maybe_rearm(now, vix_close)
@@ -132,7 +137,7 @@ class KillSwitch(bt.Analyzer):
             if vix_close is not None:
                 trigger = vix_trigger(vix_close, self.settings.vix_threshold)
             if trigger is None:
-                nav = float(self.strategy.broker.getvalue())
+                nav = float(self.broker.get_net_liquidation())
                 self._peak = max(self._peak, nav)
                 trigger = drawdown_trigger(nav, self._peak, self.max_drawdown)
         if trigger is not None:
@@ -143,8 +148,7 @@ class KillSwitch(bt.Analyzer):
         if self.store is not None and not (trigger.cause == "manual" and self.store.kill_switch().active):
             self.store.set_kill_switch(when, trigger.cause, trigger.reason)
         mode = self.settings.on_trigger
-        halt = getattr(self.strategy.broker, "halt", None)
-        cancelled = halt(trigger.order_reason, on_trigger=mode) if halt is not None else []
+        cancelled = self.broker.halt(trigger.order_reason, on_trigger=mode)
         self.fires.append({"datetime": when, "cause": trigger.cause, "reason": trigger.reason, "cancelled": len(cancelled)})
         self.events.record(when, "kill_switch", f"{trigger.cause}: {trigger.reason}; on_trigger {mode}: {_ACTIONS[mode]} ({len(cancelled)} cancelled)")
 
@@ -157,14 +161,13 @@ class KillSwitch(bt.Analyzer):
             return
         if self.store is not None:
             self.store.clear_kill_switch(now, "rearm", why)
-        resume = getattr(getattr(self.strategy.broker, "gate", None), "resume", None)
-        if resume is not None:
-            resume(now)
+        if self.broker.gate is not None:
+            self.broker.gate.resume(now)
         self.rearms.append({"datetime": now, "detail": why})
         self.events.record(now, "kill_switch_rearm", f"{self.fired.cause} trigger of {self.fired_at} re-armed: {why}")
         self.fired = None
         self.fired_at = None
-        self._peak = float(self.strategy.broker.getvalue())  # a new peak: the old drawdown must not fire again at once
+        self._peak = float(self.broker.get_net_liquidation())  # a new peak: the old drawdown must not fire again at once
 
     def _new_vix_close(self) -> float | None:
         vix = self.p.vix

@@ -43,6 +43,7 @@ class RunRecorder(bt.Analyzer):
     params = (
         ("progress", None),  # Callable[[int], None]: called with the bar count every few bars
         ("progress_every", 250),
+        ("trade_from", None),  # datetime.date: no equity rows for warm-up bars before it
     )
 
     def start(self) -> None:
@@ -133,6 +134,8 @@ class RunRecorder(bt.Analyzer):
 
     def next(self) -> None:
         broker = self.strategy.broker
+        if self.p.trade_from is not None and self.strategy.datetime.date(0) < self.p.trade_from:
+            return
         self.equity.append({"datetime": self.strategy.datetime.datetime(0), "value": broker.getvalue(), "cash": broker.getcash()})
         self._bars += 1
         if self._progress is not None and self._bars % self.p.progress_every == 0:

@@ -1,6 +1,9 @@
 """Backtrader brokers and the pre-trade risk gate every broker route shares."""
 
 from brokers.fill_model import Bar, FillModel
+from brokers.gate_orders import ORDER_TYPES, order_intent
+from brokers.gated_broker import GatedBroker, NotAGatedBrokerError, require_gated_broker
+from brokers.ib_broker import IBBroker
 from brokers.risk_gate import (
     GateDecision,
     GateState,
@@ -10,4 +13,19 @@ from brokers.risk_gate import (
 )
 from brokers.sim_broker import SimBroker
 
-__all__ = ["Bar", "FillModel", "GateDecision", "GateState", "OrderIntent", "PortfolioView", "RiskGate", "SimBroker"]
+__all__ = [
+    "ORDER_TYPES",
+    "Bar",
+    "FillModel",
+    "GateDecision",
+    "GateState",
+    "GatedBroker",
+    "IBBroker",
+    "NotAGatedBrokerError",
+    "OrderIntent",
+    "PortfolioView",
+    "RiskGate",
+    "SimBroker",
+    "order_intent",
+    "require_gated_broker",
+]

@@ -21,8 +21,9 @@ from datetime import datetime
 import backtrader as bt
 
 from brokers.fill_model import FillModel
-from brokers.order_roles import PROTECTIVE_ROLES, intent_of, role_of
-from brokers.risk_gate import OrderIntent, PortfolioView, RiskGate
+from brokers.gate_orders import order_intent
+from brokers.order_roles import PROTECTIVE_ROLES, role_of
+from brokers.risk_gate import PortfolioView, RiskGate
 
 _NO_BOOK = PortfolioView(nav=0.0, positions={}, last_prices={})
 
@@ -51,7 +52,10 @@ class FillModelFiller:
 
 
 class SimBroker(bt.brokers.BackBroker):
-    """Simulated broker for ``spine backtest``: BackBroker + shared fill model + risk gate."""
+    """Simulated broker for ``spine backtest``: BackBroker + shared fill model + risk gate.
+
+    Implements ``brokers.GatedBroker``.
+    """
 
     params = (
         ("fill_model", None),
@@ -86,13 +90,24 @@ class SimBroker(bt.brokers.BackBroker):
         return bt.num2date(max(stamps)) if stamps else None
 
     def get_available_funds(self) -> float:
-        """Cash not yet committed to working entry orders (what a new order may spend)."""
+        """What a new order may spend, as IB's AvailableFunds counts it, minus working entries' commitments.
+
+        IB's AvailableFunds is NAV minus the gross position value (margin 1.0): for longs that
+        is the cash, but a short's proceeds are not spendable, so each short takes twice its
+        value off Backtrader's cash (which holds the proceeds). The IB paper route sizes
+        from the same number, so both routes size alike.
+        """
         committed = 0.0
         for order in list(self.pending) + list(self.submitted):
             if order.parent is None and order.isbuy() and order.alive() and role_of(order) == "entry":
                 price = order.price if order.price else order.created.price
                 committed += abs(order.executed.remsize) * float(price or 0.0)
-        return self.getcash() - committed
+        shorts = sum(-position.size * float(data.close[0]) for data, position in self.positions.items() if position.size < 0 and len(data))
+        return self.getcash() - 2.0 * shorts - committed
+
+    def get_net_liquidation(self) -> float:
+        """NAV: cash plus positions at the last close (Backtrader's value)."""
+        return float(self.getvalue())
 
     # -- slippage and fills from the shared model -------------------------------------
 
@@ -146,7 +161,7 @@ class SimBroker(bt.brokers.BackBroker):
             order.reject(self)
             self.notify(order)
             return False
-        intent = self._intent(order, now)
+        intent = order_intent(order, now)
         # A protective leg only ever closes its parent's position: the gate needs no book for it.
         view = _NO_BOOK if intent.role in PROTECTIVE_ROLES else self._view(order, held)
         decision = self.gate.check(intent, view)
@@ -159,29 +174,6 @@ class SimBroker(bt.brokers.BackBroker):
         self._ococheck(order)
         self._bracketize(order, cancel=True)
         return False
-
-    def _intent(self, order: bt.Order, now: datetime | None) -> OrderIntent:
-        role = role_of(order)
-        exectype = order.exectype
-        if exectype == bt.Order.Market or exectype is None or exectype == bt.Order.Close:
-            order_type, price = "MKT", None
-        elif exectype == bt.Order.Limit:
-            order_type, price = "LMT", order.price
-        elif exectype == bt.Order.Stop:
-            order_type, price = "STP", order.price
-        else:
-            order_type, price = "STP LMT", order.pricelimit
-        return OrderIntent(
-            ticker=order.data._name,
-            side="BUY" if order.isbuy() else "SELL",
-            quantity=float(abs(order.size)) if order.size is not None else math.nan,
-            order_type=order_type,
-            price=None if price is None else float(price),
-            tag=str(order.info.get("tag", "")),
-            intent_id=f"{intent_of(order)}:{role}",
-            role=role,
-            timestamp=now,
-        )
 
     def _view(self, order: bt.Order, held: dict[str, float]) -> PortfolioView:
         """The book as the gate must see it: positions after every working non-protective order."""

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import backtrader as bt
-import yaml
+import numpy as np
 
-from analyzers import CircuitBreaker, DrawdownBreaker, KillSwitch, RunRecorder
+from analyzers import CircuitBreaker
 from brokers import FillModel, RiskGate, SimBroker
 from spine.config import SpineConfig
 from spine.errors import InputError
 from spine.event_log import EventLog
 from spine.feeds import ArrayFeed
+from spine.harness import HarnessWiring, warmup_bar_count, wire_harness
 from spine.labels import RESEARCH_LABEL
 from spine.prices import (
     PriceSeries,
@@ -35,20 +36,14 @@ from spine.prices import (
 )
 from spine.resources import shipped_path
 from spine.run_folder import (
-    EQUITY_COLUMNS,
-    EVENT_COLUMNS,
-    FILL_COLUMNS,
-    ORDER_COLUMNS,
-    RETURN_COLUMNS,
     atomic_folder,
-    csv_text,
     point_latest,
     run_folder_name,
-    write_json,
 )
+from spine.run_output import write_run_files
 from spine.signals import SignalRecord, load_signals
 from spine.state_store import StateStore
-from strategies import DIRECT_TAG, PROPAGATED_TAG, LiquiditySizer, SignalStrategy
+from strategies import DIRECT_TAG, PROPAGATED_TAG
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = shipped_path("data", "sample")  # the checkout's data/sample, or the installed copy
@@ -94,6 +89,7 @@ class _Inputs:
     vix: PriceSeries | None
     signals_path: Path
     vix_path: Path | None = None
+    trade_from: date | None = None  # --start: bars before it (when the data has them) only warm up
 
 
 def load_inputs(request: BacktestRequest) -> _Inputs:
@@ -108,11 +104,13 @@ def load_inputs(request: BacktestRequest) -> _Inputs:
         paths = list(request.data) or [SAMPLE_PRICES]
         tickers = request.tickers or _signalled_tickers(paths, signals_path)
         prices = load_prices(paths, tickers=tickers, start=request.start, end=request.end)
+        if request.start is not None:
+            prices = with_warmup(prices, load_prices(paths, tickers=tuple(prices), end=request.end), request.start, warmup_bar_count(request.config.strategy.atr_period))
     signals = load_signals(signals_path, prices=prices, tickers=request.tickers)
     vix_path = request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
     vix = _clip(load_vix(vix_path), prices) if vix_path is not None else None
     check_window(prices, request.config.strategy.atr_period)
-    return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path, vix_path=vix_path)
+    return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path, vix_path=vix_path, trade_from=request.start)
 
 
 def check_window(prices: dict[str, PriceSeries], atr_period: int) -> None:
@@ -140,6 +138,19 @@ def vix_trigger_status(config: SpineConfig, inputs: _Inputs, vix_path: Path | No
     if inputs.vix is None:
         return f"off: no VIX series for {period}"
     return f"on: VIX {str(inputs.vix.dates[0])[:10]}..{str(inputs.vix.dates[-1])[:10]} above {config.kill_switch.vix_threshold:g}"
+
+
+def with_warmup(prices: dict[str, PriceSeries], history: dict[str, PriceSeries], start: date, bars: int) -> dict[str, PriceSeries]:
+    """Each ticker's bars from ``start`` plus up to ``bars`` bars before it, as a session warms up from history."""
+    out = {}
+    first = np.datetime64(start, "ns")
+    for ticker, series in prices.items():
+        full = history[ticker]
+        begin = max(int(np.searchsorted(full.dates, first, side="left")) - bars, 0)
+        stop = begin + int(np.searchsorted(full.dates[begin:], series.dates[-1], side="right"))
+        fields = {name: getattr(full, name)[begin:stop] for name in ("dates", "open", "high", "low", "close", "volume")}
+        out[ticker] = replace(full, **fields)
+    return out
 
 
 def _signalled_tickers(paths: Sequence[Path], signals_path: Path) -> tuple[str, ...] | None:
@@ -195,48 +206,19 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
     broker = SimBroker(fill_model=FillModel.from_settings(config.backtest), gate=gate)
     broker.setcash(config.backtest.cash)
     broker.watch(feeds)
-    cerebro.broker = broker
 
-    sizing, execution = config.position_sizing, config.trading.execution
-    cerebro.addsizer(
-        LiquiditySizer,
-        risk_pct=sizing.risk_pct,
-        atr_multiplier=sizing.atr_multiplier,
-        max_position_size=execution.max_position_size,
-        min_order_size=execution.min_order_size,
-    )
     by_ticker: dict[str, list[SignalRecord]] = {}
     for signal in inputs.signals:
         by_ticker.setdefault(signal.ticker, []).append(signal)
-    strategy = config.strategy
-    cerebro.addstrategy(
-        SignalStrategy,
-        signals=by_ticker,
+    wiring = HarnessWiring(
         tradable=tuple(inputs.prices),
-        atr_period=strategy.atr_period,
-        take_profit_atr=strategy.take_profit_atr,
-        entry_order_type=strategy.entry_order_type,
-        limit_offset_bps=strategy.limit_offset_bps,
-        atr_multiplier=sizing.atr_multiplier,
-        events=events,
+        signals=by_ticker,
+        limits=limits,
+        kill_max_drawdown=abs(config.backtest.max_drawdown_pct),
+        vix_feed=vix_feed,
+        trade_from=inputs.trade_from,
     )
-    cerebro.addanalyzer(RunRecorder, _name="recorder", progress=progress)
-    cerebro.addanalyzer(DrawdownBreaker, _name="breaker", breaker=breaker, events=events)
-    cerebro.addanalyzer(
-        KillSwitch,
-        _name="kill_switch",
-        settings=config.kill_switch,
-        enabled=limits.kill_switch,
-        max_drawdown=config.backtest.max_drawdown_pct,
-        vix=vix_feed,
-        store=store,
-        events=events,
-    )
-    cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0)
-    cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
-    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
-    cerebro.addanalyzer(bt.analyzers.Returns, _name="returns", timeframe=bt.TimeFrame.Days)
-    cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="time_return", timeframe=bt.TimeFrame.Days)
+    wire_harness(cerebro, config, broker, breaker, wiring, events=events, store=store, progress=progress)
     return cerebro
 
 
@@ -252,10 +234,6 @@ def run_backtest(
     trigger that is off, a state that is killed or latched. ``progress`` may have a
     ``set_total(bars)`` method; it is called once the bar count is known.
     """
-    from spine.pnl_plot import (
-        plot_pnl,  # matplotlib is heavy: load it only when a figure is drawn
-    )
-
     config = request.config
     say = notify if notify is not None else (lambda line: None)
     inputs = load_inputs(request)
@@ -288,19 +266,8 @@ def run_backtest(
         summary["kill_switch"]["vix_trigger"] = vix_status
         summary["state_at_start"] = notice
         summary["run_name"] = name
-        event_rows = [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events]
-        research = config.research_only
+        event_rows = write_run_files(folder, config, strategy, events, summary, title=f"Spine backtest: {', '.join(inputs.prices)}")
         orders = recorder.orders
-        (folder / "orders.csv").write_text(csv_text(orders, ORDER_COLUMNS, research_only=research), encoding="utf-8")
-        (folder / "fills.csv").write_text(csv_text(recorder.fills, FILL_COLUMNS, research_only=research), encoding="utf-8")
-        (folder / "equity.csv").write_text(csv_text(recorder.equity, EQUITY_COLUMNS, research_only=research), encoding="utf-8")
-        (folder / "events.csv").write_text(csv_text(event_rows, EVENT_COLUMNS, research_only=research), encoding="utf-8")
-        daily = [{"datetime": when, "return": value} for when, value in strategy.analyzers.time_return.get_analysis().items()]
-        (folder / "returns.csv").write_text(csv_text(daily, RETURN_COLUMNS, research_only=research), encoding="utf-8")
-        _write_resolved_config(folder / "config", config)
-        write_json(folder / "summary.json", summary)
-        plot_pnl(recorder.equity, folder / "pnl.png", title=f"Spine backtest: {', '.join(inputs.prices)}", research_only=research, events=event_rows)
-        (folder / "run.log").write_text(_run_log(summary, research), encoding="utf-8")
     run_dir = request.out_dir / name
     point_latest(request.out_dir, name)
     return BacktestResult(run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)
@@ -333,14 +300,6 @@ def state_notice(store: StateStore, state_dir: Path) -> str | None:
     if not parts:
         return None
     return f"state {state_dir}: {'; '.join(parts)}. This run adds no risk until `spine resume --state {state_dir}`"
-
-
-def _write_resolved_config(folder: Path, config: SpineConfig) -> None:
-    folder.mkdir()
-    header = f"# {RESEARCH_LABEL}\n" if config.research_only else ""
-    header += f"# resolved from {config.folder}\n"
-    for filename, body in config.to_files().items():
-        (folder / filename).write_text(header + yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
 
 
 def _num(value: Any) -> float | None:
@@ -405,13 +364,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list):
         return [_jsonable(v) for v in value]
     return value
-
-
-def _run_log(summary: dict[str, Any], research_only: bool) -> str:
-    lines = [f"# {RESEARCH_LABEL}"] if research_only else []
-    for key in ("start", "end", "tickers", "start_value", "end_value", "return_pct", "max_drawdown_pct", "sharpe", "trades", "orders", "rejected_orders"):
-        lines.append(f"{key}: {summary.get(key)}")
-    return "\n".join(lines) + "\n"
 
 
 def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:

@@ -33,6 +33,8 @@ EXIT_BAD_INPUT = 2
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "gateway": ("spine.gateway.cli", "gateway_command", "Offline IB Gateway simulator: the TWS socket protocol on loopback, replaying price files."),
     "data": ("spine.cli", "build_data_app", "Market data: download daily bars into the local cache."),
+    "paper": ("spine.paper_cli", "paper_command", "Trade an IB paper account (or spine gateway) through ib_async, behind the same safety envelope."),
+    "rehearse": ("spine.paper_cli", "rehearse_command", "Rehearse a paper session against the in-process gateway simulator, in lockstep and deterministic."),
 }
 
 

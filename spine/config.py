@@ -15,6 +15,7 @@ Fractions are written as fractions (``0.05`` is 5%); money is in the account cur
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,6 +51,7 @@ class IBConnection(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(4002, ge=1, le=65535)
     client_id: int = Field(1, ge=0)
+    account_max_age_secs: float = Field(60.0, gt=0, description="an account snapshot older than this is stale: the sizer sizes 0")
 
 
 class ExecutionAccounts(_Frozen):
@@ -82,6 +84,7 @@ class StrategySettings(_Frozen):
     take_profit_atr: float = Field(3.0, gt=0)
     entry_order_type: Literal["market", "limit"] = "market"
     limit_offset_bps: float = Field(0.0, ge=0, le=10_000)
+    price_tick: float = Field(0.01, ge=0, description="stop, take-profit and limit prices rounded to this tick, as IB requires; 0 keeps them unrounded")
 
 
 class CircuitBreakerSettings(_Frozen):
@@ -183,12 +186,25 @@ class BacktestSettings(_Frozen):
     risk: RiskLimits | None = None
 
 
+class PaperSettings(_Frozen):
+    """When a paper session sees a day's bar: day D's final bar is released at the next session's open.
+
+    ``release_at`` is exchange time (``timezone``) on the next trading day of
+    ``exchange_calendar`` (an ``exchange_calendars`` code, XNYS for NYSE).
+    """
+
+    release_at: time = time(9, 30, 30)
+    exchange_calendar: str = "XNYS"
+    timezone: str = "America/New_York"
+
+
 class EnvelopeFile(_Frozen):
     broker: BrokerSettings = BrokerSettings()
     risk: RiskLimits = RiskLimits()
     compliance: ComplianceSettings = ComplianceSettings()
     kill_switch: KillSwitchSettings = KillSwitchSettings()
     backtest: BacktestSettings = BacktestSettings()
+    paper: PaperSettings = PaperSettings()
 
 
 class SectorsFile(_Frozen):
@@ -218,6 +234,7 @@ class SpineConfig(_Frozen):
     backtest: BacktestSettings
     sectors: dict[str, str]
     sectors_file: Path
+    paper: PaperSettings = PaperSettings()
 
     @property
     def backtest_risk(self) -> RiskLimits:
@@ -251,6 +268,7 @@ class SpineConfig(_Frozen):
                 "compliance": self.compliance.model_dump(mode="json"),
                 "kill_switch": self.kill_switch.model_dump(mode="json"),
                 "backtest": self.backtest.model_dump(mode="json"),
+                "paper": self.paper.model_dump(mode="json"),
             },
             SECTORS_FILE: {"sectors": dict(sorted(self.sectors.items()))},
         }
@@ -396,4 +414,5 @@ def load_config(folder: str | Path | None = None) -> SpineConfig:
         backtest=envelope.backtest,
         sectors=sectors.sectors,
         sectors_file=sectors_path,
+        paper=envelope.paper,
     )

@@ -89,16 +89,22 @@ def resume_command(
     if not (state / STATE_FILE).is_file() and not (state / MARKER_FILE).exists():
         typer.echo(f"nothing to resume (no state database in {state})")
         return
+    # Imported here so `spine check` and `spine kill` never load the IB package.
+    from spine.ib.halt import clear_session_halt, session_halt
+
     with StateStore.open_folder(state, create=False) as store:
         kill = store.kill_switch()
         latch = store.breaker_latch()
-        if not kill.active and not latch.tripped:
+        halt = session_halt(state)  # an IB paper session's reconcile halt (spine/ib/halt.py)
+        if not kill.active and not latch.tripped and halt is None:
             typer.echo("nothing to resume (kill switch and circuit breaker are both clear)")
             return
         if kill.active:
             typer.echo(f"kill switch: ACTIVE ({kill.cause}) since {_when(kill.at)}: {kill.reason}")
         if latch.tripped:
             typer.echo(f"circuit breaker: PAUSED since {_when(latch.tripped_at)}: {latch.reason}")
+        if halt is not None:
+            typer.echo(f"IB session: HALTED since {halt[1] or 'an unknown time'}: {halt[0]}")
         _confirm(yes, "clear and allow trading again")
         now = datetime.now(UTC)
         if kill.active:
@@ -110,6 +116,8 @@ def resume_command(
         else:
             store.new_baseline(now, "spine resume")
         typer.echo("NAV history: new baseline (earlier NAVs no longer count for the 1-day drawdown)")
+        if halt is not None and clear_session_halt(state):
+            typer.echo("IB session halt: cleared")
 
 
 def status_command(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import backtrader as bt
 
+from brokers.gated_broker import require_gated_broker
 from strategies.live_signal import LiveSignal
 
 FUNDS_HEADROOM = 0.99  # keep 1% of available funds for slippage and commission on the fill
@@ -91,16 +92,20 @@ class LiquiditySizer(bt.Sizer):
         ("min_order_size", 1),
     )
 
+    def set(self, strategy: bt.Strategy, broker: bt.BrokerBase) -> None:
+        """Backtrader hands the sizer its broker here: check it is a gated one, once, at start."""
+        require_gated_broker(broker, "LiquiditySizer")
+        super().set(strategy, broker)
+
     def available_funds(self) -> float:
-        funds = getattr(self.broker, "get_available_funds", None)
-        return float(funds() if funds is not None else self.broker.getcash())
+        return float(self.broker.get_available_funds())
 
     def size_signal(self, signal: LiveSignal) -> SizeDecision:
         return size_position(
             weight=signal.weight,
             entry_price=signal.entry_price,
             atr_per_share=signal.atr_per_share,
-            nav=float(self.broker.getvalue()),
+            nav=float(self.broker.get_net_liquidation()),
             available_funds=self.available_funds(),
             risk_pct=self.p.risk_pct,
             atr_multiplier=self.p.atr_multiplier,
@@ -112,6 +117,6 @@ class LiquiditySizer(bt.Sizer):
         price = float(data.close[0])
         if not (math.isfinite(price) and price > 0):
             return 0
-        shares = min(self.broker.getvalue() / price, self.available_funds() * FUNDS_HEADROOM / price, self.p.max_position_size)
+        shares = min(self.broker.get_net_liquidation() / price, self.available_funds() * FUNDS_HEADROOM / price, self.p.max_position_size)
         shares = math.floor(shares)
         return shares if shares >= max(self.p.min_order_size, 1) else 0

@@ -20,18 +20,18 @@ the safety code, so it stays route-agnostic.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import backtrader as bt
 import numpy as np
 
 from spine.event_log import EventLog
 from spine.feeds import date_numbers
-from spine.signals import SignalRecord, load_signals
+from spine.signal_source import SignalSource, signal_source
+from spine.signals import SignalRecord
 from strategies.liquidity_sizer import LiquiditySizer
 from strategies.live_signal import LiveSignal, provenance_tag
+from strategies.price_ticks import round_to_tick
 from strategies.risk_manager import RiskManager
 
 MIN_TAKE_PROFIT = 0.01
@@ -60,7 +60,7 @@ class SignalStrategy(bt.Strategy):
     """Turns signal records into bracket orders; see the module docstring for the rules."""
 
     params = (
-        ("signals", None),  # {ticker: [SignalRecord]}, a flat list of SignalRecord, or a signal CSV path
+        ("signals", None),  # a SignalSource (e.g. a growing SignalFile), {ticker: [SignalRecord]}, a list of SignalRecord, or a CSV path
         ("tradable", None),  # names of the feeds that may be traded (others, like VIX, are context)
         ("atr_period", 14),
         ("take_profit_atr", 3.0),
@@ -68,29 +68,27 @@ class SignalStrategy(bt.Strategy):
         ("limit_offset_bps", 0.0),
         ("atr_multiplier", 2.0),
         ("events", None),
+        ("trade_from", None),  # datetime.date: bars before it only warm indicators up and never produce orders
+        ("price_tick", 0.0),  # stop, take-profit and limit prices on this tick (0: unrounded)
     )
 
     def __init__(self) -> None:
         self.risk_manager = RiskManager(self.p.atr_multiplier)
         self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
-        signals = _by_ticker(self.p.signals)
+        self.signal_source: SignalSource = signal_source(self.p.signals)
         names = set(self.p.tradable) if self.p.tradable is not None else {d._name for d in self.datas}
         self.books: dict[str, TickerBook] = {}
         for data in self.datas:
             if data._name not in names:
                 continue
-            own = sorted(signals.get(data._name, ()), key=lambda s: (s.datetime, s.row))
-            daily = data._timeframe >= bt.TimeFrame.Days
-            stamps = np.array([s.datetime.to_datetime64() for s in own], dtype="datetime64[ns]")
-            if daily:
-                stamps = stamps.astype("datetime64[D]")
             self.books[data._name] = TickerBook(
                 data=data,
                 atr=bt.ind.ATR(data, period=self.p.atr_period),
-                signals=list(own),
-                due=date_numbers(stamps),
-                daily=daily,
+                signals=[],
+                due=[],
+                daily=data._timeframe >= bt.TimeFrame.Days,
             )
+        self._take_new_signals()
 
     # -- Backtrader lifecycle -----------------------------------------------------------
 
@@ -98,6 +96,7 @@ class SignalStrategy(bt.Strategy):
         self.next()  # feeds start on different dates; act on each as soon as it has bars
 
     def next(self) -> None:
+        self._take_new_signals()
         for book in self.books.values():
             length = len(book.data)
             if length == 0 or length == book.seen_len:
@@ -115,6 +114,22 @@ class SignalStrategy(bt.Strategy):
 
     # -- signals -----------------------------------------------------------------------
 
+    def _take_new_signals(self) -> None:
+        """Merge what the source has received since the last bar into each ticker's pending signals."""
+        fresh = _by_ticker(self.signal_source.poll())
+        for ticker, records in fresh.items():
+            book = self.books.get(ticker)
+            if book is None:
+                for record in records:
+                    self.events.record(record.datetime.to_pydatetime(), "skip", f"{ticker} {record.direction} weight {record.weight:g} (row {record.row}): {ticker} has no price feed in this run")
+                continue
+            pending = sorted([*book.signals[book.cursor :], *records], key=lambda s: (s.datetime, s.row))
+            stamps = np.array([s.datetime.to_datetime64() for s in pending], dtype="datetime64[ns]")
+            if book.daily:
+                stamps = stamps.astype("datetime64[D]")
+            book.signals = [*book.signals[: book.cursor], *pending]
+            book.due = [*book.due[: book.cursor], *date_numbers(stamps)]
+
     def _take_due(self, book: TickerBook) -> None:
         stamp = book.data.datetime[0]
         limit = math.floor(stamp) if book.daily else stamp
@@ -131,6 +146,10 @@ class SignalStrategy(bt.Strategy):
                 due.append(signal)
             book.cursor += 1
         if not due:
+            return
+        if self.p.trade_from is not None and book.data.datetime.date(0) < self.p.trade_from:
+            for early in due:
+                self._skip(book, early, f"warm-up bar: trading starts on {self.p.trade_from}")
             return
         for stale in due[:-1]:
             self._skip(book, stale, f"superseded by a later signal due on the same bar (row {due[-1].row})")
@@ -180,12 +199,13 @@ class SignalStrategy(bt.Strategy):
             self._skip(book, signal, f"sizer: {decision.skip_reason}")
             return
         buy = live.is_buy
-        stop = self.risk_manager.compute_smart_stop(live.direction, entry_price, atr)
+        tick = float(self.p.price_tick or 0.0)
+        stop = round_to_tick(self.risk_manager.compute_smart_stop(live.direction, entry_price, atr), tick)
         reach = self.p.take_profit_atr * atr
-        take_profit = entry_price + reach if buy else max(entry_price - reach, MIN_TAKE_PROFIT)
+        take_profit = round_to_tick(entry_price + reach if buy else max(entry_price - reach, MIN_TAKE_PROFIT), tick)
         if self.p.entry_order_type == "limit":
             offset = self.p.limit_offset_bps / 10_000.0
-            exectype, price = bt.Order.Limit, entry_price * (1.0 - offset if buy else 1.0 + offset)
+            exectype, price = bt.Order.Limit, round_to_tick(entry_price * (1.0 - offset if buy else 1.0 + offset), tick)
         else:
             exectype, price = bt.Order.Market, None
         info = {
@@ -228,7 +248,7 @@ class SignalStrategy(bt.Strategy):
 
     def _halt_reason(self) -> str | None:
         """The broker's word on whether its gate is HALTED (a broker without a gate never is)."""
-        ask = getattr(self.broker, "halt_reason", None)
+        ask = getattr(self.broker, "halt_reason", None)  # part of GatedBroker; Backtrader's own brokers lack it
         return ask() if callable(ask) else None
 
     def _liquidity_sizer(self) -> LiquiditySizer:
@@ -249,15 +269,8 @@ class SignalStrategy(bt.Strategy):
         return book.data.datetime.datetime(0)
 
 
-def _by_ticker(signals: object) -> dict[str, list[SignalRecord]]:
-    """Signals as given: a mapping by ticker, a flat sequence of records, or a CSV path."""
-    if signals is None:
-        return {}
-    if isinstance(signals, (str, Path)):
-        signals = load_signals(signals)
-    if isinstance(signals, Mapping):
-        return {str(ticker).upper(): list(records) for ticker, records in signals.items()}
+def _by_ticker(signals: list[SignalRecord]) -> dict[str, list[SignalRecord]]:
     grouped: dict[str, list[SignalRecord]] = {}
-    for record in signals:  # type: ignore[attr-defined]
-        grouped.setdefault(record.ticker, []).append(record)
+    for record in signals:
+        grouped.setdefault(record.ticker.upper(), []).append(record)
     return grouped

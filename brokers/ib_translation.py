@@ -1,0 +1,192 @@
+"""Pure translation tables between IB and Backtrader, and the orderRef format.
+
+No socket, no ib_async, no Backtrader import: plain strings in, plain strings out, so
+every row is tested exhaustively (``tests/brokers/test_ib_translation.py``).
+
+Statuses. ib_async reports an order's raw ``orderStatus`` word and, separately, the
+error that ended it (a 201 rejection arrives as ``Cancelled`` plus error 201). The
+Backtrader state is read from both, error first:
+
+=================================  ==========================================
+IB                                  Backtrader
+=================================  ==========================================
+PendingSubmit, ApiPending           Submitted
+PreSubmitted, Submitted             Accepted (Partial once something filled)
+PendingCancel                       no change (still working until IB says so)
+Filled                              Completed (Partial while remaining > 0)
+Cancelled, ApiCancelled             Canceled
+Inactive                            Rejected (IB will not work it)
+ValidationError                     no change (a warning on a working order)
+error 201 order rejected            Rejected, or Margin when the reason is margin
+error 202 order cancelled           Canceled, or Expired when the reason is expiry
+error 103 duplicate order id        Rejected
+error 110 price not on the tick     Rejected
+error 2148 margin / liquidation     Margin
+error 161, 10147, 10148             no change (a cancel that could not act: the
+                                    order's own status and fills decide)
+error 399 order message warning     no change
+=================================  ==========================================
+
+orderRef: ``<TAG>:<intent id>:<role>:<attempt>``, at most 64 characters, so every leg at
+IB carries its provenance tag and can be matched to the journal after a restart.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Backtrader's names (bt.Order.Status and bt.Order.ExecTypes), kept as text so this stays pure.
+SUBMITTED, ACCEPTED, PARTIAL, COMPLETED = "Submitted", "Accepted", "Partial", "Completed"
+CANCELED, EXPIRED, MARGIN, REJECTED = "Canceled", "Expired", "Margin", "Rejected"
+BT_STATUSES = (SUBMITTED, ACCEPTED, PARTIAL, COMPLETED, CANCELED, EXPIRED, MARGIN, REJECTED)
+TERMINAL_STATUSES = frozenset({COMPLETED, CANCELED, EXPIRED, MARGIN, REJECTED})
+
+IB_STATUSES = (
+    "PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel",
+    "ApiCancelled", "Cancelled", "Filled", "Inactive", "ValidationError",
+)  # fmt: skip
+_STATUS_TABLE: dict[str, str | None] = {
+    "PendingSubmit": SUBMITTED,
+    "ApiPending": SUBMITTED,
+    "PreSubmitted": ACCEPTED,
+    "Submitted": ACCEPTED,
+    "PendingCancel": None,
+    "ApiCancelled": CANCELED,
+    "Cancelled": CANCELED,
+    "Filled": COMPLETED,
+    "Inactive": REJECTED,
+    "ValidationError": None,
+}
+
+ORDER_REJECTED, ORDER_CANCELLED, DUPLICATE_ORDER_ID, PRICE_NOT_ON_TICK = 201, 202, 103, 110
+CANCEL_NOT_CANCELLABLE, ORDER_MESSAGE_WARNING, CANCEL_ID_NOT_FOUND, CANCEL_STATE_FORBIDS = 161, 399, 10147, 10148
+MARGIN_WARNING = 2148
+ORDER_ERROR_CODES = frozenset({201, 202, 103, 110, 161, 399, 10147, 10148, 2148})
+NO_CHANGE_CODES = frozenset({CANCEL_NOT_CANCELLABLE, ORDER_MESSAGE_WARNING, CANCEL_ID_NOT_FOUND, CANCEL_STATE_FORBIDS})
+CONNECTIVITY_LOST, RESTORED_DATA_LOST, RESTORED_DATA_KEPT, CLIENT_ID_IN_USE = 1100, 1101, 1102, 326
+_MARGIN_WORDS = ("margin", "equity", "insufficient", "buying power", "liquidat")
+_EXPIRY_WORDS = ("expir",)
+
+
+def bt_status_for_error(code: int, message: str = "") -> str | None:
+    """The Backtrader state an IB order error puts its order in; None when the error changes nothing."""
+    text = message.lower()
+    if code == ORDER_REJECTED:
+        return MARGIN if any(word in text for word in _MARGIN_WORDS) else REJECTED
+    if code == ORDER_CANCELLED:
+        return EXPIRED if any(word in text for word in _EXPIRY_WORDS) else CANCELED
+    if code in (DUPLICATE_ORDER_ID, PRICE_NOT_ON_TICK):
+        return REJECTED
+    if code == MARGIN_WARNING:
+        return MARGIN
+    return None
+
+
+def bt_status(ib_status: str, *, filled: float = 0.0, remaining: float = 0.0, error_code: int = 0, error_message: str = "") -> str | None:
+    """The Backtrader state of an order from IB's raw status, its fill counts and its last error.
+
+    Returns None when nothing changes for Backtrader. An unknown IB status raises
+    ``ValueError``: silently ignoring a new word could hide a dead order.
+    """
+    if ib_status not in _STATUS_TABLE:
+        raise ValueError(f"unknown IB order status {ib_status!r} (expected one of {', '.join(IB_STATUSES)})")
+    if ib_status in ("Cancelled", "ApiCancelled", "Inactive") and error_code:
+        by_error = bt_status_for_error(error_code, error_message)
+        if by_error is not None:
+            return by_error
+    state = _STATUS_TABLE[ib_status]
+    if state == ACCEPTED and filled > 0 and remaining > 0:
+        return PARTIAL
+    if state == COMPLETED and remaining > 0:
+        return PARTIAL
+    return state
+
+
+def is_terminal(status: str | None) -> bool:
+    return status in TERMINAL_STATUSES
+
+
+# --- order types ---------------------------------------------------------------------------
+
+BT_EXEC_TYPES = ("Market", "Close", "Limit", "Stop", "StopLimit", "StopTrail", "StopTrailLimit")
+_BT_TO_IB = {
+    "Market": "MKT",
+    "Close": "MOC",
+    "Limit": "LMT",
+    "Stop": "STP",
+    "StopLimit": "STP LMT",
+    "StopTrail": "TRAIL",
+    "StopTrailLimit": "TRAIL LIMIT",
+}
+_IB_TO_BT = {ib: bt for bt, ib in _BT_TO_IB.items()}
+
+
+def ib_order_type(bt_exec_type: str | int) -> str:
+    """IB's orderType for a Backtrader exec type, given by name or by its index in bt.Order.ExecTypes."""
+    name = BT_EXEC_TYPES[bt_exec_type] if isinstance(bt_exec_type, int) and 0 <= bt_exec_type < len(BT_EXEC_TYPES) else bt_exec_type
+    try:
+        return _BT_TO_IB[name]  # type: ignore[index]
+    except KeyError:
+        raise ValueError(f"Backtrader exec type {bt_exec_type!r} has no IB order type (expected one of {', '.join(BT_EXEC_TYPES)})") from None
+
+
+def bt_exec_type(ib_type: str) -> str:
+    """Backtrader's exec type name for an IB orderType."""
+    key = " ".join(str(ib_type).upper().split())
+    try:
+        return _IB_TO_BT[key]
+    except KeyError:
+        raise ValueError(f"IB order type {ib_type!r} has no Backtrader exec type (expected one of {', '.join(_IB_TO_BT)})") from None
+
+
+# --- orderRef ------------------------------------------------------------------------------
+
+ORDER_REF_MAX = 64
+ORDER_ROLES = ("entry", "stop", "take_profit", "exit")
+_TAG = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_INTENT = re.compile(r"^[A-Za-z0-9._\-]+$")
+
+
+class OrderRefError(ValueError):
+    """An orderRef that is not ours or does not fit IB's 64 characters."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRef:
+    tag: str
+    intent_id: str
+    role: str
+    attempt: int
+
+    def __str__(self) -> str:
+        return format_order_ref(self.tag, self.intent_id, self.role, self.attempt)
+
+
+def format_order_ref(tag: str, intent_id: str, role: str, attempt: int = 1) -> str:
+    """``<TAG>:<intent id>:<role>:<attempt>``; raises ``OrderRefError`` when a part does not fit."""
+    if not _TAG.match(tag):
+        raise OrderRefError(f"orderRef tag {tag!r} must be upper-case letters, digits and _")
+    if not _INTENT.match(intent_id):
+        raise OrderRefError(f"orderRef intent id {intent_id!r} must be letters, digits, '.', '_' or '-' (no ':')")
+    if role not in ORDER_ROLES:
+        raise OrderRefError(f"orderRef role {role!r} is not one of {', '.join(ORDER_ROLES)}")
+    if not isinstance(attempt, int) or attempt < 1:
+        raise OrderRefError(f"orderRef attempt {attempt!r} must be a whole number from 1")
+    text = f"{tag}:{intent_id}:{role}:{attempt}"
+    if len(text) > ORDER_REF_MAX:
+        raise OrderRefError(f"orderRef {text!r} is {len(text)} characters; IB keeps at most {ORDER_REF_MAX}")
+    return text
+
+
+def parse_order_ref(text: str | None) -> OrderRef | None:
+    """The parts of one of our orderRefs; None for anything else (an order that is not ours)."""
+    if not text or len(text) > ORDER_REF_MAX:
+        return None
+    parts = text.split(":")
+    if len(parts) != 4:
+        return None
+    tag, intent_id, role, attempt = parts
+    if not _TAG.match(tag) or not _INTENT.match(intent_id) or role not in ORDER_ROLES or not attempt.isdigit() or int(attempt) < 1:
+        return None
+    return OrderRef(tag, intent_id, role, int(attempt))

@@ -1,0 +1,233 @@
+"""The session journal: a SQLite file in the state folder, written only by the ``spine-ib`` thread.
+
+Why: after a crash, a restart or a gateway that forgot its order ids, the journal is the
+only record of what *we* asked for. Every intent, every submission (written *before* the
+order is handed to ib_async, so a crash between the two leaves a "never acknowledged"
+row rather than an order nobody knows about), every status change and every fill
+(keyed by IB's execId, so applying one twice is impossible) goes here.
+
+Tables: ``intents``, ``orders`` (one row per IB order id), ``status_changes``, ``fills``
+and ``meta`` (key/value: the halt reason).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+JOURNAL_FILE = "ib_journal.sqlite3"
+_TERMINAL = ("Completed", "Canceled", "Expired", "Margin", "Rejected", "Lost")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS intents (
+    intent_id TEXT PRIMARY KEY, ticker TEXT NOT NULL, side TEXT NOT NULL, quantity REAL NOT NULL,
+    tag TEXT NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL, detail TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS orders (
+    order_id INTEGER PRIMARY KEY, perm_id INTEGER NOT NULL DEFAULT 0, order_ref TEXT NOT NULL,
+    intent_id TEXT NOT NULL, role TEXT NOT NULL, ticker TEXT NOT NULL, side TEXT NOT NULL,
+    quantity REAL NOT NULL, order_type TEXT NOT NULL, price REAL, aux_price REAL,
+    parent_id INTEGER NOT NULL DEFAULT 0, oca_group TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL, acknowledged INTEGER NOT NULL DEFAULT 0, filled REAL NOT NULL DEFAULT 0,
+    submitted_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_by_ref ON orders(order_ref);
+CREATE INDEX IF NOT EXISTS orders_by_perm ON orders(perm_id);
+CREATE TABLE IF NOT EXISTS status_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL, status TEXT NOT NULL,
+    ib_status TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '', at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fills (
+    exec_id TEXT PRIMARY KEY, order_id INTEGER NOT NULL, perm_id INTEGER NOT NULL, order_ref TEXT NOT NULL,
+    ticker TEXT NOT NULL, side TEXT NOT NULL, shares REAL NOT NULL, price REAL NOT NULL,
+    commission REAL NOT NULL, at TEXT NOT NULL, missed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acknowledged (kind TEXT NOT NULL, key TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (kind, key));
+CREATE TABLE IF NOT EXISTS position_baseline (ticker TEXT PRIMARY KEY, shares REAL NOT NULL, at TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalOrder:
+    order_id: int
+    perm_id: int
+    order_ref: str
+    intent_id: str
+    role: str
+    ticker: str
+    side: str
+    quantity: float
+    order_type: str
+    price: float | None
+    aux_price: float | None
+    parent_id: int
+    oca_group: str
+    status: str
+    acknowledged: bool
+    filled: float
+
+    @property
+    def done(self) -> bool:
+        return self.status in _TERMINAL
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class Journal:
+    """One SQLite connection; open it on the thread that uses it (sqlite3 connections are per thread)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._conn = sqlite3.connect(str(path), isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL: a committed row survives the process being killed (kill -9); only an
+        # OS crash or power cut can lose the last commits, and reconcile covers that case.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+
+    @classmethod
+    def in_folder(cls, state_dir: Path | str) -> Journal:
+        folder = Path(state_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        return cls(folder / JOURNAL_FILE)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # --- writes --------------------------------------------------------------------------
+
+    def record_intent(self, intent_id: str, ticker: str, side: str, quantity: float, tag: str, kind: str, detail: str = "") -> None:
+        self._conn.execute(
+            "INSERT OR IGNORE INTO intents VALUES (?,?,?,?,?,?,?,?)",
+            (intent_id, ticker, side, float(quantity), tag, kind, _now(), detail),
+        )
+
+    def record_submission(self, order: JournalOrder) -> None:
+        """Written before ib_async sees the order: status 'Submitted', not yet acknowledged."""
+        self.record_submissions([order])
+
+    def record_submissions(self, orders: list[JournalOrder]) -> None:
+        """Several legs in one transaction (a bracket's three legs are journaled together, then sent)."""
+        now = _now()
+        with self._conn:
+            self._conn.execute("BEGIN")
+            for order in orders:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (order.order_id, order.perm_id, order.order_ref, order.intent_id, order.role, order.ticker, order.side,
+                     float(order.quantity), order.order_type, order.price, order.aux_price, order.parent_id, order.oca_group,
+                     order.status, int(order.acknowledged), float(order.filled), now, now),
+                )  # fmt: skip
+                self._conn.execute(
+                    "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
+                    (order.order_id, order.status, "", "submitted", now),
+                )
+
+    def record_status(self, order_id: int, status: str, *, ib_status: str = "", detail: str = "", perm_id: int = 0,
+                      filled: float | None = None, acknowledged: bool | None = None) -> bool:
+        """Apply a status change; False (and nothing written) when it is the status already journaled."""
+        row = self._conn.execute("SELECT status, perm_id, acknowledged FROM orders WHERE order_id=?", (order_id,)).fetchone()
+        if row is None:
+            return False
+        old_status, old_perm, old_ack = row
+        new_ack = int(acknowledged) if acknowledged is not None else old_ack
+        new_perm = perm_id or old_perm
+        changed = status != old_status
+        now = _now()
+        with self._conn:
+            self._conn.execute("BEGIN")
+            self._conn.execute(
+                "UPDATE orders SET status=?, perm_id=?, acknowledged=?, filled=COALESCE(?, filled), updated_at=? WHERE order_id=?",
+                (status, new_perm, new_ack, filled, now, order_id),
+            )
+            if changed:
+                self._conn.execute(
+                    "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
+                    (order_id, status, ib_status, detail, now),
+                )
+        return changed
+
+    def record_fill(self, exec_id: str, order_id: int, perm_id: int, order_ref: str, ticker: str, side: str,
+                    shares: float, price: float, commission: float, at: datetime, *, missed: bool = False) -> bool:
+        """Journal one fill; False when this execId was applied before (so it is never applied twice)."""
+        cursor = self._conn.execute(
+            "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (exec_id, order_id, perm_id, order_ref, ticker, side, float(shares), float(price), float(commission),
+             at.astimezone(UTC).isoformat(), int(missed)),
+        )  # fmt: skip
+        return cursor.rowcount == 1
+
+    def acknowledge(self, kind: str, keys: set[str]) -> None:
+        """The operator accepted these (``exec`` ids, ``perm`` ids of foreign orders) with ``spine resume``."""
+        now = _now()
+        with self._conn:
+            self._conn.execute("BEGIN")
+            for key in keys:
+                self._conn.execute("INSERT OR IGNORE INTO acknowledged VALUES (?,?,?)", (kind, str(key), now))
+
+    def acknowledged(self, kind: str) -> set[str]:
+        return {str(r[0]) for r in self._conn.execute("SELECT key FROM acknowledged WHERE kind=?", (kind,))}
+
+    def set_baseline(self, shares_by_ticker: dict[str, float]) -> None:
+        """Positions the operator accepted that no journaled fill explains (added to the fills' positions)."""
+        now = _now()
+        with self._conn:
+            self._conn.execute("BEGIN")
+            for ticker, shares in shares_by_ticker.items():
+                self._conn.execute("INSERT OR REPLACE INTO position_baseline VALUES (?,?,?)", (ticker.upper(), float(shares), now))
+
+    def baseline(self) -> dict[str, float]:
+        return {str(t): float(v) for t, v in self._conn.execute("SELECT ticker, shares FROM position_baseline")}
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
+
+    def delete_meta(self, key: str) -> None:
+        self._conn.execute("DELETE FROM meta WHERE key=?", (key,))
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def max_order_id(self) -> int:
+        return int(self._conn.execute("SELECT COALESCE(MAX(order_id), 0) FROM orders").fetchone()[0])
+
+    def has_fill(self, exec_id: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM fills WHERE exec_id=?", (exec_id,)).fetchone() is not None
+
+    def fill_ids(self) -> set[str]:
+        return {str(r[0]) for r in self._conn.execute("SELECT exec_id FROM fills")}
+
+    def last_fill_time(self) -> datetime | None:
+        row = self._conn.execute("SELECT MAX(at) FROM fills").fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def fills(self) -> list[tuple]:
+        return list(self._conn.execute("SELECT * FROM fills ORDER BY at, exec_id"))
+
+    def order(self, order_id: int) -> JournalOrder | None:
+        row = self._conn.execute("SELECT * FROM orders WHERE order_id=?", (order_id,)).fetchone()
+        return None if row is None else _order(row)
+
+    def orders(self, *, open_only: bool = False) -> list[JournalOrder]:
+        sql = "SELECT * FROM orders"
+        if open_only:
+            sql += f" WHERE status NOT IN ({','.join('?' * len(_TERMINAL))})"
+        return [_order(r) for r in self._conn.execute(sql + " ORDER BY order_id", _TERMINAL if open_only else ())]
+
+    def status_history(self, order_id: int) -> list[str]:
+        return [str(r[0]) for r in self._conn.execute("SELECT status FROM status_changes WHERE order_id=? ORDER BY seq", (order_id,))]
+
+
+def _order(row: tuple) -> JournalOrder:
+    (order_id, perm_id, order_ref, intent_id, role, ticker, side, quantity, order_type, price, aux_price, parent_id,
+     oca_group, status, acknowledged, filled, _submitted, _updated) = row  # fmt: skip
+    return JournalOrder(int(order_id), int(perm_id), order_ref, intent_id, role, ticker, side, float(quantity), order_type,
+                        price, aux_price, int(parent_id), oca_group, status, bool(acknowledged), float(filled))

@@ -1,0 +1,199 @@
+"""``OrderDispatcher``: one ``LiveSignal`` to one native IB bracket, through the same ``RiskGate``.
+
+The seed's section 2.1.3, with the safety the backtest has: ``dispatch`` always computes
+the Smart Stop (``RiskManager.compute_smart_stop``) first, so every result carries its
+stop; returns ``status: "paused"`` and places nothing while the circuit breaker is
+paused; sizes from the ``AccountMonitor`` (0 when its snapshot is stale, with the reason);
+values the order at the session's live quote (a missing or stale quote fails closed, a
+gap past ``risk.max_price_deviation_pct`` is the gate's ``price_collar``); and hands the
+order to the IB thread only when the gate accepts it. The orderRef is the ``comment``:
+``<TAG>:<intent id>:entry:<attempt>``, TAG ``PROHIBITED_LLM_DISCOVERY_LINK`` for a
+propagated signal.
+
+``session_or_broker`` is an ``IBSession`` or anything with the same ``submit(command)``
+returning a future of ``Submission`` and ``last_quote(ticker)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from analyzers.circuit_breaker import CircuitBreaker
+from brokers.ib_translation import format_order_ref
+from brokers.risk_gate import OrderIntent, PortfolioView, RiskGate
+from spine.config import SpineConfig, load_config
+from spine.envelope import resolve_envelope
+from spine.ib.account_monitor import AccountMonitor, AccountUnavailable
+from spine.ib.records import PlaceBracket
+from strategies.liquidity_sizer import size_position
+from strategies.live_signal import LiveSignal
+from strategies.risk_manager import RiskManager
+
+DEFAULT_QUOTE_MAX_AGE_SECS = 120.0
+SUBMIT_TIMEOUT_SECS = 5.0
+
+
+class OrderDispatcher:
+    """Signal in, bracket out (or a named refusal); see the module docstring."""
+
+    def __init__(
+        self,
+        session_or_broker: Any,
+        risk_manager: RiskManager,
+        account_monitor: AccountMonitor,
+        *,
+        config: SpineConfig | None = None,
+        gate: RiskGate | None = None,
+        breaker: CircuitBreaker | None = None,
+        quote_max_age_secs: float = DEFAULT_QUOTE_MAX_AGE_SECS,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        intent_prefix: str = "d",
+    ) -> None:
+        if not callable(getattr(session_or_broker, "submit", None)):
+            raise TypeError(f"{type(session_or_broker).__name__} has no submit(command); pass an IBSession")
+        self.session = session_or_broker
+        self.risk_manager = risk_manager
+        self.account_monitor = account_monitor
+        self.config = config if config is not None else load_config(None)
+        if gate is None:
+            envelope = resolve_envelope(self.config, "paper")
+            gate = RiskGate(self.config, execution_allowed=envelope.allowed, route="paper", breaker=breaker, clock=clock)
+        self.gate = gate
+        self.breaker = breaker if breaker is not None else gate.breaker
+        self.quote_max_age_secs = float(quote_max_age_secs)
+        self._clock = clock
+        self._prefix = intent_prefix
+        self._seq = itertools.count(1)
+
+    # --- the seed's API ------------------------------------------------------------------
+
+    def dispatch(self, signal: LiveSignal) -> dict[str, Any]:
+        """Place one bracket for ``signal`` or say why not; the result always has every key."""
+        side = "BUY" if signal.is_buy else "SELL"
+        stop = self.risk_manager.compute_smart_stop(side, signal.entry_price, signal.atr_per_share)
+        take_atr = self.config.strategy.take_profit_atr
+        take = signal.entry_price + take_atr * signal.atr_per_share if side == "BUY" else max(signal.entry_price - take_atr * signal.atr_per_share, 0.01)
+        intent_id = self._intent_id(signal)
+        comment = format_order_ref(signal.tag, intent_id, "entry", 1)
+        order_type = "LMT" if self.config.strategy.entry_order_type == "limit" else "MKT"
+        result: dict[str, Any] = {
+            "order_id": None, "ticker": signal.ticker.upper(), "quantity": 0, "side": side, "order_type": order_type,
+            "stop_price": stop, "take_profit_price": take, "comment": comment, "status": "", "reason": "",
+            "intent_id": intent_id, "tag": signal.tag,
+        }  # fmt: skip
+        if self.account_monitor.is_stale():
+            self.refresh_account()
+        if self.breaker is not None and self.breaker.is_trading_paused():
+            return self._done(result, "paused", f"circuit breaker paused: {self.breaker.trip_reason or 'manual pause'}")
+        if self.account_monitor.is_stale():
+            return self._done(result, "skipped", f"sized 0: {self.account_monitor.stale_reason()}")
+        quote_price, quote_problem = self._quote(signal.ticker)
+        if quote_problem:
+            return self._done(result, "rejected", quote_problem, rule="price")
+        nav = self.account_monitor.get_net_liquidation()
+        decision = self._size(signal, nav)
+        if decision.shares <= 0:
+            return self._done(result, "skipped", f"sized 0: {decision.skip_reason}")
+        result["quantity"] = decision.shares
+        limit = None
+        if order_type == "LMT":
+            offset = self.config.strategy.limit_offset_bps / 10_000
+            limit = signal.entry_price * (1 - offset) if side == "BUY" else signal.entry_price * (1 + offset)
+        now = self._clock()
+        self.gate.mark(now, nav)
+        intent = OrderIntent(signal.ticker.upper(), side, float(decision.shares), order_type,  # type: ignore[arg-type]
+                             limit if limit is not None else signal.entry_price, signal.tag, intent_id, "entry", now)  # fmt: skip
+        working = getattr(self.session, "working_entries", None)
+        view = PortfolioView(nav, self._positions(), {signal.ticker.upper(): quote_price}, working() if callable(working) else {})
+        verdict = self.gate.check(intent, view)
+        if not verdict.accepted:
+            return self._done(result, "rejected", verdict.reason, rule=verdict.rule)
+        command = PlaceBracket(intent_id=intent_id, ticker=signal.ticker.upper(), side=side, quantity=decision.shares,  # type: ignore[arg-type]
+                               stop_price=stop, take_profit_price=take, tag=signal.tag, entry_type=order_type, limit_price=limit)  # fmt: skip
+        try:
+            submission = self.session.submit(command).result(timeout=SUBMIT_TIMEOUT_SECS)
+        except TimeoutError:
+            return self._done(result, "unknown", f"the IB thread did not confirm within {SUBMIT_TIMEOUT_SECS:g} s; the journal will tell")
+        except Exception as exc:  # noqa: BLE001 - SessionNotRunning and friends: nothing was sent
+            return self._done(result, "rejected", str(exc), rule="session")
+        if not submission.placed:
+            return self._done(result, "rejected", submission.refused, rule="session")
+        result["order_id"] = submission.order_ids[0]
+        result["order_ids"] = submission.order_ids
+        return self._done(result, "submitted", "")
+
+    def refresh_account(self) -> bool:
+        """Refresh the monitor and feed NetLiquidation to the breaker; False when IB gave no usable answer."""
+        try:
+            self.account_monitor.refresh()
+        except AccountUnavailable:
+            return False
+        nav = self.account_monitor.get_net_liquidation()
+        if self.breaker is not None and nav > 0:
+            self.breaker.record_nav(self._clock(), nav)
+        return True
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _size(self, signal: LiveSignal, nav: float):  # type: ignore[no-untyped-def]
+        execution = self.config.trading.execution
+        return size_position(
+            weight=signal.weight, entry_price=signal.entry_price, atr_per_share=signal.atr_per_share, nav=nav,
+            available_funds=self.account_monitor.get_available_funds(), risk_pct=self.config.position_sizing.risk_pct,
+            atr_multiplier=self.risk_manager.atr_multiplier, max_position_size=execution.max_position_size,
+            min_order_size=execution.min_order_size,
+        )  # fmt: skip
+
+    def _quote(self, ticker: str) -> tuple[float, str]:
+        """The live price to value the order at, or why there is none (fail closed)."""
+        get = getattr(self.session, "last_quote", None)
+        quote = get(ticker) if callable(get) else None
+        if quote is None:
+            return 0.0, f"no quote for {ticker.upper()} yet; the price collar cannot be checked"
+        age = (self._clock() - quote.at).total_seconds()
+        if age > self.quote_max_age_secs:
+            return 0.0, f"the quote for {ticker.upper()} is {age:.0f} s old, past {self.quote_max_age_secs:g} s; refusing to price against it"
+        price = quote.last or (None if quote.bid is None or quote.ask is None else (quote.bid + quote.ask) / 2) or quote.bid or quote.ask
+        if not price:
+            return 0.0, f"the quote for {ticker.upper()} has no price"
+        return float(price), ""
+
+    def _positions(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for row in self.account_monitor.get_existing_positions():
+            out[str(row["symbol"]).upper()] = out.get(str(row["symbol"]).upper(), 0.0) + float(row["position"])
+        return out
+
+    def _intent_id(self, signal: LiveSignal) -> str:
+        meta = signal.metadata or {}
+        given = str(meta.get("intent_id") or "")
+        if given:
+            return given
+        # Short enough that the longest orderRef (propagated tag, take_profit role) stays within 64 characters.
+        stamp = _base36(int(self._clock().timestamp()))
+        ticker = "".join(ch for ch in signal.ticker.upper() if ch.isalnum() or ch in "._-")[:8]
+        return f"{self._prefix}{stamp}-{ticker}-{next(self._seq)}"
+
+    @staticmethod
+    def _done(result: dict[str, Any], status: str, reason: str, rule: str = "") -> dict[str, Any]:
+        result["status"] = status
+        result["reason"] = reason
+        if rule:
+            result["rule"] = rule
+        return result
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if number == 0:
+            return out
+
+
+__all__ = ["AccountUnavailable", "OrderDispatcher"]

@@ -1,0 +1,227 @@
+"""``IBSession``: the one ``spine-ib`` thread that owns the asyncio loop and the one ``ib_async.IB``.
+
+The one rule: ib_async is not thread-safe, so every ib_async call happens on this
+thread, through its async API, and nothing on this thread blocks the loop. Callers on any
+other thread (Backtrader's main thread, the CLI) talk to it only through frozen records
+(``spine.ib.records``): ``submit(command)`` queues a command, ``poll_events()`` /
+``next_event()`` drain the events it produced. ``state``, ``account_snapshot()`` and
+``get_account_info()`` read immutable snapshots the thread publishes, so they never
+touch ib_async either.
+
+The IB object is built by ``ib_factory`` *on the thread* (the default is ``ib_async.IB``),
+so its event loop and callbacks belong to the thread; tests pass a factory that returns
+an instrumented ``IB`` to check that rule. The connection, reconcile-before-trade, order
+routing, account refreshes, heartbeat, pacing and journal writes live in
+``spine.ib.worker.IBWorker``, which runs inside this thread's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from spine.ib.records import (
+    AccountSnapshot,
+    Command,
+    Event,
+    Quote,
+    SessionState,
+    Submission,
+)
+from spine.ib.settings import SessionSettings
+
+if TYPE_CHECKING:
+    from ib_async import IB
+
+THREAD_NAME = "spine-ib"
+
+
+class SessionNotRunning(RuntimeError):
+    """A command was submitted before ``start()`` or after ``stop()``: nothing was sent."""
+
+
+class IBSession:
+    """The IB side of a paper session; start it, submit commands, poll events, stop it."""
+
+    def __init__(
+        self,
+        settings: SessionSettings,
+        *,
+        ib_factory: Callable[[], IB] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._ib_factory = ib_factory
+        self._clock = clock
+        self._events: queue.Queue[Event] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._worker = None  # spine.ib.worker.IBWorker, built on the thread
+        self._ready = threading.Event()
+        self._stopped = threading.Event()
+        self._state = SessionState.DISCONNECTED
+        self._state_lock = threading.Condition()
+        self._snapshot: AccountSnapshot | None = None
+        self._quotes: dict[str, Quote] = {}
+        self._working: dict[str, float] = {}
+        self._failure: BaseException | None = None
+
+    # --- lifecycle (any thread) -----------------------------------------------------
+
+    def start(self) -> IBSession:
+        """Start the ``spine-ib`` thread; it connects and reconciles on its own. Returns self."""
+        if self._thread is not None:
+            raise RuntimeError("IBSession.start() was already called")
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+        self._thread.start()
+        self._ready.wait(10.0)
+        if self._failure is not None:
+            raise self._failure
+        return self
+
+    def stop(self, *, cancel_working: bool = False, timeout: float = 10.0) -> None:
+        """Disconnect and end the thread; working orders stay at IB unless ``cancel_working``."""
+        loop, worker = self._loop, self._worker
+        if loop is not None and worker is not None and not self._stopped.is_set():
+            loop.call_soon_threadsafe(worker.request_stop, cancel_working)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- commands and events (any thread) ----------------------------------------------
+
+    def submit(self, command: Command) -> concurrent.futures.Future[Submission]:
+        """Queue a command for the IB thread; returns at once. Raises ``SessionNotRunning`` if stopped.
+
+        The returned future resolves (on the IB thread) to a ``Submission``: the IB order ids
+        placed, or the reason nothing was. Callers that only need events may ignore it.
+        """
+        loop, worker = self._loop, self._worker
+        if loop is None or worker is None or self._stopped.is_set() or loop.is_closed():
+            raise SessionNotRunning("the IB session is not running; the command was not sent")
+        future: concurrent.futures.Future[Submission] = concurrent.futures.Future()
+        loop.call_soon_threadsafe(worker.enqueue, command, future)
+        return future
+
+    def poll_events(self, max_items: int | None = None) -> list[Event]:
+        """Every event produced since the last poll (at most ``max_items``), oldest first; never blocks."""
+        out: list[Event] = []
+        while max_items is None or len(out) < max_items:
+            try:
+                out.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        return out
+
+    def next_event(self, timeout: float | None = None) -> Event | None:
+        """The next event, waiting up to ``timeout`` seconds; None when none came."""
+        try:
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    # --- published snapshots (any thread) ---------------------------------------------
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    def wait_for_state(self, *states: SessionState, timeout: float = 10.0) -> bool:
+        """Block the *caller* until the session is in one of ``states``; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._state_lock:
+            while self._state not in states:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._state_lock.wait(left)
+        return True
+
+    def account_snapshot(self) -> AccountSnapshot | None:
+        """The latest account values and positions (None before the first one arrived)."""
+        return self._snapshot
+
+    def last_quote(self, ticker: str) -> Quote | None:
+        """The latest quote line for ``ticker`` (None before one arrived); check its ``at`` for staleness."""
+        return self._quotes.get(ticker.strip().upper())
+
+    def working_entries(self) -> dict[str, float]:
+        """Signed shares of our working (unfilled) entry orders per ticker; the gate counts them as exposure."""
+        return dict(self._working)
+
+    def get_account_info(self) -> dict:
+        """The seed's provider API: ``{"margin_info": {...}, "positions": [...]}`` of the latest snapshot.
+
+        Raises ``ConnectionError`` when there is no snapshot yet: an empty answer must never
+        be read as a flat account.
+        """
+        snapshot = self._snapshot
+        if snapshot is None:
+            raise ConnectionError("no account snapshot from IB yet (not connected or not reconciled)")
+        return snapshot.as_account_info()
+
+    def snapshot_age_secs(self) -> float | None:
+        snapshot = self._snapshot
+        if snapshot is None:
+            return None
+        return max(0.0, self._clock() - snapshot.at.timestamp())
+
+    # --- called on the IB thread by the worker ----------------------------------------
+
+    def _publish_event(self, event: Event) -> None:
+        self._events.put(event)
+
+    def _publish_state(self, state: SessionState) -> None:
+        with self._state_lock:
+            self._state = state
+            self._state_lock.notify_all()
+
+    def _publish_snapshot(self, snapshot: AccountSnapshot) -> None:
+        self._snapshot = snapshot
+
+    def _publish_working(self, working: dict[str, float]) -> None:
+        self._working = working  # replaced whole, never mutated: readers see one consistent dict
+
+    def _publish_quote(self, quote: Quote) -> None:
+        self._quotes[quote.ticker] = quote
+
+    def _run(self) -> None:
+        from spine.ib.worker import (
+            IBWorker,  # the worker imports ib_async; keep it off callers' import path
+        )
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        self._loop = loop
+        try:
+            factory = self._ib_factory
+            if factory is None:
+                from ib_async import IB
+
+                factory = IB
+            self._worker = IBWorker(self.settings, factory(), self, clock=self._clock)
+        except BaseException as exc:  # noqa: BLE001 - surfaced to start() on the caller's thread
+            self._failure = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_until_complete(self._worker.run())
+        finally:
+            self._stopped.set()
+            self._publish_state(SessionState.DISCONNECTED if self._state is not SessionState.HALTED else self._state)
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()

@@ -1,0 +1,202 @@
+"""``spine paper``: the harness on an IB paper account (or ``spine gateway``), on the wall clock.
+
+Sequence (the seed's section 3, run at start and then for every released day): the
+session connects and reconciles (``IBSession``: SYNCING until open orders, executions
+and positions match the journal), the account is refreshed, the breaker's latch is read,
+every due signal becomes a gated bracket, and NAV is recorded. ``--once`` does that a
+single time on the latest final daily bar and exits.
+
+Bars: the history loaded at start is the warm-up (ATR period plus the breaker's
+lookback, never producing orders) followed by the latest final day, which is the first
+trading bar; after that, day D's final bar is released at ``paper.release_at`` on the next
+trading day of ``paper.exchange_calendar``. An orderRef already in the journal (an intent
+sent by an earlier session on the same state folder) is never sent again.
+
+Ctrl-C or SIGTERM stops at the next step: working orders stay at IB unless
+``--cancel-on-exit``. The run folder is written at the end, with the journal copied in.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from spine.bar_release import CalendarRelease
+from spine.config import SpineConfig
+from spine.errors import BrokerError
+from spine.event_log import EventLog
+from spine.harness import warmup_bar_count
+from spine.ib import IBSession, SessionSettings
+from spine.ib.records import SessionError, SessionStateChanged
+from spine.live_feed import BarPump
+from spine.paper_session import (
+    JOURNAL_FILE,
+    SessionResult,
+    StopFlag,
+    WallClockDriver,
+    build_session_cerebro,
+    fetch_history,
+    require_paper,
+    session_summary,
+    split_warmup,
+    stopping_on_signals,
+    tickers_of,
+    wait_active,
+    write_session_folder,
+)
+from spine.signal_source import SignalFile
+from spine.state_store import StateStore
+
+ACK_WAIT_SECS = 10.0
+
+
+@dataclass(frozen=True)
+class PaperRequest:
+    config: SpineConfig
+    state_dir: Path
+    signals: Path
+    host: str = "127.0.0.1"
+    port: int = 4002
+    client_id: int = 1
+    out_dir: Path = Path("runs")
+    until: date | None = None
+    duration_secs: float | None = None
+    once: bool = False
+    cancel_on_exit: bool = False
+    connect_timeout_secs: float = 30.0
+
+
+def journaled_refs(state_dir: Path) -> set[str]:
+    """orderRefs an earlier session on this state folder already handed to IB (read-only)."""
+    path = state_dir / JOURNAL_FILE
+    if not path.is_file():
+        return set()
+    from spine.ib.journal import Journal
+
+    journal = Journal(path)
+    try:
+        return {order.order_ref for order in journal.orders()}
+    finally:
+        journal.close()
+
+
+class StatusLine:
+    """The live status line: session state, NAV, day P&L, open orders, gate state (once a second on a terminal)."""
+
+    def __init__(self, session: IBSession, holder: dict[str, object], stream=sys.stderr) -> None:
+        self.session = session
+        self.holder = holder
+        self.stream = stream
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._last = 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self._last < (1.0 if self.tty else 60.0):
+            return
+        self._last = now
+        broker = self.holder.get("broker")
+        if broker is None:
+            return
+        gate = broker.gate  # type: ignore[attr-defined]
+        text = (f"session {self.session.state} | NAV {broker.getvalue():,.2f} | day P&L {gate.daily_pnl:,.2f} | "  # type: ignore[attr-defined]
+                f"open orders {len(broker.open_orders())} | gate {gate.state}")  # type: ignore[attr-defined]  # fmt: skip
+        self.stream.write(("\r" + text.ljust(100)) if self.tty else text + "\n")
+        self.stream.flush()
+
+
+def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> SessionResult:
+    config = request.config
+    require_paper(config, "spine paper")
+    stop = stop if stop is not None else StopFlag()
+    events = EventLog()
+    signals = SignalFile(request.signals, on_bad_row=lambda message: events.record(datetime.now(UTC), "bad_signal_row", message))
+    tickers = tickers_of(signals)
+    paper = config.paper
+    rule = CalendarRelease(paper.exchange_calendar, paper.timezone, paper.release_at)
+    count = warmup_bar_count(config.strategy.atr_period)
+    request.state_dir.mkdir(parents=True, exist_ok=True)
+    known = journaled_refs(request.state_dir)
+    settings = SessionSettings.from_config(config, request.state_dir, host=request.host, port=request.port,
+                                           client_id=request.client_id, tickers=tickers)  # fmt: skip
+    refusal = settings.refuses_port()
+    if refusal:
+        from spine.errors import SafetyError
+
+        raise SafetyError(f"spine paper refuses: {refusal}")
+    session = IBSession(settings)
+    holder: dict[str, object] = {}
+    with stopping_on_signals(stop):
+        strategy, summary, status = _trade(request, session, signals, events, rule, count, known, stop, holder, tickers)
+    if status.tty:
+        sys.stderr.write("\n")
+    run_dir = write_session_folder(request.out_dir, "paper", config, strategy, events, summary, request.state_dir, f"Spine paper: {', '.join(tickers)}")
+    recorder = strategy.analyzers.recorder
+    return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
+                         [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
+                         float(summary["final_cash"]))  # fmt: skip
+
+
+def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, events: EventLog, rule: CalendarRelease, count: int,
+           known: set[str], stop: StopFlag, holder: dict[str, object], tickers: tuple[str, ...]):  # type: ignore[no-untyped-def]  # fmt: skip
+    """Connect, warm up, run Backtrader until the driver stops; always stop the session."""
+    config = request.config
+    session.start()
+    try:
+        wait_active(session, request.connect_timeout_secs)
+        print(f"session {session.state}: {request.host}:{request.port} client {request.client_id}, tickers {', '.join(tickers)}", file=sys.stderr, flush=True)
+        bars, others = fetch_history(session, tickers, f"{2 * count + 10} D")
+        _record_session_events(events, others)
+        now = datetime.now(UTC)
+        final_days = sorted({b.day for b in bars if rule.is_final(b.day, now)})
+        if not final_days:
+            raise BrokerError("IB sent no final daily bar yet; nothing to trade on")
+        trade_from = final_days[-1]  # the latest final bar is the first trading bar
+        warm, live = split_warmup(bars, trade_from, count)
+        status = StatusLine(session, holder)
+        driver = WallClockDriver(rule, tickers, stop=stop, once=request.once, until=request.until,
+                                 duration_secs=request.duration_secs, status=status, signals=signals)  # fmt: skip
+        pump = BarPump(session, tickers, rule, driver=driver)
+        pump.load_warmup(warm)
+        pump.buffer.add(live)
+        with StateStore.in_folder(request.state_dir) as store:
+            cerebro, broker = build_session_cerebro(config, pump, signals, events=events, store=store, route="paper",
+                                                    trade_from=trade_from, wall_clock=lambda: datetime.now(UTC),
+                                                    intraday_breaker=True)  # fmt: skip
+            broker.known_refs = known
+            holder["broker"] = broker
+            start_value = float(session.account_snapshot().value("NetLiquidation") or 0.0)  # type: ignore[union-attr]
+            started = time.perf_counter()
+            strategy = cerebro.run()[0]
+            _wait_for_acks(pump, broker)
+            # Backtrader delivers notifications only on a bar; the answers to the last bar's orders came after
+            # it. quicknotify hands them to the strategy and the recorder at once (Backtrader's own call).
+            cerebro._brokernotify()
+            elapsed = time.perf_counter() - started
+            summary = session_summary(config, "paper", strategy, broker, tickers, request.signals, start_value, elapsed)
+            summary["stopped_by"] = stop.reason or ("--once" if request.once else "end")
+            summary["trade_from"] = trade_from.isoformat()
+    finally:
+        session.stop(cancel_working=request.cancel_on_exit)
+    return strategy, summary, status
+
+
+def _wait_for_acks(pump: BarPump, broker) -> None:  # type: ignore[no-untyped-def]
+    """Before stopping, let every order handed to the IB thread get its first answer (so none is left in flight)."""
+    deadline = time.monotonic() + ACK_WAIT_SECS
+    while time.monotonic() < deadline:
+        pump.drain()
+        if all(ref in pump.last_status for ref in broker.sent_refs):
+            break
+        time.sleep(0.01)
+
+
+def _record_session_events(events: EventLog, others: list) -> None:  # type: ignore[type-arg]
+    for event in others:
+        if isinstance(event, SessionStateChanged):
+            events.record(event.at, "session_state", f"{event.old} -> {event.new}: {event.reason}")
+        elif isinstance(event, SessionError):
+            events.record(event.at, "session_error", f"{event.code}: {event.message}")

@@ -1,0 +1,30 @@
+"""bracket_legs and round_to_tick, pure."""
+
+from __future__ import annotations
+
+import pytest
+
+from spine.ib.bracket import bracket_legs, round_to_tick
+from spine.ib.records import PlaceBracket
+
+
+@pytest.mark.parametrize(("price", "tick", "expected"), [(95.013, 0.01, 95.01), (95.015, 0.01, 95.02), (110.02, 0.05, 110.0),
+                                                          (110.025, 0.05, 110.05), (0.123456, 0.0001, 0.1235), (7.0, 0.25, 7.0)])  # fmt: skip
+def test_prices_land_on_the_tick_exactly(price: float, tick: float, expected: float) -> None:
+    assert round_to_tick(price, tick) == expected
+
+
+def test_a_bracket_is_parent_take_profit_stop_with_transmit_only_on_the_stop() -> None:
+    cmd = PlaceBracket("s1", "ABC", "SELL", 7, stop_price=110.004, take_profit_price=90.0, tag="LIVE_SPINE", entry_type="LMT", limit_price=100.011)
+    parent, tp, stop = bracket_legs(cmd, 41, 0.01)
+    assert [(leg.order_id, leg.role, leg.transmit, leg.parent_id) for leg in (parent, tp, stop)] == [
+        (41, "entry", False, 0), (42, "take_profit", False, 41), (43, "stop", True, 41)]  # fmt: skip
+    assert (parent.side, tp.side, stop.side) == ("SELL", "BUY", "BUY")
+    assert (parent.limit_price, tp.limit_price, stop.aux_price) == (100.01, 90.0, 110.0)
+    assert tp.oca_group == stop.oca_group == "OCA:s1:1"
+    assert stop.order_ref == "LIVE_SPINE:s1:stop:1"
+
+
+def test_a_limit_entry_without_a_price_is_refused() -> None:
+    with pytest.raises(ValueError, match="limit_price"):
+        bracket_legs(PlaceBracket("s1", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE", entry_type="LMT"), 1, 0.01)

@@ -1,0 +1,155 @@
+"""OrderDispatcher over a real session: the seed's validation list and the gate in the path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from analyzers.circuit_breaker import CircuitBreaker
+from brokers.risk_gate import RiskGate
+from spine.config import load_config
+from spine.envelope import resolve_envelope
+from spine.ib import AccountMonitor, OrderDispatcher
+from strategies.live_signal import LiveSignal
+from strategies.risk_manager import RiskManager
+
+PAPER = {
+    "config.yaml": {
+        "broker.mode": "paper", "broker.execution_enabled": True, "compliance.research_only_override": True,
+        "risk.max_notional": 50_000, "risk.max_daily_loss": 10_000, "risk.max_sector_exposure": 0.6,
+        "risk.max_positions": 10,
+    },
+    "sectors.yaml": {"sectors.ABC": "Technology", "sectors.XYZ": "Industrials"},
+}  # fmt: skip
+
+
+@pytest.fixture
+def paper_config(make_config_dir):
+    return load_config(make_config_dir(PAPER))
+
+
+class CountingRiskManager(RiskManager):
+    def __init__(self) -> None:
+        super().__init__(2.0)
+        self.calls = 0
+
+    def compute_smart_stop(self, side: str, entry_price: float, atr_per_share: float) -> float:
+        self.calls += 1
+        return super().compute_smart_stop(side, entry_price, atr_per_share)
+
+
+def _signal(propagated: bool = True, ticker: str = "ABC", entry: float = 102.0) -> LiveSignal:
+    return LiveSignal(ticker=ticker, weight=0.01, direction="BUY", is_propagated=propagated, atr_per_share=2.0, entry_price=entry)
+
+
+def _dispatcher(session, config, **kw):  # type: ignore[no-untyped-def]
+    breaker = kw.pop("breaker", None) or CircuitBreaker(config)
+    gate = RiskGate(config, execution_allowed=resolve_envelope(config, "paper").allowed, route="paper", breaker=breaker)
+    return OrderDispatcher(session, kw.pop("risk_manager", None) or RiskManager(2.0), AccountMonitor(session),
+                           config=config, gate=gate, breaker=breaker, **kw)  # fmt: skip
+
+
+def _wait_quote(session, log, ticker="ABC"):  # type: ignore[no-untyped-def]
+    log.wait_for(lambda: session.last_quote(ticker) is not None and session.last_quote(ticker).last, f"a {ticker} quote")
+
+
+def test_a_propagated_signal_becomes_a_bracket_whose_order_ref_carries_the_tag(gateway, open_session, paper_config) -> None:
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    risk = CountingRiskManager()
+    result = _dispatcher(session, paper_config, risk_manager=risk).dispatch(_signal(propagated=True))
+    assert result["status"] == "submitted", result
+    assert set(result) >= {"order_id", "ticker", "quantity", "side", "order_type", "stop_price", "take_profit_price", "comment", "status"}
+    assert "PROHIBITED_LLM_DISCOVERY_LINK" in result["comment"]
+    assert risk.calls == 1
+    assert result["stop_price"] == 98.0 and result["take_profit_price"] == 108.0  # 102 -/+ 2 and 3 ATR of 2
+    assert (result["ticker"], result["side"], result["order_type"]) == ("ABC", "BUY", "MKT")
+    assert result["quantity"] == 98  # 1% of 1,000,000 NAV at 102.00 = 98.04; the risk budget 10,000 / (2 x 2) = 2,500 binds later
+    log.wait_for(lambda: len(gateway.call(lambda: gateway.simulator.engine.orders)) >= 3, "three legs at the gateway")
+    legs = gateway.call(lambda: {k[1]: o.request for k, o in gateway.simulator.engine.orders.items()})
+    assert legs[result["order_id"]].order_ref == result["comment"]
+    assert all("PROHIBITED_LLM_DISCOVERY_LINK" in leg.order_ref for leg in legs.values())
+
+
+def test_a_direct_signal_is_tagged_live_spine(gateway, open_session, paper_config) -> None:
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    result = _dispatcher(session, paper_config).dispatch(_signal(propagated=False))
+    assert result["status"] == "submitted" and result["comment"].startswith("LIVE_SPINE:")
+
+
+def test_a_paused_breaker_places_nothing_and_still_computes_the_stop(gateway, open_session, paper_config) -> None:
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    breaker = CircuitBreaker(paper_config)
+    breaker.pause("test", datetime(2020, 1, 3, tzinfo=UTC))
+    risk = CountingRiskManager()
+    result = _dispatcher(session, paper_config, breaker=breaker, risk_manager=risk).dispatch(_signal())
+    assert result["status"] == "paused" and "circuit breaker" in result["reason"]
+    assert risk.calls == 1 and result["stop_price"] == 98.0
+    assert gateway.call(lambda: len(gateway.simulator.engine.orders) + len(gateway.simulator.engine.held)) == 0
+
+
+@pytest.mark.parametrize(
+    ("edits", "rule"),
+    [
+        ({"config.yaml": {"risk.max_daily_loss": 0}}, "route"),  # zero limits: the envelope does not resolve to paper
+        ({"config.yaml": {"risk.max_notional": 500}}, "max_notional"),
+        ({"config.yaml": {"risk.max_price_deviation_pct": 0.001}}, "price_collar"),
+    ],
+)
+def test_a_gate_refusal_sends_nothing(gateway, open_session, make_config_dir, edits, rule) -> None:
+    merged = {name: dict(body) for name, body in PAPER.items()}
+    for name, body in edits.items():
+        merged.setdefault(name, {}).update(body)
+    config = load_config(make_config_dir(merged))
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    result = _dispatcher(session, config).dispatch(_signal(entry=100.0))  # quote is 102.00: a 2% gap
+    assert result["status"] == "rejected" and result["rule"] == rule, result
+    assert gateway.call(lambda: len(gateway.simulator.engine.orders) + len(gateway.simulator.engine.held)) == 0
+
+
+def test_a_halted_gate_sends_nothing(gateway, open_session, paper_config) -> None:
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    dispatcher = _dispatcher(session, paper_config)
+    dispatcher.gate.halt("kill switch (manual): test")
+    result = dispatcher.dispatch(_signal())
+    assert result["status"] == "rejected" and result["rule"] == "halted"
+    assert gateway.call(lambda: len(gateway.simulator.engine.orders) + len(gateway.simulator.engine.held)) == 0
+
+
+def test_without_a_quote_the_collar_fails_closed(gateway, open_session, paper_config) -> None:
+    session, _log = open_session(gateway, tickers=("XYZ",))
+    result = _dispatcher(session, paper_config).dispatch(_signal(ticker="ABC"))
+    assert result["status"] == "rejected" and "no quote for ABC" in result["reason"]
+
+
+def test_a_stale_account_sizes_zero_and_says_why(gateway, open_session, paper_config) -> None:
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+
+    class DeadProvider:
+        def get_account_info(self) -> dict:
+            raise ConnectionError("not connected")
+
+    breaker = CircuitBreaker(paper_config)
+    gate = RiskGate(paper_config, route="paper", breaker=breaker)
+    dispatcher = OrderDispatcher(session, RiskManager(2.0), AccountMonitor(DeadProvider()), config=paper_config, gate=gate)
+    result = dispatcher.dispatch(_signal())
+    assert result["status"] == "skipped" and result["quantity"] == 0 and "not connected" in result["reason"]
+
+
+def test_working_entries_count_toward_the_notional_limit_in_a_burst(gateway, open_session, make_config_dir) -> None:
+    merged = {name: dict(body) for name, body in PAPER.items()}
+    merged["config.yaml"]["risk.max_notional"] = 25_000  # room for two 98-share entries at 102 (9,996 each), not three
+    config = load_config(make_config_dir(merged))
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    dispatcher = _dispatcher(session, config)
+    results = [dispatcher.dispatch(_signal()) for _ in range(3)]
+    assert [r["status"] for r in results] == ["submitted", "submitted", "rejected"]
+    assert results[2]["rule"] == "max_notional"
+    assert session.working_entries() == {"ABC": 196.0}

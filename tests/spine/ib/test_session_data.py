@@ -1,0 +1,42 @@
+"""Account snapshots, quotes and historical bars from a real session; settings from the config."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from spine.config import load_config
+from spine.ib import SessionSettings
+from spine.ib.records import AccountSnapshot, Bar, Quote, RequestHistory
+
+
+def test_account_snapshots_keep_coming_so_net_liquidation_can_feed_the_breaker(gateway, open_session) -> None:
+    session, log = open_session(gateway, account_refresh_secs=0.05)
+    log.wait_for(lambda: len(log.of(AccountSnapshot)) >= 4, "repeated account snapshots")
+    snapshot = log.of(AccountSnapshot)[-1]
+    assert snapshot.value("NetLiquidation") == 1_000_000.0 and snapshot.account == "DU0000001"
+    assert session.account_snapshot() is not None
+
+
+def test_quotes_arrive_per_ticker_and_move_with_the_clock(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    log.wait_for(lambda: {q.ticker for q in log.of(Quote) if q.last} == {"ABC", "XYZ"}, "a quote line per ticker")
+    gateway.step(1)
+    log.wait_for(lambda: session.last_quote("ABC").last == 105.0, "ABC's next close")
+
+
+def test_history_requests_come_back_as_warm_up_bars(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    gateway.step(3)
+    session.submit(RequestHistory(("ABC", "XYZ"), duration="1 W")).result(timeout=20)
+    bars = log.of(Bar)
+    assert {b.ticker for b in bars} == {"ABC", "XYZ"} and all(b.warmup for b in bars)
+    abc = [b for b in bars if b.ticker == "ABC"]
+    assert abc[-1].day == date(2020, 1, 10) and abc[-1].close == 93.0  # the file's last daily bar
+
+
+def test_settings_come_from_the_config_with_command_line_overrides(make_config_dir, tmp_path) -> None:
+    config = load_config(make_config_dir({"trading_config.yaml": {"trading.execution.paper_account": "DU777"},
+                                          "config.yaml": {"kill_switch.on_trigger": "cancel_and_flatten"}}))  # fmt: skip
+    settings = SessionSettings.from_config(config, tmp_path, port=4102, client_id=9, tickers=("abc",))
+    assert (settings.port, settings.client_id, settings.paper_account, settings.tickers) == (4102, 9, "DU777", ("ABC",))
+    assert settings.kill_flattens and settings.account_max_age_secs == 60.0

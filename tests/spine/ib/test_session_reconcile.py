@@ -1,0 +1,194 @@
+"""Reconcile-before-trade over loopback: drops, restarts, blackholes, timeouts, 1100/1101/1102, external fills."""
+
+from __future__ import annotations
+
+from ib_async import IB, MarketOrder, Stock
+
+from spine.gateway.fault_hooks import blackhole_next, roll_back_order_ids, send_notice
+from spine.gateway.protocol import InMsg
+from spine.ib import SessionState
+from spine.ib.halt import clear_session_halt, session_halt
+from spine.ib.journal import Journal
+from spine.ib.records import (
+    Fill,
+    OrderStatus,
+    PlaceBracket,
+    PlaceOrder,
+    Refresh,
+    SessionError,
+    SessionStateChanged,
+)
+
+
+def _bracket(intent: str = "s1", qty: int = 10) -> PlaceBracket:
+    return PlaceBracket(intent_id=intent, ticker="ABC", side="BUY", quantity=qty, stop_price=90.0,
+                        take_profit_price=130.0, tag="LIVE_SPINE")  # fmt: skip
+
+
+def drop_and_step(gateway, bars: int = 1) -> None:  # type: ignore[no-untyped-def]
+    """Drop every client and move the clock in one go on the gateway's loop: fills happen while nobody listens."""
+
+    async def both() -> None:
+        gateway.simulator.drop_connections()
+        await gateway.simulator.step(bars)
+
+    gateway.run(both())
+
+
+def _states_after(log, index: int) -> list[SessionState]:  # type: ignore[no-untyped-def]
+    return [e.new for e in log.drain()[index:] if isinstance(e, SessionStateChanged)]
+
+
+def _working(gateway) -> dict[int, object]:  # type: ignore[no-untyped-def]
+    return gateway.call(lambda: {k[1]: o for k, o in gateway.simulator.engine.orders.items() if not o.done})
+
+
+def test_a_fill_missed_during_a_drop_is_applied_exactly_once(gateway, open_session, state_dir) -> None:
+    session, log = open_session(gateway)
+    log.place(_bracket())
+    drop_and_step(gateway)
+    log.wait_for(lambda: any(isinstance(e, Fill) for e in log.drain()), "the missed fill after reconnect")
+    assert session.wait_for_state(SessionState.ACTIVE)
+    gateway.drop_connections()  # a second reconnect replays the same execution
+    log.wait_for(lambda: sum(1 for e in log.drain() if isinstance(e, SessionStateChanged) and e.new is SessionState.ACTIVE) >= 3,
+                 "ACTIVE after the second reconnect")  # fmt: skip
+    fills = log.of(Fill)
+    assert len(fills) == 1 and fills[0].missed and fills[0].shares == 10
+    session.stop()
+    journal = Journal.in_folder(state_dir)
+    assert len(journal.fills()) == 1
+    journal.close()
+
+
+def test_a_gateway_restart_that_rolls_ids_back_never_reuses_a_journaled_id(gateway, open_session) -> None:
+    _session, log = open_session(gateway)
+    first = log.place(_bracket("a"))
+    gateway.call(lambda: roll_back_order_ids(gateway.simulator, 1))
+    mark = len(log.drain())
+    gateway.drop_connections()
+    log.wait_for(lambda: SessionState.ACTIVE in _states_after(log, mark), "ACTIVE after the restart")
+    second = log.place(_bracket("b"))
+    assert min(second) > max(first)
+    assert not any(isinstance(e, SessionError) and e.code == 103 for e in log.drain())
+    working = _working(gateway)
+    assert {working[i].request.order_ref for i in first} == {f"LIVE_SPINE:a:{r}:1" for r in ("entry", "take_profit", "stop")}
+
+
+def test_a_blackholed_order_is_marked_lost_and_never_resent(gateway, open_session, state_dir) -> None:
+    session, log = open_session(gateway)
+    gateway.call(lambda: blackhole_next(gateway.simulator, InMsg.PLACE_ORDER))
+    submission = session.submit(PlaceOrder(intent_id="bh", ticker="ABC", side="BUY", quantity=5, order_type="MKT",
+                                           tag="LIVE_SPINE", role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
+    (order_id,) = submission.order_ids
+    mark = len(log.drain())
+    gateway.drop_connections()
+    log.wait_for(lambda: SessionState.ACTIVE in _states_after(log, mark), "ACTIVE after reconnect")
+    lost = [e for e in log.of(OrderStatus) if e.order_id == order_id and e.ib_status == "Lost"]
+    assert len(lost) == 1 and lost[0].bt_status == "Rejected"
+    refs = gateway.call(lambda: [o.request.order_ref for o in gateway.simulator.engine.orders.values()]
+                        + [r.order_ref for r in gateway.simulator.engine.held.values()])  # fmt: skip
+    assert "LIVE_SPINE:bh:entry:1" not in refs
+    session.stop()
+    journal = Journal.in_folder(state_dir)
+    assert journal.order(order_id).status == "Lost"
+    journal.close()
+
+
+def test_an_executions_timeout_keeps_syncing_and_is_never_read_as_no_fills(gateway, open_session) -> None:
+    session, log = open_session(gateway, request_timeout_secs=0.5)
+    log.place(_bracket())
+    mark = len(log.drain())
+    gateway.call(lambda: blackhole_next(gateway.simulator, InMsg.REQ_EXECUTIONS))
+    drop_and_step(gateway)
+    log.wait_for(lambda: any(isinstance(e, Fill) for e in log.drain()), "the fill after the retried executions request")
+    assert session.wait_for_state(SessionState.ACTIVE)
+    after = log.drain()[mark:]
+    timeouts = [i for i, e in enumerate(after) if isinstance(e, SessionError) and "executions timed out" in e.message]
+    fill_at = next(i for i, e in enumerate(after) if isinstance(e, Fill))
+    active_at = [i for i, e in enumerate(after) if isinstance(e, SessionStateChanged) and e.new is SessionState.ACTIVE]
+    assert timeouts and timeouts[0] < fill_at
+    assert all(i > fill_at for i in active_at)  # never ACTIVE between the timeout and the fill
+    assert not any(isinstance(e, SessionStateChanged) and e.new is SessionState.ACTIVE for e in after[timeouts[0]:fill_at])
+
+
+def test_1100_then_1102_degrades_then_light_reconcile_back_to_active(gateway, open_session) -> None:
+    _session, log = open_session(gateway)
+    mark = len(log.drain())
+    gateway.go_silent(0.3)
+    log.wait_for(lambda: _states_after(log, mark)[-1:] == [SessionState.ACTIVE], "ACTIVE after 1102")
+    assert _states_after(log, mark) == [SessionState.DEGRADED, SessionState.SYNCING, SessionState.ACTIVE]
+    assert any(isinstance(e, SessionError) and e.code == 1102 for e in log.drain())
+
+
+def test_1100_then_1101_full_reconcile_and_market_data_resubscribed(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    log.wait_for(lambda: session.last_quote("ABC") is not None, "a quote")
+    before = gateway.call(lambda: sorted(next(iter(gateway.simulator.sessions.values())).market_data))
+    mark = len(log.drain())
+    gateway.call(lambda: send_notice(gateway.simulator, 1100))
+    assert session.wait_for_state(SessionState.DEGRADED)
+    gateway.call(lambda: send_notice(gateway.simulator, 1101))
+    log.wait_for(lambda: _states_after(log, mark)[-1:] == [SessionState.ACTIVE], "ACTIVE after 1101")
+    assert _states_after(log, mark) == [SessionState.DEGRADED, SessionState.SYNCING, SessionState.ACTIVE]
+
+    def lines() -> dict[int, str]:
+        return gateway.call(lambda: dict(next(iter(gateway.simulator.sessions.values())).market_data))
+
+    log.wait_for(lambda: set(lines()).isdisjoint(before), "the market data lines resubscribed")
+    after = lines()
+    assert sorted(after.values()) == ["ABC", "XYZ"]  # one new line per ticker, the old ones cancelled
+
+
+def test_an_external_fill_halts_new_risk_keeps_the_stops_and_resume_clears_it(gateway, open_session, state_dir) -> None:
+    session, log = open_session(gateway)
+    ids = log.place(_bracket("own"))
+    gateway.step(1)
+    log.wait_for(lambda: len(log.of(Fill)) == 1, "our entry fill")
+    other = IB()
+    other.connect("127.0.0.1", gateway.port, clientId=99, timeout=10)
+    try:
+        other.placeOrder(Stock("ABC", "SMART", "USD"), MarketOrder("BUY", 5))
+        log.wait_for(lambda: gateway.call(lambda: any(k[0] == 99 for k in gateway.simulator.engine.orders)), "the external order")
+        gateway.step(1)
+    finally:
+        other.disconnect()
+    session.submit(Refresh("reconcile")).result(timeout=20)
+    assert session.wait_for_state(SessionState.HALTED)
+    reason = session_halt(state_dir)
+    assert reason is not None and "fill without our orderRef" in reason[0] and "unexplained position" in reason[0]
+    refused = session.submit(_bracket("more")).result(timeout=10)
+    assert not refused.placed and "HALTED" in refused.refused
+    working = _working(gateway)
+    assert ids[2] in working  # our stop still works
+    stops = [o for o in working.values() if o.request.order_type == "STP" and o.request.symbol == "ABC"]
+    assert sum(o.request.quantity for o in stops) == 15  # the external 5 shares got a stop too
+    assert clear_session_halt(state_dir)
+    assert session.wait_for_state(SessionState.ACTIVE)
+
+
+def test_spine_resume_clears_a_session_halt_and_what_it_accepted_stays_accepted(gateway, open_session, state_dir) -> None:
+    from typer.testing import CliRunner
+
+    from spine.cli import app
+
+    session, log = open_session(gateway)
+    other = IB()
+    other.connect("127.0.0.1", gateway.port, clientId=98, timeout=10)
+    try:
+        other.placeOrder(Stock("ABC", "SMART", "USD"), MarketOrder("BUY", 2))
+        log.wait_for(lambda: gateway.call(lambda: any(k[0] == 98 for k in gateway.simulator.engine.orders)), "the external order")
+        gateway.step(1)
+    finally:
+        other.disconnect()
+    session.submit(Refresh("reconcile")).result(timeout=20)
+    assert session.wait_for_state(SessionState.HALTED)
+    result = CliRunner().invoke(app, ["resume", "--state", str(state_dir), "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "IB session: HALTED" in result.output and "IB session halt: cleared" in result.output
+    assert session.wait_for_state(SessionState.ACTIVE)
+    assert session.submit(_bracket("after-resume")).result(timeout=10).placed
+    # What the operator accepted stays accepted: a reconnect reconciles to ACTIVE, not HALTED again.
+    mark = len(log.drain())
+    gateway.drop_connections()
+    log.wait_for(lambda: SessionState.ACTIVE in _states_after(log, mark), "ACTIVE after the reconnect")
+    assert SessionState.HALTED not in _states_after(log, mark)

@@ -83,6 +83,8 @@ def test_a_blackholed_order_is_marked_lost_and_never_resent(gateway, open_sessio
     mark = len(log.drain())
     gateway.drop_connections()
     log.wait_for(lambda: SessionState.ACTIVE in _states_after(log, mark), "ACTIVE after reconnect")
+    session.submit(Refresh("reconcile")).result(timeout=20)  # a round trip: anything sent before it has arrived
+    assert session.wait_for_state(SessionState.ACTIVE)
     lost = [e for e in log.of(OrderStatus) if e.order_id == order_id and e.ib_status == "Lost"]
     assert len(lost) == 1 and lost[0].bt_status == "Rejected"
     refs = gateway.call(lambda: [o.request.order_ref for o in gateway.simulator.engine.orders.values()]
@@ -158,10 +160,11 @@ def test_an_external_fill_halts_new_risk_keeps_the_stops_and_resume_clears_it(ga
     assert reason is not None and "fill without our orderRef" in reason[0] and "unexplained position" in reason[0]
     refused = session.submit(_bracket("more")).result(timeout=10)
     assert not refused.placed and "HALTED" in refused.refused
-    working = _working(gateway)
-    assert ids[2] in working  # our stop still works
-    stops = [o for o in working.values() if o.request.order_type == "STP" and o.request.symbol == "ABC"]
-    assert sum(o.request.quantity for o in stops) == 15  # the external 5 shares got a stop too
+    def stop_shares() -> float:
+        return sum(o.request.quantity for o in _working(gateway).values() if o.request.order_type == "STP" and o.request.symbol == "ABC")
+
+    log.wait_for(lambda: stop_shares() == 15, "stops for all 15 shares (the external 5 got one too)")
+    assert ids[2] in _working(gateway)  # our own stop still works
     assert clear_session_halt(state_dir)
     assert session.wait_for_state(SessionState.ACTIVE)
 

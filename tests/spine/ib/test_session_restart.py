@@ -11,6 +11,7 @@ from pathlib import Path
 
 from spine.ib import SessionState
 from spine.ib.journal import Journal
+from spine.ib.records import Refresh
 
 SCRIPT = Path(__file__).with_name("crashing_session.py")
 
@@ -52,6 +53,10 @@ def test_kill_9_and_restart_adopts_working_legs_resends_nothing_and_restores_a_m
 
     session, _log = open_session(gateway)
     assert session.state is SessionState.ACTIVE
+    # A second reconcile on the same socket: once it is answered, the gateway has handled every
+    # order the first one sent, and it must find nothing more to restore or re-send.
+    session.submit(Refresh("reconcile")).result(timeout=20)
+    assert session.wait_for_state(SessionState.ACTIVE)
     new = gateway.call(lambda: {k: o for k, o in gateway.simulator.engine.orders.items() if k not in orders_before})
     assert len(new) == 1, new  # only the restored stop; no entry or take-profit re-sent
     (restored,) = new.values()

@@ -32,7 +32,11 @@ def test_a_manual_kill_reaches_the_running_session_cancels_and_flattens(gateway,
     with StateStore.in_folder(state_dir) as store:
         store.set_kill_switch(datetime.now(UTC), "manual", "operator test")
     log.wait_for(lambda: any(isinstance(e, SessionError) and "kill switch" in e.message for e in log.drain()), "the kill")
-    log.wait_for(lambda: not _working(gateway) or all(o.request.order_type == "MKT" for o in _working(gateway)), "cancels")
+    def only_the_closing_order() -> bool:
+        working = _working(gateway)
+        return len(working) == 1 and working[0].request.order_type == "MKT" and working[0].request.action == "SELL"
+
+    log.wait_for(only_the_closing_order, "every leg cancelled and one closing order working")
     gateway.step(1)
     log.wait_for(lambda: not _positions(gateway), "the position closed")
     refused = session.submit(_bracket("after")).result(timeout=10)

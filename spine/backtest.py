@@ -8,7 +8,6 @@ simulation is research, not execution, so it runs whatever ``broker.mode`` says,
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,7 +37,6 @@ from spine.run_folder import (
     EVENT_COLUMNS,
     FILL_COLUMNS,
     ORDER_COLUMNS,
-    RETURN_COLUMNS,
     atomic_folder,
     csv_text,
     unique_run_name,
@@ -46,7 +44,7 @@ from spine.run_folder import (
 )
 from spine.signals import SignalRecord, load_signals
 from spine.state_store import StateStore
-from strategies import DIRECT_TAG, PROPAGATED_TAG, LiquiditySizer, SignalStrategy
+from strategies import LiquiditySizer, SignalStrategy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
@@ -71,6 +69,8 @@ class BacktestRequest:
     vix: Path | None = None
     state_dir: Path | None = None
     cache_dir: Path = Path("data/cache")
+    benchmark: str | None = None  # TICKER | FILE | equal-weight (None: equal-weight)
+    log_scale: bool = False  # pnl.png's value axis
 
 
 @dataclass
@@ -199,22 +199,20 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
         store=store,
         events=events,
     )
-    cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0)
-    cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
-    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
-    cerebro.addanalyzer(bt.analyzers.Returns, _name="returns", timeframe=bt.TimeFrame.Days)
-    cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="time_return", timeframe=bt.TimeFrame.Days)
+    # No SharpeRatio/DrawDown/TradeAnalyzer/Returns/TimeReturn here: the statistics are
+    # computed after the run from the recorded equity curve and fills (spine.reports).
     return cerebro
 
 
 def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | None = None) -> BacktestResult:
     """Run one historical simulation and write its run folder atomically; return what it wrote."""
-    from spine.pnl_plot import (
-        plot_pnl,  # matplotlib is heavy: load it only when a figure is drawn
-    )
+    from spine.benchmark import resolve_benchmark
+    from spine.reports import write_reports
 
     config = request.config
     inputs = load_inputs(request)
+    bar_times = sorted({when for series in inputs.prices.values() for when in series.dates.tolist()})
+    benchmark = resolve_benchmark(request.benchmark, inputs.prices, bar_times, float(config.backtest.cash), cache_dir=request.cache_dir)
     events = EventLog()
     name = unique_run_name(request.out_dir, f"backtest-{datetime.now():%Y%m%d-%H%M%S}")
     with atomic_folder(request.out_dir, name) as folder:
@@ -233,12 +231,9 @@ def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | 
         (folder / "fills.csv").write_text(csv_text(recorder.fills, FILL_COLUMNS, research_only=research), encoding="utf-8")
         (folder / "equity.csv").write_text(csv_text(recorder.equity, EQUITY_COLUMNS, research_only=research), encoding="utf-8")
         (folder / "events.csv").write_text(csv_text(event_rows, EVENT_COLUMNS, research_only=research), encoding="utf-8")
-        daily = [{"datetime": when, "return": value} for when, value in strategy.analyzers.time_return.get_analysis().items()]
-        (folder / "returns.csv").write_text(csv_text(daily, RETURN_COLUMNS, research_only=research), encoding="utf-8")
         _write_resolved_config(folder / "config", config)
         write_json(folder / "summary.json", summary)
-        plot_pnl(recorder.equity, folder / "pnl.png", title=f"Spine backtest: {', '.join(inputs.prices)}", research_only=research, events=event_rows)
-        (folder / "run.log").write_text(_run_log(summary, research), encoding="utf-8")
+        summary = write_reports(folder, benchmark=benchmark, log_scale=request.log_scale)  # trades, statistics, returns, pnl.png, report.html, run.log
     run_dir = request.out_dir / name
     return BacktestResult(run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)
 
@@ -251,27 +246,14 @@ def _write_resolved_config(folder: Path, config: SpineConfig) -> None:
         (folder / filename).write_text(header + yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
 
 
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, strategy: bt.Strategy, elapsed: float) -> dict[str, Any]:
+    """The run's facts; the statistics (return, drawdown, Sharpe, trades...) are added by ``write_reports``."""
     analyzers = strategy.analyzers
     recorded = analyzers.recorder.get_analysis()
-    trades = analyzers.trades.get_analysis()
-    returns = analyzers.returns.get_analysis()
     equity = analyzers.recorder.equity
     start_value = float(config.backtest.cash)
     end_value = float(strategy.broker.getvalue())
-    by_tag = recorded["trades_by_tag"]
-    provenance = {tag: {"trades": int(by_tag.get(tag, {}).get("trades", 0)), "pnl": by_tag.get(tag, {}).get("pnl", 0.0), "pnl_net": by_tag.get(tag, {}).get("pnl_net", 0.0)} for tag in (DIRECT_TAG, PROPAGATED_TAG)}
-    total = trades.get("total", {}) if hasattr(trades, "get") else {}
     statuses = recorded["statuses"]
-    rtot = _num(returns.get("rtot"))
     bars = len(equity)
     return {
         "research_only": config.research_only,
@@ -285,14 +267,6 @@ def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, str
         "vix": str(inputs.vix.path) if inputs.vix is not None else None,
         "start_value": start_value,
         "end_value": end_value,
-        "return_pct": math.expm1(rtot) if rtot is not None else end_value / start_value - 1.0,
-        "max_drawdown_pct": (_num(analyzers.drawdown.get_analysis().max.drawdown) or 0.0) / 100.0,
-        "sharpe": _num(analyzers.sharpe.get_analysis().get("sharperatio")),
-        "trades": int(total.get("closed", 0) or 0),
-        "trades_open": int(total.get("open", 0) or 0),
-        "won": int(trades.get("won", {}).get("total", 0) or 0) if hasattr(trades, "get") else 0,
-        "lost": int(trades.get("lost", {}).get("total", 0) or 0) if hasattr(trades, "get") else 0,
-        "by_provenance": provenance,
         "orders": recorded["orders"],
         "rejected_orders": int(statuses.get("Rejected", 0)),
         "fills": recorded["fills"],
@@ -305,13 +279,6 @@ def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, str
     }
 
 
-def _run_log(summary: dict[str, Any], research_only: bool) -> str:
-    lines = [f"# {RESEARCH_LABEL}"] if research_only else []
-    for key in ("start", "end", "tickers", "start_value", "end_value", "return_pct", "max_drawdown_pct", "sharpe", "trades", "orders", "rejected_orders"):
-        lines.append(f"{key}: {summary.get(key)}")
-    return "\n".join(lines) + "\n"
-
-
 def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
     """The summary as (label, value) rows for the terminal table."""
 
@@ -321,19 +288,31 @@ def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
     def pct(value: Any) -> str:
         return f"{value:.2%}" if isinstance(value, (int, float)) else "-"
 
+    def ratio(value: Any) -> str:
+        return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+
     rows = [
         ("period", f"{summary['start']} .. {summary['end']}"),
         ("tickers", ", ".join(summary["tickers"])),
         ("start value", money(summary["start_value"])),
         ("end value", money(summary["end_value"])),
-        ("return", pct(summary["return_pct"])),
-        ("max drawdown", pct(summary["max_drawdown_pct"])),
-        ("Sharpe (annualised)", f"{summary['sharpe']:.2f}" if summary["sharpe"] is not None else "-"),
+        ("return", pct(summary["total_return"])),
+        ("CAGR / annualised volatility", f"{pct(summary.get('cagr'))} / {pct(summary.get('annual_volatility'))}"),
+        ("max drawdown", f"{pct(summary['max_drawdown'])} (longest {summary.get('max_drawdown_duration_bars')} bars)"),
+        ("Sharpe / Sortino / Calmar", " / ".join(ratio(summary.get(key)) for key in ("sharpe", "sortino", "calmar"))),
+        ("exposure", pct(summary.get("exposure"))),
         ("trades (closed)", str(summary["trades"])),
+        ("win rate / profit factor", f"{pct(summary.get('win_rate'))} / {ratio(summary.get('profit_factor'))}"),
+        ("expectancy / average R / median R", f"{money(summary.get('expectancy'))} / {ratio(summary.get('average_r'))} / {ratio(summary.get('median_r'))}"),
     ]
     for tag, bucket in summary["by_provenance"].items():
         rows.append((f"  {tag}", f"{bucket['trades']} trades, P&L {money(bucket['pnl_net'])}"))
-    rows.append(("orders / rejected", f"{summary['orders']} / {summary['rejected_orders']}"))
+    for reason, bucket in (summary.get("by_exit_reason") or {}).items():
+        rows.append((f"  exit: {reason}", f"{bucket['trades']} trades, P&L {money(bucket['pnl_net'])}"))
+    bench = summary.get("benchmark")
+    if bench:
+        rows.append(("benchmark", f"{bench['name']}: {pct(bench.get('total_return'))}, alpha {pct(bench.get('alpha'))}, beta {ratio(bench.get('beta'))}"))
+    rows.append(("orders / rejected orders / rejected brackets", f"{summary['orders']} / {summary['rejected_orders']} / {summary.get('rejected_brackets', '-')}"))
     breaker = summary["breaker"]
     rows.append(("circuit breaker", f"tripped: {breaker['reason']}" if breaker.get("tripped") else "not tripped"))
     kill = summary["kill_switch"]

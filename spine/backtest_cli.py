@@ -78,6 +78,8 @@ def backtest_command(
     out: Annotated[Path, typer.Option("--out", help="folder that receives the run folder")] = Path("runs"),
     vix: Annotated[Path | None, typer.Option("--vix", help="VIX CSV (DATE,OPEN,HIGH,LOW,CLOSE) for the kill switch")] = None,
     state: Annotated[Path | None, typer.Option("--state", help="state folder (default: a fresh one inside the run folder)")] = None,
+    benchmark: Annotated[str, typer.Option("--benchmark", help="TICKER | FILE | equal-weight (buy-and-hold of the traded tickers)")] = "equal-weight",
+    log_scale: Annotated[bool, typer.Option("--log-scale", help="log scale for pnl.png's value axis")] = False,
 ) -> None:
     """Historical simulation: signals become provenance-tagged brackets on the simulated broker."""
     if source not in ("csv", "yfinance"):
@@ -97,6 +99,8 @@ def backtest_command(
         out_dir=out,
         vix=vix,
         state_dir=state,
+        benchmark=benchmark,
+        log_scale=log_scale,
     )
     progress = _LateProgress(Console(stderr=True), total=0)
     try:

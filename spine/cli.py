@@ -20,6 +20,7 @@ from spine.backtest_cli import backtest_command
 from spine.errors import InputError, SafetyError
 from spine.gateway.cli import gateway_command
 from spine.market_data import fetch_command
+from spine.report_cli import report_command
 from spine.safety_cli import check_command, kill_command, resume_command
 
 EXIT_BAD_INPUT = 2
@@ -58,6 +59,7 @@ app.command("check")(refusing_bad_input(check_command))
 app.command("kill")(refusing_bad_input(kill_command))
 app.command("resume")(refusing_bad_input(resume_command))
 app.command("gateway")(refusing_bad_input(gateway_command))
+app.command("report")(refusing_bad_input(report_command))
 data_app.command("fetch")(refusing_bad_input(fetch_command))
 app.add_typer(data_app, name="data")
 

@@ -51,6 +51,22 @@ def plot_pnl(
     benchmark_name: str = "benchmark",
     log_scale: bool = False,
 ) -> Path:
+    """Draw ``pnl_figure`` into ``path`` (a PNG file or a binary stream)."""
+    fig = pnl_figure(equity, title=title, research_only=research_only, events=events, benchmark=benchmark, benchmark_name=benchmark_name, log_scale=log_scale)
+    fig.savefig(path, dpi=110, format="png")
+    return path
+
+
+def pnl_figure(
+    equity: Sequence[Mapping[str, Any]] | pd.DataFrame,
+    *,
+    title: str,
+    research_only: bool,
+    events: Sequence[Mapping[str, Any]] | pd.DataFrame = (),
+    benchmark: pd.Series | None = None,
+    benchmark_name: str = "benchmark",
+    log_scale: bool = False,
+) -> Figure:
     """Equity (and benchmark) over drawdown; halts shaded, firings marked; ``log_scale`` for the value axis."""
     frame = equity if isinstance(equity, pd.DataFrame) else pd.DataFrame(list(equity), columns=["datetime", "value", "cash"])
     times = pd.DatetimeIndex(pd.to_datetime(frame["datetime"]))
@@ -78,8 +94,7 @@ def plot_pnl(
         fig.text(0.5, 0.55, "RESEARCH ONLY", fontsize=54, color="grey", alpha=0.18, ha="center", va="center", rotation=20)
         fig.text(0.5, 0.005, RESEARCH_LABEL, fontsize=7, color="grey", ha="center", va="bottom")
     fig.tight_layout(rect=(0, 0.02, 1, 1))
-    fig.savefig(path, dpi=110, format="png")
-    return path
+    return fig
 
 
 def _mark_halts(top: Any, bottom: Any, times: pd.DatetimeIndex, values: np.ndarray, events: Any) -> None:

@@ -88,13 +88,11 @@ def run_log(summary: dict[str, Any], research_only: bool) -> str:
 
 
 def _benchmark_series(files: RunFiles, benchmark: Benchmark | None, times: pd.DatetimeIndex, start_value: float) -> tuple[pd.Series | None, str]:
-    if benchmark is not None:
-        values, name = benchmark.values, benchmark.name
-    elif files.benchmark is not None and len(files.benchmark):
-        values = pd.Series(files.benchmark["value"].astype(float).to_numpy(), index=pd.DatetimeIndex(files.benchmark["datetime"]))
-        name = str(files.summary.get("benchmark_name") or (files.summary.get("benchmark") or {}).get("name") or "benchmark")
-    else:
+    """The benchmark as ``benchmark.csv`` holds it, so a rebuild gives the same figures as the run."""
+    if files.benchmark is None or not len(files.benchmark):
         return None, ""
+    values = pd.Series(files.benchmark["value"].astype(float).to_numpy(), index=pd.DatetimeIndex(files.benchmark["datetime"]))
+    name = benchmark.name if benchmark is not None else str((files.summary.get("benchmark") or {}).get("name") or "benchmark")
     aligned = values.reindex(values.index.union(times)).ffill().reindex(times).fillna(start_value)
     return aligned, name
 

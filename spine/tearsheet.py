@@ -47,16 +47,24 @@ def render_tearsheet(
     benchmark: pd.Series | None,
     benchmark_name: str,
     research_only: bool,
+    equity_png: Mapping[bool, bytes] | None = None,
 ) -> str:
-    """The whole page as one string."""
+    """The whole page as one string.
+
+    ``equity_png`` maps log scale (False/True) to an already drawn equity figure, so the
+    caller that also writes ``pnl.png`` draws each figure once; missing ones are drawn here.
+    """
     title = f"Spine {summary.get('route', 'run')}: {', '.join(summary.get('tickers', []))}"
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title><style>{_CSS}</style></head><body>"]
     if research_only:
         parts.append(f"<div class='research' id='research-only'>{_e(RESEARCH_LABEL)}</div>")
     parts.append(f"<h1>{_e(title)}</h1><p>{_e(summary.get('start'))} .. {_e(summary.get('end'))}; benchmark: {_e(benchmark_name or 'none')}</p>")
     parts.append(_section("statistics", "Statistics", _table(statistics_rows(summary), ("metric", "value"))))
-    linear = _figure_png(equity, events, benchmark, benchmark_name, research_only, log_scale=False, title=title)
-    logged = _figure_png(equity, events, benchmark, benchmark_name, research_only, log_scale=True, title=title)
+    drawn = dict(equity_png or {})
+    for scale in (False, True):
+        if scale not in drawn:
+            drawn[scale] = equity_figure_png(equity, events, benchmark, benchmark_name, research_only, log_scale=scale, title=title)
+    linear, logged = _data_uri(drawn[False]), _data_uri(drawn[True])
     toggle = (
         "<div class='toggle'><input type='checkbox' id='logscale'><label for='logscale'> log scale</label>"
         f"<div class='charts'><img class='linear' alt='equity vs benchmark' src='{linear}'><img class='log' alt='equity vs benchmark, log scale' src='{logged}'></div></div>"
@@ -107,10 +115,11 @@ def statistics_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def _figure_png(equity: pd.DataFrame, events: pd.DataFrame, benchmark: pd.Series | None, name: str, research_only: bool, *, log_scale: bool, title: str) -> str:
+def equity_figure_png(equity: pd.DataFrame, events: pd.DataFrame, benchmark: pd.Series | None, name: str, research_only: bool, *, log_scale: bool, title: str) -> bytes:
+    """The ``pnl.png`` figure as PNG bytes."""
     buffer = io.BytesIO()
     plot_pnl(equity, buffer, title=title, research_only=research_only, events=events, benchmark=benchmark, benchmark_name=name, log_scale=log_scale)  # type: ignore[arg-type]
-    return _data_uri(buffer.getvalue())
+    return buffer.getvalue()
 
 
 def _underwater_png(equity: pd.DataFrame, benchmark: pd.Series | None) -> str:

@@ -133,7 +133,7 @@ def _underwater_png(equity: pd.DataFrame, benchmark: pd.Series | None) -> str:
     axis.set_ylabel("drawdown %")
     axis.grid(alpha=0.3)
     axis.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.085, right=0.985, top=0.95, bottom=0.12)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     return _data_uri(buffer.getvalue())

@@ -52,7 +52,8 @@ def write_reports(run_dir: Path | str, *, benchmark: Benchmark | None = None, lo
     bench_values, bench_name = _benchmark_series(files, benchmark, times, start_value)
     summary = dict(files.summary)
     summary.update(run_statistics(files.equity, trades, files.orders, start_value, bench_values, bench_name))
-    summary["end_value"] = float(files.equity["value"].iloc[-1]) if len(files.equity) else summary.get("end_value")
+    if summary.get("end_value") is None and len(files.equity):  # a route that did not record it: the last bar's value
+        summary["end_value"] = float(files.equity["value"].iloc[-1])
     summary["deprecated_aliases"] = {"return_pct": "total_return", "max_drawdown_pct": "max_drawdown"}
     summary["log_scale"] = log_scale
     write_text_atomically(folder / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")

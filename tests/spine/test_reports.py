@@ -104,3 +104,19 @@ def test_spine_report_on_an_incomplete_folder_names_what_is_missing_and_exits_2(
     assert result.exit_code == 2
     assert "lacks orders.csv, fills.csv, events.csv, summary.json" in result.output
     assert not (tmp_path / "report.html").exists()
+
+
+def test_spine_report_names_the_file_line_column_and_value_of_a_bad_cell_and_writes_nothing(run_dir, tmp_path):
+    copy = tmp_path / "bad"
+    shutil.copytree(run_dir, copy)
+    lines = (copy / "fills.csv").read_text().splitlines()
+    cells = lines[4].split(",")
+    cells[5] = "12.3x"  # the price of the third fill
+    lines[4] = ",".join(cells)
+    (copy / "fills.csv").write_text("\n".join(lines) + "\n")
+    before = {p.name: p.stat().st_mtime_ns for p in copy.iterdir()}
+    result = CliRunner().invoke(app, ["report", str(copy)])
+    assert result.exit_code == 2
+    assert f"{copy / 'fills.csv'} line 5, column price: '12.3x' is not a number; expected a number" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert {p.name: p.stat().st_mtime_ns for p in copy.iterdir()} == before

@@ -120,3 +120,30 @@ def test_spine_report_names_the_file_line_column_and_value_of_a_bad_cell_and_wri
     assert f"{copy / 'fills.csv'} line 5, column price: '12.3x' is not a number; expected a number" in " ".join(result.output.split())
     assert "Traceback" not in result.output
     assert {p.name: p.stat().st_mtime_ns for p in copy.iterdir()} == before
+
+
+def test_backtest_benchmark_spy_goes_through_the_yfinance_cache_into_every_report(tmp_path, monkeypatch):
+    import numpy as np
+    import pandas as pd
+    import yfinance
+
+    index = pd.bdate_range("2020-12-01", "2023-12-31", name="Date")
+    close = pd.Series(np.linspace(300.0, 450.0, len(index)), index=index)
+
+    def download(ticker, start=None, end=None, **kwargs):  # the network boundary only
+        frame = pd.DataFrame({"Open": close, "High": close + 2, "Low": close - 2, "Close": close, "Volume": 5e7}, index=index)
+        return frame[(frame.index >= start) & (frame.index < end)]
+
+    monkeypatch.setattr(yfinance, "download", download)
+    monkeypatch.chdir(tmp_path)  # the cache is data/cache under the working directory
+    result = CliRunner().invoke(app, ["backtest", "--benchmark", "SPY", "--log-scale", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    run = Path(result.output.strip().splitlines()[-1])
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["benchmark"]["name"] == "SPY" and summary["log_scale"] is True
+    bought, last = close[pd.Timestamp(summary["start"])], close[pd.Timestamp(summary["end"])]  # bought at the first bar's close, held
+    assert summary["benchmark"]["total_return"] == pytest.approx(last / bought - 1.0, rel=1e-9)
+    assert (tmp_path / "data" / "cache" / "SPY.csv").is_file()
+    assert "benchmark: SPY" in (run / "report.html").read_text()
+    assert "benchmark SPY" in (run / "run.log").read_text()
+    assert "SPY" in result.output

@@ -98,12 +98,13 @@ def build_trades(fills: pd.DataFrame, orders: pd.DataFrame, events: pd.DataFrame
             book.entered_cost += remaining * price
             book.commission += commission
     times = pd.DatetimeIndex(pd.to_datetime(list(bar_times))) if len(bar_times) else None
-    rows = [_row(t, statics, stops, why_closed, times) for t in sorted(done, key=lambda t: t.trade_id)]
-    rows += [_row(t, statics, stops, why_closed, times) for t in sorted(books.values(), key=lambda t: t.trade_id)]
+    entries = {(str(o.get("ticker")), _int(o.get("signal_row"))) for o in statics.values() if o.get("role") == "entry"}  # (ticker, signal row) that opened
+    rows = [_row(t, statics, stops, why_closed, entries, times) for t in sorted(done, key=lambda t: t.trade_id)]
+    rows += [_row(t, statics, stops, why_closed, entries, times) for t in sorted(books.values(), key=lambda t: t.trade_id)]
     return pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
 
 
-def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, float], why_closed: dict[tuple[str, int], str], times: pd.DatetimeIndex | None) -> dict[str, Any]:
+def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, float], why_closed: dict[tuple[str, int], str], entries: set[tuple[str, int | None]], times: pd.DatetimeIndex | None) -> dict[str, Any]:
     entry = trade.entry_order
     entry_price = trade.entered_cost / trade.entered
     is_open = trade.exit_datetime is None
@@ -125,7 +126,7 @@ def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, floa
         "return_pct": 100.0 * pnl_net / (entry_price * trade.peak) if entry_price else None,
         "r_multiple": pnl_net / risk if risk > 0 else None,
         "bars_held": _bars_between(times, trade.entry_datetime, trade.exit_datetime),
-        "exit_reason": "open" if is_open else _exit_reason(trade.exit_fill, statics, why_closed),
+        "exit_reason": "open" if is_open else _exit_reason(trade.exit_fill, statics, why_closed, entries),
         "tag": _text(entry.get("tag")),
         "source_type": _text(entry.get("source_type")),
         "source_ticker": _text(entry.get("source_ticker")),
@@ -133,7 +134,7 @@ def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, floa
     }
 
 
-def _exit_reason(fill: dict[str, Any], statics: dict[int, dict[str, Any]], why_closed: dict[tuple[str, int], str]) -> str:
+def _exit_reason(fill: dict[str, Any], statics: dict[int, dict[str, Any]], why_closed: dict[tuple[str, int], str], entries: set[tuple[str, int | None]]) -> str:
     """Why the fill that brought the position back to zero happened."""
     role = str(fill.get("role") or "")
     if role in ("stop", "take_profit"):
@@ -149,7 +150,10 @@ def _exit_reason(fill: dict[str, Any], statics: dict[int, dict[str, Any]], why_c
         return "weight_zero"
     if why.startswith("reversed"):
         return "reversal"
-    return "reversal" if role == "entry" else "flatten"
+    # no close event (a route that records none): a new entry on the same signal row means a reversal
+    if role == "entry" or (str(fill.get("ticker")), row) in entries:
+        return "reversal"
+    return "weight_zero" if row is not None else "flatten"
 
 
 def _order_statics(orders: pd.DataFrame) -> dict[int, dict[str, Any]]:

@@ -181,3 +181,13 @@ def test_one_round_trip_on_a_small_fixed_dataset_matches_the_hand_computed_trade
     assert trade["r_multiple"] == pytest.approx((size * (exit_ - entry) - commission) / ((entry - stop) * size), rel=1e-6)
     assert round(result.summary["end_value"] - config.backtest.cash, 2) == round(trade["pnl_net"], 2)
     assert result.summary["exposure"] == pytest.approx(5 / 40)
+
+
+def test_without_close_events_a_reentry_on_the_same_signal_row_is_a_reversal(tmp_path):
+    orders = [
+        order(1, "entry", "BUY", intent="AAA-1", row=1), order(2, "exit", "SELL", intent="AAA-2-exit", row=2), order(3, "entry", "SELL", intent="AAA-2", row=2),
+        order(4, "exit", "BUY", intent="AAA-3-exit", row=3),
+    ]  # fmt: skip
+    fills = [fill(0, 1, "BUY", 5, 10.0, 0.0, "entry"), fill(2, 2, "SELL", 5, 11.0, 0.0, "exit"), fill(2, 3, "SELL", 5, 11.0, 0.0, "entry"), fill(4, 4, "BUY", 5, 10.5, 0.0, "exit")]
+    o, f, e = frames(tmp_path, orders, fills)
+    assert build_trades(f, o, e, DAYS)["exit_reason"].tolist() == ["reversal", "weight_zero"]

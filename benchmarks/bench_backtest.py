@@ -154,9 +154,9 @@ def run_harness(prices_dir: Path, signals_csv: Path, *, old_analyzers: bool = Fa
         if old_analyzers:
             add_old_analyzers(cerebro)
         before = _maxrss_kib()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         strategy = cerebro.run()[0]
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     recorded = strategy.analyzers.recorder.get_analysis()
     statuses = recorded["statuses"]
     after_run_kib = _maxrss_kib()  # peak RSS of the run itself: the statistics below import scipy and empyrical
@@ -167,6 +167,7 @@ def run_harness(prices_dir: Path, signals_csv: Path, *, old_analyzers: bool = Fa
         elapsed,
         before,
         stats_s=stats_s,
+        cpu_s=cpu,
         run_rss_kib=after_run_kib,
         orders=recorded["orders"],
         completed=statuses.get("Completed", 0),
@@ -256,10 +257,10 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
     cerebro.addsizer(bt.sizers.FixedSize, stake=BARE_STAKE)
     cerebro.addstrategy(BareBracketStrategy, signals=plans)
     before = _maxrss_kib()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     strategy = cerebro.run()[0]
-    elapsed = time.perf_counter() - started
-    return _result("bare", prices, elapsed, before, orders=strategy.orders, completed=strategy.completed, rejected=strategy.rejected)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return _result("bare", prices, elapsed, before, cpu_s=cpu, orders=strategy.orders, completed=strategy.completed, rejected=strategy.rejected)
 
 
 # --- measuring -----------------------------------------------------------------------
@@ -269,7 +270,7 @@ def _maxrss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
-def _result(variant: str, prices: dict[str, Any], elapsed: float, before_kib: int, stats_s: float = 0.0, run_rss_kib: int | None = None, **counts: int) -> dict[str, Any]:
+def _result(variant: str, prices: dict[str, Any], elapsed: float, before_kib: int, stats_s: float = 0.0, cpu_s: float = 0.0, run_rss_kib: int | None = None, **counts: int) -> dict[str, Any]:
     bars = sum(len(series) for series in prices.values())
     return {
         "variant": variant,
@@ -281,6 +282,7 @@ def _result(variant: str, prices: dict[str, Any], elapsed: float, before_kib: in
         "peak_rss_with_stats_kib": _maxrss_kib(),
         "peak_rss_before_run_kib": before_kib,
         "stats_s": stats_s,
+        "cpu_s": cpu_s,  # process CPU time of cerebro.run(): less sensitive than wall time to other load on the machine
         **counts,
     }
 
@@ -316,10 +318,12 @@ def report(results: dict[str, list[dict[str, Any]]]) -> str:
     lines.append(f"memory ratio harness/bare: {memory_ratio:.2f} (target <= {MEMORY_TARGET})")
     with_stats = (median("harness", "elapsed_s") + median("harness", "stats_s")) / median("bare", "elapsed_s")
     lines.append(f"time ratio (harness run + post-run statistics)/bare: {with_stats:.2f}")
+    lines.append(f"CPU-time ratio harness/bare: {median('harness', 'cpu_s') / median('bare', 'cpu_s'):.2f}")
     lines.append(f"memory ratio (harness with post-run statistics)/bare: {median('harness', 'peak_rss_with_stats_kib') / median('bare', 'peak_rss_kib'):.2f}")
     if OLD_ANALYZERS in results:
         lines.append(f"time ratio {OLD_ANALYZERS}/bare (before: per-bar analyzers): {median(OLD_ANALYZERS, 'elapsed_s') / median('bare', 'elapsed_s'):.2f}")
         lines.append(f"memory ratio {OLD_ANALYZERS}/bare: {median(OLD_ANALYZERS, 'peak_rss_kib') / median('bare', 'peak_rss_kib'):.2f}")
+        lines.append(f"CPU-time ratio {OLD_ANALYZERS}/bare: {median(OLD_ANALYZERS, 'cpu_s') / median('bare', 'cpu_s'):.2f}")
     return "\n".join(lines)
 
 
@@ -354,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for variant in variants:
                 result = run_child(variant, prices_dir, signals_csv)
                 results[variant].append(result)
-                print(f"  {variant:<8} {result['elapsed_s']:7.2f} s  {result['bars_per_s']:>9,.0f} bars/s  {result['peak_rss_kib'] / 1024:7.1f} MB", flush=True)
+                print(f"  {variant:<10} {result['elapsed_s']:7.2f} s  (CPU {result['cpu_s']:6.2f} s)  {result['bars_per_s']:>9,.0f} bars/s  {result['peak_rss_kib'] / 1024:7.1f} MB", flush=True)
     print(report(results))
     return 0
 

@@ -32,6 +32,7 @@ from spine.prices import (
     load_vix,
     ticker_from_path,
 )
+from spine.resources import shipped_path
 from spine.run_folder import (
     EQUITY_COLUMNS,
     EVENT_COLUMNS,
@@ -39,7 +40,8 @@ from spine.run_folder import (
     ORDER_COLUMNS,
     atomic_folder,
     csv_text,
-    unique_run_name,
+    point_latest,
+    run_folder_name,
     write_json,
 )
 from spine.signals import SignalRecord, load_signals
@@ -47,7 +49,7 @@ from spine.state_store import StateStore
 from strategies import LiquiditySizer, SignalStrategy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+SAMPLE_DIR = shipped_path("data", "sample")  # the checkout's data/sample, or the installed copy
 SAMPLE_PRICES = SAMPLE_DIR / "prices"
 SAMPLE_SIGNALS = SAMPLE_DIR / "signals.csv"
 SAMPLE_VIX = SAMPLE_DIR / "vix.csv"
@@ -69,6 +71,8 @@ class BacktestRequest:
     vix: Path | None = None
     state_dir: Path | None = None
     cache_dir: Path = Path("data/cache")
+    name: str | None = None  # a label added to the run folder's name (--name)
+    require_vix: bool = False  # --require-vix: no usable VIX series is an error, not a warning
     benchmark: str | None = None  # TICKER | FILE | equal-weight (None: equal-weight)
     log_scale: bool = False  # pnl.png's value axis
 
@@ -89,6 +93,7 @@ class _Inputs:
     signals: list[SignalRecord]
     vix: PriceSeries | None
     signals_path: Path
+    vix_path: Path | None = None
 
 
 def load_inputs(request: BacktestRequest) -> _Inputs:
@@ -106,7 +111,35 @@ def load_inputs(request: BacktestRequest) -> _Inputs:
     signals = load_signals(signals_path, prices=prices, tickers=request.tickers)
     vix_path = request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
     vix = _clip(load_vix(vix_path), prices) if vix_path is not None else None
-    return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path)
+    check_window(prices, request.config.strategy.atr_period)
+    return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path, vix_path=vix_path)
+
+
+def check_window(prices: dict[str, PriceSeries], atr_period: int) -> None:
+    """Refuse a window too short for the ATR before anything runs (Backtrader's ATR crashes on it)."""
+    for ticker, series in prices.items():
+        if len(series) <= atr_period:
+            raise InputError(
+                f"the window {str(series.dates[0])[:10]}..{str(series.dates[-1])[:10]} has {len(series)} bars for {ticker}; "
+                f"the ATR period (strategy.atr_period) is {atr_period}, so at least {atr_period + 1} bars are needed "
+                "(widen --start/--end or lower strategy.atr_period)"
+            )
+
+
+def traded_period(prices: dict[str, PriceSeries]) -> str:
+    first = min(series.dates[0] for series in prices.values())
+    last = max(series.dates[-1] for series in prices.values())
+    return f"{str(first)[:10]}..{str(last)[:10]}"
+
+
+def vix_trigger_status(config: SpineConfig, inputs: _Inputs, vix_path: Path | None) -> str:
+    """``summary.json`` ``kill_switch.vix_trigger``: ``on: …`` or ``off: <why>``; never silent."""
+    if not config.backtest_risk.kill_switch:
+        return "off: risk.kill_switch is false (automatic triggers disabled; a manual kill still works)"
+    period = traded_period(inputs.prices)
+    if inputs.vix is None:
+        return f"off: no VIX series for {period}"
+    return f"on: VIX {str(inputs.vix.dates[0])[:10]}..{str(inputs.vix.dates[-1])[:10]} above {config.kill_switch.vix_threshold:g}"
 
 
 def _signalled_tickers(paths: Sequence[Path], signals_path: Path) -> tuple[str, ...] | None:
@@ -204,26 +237,55 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
     return cerebro
 
 
-def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | None = None) -> BacktestResult:
-    """Run one historical simulation and write its run folder atomically; return what it wrote."""
+def run_backtest(
+    request: BacktestRequest,
+    *,
+    progress: Callable[[int], None] | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> BacktestResult:
+    """Run one historical simulation and write its run folder atomically; return what it wrote.
+
+    ``notify`` receives the lines a trader must see before the run starts: a VIX
+    trigger that is off, a state that is killed or latched. ``progress`` may have a
+    ``set_total(bars)`` method; it is called once the bar count is known.
+    """
     from spine.benchmark import resolve_benchmark
     from spine.reports import write_reports
 
     config = request.config
+    say = notify if notify is not None else (lambda line: None)
     inputs = load_inputs(request)
     bar_times = sorted({when for series in inputs.prices.values() for when in series.dates.tolist()})
     benchmark = resolve_benchmark(request.benchmark, inputs.prices, bar_times, float(config.backtest.cash), cache_dir=request.cache_dir)
+    vix_status = vix_trigger_status(config, inputs, inputs.vix_path)
+    if vix_status.startswith("off: no VIX"):
+        if request.require_vix:
+            raise InputError(f"--require-vix: the VIX kill-switch trigger is {vix_status}; pass --vix FILE covering the traded period")
+        unused = f" (the VIX file {inputs.vix_path} does not overlap it)" if inputs.vix_path is not None else ""
+        say(f"warning: VIX kill-switch trigger is {vix_status}{unused}")
+    set_total = getattr(progress, "set_total", None)
+    if callable(set_total):
+        set_total(bar_count(inputs))
     events = EventLog()
-    name = unique_run_name(request.out_dir, f"backtest-{datetime.now():%Y%m%d-%H%M%S}")
+    name = run_folder_name(request.out_dir, request.name)
     with atomic_folder(request.out_dir, name) as folder:
         state_dir = request.state_dir if request.state_dir is not None else folder / "state"
-        with StateStore.in_folder(state_dir) as store:
+        with StateStore.in_folder(state_dir, nav_scope=f"backtest:{name}") as store:
+            notice = state_notice(store, state_dir)
+            if notice is not None:
+                say(notice)
+            first_bar = _to_datetime(min(series.dates[0] for series in inputs.prices.values()))
+            if vix_status.startswith("off: no VIX"):
+                events.record(first_bar, "vix_trigger_off", vix_status[len("off: "):])
             cerebro = build_cerebro(config, inputs, events=events, store=store, progress=progress)
             started = time.perf_counter()
             strategy = cerebro.run()[0]
             elapsed = time.perf_counter() - started
         recorder = strategy.analyzers.recorder
         summary = _summary(config, request, inputs, strategy, elapsed)
+        summary["kill_switch"]["vix_trigger"] = vix_status
+        summary["state_at_start"] = notice
+        summary["run_name"] = name
         event_rows = [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events]
         research = config.research_only
         orders = recorder.orders
@@ -235,7 +297,37 @@ def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | 
         write_json(folder / "summary.json", summary)
         summary = write_reports(folder, benchmark=benchmark, log_scale=request.log_scale)  # trades, statistics, returns, pnl.png, report.html, run.log
     run_dir = request.out_dir / name
+    point_latest(request.out_dir, name)
     return BacktestResult(run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)
+
+
+def _to_datetime(stamp: Any) -> datetime:
+    import pandas as pd
+
+    return pd.Timestamp(stamp).to_pydatetime()
+
+
+def bar_count(inputs: _Inputs) -> int:
+    """The bars Cerebro will step through: every distinct timestamp of the traded feeds (and the VIX)."""
+    import numpy as np
+
+    stamps = [series.dates for series in inputs.prices.values()]
+    if inputs.vix is not None:
+        stamps.append(inputs.vix.dates)
+    return len(np.unique(np.concatenate(stamps))) if stamps else 0
+
+
+def state_notice(store: StateStore, state_dir: Path) -> str | None:
+    """One line when the state is killed or latched before the run starts (it would trade nothing)."""
+    kill, latch = store.kill_switch(), store.breaker_latch()
+    parts = []
+    if kill.active:
+        parts.append(f"kill switch ACTIVE ({kill.cause}) since {kill.at}: {kill.reason}")
+    if latch.tripped:
+        parts.append(f"circuit breaker PAUSED since {latch.tripped_at}: {latch.reason}")
+    if not parts:
+        return None
+    return f"state {state_dir}: {'; '.join(parts)}. This run adds no risk until `spine resume --state {state_dir}`"
 
 
 def _write_resolved_config(folder: Path, config: SpineConfig) -> None:
@@ -271,12 +363,22 @@ def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, str
         "rejected_orders": int(statuses.get("Rejected", 0)),
         "fills": recorded["fills"],
         "breaker": analyzers.breaker.get_analysis() | {"trips": [{"datetime": t["datetime"].isoformat(), "reason": t["reason"]} for t in analyzers.breaker.trips]},
-        "kill_switch": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in analyzers.kill_switch.get_analysis().items()},
+        "kill_switch": _jsonable(analyzers.kill_switch.get_analysis()),
         "limits": config.backtest_risk.model_dump(),
         "bars": bars,
         "elapsed_seconds": round(elapsed, 3),
         "bars_per_second": round(bars * max(len(inputs.prices), 1) / elapsed, 1) if elapsed > 0 else None,
     }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
@@ -317,4 +419,6 @@ def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
     rows.append(("circuit breaker", f"tripped: {breaker['reason']}" if breaker.get("tripped") else "not tripped"))
     kill = summary["kill_switch"]
     rows.append(("kill switch", f"fired {kill.get('datetime')}: {kill.get('cause')}" if kill.get("fired") else "not fired"))
+    if kill.get("vix_trigger"):
+        rows.append(("VIX trigger", str(kill["vix_trigger"])))
     return rows

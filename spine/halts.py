@@ -1,8 +1,8 @@
 """When trading was halted, read from ``events.csv``: the breaker latch and the kill switch.
 
-A halt starts at a ``breaker_trip`` or ``kill_switch`` event and lasts until a
-``gate_state`` event returns the gate to ACTIVE, or to the end of the run (a backtest
-cannot be resumed from inside). The figures shade these periods and mark each firing,
+A halt starts at a ``breaker_trip`` or ``kill_switch`` event and lasts until that trigger
+re-arms (``breaker_rearm``, ``kill_switch_rearm``), a ``gate_state`` event returns the
+gate to ACTIVE, or the run ends. The figures shade these periods and mark each firing,
 and the tearsheet lists them.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 HALT_EVENTS = {"breaker_trip": "circuit breaker", "kill_switch": "kill switch"}
+REARM_EVENTS = {"breaker_rearm": "breaker_trip", "kill_switch_rearm": "kill_switch"}  # re-arm event -> the halt it ends
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ def halts(events: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[Halt]:
         when = pd.Timestamp(row["datetime"]).tz_localize(None) if pd.Timestamp(row["datetime"]).tzinfo else pd.Timestamp(row["datetime"])
         if name in HALT_EVENTS:
             open_.append({"event": name, "label": HALT_EVENTS[name], "start": when, "detail": str(row.get("detail", ""))})
+        elif name in REARM_EVENTS:
+            out.extend(Halt(end=when, **item) for item in open_ if item["event"] == REARM_EVENTS[name])
+            open_ = [item for item in open_ if item["event"] != REARM_EVENTS[name]]
         elif name == "gate_state" and str(row.get("detail", "")).split(":")[0].rstrip().endswith("-> ACTIVE"):
             out.extend(Halt(end=when, **item) for item in open_)
             open_ = []

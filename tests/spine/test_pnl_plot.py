@@ -43,3 +43,9 @@ def test_a_halt_ends_when_the_gate_returns_to_active():
     found = halts(events)
     assert [(h.event, h.start, h.end) for h in found] == [("breaker_trip", DAYS[20], DAYS[25]), ("kill_switch", DAYS[20], DAYS[25])]
     assert all(h.end is None for h in halts(SAME_DAY))
+
+
+def test_a_rearmed_trigger_ends_only_its_own_halt():
+    events = [*SAME_DAY, {"datetime": DAYS[23], "event": "kill_switch_rearm", "detail": "vix trigger re-armed"}]
+    found = {h.event: h.end for h in halts(events)}
+    assert found == {"breaker_trip": None, "kill_switch": DAYS[23]}

@@ -207,14 +207,14 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
     return cerebro
 
 
-def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | None = None) -> BacktestResult:
+def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | None = None, inputs: _Inputs | None = None) -> BacktestResult:
     """Run one historical simulation and write its run folder atomically; return what it wrote."""
     from spine.pnl_plot import (
         plot_pnl,  # matplotlib is heavy: load it only when a figure is drawn
     )
 
     config = request.config
-    inputs = load_inputs(request)
+    inputs = load_inputs(request) if inputs is None else inputs  # a sweep worker passes inputs it holds in memory
     events = EventLog()
     name = unique_run_name(request.out_dir, f"backtest-{datetime.now():%Y%m%d-%H%M%S}")
     with atomic_folder(request.out_dir, name) as folder:

@@ -21,6 +21,7 @@ from spine.errors import InputError, SafetyError
 from spine.gateway.cli import gateway_command
 from spine.market_data import fetch_command
 from spine.safety_cli import check_command, kill_command, resume_command
+from spine.sweep.cli import sweep_command
 
 EXIT_BAD_INPUT = 2
 
@@ -58,6 +59,7 @@ app.command("check")(refusing_bad_input(check_command))
 app.command("kill")(refusing_bad_input(kill_command))
 app.command("resume")(refusing_bad_input(resume_command))
 app.command("gateway")(refusing_bad_input(gateway_command))
+app.command("sweep")(refusing_bad_input(sweep_command))
 data_app.command("fetch")(refusing_bad_input(fetch_command))
 app.add_typer(data_app, name="data")
 

@@ -38,12 +38,8 @@ class TpeSearch:
         )
         self._pending: dict[str, Any] = {}
         # trials asked before the driver was killed and never told: close them as failed
-        for trial in self.study.get_trials(deep_copy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        for trial in self.study.get_trials(states=(optuna.trial.TrialState.RUNNING,)):
             self.study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
-
-    def finished(self) -> int:
-        states = (self._optuna.trial.TrialState.COMPLETE, self._optuna.trial.TrialState.FAIL)
-        return sum(1 for t in self.study.get_trials(deep_copy=False, states=states) if t.user_attrs.get("spine_status") in ("ok", "error", "crashed"))
 
     def ask(self) -> tuple[int, dict[str, Any]]:
         """A new trial number and its parameter dict."""

@@ -41,7 +41,7 @@ def open_client(scheduler: str | None, workers: int | None) -> Iterator[object]:
                 processes=True,
                 host="127.0.0.1",
                 scheduler_port=0,
-                dashboard_address="127.0.0.1:0" if dashboard_available() else None,
+                dashboard_address="127.0.0.1:0",  # loopback only; the page itself needs bokeh
                 silence_logs=logging.ERROR,
             )
             try:

@@ -170,7 +170,7 @@ class _Executor:
     def _outcome(future: Any, task: dict[str, Any]) -> dict[str, Any]:
         try:
             return future.result()
-        except Exception as exc:  # run_trial catches trial errors, so this is the worker or the cluster
+        except Exception as exc:  # noqa: BLE001 - run_trial catches trial errors, so this is the worker or the cluster
             name = type(exc).__name__
             return {"key": task["key"], "status": "crashed", "error": f"{name}: worker lost while running the trial ({exc})", "duration_seconds": None}
         finally:

@@ -26,7 +26,7 @@ def _grid_values(value: list[Any] | Range) -> list[Any]:
     else:
         points = np.linspace(value.low, value.high, count)
     if value.is_int:
-        return list(dict.fromkeys(int(round(p)) for p in points))
+        return list(dict.fromkeys(round(p) for p in points))
     return [float(p) for p in points]
 
 

@@ -100,7 +100,7 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
         outcome["summary"] = result.summary
         if task.get("keep_equity"):
             outcome["equity"] = [{"datetime": row["datetime"].isoformat(), "value": float(row["value"])} for row in result.equity]
-    except Exception as exc:  # a failing trial is a row, not the end of the sweep
+    except Exception as exc:  # noqa: BLE001 - a failing trial is a row, not the end of the sweep
         outcome["status"] = "error"
         outcome["error"] = f"{type(exc).__name__}: {exc}".strip()
         outcome["traceback"] = traceback.format_exc(limit=6)

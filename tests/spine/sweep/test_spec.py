@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from spine.errors import ConfigError
-from spine.sweep.spec import Range, load_sweep_spec, parse_duration, sweep_spec_from_mapping
+from spine.sweep.spec import (
+    Range,
+    load_sweep_spec,
+    parse_duration,
+    sweep_spec_from_mapping,
+)
 
 HERE = Path("sweep.yaml")
 

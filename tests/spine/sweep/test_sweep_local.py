@@ -44,7 +44,7 @@ def test_a_2x2_grid_gives_the_same_metrics_as_four_separate_backtests(tmp_path, 
 
 def test_a_bad_key_fails_before_any_trial_runs_naming_the_key(tmp_path, sweep_file, cli):
     grid = sweep_file("strategy.take_profit_atr: [2.0, 3.0]\nstrategy.take_profit_atx: [1, 2]\n")
-    code, out, err = cli(["sweep", "--grid", str(grid), "--out", str(tmp_path / "sweeps")])
+    code, _, err = cli(["sweep", "--grid", str(grid), "--out", str(tmp_path / "sweeps")])
     assert code == 2
     assert "strategy.take_profit_atx" in err and "unknown key" in err and "Traceback" not in err
     assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())

@@ -144,3 +144,30 @@ def test_walk_forward_folds_never_train_on_test_data(tmp_path, cli, small_market
     assert round(equity[equity["fold"] == 0]["value"].iloc[-1], 2) == round(first_test["end_value"], 2)
     assert equity["datetime"].is_monotonic_increasing and (folder / "oos_equity.png").is_file()
     assert summary["gap"] == pytest.approx(summary["in_sample_mean"] - summary["out_of_sample_mean"])
+
+
+def test_a_tpe_search_asks_optuna_and_keeps_the_study_in_a_journal_file(tmp_path, cli, small_market, sweep_file, external_cluster):
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    address, _ = external_cluster
+    prices, signals = small_market
+    grid = sweep_file("search: tpe\ntrials: 3\nseed: 1\nobjective: calmar\nstrategy.take_profit_atr: {low: 1.5, high: 4.0}\nposition_sizing.atr_multiplier: [1.5, 2.5]\n")
+    folder = sweep(cli, ["--grid", str(grid), "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path), "--scheduler", address, "--workers", "2"])
+    rows = results(folder)
+    assert len(rows) == 3 and set(rows["status"]) == {"ok"}
+    assert rows["strategy.take_profit_atr"].between(1.5, 4.0).all() and set(rows["position_sizing.atr_multiplier"]) <= {1.5, 2.5}
+    study = optuna.load_study(study_name="sweep", storage=JournalStorage(JournalFileBackend(str(folder / "optuna.journal"))))
+    told = {t.number: t.value for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))}
+    assert told == pytest.approx(dict(zip(rows["trial"], rows["calmar"], strict=True)), abs=1e-9)
+    assert json.loads((folder / "summary.json").read_text())["best"]["objective"] == pytest.approx(max(told.values()), abs=1e-9)
+
+
+def test_an_objective_that_is_not_a_statistic_stops_the_sweep_with_exit_2_and_leaves_nothing(tmp_path, cli, small_market, sweep_file, external_cluster):
+    address, _ = external_cluster
+    prices, signals = small_market
+    grid = sweep_file("objective: sharp\nstrategy.take_profit_atr: [2.0]\n")
+    code, _, err = cli(["sweep", "--grid", str(grid), "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path / "sweeps"), "--scheduler", address])
+    assert code == 2 and "objective 'sharp' is not a statistic" in err and "sharpe" in err
+    assert not any((tmp_path / "sweeps").iterdir())

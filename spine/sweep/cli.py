@@ -90,6 +90,10 @@ def sweep_command(
     progress = RichSweepProgress(console)
     try:
         result = run_sweep(request, progress=progress)
+    except KeyboardInterrupt:
+        progress.close()
+        console.print(f"interrupted: the finished trials are kept; run the same command with --resume {resume or out} to finish the sweep", highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
     finally:
         progress.close()
     best = result.summary.get("best")

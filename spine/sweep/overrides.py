@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from spine.config import SpineConfig, _describe, _model_at
 from spine.errors import ConfigError
+from spine.sweep.universe import UNIVERSE_KEY
 
 FIXED_SECTIONS = ("folder", "sectors_file", "broker", "compliance", "trading.ib", "trading.execution.paper_account", "trading.execution.live_account")
 
@@ -54,6 +55,8 @@ def apply_overrides(config: SpineConfig, params: Mapping[str, Any], *, source: s
     """
     body = config.model_dump()
     for key, value in params.items():
+        if key == UNIVERSE_KEY:
+            continue  # not a config key: the trial selects its tickers from the data
         check_key(key, value, source=source)
         parts = key.split(".")
         node: dict[str, Any] = body

@@ -28,6 +28,7 @@ from spine.sweep.search_space import fixed_points
 from spine.sweep.spec import Range, SweepSpec, load_sweep_spec
 from spine.sweep.sweep_folder import SweepFolder, new_sweep_folder, resume_sweep_folder
 from spine.sweep.trial import SharedInputs, data_fingerprint, run_trial, trial_key
+from spine.sweep.universe import UNIVERSE_KEY, check_universes
 from spine.sweep.walk_forward import Fold, make_folds
 
 
@@ -92,6 +93,8 @@ def plan_sweep(request: SweepRequest) -> _Plan:
     points = [] if spec.search == "tpe" else fixed_points(spec)
     validate_all(request.config, points, source=source)
     inputs = load_inputs(BacktestRequest(config=request.config, data=request.data, signals=request.signals))
+    if UNIVERSE_KEY in spec.parameters:
+        check_universes(spec.parameters[UNIVERSE_KEY], inputs.prices, source=source)
     shared = SharedInputs(config=request.config, inputs=inputs)
     folds: list[Fold] = []
     if spec.walk_forward is not None:

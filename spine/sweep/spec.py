@@ -1,7 +1,7 @@
 """The ``sweep.yaml`` file: which config keys to vary, how to search them, what to optimise.
 
 A sweep file names config keys by their dotted path (``strategy.take_profit_atr``), at
-the top level or under ``parameters:``, and gives each one either a list of values (a
+the top level or under ``parameters:`` (plus ``tickers``, the universe; see ``universe``), and gives each one either a list of values (a
 grid), a range ``{low, high}`` (sampled; ``count`` says how many draws), or a single
 value (held fixed). ``search`` is ``grid`` (default when every parameter is a list),
 ``random`` (default when a range is present) or ``tpe`` (Optuna's Bayesian search, with
@@ -32,6 +32,7 @@ from pydantic import (
 
 from spine.config import _describe
 from spine.errors import ConfigError
+from spine.sweep.universe import UNIVERSE_KEY, normalise_universe
 
 RESERVED_KEYS = ("parameters", "search", "trials", "seed", "objective", "direction", "walk_forward")
 RANGE_KEYS = frozenset({"low", "high", "count", "log"})
@@ -146,7 +147,7 @@ def sweep_spec_from_mapping(body: Any, path: Path) -> SweepSpec:
     for key, value in body.items():
         if key in ("parameters", "grid"):
             continue
-        if "." in str(key):
+        if "." in str(key) or key == UNIVERSE_KEY:
             _flatten_parameters(value, str(key), raw, path)
         elif key in RESERVED_KEYS:
             rest[key] = value
@@ -159,6 +160,10 @@ def sweep_spec_from_mapping(body: Any, path: Path) -> SweepSpec:
         raise ConfigError(f"{path}: no parameters to sweep; expected dotted config keys with lists or ranges, like strategy.take_profit_atr: [2, 3]")
     parameters: dict[str, Any] = {}
     for key, value in raw.items():
+        if key == UNIVERSE_KEY:
+            if isinstance(value, dict):
+                raise ConfigError(f"{path}: {key} = {value!r}: expected a list of universes, like [\"ALPH,BRVO\", CHRL]")
+            value = [normalise_universe(v) for v in value] if isinstance(value, list) else [normalise_universe(value)]
         if isinstance(value, list):
             if not value:
                 raise ConfigError(f"{path}: {key} = []: empty list; expected at least one value")

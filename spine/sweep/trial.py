@@ -27,6 +27,7 @@ from spine.config import SpineConfig
 from spine.errors import DataError
 from spine.prices import _between, _bound
 from spine.sweep.overrides import apply_overrides
+from spine.sweep.universe import UNIVERSE_KEY, select_tickers
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
     outcome: dict[str, Any] = {"key": task["key"]}
     try:
         config = apply_overrides(shared.config, task["params"])
-        inputs = window_inputs(shared.inputs, task.get("start"), task.get("end"))
+        inputs = window_inputs(select_tickers(shared.inputs, task["params"].get(UNIVERSE_KEY)), task.get("start"), task.get("end"))
         with tempfile.TemporaryDirectory(prefix="spine-trial-") as folder:
             request = BacktestRequest(config=config, signals=inputs.signals_path, out_dir=Path(folder), state_dir=None)
             result = run_backtest(request, inputs=inputs)

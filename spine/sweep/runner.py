@@ -134,8 +134,20 @@ class _Book:
 class _Executor:
     """Keeps the cluster's threads busy with tasks from a source, one trial per thread."""
 
-    def __init__(self, client: Any, shared_future: Any, book: _Book) -> None:
-        self.client, self.shared_future, self.book = client, shared_future, book
+    def __init__(self, client: Any, shared: SharedInputs, book: _Book) -> None:
+        self.client, self.shared, self.book = client, shared, book
+        self.shared_future = client.scatter(shared, broadcast=True, hash=False)
+
+    def _data(self) -> Any:
+        """The scattered data; scattered again if every worker holding it died."""
+        if self.shared_future.status != "finished":
+            self.shared_future.release()
+            self.client.wait_for_workers(1)
+            self.shared_future = self.client.scatter(self.shared, broadcast=True, hash=False)
+        return self.shared_future
+
+    def close(self) -> None:
+        self.shared_future.release()
 
     def _slots(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
@@ -158,7 +170,7 @@ class _Executor:
                     if on_row:
                         on_row(task, row)
                     continue
-                future = self.client.submit(run_trial, self.shared_future, task, key=f"spine-trial-{task['key']}-{uuid.uuid4().hex[:6]}", pure=False, retries=0)
+                future = self.client.submit(run_trial, self._data(), task, key=f"spine-trial-{task['key']}-{uuid.uuid4().hex[:6]}", pure=False, retries=0)
                 running[future] = task
                 queue.add(future)
             if not running:
@@ -258,8 +270,7 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
             if dashboard_available() and getattr(client, "dashboard_link", None):
                 progress.info(f"dashboard: {client.dashboard_link}")
             progress.start(_total(plan), 0)
-            shared_future = client.scatter(plan.shared, broadcast=True, hash=False)
-            executor = _Executor(client, shared_future, book)
+            executor = _Executor(client, plan.shared, book)
             if not plan.folds:
                 _train_or_full(plan, folder, book, executor, None)
             else:
@@ -270,7 +281,7 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
                         params = {name: best[name] for name in plan.spec.names}
                         tests.append(_task(plan, best["trial"], params, fold=fold, phase="test", search=plan.spec.search))
                 executor.run(iter(tests))
-            shared_future.release()
+            executor.close()
     except InputError:
         folder.discard()
         raise

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from spine.config import load_config
+from spine.sweep.runner import SweepRequest, run_sweep
 
 
 def results(folder: Path) -> pd.DataFrame:
@@ -54,3 +58,44 @@ def test_a_bad_value_for_one_grid_point_fails_before_any_trial_runs(tmp_path, sw
     code, _, err = cli(["sweep", "--grid", str(sweep_file("strategy.atr_period: [14, 0]\n")), "--out", str(tmp_path / "sweeps")])
     assert code == 2 and "strategy.atr_period = 0" in err
     assert not (tmp_path / "sweeps").exists() or not any((tmp_path / "sweeps").iterdir())
+
+
+class KillWorkersAfterFirstTrial:
+    """A progress listener that SIGKILLs the local worker processes when the first trial finishes.
+
+    The grid alternates a one-ticker universe with the five-ticker sample, so when the
+    short trial finishes, the long one is still running on the other worker.
+    """
+
+    def __init__(self) -> None:
+        self.killed: list[int] = []
+
+    def info(self, text: str) -> None:
+        pass
+
+    def start(self, total: int, done: int) -> None:
+        pass
+
+    def advance(self, status: str) -> None:
+        if self.killed:
+            return
+        import psutil
+
+        for child in psutil.Process().children():
+            if "spawn_main" in " ".join(child.cmdline()):  # a worker process, not the resource tracker
+                child.send_signal(signal.SIGKILL)
+                self.killed.append(child.pid)
+
+
+def test_a_local_worker_killed_mid_sweep_becomes_a_crashed_row_and_the_rest_finish(tmp_path, sweep_file):
+    grid = sweep_file('strategy.take_profit_atr: [2.0, 3.0]\ntickers: [ALPH, "ALPH,BRVO,CHRL,DLTA,ECHO"]\n')
+    listener = KillWorkersAfterFirstTrial()
+    result = run_sweep(SweepRequest(spec_path=grid, config=load_config(), workers=2, out_dir=tmp_path), progress=listener)
+    assert listener.killed, "no worker process was found to kill"
+    rows = results(result.folder)
+    assert len(rows) == 4 and set(rows["status"]) <= {"ok", "crashed"}
+    crashed = rows[rows["status"] == "crashed"]
+    assert len(crashed) >= 1 and crashed["error"].str.contains("worker lost").all()
+    assert (rows["status"] == "ok").sum() >= 2  # the restarted workers ran the rest
+    long_first = rows[(rows["trial"] == 1)].iloc[0]
+    assert long_first["status"] == "crashed" and long_first["tickers"] == "ALPH,BRVO,CHRL,DLTA,ECHO"

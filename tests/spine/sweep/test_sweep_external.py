@@ -63,7 +63,7 @@ def test_a_trial_that_raises_is_a_row_with_its_error_and_the_others_finish(tmp_p
 
 def test_a_worker_killed_mid_sweep_becomes_a_crashed_row_and_the_cluster_recovers(tmp_path, sweep_file, external_cluster):
     address, client = external_cluster
-    grid = sweep_file("strategy.take_profit_atr: [2.0, 2.5, 3.0, 3.5]\n")  # the whole bundled sample: trials long enough to catch
+    grid = sweep_file("strategy.take_profit_atr: [2.0, 3.0, 4.0]\n")  # the whole bundled sample: trials long enough to catch
     request = SweepRequest(spec_path=grid, config=load_config(), scheduler=address, workers=2, out_dir=tmp_path)
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(run_sweep, request)
@@ -79,18 +79,18 @@ def test_a_worker_killed_mid_sweep_becomes_a_crashed_row_and_the_cluster_recover
         result = running.result(timeout=300)
     assert victim is not None, "no trial was seen running"
     rows = results(result.folder)
-    assert len(rows) == 4 and set(rows["status"]) <= {"ok", "crashed"}
+    assert len(rows) == 3 and set(rows["status"]) <= {"ok", "crashed"}
     crashed = rows[rows["status"] == "crashed"]
     assert len(crashed) >= 1 and crashed["error"].str.contains("worker lost").all()
     assert crashed["strategy.take_profit_atr"].notna().all()
-    assert (rows["status"] == "ok").sum() >= 2 and result.summary["statuses"]["crashed"] == len(crashed)
+    assert (rows["status"] == "ok").sum() >= 1 and result.summary["statuses"]["crashed"] == len(crashed)
     client.wait_for_workers(2, timeout=90)  # the nanny brought a worker back
 
 
 def test_resume_after_the_driver_is_killed_runs_only_the_missing_trials(tmp_path, cli, small_market, sweep_file, external_cluster):
     address, _ = external_cluster
     prices, signals = small_market
-    grid = sweep_file("objective: return\nstrategy.take_profit_atr: [1.5, 2.0, 2.5, 3.0, 3.5]\n")
+    grid = sweep_file("objective: return\nstrategy.take_profit_atr: [1.5, 2.0, 2.5, 3.0]\n")
     out_dir = tmp_path / "sweeps"
     args = ["sweep", "--grid", str(grid), "--data", str(prices), "--signals", str(signals), "--out", str(out_dir), "--scheduler", address]
     driver = subprocess.Popen([sys.executable, "-m", "spine.cli", *args, "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -108,17 +108,17 @@ def test_resume_after_the_driver_is_killed_runs_only_the_missing_trials(tmp_path
         driver.wait(timeout=30)
     assert journal is not None, "the driver finished no trial before the deadline"
     before = [json.loads(line)["outcome"]["key"] for line in journal.read_text().splitlines() if line.strip()]
-    assert 1 <= len(before) < 5 and not any(p.name.startswith("sweep-") for p in out_dir.iterdir())
+    assert 1 <= len(before) < 4 and not any(p.name.startswith("sweep-") for p in out_dir.iterdir())
 
     code, out, err = cli([*args, "--resume", str(out_dir)])
     assert code == 0, err
     folder = Path(out.strip().splitlines()[-1])
     assert folder.name == journal.parent.name[1:].removesuffix(".partial") and not journal.parent.exists()
     after = [json.loads(line)["outcome"]["key"] for line in (folder / "trials.jsonl").read_text().splitlines() if line.strip()]
-    assert after[: len(before)] == before and len(after) == len(set(after)) == 5
+    assert after[: len(before)] == before and len(after) == len(set(after)) == 4
     rows = results(folder)
-    assert len(rows) == 5 and set(rows["status"]) == {"ok"}
-    assert sorted(rows["strategy.take_profit_atr"]) == [1.5, 2.0, 2.5, 3.0, 3.5]
+    assert len(rows) == 4 and set(rows["status"]) == {"ok"}
+    assert sorted(rows["strategy.take_profit_atr"]) == [1.5, 2.0, 2.5, 3.0]
 
 
 def test_walk_forward_folds_never_train_on_test_data(tmp_path, cli, small_market, sweep_file, external_cluster):

@@ -63,8 +63,8 @@ def test_a_bad_value_for_one_grid_point_fails_before_any_trial_runs(tmp_path, sw
 class KillWorkersAfterFirstTrial:
     """A progress listener that SIGKILLs the local worker processes when the first trial finishes.
 
-    The grid alternates a one-ticker universe with the five-ticker sample, so when the
-    short trial finishes, the long one is still running on the other worker.
+    The first trial trades one ticker and the second the five-ticker sample, so when the
+    short one finishes, the long one is still running on the other worker.
     """
 
     def __init__(self) -> None:
@@ -88,14 +88,14 @@ class KillWorkersAfterFirstTrial:
 
 
 def test_a_local_worker_killed_mid_sweep_becomes_a_crashed_row_and_the_rest_finish(tmp_path, sweep_file):
-    grid = sweep_file('strategy.take_profit_atr: [2.0, 3.0]\ntickers: [ALPH, "ALPH,BRVO,CHRL,DLTA,ECHO"]\n')
+    grid = sweep_file('tickers: [ALPH, "ALPH,BRVO,CHRL,DLTA,ECHO", BRVO, CHRL]\n')
     listener = KillWorkersAfterFirstTrial()
     result = run_sweep(SweepRequest(spec_path=grid, config=load_config(), workers=2, out_dir=tmp_path), progress=listener)
     assert listener.killed, "no worker process was found to kill"
-    rows = results(result.folder)
-    assert len(rows) == 4 and set(rows["status"]) <= {"ok", "crashed"}
-    crashed = rows[rows["status"] == "crashed"]
-    assert len(crashed) >= 1 and crashed["error"].str.contains("worker lost").all()
-    assert (rows["status"] == "ok").sum() >= 2  # the restarted workers ran the rest
-    long_first = rows[(rows["trial"] == 1)].iloc[0]
-    assert long_first["status"] == "crashed" and long_first["tickers"] == "ALPH,BRVO,CHRL,DLTA,ECHO"
+    rows = results(result.folder).set_index("trial")
+    # the short trial finished, the long one died with its worker; trial 2 may have been sent
+    # to a worker that was already dying; trial 3 ran on a worker the nanny restarted
+    assert rows.loc[0, "status"] == "ok" and rows.loc[1, "status"] == "crashed" and rows.loc[3, "status"] == "ok"
+    assert rows.loc[2, "status"] in ("ok", "crashed")
+    assert "worker lost" in rows.loc[1, "error"] and rows.loc[1, "tickers"] == "ALPH,BRVO,CHRL,DLTA,ECHO"
+    assert result.summary["statuses"]["crashed"] == (rows["status"] == "crashed").sum()

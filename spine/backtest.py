@@ -242,19 +242,21 @@ def run_backtest(
     *,
     progress: Callable[[int], None] | None = None,
     notify: Callable[[str], None] | None = None,
+    inputs: _Inputs | None = None,
 ) -> BacktestResult:
     """Run one historical simulation and write its run folder atomically; return what it wrote.
 
     ``notify`` receives the lines a trader must see before the run starts: a VIX
     trigger that is off, a state that is killed or latched. ``progress`` may have a
-    ``set_total(bars)`` method; it is called once the bar count is known.
+    ``set_total(bars)`` method; it is called once the bar count is known. A sweep worker
+    passes ``inputs`` it already holds in memory.
     """
     from spine.benchmark import resolve_benchmark
     from spine.reports import write_reports
 
     config = request.config
     say = notify if notify is not None else (lambda line: None)
-    inputs = load_inputs(request)
+    inputs = load_inputs(request) if inputs is None else inputs  # a sweep worker passes inputs it holds in memory
     bar_times = sorted({when for series in inputs.prices.values() for when in series.dates.tolist()})
     benchmark = resolve_benchmark(request.benchmark, inputs.prices, bar_times, float(config.backtest.cash), cache_dir=request.cache_dir)
     vix_status = vix_trigger_status(config, inputs, inputs.vix_path)

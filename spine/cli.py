@@ -34,6 +34,7 @@ EXIT_BAD_INPUT = 2
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "gateway": ("spine.gateway.cli", "gateway_command", "Offline IB Gateway simulator: the TWS socket protocol on loopback, replaying price files."),
     "data": ("spine.cli", "build_data_app", "Market data: download daily bars into the local cache."),
+    "sweep": ("spine.sweep.cli", "sweep_command", "Parameter sweeps and walk-forward on Dask: many fresh backtests, one results table."),
 }
 
 

@@ -18,6 +18,9 @@ TASK_COLUMNS = ("trial", "fold", "phase", "window_start", "window_end", "status"
 TAIL_COLUMNS = ("breaker_trips", "kill_switch_triggers", "objective", "duration_seconds", "key")
 TIMING_COLUMNS = frozenset({"duration_seconds", "elapsed_seconds", "bars_per_second"})
 PHASE_ORDER = {"full": 0, "train": 1, "test": 2}
+# Summary keys that name one run's temporary folder, not a result: a trial's row must be
+# the same whichever worker ran it and whenever.
+RUN_IDENTITY_KEYS = frozenset({"run_name"})
 
 
 def flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -94,7 +97,7 @@ def outcome_row(task: Mapping[str, Any], outcome: Mapping[str, Any], objective_c
     row.update(task["params"])
     summary = outcome.get("summary")
     if summary is not None:
-        stats = flatten(summary)
+        stats = flatten({key: value for key, value in summary.items() if key not in RUN_IDENTITY_KEYS})
         stats.update(derived(summary))
         row.update({k: v for k, v in stats.items() if k not in row})
     row["objective"] = objective_value(row, objective_column)

@@ -15,7 +15,7 @@ $(STAMP_RUN): setup.cfg pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP_TEST): setup.cfg pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,sweep]"
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)

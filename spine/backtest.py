@@ -8,7 +8,6 @@ simulation is research, not execution, so it runs whatever ``broker.mode`` says,
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -43,7 +42,6 @@ from spine.run_folder import (
 from spine.run_output import write_run_files
 from spine.signals import SignalRecord, load_signals
 from spine.state_store import StateStore
-from strategies import DIRECT_TAG, PROPAGATED_TAG
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DIR = shipped_path("data", "sample")  # the checkout's data/sample, or the installed copy
@@ -70,6 +68,8 @@ class BacktestRequest:
     cache_dir: Path = Path("data/cache")
     name: str | None = None  # a label added to the run folder's name (--name)
     require_vix: bool = False  # --require-vix: no usable VIX series is an error, not a warning
+    benchmark: str | None = None  # TICKER | FILE | equal-weight (None: equal-weight)
+    log_scale: bool = False  # pnl.png's value axis
 
 
 @dataclass
@@ -227,16 +227,22 @@ def run_backtest(
     *,
     progress: Callable[[int], None] | None = None,
     notify: Callable[[str], None] | None = None,
+    inputs: _Inputs | None = None,
 ) -> BacktestResult:
     """Run one historical simulation and write its run folder atomically; return what it wrote.
 
     ``notify`` receives the lines a trader must see before the run starts: a VIX
     trigger that is off, a state that is killed or latched. ``progress`` may have a
-    ``set_total(bars)`` method; it is called once the bar count is known.
+    ``set_total(bars)`` method; it is called once the bar count is known. A sweep worker
+    passes ``inputs`` it already holds in memory.
     """
+    from spine.benchmark import resolve_benchmark
+
     config = request.config
     say = notify if notify is not None else (lambda line: None)
-    inputs = load_inputs(request)
+    inputs = load_inputs(request) if inputs is None else inputs  # a sweep worker passes inputs it holds in memory
+    bar_times = sorted({when for series in inputs.prices.values() for when in series.dates.tolist()})
+    benchmark = resolve_benchmark(request.benchmark, inputs.prices, bar_times, float(config.backtest.cash), cache_dir=request.cache_dir)
     vix_status = vix_trigger_status(config, inputs, inputs.vix_path)
     if vix_status.startswith("off: no VIX"):
         if request.require_vix:
@@ -266,8 +272,8 @@ def run_backtest(
         summary["kill_switch"]["vix_trigger"] = vix_status
         summary["state_at_start"] = notice
         summary["run_name"] = name
-        event_rows = write_run_files(folder, config, strategy, events, summary, title=f"Spine backtest: {', '.join(inputs.prices)}")
         orders = recorder.orders
+        event_rows, summary = write_run_files(folder, config, strategy, events, summary, benchmark=benchmark, log_scale=request.log_scale)
     run_dir = request.out_dir / name
     point_latest(request.out_dir, name)
     return BacktestResult(run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)
@@ -302,27 +308,14 @@ def state_notice(store: StateStore, state_dir: Path) -> str | None:
     return f"state {state_dir}: {'; '.join(parts)}. This run adds no risk until `spine resume --state {state_dir}`"
 
 
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, strategy: bt.Strategy, elapsed: float) -> dict[str, Any]:
+    """The run's facts; the statistics (return, drawdown, Sharpe, trades...) are added by ``write_reports``."""
     analyzers = strategy.analyzers
     recorded = analyzers.recorder.get_analysis()
-    trades = analyzers.trades.get_analysis()
-    returns = analyzers.returns.get_analysis()
     equity = analyzers.recorder.equity
     start_value = float(config.backtest.cash)
     end_value = float(strategy.broker.getvalue())
-    by_tag = recorded["trades_by_tag"]
-    provenance = {tag: {"trades": int(by_tag.get(tag, {}).get("trades", 0)), "pnl": by_tag.get(tag, {}).get("pnl", 0.0), "pnl_net": by_tag.get(tag, {}).get("pnl_net", 0.0)} for tag in (DIRECT_TAG, PROPAGATED_TAG)}
-    total = trades.get("total", {}) if hasattr(trades, "get") else {}
     statuses = recorded["statuses"]
-    rtot = _num(returns.get("rtot"))
     bars = len(equity)
     return {
         "research_only": config.research_only,
@@ -336,14 +329,6 @@ def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, str
         "vix": str(inputs.vix.path) if inputs.vix is not None else None,
         "start_value": start_value,
         "end_value": end_value,
-        "return_pct": math.expm1(rtot) if rtot is not None else end_value / start_value - 1.0,
-        "max_drawdown_pct": (_num(analyzers.drawdown.get_analysis().max.drawdown) or 0.0) / 100.0,
-        "sharpe": _num(analyzers.sharpe.get_analysis().get("sharperatio")),
-        "trades": int(total.get("closed", 0) or 0),
-        "trades_open": int(total.get("open", 0) or 0),
-        "won": int(trades.get("won", {}).get("total", 0) or 0) if hasattr(trades, "get") else 0,
-        "lost": int(trades.get("lost", {}).get("total", 0) or 0) if hasattr(trades, "get") else 0,
-        "by_provenance": provenance,
         "orders": recorded["orders"],
         "rejected_orders": int(statuses.get("Rejected", 0)),
         "fills": recorded["fills"],
@@ -375,19 +360,31 @@ def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
     def pct(value: Any) -> str:
         return f"{value:.2%}" if isinstance(value, (int, float)) else "-"
 
+    def ratio(value: Any) -> str:
+        return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+
     rows = [
         ("period", f"{summary['start']} .. {summary['end']}"),
         ("tickers", ", ".join(summary["tickers"])),
         ("start value", money(summary["start_value"])),
         ("end value", money(summary["end_value"])),
-        ("return", pct(summary["return_pct"])),
-        ("max drawdown", pct(summary["max_drawdown_pct"])),
-        ("Sharpe (annualised)", f"{summary['sharpe']:.2f}" if summary["sharpe"] is not None else "-"),
+        ("return", pct(summary["total_return"])),
+        ("CAGR / annualised volatility", f"{pct(summary.get('cagr'))} / {pct(summary.get('annual_volatility'))}"),
+        ("max drawdown", f"{pct(summary['max_drawdown'])} (longest {summary.get('max_drawdown_duration_bars')} bars)"),
+        ("Sharpe / Sortino / Calmar", " / ".join(ratio(summary.get(key)) for key in ("sharpe", "sortino", "calmar"))),
+        ("exposure", pct(summary.get("exposure"))),
         ("trades (closed)", str(summary["trades"])),
+        ("win rate / profit factor", f"{pct(summary.get('win_rate'))} / {ratio(summary.get('profit_factor'))}"),
+        ("expectancy / average R / median R", f"{money(summary.get('expectancy'))} / {ratio(summary.get('average_r'))} / {ratio(summary.get('median_r'))}"),
     ]
     for tag, bucket in summary["by_provenance"].items():
         rows.append((f"  {tag}", f"{bucket['trades']} trades, P&L {money(bucket['pnl_net'])}"))
-    rows.append(("orders / rejected", f"{summary['orders']} / {summary['rejected_orders']}"))
+    for reason, bucket in (summary.get("by_exit_reason") or {}).items():
+        rows.append((f"  exit: {reason}", f"{bucket['trades']} trades, P&L {money(bucket['pnl_net'])}"))
+    bench = summary.get("benchmark")
+    if bench:
+        rows.append(("benchmark", f"{bench['name']}: {pct(bench.get('total_return'))}, alpha {pct(bench.get('alpha'))}, beta {ratio(bench.get('beta'))}"))
+    rows.append(("orders / rejected orders / rejected brackets", f"{summary['orders']} / {summary['rejected_orders']} / {summary.get('rejected_brackets', '-')}"))
     breaker = summary["breaker"]
     rows.append(("circuit breaker", f"tripped: {breaker['reason']}" if breaker.get("tripped") else "not tripped"))
     kill = summary["kill_switch"]

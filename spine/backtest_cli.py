@@ -89,6 +89,8 @@ def backtest_command(
     state: Annotated[Path | None, typer.Option("--state", help="state folder (default: a fresh one inside the run folder)")] = None,
     name: Annotated[str | None, typer.Option("--name", help="a label added to the run folder's name")] = None,
     require_vix: Annotated[bool, typer.Option("--require-vix", help="fail (exit 2) when the VIX kill-switch trigger has no VIX series")] = False,
+    benchmark: Annotated[str, typer.Option("--benchmark", help="TICKER | FILE | equal-weight (buy-and-hold of the traded tickers)")] = "equal-weight",
+    log_scale: Annotated[bool, typer.Option("--log-scale", help="log scale for pnl.png's value axis")] = False,
 ) -> None:
     """Historical simulation: signals become provenance-tagged brackets on the simulated broker."""
     from spine.backtest import BacktestRequest, run_backtest, summary_rows
@@ -113,6 +115,8 @@ def backtest_command(
         state_dir=state,
         name=name,
         require_vix=require_vix,
+        benchmark=benchmark,
+        log_scale=log_scale,
     )
     progress = _LateProgress(Console(stderr=True), total=0)
 

@@ -24,6 +24,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from spine.backtest_cli import backtest_command
 from spine.errors import InputError, SafetyError
+from spine.report_cli import report_command
 from spine.safety_cli import check_command, kill_command, resume_command, status_command
 
 EXIT_BAD_INPUT = 2
@@ -35,6 +36,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "data": ("spine.cli", "build_data_app", "Market data: download daily bars into the local cache."),
     "paper": ("spine.paper_cli", "paper_command", "Trade an IB paper account (or spine gateway) through ib_async, behind the same safety envelope."),
     "rehearse": ("spine.paper_cli", "rehearse_command", "Rehearse a paper session against the in-process gateway simulator, in lockstep and deterministic."),
+    "sweep": ("spine.sweep.cli", "sweep_command", "Parameter sweeps and walk-forward on Dask: many fresh backtests, one results table."),
 }
 
 
@@ -136,6 +138,7 @@ app.command("check")(refusing_bad_input(check_command))
 app.command("kill")(refusing_bad_input(kill_command))
 app.command("resume")(refusing_bad_input(resume_command))
 app.command("status")(refusing_bad_input(status_command))
+app.command("report")(refusing_bad_input(report_command))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,9 +95,6 @@ def wire_harness(
         poll_manual=wiring.poll_manual_kill,
         trade_from=wiring.trade_from,
     )
-    cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0)
-    cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
-    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
-    cerebro.addanalyzer(bt.analyzers.Returns, _name="returns", timeframe=bt.TimeFrame.Days)
-    cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="time_return", timeframe=bt.TimeFrame.Days)
+    # No SharpeRatio/DrawDown/TradeAnalyzer/Returns/TimeReturn here: the statistics are
+    # computed after the run from the recorded equity curve and fills (spine.reports).
     return cerebro

@@ -40,11 +40,10 @@ from spine.harness import HarnessWiring, wire_harness
 from spine.ib.records import Bar, Refresh, RequestHistory, SessionState
 from spine.labels import RESEARCH_LABEL
 from spine.live_feed import BarPump, LiveDailyFeed
-from spine.run_folder import atomic_folder, unique_run_name
+from spine.run_folder import atomic_folder, point_latest, run_folder_name
 from spine.run_output import write_run_files
 from spine.signal_source import SignalFile
 from spine.state_store import StateStore
-from strategies import DIRECT_TAG, PROPAGATED_TAG
 
 JOURNAL_FILE = "ib_journal.sqlite3"
 WAIT_SECS = 30.0  # how long a lockstep barrier waits for the session before it gives up
@@ -320,15 +319,11 @@ def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFil
 
 def session_summary(config: SpineConfig, route: str, strategy: bt.Strategy, broker: IBBroker, tickers: Sequence[str],
                     signals_path: Path, start_value: float, elapsed: float) -> dict[str, Any]:  # fmt: skip
+    """The session's facts; the statistics (return, drawdown, Sharpe, trades...) are added by ``write_reports``."""
     analyzers = strategy.analyzers
     recorded = analyzers.recorder.get_analysis()
-    trades = analyzers.trades.get_analysis()
     equity = analyzers.recorder.equity
     end_value = float(broker.getvalue())
-    by_tag = recorded["trades_by_tag"]
-    provenance = {tag: {"trades": int(by_tag.get(tag, {}).get("trades", 0)), "pnl": by_tag.get(tag, {}).get("pnl", 0.0), "pnl_net": by_tag.get(tag, {}).get("pnl_net", 0.0)} for tag in (DIRECT_TAG, PROPAGATED_TAG)}
-    total = trades.get("total", {}) if hasattr(trades, "get") else {}
-    sharpe = analyzers.sharpe.get_analysis().get("sharperatio")
     return {
         "research_only": config.research_only,
         "research_label": RESEARCH_LABEL if config.research_only else None,
@@ -340,12 +335,6 @@ def session_summary(config: SpineConfig, route: str, strategy: bt.Strategy, brok
         "start_value": start_value,
         "end_value": end_value,
         "final_cash": broker.account_value("TotalCashValue"),
-        "return_pct": end_value / start_value - 1.0 if start_value else None,
-        "max_drawdown_pct": float(analyzers.drawdown.get_analysis().max.drawdown or 0.0) / 100.0,
-        "sharpe": float(sharpe) if isinstance(sharpe, (int, float)) and math.isfinite(sharpe) else None,
-        "trades": int(total.get("closed", 0) or 0),
-        "trades_open": int(total.get("open", 0) or 0),
-        "by_provenance": provenance,
         "orders": recorded["orders"],
         "rejected_orders": int(recorded["statuses"].get("Rejected", 0)),
         "fills": recorded["fills"],
@@ -360,12 +349,13 @@ def session_summary(config: SpineConfig, route: str, strategy: bt.Strategy, brok
 
 def write_session_folder(out_dir: Path, stem: str, config: SpineConfig, strategy: bt.Strategy, events: EventLog,
                          summary: dict[str, Any], state_dir: Path, title: str) -> Path:  # fmt: skip
-    name = unique_run_name(out_dir, f"{stem}-{datetime.now():%Y%m%d-%H%M%S}")
+    name = run_folder_name(out_dir, kind=stem)
     with atomic_folder(out_dir, name) as folder:
         write_run_files(folder, config, strategy, events, summary, title=title)
         journal = state_dir / JOURNAL_FILE
         if journal.is_file():
             shutil.copy2(journal, folder / JOURNAL_FILE)
+    point_latest(out_dir, name)
     return out_dir / name
 
 

@@ -1,8 +1,8 @@
 """What a finished run leaves in its run folder, for every route.
 
 ``spine backtest``, ``spine paper`` and ``spine rehearse`` write the same files from the
-same analyzers (orders, fills, equity, events, returns, summary, pnl.png, the resolved
-config and run.log), so one notebook and one parity check read them all. The caller
+same analyzers (orders, fills, equity, events, the resolved config and summary, then the
+reports built from those files: trades, returns, statistics, pnl.png, report.html, run.log), so one notebook and one parity check read them all. The caller
 owns the folder (``run_folder.atomic_folder``) and the summary; this writes the rest.
 """
 
@@ -23,22 +23,36 @@ from spine.run_folder import (
     EVENT_COLUMNS,
     FILL_COLUMNS,
     ORDER_COLUMNS,
-    RETURN_COLUMNS,
     csv_text,
     write_json,
 )
-
-SUMMARY_LOG_KEYS = ("start", "end", "tickers", "start_value", "end_value", "return_pct", "max_drawdown_pct", "sharpe", "trades", "orders", "rejected_orders")
 
 
 def event_rows(events: EventLog) -> list[dict[str, Any]]:
     return [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events]
 
 
-def write_run_files(folder: Path, config: SpineConfig, strategy: bt.Strategy, events: EventLog, summary: Mapping[str, Any], *, title: str) -> list[dict[str, Any]]:
-    """Write every run file from the strategy's analyzers into ``folder``; return the event rows."""
-    from spine.pnl_plot import (
-        plot_pnl,  # matplotlib is heavy: load it only when a figure is drawn
+def write_run_files(
+    folder: Path,
+    config: SpineConfig,
+    strategy: bt.Strategy,
+    events: EventLog,
+    summary: Mapping[str, Any],
+    *,
+    title: str = "",
+    benchmark: Any = None,
+    log_scale: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Write every run file into ``folder``; return the event rows and the summary with its statistics.
+
+    The recorder's orders, fills and equity and the events are written first; the
+    reports (trades, statistics, returns, pnl.png, report.html, run.log) are then built
+    from those files alone by ``spine.reports.write_reports``, so every route gets the
+    same reports and ``spine report RUN_DIR`` can rebuild them. ``title`` is kept for
+    callers of the earlier signature; the figures take their title from the summary.
+    """
+    from spine.reports import (
+        write_reports,  # pandas and empyrical: loaded only when a run is written
     )
 
     recorder = strategy.analyzers.recorder
@@ -48,13 +62,10 @@ def write_run_files(folder: Path, config: SpineConfig, strategy: bt.Strategy, ev
     (folder / "fills.csv").write_text(csv_text(recorder.fills, FILL_COLUMNS, research_only=research), encoding="utf-8")
     (folder / "equity.csv").write_text(csv_text(recorder.equity, EQUITY_COLUMNS, research_only=research), encoding="utf-8")
     (folder / "events.csv").write_text(csv_text(rows, EVENT_COLUMNS, research_only=research), encoding="utf-8")
-    daily = [{"datetime": when, "return": value} for when, value in strategy.analyzers.time_return.get_analysis().items()]
-    (folder / "returns.csv").write_text(csv_text(daily, RETURN_COLUMNS, research_only=research), encoding="utf-8")
     write_resolved_config(folder / "config", config)
-    write_json(folder / "summary.json", summary)
-    plot_pnl(recorder.equity, folder / "pnl.png", title=title, research_only=research, events=rows)
-    (folder / "run.log").write_text(run_log(summary, research), encoding="utf-8")
-    return rows
+    write_json(folder / "summary.json", dict(summary))
+    full = write_reports(folder, benchmark=benchmark, log_scale=log_scale)
+    return rows, full
 
 
 def write_resolved_config(folder: Path, config: SpineConfig) -> None:
@@ -63,10 +74,3 @@ def write_resolved_config(folder: Path, config: SpineConfig) -> None:
     header += f"# resolved from {config.folder}\n"
     for filename, body in config.to_files().items():
         (folder / filename).write_text(header + yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
-
-
-def run_log(summary: Mapping[str, Any], research_only: bool) -> str:
-    lines = [f"# {RESEARCH_LABEL}"] if research_only else []
-    for key in SUMMARY_LOG_KEYS:
-        lines.append(f"{key}: {summary.get(key)}")
-    return "\n".join(lines) + "\n"

@@ -1,0 +1,66 @@
+"""The Dask cluster a sweep runs on: a LocalCluster of processes, or any cluster by address.
+
+Backtrader is pure Python, so each worker is a process with one thread. The local
+cluster binds to 127.0.0.1 only. A trial whose worker dies must become one "crashed"
+row, not be retried on the next worker until several have died, so the local
+scheduler allows no retry of a task whose worker was lost (``allowed-failures: 0``);
+an external scheduler keeps its own setting (start it with
+``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0`` for the same behaviour).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from spine.errors import InputError
+
+CONNECT_TIMEOUT_SECONDS = 20
+
+
+def dashboard_available() -> bool:
+    """The Dask dashboard needs bokeh, which the sweep extra does not force on anyone."""
+    return importlib.util.find_spec("bokeh") is not None
+
+
+@contextmanager
+def open_client(scheduler: str | None, workers: int | None) -> Iterator[object]:
+    """A connected ``distributed.Client``; the local cluster (if any) is closed on exit."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        count = workers if workers is not None else max(1, os.cpu_count() or 1)
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            cluster = LocalCluster(
+                n_workers=count,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                scheduler_port=0,
+                dashboard_address="127.0.0.1:0",  # loopback only; the page itself needs bokeh
+                silence_logs=logging.ERROR,
+            )
+            try:
+                with Client(cluster) as client:
+                    yield client
+            finally:
+                cluster.close()
+        return
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(f"--scheduler {scheduler}: cannot connect ({exc}); expected the address of a running Dask scheduler, like tcp://127.0.0.1:8786") from None
+    try:
+        wanted = workers or 1  # a cluster without workers would hold the sweep forever
+        try:
+            client.wait_for_workers(wanted, timeout=CONNECT_TIMEOUT_SECONDS)
+        except TimeoutError:
+            have = len(client.scheduler_info().get("workers", {}))
+            raise InputError(f"--scheduler {scheduler}: only {have} worker(s) joined within {CONNECT_TIMEOUT_SECONDS} s; expected at least {wanted} (--workers)") from None
+        yield client
+    finally:
+        client.close()

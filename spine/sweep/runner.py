@@ -1,0 +1,290 @@
+"""``run_sweep``: validate everything, start or join a Dask cluster, run the trials, write the folder.
+
+The driver owns the search and the bookkeeping; workers only run ``run_trial`` on a
+parameter dict. The data is loaded and validated once in the driver, then scattered to
+every worker once (``broadcast=True``): each task carries its parameters and window,
+never data or Backtrader objects. At most as many trials are in flight as the cluster
+has threads, so a TPE search is told each result before it is asked for the next set,
+and a worker that dies takes exactly its one running trial with it (a "crashed" row).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from spine.backtest import BacktestRequest, load_inputs
+from spine.config import SpineConfig
+from spine.errors import InputError
+from spine.sweep.cluster import dashboard_available, open_client
+from spine.sweep.outputs import write_outputs
+from spine.sweep.overrides import apply_overrides, validate_all
+from spine.sweep.results import best_row, outcome_row
+from spine.sweep.search_space import fixed_points
+from spine.sweep.spec import Range, SweepSpec, load_sweep_spec
+from spine.sweep.sweep_folder import SweepFolder, new_sweep_folder, resume_sweep_folder
+from spine.sweep.trial import SharedInputs, data_fingerprint, run_trial, trial_key
+from spine.sweep.universe import UNIVERSE_KEY, check_universes
+from spine.sweep.walk_forward import Fold, make_folds
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """What to sweep; the data defaults are those of ``spine backtest`` (the bundled sample)."""
+
+    spec_path: Path
+    config: SpineConfig
+    data: tuple[Path, ...] = ()
+    signals: Path | None = None
+    scheduler: str | None = None
+    workers: int | None = None
+    out_dir: Path = Path("runs")
+    resume: Path | None = None
+
+
+@dataclass
+class SweepResult:
+    folder: Path
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+class SweepProgress(Protocol):
+    """What the driver reports while it runs (the CLI draws a rich progress bar)."""
+
+    def info(self, text: str) -> None: ...
+    def start(self, total: int, done: int) -> None: ...
+    def advance(self, status: str) -> None: ...
+
+
+class _Quiet:
+    def info(self, text: str) -> None:
+        pass
+
+    def start(self, total: int, done: int) -> None:
+        pass
+
+    def advance(self, status: str) -> None:
+        pass
+
+
+@dataclass
+class _Plan:
+    spec: SweepSpec
+    shared: SharedInputs
+    fingerprint: str
+    folds: list[Fold]
+    points: list[dict[str, Any]]  # empty for a TPE search
+
+
+def plan_sweep(request: SweepRequest) -> _Plan:
+    """Every check that can fail on input, before a cluster starts or a folder is made."""
+    source = request.spec_path
+    spec = load_sweep_spec(source)
+    for name in spec.names:
+        value = spec.parameters[name]
+        samples = [value.low, value.high] if isinstance(value, Range) else value
+        for sample in samples:
+            apply_overrides(request.config, {name: sample}, source=source)
+    points = [] if spec.search == "tpe" else fixed_points(spec)
+    validate_all(request.config, points, source=source)
+    inputs = load_inputs(BacktestRequest(config=request.config, data=request.data, signals=request.signals))
+    if UNIVERSE_KEY in spec.parameters:
+        check_universes(spec.parameters[UNIVERSE_KEY], inputs.prices, source=source)
+    shared = SharedInputs(config=request.config, inputs=inputs)
+    folds: list[Fold] = []
+    if spec.walk_forward is not None:
+        first = min(s.start for s in inputs.prices.values()).date()
+        last = max(s.end for s in inputs.prices.values()).date()
+        folds = make_folds(first, last, spec.walk_forward, source=str(source))
+    return _Plan(spec=spec, shared=shared, fingerprint=data_fingerprint(shared), folds=folds, points=points)
+
+
+@dataclass
+class _Book:
+    """Every finished trial of this sweep, by key, in the order they were settled."""
+
+    folder: SweepFolder
+    objective_column: str
+    previous: dict[str, dict[str, Any]]
+    progress: SweepProgress
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checked_objective: bool = False
+
+    def settle(self, task: dict[str, Any], outcome: dict[str, Any], *, fresh: bool) -> dict[str, Any]:
+        row = outcome_row(task, outcome, self.objective_column)
+        if row["status"] == "ok" and not self.checked_objective:
+            if self.objective_column not in row:
+                numeric = sorted(k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+                raise InputError(f"objective {self.objective_column!r} is not a statistic of the run summary; expected one of: {', '.join(numeric)}")
+            self.checked_objective = True
+        if fresh:
+            self.folder.append(task, outcome)
+        self.progress.advance(row["status"] if fresh else "resumed")
+        self.rows[task["key"]] = row
+        self.outcomes[task["key"]] = outcome
+        return row
+
+
+class _Executor:
+    """Keeps the cluster's threads busy with tasks from a source, one trial per thread."""
+
+    def __init__(self, client: Any, shared: SharedInputs, book: _Book) -> None:
+        self.client, self.shared, self.book = client, shared, book
+        self.shared_future = client.scatter(shared, broadcast=True, hash=False)
+
+    def _data(self) -> Any:
+        """The scattered data; scattered again if every worker holding it died."""
+        if self.shared_future.status != "finished":
+            self.shared_future.release()
+            self.client.wait_for_workers(1)
+            self.shared_future = self.client.scatter(self.shared, broadcast=True, hash=False)
+        return self.shared_future
+
+    def close(self) -> None:
+        self.shared_future.release()
+
+    def _slots(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def run(self, tasks: Iterator[dict[str, Any]], on_row: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> None:
+        from distributed import as_completed
+
+        running: dict[Any, dict[str, Any]] = {}
+        queue = as_completed()
+        exhausted = False
+        while True:
+            while not exhausted and len(running) < self._slots():
+                task = next(tasks, None)
+                if task is None:
+                    exhausted = True
+                    break
+                previous = self.book.previous.get(task["key"])
+                if previous is not None:
+                    row = self.book.settle(task, previous, fresh=False)
+                    if on_row:
+                        on_row(task, row)
+                    continue
+                future = self.client.submit(run_trial, self._data(), task, key=f"spine-trial-{task['key']}-{uuid.uuid4().hex[:6]}", pure=False, retries=0)
+                running[future] = task
+                queue.add(future)
+            if not running:
+                return
+            future = next(queue)
+            task = running.pop(future)
+            row = self.book.settle(task, self._outcome(future, task), fresh=True)
+            if on_row:
+                on_row(task, row)
+
+    @staticmethod
+    def _outcome(future: Any, task: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 - run_trial catches trial errors, so this is the worker or the cluster
+            name = type(exc).__name__
+            return {"key": task["key"], "status": "crashed", "error": f"{name}: worker lost while running the trial ({exc})", "duration_seconds": None}
+        finally:
+            future.release()
+
+
+def _task(plan: _Plan, trial: int, params: dict[str, Any], *, fold: Fold | None, phase: str, search: str) -> dict[str, Any]:
+    start = end = None
+    if fold is not None:
+        start, end = (fold.train_start, fold.train_end) if phase == "train" else (fold.test_start, fold.test_end)
+        start, end = start.isoformat(), end.isoformat()
+    index = None if fold is None else fold.index
+    return {
+        "key": trial_key(params, index, phase, start, end, plan.fingerprint),
+        "trial": trial,
+        "fold": index,
+        "phase": phase,
+        "start": start,
+        "end": end,
+        "params": params,
+        "search": search,
+        "keep_equity": phase == "test",
+    }
+
+
+class _TpeSource:
+    """The tasks of one TPE study: the budget left after the journal's trials, told as they finish."""
+
+    def __init__(self, plan: _Plan, folder: SweepFolder, book: _Book, fold: Fold | None, phase: str) -> None:
+        from spine.sweep.tpe import TpeSearch
+
+        self.plan, self.fold, self.phase = plan, fold, phase
+        self.search = TpeSearch(plan.spec, folder.work, f"fold-{fold.index}" if fold is not None else "sweep")
+        index = None if fold is None else fold.index
+        earlier = [(t, o) for t, o in folder.records() if t.get("search") == "tpe" and t.get("fold") == index and t.get("phase") == phase and o["status"] in ("ok", "error")]
+        for task, outcome in earlier:
+            book.settle(task, outcome, fresh=False)
+        self.budget = max(0, (plan.spec.trials or 0) - len(earlier))
+
+    def tasks(self) -> Iterator[dict[str, Any]]:
+        for _ in range(self.budget):
+            number, params = self.search.ask()
+            yield _task(self.plan, number, params, fold=self.fold, phase=self.phase, search="tpe")
+
+    def tell(self, task: dict[str, Any], row: dict[str, Any]) -> None:
+        self.search.tell(task["trial"], row["status"], row.get("objective"))
+
+
+def _train_or_full(plan: _Plan, folder: SweepFolder, book: _Book, executor: _Executor, fold: Fold | None) -> list[dict[str, Any]]:
+    """Run one search (the whole sweep, or one fold's in-sample part); return its rows."""
+    phase = "full" if fold is None else "train"
+    if plan.spec.search == "tpe":
+        source = _TpeSource(plan, folder, book, fold, phase)
+        executor.run(source.tasks(), on_row=source.tell)
+    else:
+        executor.run(iter([_task(plan, n, params, fold=fold, phase=phase, search=plan.spec.search) for n, params in enumerate(plan.points)]))
+    index = None if fold is None else fold.index
+    return [r for r in book.rows.values() if r["phase"] == phase and r["fold"] == index]
+
+
+def _total(plan: _Plan) -> int:
+    per_search = plan.spec.trials if plan.spec.search == "tpe" else len(plan.points)
+    per_search = per_search or 0
+    return per_search if not plan.folds else len(plan.folds) * (per_search + 1)
+
+
+def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -> SweepResult:
+    """Run the sweep and return its finished folder, rows and summary."""
+    progress = progress or _Quiet()
+    plan = plan_sweep(request)
+    folder = resume_sweep_folder(request.resume) if request.resume is not None else new_sweep_folder(request.out_dir)
+    progress.info(f"sweep folder (in progress): {folder.work}")
+    book = _Book(folder=folder, objective_column=plan.spec.objective_column, previous=folder.done(), progress=progress)
+    started = time.perf_counter()
+    if book.previous:
+        progress.info(f"resuming: {len(book.previous)} finished trial(s) in the journal are not run again")
+    try:
+        (folder.work / "sweep.yaml").write_text(request.spec_path.read_text(encoding="utf-8"), encoding="utf-8")
+        with open_client(request.scheduler, request.workers) as client:
+            where = request.scheduler or f"LocalCluster of {len(client.nthreads())} worker processes, 1 thread each, at {client.scheduler.address}"
+            progress.info(f"cluster: {where}")
+            if dashboard_available() and getattr(client, "dashboard_link", None):
+                progress.info(f"dashboard: {client.dashboard_link}")
+            progress.start(_total(plan), 0)
+            executor = _Executor(client, plan.shared, book)
+            if not plan.folds:
+                _train_or_full(plan, folder, book, executor, None)
+            else:
+                tests = []
+                for fold in plan.folds:
+                    best = best_row(_train_or_full(plan, folder, book, executor, fold), maximize=plan.spec.direction == "maximize")
+                    if best is not None:  # out of sample runs only what the in-sample search chose
+                        params = {name: best[name] for name in plan.spec.names}
+                        tests.append(_task(plan, best["trial"], params, fold=fold, phase="test", search=plan.spec.search))
+                executor.run(iter(tests))
+            executor.close()
+    except InputError:
+        folder.discard()
+        raise
+    rows = list(book.rows.values())
+    summary = write_outputs(folder.work, rows, book.outcomes, plan=plan, request=request, duration_seconds=time.perf_counter() - started)
+    return SweepResult(folder=folder.finish(), rows=rows, summary=summary)

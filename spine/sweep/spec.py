@@ -1,0 +1,226 @@
+"""The ``sweep.yaml`` file: which config keys to vary, how to search them, what to optimise.
+
+A sweep file names config keys by their dotted path (``strategy.take_profit_atr``), at
+the top level or under ``parameters:`` (plus ``tickers``, the universe; see ``universe``), and gives each one either a list of values (a
+grid), a range ``{low, high}`` (sampled; ``count`` says how many draws), or a single
+value (held fixed). ``search`` is ``grid`` (default when every parameter is a list),
+``random`` (default when a range is present) or ``tpe`` (Optuna's Bayesian search, with
+``trials: N``). ``objective`` names a statistic of the run summary and ``direction``
+says whether more is better. ``walk_forward: {train: 3Y, test: 1Y, step: 1Y}`` splits
+the data into rolling in-sample/out-of-sample folds.
+
+Everything is checked here, before any trial runs; each problem is one ``ConfigError``
+naming the file, the key and the bad value.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from spine.config import _describe
+from spine.errors import ConfigError
+from spine.sweep.universe import UNIVERSE_KEY, normalise_universe
+
+RESERVED_KEYS = ("parameters", "search", "trials", "seed", "objective", "direction", "walk_forward")
+RANGE_KEYS = frozenset({"low", "high", "count", "log"})
+OBJECTIVE_ALIASES = {"return": "return_pct", "drawdown": "max_drawdown_pct", "max_drawdown": "max_drawdown_pct"}
+MINIMISED_BY_DEFAULT = frozenset({"max_drawdown_pct", "rejected_orders"})
+_DURATION = re.compile(r"^\s*(\d+)\s*([dwmyDWMY])\s*$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Range(_Frozen):
+    """A numeric range to sample; integers when both ends are integers."""
+
+    low: float | int
+    high: float | int
+    count: int | None = Field(None, ge=1, description="random draws (or grid points with search: grid)")
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.high < self.low:
+            raise ValueError(f"high {self.high} is below low {self.low}; expected low <= high")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log range needs low > 0, got {self.low}")
+        return self
+
+    @property
+    def is_int(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int) and not isinstance(self.low, bool)
+
+
+def parse_duration(text: str) -> pd.DateOffset:
+    """``3Y``, ``6M``, ``2W``, ``30D`` as a calendar offset (years and months stay calendar-exact)."""
+    match = _DURATION.match(str(text))
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration; expected a number and a unit D, W, M or Y, like 3Y or 6M")
+    n, unit = int(match.group(1)), match.group(2).upper()
+    if n == 0:
+        raise ValueError(f"{text!r} is zero; expected a positive duration")
+    return {"D": pd.DateOffset(days=n), "W": pd.DateOffset(weeks=n), "M": pd.DateOffset(months=n), "Y": pd.DateOffset(years=n)}[unit]
+
+
+class WalkForwardSpec(_Frozen):
+    """Rolling folds: train on ``train``, test on the following ``test``, move on by ``step``."""
+
+    train: str
+    test: str
+    step: str | None = None
+
+    @field_validator("train", "test", "step")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def offsets(self) -> tuple[pd.DateOffset, pd.DateOffset, pd.DateOffset]:
+        return parse_duration(self.train), parse_duration(self.test), parse_duration(self.step or self.test)
+
+
+class SweepSpec(_Frozen):
+    """A validated sweep file."""
+
+    parameters: dict[str, list[Any] | Range]
+    search: Literal["grid", "random", "tpe"]
+    trials: int | None = Field(None, ge=1)
+    seed: int = 0
+    objective: str = "sharpe"
+    direction: Literal["maximize", "minimize"] = "maximize"
+    walk_forward: WalkForwardSpec | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.parameters)
+
+    @property
+    def objective_column(self) -> str:
+        return OBJECTIVE_ALIASES.get(self.objective, self.objective)
+
+
+def _flatten_parameters(node: Any, prefix: str, out: dict[str, Any], path: Path) -> None:
+    """Nested sections become dotted keys; a mapping of range keys is a range, not a section."""
+    if isinstance(node, dict) and node and not set(node) <= RANGE_KEYS:
+        for key, value in node.items():
+            _flatten_parameters(value, f"{prefix}.{key}" if prefix else str(key), out, path)
+        return
+    if not prefix:
+        raise ConfigError(f"{path}: parameters: expected a mapping of dotted config keys to value lists or ranges")
+    out[prefix] = node
+
+
+def _normalise_direction(value: Any) -> Any:
+    aliases = {"max": "maximize", "maximise": "maximize", "min": "minimize", "minimise": "minimize"}
+    return aliases.get(str(value).lower(), str(value).lower()) if isinstance(value, str) else value
+
+
+def sweep_spec_from_mapping(body: Any, path: Path) -> SweepSpec:
+    """Validate a parsed sweep file; ``path`` is only for messages."""
+    if not isinstance(body, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level (dotted config keys, objective, search ...), got {type(body).__name__}")
+    raw: dict[str, Any] = {}
+    for key in ("parameters", "grid"):
+        if key in body:
+            section = body[key]
+            if not isinstance(section, dict):
+                raise ConfigError(f"{path}: {key} = {section!r}: expected a mapping of dotted config keys to value lists or ranges")
+            _flatten_parameters(section, "", raw, path)
+    rest: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in ("parameters", "grid"):
+            continue
+        if "." in str(key) or key == UNIVERSE_KEY:
+            _flatten_parameters(value, str(key), raw, path)
+        elif key in RESERVED_KEYS:
+            rest[key] = value
+        else:
+            raise ConfigError(
+                f"{path}: {key} = {value!r}: unknown key (expected dotted config keys such as strategy.take_profit_atr, "
+                f"or one of: {', '.join(RESERVED_KEYS)})"
+            )
+    if not raw:
+        raise ConfigError(f"{path}: no parameters to sweep; expected dotted config keys with lists or ranges, like strategy.take_profit_atr: [2, 3]")
+    parameters: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == UNIVERSE_KEY:
+            if isinstance(value, dict):
+                raise ConfigError(f"{path}: {key} = {value!r}: expected a list of universes, like [\"ALPH,BRVO\", CHRL]")
+            value = [normalise_universe(v) for v in value] if isinstance(value, list) else [normalise_universe(value)]
+        if isinstance(value, list):
+            if not value:
+                raise ConfigError(f"{path}: {key} = []: empty list; expected at least one value")
+            parameters[key] = value
+        elif isinstance(value, dict):
+            parameters[key] = value
+        else:
+            parameters[key] = [value]
+    objective = rest.pop("objective", "sharpe")
+    direction = rest.pop("direction", None)
+    if isinstance(objective, dict):
+        unknown = set(objective) - {"name", "direction"}
+        if unknown or "name" not in objective:
+            raise ConfigError(f"{path}: objective = {objective!r}: expected a statistic name, or {{name: sharpe, direction: maximize}}")
+        direction = objective.get("direction", direction)
+        objective = objective["name"]
+    if not isinstance(objective, str) or not objective.strip():
+        raise ConfigError(f"{path}: objective = {objective!r}: expected a statistic of the run summary, like sharpe, calmar or return")
+    objective = objective.strip()
+    if direction is None:
+        direction = "minimize" if OBJECTIVE_ALIASES.get(objective, objective) in MINIMISED_BY_DEFAULT else "maximize"
+    has_range = any(isinstance(v, dict) for v in parameters.values())
+    search = rest.pop("search", "random" if has_range else "grid")
+    candidate = {"parameters": parameters, "search": search, "objective": objective, "direction": _normalise_direction(direction), **rest}
+    try:
+        spec = SweepSpec.model_validate(candidate)
+    except ValidationError as exc:
+        problems = [_describe(err, SweepSpec) for err in exc.errors()]
+        raise ConfigError(f"{path}: {'; '.join(problems)}") from None
+    _check_search(spec, path)
+    return spec
+
+
+def _check_search(spec: SweepSpec, path: Path) -> None:
+    ranges = {k: v for k, v in spec.parameters.items() if isinstance(v, Range)}
+    if spec.search == "grid":
+        uncounted = [k for k, v in ranges.items() if v.count is None]
+        if uncounted:
+            raise ConfigError(f"{path}: {uncounted[0]}: a range in a grid needs count (the number of grid points); expected {{low, high, count}} or a list")
+    elif spec.search == "random":
+        if spec.trials is None and not any(v.count for v in ranges.values()):
+            raise ConfigError(f"{path}: search: random needs trials: N (or a count on a range); expected the number of random draws")
+    elif spec.trials is None:
+        raise ConfigError(f"{path}: search: tpe needs trials: N; expected the number of Optuna trials")
+
+
+def load_sweep_spec(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: sweep file not found (expected a YAML file with the parameters to sweep)")
+    try:
+        body = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
+    return sweep_spec_from_mapping(body, path)

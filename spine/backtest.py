@@ -109,23 +109,38 @@ def load_inputs(request: BacktestRequest) -> _Inputs:
     signals = load_signals(signals_path, prices=prices, tickers=request.tickers)
     vix_path = request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
     vix = _clip(load_vix(vix_path), prices) if vix_path is not None else None
-    check_window(prices, request.config.strategy.atr_period)
+    check_window(prices, request.config.strategy.atr_period, request.start)
     return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path, vix_path=vix_path, trade_from=request.start)
 
 
-def check_window(prices: dict[str, PriceSeries], atr_period: int) -> None:
-    """Refuse a window too short for the ATR before anything runs (Backtrader's ATR crashes on it)."""
+def _traded(series: PriceSeries, trade_from: date | None) -> np.ndarray:
+    """The bar dates from ``trade_from`` on (warm-up bars before it only feed indicators)."""
+    if trade_from is None:
+        return series.dates
+    return series.dates[series.dates >= np.datetime64(trade_from, "ns")]
+
+
+def check_window(prices: dict[str, PriceSeries], atr_period: int, trade_from: date | None = None) -> None:
+    """Refuse a traded window too short for the ATR before anything runs.
+
+    Counted on the traded bars (from ``--start``), not the warm-up bars before it: a
+    window of ``atr_period`` bars or fewer cannot hold one full ATR of its own, and with
+    no earlier bars in the data Backtrader's ATR would crash on it.
+    """
     for ticker, series in prices.items():
-        if len(series) <= atr_period:
+        dates = _traded(series, trade_from)
+        if len(dates) <= atr_period:
+            first, last = (str(dates[0])[:10], str(dates[-1])[:10]) if len(dates) else (str(trade_from), str(trade_from))
             raise InputError(
-                f"the window {str(series.dates[0])[:10]}..{str(series.dates[-1])[:10]} has {len(series)} bars for {ticker}; "
+                f"the window {first}..{last} has {len(dates)} bars for {ticker}; "
                 f"the ATR period (strategy.atr_period) is {atr_period}, so at least {atr_period + 1} bars are needed "
                 "(widen --start/--end or lower strategy.atr_period)"
             )
 
 
-def traded_period(prices: dict[str, PriceSeries]) -> str:
-    first = min(series.dates[0] for series in prices.values())
+def traded_period(prices: dict[str, PriceSeries], trade_from: date | None = None) -> str:
+    """``first..last`` of the traded bars (from ``--start``; warm-up bars are not traded)."""
+    first = min(_traded(series, trade_from)[0] for series in prices.values() if len(_traded(series, trade_from)))
     last = max(series.dates[-1] for series in prices.values())
     return f"{str(first)[:10]}..{str(last)[:10]}"
 
@@ -134,7 +149,7 @@ def vix_trigger_status(config: SpineConfig, inputs: _Inputs, vix_path: Path | No
     """``summary.json`` ``kill_switch.vix_trigger``: ``on: …`` or ``off: <why>``; never silent."""
     if not config.backtest_risk.kill_switch:
         return "off: risk.kill_switch is false (automatic triggers disabled; a manual kill still works)"
-    period = traded_period(inputs.prices)
+    period = traded_period(inputs.prices, inputs.trade_from)
     if inputs.vix is None:
         return f"off: no VIX series for {period}"
     return f"on: VIX {str(inputs.vix.dates[0])[:10]}..{str(inputs.vix.dates[-1])[:10]} above {config.kill_switch.vix_threshold:g}"

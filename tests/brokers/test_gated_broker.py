@@ -73,7 +73,7 @@ def test_safety_analyzers_and_sizer_run_on_a_gated_broker():
     cerebro.addanalyzer(DrawdownBreaker)
     (strategy,) = cerebro.run()
     assert broker.gate.breaker is not None  # the breaker handed its latch to the gate through the interface
-    assert strategy.analyzers[0].get_analysis() == {"fired": False}
+    assert strategy.analyzers[0].get_analysis()["fired"] is False
 
 
 class Orders(bt.Strategy):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from spine.backtest import BacktestRequest, run_backtest
@@ -65,7 +67,10 @@ def test_notebook_reads_the_run_folder_it_is_given_and_leaves_it_untouched(kerne
     assert len(images) >= 3  # equity/drawdown, P&L by provenance and exit reason, R multiples
     assert "Sortino" in tables and "profit factor" in tables and "take_profit" in tables
     assert f"run folder (given): {run_dir}" in text and "RESEARCH ONLY" in text
-    assert "closed-trade net P&L 24,840.19; equity moved 24,840.19" in text
+    closed = re.search(r"closed-trade net P&L ([-\d,.]+); equity moved ([-\d,.]+)", text)
+    assert closed is not None and closed.group(1) == closed.group(2)  # trades agree with the equity curve to the cent
+    trades = pd.read_csv(run_dir / "trades.csv", comment="#")
+    assert closed.group(1) == f"{trades.loc[trades.exit_reason != 'open', 'pnl_net'].sum():,.2f}"
     assert snapshot(tmp_path) == before
 
 

@@ -114,14 +114,20 @@ class LockstepDriver:
     Before a step: every order the broker handed to the IB thread has an answer from the
     gateway (accepted or final), and every cancel asked for is final. After it: the
     session has reported every execution the simulator made, and an account snapshot
-    that equals the simulator's own account. Only then is the next day released.
+    that equals the simulator's own account. Then the session asks the simulator for the
+    new day's bars (``reqHistoricalData`` up to the clock, as ``spine paper`` asks IB after
+    each release time) and waits for the answer; only then is the next day released. The
+    simulator never serves a bar past its clock, so a rehearsal sees each day only once
+    the clock has reached it.
     """
 
-    def __init__(self, gateway: Any, broker_ref: Callable[[], IBBroker | None], *, end: date | None, stop: StopFlag) -> None:
+    def __init__(self, gateway: Any, broker_ref: Callable[[], IBBroker | None], *, end: date | None, stop: StopFlag,
+                 tickers: Sequence[str] = ()) -> None:  # fmt: skip
         self.gateway = gateway
         self.broker_ref = broker_ref
         self.end = end
         self.stop = stop
+        self.tickers = tuple(tickers)
         self.steps = 0
 
     def clock_day(self) -> date:
@@ -144,7 +150,17 @@ class LockstepDriver:
         executions = self.gateway.call(lambda: len(sim.engine.executions))
         self._wait(lambda: pump.fills_seen >= executions, pump, f"{executions} executions from the gateway")
         self._sync_account(pump)
+        self._request_day(pump)
         return True
+
+    def _request_day(self, pump: BarPump) -> None:
+        """The bars up to the clock (the new day's, and the one before in case an answer was lost), answered."""
+        if not self.tickers:
+            return
+        sim = self.gateway.simulator
+        end = self.gateway.call(lambda: f"{sim.market.now:%Y%m%d %H:%M:%S} {sim.settings.timezone}")
+        future = pump.submit(RequestHistory(self.tickers, duration="2 D", end=end, warmup=False))
+        self._wait(future.done, pump, f"the daily bars up to {end} from the gateway")
 
     def sync_account(self, pump: BarPump) -> None:
         self._sync_account(pump)

@@ -1,12 +1,15 @@
 """``spine rehearse``: a paper session against the gateway simulator in-process, in lockstep, deterministic.
 
 The simulator (``spine.gateway``) runs on its own thread and serves the real ib_async
-client of an ``IBSession`` over a loopback socket. The session loads the daily bars once
-(``reqHistoricalData``); the warm-up (ATR period plus the breaker's lookback) is the bars
-before the first trading day, and every later day is released only when the simulator's
-clock has reached it. ``LockstepDriver`` steps the clock one bar at a time, after the
-session has caught up, so a market entry decided on day D's close fills at D+1's open,
-exactly as in the backtest. The account starts with ``backtest.cash`` and fills use the
+client of an ``IBSession`` over a loopback socket. The simulator's clock is stepped to the
+first trading day before the session connects; the session then loads the history up to
+the clock (``reqHistoricalData``: the warm-up, ATR period plus the breaker's lookback, is
+the bars before the first trading day, which a gateway serves before its ``--start``).
+The simulator never serves a bar past its clock, so every later day comes from the
+simulator as the clock reaches it: ``LockstepDriver`` steps the clock one bar at a time,
+after the session has caught up, and then asks for the bars up to the new clock (as
+``spine paper`` asks IB after each release time), so a market entry decided on day D's
+close fills at D+1's open, exactly as in the backtest. The account starts with ``backtest.cash`` and fills use the
 backtest's fill model (the simulator shares ``FillModel``), so the same config, data and
 signals give the same orders as ``spine backtest`` (the parity promise).
 
@@ -51,6 +54,7 @@ from spine.signal_source import SignalFile
 from spine.state_store import StateStore
 
 REHEARSAL_ACCOUNT = "DU0000001"
+REPLAY_PACING_SCALE = 1e-6  # one history request per ticker per step: IB's wall-clock windows shrink to microseconds
 
 
 @dataclass(frozen=True)
@@ -88,14 +92,16 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                 gateway.step(1)  # the simulator's clock waits on the first trading day; earlier bars are history
             # The rehearsal's clock is the simulator's, not the wall's: snapshots never go stale by wall time.
             settings = SessionSettings.from_config(config, state_dir, host="127.0.0.1", port=gateway.port, client_id=request.client_id, tickers=tickers)
-            session = IBSession(settings.model_copy(update={"paper_account": REHEARSAL_ACCOUNT, "account_max_age_secs": 1e9}))
+            # Nor does IB's historical pacing apply to replay time: the simulator does not pace, so neither does the session.
+            session = IBSession(settings.model_copy(update={"paper_account": REHEARSAL_ACCOUNT, "account_max_age_secs": 1e9,
+                                                            "pacing_scale": REPLAY_PACING_SCALE}))
             session.start()
             try:
                 wait_active(session, 30.0)
                 bars, _ = fetch_history(session, tickers, f"{len(market.timeline) + count + 5} D")
                 warm, live = split_warmup([b for b in bars if request.end is None or b.day <= request.end], trade_from, count)
                 holder: dict[str, object] = {}
-                driver = LockstepDriver(gateway, lambda: holder.get("broker"), end=request.end, stop=stop)  # type: ignore[arg-type,return-value]
+                driver = LockstepDriver(gateway, lambda: holder.get("broker"), end=request.end, stop=stop, tickers=tickers)  # type: ignore[arg-type,return-value]
                 context = ("VIX",) if request.vix is not None else ()
                 pump = BarPump(session, tickers, ReplayRelease(driver.clock_day), driver=driver, context=context)
                 if request.vix is not None:

@@ -194,14 +194,14 @@ class IBSession:
         self._quotes[quote.ticker] = quote
 
     def _run(self) -> None:
-        from spine.ib.worker import (
-            IBWorker,  # the worker imports ib_async; keep it off callers' import path
-        )
-
         loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+        asyncio.set_event_loop(loop)  # before ib_async is imported: eventkit reads the thread's loop at import
         self._loop = loop
         try:
+            from spine.ib.worker import (
+                IBWorker,  # the worker imports ib_async; keep it off callers' import path
+            )
+
             factory = self._ib_factory
             if factory is None:
                 from ib_async import IB

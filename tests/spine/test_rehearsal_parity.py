@@ -103,7 +103,8 @@ def test_signals_before_the_first_trading_day_only_warm_up_in_both_routes(make_c
     signals = tmp_path / "signals.csv"
     signals.write_text("datetime,ticker,weight,direction,source_type,source_ticker\n2021-02-01,ALPH,0.1,BUY,direct,\n2021-02-03,BRVO,0.1,BUY,direct,\n")
     config = make_config_dir({"config.yaml": PAPER})
-    backtest, rehearsal = both(config, (SAMPLE / "prices",), signals, date(2021, 2, 2), date(2021, 2, 10), tmp_path)
+    # the traded window holds more than the 14-bar ATR period (the backtest refuses a shorter one)
+    backtest, rehearsal = both(config, (SAMPLE / "prices",), signals, date(2021, 2, 2), date(2021, 2, 26), tmp_path)
     for result in (backtest, rehearsal):
         assert {row["ticker"] for row in result.orders} == {"BRVO"}
         assert any(e["event"] == "skip" and "ALPH" in e["detail"] and "warm-up bar: trading starts on 2021-02-02" in e["detail"] for e in result.events)

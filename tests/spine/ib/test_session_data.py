@@ -26,12 +26,13 @@ def test_quotes_arrive_per_ticker_and_move_with_the_clock(gateway, open_session)
 
 def test_history_requests_come_back_as_warm_up_bars(gateway, open_session) -> None:
     session, log = open_session(gateway)
-    gateway.step(3)
+    gateway.step(3)  # the clock stands on 2020-01-08; the file runs to 2020-01-10
     session.submit(RequestHistory(("ABC", "XYZ"), duration="1 W")).result(timeout=20)
     bars = log.of(Bar)
     assert {b.ticker for b in bars} == {"ABC", "XYZ"} and all(b.warmup for b in bars)
     abc = [b for b in bars if b.ticker == "ABC"]
-    assert abc[-1].day == date(2020, 1, 10) and abc[-1].close == 93.0  # the file's last daily bar
+    assert [b.day for b in abc] == [date(2020, 1, d) for d in (2, 3, 6, 7, 8)]  # a week back from the clock, never past it
+    assert abc[-1].close == 91.0  # the bar at the clock
 
 
 def test_settings_come_from_the_config_with_command_line_overrides(make_config_dir, tmp_path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,7 +41,8 @@ class SessionSettings(BaseModel):
     client_id_max_attempts: int = Field(5, ge=1, description="326 (client id in use) retries before HALTED")
     backoff_initial_secs: float = Field(0.2, gt=0)
     backoff_max_secs: float = Field(10.0, gt=0)
-    kill_flattens: bool = Field(True, description="a manual kill closes positions too (kill_switch.on_trigger: cancel_and_flatten)")
+    kill_on_trigger: Literal["cancel", "cancel_all", "cancel_and_flatten"] = Field(
+        "cancel", description="what a manual kill cancels (kill_switch.on_trigger): cancel keeps the protective legs of held positions")
     restore_stop_fraction: float = Field(0.10, gt=0, lt=1, description="restored stop off the average cost when the journal has no stop price")
     restore_take_profit_fraction: float = Field(0.20, gt=0, description="restored take-profit off the average cost, likewise")
     order_messages_per_sec: float = Field(40.0, ge=0, description="spacing of order messages (IB allows 50/s); 0 turns it off")
@@ -74,9 +75,14 @@ class SessionSettings(BaseModel):
             paper_account=config.trading.execution.paper_account,
             state_dir=Path(state_dir),
             account_max_age_secs=getattr(ib, "account_max_age_secs", DEFAULT_ACCOUNT_MAX_AGE_SECS),
-            kill_flattens=config.kill_switch.on_trigger == "cancel_and_flatten",
+            kill_on_trigger=config.kill_switch.on_trigger,
             tickers=tuple(t.strip().upper() for t in tickers),
         )
+
+    @property
+    def kill_flattens(self) -> bool:
+        """A manual kill closes positions too (``kill_switch.on_trigger: cancel_and_flatten``)."""
+        return self.kill_on_trigger == "cancel_and_flatten"
 
     def refuses_port(self) -> str:
         """A blocker message when the port is a live one, else ''."""

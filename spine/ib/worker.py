@@ -377,7 +377,12 @@ class IBWorker:
                     left = max(b.quantity - b.filled, 0.0)
                     self._entries[b.order_id] = (b.ticker, left if b.side == "BUY" else -left)
             self._publish_working()
-            await self._restore_protection(plan.protection)
+            if self._kill_executed and self.s.kill_on_trigger != "cancel":
+                for gap in plan.protection:  # the operator's kill cancelled the protective legs on purpose
+                    self._emit(SessionError(0, f"{gap.ticker}: position {gap.position:g} has no working {gap.role}; "
+                                               f"not restored while the kill switch (on_trigger {self.s.kill_on_trigger}) holds"))
+            else:
+                await self._restore_protection(plan.protection)
         return plan.halt_reasons
 
     def _journal_positions(self) -> dict[str, float]:
@@ -473,11 +478,26 @@ class IBWorker:
             await self._execute_kill(kill.reason)
 
     async def _execute_kill(self, reason: str) -> None:
-        """Cancel every working order and, with ``kill_flattens``, close every position."""
+        """Cancel per ``kill_switch.on_trigger`` (``kill_on_trigger``), as ``IBBroker.halt`` does on Backtrader's side.
+
+        ``cancel`` (default): every working order that adds risk (entries, unfilled bracket
+        parents with their legs, anything that would not reduce a held position) is
+        cancelled; the stop and take-profit of a filled position stay working at IB.
+        ``cancel_all``: every working order (``reqGlobalCancel``). ``cancel_and_flatten``:
+        every working order, and every position is closed at market.
+        """
         self._kill_executed = True
+        mode = self.s.kill_on_trigger
+        if mode == "cancel":
+            cancelled, kept, foreign = await self._cancel_risk_adding()
+            detail = f"cancelled {cancelled} risk-adding orders, kept {kept} protective orders of held positions"
+            if foreign:
+                detail += f"; {foreign} working orders of other clients left (on_trigger cancel_all cancels them)"
+            self._emit(SessionError(0, f"kill switch (on_trigger cancel): {detail}: {reason}"))
+            return
         self.ib.reqGlobalCancel()
         closed = 0
-        if self.s.kill_flattens:
+        if mode == "cancel_and_flatten":
             positions = await self._fetch("positions", self.ib.reqPositionsAsync())
             for p in positions:
                 if p.account != self._account or not p.position:
@@ -487,7 +507,46 @@ class IBWorker:
                                  side=side, quantity=int(abs(p.position)), order_type="MKT", tag="LIVE_SPINE", role="exit")  # fmt: skip
                 await self._place_order(cmd, allow_any_state=True)
                 closed += 1
-        self._emit(SessionError(0, f"kill switch: cancelled all working orders{f', closing {closed} positions' if closed else ''}: {reason}"))
+        self._emit(SessionError(0, f"kill switch (on_trigger {mode}): cancelled all working orders"
+                                   f"{f', closing {closed} positions' if closed else ''}: {reason}"))
+
+    async def _cancel_risk_adding(self) -> tuple[int, int, int]:
+        """Cancel this client's working orders that add risk; (cancelled, kept, other clients' orders)."""
+        try:  # asked of IB now: a fill's position update may still be on its way, and a kill may run before the reconcile
+            held_list = await self._fetch("positions", self.ib.reqPositionsAsync())
+            trades = await self._fetch("open orders", self.ib.reqAllOpenOrdersAsync())
+        except FetchFailed:
+            held_list, trades = self.ib.positions(self._account), self.ib.openTrades()
+        held: dict[str, float] = {}
+        for p in held_list:
+            if p.account == self._account and p.position:
+                held[p.contract.symbol.upper()] = held.get(p.contract.symbol.upper(), 0.0) + float(p.position)
+        trades = [t for t in trades if not t.isDone()]
+        mine = [t for t in trades if t.order.clientId in (self.s.client_id, 0)]
+        working_ids = {t.order.orderId for t in mine}
+
+        def reduces(trade: Any) -> bool:
+            position = held.get(trade.contract.symbol.upper(), 0.0)
+            quantity = float(trade.order.totalQuantity)
+            sign = -1.0 if trade.order.action == "SELL" else 1.0
+            return position * sign < 0 and quantity <= abs(position) + 1e-9
+
+        def adds_risk(trade: Any) -> bool:
+            ref = tr.parse_order_ref(trade.order.orderRef)
+            if ref is not None and ref.role == "entry":
+                return True
+            if trade.order.parentId and trade.order.parentId in working_ids:
+                return True  # a leg of a bracket whose entry never filled
+            return not reduces(trade)
+
+        doomed = [t for t in mine if adds_risk(t)]
+        doomed_ids = {t.order.orderId for t in doomed}
+        for trade in doomed:
+            if trade.order.parentId in doomed_ids:
+                continue  # IB cancels a bracket's legs with their parent
+            await self._space_order_message()
+            self.ib.cancelOrder(trade.order)
+        return len(doomed), len(mine) - len(doomed), len(trades) - len(mine)
 
     def _resumed_since_halt(self) -> bool:
         """``spine resume`` deletes the journal's halt row (``spine.ib.halt.clear_session_halt``)."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from ib_async import IB
 
 from spine.ib import IBSession, SessionSettings, SessionState
-from spine.ib.records import Fill, PlaceBracket, SessionError
+from spine.ib.records import Fill, PlaceBracket, Refresh, SessionError
 from spine.state_store import StateStore
 
 
@@ -24,14 +25,37 @@ def _positions(gateway) -> dict[str, float]:  # type: ignore[no-untyped-def]
     return gateway.call(lambda: {s: h.quantity for s, h in gateway.simulator.account.holdings.items() if h.quantity})
 
 
+def _kill(state_dir, log, reason: str = "operator test") -> None:  # type: ignore[no-untyped-def]
+    with StateStore.in_folder(state_dir) as store:
+        store.set_kill_switch(datetime.now(UTC), "manual", reason)
+    log.wait_for(lambda: any(isinstance(e, SessionError) and "kill switch" in e.message for e in log.drain()), "the kill")
+
+
+@pytest.mark.parametrize(("mode", "kept"), [("cancel", [("held", "stop"), ("held", "take_profit")]), ("cancel_all", [])])
+def test_a_manual_kill_cancels_per_on_trigger_and_keeps_the_position(mode, kept, gateway, open_session, state_dir) -> None:
+    """``cancel`` (the default) cancels what adds risk and keeps a filled position's stop and take-profit."""
+    session, log = open_session(gateway, **({} if mode == "cancel" else {"kill_on_trigger": mode}))
+    log.place(_bracket("held"))
+    gateway.step(1)
+    log.wait_for(lambda: len(log.of(Fill)) == 1, "the entry fill")
+    log.place(_bracket("pending"))  # an entry that never filled, with its two legs
+    _kill(state_dir, log)
+    # The cancels went out before the kill was reported; a reconcile's answers come after the gateway handled them.
+    session.submit(Refresh("reconcile")).result(timeout=10)
+    working = sorted((o.request.order_ref.split(":")[1], o.request.order_ref.split(":")[2]) for o in _working(gateway))
+    assert working == kept
+    assert _positions(gateway) == {"ABC": 10}
+    refused = session.submit(_bracket("after")).result(timeout=10)
+    assert not refused.placed and "kill switch" in refused.refused
+
+
 def test_a_manual_kill_reaches_the_running_session_cancels_and_flattens(gateway, open_session, state_dir) -> None:
-    session, log = open_session(gateway)
+    session, log = open_session(gateway, kill_on_trigger="cancel_and_flatten")
     log.place(_bracket())
     gateway.step(1)
     log.wait_for(lambda: len(log.of(Fill)) == 1, "the entry fill")
-    with StateStore.in_folder(state_dir) as store:
-        store.set_kill_switch(datetime.now(UTC), "manual", "operator test")
-    log.wait_for(lambda: any(isinstance(e, SessionError) and "kill switch" in e.message for e in log.drain()), "the kill")
+    _kill(state_dir, log)
+
     def only_the_closing_order() -> bool:
         working = _working(gateway)
         return len(working) == 1 and working[0].request.order_type == "MKT" and working[0].request.action == "SELL"

@@ -46,7 +46,7 @@ class SessionSettings(BaseModel):
     restore_stop_fraction: float = Field(0.10, gt=0, lt=1, description="restored stop off the average cost when the journal has no stop price")
     restore_take_profit_fraction: float = Field(0.20, gt=0, description="restored take-profit off the average cost, likewise")
     order_messages_per_sec: float = Field(40.0, ge=0, description="spacing of order messages (IB allows 50/s); 0 turns it off")
-    pacing_scale: float = Field(1.0, gt=0, le=1, description="shrinks the historical pacer's windows (tests only)")
+    pacing_scale: float = Field(1.0, gt=0, le=1, description="shrinks the historical pacer's windows (tests, and the rehearsal's replay time)")
     tickers: tuple[str, ...] = ()
     exchange: str = "SMART"
     currency: str = "USD"

@@ -40,4 +40,5 @@ def test_settings_come_from_the_config_with_command_line_overrides(make_config_d
                                           "config.yaml": {"kill_switch.on_trigger": "cancel_and_flatten"}}))  # fmt: skip
     settings = SessionSettings.from_config(config, tmp_path, port=4102, client_id=9, tickers=("abc",))
     assert (settings.port, settings.client_id, settings.paper_account, settings.tickers) == (4102, 9, "DU777", ("ABC",))
-    assert settings.kill_flattens and settings.account_max_age_secs == 60.0
+    assert settings.kill_on_trigger == "cancel_and_flatten" and settings.kill_flattens and settings.account_max_age_secs == 60.0
+    assert SessionSettings(state_dir=tmp_path).kill_on_trigger == "cancel"  # a kill keeps protective legs unless told otherwise

@@ -8,6 +8,10 @@ that long after the trip. With a ``StateStore`` the latch is written before
 
 A reset (manual or by the cooldown) starts a new baseline: NAVs recorded before it no
 longer count, so the drop that tripped the breaker does not trip it again at once.
+
+The 1-day comparison is always about the NAV just recorded, against the NAV recorded at
+or before one day before *its* time, of the same account or run (the store's NAV scope):
+a NAV with a later timestamp left in the store by another run never blinds the breaker.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class CircuitBreaker:
         self._tripped = False
         self.tripped_at: datetime | None = None
         self.trip_reason: str = ""
+        self._last: tuple[datetime, float] | None = None  # the NAV recorded most recently
         self.reload()
 
     # --- the seed's API ----------------------------------------------------------------
@@ -70,8 +75,9 @@ class CircuitBreaker:
         self._navs.insert(index, nav)
         if self._store is not None:
             self._store.record_nav(when, nav)
-        self._trim()
+        self._last = (when, nav)
         self._evaluate()
+        self._trim()
 
     def check_1d_drawdown(self, current_nav: float) -> float | None:
         """(current − ref) / ref, negative for a drop; ref is the NAV one day before the latest.
@@ -126,6 +132,7 @@ class CircuitBreaker:
         window = self._store.nav_window(ONE_DAY)
         self._times = [when for when, _ in window]
         self._navs = [nav for _, nav in window]
+        self._last = window[-1] if window else None
 
     def close(self) -> None:
         """Close the store if this breaker opened it (``state_dir=``)."""
@@ -139,25 +146,29 @@ class CircuitBreaker:
             return as_utc(timestamp)
         return self._times[-1] if self._times else datetime.now(UTC)
 
-    def _reference_nav(self) -> float | None:
+    def _reference_nav(self, at: datetime | None = None) -> float | None:
+        """The last NAV at or before ``at`` − 1 day (``at``: the latest time), else the earliest."""
         if not self._times:
             return None
-        cutoff = self._times[-1] - ONE_DAY
+        cutoff = (self._times[-1] if at is None else at) - ONE_DAY
         index = bisect.bisect_right(self._times, cutoff) - 1
         return self._navs[max(index, 0)]
 
     def _evaluate(self) -> None:
         if not self.enabled or self._tripped or not self._times:
             return
-        drawdown = self.check_1d_drawdown(self._navs[-1])
+        when, nav = self._last if self._last is not None else (self._times[-1], self._navs[-1])
+        ref = self._reference_nav(when)
+        if ref is None or ref <= 0:
+            return
+        drawdown = (nav - ref) / ref
         limit = self.max_1d_drawdown_pct
-        if drawdown is not None and drawdown <= -limit + _TOLERANCE * limit:
-            ref = self._reference_nav()
+        if drawdown <= -limit + _TOLERANCE * limit:
             reason = (
                 f"1-day drawdown {drawdown:.2%} is at or past circuit_breaker.max_1d_drawdown_pct "
-                f"-{limit:.2%} (NAV {self._navs[-1]:,.2f} against {ref:,.2f} one day earlier)"
+                f"-{limit:.2%} (NAV {nav:,.2f} against {ref:,.2f} one day earlier)"
             )
-            self._trip(self._times[-1], "drawdown", reason)
+            self._trip(when, "drawdown", reason)
 
     def _trip(self, when: datetime, cause: str, reason: str) -> None:
         if self._store is not None:
@@ -172,13 +183,16 @@ class CircuitBreaker:
         self._tripped = False
         self.tripped_at = None
         self.trip_reason = ""
-        if self._times:
+        if self._last is not None:
+            self._times, self._navs = [self._last[0]], [self._last[1]]
+        elif self._times:
             self._times = self._times[-1:]
             self._navs = self._navs[-1:]
 
     def _trim(self) -> None:
         """Keep only the reference NAV and what follows it (memory stays one day long)."""
-        cutoff = self._times[-1] - ONE_DAY
+        latest = self._times[-1] if self._last is None else min(self._times[-1], self._last[0])
+        cutoff = latest - ONE_DAY
         index = bisect.bisect_right(self._times, cutoff) - 1
         if index > 0:
             del self._times[:index]

@@ -58,7 +58,7 @@ class DrawdownBreaker(bt.Analyzer):
             cancelled = cancel(risk_adding_only=True) if cancel is not None else []
             self.events.record(now, "breaker_trip", f"{self.breaker.trip_reason}; cancelled {len(cancelled)} working entries")
         elif self._paused and not paused:
-            self.events.record(now, "breaker_reset", "circuit breaker cleared (cooldown or reset)")
+            self.events.record(now, "breaker_rearm", f"circuit breaker re-armed (circuit_breaker.cooldown_minutes {self.breaker.cooldown_minutes} or a reset)")
         self._paused = paused
 
     def get_analysis(self) -> dict[str, Any]:

@@ -2,35 +2,59 @@
 
 Three triggers: a VIX close above ``kill_switch.vix_threshold`` (VIX arrives as one more
 data feed), a drawdown from peak NAV beyond the configured limit, and a manual kill set
-with ``spine kill`` in the state database. When one fires, every open order is
-cancelled at once, the gate halts (no new risk), positions are closed too when
-``on_trigger`` is ``cancel_and_flatten``, and the trigger is written to the state
-database and the run's events. It stays fired until ``spine resume``.
+with ``spine kill`` in the state database. ``risk.kill_switch: false`` turns the two
+automatic triggers off; the manual kill always works ("Ω2 always available").
+
+When one fires, the gate halts (no new risk) and the broker cancels per
+``kill_switch.on_trigger``: ``cancel`` keeps the protective legs of filled positions
+(every position keeps its Smart Stop), ``cancel_all`` cancels them too,
+``cancel_and_flatten`` also closes every position. Each cancelled order is given the
+trigger as its reason; the trigger goes to the state database and the run's events.
+
+It stays fired until ``spine resume``, unless the config re-arms it
+(``cooldown_minutes``, ``rearm_vix_below``); a manual kill is never re-armed
+automatically. Every re-arm is an event and a row in the state database.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import backtrader as bt
 
 from spine.config import KillSwitchSettings
 from spine.event_log import EventLog
-from spine.state_store import StateStore
+from spine.state_store import StateStore, as_utc
+
+_CLOCK_SLACK = timedelta(seconds=1)
+_ACTIONS = {
+    "cancel": "cancelled every risk-adding order, kept the protective legs of filled positions",
+    "cancel_all": "cancelled every order, protective legs included",
+    "cancel_and_flatten": "cancelled every order and flattened every position",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class KillTrigger:
     cause: str  # vix | drawdown | manual
     reason: str
+    short: str = ""  # what each cancelled order says, e.g. "vix 41.2 > 40"
+
+    @property
+    def order_reason(self) -> str:
+        return f"kill_switch: {self.short or self.cause}"
 
 
 def vix_trigger(vix_close: float, threshold: float) -> KillTrigger | None:
     if math.isfinite(vix_close) and vix_close > threshold:
-        return KillTrigger("vix", f"VIX closed at {vix_close:.2f}, above kill_switch.vix_threshold {threshold:.2f}")
+        return KillTrigger(
+            "vix",
+            f"VIX closed at {vix_close:.2f}, above kill_switch.vix_threshold {threshold:.2f}",
+            f"vix {vix_close:g} > {threshold:g}",
+        )
     return None
 
 
@@ -40,8 +64,31 @@ def drawdown_trigger(nav: float, peak_nav: float, max_drawdown: float) -> KillTr
         return None
     drawdown = (peak_nav - nav) / peak_nav
     if drawdown > max_drawdown:
-        return KillTrigger("drawdown", f"drawdown {drawdown:.2%} from peak NAV {peak_nav:,.2f} is beyond the limit {max_drawdown:.2%}")
+        return KillTrigger(
+            "drawdown",
+            f"drawdown {drawdown:.2%} from peak NAV {peak_nav:,.2f} is beyond the limit {max_drawdown:.2%}",
+            f"drawdown {drawdown:.2%} > {max_drawdown:.2%}",
+        )
     return None
+
+
+def rearm_due(settings: KillSwitchSettings, fired_at: datetime, now: datetime, vix_close: float | None) -> str | None:
+    """Why an automatic trigger may re-arm now, or None (pure: the rule in one place)."""
+    if not settings.rearms:
+        return None
+    cooldown = settings.cooldown_minutes
+    # bar times are Backtrader date numbers: forgive their sub-second rounding
+    if cooldown is not None and as_utc(now) - as_utc(fired_at) + _CLOCK_SLACK < timedelta(minutes=cooldown):
+        return None
+    below = settings.rearm_vix_below
+    if below is not None and (vix_close is None or not math.isfinite(vix_close) or vix_close >= below):
+        return None
+    parts = []
+    if cooldown is not None:
+        parts.append(f"cooldown of {cooldown:g} minutes passed")
+    if below is not None:
+        parts.append(f"VIX closed at {vix_close:g}, below kill_switch.rearm_vix_below {below:g}")
+    return "; ".join(parts)
 
 
 class KillSwitch(bt.Analyzer):
@@ -49,7 +96,7 @@ class KillSwitch(bt.Analyzer):
 
     params = (
         ("settings", None),  # KillSwitchSettings
-        ("enabled", True),  # risk.kill_switch
+        ("enabled", True),  # risk.kill_switch: the automatic triggers (the manual kill always works)
         ("max_drawdown", None),  # positive fraction; default settings.max_drawdown_fraction
         ("vix", None),  # the VIX data feed, or None
         ("store", None),  # StateStore for the manual switch and the trigger record
@@ -64,24 +111,30 @@ class KillSwitch(bt.Analyzer):
         self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
         self.fired: KillTrigger | None = None
         self.fired_at: datetime | None = None
+        self.fires: list[dict[str, Any]] = []
+        self.rearms: list[dict[str, Any]] = []
         self._peak = -math.inf
         self._vix_len = 0
         self._checked_store = False
 
     def next(self) -> None:
-        if not self.p.enabled or self.fired is not None:
-            return
         now = self.strategy.datetime.datetime(0)
+        vix_close = self._new_vix_close()
+        if self.fired is not None:
+            self._maybe_rearm(now, vix_close)
+            if self.fired is not None:
+                return
+            # re-armed on this close: the triggers are checked on it at once, so a VIX still
+            # above the threshold fires again before any order could go out
         trigger = self._manual(first=not self._checked_store)
         self._checked_store = True
-        vix = self.p.vix
-        if trigger is None and vix is not None and len(vix) > self._vix_len:
-            self._vix_len = len(vix)
-            trigger = vix_trigger(float(vix.close[0]), self.settings.vix_threshold)
-        if trigger is None:
-            nav = float(self.strategy.broker.getvalue())
-            self._peak = max(self._peak, nav)
-            trigger = drawdown_trigger(nav, self._peak, self.max_drawdown)
+        if trigger is None and self.p.enabled:
+            if vix_close is not None:
+                trigger = vix_trigger(vix_close, self.settings.vix_threshold)
+            if trigger is None:
+                nav = float(self.strategy.broker.getvalue())
+                self._peak = max(self._peak, nav)
+                trigger = drawdown_trigger(nav, self._peak, self.max_drawdown)
         if trigger is not None:
             self.fire(now, trigger)
 
@@ -89,21 +142,49 @@ class KillSwitch(bt.Analyzer):
         self.fired, self.fired_at = trigger, when
         if self.store is not None and not (trigger.cause == "manual" and self.store.kill_switch().active):
             self.store.set_kill_switch(when, trigger.cause, trigger.reason)
-        flatten = self.settings.on_trigger == "cancel_and_flatten"
+        mode = self.settings.on_trigger
         halt = getattr(self.strategy.broker, "halt", None)
-        cancelled = halt(f"kill switch ({trigger.cause}): {trigger.reason}", flatten=flatten) if halt is not None else []
-        action = "cancelled all orders and flattened positions" if flatten else "cancelled all orders"
-        self.events.record(when, "kill_switch", f"{trigger.cause}: {trigger.reason}; {action} ({len(cancelled)} cancelled)")
+        cancelled = halt(trigger.order_reason, on_trigger=mode) if halt is not None else []
+        self.fires.append({"datetime": when, "cause": trigger.cause, "reason": trigger.reason, "cancelled": len(cancelled)})
+        self.events.record(when, "kill_switch", f"{trigger.cause}: {trigger.reason}; on_trigger {mode}: {_ACTIONS[mode]} ({len(cancelled)} cancelled)")
+
+    def _maybe_rearm(self, now: datetime, vix_close: float | None) -> None:
+        assert self.fired is not None and self.fired_at is not None
+        if self.fired.cause == "manual":
+            return
+        why = rearm_due(self.settings, self.fired_at, now, vix_close)
+        if why is None:
+            return
+        if self.store is not None:
+            self.store.clear_kill_switch(now, "rearm", why)
+        resume = getattr(getattr(self.strategy.broker, "gate", None), "resume", None)
+        if resume is not None:
+            resume(now)
+        self.rearms.append({"datetime": now, "detail": why})
+        self.events.record(now, "kill_switch_rearm", f"{self.fired.cause} trigger of {self.fired_at} re-armed: {why}")
+        self.fired = None
+        self.fired_at = None
+        self._peak = float(self.strategy.broker.getvalue())  # a new peak: the old drawdown must not fire again at once
+
+    def _new_vix_close(self) -> float | None:
+        vix = self.p.vix
+        if vix is None or len(vix) <= self._vix_len:
+            return None
+        self._vix_len = len(vix)
+        return float(vix.close[0])
 
     def _manual(self, *, first: bool) -> KillTrigger | None:
         if self.store is None or not (first or self.p.poll_manual):
             return None
         state = self.store.kill_switch()
         if state.active:
-            return KillTrigger("manual" if state.cause == "manual" else state.cause, f"kill switch active since {state.at}: {state.reason}")
+            cause = "manual" if state.cause == "manual" else state.cause
+            return KillTrigger(cause, f"kill switch active since {state.at}: {state.reason}", f"{cause} ({state.reason})")
         return None
 
     def get_analysis(self) -> dict[str, Any]:
-        if self.fired is None:
-            return {"fired": False}
-        return {"fired": True, "cause": self.fired.cause, "reason": self.fired.reason, "datetime": self.fired_at}
+        base: dict[str, Any] = {"fires": len(self.fires), "rearms": [dict(r) for r in self.rearms]}
+        last = self.fires[-1] if self.fires else None
+        if last is None:
+            return {"fired": False, **base}
+        return {"fired": True, "active": self.fired is not None, "cause": last["cause"], "reason": last["reason"], "datetime": last["datetime"], **base}

@@ -81,6 +81,7 @@ class RunRecorder(bt.Analyzer):
                 "source_type": info.get("source_type", ""),
                 "source_ticker": info.get("source_ticker", ""),
                 "signal_row": info.get("signal_row", ""),
+                "sizing": info.get("sizing", ""),
             }
             self._statics[order.ref] = static
         return static

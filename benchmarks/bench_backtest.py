@@ -19,7 +19,14 @@ alternating harness and bare), then the time and memory ratios against the targe
 (harness within 1.15x the bare time and 1.5x its memory). A benchmark, not a test: it
 exits 0 whether or not the targets are met.
 
-    python benchmarks/bench_backtest.py [--tickers 20] [--bars 5000] [--repeat 3]
+``--with-old-analyzers`` adds a third variant, ``harness-bt``: the harness plus the five
+Backtrader analyzers it attached to every bar before the statistics moved after the run
+(SharpeRatio, DrawDown, TradeAnalyzer, Returns, TimeReturn), interleaved with the other
+two, so the before/after ratios come from one run. The harness variant also times the
+post-run statistics (trades and every figure of ``summary.json`` from the recorded rows)
+and prints it as ``stats s``, outside ``cerebro.run()``.
+
+    python benchmarks/bench_backtest.py [--tickers 20] [--bars 5000] [--repeat 3] [--with-old-analyzers]
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from spine.prices import load_prices
 from spine.signals import load_signals
 
 VARIANTS = ("harness", "bare")
+OLD_ANALYZERS = "harness-bt"  # the harness as it was: the five per-bar Backtrader analyzers attached
 TIME_TARGET = 1.15
 MEMORY_TARGET = 1.5
 START = "2000-01-03"
@@ -99,7 +107,39 @@ def bench_config(tickers: Sequence[str]):  # -> SpineConfig, imported lazily
     return config.model_copy(update={"backtest": backtest, "circuit_breaker": breaker, "sectors": sectors})
 
 
-def run_harness(prices_dir: Path, signals_csv: Path) -> dict[str, Any]:
+def add_old_analyzers(cerebro: bt.Cerebro) -> None:
+    """The analyzers the harness attached before its statistics moved after the run."""
+    cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0)
+    cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
+    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
+    cerebro.addanalyzer(bt.analyzers.Returns, _name="returns", timeframe=bt.TimeFrame.Days)
+    cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="time_return", timeframe=bt.TimeFrame.Days)
+
+
+def post_run_statistics(strategy: bt.Strategy, events: Any, start_value: float) -> float:
+    """Seconds to read the run's CSVs back and compute trades and statistics (writing them is the run's job)."""
+    import pandas as pd
+
+    from spine.run_files import read_run_csv
+    from spine.run_folder import EVENT_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, csv_text
+    from spine.statistics import run_statistics
+    from spine.trades import build_trades
+
+    recorder = strategy.analyzers.recorder
+    with tempfile.TemporaryDirectory(prefix="bench-stats-") as folder:
+        event_rows = [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events]
+        tables = (("orders", recorder.orders, ORDER_COLUMNS), ("fills", recorder.fills, FILL_COLUMNS), ("events", event_rows, EVENT_COLUMNS))
+        for name, rows, columns in tables:
+            (Path(folder) / f"{name}.csv").write_text(csv_text(rows, columns, research_only=True), encoding="utf-8")
+        started = time.perf_counter()
+        frames = {name: read_run_csv(Path(folder) / f"{name}.csv") for name, _, _ in tables}
+    equity = pd.DataFrame(recorder.equity)
+    trades = build_trades(frames["fills"], frames["orders"], frames["events"], equity["datetime"])
+    run_statistics(equity, trades, frames["orders"], start_value)
+    return time.perf_counter() - started
+
+
+def run_harness(prices_dir: Path, signals_csv: Path, *, old_analyzers: bool = False) -> dict[str, Any]:
     from spine.backtest import BacktestRequest, build_cerebro, load_inputs
     from spine.event_log import EventLog
     from spine.prices import discover_price_files, ticker_from_path
@@ -109,18 +149,26 @@ def run_harness(prices_dir: Path, signals_csv: Path) -> dict[str, Any]:
     config = bench_config(tickers)
     inputs = load_inputs(BacktestRequest(config=config, data=(prices_dir,), signals=signals_csv))
     with tempfile.TemporaryDirectory(prefix="bench-state-") as state, StateStore.in_folder(state) as store:
-        cerebro = build_cerebro(config, inputs, events=EventLog(), store=store)
+        events = EventLog()
+        cerebro = build_cerebro(config, inputs, events=events, store=store)
+        if old_analyzers:
+            add_old_analyzers(cerebro)
         before = _maxrss_kib()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         strategy = cerebro.run()[0]
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     recorded = strategy.analyzers.recorder.get_analysis()
     statuses = recorded["statuses"]
+    after_run_kib = _maxrss_kib()  # peak RSS of the run itself: the statistics below import scipy and empyrical
+    stats_s = post_run_statistics(strategy, events, float(config.backtest.cash))
     return _result(
-        "harness",
+        OLD_ANALYZERS if old_analyzers else "harness",
         inputs.prices,
         elapsed,
         before,
+        stats_s=stats_s,
+        cpu_s=cpu,
+        run_rss_kib=after_run_kib,
         orders=recorded["orders"],
         completed=statuses.get("Completed", 0),
         rejected=statuses.get("Rejected", 0) + statuses.get("Margin", 0),
@@ -209,10 +257,10 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
     cerebro.addsizer(bt.sizers.FixedSize, stake=BARE_STAKE)
     cerebro.addstrategy(BareBracketStrategy, signals=plans)
     before = _maxrss_kib()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     strategy = cerebro.run()[0]
-    elapsed = time.perf_counter() - started
-    return _result("bare", prices, elapsed, before, orders=strategy.orders, completed=strategy.completed, rejected=strategy.rejected)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return _result("bare", prices, elapsed, before, cpu_s=cpu, orders=strategy.orders, completed=strategy.completed, rejected=strategy.rejected)
 
 
 # --- measuring -----------------------------------------------------------------------
@@ -222,7 +270,7 @@ def _maxrss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
-def _result(variant: str, prices: dict[str, Any], elapsed: float, before_kib: int, **counts: int) -> dict[str, Any]:
+def _result(variant: str, prices: dict[str, Any], elapsed: float, before_kib: int, stats_s: float = 0.0, cpu_s: float = 0.0, run_rss_kib: int | None = None, **counts: int) -> dict[str, Any]:
     bars = sum(len(series) for series in prices.values())
     return {
         "variant": variant,
@@ -230,8 +278,11 @@ def _result(variant: str, prices: dict[str, Any], elapsed: float, before_kib: in
         "bars": bars,
         "elapsed_s": elapsed,
         "bars_per_s": bars / elapsed if elapsed > 0 else float("nan"),
-        "peak_rss_kib": _maxrss_kib(),
+        "peak_rss_kib": run_rss_kib if run_rss_kib is not None else _maxrss_kib(),
+        "peak_rss_with_stats_kib": _maxrss_kib(),
         "peak_rss_before_run_kib": before_kib,
+        "stats_s": stats_s,
+        "cpu_s": cpu_s,  # process CPU time of cerebro.run(): less sensitive than wall time to other load on the machine
         **counts,
     }
 
@@ -254,17 +305,25 @@ def report(results: dict[str, list[dict[str, Any]]]) -> str:
     def median(variant: str, key: str) -> float:
         return statistics.median(r[key] for r in results[variant])
 
-    lines = [f"{'variant':<9} {'bars/s':>10} {'elapsed s':>10} {'peak RSS MB':>12} {'orders':>7} {'filled':>7} {'rejected':>9}"]
-    for variant in VARIANTS:
+    lines = [f"{'variant':<9} {'bars/s':>10} {'elapsed s':>10} {'peak RSS MB':>12} {'orders':>7} {'filled':>7} {'rejected':>9} {'stats s':>8}"]
+    for variant in results:
         last = results[variant][-1]
         lines.append(
             f"{variant:<9} {median(variant, 'bars_per_s'):>10,.0f} {median(variant, 'elapsed_s'):>10.2f} "
-            f"{median(variant, 'peak_rss_kib') / 1024:>12.1f} {last['orders']:>7} {last['completed']:>7} {last['rejected']:>9}"
+            f"{median(variant, 'peak_rss_kib') / 1024:>12.1f} {last['orders']:>7} {last['completed']:>7} {last['rejected']:>9} {median(variant, 'stats_s'):>8.2f}"
         )
     time_ratio = median("harness", "elapsed_s") / median("bare", "elapsed_s")
     memory_ratio = median("harness", "peak_rss_kib") / median("bare", "peak_rss_kib")
     lines.append(f"time ratio harness/bare: {time_ratio:.2f} (target <= {TIME_TARGET})")
     lines.append(f"memory ratio harness/bare: {memory_ratio:.2f} (target <= {MEMORY_TARGET})")
+    with_stats = (median("harness", "elapsed_s") + median("harness", "stats_s")) / median("bare", "elapsed_s")
+    lines.append(f"time ratio (harness run + post-run statistics)/bare: {with_stats:.2f}")
+    lines.append(f"CPU-time ratio harness/bare: {median('harness', 'cpu_s') / median('bare', 'cpu_s'):.2f}")
+    lines.append(f"memory ratio (harness with post-run statistics)/bare: {median('harness', 'peak_rss_with_stats_kib') / median('bare', 'peak_rss_kib'):.2f}")
+    if OLD_ANALYZERS in results:
+        lines.append(f"time ratio {OLD_ANALYZERS}/bare (before: per-bar analyzers): {median(OLD_ANALYZERS, 'elapsed_s') / median('bare', 'elapsed_s'):.2f}")
+        lines.append(f"memory ratio {OLD_ANALYZERS}/bare: {median(OLD_ANALYZERS, 'peak_rss_kib') / median('bare', 'peak_rss_kib'):.2f}")
+        lines.append(f"CPU-time ratio {OLD_ANALYZERS}/bare: {median(OLD_ANALYZERS, 'cpu_s') / median('bare', 'cpu_s'):.2f}")
     return "\n".join(lines)
 
 
@@ -273,15 +332,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tickers", type=int, default=20, help="synthetic tickers (default 20)")
     parser.add_argument("--bars", type=int, default=5000, help="daily bars per ticker (default 5000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each variant; medians are reported (default 3)")
-    parser.add_argument("--variant", choices=VARIANTS, help=argparse.SUPPRESS)  # child process: run one variant
+    parser.add_argument("--with-old-analyzers", action="store_true", help=f"also run {OLD_ANALYZERS}: the harness with its former five per-bar analyzers")
+    parser.add_argument("--variant", choices=(*VARIANTS, OLD_ANALYZERS), help=argparse.SUPPRESS)  # child process: run one variant
     parser.add_argument("--prices", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--signals", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cash", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--commission-bps", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    if args.variant == "harness":
-        print(json.dumps(run_harness(args.prices, args.signals)))
+    if args.variant in ("harness", OLD_ANALYZERS):
+        print(json.dumps(run_harness(args.prices, args.signals, old_analyzers=args.variant == OLD_ANALYZERS)))
         return 0
     if args.variant == "bare":
         print(json.dumps(run_bare(args.prices, args.signals, cash=args.cash, commission_bps=args.commission_bps)))
@@ -289,15 +349,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.tickers < 1 or args.bars < 30 or args.repeat < 1:
         parser.error("need --tickers >= 1, --bars >= 30 and --repeat >= 1")
-    results: dict[str, list[dict[str, Any]]] = {variant: [] for variant in VARIANTS}
+    variants = (*VARIANTS, OLD_ANALYZERS) if args.with_old_analyzers else VARIANTS
+    results: dict[str, list[dict[str, Any]]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as folder:
         prices_dir, signals_csv = write_data(Path(folder), args.tickers, args.bars)
         print(f"synthetic data: {args.tickers} tickers x {args.bars} daily bars, one signal per ticker every ~{EVERY_N_BARS} bars; {args.repeat} run(s) of each variant")
         for _ in range(args.repeat):
-            for variant in VARIANTS:
+            for variant in variants:
                 result = run_child(variant, prices_dir, signals_csv)
                 results[variant].append(result)
-                print(f"  {variant:<8} {result['elapsed_s']:7.2f} s  {result['bars_per_s']:>9,.0f} bars/s  {result['peak_rss_kib'] / 1024:7.1f} MB", flush=True)
+                print(f"  {variant:<10} {result['elapsed_s']:7.2f} s  (CPU {result['cpu_s']:6.2f} s)  {result['bars_per_s']:>9,.0f} bars/s  {result['peak_rss_kib'] / 1024:7.1f} MB", flush=True)
     print(report(results))
     return 0
 

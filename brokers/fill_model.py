@@ -7,6 +7,12 @@ Backtrader's BackBroker bar-matching rules (market at the next open; limit and s
 the bar's range crosses them, at the open on a gap) for the gateway, which has no
 Backtrader broker; a parity test holds the two together.
 
+Commission schemes (``backtest.commission`` in the config, ``--commission`` on
+``spine gateway``): ``bps:N`` charges N basis points of each fill's notional (the
+default, from ``backtest.commission_bps``); ``ibkr_fixed`` is IBKR's fixed pricing
+for US stocks: USD 0.005 per share, at least USD 1.00 and at most 1% of the trade
+value per order.
+
 Pure functions of numbers: no Backtrader, no sockets.
 """
 
@@ -22,6 +28,40 @@ from spine.config import BacktestSettings, SlippageSettings
 Side = Literal["BUY", "SELL"]
 _NO_SLIPPAGE = SlippageSettings(model="none")
 OrderType = Literal["MKT", "LMT", "STP", "STP LMT"]
+CommissionScheme = Literal["bps", "ibkr_fixed"]
+
+IBKR_FIXED_PER_SHARE = 0.005
+IBKR_FIXED_MINIMUM = 1.00
+IBKR_FIXED_MAX_FRACTION = 0.01
+
+
+class CommissionSpecError(ValueError):
+    """A commission spec that is neither ``bps:N`` nor ``ibkr_fixed``."""
+
+
+def parse_commission(spec: str) -> tuple[CommissionScheme, float]:
+    """``bps:N`` → ("bps", N); ``ibkr_fixed`` → ("ibkr_fixed", 0.0); CommissionSpecError otherwise."""
+    text = spec.strip().lower()
+    if text == "ibkr_fixed":
+        return "ibkr_fixed", 0.0
+    name, sep, value = text.partition(":")
+    if name == "bps" and sep:
+        try:
+            bps = float(value)
+        except ValueError:
+            bps = math.nan
+        if math.isfinite(bps) and 0 <= bps <= 10_000:
+            return "bps", bps
+    raise CommissionSpecError(f"{spec!r}: expected bps:N (N basis points of notional, 0..10000) or ibkr_fixed")
+
+
+def ibkr_fixed_commission(shares: float, value: float) -> float:
+    """IBKR fixed pricing for a US stock order of ``shares`` worth ``value``, to the cent."""
+    shares, value = abs(shares), abs(value)
+    if shares == 0:
+        return 0.0
+    fee = max(shares * IBKR_FIXED_PER_SHARE, IBKR_FIXED_MINIMUM)
+    return round_cents(min(fee, value * IBKR_FIXED_MAX_FRACTION))
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +84,22 @@ class FillModel:
 
     slippage: SlippageSettings = _NO_SLIPPAGE
     commission_bps: float = 0.0
+    commission_scheme: CommissionScheme = "bps"
 
     @classmethod
     def from_settings(cls, settings: BacktestSettings) -> FillModel:
+        spec = getattr(settings, "commission", None)
+        if spec:
+            return cls(slippage=settings.slippage).with_commission(spec)
         return cls(slippage=settings.slippage, commission_bps=settings.commission_bps)
+
+    def with_commission(self, spec: str) -> FillModel:
+        """This model with the commission of ``spec`` (``bps:N`` or ``ibkr_fixed``)."""
+        scheme, bps = parse_commission(spec)
+        return FillModel(slippage=self.slippage, commission_bps=bps, commission_scheme=scheme)
+
+    def describe_commission(self) -> str:
+        return "ibkr_fixed" if self.commission_scheme == "ibkr_fixed" else f"bps:{self.commission_bps:g}"
 
     # -- slippage ---------------------------------------------------------------------
 
@@ -88,10 +140,26 @@ class FillModel:
     # -- commission -------------------------------------------------------------------
 
     def commission(self, size: float, price: float) -> float:
-        """Commission on one fill: ``commission_bps`` of its notional, rounded to the cent."""
+        """Commission on one fill (an order filled at once): ``bps`` of its notional or IBKR fixed, to the cent."""
+        if self.commission_scheme == "ibkr_fixed":
+            return ibkr_fixed_commission(size, abs(size) * price)
         if self.commission_bps == 0:
             return 0.0
         return round_cents(abs(size) * price * self.commission_bps / 10_000.0)
+
+    def order_commission(self, filled_before: float, avg_price_before: float, size: float, price: float,
+                         paid_before: float) -> float:
+        """Commission on one fill of an order that already filled ``filled_before`` shares.
+
+        ``bps`` is per fill (as ``commission``). ``ibkr_fixed`` applies its minimum and
+        maximum per order, as IBKR does: each fill pays what the order's total owes so far
+        less what earlier fills paid, so partial fills never pay the minimum twice.
+        """
+        if self.commission_scheme != "ibkr_fixed":
+            return self.commission(size, price)
+        shares = abs(filled_before) + abs(size)
+        value = abs(filled_before) * avg_price_before + abs(size) * price
+        return max(round_cents(ibkr_fixed_commission(shares, value) - paid_before), 0.0)
 
     # -- bar matching (the gateway's; the SimBroker uses Backtrader's own) -------------
 

@@ -137,6 +137,14 @@ class RiskGate:
             return GateState.REDUCING
         return GateState.ACTIVE
 
+    def halt_reason(self) -> str | None:
+        """Why the gate is HALTED (``kill_switch: …`` or ``circuit_breaker: …``), None when it is not."""
+        if self._halted:
+            return self._halt_reason
+        if self.breaker is not None and self.breaker.is_trading_paused():
+            return f"circuit_breaker: {self.breaker.trip_reason}"
+        return None
+
     @property
     def daily_pnl(self) -> float:
         return self._daily_pnl

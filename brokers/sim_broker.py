@@ -6,7 +6,9 @@ Fills, brackets, OCO and cash accounting are Backtrader's own. What this adds:
 - the ``RiskGate`` between submission and acceptance: every order the strategy sends
   is checked there, and a refusal comes back as a Backtrader ``Rejected`` notification
   with the rule and reason in ``order.info``;
-- ``halt()`` for the kill switch: cancel every open order at once, optionally flatten.
+- ``halt()`` for the kill switch: cancel what adds risk (``cancel``), everything
+  (``cancel_all``) or everything and close the positions (``cancel_and_flatten``);
+- ``halt_reason()``: why the gate is HALTED, so a strategy can stay quiet while it is.
 """
 
 from __future__ import annotations
@@ -136,6 +138,14 @@ class SimBroker(bt.brokers.BackBroker):
 
     def _passes_gate(self, order: bt.Order, now: datetime | None, held: dict[str, float]) -> bool:
         assert self.gate is not None
+        parent = order.parent
+        if parent is not None and parent.status in (bt.Order.Rejected, bt.Order.Canceled, bt.Order.Margin):
+            # A child of a refused parent never goes out: it is not shown to the gate, so it
+            # is never counted as accepted (rate limit, duplicates).
+            order.addinfo(reject_reason="bracket parent was rejected, so this leg never went out")
+            order.reject(self)
+            self.notify(order)
+            return False
         intent = self._intent(order, now)
         # A protective leg only ever closes its parent's position: the gate needs no book for it.
         view = _NO_BOOK if intent.role in PROTECTIVE_ROLES else self._view(order, held)
@@ -193,43 +203,83 @@ class SimBroker(bt.brokers.BackBroker):
 
     # -- the kill switch --------------------------------------------------------------
 
-    def halt(self, reason: str, *, flatten: bool = False) -> list[bt.Order]:
-        """Stop all risk now: the gate halts, every open order is cancelled, positions optionally closed."""
+    def halt(self, reason: str, *, flatten: bool = False, on_trigger: str | None = None, order_reason: str | None = None) -> list[bt.Order]:
+        """Stop all new risk now: the gate halts, then orders are cancelled per ``on_trigger``.
+
+        ``cancel`` (default) cancels every working order that adds risk (entries, unfilled
+        bracket parents with their children) and keeps the protective legs of filled
+        positions, so no position is left without its stop. ``cancel_all`` cancels those
+        legs too; ``cancel_and_flatten`` also closes every position at market. Each
+        cancelled order carries ``order_reason`` (default ``reason``) in its info.
+        """
+        mode = on_trigger or ("cancel_and_flatten" if flatten else "cancel")
         if self.gate is not None:
             self.gate.halt(reason, self.now())
-        cancelled = self.cancel_all()
-        if flatten:
-            self.flatten(reason)
+        why = order_reason or reason
+        cancelled = self.cancel_all(risk_adding_only=mode == "cancel", reason=why)
+        if mode == "cancel_and_flatten":
+            self.flatten(why)
         return cancelled
 
-    def cancel_all(self, *, risk_adding_only: bool = False) -> list[bt.Order]:
+    def halt_reason(self) -> str | None:
+        """Why the gate is HALTED (breaker or kill switch), or None while it is not."""
+        return self.gate.halt_reason() if self.gate is not None else None
+
+    def cancel_all(self, *, risk_adding_only: bool = False, reason: str | None = None) -> list[bt.Order]:
+        """Cancel open orders; with ``risk_adding_only``, keep the protective legs of filled parents and exits.
+
+        Every order cancelled is returned, children of a cancelled parent included, and
+        gets ``reason`` as its cancel reason.
+        """
         cancelled: list[bt.Order] = []
-        for order in list(self.submitted):
-            if risk_adding_only and role_of(order) != "entry":
-                continue
+
+        def doomed(order: bt.Order) -> bool:
+            if not risk_adding_only:
+                return True
+            role = role_of(order)
+            if role == "entry":
+                return True
+            parent = order.parent
+            return role in PROTECTIVE_ROLES and parent is not None and parent.alive()  # the parent never filled
+
+        def label(order: bt.Order) -> None:
+            if reason is not None:
+                order.addinfo(cancel_reason=reason)
+
+        for order in [o for o in self.submitted if doomed(o)]:  # decided before any parent is cancelled
             self.submitted.remove(order)
             self._pchildren.pop(order.ref, None)
+            label(order)
             order.cancel()
             self.notify(order)
             cancelled.append(order)
-        for order in list(self.pending):
-            if order is None or not order.alive():
-                continue
-            if risk_adding_only and role_of(order) != "entry":
-                continue
-            if self.cancel(order):
+        pending = [o for o in self.pending if o is not None and o.alive()]
+        targets = [o for o in pending if doomed(o)]
+        for order in targets:  # label first: cancelling one leg cancels its siblings (OCO)
+            label(order)
+        seen: set[int] = set()
+        for order in targets:
+            if order.alive():
+                self.cancel(order)
+        for order in pending:  # the targets, and the legs Backtrader cancelled with them
+            if order.status == bt.Order.Canceled and order.ref not in seen:
+                seen.add(order.ref)
                 cancelled.append(order)
         return cancelled
 
     def flatten(self, reason: str) -> list[bt.Order]:
-        """Close every open position at market (risk-reducing, so the gate lets it through)."""
+        """Close every open position at market (risk-reducing, so the gate lets it through).
+
+        Each closing order has its own intent id: they are separate decisions, and the
+        gate's duplicate check must not refuse the second one.
+        """
         orders = []
         for data, position in list(self.positions.items()):
             if not position.size or self._owner is None:
                 continue
             send = self.sell if position.size > 0 else self.buy
             orders.append(
-                send(self._owner, data, abs(position.size), exectype=bt.Order.Market, role="exit", tag="KILL_SWITCH", intent=f"flatten-{reason}")
+                send(self._owner, data, abs(position.size), exectype=bt.Order.Market, role="exit", tag="KILL_SWITCH", intent=f"flatten-{data._name}-{reason}")
             )
         return orders
 

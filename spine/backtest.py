@@ -8,7 +8,6 @@ simulation is research, not execution, so it runs whatever ``broker.mode`` says,
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,23 +32,24 @@ from spine.prices import (
     load_vix,
     ticker_from_path,
 )
+from spine.resources import shipped_path
 from spine.run_folder import (
     EQUITY_COLUMNS,
     EVENT_COLUMNS,
     FILL_COLUMNS,
     ORDER_COLUMNS,
-    RETURN_COLUMNS,
     atomic_folder,
     csv_text,
-    unique_run_name,
+    point_latest,
+    run_folder_name,
     write_json,
 )
 from spine.signals import SignalRecord, load_signals
 from spine.state_store import StateStore
-from strategies import DIRECT_TAG, PROPAGATED_TAG, LiquiditySizer, SignalStrategy
+from strategies import LiquiditySizer, SignalStrategy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+SAMPLE_DIR = shipped_path("data", "sample")  # the checkout's data/sample, or the installed copy
 SAMPLE_PRICES = SAMPLE_DIR / "prices"
 SAMPLE_SIGNALS = SAMPLE_DIR / "signals.csv"
 SAMPLE_VIX = SAMPLE_DIR / "vix.csv"
@@ -71,6 +71,10 @@ class BacktestRequest:
     vix: Path | None = None
     state_dir: Path | None = None
     cache_dir: Path = Path("data/cache")
+    name: str | None = None  # a label added to the run folder's name (--name)
+    require_vix: bool = False  # --require-vix: no usable VIX series is an error, not a warning
+    benchmark: str | None = None  # TICKER | FILE | equal-weight (None: equal-weight)
+    log_scale: bool = False  # pnl.png's value axis
 
 
 @dataclass
@@ -89,6 +93,7 @@ class _Inputs:
     signals: list[SignalRecord]
     vix: PriceSeries | None
     signals_path: Path
+    vix_path: Path | None = None
 
 
 def load_inputs(request: BacktestRequest) -> _Inputs:
@@ -106,7 +111,35 @@ def load_inputs(request: BacktestRequest) -> _Inputs:
     signals = load_signals(signals_path, prices=prices, tickers=request.tickers)
     vix_path = request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
     vix = _clip(load_vix(vix_path), prices) if vix_path is not None else None
-    return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path)
+    check_window(prices, request.config.strategy.atr_period)
+    return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path, vix_path=vix_path)
+
+
+def check_window(prices: dict[str, PriceSeries], atr_period: int) -> None:
+    """Refuse a window too short for the ATR before anything runs (Backtrader's ATR crashes on it)."""
+    for ticker, series in prices.items():
+        if len(series) <= atr_period:
+            raise InputError(
+                f"the window {str(series.dates[0])[:10]}..{str(series.dates[-1])[:10]} has {len(series)} bars for {ticker}; "
+                f"the ATR period (strategy.atr_period) is {atr_period}, so at least {atr_period + 1} bars are needed "
+                "(widen --start/--end or lower strategy.atr_period)"
+            )
+
+
+def traded_period(prices: dict[str, PriceSeries]) -> str:
+    first = min(series.dates[0] for series in prices.values())
+    last = max(series.dates[-1] for series in prices.values())
+    return f"{str(first)[:10]}..{str(last)[:10]}"
+
+
+def vix_trigger_status(config: SpineConfig, inputs: _Inputs, vix_path: Path | None) -> str:
+    """``summary.json`` ``kill_switch.vix_trigger``: ``on: …`` or ``off: <why>``; never silent."""
+    if not config.backtest_risk.kill_switch:
+        return "off: risk.kill_switch is false (automatic triggers disabled; a manual kill still works)"
+    period = traded_period(inputs.prices)
+    if inputs.vix is None:
+        return f"off: no VIX series for {period}"
+    return f"on: VIX {str(inputs.vix.dates[0])[:10]}..{str(inputs.vix.dates[-1])[:10]} above {config.kill_switch.vix_threshold:g}"
 
 
 def _signalled_tickers(paths: Sequence[Path], signals_path: Path) -> tuple[str, ...] | None:
@@ -199,33 +232,62 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
         store=store,
         events=events,
     )
-    cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0)
-    cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
-    cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
-    cerebro.addanalyzer(bt.analyzers.Returns, _name="returns", timeframe=bt.TimeFrame.Days)
-    cerebro.addanalyzer(bt.analyzers.TimeReturn, _name="time_return", timeframe=bt.TimeFrame.Days)
+    # No SharpeRatio/DrawDown/TradeAnalyzer/Returns/TimeReturn here: the statistics are
+    # computed after the run from the recorded equity curve and fills (spine.reports).
     return cerebro
 
 
-def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | None = None, inputs: _Inputs | None = None) -> BacktestResult:
-    """Run one historical simulation and write its run folder atomically; return what it wrote."""
-    from spine.pnl_plot import (
-        plot_pnl,  # matplotlib is heavy: load it only when a figure is drawn
-    )
+def run_backtest(
+    request: BacktestRequest,
+    *,
+    progress: Callable[[int], None] | None = None,
+    notify: Callable[[str], None] | None = None,
+    inputs: _Inputs | None = None,
+) -> BacktestResult:
+    """Run one historical simulation and write its run folder atomically; return what it wrote.
+
+    ``notify`` receives the lines a trader must see before the run starts: a VIX
+    trigger that is off, a state that is killed or latched. ``progress`` may have a
+    ``set_total(bars)`` method; it is called once the bar count is known. A sweep worker
+    passes ``inputs`` it already holds in memory.
+    """
+    from spine.benchmark import resolve_benchmark
+    from spine.reports import write_reports
 
     config = request.config
+    say = notify if notify is not None else (lambda line: None)
     inputs = load_inputs(request) if inputs is None else inputs  # a sweep worker passes inputs it holds in memory
+    bar_times = sorted({when for series in inputs.prices.values() for when in series.dates.tolist()})
+    benchmark = resolve_benchmark(request.benchmark, inputs.prices, bar_times, float(config.backtest.cash), cache_dir=request.cache_dir)
+    vix_status = vix_trigger_status(config, inputs, inputs.vix_path)
+    if vix_status.startswith("off: no VIX"):
+        if request.require_vix:
+            raise InputError(f"--require-vix: the VIX kill-switch trigger is {vix_status}; pass --vix FILE covering the traded period")
+        unused = f" (the VIX file {inputs.vix_path} does not overlap it)" if inputs.vix_path is not None else ""
+        say(f"warning: VIX kill-switch trigger is {vix_status}{unused}")
+    set_total = getattr(progress, "set_total", None)
+    if callable(set_total):
+        set_total(bar_count(inputs))
     events = EventLog()
-    name = unique_run_name(request.out_dir, f"backtest-{datetime.now():%Y%m%d-%H%M%S}")
+    name = run_folder_name(request.out_dir, request.name)
     with atomic_folder(request.out_dir, name) as folder:
         state_dir = request.state_dir if request.state_dir is not None else folder / "state"
-        with StateStore.in_folder(state_dir) as store:
+        with StateStore.in_folder(state_dir, nav_scope=f"backtest:{name}") as store:
+            notice = state_notice(store, state_dir)
+            if notice is not None:
+                say(notice)
+            first_bar = _to_datetime(min(series.dates[0] for series in inputs.prices.values()))
+            if vix_status.startswith("off: no VIX"):
+                events.record(first_bar, "vix_trigger_off", vix_status[len("off: "):])
             cerebro = build_cerebro(config, inputs, events=events, store=store, progress=progress)
             started = time.perf_counter()
             strategy = cerebro.run()[0]
             elapsed = time.perf_counter() - started
         recorder = strategy.analyzers.recorder
         summary = _summary(config, request, inputs, strategy, elapsed)
+        summary["kill_switch"]["vix_trigger"] = vix_status
+        summary["state_at_start"] = notice
+        summary["run_name"] = name
         event_rows = [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events]
         research = config.research_only
         orders = recorder.orders
@@ -233,14 +295,41 @@ def run_backtest(request: BacktestRequest, *, progress: Callable[[int], None] | 
         (folder / "fills.csv").write_text(csv_text(recorder.fills, FILL_COLUMNS, research_only=research), encoding="utf-8")
         (folder / "equity.csv").write_text(csv_text(recorder.equity, EQUITY_COLUMNS, research_only=research), encoding="utf-8")
         (folder / "events.csv").write_text(csv_text(event_rows, EVENT_COLUMNS, research_only=research), encoding="utf-8")
-        daily = [{"datetime": when, "return": value} for when, value in strategy.analyzers.time_return.get_analysis().items()]
-        (folder / "returns.csv").write_text(csv_text(daily, RETURN_COLUMNS, research_only=research), encoding="utf-8")
         _write_resolved_config(folder / "config", config)
         write_json(folder / "summary.json", summary)
-        plot_pnl(recorder.equity, folder / "pnl.png", title=f"Spine backtest: {', '.join(inputs.prices)}", research_only=research, events=event_rows)
-        (folder / "run.log").write_text(_run_log(summary, research), encoding="utf-8")
+        summary = write_reports(folder, benchmark=benchmark, log_scale=request.log_scale)  # trades, statistics, returns, pnl.png, report.html, run.log
     run_dir = request.out_dir / name
+    point_latest(request.out_dir, name)
     return BacktestResult(run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)
+
+
+def _to_datetime(stamp: Any) -> datetime:
+    import pandas as pd
+
+    return pd.Timestamp(stamp).to_pydatetime()
+
+
+def bar_count(inputs: _Inputs) -> int:
+    """The bars Cerebro will step through: every distinct timestamp of the traded feeds (and the VIX)."""
+    import numpy as np
+
+    stamps = [series.dates for series in inputs.prices.values()]
+    if inputs.vix is not None:
+        stamps.append(inputs.vix.dates)
+    return len(np.unique(np.concatenate(stamps))) if stamps else 0
+
+
+def state_notice(store: StateStore, state_dir: Path) -> str | None:
+    """One line when the state is killed or latched before the run starts (it would trade nothing)."""
+    kill, latch = store.kill_switch(), store.breaker_latch()
+    parts = []
+    if kill.active:
+        parts.append(f"kill switch ACTIVE ({kill.cause}) since {kill.at}: {kill.reason}")
+    if latch.tripped:
+        parts.append(f"circuit breaker PAUSED since {latch.tripped_at}: {latch.reason}")
+    if not parts:
+        return None
+    return f"state {state_dir}: {'; '.join(parts)}. This run adds no risk until `spine resume --state {state_dir}`"
 
 
 def _write_resolved_config(folder: Path, config: SpineConfig) -> None:
@@ -251,27 +340,14 @@ def _write_resolved_config(folder: Path, config: SpineConfig) -> None:
         (folder / filename).write_text(header + yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
 
 
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, strategy: bt.Strategy, elapsed: float) -> dict[str, Any]:
+    """The run's facts; the statistics (return, drawdown, Sharpe, trades...) are added by ``write_reports``."""
     analyzers = strategy.analyzers
     recorded = analyzers.recorder.get_analysis()
-    trades = analyzers.trades.get_analysis()
-    returns = analyzers.returns.get_analysis()
     equity = analyzers.recorder.equity
     start_value = float(config.backtest.cash)
     end_value = float(strategy.broker.getvalue())
-    by_tag = recorded["trades_by_tag"]
-    provenance = {tag: {"trades": int(by_tag.get(tag, {}).get("trades", 0)), "pnl": by_tag.get(tag, {}).get("pnl", 0.0), "pnl_net": by_tag.get(tag, {}).get("pnl_net", 0.0)} for tag in (DIRECT_TAG, PROPAGATED_TAG)}
-    total = trades.get("total", {}) if hasattr(trades, "get") else {}
     statuses = recorded["statuses"]
-    rtot = _num(returns.get("rtot"))
     bars = len(equity)
     return {
         "research_only": config.research_only,
@@ -285,19 +361,11 @@ def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, str
         "vix": str(inputs.vix.path) if inputs.vix is not None else None,
         "start_value": start_value,
         "end_value": end_value,
-        "return_pct": math.expm1(rtot) if rtot is not None else end_value / start_value - 1.0,
-        "max_drawdown_pct": (_num(analyzers.drawdown.get_analysis().max.drawdown) or 0.0) / 100.0,
-        "sharpe": _num(analyzers.sharpe.get_analysis().get("sharperatio")),
-        "trades": int(total.get("closed", 0) or 0),
-        "trades_open": int(total.get("open", 0) or 0),
-        "won": int(trades.get("won", {}).get("total", 0) or 0) if hasattr(trades, "get") else 0,
-        "lost": int(trades.get("lost", {}).get("total", 0) or 0) if hasattr(trades, "get") else 0,
-        "by_provenance": provenance,
         "orders": recorded["orders"],
         "rejected_orders": int(statuses.get("Rejected", 0)),
         "fills": recorded["fills"],
         "breaker": analyzers.breaker.get_analysis() | {"trips": [{"datetime": t["datetime"].isoformat(), "reason": t["reason"]} for t in analyzers.breaker.trips]},
-        "kill_switch": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in analyzers.kill_switch.get_analysis().items()},
+        "kill_switch": _jsonable(analyzers.kill_switch.get_analysis()),
         "limits": config.backtest_risk.model_dump(),
         "bars": bars,
         "elapsed_seconds": round(elapsed, 3),
@@ -305,11 +373,14 @@ def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, str
     }
 
 
-def _run_log(summary: dict[str, Any], research_only: bool) -> str:
-    lines = [f"# {RESEARCH_LABEL}"] if research_only else []
-    for key in ("start", "end", "tickers", "start_value", "end_value", "return_pct", "max_drawdown_pct", "sharpe", "trades", "orders", "rejected_orders"):
-        lines.append(f"{key}: {summary.get(key)}")
-    return "\n".join(lines) + "\n"
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
@@ -321,21 +392,35 @@ def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
     def pct(value: Any) -> str:
         return f"{value:.2%}" if isinstance(value, (int, float)) else "-"
 
+    def ratio(value: Any) -> str:
+        return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
+
     rows = [
         ("period", f"{summary['start']} .. {summary['end']}"),
         ("tickers", ", ".join(summary["tickers"])),
         ("start value", money(summary["start_value"])),
         ("end value", money(summary["end_value"])),
-        ("return", pct(summary["return_pct"])),
-        ("max drawdown", pct(summary["max_drawdown_pct"])),
-        ("Sharpe (annualised)", f"{summary['sharpe']:.2f}" if summary["sharpe"] is not None else "-"),
+        ("return", pct(summary["total_return"])),
+        ("CAGR / annualised volatility", f"{pct(summary.get('cagr'))} / {pct(summary.get('annual_volatility'))}"),
+        ("max drawdown", f"{pct(summary['max_drawdown'])} (longest {summary.get('max_drawdown_duration_bars')} bars)"),
+        ("Sharpe / Sortino / Calmar", " / ".join(ratio(summary.get(key)) for key in ("sharpe", "sortino", "calmar"))),
+        ("exposure", pct(summary.get("exposure"))),
         ("trades (closed)", str(summary["trades"])),
+        ("win rate / profit factor", f"{pct(summary.get('win_rate'))} / {ratio(summary.get('profit_factor'))}"),
+        ("expectancy / average R / median R", f"{money(summary.get('expectancy'))} / {ratio(summary.get('average_r'))} / {ratio(summary.get('median_r'))}"),
     ]
     for tag, bucket in summary["by_provenance"].items():
         rows.append((f"  {tag}", f"{bucket['trades']} trades, P&L {money(bucket['pnl_net'])}"))
-    rows.append(("orders / rejected", f"{summary['orders']} / {summary['rejected_orders']}"))
+    for reason, bucket in (summary.get("by_exit_reason") or {}).items():
+        rows.append((f"  exit: {reason}", f"{bucket['trades']} trades, P&L {money(bucket['pnl_net'])}"))
+    bench = summary.get("benchmark")
+    if bench:
+        rows.append(("benchmark", f"{bench['name']}: {pct(bench.get('total_return'))}, alpha {pct(bench.get('alpha'))}, beta {ratio(bench.get('beta'))}"))
+    rows.append(("orders / rejected orders / rejected brackets", f"{summary['orders']} / {summary['rejected_orders']} / {summary.get('rejected_brackets', '-')}"))
     breaker = summary["breaker"]
     rows.append(("circuit breaker", f"tripped: {breaker['reason']}" if breaker.get("tripped") else "not tripped"))
     kill = summary["kill_switch"]
     rows.append(("kill switch", f"fired {kill.get('datetime')}: {kill.get('cause')}" if kill.get("fired") else "not fired"))
+    if kill.get("vix_trigger"):
+        rows.append(("VIX trigger", str(kill["vix_trigger"])))
     return rows

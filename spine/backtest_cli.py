@@ -1,4 +1,8 @@
-"""The ``spine backtest`` command: parse options, run, print the summary table and the run folder."""
+"""The ``spine backtest`` command: parse options, run, print the summary table and the run folder.
+
+Backtrader, pandas and matplotlib are imported inside the command, never at module
+level, so ``spine --help`` and the other commands answer fast.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from spine.backtest import BacktestRequest, run_backtest, summary_rows
-from spine.config import load_config
 from spine.errors import InputError
 from spine.labels import RESEARCH_LABEL
+from spine.tickers import checked_ticker
 
 PROGRESS_AFTER_SECONDS = 2.0
 
@@ -38,7 +41,7 @@ def _parse_date(value: str | None, flag: str) -> date | None:
 def _parse_tickers(value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
-    tickers = tuple(t.strip().upper() for t in value.split(",") if t.strip())
+    tickers = tuple(checked_ticker(t, "--tickers") for t in value.split(",") if t.strip())
     if not tickers:
         raise InputError(f"--tickers {value!r} names no ticker; expected a comma-separated list like NVDA,ORCL")
     return tickers
@@ -52,6 +55,12 @@ class _LateProgress:
         self.started = time.perf_counter()
         self.progress: Progress | None = None
         self.task = None
+
+    def set_total(self, total: int) -> None:
+        """The real number of bars, known once the inputs are loaded."""
+        self.total = total
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, total=total)
 
     def __call__(self, bars: int) -> None:
         if self.progress is None:
@@ -78,8 +87,15 @@ def backtest_command(
     out: Annotated[Path, typer.Option("--out", help="folder that receives the run folder")] = Path("runs"),
     vix: Annotated[Path | None, typer.Option("--vix", help="VIX CSV (DATE,OPEN,HIGH,LOW,CLOSE) for the kill switch")] = None,
     state: Annotated[Path | None, typer.Option("--state", help="state folder (default: a fresh one inside the run folder)")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="a label added to the run folder's name")] = None,
+    require_vix: Annotated[bool, typer.Option("--require-vix", help="fail (exit 2) when the VIX kill-switch trigger has no VIX series")] = False,
+    benchmark: Annotated[str, typer.Option("--benchmark", help="TICKER | FILE | equal-weight (buy-and-hold of the traded tickers)")] = "equal-weight",
+    log_scale: Annotated[bool, typer.Option("--log-scale", help="log scale for pnl.png's value axis")] = False,
 ) -> None:
     """Historical simulation: signals become provenance-tagged brackets on the simulated broker."""
+    from spine.backtest import BacktestRequest, run_backtest, summary_rows
+    from spine.config import load_config
+
     if source not in ("csv", "yfinance"):
         raise InputError(f"--source {source!r} is not known; expected csv or yfinance")
     cfg = load_config(config)
@@ -97,10 +113,18 @@ def backtest_command(
         out_dir=out,
         vix=vix,
         state_dir=state,
+        name=name,
+        require_vix=require_vix,
+        benchmark=benchmark,
+        log_scale=log_scale,
     )
     progress = _LateProgress(Console(stderr=True), total=0)
+
+    def notify(line: str) -> None:
+        console.print(line, style="bold yellow", markup=False, highlight=False, soft_wrap=True)
+
     try:
-        result = run_backtest(request, progress=progress)
+        result = run_backtest(request, progress=progress, notify=notify)
     finally:
         progress.close()
     table = Table(title="Backtest summary", show_header=False, title_justify="left")

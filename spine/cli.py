@@ -4,35 +4,110 @@ Every ``InputError`` or ``SafetyError`` becomes one message on stderr and exit c
 with no traceback; anything else is a bug and keeps its traceback. The translation is
 done around each command, so it holds for the installed ``spine`` script and for
 ``typer.testing.CliRunner().invoke(app, ...)`` alike.
+
+``spine --help`` must answer fast, so commands whose modules load pandas, Backtrader or
+the gateway (``gateway``, ``data``) are imported only when they run (``_LazyGroup``);
+their one-line help is written here.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from spine.backtest_cli import backtest_command
 from spine.errors import InputError, SafetyError
-from spine.gateway.cli import gateway_command
-from spine.market_data import fetch_command
-from spine.safety_cli import check_command, kill_command, resume_command
-from spine.sweep.cli import sweep_command
+from spine.report_cli import report_command
+from spine.safety_cli import check_command, kill_command, resume_command, status_command
 
 EXIT_BAD_INPUT = 2
 
+# name -> (module, attribute, one-line help); an attribute named ``*_app`` builds a typer
+# app (a sub-group), any other is a command function. Loaded on first use, never for --help.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "gateway": ("spine.gateway.cli", "gateway_command", "Offline IB Gateway simulator: the TWS socket protocol on loopback, replaying price files."),
+    "data": ("spine.cli", "build_data_app", "Market data: download daily bars into the local cache."),
+    "sweep": ("spine.sweep.cli", "sweep_command", "Parameter sweeps and walk-forward on Dask: many fresh backtests, one results table."),
+}
+
+
+def _load_lazy(name: str) -> Any:
+    """The real click command behind a lazy name (imports its module now)."""
+    module, attribute, _ = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if attribute.endswith("_app"):
+        command = typer.main.get_group(target())
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(refusing_bad_input(target))
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class _LazyGroup(TyperGroup):
+    """A typer group that lists ``LAZY_COMMANDS`` from their help text and imports them on use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in LAZY_COMMANDS if name not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            text = LAZY_COMMANDS[cmd_name][2]
+            return TyperCommand(cmd_name, help=text, short_help=text)
+        return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
+            self.commands[args[0]] = _load_lazy(args[0])
+        return super().resolve_command(ctx, args)
+
+
+def build_data_app() -> typer.Typer:
+    """Built on first use: ``spine.market_data`` loads pandas."""
+    from spine.market_data import fetch_command
+
+    data = typer.Typer(help="Market data: download daily bars into the local cache.", no_args_is_help=True)
+
+    @data.callback()
+    def _data() -> None:
+        """Market data: download daily bars into the local cache."""
+
+    data.command("fetch")(refusing_bad_input(fetch_command))
+    return data
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"spine {spine_version()}")
+        raise typer.Exit(0)
+
+
+def spine_version() -> str:
+    """The installed distribution's version (the source tree's when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("spine")
+    except PackageNotFoundError:
+        return "0.1.0"
+
 app = typer.Typer(
+    cls=_LazyGroup,
     name="spine",
     help="Spine: a Backtrader harness for Interactive Brokers with a fail-closed safety envelope (research only by default).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Market data: download daily bars into the local cache.", no_args_is_help=True)
 
 
 def refusing_bad_input(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,7 +125,9 @@ def refusing_bad_input(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    version: bool = typer.Option(False, "--version", help="print the version and exit", is_eager=True, callback=_version),
+) -> None:
     """Spine: research signals to provenance-tagged bracket orders, behind a fail-closed safety envelope."""
 
 
@@ -58,10 +135,8 @@ app.command("backtest")(refusing_bad_input(backtest_command))
 app.command("check")(refusing_bad_input(check_command))
 app.command("kill")(refusing_bad_input(kill_command))
 app.command("resume")(refusing_bad_input(resume_command))
-app.command("gateway")(refusing_bad_input(gateway_command))
-app.command("sweep")(refusing_bad_input(sweep_command))
-data_app.command("fetch")(refusing_bad_input(fetch_command))
-app.add_typer(data_app, name="data")
+app.command("status")(refusing_bad_input(status_command))
+app.command("report")(refusing_bad_input(report_command))
 
 
 def main(argv: list[str] | None = None) -> int:

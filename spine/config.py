@@ -19,11 +19,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from spine.errors import ConfigError
+from spine.resources import shipped_path
 
-SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+SHIPPED_CONFIG_DIR = shipped_path("config")  # the checkout's config/, or the installed copy
 
 TRADING_FILE = "trading_config.yaml"
 STRATEGY_FILE = "strategy_params.yaml"
@@ -114,9 +122,34 @@ class ComplianceSettings(_Frozen):
 
 
 class KillSwitchSettings(_Frozen):
+    """Ω2. ``on_trigger``: ``cancel`` keeps the protective legs of filled positions,
+    ``cancel_all`` cancels them too, ``cancel_and_flatten`` also closes every position.
+
+    Re-arm is explicit: without ``cooldown_minutes`` and ``rearm_vix_below`` only
+    ``spine resume`` clears a fired switch. With them, an automatic trigger (VIX or
+    drawdown, never a manual kill) re-arms once the cooldown has passed and, when
+    ``rearm_vix_below`` is set, the VIX has closed below it (alone, it re-arms on that
+    close with no cooldown).
+    """
+
     vix_threshold: float = Field(40.0, gt=0)
     max_drawdown_pct: float = Field(0.20, ge=-1, le=1, description="from peak NAV; sign ignored")
-    on_trigger: Literal["cancel", "cancel_and_flatten"] = "cancel"
+    on_trigger: Literal["cancel", "cancel_all", "cancel_and_flatten"] = "cancel"
+    cooldown_minutes: float | None = Field(None, gt=0, allow_inf_nan=False)
+    rearm_vix_below: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _rearm_below_the_trigger(self) -> KillSwitchSettings:
+        if self.rearm_vix_below is not None and self.rearm_vix_below > self.vix_threshold:
+            raise ValueError(
+                f"kill_switch.rearm_vix_below {self.rearm_vix_below:g} is above kill_switch.vix_threshold "
+                f"{self.vix_threshold:g}; expected a level at or below the trigger"
+            )
+        return self
+
+    @property
+    def rearms(self) -> bool:
+        return self.cooldown_minutes is not None or self.rearm_vix_below is not None
 
     @property
     def max_drawdown_fraction(self) -> float:
@@ -141,6 +174,10 @@ class SlippageSettings(_Frozen):
 class BacktestSettings(_Frozen):
     cash: float = Field(100_000.0, gt=0)
     commission_bps: float = Field(0.0, ge=0, le=10_000)
+    commission: str | None = Field(
+        None, pattern=r"^\s*(bps:\d+(\.\d+)?|ibkr_fixed)\s*$",
+        description="bps:N or ibkr_fixed; overrides commission_bps when set (shared by SimBroker and the gateway)",
+    )
     slippage: SlippageSettings = SlippageSettings()
     max_drawdown_pct: float = Field(-0.15, ge=-1, le=1, description="kill-switch drawdown in a backtest; sign ignored")
     risk: RiskLimits | None = None
@@ -189,7 +226,13 @@ class SpineConfig(_Frozen):
 
     @property
     def research_only(self) -> bool:
-        return self.compliance.omega_4_active
+        """Whether outputs carry the research-only label: always, on every route Spine has.
+
+        A backtest, a gateway rehearsal and a paper session are never a live trading
+        record, whatever ``compliance.omega_4_active`` says; that flag only matters to a
+        live route.
+        """
+        return True
 
     def to_files(self) -> dict[str, dict[str, Any]]:
         """The resolved config as the three file bodies (for the run folder)."""
@@ -213,17 +256,34 @@ class SpineConfig(_Frozen):
         }
 
 
+MAX_CONFIG_BYTES = 256 * 1024  # a config file is a few kilobytes; anything this big is not one
+MAX_CONFIG_NODES = 10_000  # values after expanding aliases: an alias bomb is refused, not expanded
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """One config file as a mapping; every way it can be unreadable is one ``ConfigError``."""
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found (expected a YAML file here)")
     try:
-        body = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: file is {len(raw):,} bytes; expected a config file of at most {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); expected a UTF-8 YAML file") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _refuse_alias_bombs(path, node)
+        body = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply; expected a config of a few levels of sections") from None
     if body is None:
         return {}
     if not isinstance(body, dict):
@@ -231,18 +291,57 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return body
 
 
+def _refuse_alias_bombs(path: Path, root: yaml.Node | None) -> None:
+    """Count the values the document expands to (aliases included) without expanding it."""
+    if root is None:
+        return
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in sizes and not done:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        if not done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        total = 1 + sum(sizes.get(id(child), 1) for child in children)
+        sizes[id(node)] = total
+        if total > MAX_CONFIG_NODES:
+            raise ConfigError(
+                f"{path}: YAML aliases expand to more than {MAX_CONFIG_NODES:,} values; "
+                "expected a plain config (an alias bomb is refused, not expanded)"
+            )
+
+
+def _shown(value: Any, limit: int = 120) -> str:
+    """A bad value for a message, never longer than ``limit`` characters."""
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = limit
+    short.maxlevel, short.maxlist, short.maxdict = 3, 6, 6
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
     loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
     kind = error["type"]
-    value = error.get("input")
+    value = _shown(error.get("input"))
     if kind == "extra_forbidden":
         parent = _model_at(model, error["loc"][:-1])
         known = ", ".join(parent.model_fields) if parent is not None else ""
         expected = f" (expected one of: {known})" if known else ""
-        return f"{loc} = {value!r}: unknown key{expected}"
+        return f"{loc} = {value}: unknown key{expected}"
     if kind == "missing":
         return f"{loc}: required key is missing"
-    return f"{loc} = {value!r}: {error['msg'].lower()}"
+    return f"{loc} = {value}: {error['msg'].lower()}"
 
 
 def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:

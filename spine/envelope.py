@@ -139,7 +139,15 @@ def resolve_envelope(
         blockers = common + paper_only
         route = "paper" if paper_ok else "disabled"
     if not config.compliance.omega_4_active:
-        warnings.append("compliance.omega_4_active is false; Ω4 stays enforced, only research_only_override lifts it")
+        warnings.append(
+            "compliance.omega_4_active is false: it only matters to a live route; every backtest, "
+            "gateway rehearsal and paper output stays labelled research only"
+        )
+    if config.kill_switch.on_trigger == "cancel_all":
+        warnings.append(
+            "kill_switch.on_trigger is cancel_all: a kill also cancels the protective stops and take-profits, "
+            "so open positions are left unprotected (the default, cancel, keeps them)"
+        )
     if route == "paper" and not config.trading.execution.paper_account.strip():
         warnings.append("trading.execution.paper_account is empty; the gateway's default account will be used")
     port = config.trading.ib.port

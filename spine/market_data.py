@@ -45,6 +45,7 @@ from pandas.tseries.offsets import CustomBusinessDay
 from spine.errors import DataError
 from spine.prices import PRICE_COLUMNS, load_price_file, series_from_arrays
 from spine.run_folder import write_text_atomically
+from spine.tickers import checked_ticker
 
 __all__ = ["DEFAULT_CACHE_DIR", "ensure_cached", "fetch_command", "fetch_to_cache"]
 
@@ -257,7 +258,8 @@ def _nothing_returned(path: Path, ticker: str, first: date, last: date) -> DataE
 
 
 def _cache_path(cache_dir: Path, ticker: str) -> Path:
-    return cache_dir / f"{ticker}.csv"
+    """The cache file of a ticker; a name that is not a ticker never becomes a path."""
+    return cache_dir / f"{checked_ticker(ticker, 'cache')}.csv"
 
 
 def _read_cache(path: Path) -> tuple[pd.DataFrame | None, list[Interval]]:
@@ -319,7 +321,7 @@ def _merge(held: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataFrame:
 
 def _tickers(tickers: Sequence[str] | str) -> list[str]:
     parts = re.split(r"[,\s]+", tickers) if isinstance(tickers, str) else list(tickers)
-    names = list(dict.fromkeys(p.strip().upper() for p in parts if p and p.strip()))
+    names = list(dict.fromkeys(checked_ticker(p, "tickers") for p in parts if p and p.strip()))
     if not names:
         raise DataError("tickers", "no ticker given; expected tickers like NVDA,ORCL")
     return names

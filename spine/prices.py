@@ -18,6 +18,7 @@ numbers are only worked out for the first offending row.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import warnings
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from spine.errors import DataError
+from spine.tickers import TICKER_RULE, is_ticker
 
 __all__ = [
     "PRICE_COLUMNS",
@@ -213,6 +215,7 @@ def read_csv_table(path: str | Path, *, what: str) -> CsvTable:
             _describe_parser_error(str(exc)),
             row=_parser_error_line(str(exc), kept),
         ) from None
+    _refuse_duplicate_columns(path, lines[kept[0]], kept[0] + 1)
     line_numbers = np.asarray(kept, dtype=np.int64) + 1
     return CsvTable(
         path=path,
@@ -220,6 +223,22 @@ def read_csv_table(path: str | Path, *, what: str) -> CsvTable:
         header_line=int(line_numbers[0]),
         row_lines=line_numbers[1:],
     )
+
+
+def _refuse_duplicate_columns(path: Path, header: str, line: int) -> None:
+    """pandas renames a repeated column (``weight.1``) and goes on: refuse it, naming both."""
+    seen: dict[str, tuple[int, str]] = {}
+    for position, name in enumerate(next(csv.reader([header], skipinitialspace=True), []), start=1):
+        key = name.strip().lower()
+        if key in seen:
+            first_position, first_name = seen[key]
+            raise DataError(
+                path,
+                f"column {name.strip()!r} (column {position}) duplicates {first_name.strip()!r} (column {first_position}); expected each column once",
+                row=line,
+                column=name.strip(),
+            )
+        seen[key] = (position, name)
 
 
 def _parser_error_line(message: str, kept: list[int]) -> int | None:
@@ -514,6 +533,8 @@ def ticker_from_path(path: str | Path) -> str:
     for separator in ("-", "_"):
         stem = stem.split(separator, 1)[0]
     ticker = stem.strip().upper()
+    if ticker and not is_ticker(ticker):
+        raise DataError(path, f"file name gives the ticker {ticker!r}, which is not a ticker symbol; {TICKER_RULE}")
     if not ticker:
         raise DataError(
             path,

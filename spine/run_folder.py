@@ -8,11 +8,14 @@ same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
+import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,9 +24,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from spine.errors import InputError
 from spine.labels import csv_comment
 
-ORDER_COLUMNS = ("order_id", "parent_id", "datetime", "ticker", "side", "role", "order_type", "size", "price", "status", "tag", "reason", "intent", "source_type", "source_ticker", "signal_row")
+ORDER_COLUMNS = ("order_id", "parent_id", "datetime", "ticker", "side", "role", "order_type", "size", "price", "status", "tag", "reason", "intent", "source_type", "source_ticker", "signal_row", "sizing")
 FILL_COLUMNS = ("datetime", "order_id", "ticker", "side", "size", "price", "commission", "tag", "role")
 EQUITY_COLUMNS = ("datetime", "value", "cash")
 EVENT_COLUMNS = ("datetime", "event", "detail")
@@ -64,20 +68,73 @@ def unique_run_name(out_dir: Path, stem: str) -> str:
     return name
 
 
+LATEST_LINK = "latest"
+_NAME_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+
+
+def run_folder_name(out_dir: Path, label: str | None = None, *, kind: str = "backtest", now: datetime | None = None) -> str:
+    """``backtest-YYYYmmdd-HHMMSS-<short id>[-<label>]``: two runs in one second never collide."""
+    stem = f"{kind}-{(now or datetime.now()):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+    if label is not None:
+        if not _NAME_LABEL.fullmatch(label) or ".." in label:
+            raise InputError(f"--name {label!r} is not a usable folder label; expected 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        stem += f"-{label}"
+    return unique_run_name(out_dir, stem)
+
+
+def point_latest(out_dir: Path, name: str) -> None:
+    """Make ``out_dir/latest`` a relative symlink to the newest run, replaced in one step."""
+    link = out_dir / LATEST_LINK
+    if link.exists() and not link.is_symlink():
+        return  # something the user made; never overwrite it
+    temporary = out_dir / f".{LATEST_LINK}.{secrets.token_hex(4)}"
+    try:
+        os.symlink(name, temporary)
+        os.replace(temporary, link)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
+def _prepare_out_dir(out_dir: Path) -> bool:
+    """Create ``out_dir`` (True when this call created it); one clear message when it cannot be."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: is a file; expected a folder to receive the run folder")
+    existed = out_dir.is_dir()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"--out {out_dir}: cannot create the folder ({exc.strerror or exc}); expected a writable folder") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        if not existed:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise InputError(f"--out {out_dir}: is not writable; expected a writable folder")
+    return not existed
+
+
 @contextmanager
 def atomic_folder(out_dir: Path, name: str) -> Iterator[Path]:
-    """Yield a temporary folder; on success rename it to ``out_dir/name``, on failure remove it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    temp = out_dir / f".{name}.partial-{os.getpid()}"
-    if temp.exists():
-        shutil.rmtree(temp)
-    temp.mkdir()
+    """Yield a temporary folder; on success rename it to ``out_dir/name``, on failure remove it.
+
+    A failure also removes ``out_dir`` when this call created it and it is empty, so a
+    failed run leaves nothing behind.
+    """
+    created = _prepare_out_dir(out_dir)
+    temp = out_dir / f".{name}.partial-{os.getpid()}-{secrets.token_hex(3)}"
+    try:
+        temp.mkdir()
+    except OSError as exc:
+        raise InputError(f"--out {out_dir}: cannot write into the folder ({exc.strerror or exc}); expected a writable folder") from None
     try:
         yield temp
+        os.rename(temp, out_dir / name)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
         raise
-    os.replace(temp, out_dir / name)
 
 
 def write_text_atomically(path: Path, text: str) -> Path:

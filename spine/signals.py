@@ -31,6 +31,7 @@ from spine.prices import (
     parse_times,
     read_csv_table,
 )
+from spine.tickers import TICKER_RULE, is_ticker
 
 __all__ = ["DIRECTIONS", "SOURCE_TYPES", "SignalRecord", "load_signals"]
 
@@ -107,6 +108,10 @@ def load_signals(
         source_ticker = np.full(len(ticker), "", dtype=object)
 
     _validate(path, table, names, lines, dates, ticker, weight, direction, source_type)
+    bad_source = [i for i, t in enumerate(source_ticker) if t and not is_ticker(str(t))]
+    if bad_source:
+        i = bad_source[0]
+        raise fail(path, "source_ticker is not a ticker symbol", TICKER_RULE, row=int(lines[i]), column="source_ticker", value=str(source_ticker[i]))
 
     keep = np.ones(len(ticker), dtype=bool)
     if tickers is not None:
@@ -184,6 +189,17 @@ def _validate(
                 row=row(i),
                 column="ticker",
                 value="",
+            ),
+        ),
+        (
+            (ticker != "") & ~np.array([is_ticker(str(t)) for t in ticker], dtype=bool),
+            lambda i: fail(
+                path,
+                "not a ticker symbol",
+                TICKER_RULE,
+                row=row(i),
+                column="ticker",
+                value=str(ticker[i]),
             ),
         ),
         (

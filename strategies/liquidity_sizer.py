@@ -26,6 +26,21 @@ class SizeDecision:
     caps: dict[str, float]
     skip_reason: str = ""
 
+    @property
+    def sizing(self) -> str:
+        """The ``sizing`` column of ``orders.csv``: the binding cap, then the shares each cap allowed.
+
+        e.g. ``risk_budget (weight 296, funds 1012, risk_budget 104, max_position_size 10000)``,
+        so a target weight cut down by the risk budget is visible on the entry row.
+        """
+        if not self.caps:
+            return self.binding_cap
+        shown = ", ".join(f"{SIZING_NAMES.get(name, name)} {math.floor(value + 1e-9):d}" for name, value in self.caps.items())
+        return f"{SIZING_NAMES.get(self.binding_cap, self.binding_cap)} ({shown})"
+
+
+SIZING_NAMES = {"target": "weight", "funds": "funds", "risk": "risk_budget", "max_position_size": "max_position_size"}
+
 
 def size_position(
     *,

@@ -10,6 +10,11 @@ gate does, so the same strategy is safe on every route.
 One bracket per ticker: a signal in the direction already held is recorded as
 "already positioned"; the opposite direction closes (cancelling stop and take-profit)
 and opens the new bracket; weight 0 closes.
+
+Halted means quiet: while the broker's gate is HALTED (breaker or kill switch), a due
+signal is recorded as a skip (``gate HALTED (kill_switch: …)``) and nothing is sent. The
+gate would refuse it anyway; the strategy asks the broker (``halt_reason()``), never
+the safety code, so it stays route-agnostic.
 """
 
 from __future__ import annotations
@@ -132,6 +137,10 @@ class SignalStrategy(bt.Strategy):
         self._act(book, due[-1])
 
     def _act(self, book: TickerBook, signal: SignalRecord) -> None:
+        halted = self._halt_reason()
+        if halted is not None:
+            self._skip(book, signal, f"gate HALTED ({halted})")
+            return
         position = self.getposition(book.data).size
         held = "BUY" if position > 0 else "SELL" if position < 0 else None
         if held is None and book.entry_alive():
@@ -188,6 +197,7 @@ class SignalStrategy(bt.Strategy):
             "atr": atr,
             "entry_ref_price": entry_price,
         }
+        sizing = decision.sizing
         bracket = self.buy_bracket if buy else self.sell_bracket
         book.legs = bracket(
             data=data,
@@ -198,6 +208,8 @@ class SignalStrategy(bt.Strategy):
             limitprice=take_profit,
             **info,
         )
+        if book.legs:
+            book.legs[0].addinfo(sizing=sizing)  # only the entry row says how it was sized
         book.direction = live.direction
 
     def _close(self, book: TickerBook, signal: SignalRecord, tag: str, why: str) -> None:
@@ -213,6 +225,11 @@ class SignalStrategy(bt.Strategy):
         self.events.record(self._now(book), "close", f"{book.data._name} (row {signal.row}): {why}")
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _halt_reason(self) -> str | None:
+        """The broker's word on whether its gate is HALTED (a broker without a gate never is)."""
+        ask = getattr(self.broker, "halt_reason", None)
+        return ask() if callable(ask) else None
 
     def _liquidity_sizer(self) -> LiquiditySizer:
         """The cerebro's LiquiditySizer; without one, a default one (never Backtrader's 1-share sizer)."""

@@ -57,3 +57,50 @@ def make_config_dir(tmp_path: Path):
         return folder
 
     return make
+
+
+@pytest.fixture
+def kill_market(tmp_path: Path):
+    """Three synthetic tickers (120 business days from 2021-01-04) and a VIX that closes at 55 on bar 80.
+
+    ALPH and DLTA rise 0.2% a day and fall 2% a day from bar 86, so a long's stop is hit
+    after the kill; ECHO is flat. Returns a dict with the price folder, the VIX file,
+    the dates and a ``signals(rows)`` writer taking ``(bar, ticker, weight, direction)``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    folder = tmp_path / "kill-market"
+    prices = folder / "prices"
+    prices.mkdir(parents=True)
+    dates = pd.bdate_range("2021-01-04", periods=120)
+    steps = np.where(np.arange(len(dates)) < 86, 1.002, 0.98)
+    for ticker, base, moves in (("ALPH", 50.0, steps), ("DLTA", 80.0, steps), ("ECHO", 30.0, np.ones(len(dates)))):
+        close = base * np.cumprod(moves)
+        open_ = np.r_[close[0], close[:-1]]
+        pd.DataFrame(
+            {"datetime": dates.strftime("%Y-%m-%d"), "open": open_, "high": np.maximum(open_, close) * 1.003,
+             "low": np.minimum(open_, close) * 0.997, "close": close, "volume": 1e6}
+        ).to_csv(prices / f"{ticker}.csv", index=False)
+    vix = np.full(len(dates), 15.0)
+    vix[80] = 55.0
+    vix_file = folder / "vix.csv"
+    pd.DataFrame({"DATE": dates.strftime("%Y-%m-%d"), "OPEN": vix, "HIGH": vix, "LOW": vix, "CLOSE": vix}).to_csv(vix_file, index=False)
+
+    def signals(rows: list[tuple[int, str, float, str]], name: str = "signals.csv") -> Path:
+        path = folder / name
+        body = "datetime,ticker,weight,direction,source_type,source_ticker\n"
+        body += "".join(f"{dates[bar].date()},{ticker},{weight},{direction},direct,\n" for bar, ticker, weight, direction in rows)
+        path.write_text(body)
+        return path
+
+    return {"prices": prices, "vix": vix_file, "dates": dates, "signals": signals, "kill_day": dates[80].date().isoformat()}
+
+
+@pytest.fixture
+def wide_stops():
+    """Config edits: stops 10 ATR away and a far take-profit, so nothing exits before the kill."""
+    return {
+        "trading_config.yaml": {"position_sizing.atr_multiplier": 10.0},
+        "strategy_params.yaml": {"strategy.take_profit_atr": 50.0},
+    }

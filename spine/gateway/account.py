@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 # The account-value tags sent with reqAccountUpdates, in the order IB sends them.
 ACCOUNT_TAGS: tuple[str, ...] = (
@@ -46,8 +46,13 @@ def decimal(value: float | str | Decimal) -> Decimal:
 
 
 def format_money(value: Decimal | float) -> str:
-    """At least two decimals, never fewer digits than the exact value has."""
-    amount = decimal(value).normalize()
+    """Money as IB prints account values: exactly two decimals, rounded half-up (``1000000.00``)."""
+    return f"{decimal(value).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):f}"
+
+
+def format_price(value: Decimal | float) -> str:
+    """A per-share price such as an average cost: at least two, at most eight decimals, no float tail."""
+    amount = decimal(value).quantize(Decimal("0.00000001"), rounding=ROUND_HALF_UP).normalize()
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent >= -2:
         return f"{amount:.2f}"

@@ -15,17 +15,33 @@ methods ``drop_connections``, ``go_silent``, ``reject_next_order``,
     reject=CODE[:TEXT]      reject the next order with error CODE and TEXT
     partial=FRACTION        fill only FRACTION of the next order on its first bar
     ack_delay=SECONDS       delay every order acknowledgement by SECONDS
+    restart[=K]             a gateway restart: every connection dropped, orders and positions kept,
+                            nextValidId rolled back by K (default 1) for the clients that reconnect
+    blackhole               accept the next placeOrder and never answer it (no status, no fill, ever)
+    exec_first              from now on, send execDetails before orderStatus on every fill
+    commission_first        from now on, send commissionReport before execDetails and orderStatus
+    external_fill[=SYMBOL[:QTY]]  an execution with orderId 0 and no orderRef (a manual trade in TWS)
+                            on SYMBOL (default: the first ticker traded), QTY shares (default 1; negative sells)
+    margin_warning          error 2148 (margin warning) to every client
+    data_lost=SECONDS       connectivity lost (1100) for SECONDS, then 1101 (data lost: market data
+                            subscriptions are dropped and must be requested again) instead of 1102
 
 Example: ``--faults "reject=201:No trading permissions,drop@30,silent=5@60"``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from spine.errors import InputError
 
-FAULT_KINDS = ("ack_delay", "drop", "partial", "reject", "silent")
+FAULT_KINDS = ("ack_delay", "blackhole", "commission_first", "data_lost", "drop", "exec_first", "external_fill",
+               "margin_warning", "partial", "reject", "restart", "silent")
+
+FILL_ORDER_STATUS_FIRST = "status_first"
+FILL_ORDER_EXEC_FIRST = "exec_first"
+FILL_ORDER_COMMISSION_FIRST = "commission_first"
 
 
 class FaultSpecError(InputError):
@@ -45,6 +61,13 @@ class Faults:
     next_rejection: Rejection | None = None
     next_partial_fraction: float | None = None
     ack_delay_secs: float = 0.0
+    blackhole_next: bool = False
+    fill_order: str = FILL_ORDER_STATUS_FIRST  # the order of the messages reporting a fill
+    swallowed: list[int] = field(default_factory=list)  # order ids the blackhole took
+
+    def take_blackhole(self) -> bool:
+        taken, self.blackhole_next = self.blackhole_next, False
+        return taken
 
     def take_rejection(self) -> Rejection | None:
         rejection, self.next_rejection = self.next_rejection, None
@@ -63,6 +86,9 @@ class ScheduledFault:
     fraction: float = 0.0
     code: int = 0
     text: str = ""
+    count: int = 0
+    symbol: str = ""
+    quantity: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,16 +114,29 @@ def parse_fault(item: str) -> ScheduledFault:
         raise FaultSpecError(f"--faults: unknown fault {name!r} in {item!r} (expected one of {', '.join(FAULT_KINDS)})")
     try:
         at = float(when) if when else 0.0
-        if at < 0:
+        if not math.isfinite(at) or at < 0:
             raise ValueError
     except ValueError:
         raise FaultSpecError(f"--faults: bad time {when!r} in {item!r} (expected seconds after start)") from None
     try:
-        if kind == "drop":
+        if kind in ("drop", "blackhole", "exec_first", "commission_first", "margin_warning"):
+            if arg:
+                raise ValueError
             return ScheduledFault(kind, at)
-        if kind in ("silent", "ack_delay"):
+        if kind == "restart":
+            count = int(arg) if arg else 1
+            if count < 0:
+                raise ValueError
+            return ScheduledFault(kind, at, count=count)
+        if kind == "external_fill":
+            symbol, _, qty = arg.partition(":")
+            quantity = float(qty) if qty else 1.0
+            if not math.isfinite(quantity) or quantity == 0:
+                raise ValueError
+            return ScheduledFault(kind, at, symbol=symbol.strip().upper(), quantity=quantity)
+        if kind in ("silent", "ack_delay", "data_lost"):
             seconds = float(arg)
-            if seconds < 0:
+            if not math.isfinite(seconds) or seconds < 0:
                 raise ValueError
             return ScheduledFault(kind, at, seconds=seconds)
         if kind == "partial":
@@ -108,4 +147,14 @@ def parse_fault(item: str) -> ScheduledFault:
         code_text, _, text = arg.partition(":")
         return ScheduledFault(kind, at, code=int(code_text), text=text or "Order rejected by fault injection")
     except ValueError:
-        raise FaultSpecError(f"--faults: bad argument {arg!r} in {item!r}") from None
+        raise FaultSpecError(f"--faults: bad argument {arg!r} in {item!r} ({_EXPECTED[kind]})") from None
+
+
+_EXPECTED = {
+    "drop": "expected no argument", "blackhole": "expected no argument", "exec_first": "expected no argument",
+    "commission_first": "expected no argument", "margin_warning": "expected no argument",
+    "restart": "expected restart or restart=K with K >= 0 ids to roll back",
+    "external_fill": "expected external_fill[=SYMBOL[:QTY]] with a non-zero finite QTY",
+    "silent": "expected SECONDS >= 0", "ack_delay": "expected SECONDS >= 0", "data_lost": "expected SECONDS >= 0",
+    "partial": "expected a FRACTION between 0 and 1", "reject": "expected CODE[:TEXT] with an integer CODE",
+}

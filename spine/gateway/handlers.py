@@ -3,6 +3,10 @@
 Each handler reads its request with a ``FieldReader`` and answers through the session.
 A ``ValueError`` from a malformed request becomes error 321 for that request; an
 unexpected exception is logged and answered the same way, never propagated.
+
+Every request gets an answer on its own id, so no client waits forever: the reference
+requests beyond the trading path, and the refusals of what the simulator cannot have,
+live in ``reference_handlers``.
 """
 
 from __future__ import annotations
@@ -15,14 +19,18 @@ from typing import TYPE_CHECKING
 
 from spine.gateway import messages as msg
 from spine.gateway.account import format_money
+from spine.gateway.history import HistoryError
 from spine.gateway.market import Instrument
+from spine.gateway.orders import Status, WorkingOrder
 from spine.gateway.protocol import NOTICE_TEXTS, ErrorCode, FieldReader, InMsg, OutMsg
+from spine.gateway.reference_handlers import ReferenceHandlers
 from spine.gateway.requests import (
     ContractQuery,
     parse_execution_filter,
     parse_historical_request,
     parse_place_order,
     read_contract,
+    request_id,
 )
 
 if TYPE_CHECKING:
@@ -65,10 +73,18 @@ class RequestHandlers:
             InMsg.CANCEL_MKT_DATA: self.cancel_mkt_data,
             InMsg.REQ_REAL_TIME_BARS: self.req_real_time_bars,
             InMsg.CANCEL_REAL_TIME_BARS: self.cancel_real_time_bars,
+            InMsg.CANCEL_HISTORICAL_DATA: self.cancel_historical_data,
         }
-        # Requests that need no answer.
+        self._table.update(ReferenceHandlers(sim, self._instrument).table())
+        # Requests that need no answer (cancels of what never started, settings, subscriptions to nothing).
         for ignored in (InMsg.REQ_AUTO_OPEN_ORDERS, InMsg.CANCEL_ACCOUNT_SUMMARY, InMsg.CANCEL_ACCOUNT_UPDATES_MULTI,
-                        InMsg.CANCEL_HISTORICAL_DATA, InMsg.REQ_MARKET_DATA_TYPE):
+                        InMsg.REQ_MARKET_DATA_TYPE, InMsg.CANCEL_MKT_DEPTH, InMsg.REQ_NEWS_BULLETINS,
+                        InMsg.CANCEL_NEWS_BULLETINS, InMsg.SET_SERVER_LOGLEVEL, InMsg.REPLACE_FA,
+                        InMsg.CANCEL_SCANNER_SUBSCRIPTION, InMsg.CANCEL_FUNDAMENTAL_DATA,
+                        InMsg.CANCEL_CALC_IMPLIED_VOLAT, InMsg.CANCEL_CALC_OPTION_PRICE, InMsg.CANCEL_POSITIONS_MULTI,
+                        InMsg.CANCEL_HISTOGRAM_DATA, InMsg.CANCEL_HEAD_TIMESTAMP, InMsg.CANCEL_PNL,
+                        InMsg.CANCEL_PNL_SINGLE, InMsg.CANCEL_TICK_BY_TICK_DATA, InMsg.CANCEL_WSH_META_DATA,
+                        InMsg.CANCEL_WSH_EVENT_DATA):
             self._table[ignored] = _ignore
 
     async def dispatch(self, session: Session, fields: list[str]) -> None:
@@ -80,8 +96,8 @@ class RequestHandlers:
         handler = self._table.get(msg_id)
         if handler is None:
             log.warning("unsupported or malformed message from %s: %r", session.peer, fields[:3])
-            session.send(msg.error(-1, ErrorCode.VALIDATION_ERROR, f"Error validating request:-'{fields[:1]}' : "
-                                   "cause - unsupported message"))
+            session.send(msg.error(request_id(msg_id, fields), ErrorCode.VALIDATION_ERROR,
+                                   f"Error validating request:-'{msg_id}' : cause - unsupported message {msg_id}"))
             return
         if session.client_id is None and msg_id != InMsg.START_API:
             session.send(msg.error(-1, ErrorCode.VALIDATION_ERROR, "Error validating request: startApi expected first"))
@@ -90,9 +106,9 @@ class RequestHandlers:
             result = handler(session, fields)
             if result is not None:
                 await result
-        except (ValueError, IndexError, KeyError) as exc:
+        except (ValueError, IndexError, KeyError, ArithmeticError) as exc:
             log.warning("malformed message %s from %s: %s", msg_id, session.peer, exc)
-            session.send(msg.error(_req_id(msg_id, fields), ErrorCode.VALIDATION_ERROR,
+            session.send(msg.error(request_id(msg_id, fields), ErrorCode.VALIDATION_ERROR,
                                    f"Error validating request:-'{msg_id}' : cause - {exc}"))
 
     # -- session ----------------------------------------------------------------------------
@@ -107,13 +123,12 @@ class RequestHandlers:
         engine = self.sim.engine
         assert engine is not None
         session.send(msg.managed_accounts([self.sim.settings.account]))
-        session.send(msg.next_valid_id(engine.next_order_id()))
+        session.send(msg.next_valid_id(self.sim.next_valid_id()))
         for code in (ErrorCode.MARKET_DATA_FARM_OK, ErrorCode.HMDS_FARM_OK, ErrorCode.SEC_DEF_FARM_OK):
             session.send(msg.error(-1, code, NOTICE_TEXTS[code]))
 
     def req_ids(self, session: Session, fields: list[str]) -> None:
-        assert self.sim.engine is not None
-        session.send(msg.next_valid_id(self.sim.engine.next_order_id()))
+        session.send(msg.next_valid_id(self.sim.next_valid_id()))
 
     def req_current_time(self, session: Session, fields: list[str]) -> None:
         assert self.sim.market is not None
@@ -174,11 +189,32 @@ class RequestHandlers:
 
     async def place_order(self, session: Session, fields: list[str]) -> None:
         assert self.sim.engine is not None and session.client_id is not None
-        request = parse_place_order(fields, session.client_id)
+        request = parse_place_order(fields, session.client_id, session.version)
+        if request.what_if:
+            self._what_if(session, request)
+            return
+        self.sim.order_arrived()
+        if self.sim.faults.take_blackhole():
+            self.sim.faults.swallowed.append(request.order_id)
+            log.info("fault injection: blackhole took order %d of client %d (never answered)", request.order_id,
+                     session.client_id)
+            return
         delay = self.sim.faults.ack_delay_secs
         if delay > 0:
             await asyncio.sleep(delay)
         self.sim.engine.place(request)
+
+    def _what_if(self, session: Session, request) -> None:  # type: ignore[no-untyped-def]
+        """A what-if order: its margin and commission from the account; nothing is placed."""
+        engine, market = self.sim.engine, self.sim.market
+        assert engine is not None and market is not None
+        preview = engine.preview(request)
+        if isinstance(preview, str):
+            session.send(msg.error(request.order_id, ErrorCode.ORDER_REJECTED, f"Order rejected - reason:{preview}"))
+            return
+        inst = market.instruments[request.symbol.upper()]
+        shadow = WorkingOrder(request, inst, 0, request.quantity, Status.PRE_SUBMITTED, market.index + 1)
+        session.send(msg.open_order(shadow, self.sim.settings.account, preview))
 
     def cancel_order(self, session: Session, fields: list[str]) -> None:
         assert self.sim.engine is not None and session.client_id is not None
@@ -236,8 +272,8 @@ class RequestHandlers:
             found = next((i for i in instruments.values() if i.con_id == contract.con_id), None)
         else:
             found = instruments.get((contract.symbol or contract.local_symbol).upper())
-        if found is not None and contract.sec_type not in ("", "STK"):
-            found = None
+        if found is not None and contract.sec_type not in ("", found.sec_type):
+            found = None  # a Stock request for an index (or the reverse) has no definition
         if found is not None and contract.currency not in ("", found.currency):
             found = None
         if found is None:
@@ -254,24 +290,34 @@ class RequestHandlers:
             session.send(msg.contract_data_end(req_id))
 
     def req_historical_data(self, session: Session, fields: list[str]) -> None:
-        market = self.sim.market
-        assert market is not None
+        """Bars up to the replay clock, never later; keepUpToDate subscribes to the updating bar."""
+        market, history = self.sim.market, self.sim.history
+        assert market is not None and history is not None
         req = parse_historical_request(fields)
         inst = self._instrument(session, req.req_id, req.contract)
         if inst is None:
             return
-        end = market.parse_end_time(req.end, inst.symbol)
+        if inst.is_index and req.what_to_show.strip().upper() not in ("TRADES", ""):
+            session.send(msg.error(req.req_id, ErrorCode.HISTORICAL_DATA_ERROR,
+                                   f"Historical Market Data Service error message:no {req.what_to_show} data for "
+                                   f"the index {inst.symbol}: an index has a value, not quotes (use TRADES)"))
+            return
         try:
-            bars = market.history(inst.symbol, end, req.duration)
-        except ValueError as exc:
+            end = market.history_end(req.end, inst.symbol)
+            answer = history.bars(inst.symbol, end, req.duration, req.bar_size, req.what_to_show, req.format_date)
+        except (HistoryError, ValueError) as exc:
             session.send(msg.error(req.req_id, ErrorCode.HISTORICAL_DATA_ERROR,
                                    f"Historical Market Data Service error message:{exc}"))
             return
         zone = self.sim.settings.timezone
         end_text = msg.ib_time(market.to_datetime(end), zone)
-        start_text = msg.ib_time(bars[0].time, zone) if bars else end_text
-        session.send(msg.historical_data(req.req_id, bars, start_text, end_text, req.format_date, market.intraday,
-                                         zone))
+        start_text = msg.ib_time(market.to_datetime(answer.table.dates[0]), zone)
+        session.send(msg.historical_data(req.req_id, answer.count, answer.rows, start_text, end_text))
+        if req.keep_up_to_date:
+            session.history_updates[req.req_id] = (inst.symbol, req.bar_size, req.what_to_show, req.format_date)
+
+    def cancel_historical_data(self, session: Session, fields: list[str]) -> None:
+        session.history_updates.pop(FieldReader(fields, start=2).integer("reqId"), None)
 
     def req_mkt_data(self, session: Session, fields: list[str]) -> None:
         r = FieldReader(fields, start=2)
@@ -299,14 +345,20 @@ class RequestHandlers:
         bar = market.current_bar(symbol)
         if bar is None:
             return []
-        out = [
-            msg.tick_price(req_id, BID, bar.close, QUOTE_SIZE),
-            msg.tick_price(req_id, ASK, bar.close, QUOTE_SIZE),
-            msg.tick_price(req_id, LAST, bar.close, QUOTE_SIZE),
+        inst = market.instruments[symbol]
+        out: list[msg.Fields] = []
+        if not inst.is_index:  # an index has a value, not quotes
+            bid, ask = quote(bar.close, self.sim.settings.spread_bps, inst.min_tick)
+            out += [msg.tick_price(req_id, BID, bid, QUOTE_SIZE), msg.tick_price(req_id, ASK, ask, QUOTE_SIZE)]
+        out += [
+            msg.tick_price(req_id, LAST, bar.close, QUOTE_SIZE if not inst.is_index else 0.0),
             msg.tick_price(req_id, OPEN, bar.open),
             msg.tick_price(req_id, HIGH, bar.high),
             msg.tick_price(req_id, LOW, bar.low),
         ]
+        previous = market.previous_bar(symbol)
+        if previous is not None:
+            out.append(msg.tick_price(req_id, CLOSE, previous.close))
         if not math.isnan(bar.volume):
             out.append(msg.tick_size(req_id, VOLUME, bar.volume))
         return out
@@ -329,13 +381,11 @@ def _ignore(session: Session, fields: list[str]) -> None:
     return None
 
 
-_UNVERSIONED = frozenset({InMsg.PLACE_ORDER, InMsg.REQ_HISTORICAL_DATA})
-
-
-def _req_id(msg_id: int, fields: list[str]) -> int:
-    """The request (or order) id a malformed request carries, -1 when it has none."""
-    index = 1 if msg_id in _UNVERSIONED else 2
-    try:
-        return int(fields[index])
-    except (IndexError, ValueError):
-        return -1
+def quote(price: float, spread_bps: float, tick: float) -> tuple[float, float]:
+    """Bid and ask ``spread_bps`` apart around ``price``, on the tick grid, bid always below ask."""
+    half = price * spread_bps / 20_000.0
+    bid = math.floor(round((price - half) / tick, 6)) * tick
+    ask = math.ceil(round((price + half) / tick, 6)) * tick
+    if ask <= bid:
+        ask = bid + tick
+    return round(bid, 6), round(ask, 6)

@@ -14,12 +14,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from spine.gateway.account import format_money
+import pandas as pd
+
+from spine.gateway.account import format_money, format_price
 from spine.gateway.market import HistoricalBar, Instrument
 from spine.gateway.protocol import Field, OutMsg
 
 if TYPE_CHECKING:
+    from spine.gateway.history import BarTable
     from spine.gateway.orders import Execution, WorkingOrder
+    from spine.gateway.what_if import Preview
 
 Fields = list[Field]
 
@@ -28,7 +32,8 @@ ORDER_TYPES = "LMT,MKT,STP,STP LMT"
 
 def _contract(inst: Instrument, exchange: str | None = None) -> Fields:
     """conId symbol secType lastTradeDate strike right multiplier exchange currency localSymbol tradingClass."""
-    return [inst.con_id, inst.symbol, "STK", "", 0.0, "", "", exchange or inst.exchange, inst.currency, inst.symbol, "NMS"]
+    return [inst.con_id, inst.symbol, inst.sec_type, "", 0.0, "", "", exchange or inst.exchange, inst.currency,
+            inst.symbol, inst.trading_class]
 
 
 def ib_time(moment: datetime, zone: str) -> str:
@@ -72,7 +77,7 @@ def portfolio_value(
     head = [c[0], c[1], c[2], c[3], c[4], c[5], c[6], inst.primary_exchange, c[8], c[9], c[10]]
     return [
         OutMsg.PORTFOLIO_VALUE, 8, *head, repr(float(position)), repr(float(price)), format_money(value),
-        format_money(avg_cost), format_money(unrealized), format_money(realized), account,
+        format_price(avg_cost), format_money(unrealized), format_money(realized), account,
     ]
 
 
@@ -102,7 +107,7 @@ def account_summary_end(req_id: int) -> Fields:
 
 def position(account: str, inst: Instrument, quantity: float, avg_cost: Decimal) -> Fields:
     """position: strict 16 fields, with the contract's exchange (not primaryExchange)."""
-    return [OutMsg.POSITION_DATA, 3, account, *_contract(inst), repr(float(quantity)), format_money(avg_cost)]
+    return [OutMsg.POSITION_DATA, 3, account, *_contract(inst), repr(float(quantity)), format_price(avg_cost)]
 
 
 def position_end() -> Fields:
@@ -121,8 +126,21 @@ def order_status(order: WorkingOrder) -> Fields:
     ]
 
 
-def open_order(order: WorkingOrder, account: str) -> Fields:
-    """openOrder at v178: 127 fields for a plain (non-combo, non-algo) order."""
+def _what_if_state(preview: Preview | None) -> Fields:
+    """OrderState fields 86-99: margins before/change/after, commission, warning (empty unless what-if)."""
+    if preview is None:
+        return ["", "", "", "", "", "", "", "", "", "", "", "", "", ""]
+    p = preview
+    return [
+        format_money(p.init_margin_before), format_money(p.init_margin_before), format_money(p.equity_before),
+        format_money(p.init_margin_change), format_money(p.init_margin_change), format_money(p.equity_change),
+        format_money(p.init_margin_after), format_money(p.init_margin_after), format_money(p.equity_after),
+        p.commission, p.commission, p.commission, "USD", p.warning,
+    ]
+
+
+def open_order(order: WorkingOrder, account: str, preview: Preview | None = None) -> Fields:
+    """openOrder at v178: 127 fields for a plain (non-combo, non-algo) order; a what-if answer with ``preview``."""
     r = order.request
     fields: Fields = [
         OutMsg.OPEN_ORDER, r.order_id, *_contract(order.instrument),  # 0-12
@@ -140,9 +158,8 @@ def open_order(order: WorkingOrder, account: str) -> Fields:
         False, "", "", False,  # 77 optOutSmartRouting .. 80 notHeld
         0,  # 81 deltaNeutralContractPresent
         "",  # 82 algoStrategy
-        False, False, order.status,  # 83 solicited, 84 whatIf, 85 OrderState.status
-        "", "", "", "", "", "", "", "", "",  # 86-94 margin before/change/after
-        "", "", "", "", "",  # 95 commission .. 99 warningText
+        False, preview is not None, order.status,  # 83 solicited, 84 whatIf, 85 OrderState.status
+        *_what_if_state(preview),  # 86-94 margin before/change/after, 95 commission .. 99 warningText
         False, False,  # 100 randomizeSize, 101 randomizePrice
         0,  # 102 conditionsCount
         "", "", "", "", "", "",  # 103 adjustedOrderType .. 108 adjustedStopLimitPrice
@@ -213,12 +230,14 @@ def commission_report(execution: Execution) -> Fields:
 
 def contract_data(req_id: int, inst: Instrument, zone: str) -> Fields:
     """contractData at ≥164 (no version field), for a plain US stock."""
+    order_types = "" if inst.is_index else ORDER_TYPES
+    stock_type = "" if inst.is_index else "COMMON"
     return [
-        OutMsg.CONTRACT_DATA, req_id, inst.symbol, "STK", "", 0.0, "", inst.exchange, inst.currency,
-        inst.symbol, inst.symbol, "NMS", inst.con_id, inst.min_tick,
-        "", ORDER_TYPES, inst.exchange, 1, 0, inst.symbol, inst.primary_exchange, "", "", "", "", zone,
+        OutMsg.CONTRACT_DATA, req_id, inst.symbol, inst.sec_type, "", 0.0, "", inst.exchange, inst.currency,
+        inst.symbol, inst.symbol, inst.trading_class, inst.con_id, inst.min_tick,
+        "", order_types, inst.exchange, 1, 0, inst.symbol, inst.primary_exchange, "", "", "", "", zone,
         "", "", "", "", 0,  # tradingHours, liquidHours, evRule, evMultiplier, secIdListCount
-        1, "", "", "26", "", "COMMON", "1", "1", "1",
+        1, "", "", "26", "", stock_type, "1", "1", "1",
     ]
 
 
@@ -230,24 +249,21 @@ def _volume(volume: float) -> float:
     return -1.0 if math.isnan(volume) else volume  # NaN: IB's "unknown" (-1); never an empty field
 
 
-def bar_time(bar: HistoricalBar, format_date: int, intraday: bool, zone: str) -> str:
-    if format_date == 2:
-        return str(int(bar.time.timestamp()))
-    if not intraday:
-        return f"{bar.time:%Y%m%d}"
-    return ib_time(bar.time, zone)
-
-
-def historical_data(
-    req_id: int, bars: list[HistoricalBar], start: str, end: str, format_date: int, intraday: bool, zone: str
-) -> Fields:
-    """historicalData below v196: the bars and, in the same message, the request's end."""
-    fields: Fields = [OutMsg.HISTORICAL_DATA, req_id, start, end, len(bars)]
-    for hb in bars:
-        b = hb.bar
-        wap = (b.high + b.low + b.close) / 3.0
-        fields += [bar_time(hb, format_date, intraday, zone), b.open, b.high, b.low, b.close, _volume(b.volume), wap, 0]
+def historical_data(req_id: int, count: int, rows: str, start: str, end: str) -> Fields:
+    """historicalData below v196: the bars (pre-encoded rows, NUL-joined) and, in the same message, the end."""
+    fields: Fields = [OutMsg.HISTORICAL_DATA, req_id, start, end, count]
+    if count:
+        fields.append(rows)
     return fields
+
+
+def historical_data_update(req_id: int, table: BarTable, format_date: int, zone: str) -> Fields:
+    """keepUpToDate's updating bar: note the order open, close, high, low, then wap, volume."""
+    stamp = pd.Timestamp(table.dates[-1])
+    label = str(int(stamp.tz_localize(zone).timestamp())) if format_date == 2 else f"{stamp:%Y%m%d}"
+    o, h, lo, c, v = (float(table.open[-1]), float(table.high[-1]), float(table.low[-1]), float(table.close[-1]),
+                      float(table.volume[-1]))
+    return [OutMsg.HISTORICAL_DATA_UPDATE, req_id, -1, label, o, c, h, lo, (h + lo + c) / 3.0, _volume(v)]
 
 
 def real_time_bar(req_id: int, hb: HistoricalBar) -> Fields:
@@ -271,3 +287,67 @@ def tick_size(req_id: int, tick_type: int, size: float) -> Fields:
 
 def tick_snapshot_end(req_id: int) -> Fields:
     return [OutMsg.TICK_SNAPSHOT_END, 1, req_id]
+
+
+# -- notices and the answers to requests the simulator has nothing for -------------------
+
+
+def news_bulletin(msg_id: int, text: str, exchange: str = "SIM") -> Fields:
+    """updateNewsBulletin: msgType 1 is a regular bulletin."""
+    return [OutMsg.NEWS_BULLETINS, 1, msg_id, 1, text, exchange]
+
+
+def receive_fa(data_type: int, xml: str) -> Fields:
+    return [OutMsg.RECEIVE_FA, 1, data_type, xml]
+
+
+def scanner_parameters(xml: str) -> Fields:
+    return [OutMsg.SCANNER_PARAMETERS, 1, xml]
+
+
+def empty_list(msg_id: int, req_id: int | None = None) -> Fields:
+    """A list answer with no items: ``msgId, [reqId,] 0``."""
+    return [msg_id, 0] if req_id is None else [msg_id, req_id, 0]
+
+
+def symbol_samples(req_id: int, instruments: list[Instrument], version: int) -> Fields:
+    """symbolSamples: conId symbol secType primaryExchange currency, derivative types (+ description, issuerId ≥176)."""
+    fields: Fields = [OutMsg.SYMBOL_SAMPLES, req_id, len(instruments)]
+    for inst in instruments:
+        fields += [inst.con_id, inst.symbol, inst.sec_type, inst.primary_exchange, inst.currency, 0]
+        if version >= 176:
+            fields += [inst.symbol, ""]
+    return fields
+
+
+def market_rule(rule_id: int, tick: float) -> Fields:
+    return [OutMsg.MARKET_RULE, rule_id, 1, 0.0, tick]
+
+
+def user_info(req_id: int) -> Fields:
+    return [OutMsg.USER_INFO, req_id, ""]
+
+
+def head_timestamp(req_id: int, stamp: str) -> Fields:
+    return [OutMsg.HEAD_TIMESTAMP, req_id, stamp]
+
+
+def pnl(req_id: int, daily: float, unrealized: float, realized: float) -> Fields:
+    return [OutMsg.PNL, req_id, daily, unrealized, realized]
+
+
+def pnl_single(req_id: int, position: float, daily: float, unrealized: float, realized: float, value: float) -> Fields:
+    return [OutMsg.PNL_SINGLE, req_id, position, daily, unrealized, realized, value]
+
+
+def position_multi(req_id: int, account: str, inst: Instrument, quantity: float, avg_cost: Decimal) -> Fields:
+    return [OutMsg.POSITION_MULTI, 1, req_id, account, *_contract(inst), repr(float(quantity)), format_price(avg_cost),
+            ""]
+
+
+def position_multi_end(req_id: int) -> Fields:
+    return [OutMsg.POSITION_MULTI_END, 1, req_id]
+
+
+def sec_def_opt_params_end(req_id: int) -> Fields:
+    return [OutMsg.SECURITY_DEFINITION_OPTION_PARAMETER_END, req_id]

@@ -16,10 +16,16 @@ Rules, as IB applies them:
 * An order placed while bar ``k`` is current may fill from bar ``k + 1`` on; prices,
   the volume cap, impact and commission come from the shared ``FillModel``.
 * Time in force is not simulated: every order is good until cancelled.
+* An order whose quantity or prices are not finite, not positive or absurd (above
+  ``order_checks.MAX_ORDER_QUANTITY`` shares, outside ``MIN_PRICE``..``MAX_PRICE``) is rejected at
+  placeOrder with error 201 and the reason; and an exception while one order is matched
+  retires that order (Inactive, error 201) instead of escaping into the clock.
+* ``what_if`` orders are never placed: ``preview`` answers them from the account.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -30,9 +36,11 @@ from brokers.fill_model import Bar, FillModel
 from spine.gateway.account import Account
 from spine.gateway.faults import Faults
 from spine.gateway.market import Instrument, MarketClock
+from spine.gateway.order_checks import validate_order
 from spine.gateway.protocol import ErrorCode
+from spine.gateway.what_if import Preview, preview_order
 
-SUPPORTED_ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT"})
+log = logging.getLogger("spine.gateway")
 
 
 class Status:
@@ -70,6 +78,7 @@ class OrderRequest:
     transmit: bool = True
     parent_id: int = 0
     outside_rth: bool = False
+    what_if: bool = False
 
 
 @dataclass
@@ -89,6 +98,7 @@ class WorkingOrder:
     partial_fraction: float | None = None
     completed_time: datetime | None = None
     completed_status: str = ""
+    commission_paid: float = 0.0
 
     @property
     def key(self) -> tuple[int, int]:
@@ -161,6 +171,10 @@ class OrderEngine:
         used = [k[1] for k in (*self.orders, *self.held, *self.retired_ids)]
         return max(used, default=0) + 1
 
+    def preview(self, req: OrderRequest) -> Preview | str:
+        """A what-if order's effect on the account (nothing is placed), or why it cannot be priced."""
+        return preview_order(self, req)
+
     # -- placing ----------------------------------------------------------------------------
 
     def place(self, req: OrderRequest) -> None:
@@ -169,6 +183,8 @@ class OrderEngine:
         if existing is not None:
             if existing.done:
                 self._error(req, ErrorCode.DUPLICATE_ORDER_ID, "Duplicate order id")
+            elif problem := validate_order(req):
+                self._error(req, ErrorCode.ORDER_REJECTED, f"Order rejected - reason:{problem}")
             else:
                 self._modify(existing, req)
             return
@@ -176,11 +192,13 @@ class OrderEngine:
             self._error(req, ErrorCode.DUPLICATE_ORDER_ID, "Duplicate order id")
             return
         instrument = self.market.instruments.get(req.symbol.upper())
-        if instrument is None or req.sec_type not in ("STK", ""):
+        if instrument is None or req.sec_type not in ("STK", "", instrument.sec_type):
             self.retired_ids.add(key)
             self._error(req, ErrorCode.NO_SECURITY_DEFINITION, "No security definition has been found for the request")
             return
-        problem = _validate(req)
+        problem = validate_order(req)
+        if not problem and instrument.is_index:
+            problem = f"{instrument.symbol} is an index (IND): indices cannot be traded"
         if problem:
             self._reject(req, instrument, ErrorCode.ORDER_REJECTED, problem)
             return
@@ -320,7 +338,21 @@ class OrderEngine:
             bar = bars.get(order.instrument.symbol)
             if bar is None or self.market.index < order.eligible_from:
                 continue
-            self._try_fill(order, bar)
+            try:
+                self._try_fill(order, bar)
+            except Exception as exc:  # one order's failure must never stop the clock for everyone
+                log.exception("order %s could not be matched; it is retired", order.key)
+                self._retire(order, f"the simulator could not fill this order ({type(exc).__name__}: {exc})")
+
+    def _retire(self, order: WorkingOrder, reason: str) -> None:
+        """Take a broken order out of the book: Inactive, with error 201 naming the reason."""
+        order.status = Status.INACTIVE
+        self._working.pop(order.key, None)
+        order.completed_time = self.market.now
+        order.completed_status = "Rejected"
+        self.listener.order_error(order.request.client_id, order.request.order_id, ErrorCode.ORDER_REJECTED,
+                                  f"Order rejected - reason:{reason}")
+        self.listener.order_status(order)
 
     def _try_fill(self, order: WorkingOrder, bar: Bar) -> None:
         r = order.request
@@ -335,7 +367,8 @@ class OrderEngine:
         if qty <= 0:
             return
         price = self.fill_model.impact(side, price, qty, bar.volume, bound=bar.high if side == "BUY" else bar.low)
-        commission = self.fill_model.commission(qty, price)
+        commission = self.fill_model.order_commission(order.filled, order.avg_fill_price, qty, price,
+                                                      order.commission_paid)
         self._fill(order, qty, price, commission)
 
     def _fill(self, order: WorkingOrder, qty: float, price: float, commission: float) -> None:
@@ -343,6 +376,7 @@ class OrderEngine:
         symbol = order.instrument.symbol
         result = self.account.apply_fill(symbol, r.action, qty, price, commission)
         before = order.filled
+        order.commission_paid += commission
         order.filled = before + qty
         order.avg_fill_price = (order.avg_fill_price * before + price * qty) / order.filled
         order.last_fill_price = price
@@ -383,6 +417,31 @@ class OrderEngine:
                 sib.quantity = max(sib.quantity - qty, sib.filled)
                 self.listener.order_opened(sib)
 
+    def external_fill(self, symbol: str, quantity: float) -> Execution:
+        """Book a trade no API order made (orderId 0, no orderRef) at the current close: a manual TWS trade."""
+        instrument = self.market.instruments.get(symbol)
+        if instrument is None or instrument.is_index:
+            raise ValueError(f"external fill on {symbol!r}: expected a traded stock ({', '.join(self.market.instruments)})")
+        if not math.isfinite(quantity) or quantity == 0:
+            raise ValueError(f"external fill of {quantity!r} shares: expected a non-zero number")
+        bar = self.market.current_bar(symbol)
+        if bar is None:
+            raise ValueError(f"external fill on {symbol!r}: no price yet at {self.market.now}")
+        action = "BUY" if quantity > 0 else "SELL"
+        shares = abs(quantity)
+        commission = self.fill_model.commission(shares, bar.close)
+        result = self.account.apply_fill(symbol, action, shares, bar.close, commission)
+        self._exec_seq += 1
+        perm_id = self._new_perm_id()
+        execution = Execution(
+            exec_id=f"{perm_id:08x}.{self._exec_seq:08x}.01.01", order_id=0, client_id=0, perm_id=perm_id,
+            instrument=instrument, side="BOT" if action == "BUY" else "SLD", shares=shares, price=bar.close,
+            time=self.market.now, cum_qty=shares, avg_price=bar.close, order_ref="", account=self.account.code,
+            commission=commission, realized_pnl=result.realized_pnl, currency=self.account.currency,
+        )
+        self.executions.append(execution)
+        return execution
+
     def _new_perm_id(self) -> int:
         self._perm_id += 1
         return self._perm_id
@@ -395,18 +454,3 @@ class OrderEngine:
 
     def completed_orders(self) -> list[WorkingOrder]:
         return sorted((o for o in self.orders.values() if o.done), key=lambda o: o.perm_id)
-
-
-def _validate(req: OrderRequest) -> str:
-    """Why the order cannot be accepted, or ""."""
-    if req.action not in ("BUY", "SELL"):
-        return f"invalid action {req.action!r}"
-    if req.order_type not in SUPPORTED_ORDER_TYPES:
-        return f"order type {req.order_type!r} is not supported by the simulator (MKT, LMT, STP, STP LMT)"
-    if not req.quantity > 0 or math.isinf(req.quantity):
-        return "The order size must be positive"
-    if req.order_type in ("LMT", "STP LMT") and req.limit_price is None:
-        return "a limit price is required"
-    if req.order_type in ("STP", "STP LMT") and req.stop_price is None:
-        return "a stop (aux) price is required"
-    return ""

@@ -14,10 +14,12 @@ from collections.abc import Iterable
 from enum import IntEnum
 
 SERVER_VERSION = 178
-"""The version this gateway negotiates; the layouts in ``messages.py`` are those of 178."""
+"""The highest version this gateway speaks (ib_async 2.1.0's maximum)."""
 
-MIN_CLIENT_VERSION = 157
-"""The lowest version ib_async announces; a client whose range excludes 178 is refused."""
+MIN_SERVER_VERSION = 157
+"""The lowest version this gateway speaks; a client whose range lies below it is refused."""
+
+MIN_CLIENT_VERSION = MIN_SERVER_VERSION  # the old name, kept for callers
 
 API_PREFIX = b"API\0"
 MAX_MESSAGE_BYTES = 0xFFFFFF
@@ -59,6 +61,51 @@ class InMsg(IntEnum):
     REQ_ACCOUNT_UPDATES_MULTI = 76
     CANCEL_ACCOUNT_UPDATES_MULTI = 77
     REQ_COMPLETED_ORDERS = 99
+    REQ_MKT_DEPTH = 10
+    CANCEL_MKT_DEPTH = 11
+    REQ_NEWS_BULLETINS = 12
+    CANCEL_NEWS_BULLETINS = 13
+    SET_SERVER_LOGLEVEL = 14
+    REQUEST_FA = 18
+    REPLACE_FA = 19
+    EXERCISE_OPTIONS = 21
+    REQ_SCANNER_SUBSCRIPTION = 22
+    CANCEL_SCANNER_SUBSCRIPTION = 23
+    REQ_SCANNER_PARAMETERS = 24
+    REQ_FUNDAMENTAL_DATA = 52
+    CANCEL_FUNDAMENTAL_DATA = 53
+    REQ_CALC_IMPLIED_VOLAT = 54
+    REQ_CALC_OPTION_PRICE = 55
+    CANCEL_CALC_IMPLIED_VOLAT = 56
+    CANCEL_CALC_OPTION_PRICE = 57
+    REQ_POSITIONS_MULTI = 74
+    CANCEL_POSITIONS_MULTI = 75
+    REQ_SEC_DEF_OPT_PARAMS = 78
+    REQ_SOFT_DOLLAR_TIERS = 79
+    REQ_FAMILY_CODES = 80
+    REQ_MATCHING_SYMBOLS = 81
+    REQ_MKT_DEPTH_EXCHANGES = 82
+    REQ_SMART_COMPONENTS = 83
+    REQ_NEWS_ARTICLE = 84
+    REQ_NEWS_PROVIDERS = 85
+    REQ_HISTORICAL_NEWS = 86
+    REQ_HEAD_TIMESTAMP = 87
+    REQ_HISTOGRAM_DATA = 88
+    CANCEL_HISTOGRAM_DATA = 89
+    CANCEL_HEAD_TIMESTAMP = 90
+    REQ_MARKET_RULE = 91
+    REQ_PNL = 92
+    CANCEL_PNL = 93
+    REQ_PNL_SINGLE = 94
+    CANCEL_PNL_SINGLE = 95
+    REQ_HISTORICAL_TICKS = 96
+    REQ_TICK_BY_TICK_DATA = 97
+    CANCEL_TICK_BY_TICK_DATA = 98
+    REQ_WSH_META_DATA = 100
+    CANCEL_WSH_META_DATA = 101
+    REQ_WSH_EVENT_DATA = 102
+    CANCEL_WSH_EVENT_DATA = 103
+    REQ_USER_INFO = 104
 
 
 class OutMsg(IntEnum):
@@ -94,6 +141,24 @@ class OutMsg(IntEnum):
     ACCOUNT_UPDATE_MULTI_END = 74
     COMPLETED_ORDER = 101
     COMPLETED_ORDERS_END = 102
+    NEWS_BULLETINS = 14
+    RECEIVE_FA = 16
+    SCANNER_PARAMETERS = 19
+    POSITION_MULTI = 71
+    POSITION_MULTI_END = 72
+    SECURITY_DEFINITION_OPTION_PARAMETER_END = 76
+    SOFT_DOLLAR_TIERS = 77
+    FAMILY_CODES = 78
+    SYMBOL_SAMPLES = 79
+    MKT_DEPTH_EXCHANGES = 80
+    SMART_COMPONENTS = 82
+    NEWS_PROVIDERS = 85
+    HEAD_TIMESTAMP = 88
+    HISTORICAL_DATA_UPDATE = 90
+    MARKET_RULE = 93
+    PNL = 94
+    PNL_SINGLE = 95
+    USER_INFO = 107
 
 
 class ErrorCode(IntEnum):
@@ -109,6 +174,11 @@ class ErrorCode(IntEnum):
     VALIDATION_ERROR = 321
     CLIENT_ID_IN_USE = 326
     MARKET_DATA_NOT_SUBSCRIBED = 354
+    FUNDAMENTALS_NOT_AVAILABLE = 430
+    DEEP_DATA_NOT_SUPPORTED = 10092
+    TICK_BY_TICK_NOT_SUPPORTED = 10189
+    NEWS_NOT_AVAILABLE = 10276
+    MARGIN_WARNING = 2148
     CONNECTIVITY_LOST = 1100
     CONNECTIVITY_RESTORED_DATA_LOST = 1101
     CONNECTIVITY_RESTORED_DATA_MAINTAINED = 1102
@@ -119,6 +189,9 @@ class ErrorCode(IntEnum):
 
 NOTICE_TEXTS: dict[ErrorCode, str] = {
     ErrorCode.CONNECTIVITY_LOST: "Connectivity between IB and Trader Workstation has been lost.",
+    ErrorCode.CONNECTIVITY_RESTORED_DATA_LOST: (
+        "Connectivity between IB and Trader Workstation has been restored - data lost."
+    ),
     ErrorCode.CONNECTIVITY_RESTORED_DATA_MAINTAINED: (
         "Connectivity between IB and Trader Workstation has been restored - data maintained."
     ),
@@ -198,10 +271,14 @@ def parse_version_range(text: str) -> tuple[int, int]:
 
 
 def negotiate(low: int, high: int) -> int:
-    """The version to speak with a client announcing ``low..high``, or ProtocolError."""
-    if low > SERVER_VERSION or high < SERVER_VERSION:
-        raise ProtocolError(f"client versions {low}..{high} exclude server version {SERVER_VERSION}")
-    return SERVER_VERSION
+    """The highest version both sides speak, as a real gateway chooses it; ProtocolError if none."""
+    version = min(high, SERVER_VERSION)
+    if version < max(low, MIN_SERVER_VERSION):
+        raise ProtocolError(
+            f"client versions {low}..{high} share no version with this gateway "
+            f"({MIN_SERVER_VERSION}..{SERVER_VERSION})"
+        )
+    return version
 
 
 class FieldReader:
@@ -249,7 +326,7 @@ class FieldReader:
         if raw == "" and default is not None:
             return default
         try:
-            value = float(raw)
+            value = _float(raw)
         except ValueError:
             raise ValueError(f"field '{name}' is not a number: {raw!r}") from None
         if math.isnan(value):
@@ -261,10 +338,10 @@ class FieldReader:
         if raw == "":
             return None
         try:
-            value = float(raw)
+            value = _float(raw)
         except ValueError:
             raise ValueError(f"field '{name}' is not a number: {raw!r}") from None
-        return None if value >= UNSET_DOUBLE or math.isnan(value) else value
+        return None if value == UNSET_DOUBLE or math.isnan(value) else value
 
     def flag(self, name: str) -> bool:
         raw = self.text(name)
@@ -273,3 +350,11 @@ class FieldReader:
         if raw in ("1", "true", "True"):
             return True
         raise ValueError(f"field '{name}' is not a flag: {raw!r}")
+
+
+def _float(raw: str) -> float:
+    """A number as clients write it; ib_async writes infinity as ``Infinite``."""
+    text = raw.strip()
+    if text.lower() in ("infinite", "-infinite"):
+        return -math.inf if text.startswith("-") else math.inf
+    return float(text)

@@ -6,77 +6,67 @@ id. All state lives on the server's event loop, so nothing needs a lock; a synch
 caller (a test, the benchmark) drives it through ``GatewayThread``.
 
 A session never takes the server down: a request that fails to parse is answered with
-error 321, bytes that are not the TWS protocol close that connection only.
+error 321, bytes that are not the TWS protocol close that connection only. Each session
+yields to the others after every request and waits for its own socket to drain when
+its client stops reading, so one client's flood of requests cannot starve the rest.
+
+The clock (in-process API, for an owner that drives the simulator in lockstep, such as
+``spine rehearse``): ``step(n)`` advances it n bars (filling orders, pushing data),
+``pause()``/``resume()`` hold and release the ``--speed`` clock task, ``position`` is
+where it stands (a ``ClockPosition``) and ``add_clock_listener(fn)`` calls ``fn(position)``
+on the simulator's loop after every bar. Replay time (``market.now``) is the one time
+source for everything stamped: orders, executions, bars, reqCurrentTime, the handshake.
+At the end of the replay window the clock stops, the console says so and every client
+gets a news bulletin and an error notice (``REPLAY_ENDED_CODE``); working orders stay
+working.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from collections.abc import Callable
 from decimal import Decimal
 
 from spine.gateway import messages as msg
 from spine.gateway.account import Account, format_money
-from spine.gateway.faults import Faults, Rejection, ScheduledFault
+from spine.gateway.fault_actions import FaultActions
+from spine.gateway.faults import (
+    FILL_ORDER_COMMISSION_FIRST,
+    FILL_ORDER_EXEC_FIRST,
+    Faults,
+)
 from spine.gateway.handlers import RequestHandlers
-from spine.gateway.market import HistoricalBar, MarketClock
+from spine.gateway.history import HistoryError, HistoryService
+from spine.gateway.market import ClockPosition, HistoricalBar, MarketClock
 from spine.gateway.orders import Execution, OrderEngine, WorkingOrder
 from spine.gateway.protocol import (
     API_PREFIX,
     NOTICE_TEXTS,
+    SERVER_VERSION,
     ErrorCode,
     OutMsg,
     ProtocolError,
     decode_payload,
-    encode_frame,
     encode_handshake_reply,
     frame_length,
     negotiate,
     parse_version_range,
 )
+from spine.gateway.session import Session
 from spine.gateway.settings import GatewaySettings, loopback_host
 
 log = logging.getLogger("spine.gateway")
 
 HANDSHAKE_TIMEOUT_SECS = 10.0
+REPLAY_ENDED_CODE = 2199
+"""The notice code sent when the replay window ends (in IB's 2100-2199 informational range)."""
+
+ClockListener = Callable[[ClockPosition], None]
 
 
-class Session:
-    """One client connection: its id, its subscriptions and its outgoing stream."""
-
-    def __init__(self, writer: asyncio.StreamWriter, peer: str) -> None:
-        self.writer = writer
-        self.peer = peer
-        self.client_id: int | None = None
-        self.account_updates = False
-        self.positions = False
-        self.market_data: dict[int, str] = {}  # reqId -> symbol
-        self.realtime_bars: dict[int, str] = {}
-        self.paused = False
-        self._held: list[bytes] = []
-        self.sent_account_values: dict[tuple[str, str], str] = {}  # (tag, currency) -> value last pushed
-
-    def send(self, fields: msg.Fields) -> None:
-        frame = encode_frame(fields)
-        if self.paused:
-            self._held.append(frame)
-        elif not self.writer.is_closing():
-            self.writer.write(frame)
-
-    def resume(self) -> None:
-        self.paused = False
-        held, self._held = self._held, []
-        if not self.writer.is_closing():
-            self.writer.writelines(held)
-
-    def close(self) -> None:
-        if not self.writer.is_closing():
-            self.writer.close()
-
-
-class GatewaySimulator:
-    """An offline IB Gateway speaking the TWS API (server version 178) on loopback."""
+class GatewaySimulator(FaultActions):
+    """An offline IB Gateway speaking the TWS API (server versions 157..178) on loopback."""
 
     def __init__(self, settings: GatewaySettings, market: MarketClock | None = None) -> None:
         self.settings = settings
@@ -91,20 +81,29 @@ class GatewaySimulator:
         self.account: Account | None = None
         self.engine: OrderEngine | None = None
         self.handlers: RequestHandlers | None = None
+        self.history: HistoryService | None = None
+        self._clock_listeners: list[ClockListener] = []
+        self._running = asyncio.Event()  # set: the --speed clock task may advance
+        self._running.set()
+        self._replay_ended = False
+        self._id_rollback = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         s = self.settings
         if self.market is None:
-            self.market = MarketClock.from_paths(s.data, currency=s.currency, timezone=s.timezone, history_upto_clock=s.history_upto_clock)
+            self.market = MarketClock.from_paths(s.data, currency=s.currency, timezone=s.timezone, start=s.start,
+                                                 end=s.end, indices=s.indices)
         self.account = Account(code=s.account, cash=Decimal(repr(float(s.cash))), currency=s.currency,
                                margin_rate=s.margin_rate)
         self.engine = OrderEngine(self.account, self.market, s.fill_model, self.faults, self)
         self.handlers = RequestHandlers(self)
+        self.history = HistoryService(self.market.series, s.timezone, self.market.intraday, s.spread_bps)
         self._online.set()
         self._server = await asyncio.start_server(self._serve, self._bind_host, s.port)
-        log.info("gateway simulator listening on %s:%d (server version 178)", self._bind_host, self.port)
+        log.info("gateway simulator listening on %s:%d (server versions 157..%d), replay clock at %s",
+                 self._bind_host, self.port, SERVER_VERSION, self.market.now)
         if s.speed_bars_per_sec > 0:
             self._spawn(self._run_clock(s.speed_bars_per_sec))
         for fault in s.faults.items:
@@ -143,7 +142,11 @@ class GatewaySimulator:
     # -- the clock --------------------------------------------------------------------------
 
     async def step(self, bars: int = 1) -> int:
-        """Advance the clock ``bars`` bars, filling orders and pushing data; the bars taken."""
+        """Advance the clock ``bars`` bars, filling orders and pushing data; the bars taken.
+
+        Nothing one order or one push does can stop the clock: a failure is logged and
+        the bar still counts. Clock listeners run after every bar.
+        """
         assert self.market is not None and self.engine is not None
         taken = 0
         for _ in range(bars):
@@ -151,17 +154,76 @@ class GatewaySimulator:
                 break
             new = self.market.advance()
             taken += 1
-            self.engine.on_bars(new)
-            self._push_market_data(new)
-            self._push_account()  # marks moved and fills (if any) changed cash and positions
+            # Fills first, then quotes and bars, then the account (marks moved and fills changed cash).
+            for action, arg in ((self.engine.on_bars, new), (self._push_market_data, new), (self._push_account, None)):
+                try:
+                    action() if arg is None else action(arg)  # type: ignore[operator]
+                except Exception:
+                    log.exception("error while replaying the bar at %s (the clock goes on)", self.market.now)
+            self._notify_clock()
+            if self.market.at_end:
+                self._end_of_replay()
         return taken
+
+    def pause(self) -> None:
+        """Hold the ``--speed`` clock task (``step`` still works); orders keep working."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        """Let the ``--speed`` clock task advance again."""
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    @property
+    def position(self) -> ClockPosition:
+        """Where the replay clock stands (bar index in its window, the time, whether it has ended)."""
+        assert self.market is not None
+        return self.market.position
+
+    def add_clock_listener(self, listener: ClockListener) -> None:
+        """Call ``listener(position)`` on the simulator's loop after every bar the clock takes."""
+        self._clock_listeners.append(listener)
+
+    def remove_clock_listener(self, listener: ClockListener) -> None:
+        if listener in self._clock_listeners:
+            self._clock_listeners.remove(listener)
+
+    def _notify_clock(self) -> None:
+        if not self._clock_listeners:
+            return
+        position = self.position
+        for listener in list(self._clock_listeners):
+            try:
+                listener(position)
+            except Exception:
+                log.exception("clock listener %r failed", listener)
+
+    def _end_of_replay(self) -> None:
+        if self._replay_ended:
+            return
+        self._replay_ended = True
+        assert self.market is not None and self.engine is not None
+        working = len(self.engine.open_orders(None))
+        text = (f"Replay ended at {self.market.now:%Y-%m-%d %H:%M:%S}: the simulated clock has stopped; "
+                f"{working} working order(s) stay working")
+        log.info("%s", text)
+        for s in list(self.sessions.values()):
+            s.send(msg.news_bulletin(1, text))
+            s.send(msg.error(-1, REPLAY_ENDED_CODE, text))
 
     async def _run_clock(self, speed: float) -> None:
         assert self.market is not None
         while not self.market.at_end:
             await asyncio.sleep(1.0 / speed)
-            await self.step()
-        log.info("end of data reached at %s; the clock stops", self.market.now)
+            await self._running.wait()
+            try:
+                await self.step()
+            except Exception:  # never let the clock task die
+                log.exception("the clock could not take a bar at %s", self.market.now)
+        self._end_of_replay()
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -178,6 +240,8 @@ class GatewaySimulator:
                     await self._online.wait()
                 assert self.handlers is not None
                 await self.handlers.dispatch(session, decode_payload(payload))
+                await session.flush()
+                await asyncio.sleep(0)  # one request per turn: other sessions and the clock get theirs
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass
         except (TimeoutError, ProtocolError) as exc:
@@ -197,7 +261,11 @@ class GatewaySimulator:
         payload = await reader.readexactly(frame_length(await reader.readexactly(4)))
         low, high = parse_version_range(payload.decode("ascii", errors="replace"))
         version = negotiate(low, high)
-        session.writer.write(encode_handshake_reply(version, f"{datetime.now():%Y%m%d %H:%M:%S} EST"))
+        session.version = version
+        assert self.market is not None
+        now = f"{self.market.now:%Y%m%d %H:%M:%S} {self.settings.timezone}"
+        session.writer.write(encode_handshake_reply(version, now))
+        log.info("client %s connected at server version %d (offered %d..%d)", session.peer, version, low, high)
 
     def register(self, session: Session, client_id: int) -> bool:
         """Bind a client id to a session after startApi; False (and error 326) if taken."""
@@ -214,31 +282,61 @@ class GatewaySimulator:
 
     # -- order listener (called by the engine) ----------------------------------------------------
 
+    def _log_order(self, what: str, order: WorkingOrder, price: float | None = None) -> None:
+        """One console line per order event: time, id, orderRef, ticker, side, quantity, price, status."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        assert self.market is not None
+        r = order.request
+        if price is None:
+            price = r.limit_price if r.limit_price is not None else r.stop_price
+        shown = f"{price:.2f}" if price is not None else "MKT"
+        log.info("%s %-6s order %d ref=%s %s %s %g %s @ %s -> %s", f"{self.market.now:%Y-%m-%d %H:%M}", what,
+                 r.order_id, r.order_ref or "-", order.instrument.symbol, r.action, order.quantity, r.order_type,
+                 shown, order.status)
+
     def order_opened(self, order: WorkingOrder) -> None:
+        self._log_order("order", order)
         s = self._owner(order.request.client_id)
         if s is not None:
             s.send(msg.open_order(order, self.settings.account))
             s.send(msg.order_status(order))
 
     def order_status(self, order: WorkingOrder) -> None:
+        self._log_order("status", order)
         s = self._owner(order.request.client_id)
         if s is not None:
             s.send(msg.order_status(order))
 
     def order_error(self, client_id: int, order_id: int, code: int, text: str) -> None:
+        log.info("order %d of client %d: error %d %s", order_id, client_id, code, text)
         s = self._owner(client_id)
         if s is not None:
             s.send(msg.error(order_id, code, text))
 
     def order_filled(self, order: WorkingOrder, execution: Execution) -> None:
+        assert self.market is not None
+        e = execution
+        if log.isEnabledFor(logging.INFO):
+                log.info("%s fill   order %d ref=%s %s %s %g @ %.4f commission %.2f -> %s",
+                     f"{self.market.now:%Y-%m-%d %H:%M}", e.order_id, e.order_ref or "-", e.instrument.symbol, e.side,
+                     e.shares, e.price, e.commission, order.status)
         s = self._owner(order.request.client_id)
         if s is None:
             return
-        s.send(msg.exec_details(-1, execution, self.settings.timezone))
-        s.send(msg.order_status(order))
-        s.send(msg.open_order(order, self.settings.account))
-        s.send(msg.order_status(order))
-        s.send(msg.commission_report(execution))
+        exec_msg = msg.exec_details(-1, execution, self.settings.timezone)
+        report = msg.commission_report(execution)
+        status = msg.order_status(order)
+        opened = msg.open_order(order, self.settings.account)
+        mode = self.faults.fill_order
+        if mode == FILL_ORDER_EXEC_FIRST:
+            sequence = [exec_msg, status, opened, report]
+        elif mode == FILL_ORDER_COMMISSION_FIRST:
+            sequence = [report, exec_msg, status, opened]
+        else:
+            sequence = [status, opened, exec_msg, report]
+        for fields in sequence:
+            s.send(fields)
 
     def positions_changed(self, symbol: str) -> None:
         assert self.account is not None and self.market is not None
@@ -295,60 +393,11 @@ class GatewaySimulator:
             for req_id, symbol in s.realtime_bars.items():
                 if symbol in bars:
                     s.send(msg.real_time_bar(req_id, HistoricalBar(self.market.now, bars[symbol])))
-
-    # -- faults (in-process API; also run by --faults) ---------------------------------------------
-
-    def drop_connections(self) -> int:
-        """Send 1100 to every client and close every connection; reconnects are accepted."""
-        sessions = list(self._connections)
-        for s in sessions:
-            s.paused = False
-            s.send(msg.error(-1, ErrorCode.CONNECTIVITY_LOST, NOTICE_TEXTS[ErrorCode.CONNECTIVITY_LOST]))
-            s.close()
-            if s.client_id is not None and self.sessions.get(s.client_id) is s:
-                del self.sessions[s.client_id]
-        return len(sessions)
-
-    def go_silent(self, seconds: float) -> None:
-        """Connectivity lost (1100) for ``seconds``: nothing is answered or sent, then 1102 and the backlog."""
-        for s in self.sessions.values():
-            s.send(msg.error(-1, ErrorCode.CONNECTIVITY_LOST, NOTICE_TEXTS[ErrorCode.CONNECTIVITY_LOST]))
-            s.paused = True
-        self._online.clear()
-        self._spawn(self._restore_after(seconds))
-
-    async def _restore_after(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        restored = msg.error(-1, ErrorCode.CONNECTIVITY_RESTORED_DATA_MAINTAINED,
-                             NOTICE_TEXTS[ErrorCode.CONNECTIVITY_RESTORED_DATA_MAINTAINED])
-        for s in self.sessions.values():
-            if s.paused:
-                s._held.insert(0, encode_frame(restored))
-                s.resume()
-        self._online.set()
-
-    def reject_next_order(self, code: int = ErrorCode.ORDER_REJECTED, text: str = "rejected by fault injection") -> None:
-        self.faults.next_rejection = Rejection(int(code), text)
-
-    def fill_next_order_partially(self, fraction: float = 0.5) -> None:
-        if not 0 < fraction < 1:
-            raise ValueError("fraction must be between 0 and 1")
-        self.faults.next_partial_fraction = fraction
-
-    def delay_acks(self, seconds: float) -> None:
-        self.faults.ack_delay_secs = max(0.0, seconds)
-
-    async def _scheduled(self, fault: ScheduledFault) -> None:
-        if fault.at_secs:
-            await asyncio.sleep(fault.at_secs)
-        log.info("fault injection: %s", fault)
-        if fault.kind == "drop":
-            self.drop_connections()
-        elif fault.kind == "silent":
-            self.go_silent(fault.seconds)
-        elif fault.kind == "reject":
-            self.reject_next_order(fault.code, fault.text)
-        elif fault.kind == "partial":
-            self.fill_next_order_partially(fault.fraction)
-        elif fault.kind == "ack_delay":
-            self.delay_acks(fault.seconds)
+            for req_id, (symbol, bar_size, what, fmt) in list(s.history_updates.items()):
+                if symbol in bars and self.history is not None:
+                    try:
+                        table = self.history.latest(symbol, self.market.timeline[self.market.index], bar_size, what)
+                    except HistoryError:
+                        continue
+                    if len(table):
+                        s.send(msg.historical_data_update(req_id, table, fmt, self.settings.timezone))

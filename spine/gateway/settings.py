@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4002  # IB Gateway's paper-trading port
 DEFAULT_ACCOUNT = "DU0000001"
 DEFAULT_CASH = 1_000_000.0
+DEFAULT_SPREAD_BPS = 2.0
 
 
 class NonLoopbackHostError(InputError):
@@ -79,7 +81,11 @@ class GatewaySettings:
     margin_rate: float = 1.0
     timezone: str = "US/Eastern"
     faults: FaultPlan = field(default_factory=FaultPlan)
-    history_upto_clock: bool = False  # "" end time in reqHistoricalData: the replay clock, not the end of the files
+    history_upto_clock: bool = True  # ignored (kept for old callers): history never reaches past the clock
+    start: str | None = None  # YYYY-MM-DD: the replay window's first day (default: the first bar common to the data)
+    end: str | None = None  # YYYY-MM-DD: the replay window's last day (default: the end of the data)
+    spread_bps: float = DEFAULT_SPREAD_BPS  # quoted bid/ask spread around the replayed price
+    indices: tuple[str, ...] = ()  # tickers served as indices (IND on CBOE) beside spine.prices.INDEX_TICKERS
 
     def __post_init__(self) -> None:
         loopback_host(self.host)
@@ -91,3 +97,7 @@ class GatewaySettings:
             raise InputError(f"--speed {self.speed_bars_per_sec}: expected 0 or more bars per second")
         if not self.account:
             raise InputError("--account: expected an account code such as DU0000001")
+        if not math.isfinite(self.spread_bps) or not 0 <= self.spread_bps <= 10_000:
+            raise InputError(f"--spread-bps {self.spread_bps}: expected 0..10000 basis points")
+        if not math.isfinite(self.cash) or not math.isfinite(self.speed_bars_per_sec):
+            raise InputError("--cash and --speed must be finite numbers")

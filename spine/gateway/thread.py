@@ -14,8 +14,9 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, Self, TypeVar
 
-from spine.gateway.market import MarketClock
-from spine.gateway.server import GatewaySimulator
+from spine.gateway.market import ClockPosition, MarketClock
+from spine.gateway.orders import Execution
+from spine.gateway.server import ClockListener, GatewaySimulator
 from spine.gateway.settings import GatewaySettings
 
 T = TypeVar("T")
@@ -99,3 +100,54 @@ class GatewayThread:
 
     def delay_acks(self, seconds: float) -> None:
         self.call(lambda: self.simulator.delay_acks(seconds))
+
+    # -- the clock (lockstep driving) ---------------------------------------------------------
+
+    def pause(self) -> None:
+        """Hold the ``--speed`` clock task; ``step`` still advances it."""
+        self.call(self.simulator.pause)
+
+    def resume(self) -> None:
+        self.call(self.simulator.resume)
+
+    @property
+    def position(self) -> ClockPosition:
+        """Where the replay clock stands (index in its window, the replay time, at_end)."""
+        return self.call(lambda: self.simulator.position)
+
+    def add_clock_listener(self, listener: ClockListener) -> None:
+        """``listener(position)`` after every bar; it runs on the simulator's thread, so keep it short
+        and hand work to your own thread (e.g. ``queue.put``) rather than calling back into the simulator."""
+        self.call(lambda: self.simulator.add_clock_listener(listener))
+
+    def remove_clock_listener(self, listener: ClockListener) -> None:
+        self.call(lambda: self.simulator.remove_clock_listener(listener))
+
+    # -- more faults ------------------------------------------------------------------------------
+
+    def restart(self, rollback: int = 1) -> int:
+        return self.call(lambda: self.simulator.restart(rollback))
+
+    def blackhole(self) -> None:
+        """The next placeOrder is accepted and never answered."""
+        self.call(self.simulator.blackhole)
+
+    blackhole_next_order = blackhole
+
+    def exec_first(self, enabled: bool = True) -> None:
+        self.call(lambda: self.simulator.exec_first(enabled))
+
+    def commission_first(self, enabled: bool = True) -> None:
+        self.call(lambda: self.simulator.commission_first(enabled))
+
+    def external_fill(self, symbol: str = "", quantity: float = 1.0) -> Execution:
+        return self.call(lambda: self.simulator.external_fill(symbol, quantity))
+
+    def margin_warning(self) -> None:
+        self.call(self.simulator.margin_warning)
+
+    def data_lost(self, seconds: float) -> None:
+        """1100 now, 1101 after ``seconds``; market-data subscriptions end."""
+        self.call(lambda: self.simulator.data_lost(seconds))
+
+    lose_data = data_lost

@@ -82,20 +82,20 @@ def test_check_with_a_bad_route_raises_an_input_error(tmp_path):
 
 
 def test_kill_sets_the_manual_kill_switch_in_the_state_database(tmp_path):
-    result = run("kill", "--reason", "fat finger", "--state", tmp_path)
+    result = run("kill", "--reason", "fat finger", "--state", tmp_path, "--create")
     with StateStore.in_folder(tmp_path) as store:
         state = store.kill_switch()
     assert (result.exit_code, state.active, state.cause, state.reason) == (0, True, "manual", "fat finger")
 
 
 def test_kill_records_the_trigger_with_its_cause(tmp_path):
-    run("kill", "--reason", "fat finger", "--state", tmp_path)
+    run("kill", "--reason", "fat finger", "--state", tmp_path, "--create")
     with StateStore.in_folder(tmp_path) as store:
         assert [(t.source, t.cause, t.detail) for t in store.triggers()] == [("kill_switch", "manual", "fat finger")]
 
 
 def test_kill_prints_what_it_set(tmp_path):
-    assert "kill switch: ACTIVE (manual)" in run("kill", "--reason", "fat finger", "--state", tmp_path).output
+    assert "kill switch: ACTIVE (manual)" in run("kill", "--reason", "fat finger", "--state", tmp_path, "--create").output
 
 
 def test_resume_after_typing_resume_clears_the_kill_switch_and_the_breaker(tmp_path):
@@ -114,35 +114,35 @@ def test_resume_shows_what_is_active_before_asking(tmp_path):
 
 
 def test_resume_records_the_resume(tmp_path):
-    run("kill", "--reason", "stop", "--state", tmp_path)
+    run("kill", "--reason", "stop", "--state", tmp_path, "--create")
     run("resume", "--state", tmp_path, input="RESUME\n")
     with StateStore.in_folder(tmp_path) as store:
-        assert [t.cause for t in store.triggers()] == ["manual", "resume"]
+        assert [t.cause for t in store.triggers()] == ["manual", "resume", "baseline"]
 
 
 def test_resume_with_anything_else_typed_clears_nothing_and_exits_1(tmp_path):
-    run("kill", "--reason", "stop", "--state", tmp_path)
+    run("kill", "--reason", "stop", "--state", tmp_path, "--create")
     result = run("resume", "--state", tmp_path, input="sure\n")
     with StateStore.in_folder(tmp_path) as store:
         assert (result.exit_code, store.kill_switch().active) == (1, True)
 
 
 def test_resume_with_an_empty_answer_clears_nothing(tmp_path):
-    run("kill", "--reason", "stop", "--state", tmp_path)
+    run("kill", "--reason", "stop", "--state", tmp_path, "--create")
     result = run("resume", "--state", tmp_path, input="\n")
     with StateStore.in_folder(tmp_path) as store:
         assert (result.exit_code, store.kill_switch().active) == (1, True)
 
 
 def test_resume_accepts_yes_typed_in_any_case(tmp_path):
-    run("kill", "--reason", "stop", "--state", tmp_path)
+    run("kill", "--reason", "stop", "--state", tmp_path, "--create")
     result = run("resume", "--state", tmp_path, input="YES\n")
     with StateStore.in_folder(tmp_path) as store:
         assert (result.exit_code, store.kill_switch().active) == (0, False)
 
 
 def test_resume_with_yes_skips_the_typed_confirmation(tmp_path):
-    run("kill", "--reason", "stop", "--state", tmp_path)
+    run("kill", "--reason", "stop", "--state", tmp_path, "--create")
     result = run("resume", "--state", tmp_path, "--yes")
     with StateStore.in_folder(tmp_path) as store:
         assert (result.exit_code, store.kill_switch().active) == (0, False)

@@ -110,7 +110,9 @@ def test_a_reset_makes_earlier_navs_stop_counting(tmp_path):
         store.record_nav(T0, 100.0)
         store.record_nav(T0 + timedelta(hours=2), 94.0)
         store.reset_breaker(T0 + timedelta(hours=3), "reset")
-        assert [nav for _, nav in store.nav_window(timedelta(days=1))] == [94.0]
+        assert store.nav_window(timedelta(days=1)) == []  # a new baseline: the next NAV starts it
+        store.record_nav(T0 + timedelta(hours=4), 90.0)
+        assert [nav for _, nav in store.nav_window(timedelta(days=1))] == [90.0]
 
 
 def test_bulk_nav_recording_writes_every_row(tmp_path):

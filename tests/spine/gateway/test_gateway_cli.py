@@ -66,5 +66,26 @@ def test_help_documents_every_option():
     app.command("other")(lambda: None)
     result = CliRunner().invoke(app, ["gateway", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for option in ("--data", "--host", "--port", "--account", "--cash", "--speed", "--slippage", "--faults", "--config"):
+    for option in ("--data", "--host", "--port", "--account", "--cash", "--speed", "--slippage", "--faults", "--config",
+                   "--start", "--end", "--spread-bps", "--commission", "--index"):
         assert option in result.output
+    assert "--history-upto-clock" not in result.output  # history never reaches past the clock: no option needed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "2020-13-01"], "--start '2020-13-01': expected a date YYYY-MM-DD"),
+        (["--start", "2021-01-01"], "the replay window holds no bar (the data runs 2020-01-02..2020-01-10)"),
+        (["--commission", "flat:1"], "--commission 'flat:1': expected bps:N"),
+        (["--spread-bps", "-1"], "--spread-bps -1.0: expected 0..10000"),
+        (["--faults", "data_lost=nan"], "--faults: bad argument 'nan'"),
+    ],
+)
+def test_bad_gateway_options_are_one_message_and_exit_code_2(price_folder, args, message):
+    from spine.cli import app
+
+    result = CliRunner().invoke(app, ["gateway", "--data", str(price_folder), "--port", "0", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output

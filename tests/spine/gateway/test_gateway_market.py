@@ -29,7 +29,7 @@ def test_unknown_ticker_gets_error_200(ib, wait_until):
 
 def test_historical_bars_equal_the_data_file(shared_data: Path, connect):
     nvda = shared_data / "nvda-1999-2014.csv"
-    with GatewayThread(GatewaySettings(data=(nvda,), port=0)) as gateway:
+    with GatewayThread(GatewaySettings(data=(nvda,), port=0, start="2014-12-31")) as gateway:
         ib = connect(gateway, 1)
         bars = ib.reqHistoricalData(
             Stock("NVDA", "SMART", "USD"), endDateTime="20141231 23:59:59 US/Eastern", durationStr="20 Y",
@@ -46,15 +46,13 @@ def test_historical_bars_equal_the_data_file(shared_data: Path, connect):
     assert [b.volume for b in bars] == expected["Volume"].astype(float).tolist()
 
 
-def test_historical_data_with_an_empty_end_serves_the_whole_file(gateway, ib):
+def test_historical_data_with_an_empty_end_stops_at_the_replay_clock(gateway, ib):
     bars = ib.reqHistoricalData(ABC, "", "1 Y", "1 day", "TRADES", True)
-    assert bars[0].date == dt.date(2020, 1, 2)
-    assert bars[-1].date == dt.date(2020, 1, 10)
-    assert [b.close for b in bars] == [100.5, 102.0, 105.0, 95.0, 91.0, 92.0, 93.0]
+    assert [(b.date, b.close) for b in bars] == [(dt.date(2020, 1, 2), 100.5)]
 
 
-def test_history_upto_clock_stops_an_empty_end_at_the_current_bar(start_gateway, connect):
-    gateway = start_gateway(history_upto_clock=True)
+def test_an_empty_end_time_is_the_current_bar_as_the_clock_moves(start_gateway, connect):
+    gateway = start_gateway()
     ib = connect(gateway, 1)
     gateway.step(2)
     bars = ib.reqHistoricalData(ABC, "", "1 Y", "1 day", "TRADES", True)
@@ -111,12 +109,14 @@ def test_current_time_is_the_simulated_clock(gateway, ib):
     assert ib.reqCurrentTime().astimezone(dt.UTC) == dt.datetime(2020, 1, 3, 5, 0, tzinfo=dt.UTC)
 
 
-def test_an_empty_end_time_means_the_end_of_that_tickers_own_file(shared_data: Path, connect):
+def test_history_before_the_window_start_is_served_up_to_the_clock(shared_data: Path, connect):
     files = (shared_data / "nvda-1999-2014.csv", shared_data / "vix-daily.csv")
-    with GatewayThread(GatewaySettings(data=files, port=0)) as gateway:
+    with GatewayThread(GatewaySettings(data=files, port=0, start="2010-01-04")) as gateway:
         ib = connect(gateway, 1)
         bars = ib.reqHistoricalData(Stock("NVDA", "SMART", "USD"), "", "20 Y", "1 day", "TRADES", True)
         ib.disconnect()
     expected = pd.read_csv(shared_data / "nvda-1999-2014.csv")
-    assert len(bars) == len(expected)
-    assert bars[-1].close == expected["Close"].iloc[-1]
+    upto = expected[expected["Date"] <= "2010-01-04"]
+    assert len(bars) == len(upto) > 2700
+    assert bars[-1].date == dt.date(2010, 1, 4)
+    assert bars[-1].close == upto["Close"].iloc[-1]

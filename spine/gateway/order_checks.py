@@ -1,0 +1,44 @@
+"""The checks an order must pass at placeOrder, as pure functions of its fields.
+
+A real gateway refuses an order it cannot trade with error 201 and the reason; so does
+the simulator, before the order reaches the book, so that no absurd number (infinite,
+negative, 1e31 shares, a 1e-300 stop) can reach the fill and commission arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spine.gateway.orders import OrderRequest
+
+SUPPORTED_ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT"})
+MAX_ORDER_QUANTITY = 10_000_000.0
+"""Shares in one order above which it is refused as absurd (no US stock order needs more)."""
+MIN_PRICE = 0.0001
+MAX_PRICE = 10_000_000.0
+"""Limit and stop prices outside this range are refused as absurd."""
+
+
+def validate_order(req: OrderRequest) -> str:
+    """Why the order cannot be accepted, or ""."""
+    if req.action not in ("BUY", "SELL"):
+        return f"invalid action {req.action!r}"
+    if req.order_type not in SUPPORTED_ORDER_TYPES:
+        return f"order type {req.order_type!r} is not supported by the simulator (MKT, LMT, STP, STP LMT)"
+    if not math.isfinite(req.quantity) or not req.quantity > 0:
+        return f"The order size must be a positive number of shares, got {req.quantity!r}"
+    if req.quantity > MAX_ORDER_QUANTITY:
+        return f"The order size {req.quantity:g} exceeds the simulator's limit of {MAX_ORDER_QUANTITY:,.0f} shares"
+    if req.order_type in ("LMT", "STP LMT") and req.limit_price is None:
+        return "a limit price is required"
+    if req.order_type in ("STP", "STP LMT") and req.stop_price is None:
+        return "a stop (aux) price is required"
+    for name, price in (("limit", req.limit_price), ("stop", req.stop_price)):
+        if price is None or (name == "limit" and req.order_type not in ("LMT", "STP LMT")) or (
+                name == "stop" and req.order_type not in ("STP", "STP LMT")):
+            continue
+        if not math.isfinite(price) or not MIN_PRICE <= price <= MAX_PRICE:
+            return f"The {name} price {price!r} is not a valid price (expected {MIN_PRICE}..{MAX_PRICE:,.0f})"
+    return ""

@@ -109,7 +109,8 @@ class _Book:
     """Every finished trial of this sweep, by key, in the order they were settled."""
 
     folder: SweepFolder
-    objective_column: str
+    objective: str
+    objective_columns: tuple[str, ...]
     previous: dict[str, dict[str, Any]]
     progress: SweepProgress
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -117,11 +118,11 @@ class _Book:
     checked_objective: bool = False
 
     def settle(self, task: dict[str, Any], outcome: dict[str, Any], *, fresh: bool) -> dict[str, Any]:
-        row = outcome_row(task, outcome, self.objective_column)
+        row = outcome_row(task, outcome, self.objective_columns)
         if row["status"] == "ok" and not self.checked_objective:
-            if self.objective_column not in row:
+            if not any(column in row for column in self.objective_columns):
                 numeric = sorted(k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
-                raise InputError(f"objective {self.objective_column!r} is not a statistic of the run summary; expected one of: {', '.join(numeric)}")
+                raise InputError(f"objective {self.objective!r} is not a statistic of the run summary; expected one of: {', '.join(numeric)}")
             self.checked_objective = True
         if fresh:
             self.folder.append(task, outcome)
@@ -290,7 +291,7 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
             progress.info(f"dashboard: {client.dashboard_link}")
         folder = resumed or new_sweep_folder(request.out_dir)
         progress.info(f"sweep folder (in progress): {folder.work}")
-        book = _Book(folder=folder, objective_column=plan.spec.objective_column, previous=folder.done(), progress=progress)
+        book = _Book(folder=folder, objective=plan.spec.objective, objective_columns=plan.spec.objective_columns, previous=folder.done(), progress=progress)
         if book.previous:
             progress.info(f"resuming: {len(book.previous)} finished trial(s) in the journal are not run again")
         try:

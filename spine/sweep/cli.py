@@ -62,8 +62,13 @@ def sweep_command(
     resume: Annotated[Path | None, typer.Option("--resume", help="an interrupted sweep's folder (or its --out folder): run only the missing trials")] = None,
 ) -> None:
     """Parameter sweeps and walk-forward on Dask: one fresh gated backtest per trial."""
+    import importlib.util
+
     from spine.sweep.runner import SweepRequest, run_sweep
 
+    missing = [name for name in ("distributed", "optuna") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise InputError(f"spine sweep needs {' and '.join(missing)}, which the sweep extra installs: pip install -e \".[sweep]\"")
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: expected a whole number of at least 1")
     if grid is None:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from spine.errors import InputError
 
-CONNECT_TIMEOUT_SECONDS = 20
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def dashboard_available() -> bool:

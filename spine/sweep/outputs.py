@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 RESULTS_FILE = "results.csv"
 OOS_EQUITY_FILE = "oos_equity.csv"
 OOS_PLOT_FILE = "oos_equity.png"
-BEST_STATISTICS = ("return_pct", "sharpe", "calmar", "max_drawdown_pct", "end_value", "trades", "breaker_trips", "kill_switch_triggers")
+BEST_STATISTICS = ("total_return", "return_pct", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_pct", "end_value", "trades", "breaker_trips", "kill_switch_triggers")
 
 
 def _brief(row: Mapping[str, Any], names: Sequence[str], research_label: str | None) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def write_outputs(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[st
         "research_only": research_only,
         "research_label": label,
         "objective": spec.objective,
-        "objective_column": spec.objective_column,
+        "objective_columns": list(spec.objective_columns),
         "direction": spec.direction,
         "search": spec.search,
         "parameters": spec.names,

@@ -17,10 +17,9 @@ from typing import Any
 TASK_COLUMNS = ("trial", "fold", "phase", "window_start", "window_end", "status", "error")
 TAIL_COLUMNS = ("breaker_trips", "kill_switch_triggers", "objective", "duration_seconds", "key")
 TIMING_COLUMNS = frozenset({"duration_seconds", "elapsed_seconds", "bars_per_second"})
+# a trial's own run folder is temporary, so its name and the summary's key map are not results
+SKIPPED_SUMMARY_KEYS = frozenset({"run_name", "deprecated_aliases"})
 PHASE_ORDER = {"full": 0, "train": 1, "test": 2}
-# Summary keys that name one run's temporary folder, not a result: a trial's row must be
-# the same whichever worker ran it and whenever.
-RUN_IDENTITY_KEYS = frozenset({"run_name"})
 
 
 def flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -54,7 +53,7 @@ def calmar(summary: Mapping[str, Any]) -> float | None:
     """Annualised return over max drawdown (calendar days between the first and last bar)."""
     start, end = summary.get("start"), summary.get("end")
     start_value, end_value = _number(summary.get("start_value")), _number(summary.get("end_value"))
-    drawdown = _number(summary.get("max_drawdown_pct"))
+    drawdown = _number(summary.get("max_drawdown", summary.get("max_drawdown_pct")))
     if not start or not end or not start_value or end_value is None or not drawdown:
         return None
     days = (datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).days
@@ -83,7 +82,7 @@ def objective_value(row: Mapping[str, Any], column: str) -> float | None:
     return _number(row.get(column))
 
 
-def outcome_row(task: Mapping[str, Any], outcome: Mapping[str, Any], objective_column: str) -> dict[str, Any]:
+def outcome_row(task: Mapping[str, Any], outcome: Mapping[str, Any], objective_columns: Sequence[str]) -> dict[str, Any]:
     """One ``results.csv`` row: task columns, parameters, the flattened summary, derived counts."""
     row: dict[str, Any] = {
         "trial": task["trial"],
@@ -97,10 +96,11 @@ def outcome_row(task: Mapping[str, Any], outcome: Mapping[str, Any], objective_c
     row.update(task["params"])
     summary = outcome.get("summary")
     if summary is not None:
-        stats = flatten({key: value for key, value in summary.items() if key not in RUN_IDENTITY_KEYS})
+        stats = flatten({k: v for k, v in summary.items() if k not in SKIPPED_SUMMARY_KEYS})
         stats.update(derived(summary))
         row.update({k: v for k, v in stats.items() if k not in row})
-    row["objective"] = objective_value(row, objective_column)
+    column = next((c for c in objective_columns if c in row), objective_columns[0])
+    row["objective"] = objective_value(row, column)
     row["duration_seconds"] = outcome.get("duration_seconds")
     row["key"] = outcome["key"]
     return row

@@ -109,7 +109,8 @@ class _Book:
     """Every finished trial of this sweep, by key, in the order they were settled."""
 
     folder: SweepFolder
-    objective_column: str
+    objective: str
+    objective_columns: tuple[str, ...]
     previous: dict[str, dict[str, Any]]
     progress: SweepProgress
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -117,11 +118,11 @@ class _Book:
     checked_objective: bool = False
 
     def settle(self, task: dict[str, Any], outcome: dict[str, Any], *, fresh: bool) -> dict[str, Any]:
-        row = outcome_row(task, outcome, self.objective_column)
+        row = outcome_row(task, outcome, self.objective_columns)
         if row["status"] == "ok" and not self.checked_objective:
-            if self.objective_column not in row:
+            if not any(column in row for column in self.objective_columns):
                 numeric = sorted(k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
-                raise InputError(f"objective {self.objective_column!r} is not a statistic of the run summary; expected one of: {', '.join(numeric)}")
+                raise InputError(f"objective {self.objective!r} is not a statistic of the run summary; expected one of: {', '.join(numeric)}")
             self.checked_objective = True
         if fresh:
             self.folder.append(task, outcome)
@@ -132,17 +133,24 @@ class _Book:
 
 
 class _Executor:
-    """Keeps the cluster's threads busy with tasks from a source, one trial per thread."""
+    """Keeps the cluster's threads busy with tasks from a source, one trial per thread.
+
+    A trial whose worker died is a crashed row. A trial that never ran because the
+    scattered data died with every worker that held it is not the trial's fault: the
+    data is scattered again and the trial is sent once more.
+    """
 
     def __init__(self, client: Any, shared: SharedInputs, book: _Book) -> None:
         self.client, self.shared, self.book = client, shared, book
         self.shared_future = client.scatter(shared, broadcast=True, hash=False)
+        self.resent: set[str] = set()
 
-    def _data(self) -> Any:
+    def _data(self, *, check: bool = False) -> Any:
         """The scattered data; scattered again if every worker holding it died."""
-        if self.shared_future.status != "finished":
+        lost = self.shared_future.status != "finished" or (check and not self.client.who_has(self.shared_future).get(self.shared_future.key))
+        if lost:
             self.shared_future.release()
-            self.client.wait_for_workers(1)
+            self.client.wait_for_workers(1, timeout=120)
             self.shared_future = self.client.scatter(self.shared, broadcast=True, hash=False)
         return self.shared_future
 
@@ -151,6 +159,9 @@ class _Executor:
 
     def _slots(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
+
+    def _submit(self, task: dict[str, Any], *, check: bool = False) -> Any:
+        return self.client.submit(run_trial, self._data(check=check), task, key=f"spine-trial-{task['key']}-{uuid.uuid4().hex[:6]}", pure=False, retries=0)
 
     def run(self, tasks: Iterator[dict[str, Any]], on_row: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> None:
         from distributed import as_completed
@@ -170,24 +181,35 @@ class _Executor:
                     if on_row:
                         on_row(task, row)
                     continue
-                future = self.client.submit(run_trial, self._data(), task, key=f"spine-trial-{task['key']}-{uuid.uuid4().hex[:6]}", pure=False, retries=0)
+                future = self._submit(task)
                 running[future] = task
                 queue.add(future)
             if not running:
                 return
             future = next(queue)
             task = running.pop(future)
-            row = self.book.settle(task, self._outcome(future, task), fresh=True)
+            outcome = self._outcome(future, task)
+            if outcome is None:  # its data was lost before it ran: send it again, once
+                self.resent.add(task["key"])
+                future = self._submit(task, check=True)
+                running[future] = task
+                queue.add(future)
+                continue
+            row = self.book.settle(task, outcome, fresh=True)
             if on_row:
                 on_row(task, row)
 
-    @staticmethod
-    def _outcome(future: Any, task: dict[str, Any]) -> dict[str, Any]:
+    def _outcome(self, future: Any, task: dict[str, Any]) -> dict[str, Any] | None:
+        from distributed import KilledWorker
+
         try:
             return future.result()
-        except Exception as exc:  # noqa: BLE001 - run_trial catches trial errors, so this is the worker or the cluster
-            name = type(exc).__name__
-            return {"key": task["key"], "status": "crashed", "error": f"{name}: worker lost while running the trial ({exc})", "duration_seconds": None}
+        except KilledWorker as exc:
+            return {"key": task["key"], "status": "crashed", "error": f"KilledWorker: worker lost while running the trial ({exc})", "duration_seconds": None}
+        except Exception as exc:  # noqa: BLE001 - run_trial catches trial errors, so this is the cluster
+            if task["key"] not in self.resent:
+                return None
+            return {"key": task["key"], "status": "crashed", "error": f"{type(exc).__name__}: worker lost while running the trial ({exc})", "duration_seconds": None}
         finally:
             future.release()
 
@@ -253,22 +275,27 @@ def _total(plan: _Plan) -> int:
 
 
 def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -> SweepResult:
-    """Run the sweep and return its finished folder, rows and summary."""
+    """Run the sweep and return its finished folder, rows and summary.
+
+    Input is checked, and the cluster reached, before the sweep folder is made: bad input
+    or an unreachable scheduler leaves nothing behind.
+    """
     progress = progress or _Quiet()
     plan = plan_sweep(request)
-    folder = resume_sweep_folder(request.resume) if request.resume is not None else new_sweep_folder(request.out_dir)
-    progress.info(f"sweep folder (in progress): {folder.work}")
-    book = _Book(folder=folder, objective_column=plan.spec.objective_column, previous=folder.done(), progress=progress)
+    resumed = resume_sweep_folder(request.resume) if request.resume is not None else None
     started = time.perf_counter()
-    if book.previous:
-        progress.info(f"resuming: {len(book.previous)} finished trial(s) in the journal are not run again")
-    try:
-        (folder.work / "sweep.yaml").write_text(request.spec_path.read_text(encoding="utf-8"), encoding="utf-8")
-        with open_client(request.scheduler, request.workers) as client:
-            where = request.scheduler or f"LocalCluster of {len(client.nthreads())} worker processes, 1 thread each, at {client.scheduler.address}"
-            progress.info(f"cluster: {where}")
-            if dashboard_available() and getattr(client, "dashboard_link", None):
-                progress.info(f"dashboard: {client.dashboard_link}")
+    with open_client(request.scheduler, request.workers) as client:
+        where = request.scheduler or f"LocalCluster of {len(client.nthreads())} worker processes, 1 thread each, at {client.scheduler.address}"
+        progress.info(f"cluster: {where}")
+        if dashboard_available() and getattr(client, "dashboard_link", None):
+            progress.info(f"dashboard: {client.dashboard_link}")
+        folder = resumed or new_sweep_folder(request.out_dir)
+        progress.info(f"sweep folder (in progress): {folder.work}")
+        book = _Book(folder=folder, objective=plan.spec.objective, objective_columns=plan.spec.objective_columns, previous=folder.done(), progress=progress)
+        if book.previous:
+            progress.info(f"resuming: {len(book.previous)} finished trial(s) in the journal are not run again")
+        try:
+            (folder.work / "sweep.yaml").write_text(request.spec_path.read_text(encoding="utf-8"), encoding="utf-8")
             progress.start(_total(plan), 0)
             executor = _Executor(client, plan.shared, book)
             if not plan.folds:
@@ -282,9 +309,9 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
                         tests.append(_task(plan, best["trial"], params, fold=fold, phase="test", search=plan.spec.search))
                 executor.run(iter(tests))
             executor.close()
-    except InputError:
-        folder.discard()
-        raise
+        except InputError:
+            folder.discard()
+            raise
     rows = list(book.rows.values())
     summary = write_outputs(folder.work, rows, book.outcomes, plan=plan, request=request, duration_seconds=time.perf_counter() - started)
     return SweepResult(folder=folder.finish(), rows=rows, summary=summary)

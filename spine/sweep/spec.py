@@ -36,8 +36,17 @@ from spine.sweep.universe import UNIVERSE_KEY, normalise_universe
 
 RESERVED_KEYS = ("parameters", "search", "trials", "seed", "objective", "direction", "walk_forward")
 RANGE_KEYS = frozenset({"low", "high", "count", "log"})
-OBJECTIVE_ALIASES = {"return": "return_pct", "drawdown": "max_drawdown_pct", "max_drawdown": "max_drawdown_pct"}
-MINIMISED_BY_DEFAULT = frozenset({"max_drawdown_pct", "rejected_orders"})
+# a short name -> the summary keys that may hold it, newest first (summary.json renamed
+# return_pct to total_return and max_drawdown_pct to max_drawdown)
+OBJECTIVE_ALIASES = {
+    "return": ("total_return", "return_pct"),
+    "total_return": ("total_return", "return_pct"),
+    "return_pct": ("return_pct", "total_return"),
+    "drawdown": ("max_drawdown", "max_drawdown_pct"),
+    "max_drawdown": ("max_drawdown", "max_drawdown_pct"),
+    "max_drawdown_pct": ("max_drawdown_pct", "max_drawdown"),
+}
+MINIMISED_BY_DEFAULT = frozenset({"drawdown", "max_drawdown", "max_drawdown_pct", "rejected_orders"})
 _DURATION = re.compile(r"^\s*(\d+)\s*([dwmyDWMY])\s*$")
 
 
@@ -112,8 +121,9 @@ class SweepSpec(_Frozen):
         return list(self.parameters)
 
     @property
-    def objective_column(self) -> str:
-        return OBJECTIVE_ALIASES.get(self.objective, self.objective)
+    def objective_columns(self) -> tuple[str, ...]:
+        """The summary columns that may hold the objective, in order of preference."""
+        return OBJECTIVE_ALIASES.get(self.objective, (self.objective,))
 
 
 def _flatten_parameters(node: Any, prefix: str, out: dict[str, Any], path: Path) -> None:
@@ -184,7 +194,7 @@ def sweep_spec_from_mapping(body: Any, path: Path) -> SweepSpec:
         raise ConfigError(f"{path}: objective = {objective!r}: expected a statistic of the run summary, like sharpe, calmar or return")
     objective = objective.strip()
     if direction is None:
-        direction = "minimize" if OBJECTIVE_ALIASES.get(objective, objective) in MINIMISED_BY_DEFAULT else "maximize"
+        direction = "minimize" if objective in MINIMISED_BY_DEFAULT else "maximize"
     has_range = any(isinstance(v, dict) for v in parameters.values())
     search = rest.pop("search", "random" if has_range else "grid")
     candidate = {"parameters": parameters, "search": search, "objective": objective, "direction": _normalise_direction(direction), **rest}

@@ -23,14 +23,14 @@ def test_nested_statistics_are_flattened_with_dots_and_record_lists_counted():
 
 def test_a_statistic_added_to_the_summary_later_becomes_a_column_without_code_changes():
     task = {"trial": 0, "phase": "full", "params": {"strategy.atr_period": 14}, "key": "k"}
-    row = outcome_row(task, {"key": "k", "status": "ok", "summary": summary(sortino={"daily": 1.7})}, "sortino.daily")
+    row = outcome_row(task, {"key": "k", "status": "ok", "summary": summary(sortino={"daily": 1.7})}, ("sortino.daily",))
     assert row["sortino.daily"] == 1.7 and row["objective"] == 1.7
     assert "sortino.daily" in columns([row], ["strategy.atr_period"])
 
 
 def test_breaker_trips_kill_switch_triggers_and_calmar_are_derived_for_every_row():
     task = {"trial": 0, "phase": "full", "params": {}, "key": "k"}
-    row = outcome_row(task, {"key": "k", "status": "ok", "summary": summary()}, "calmar")
+    row = outcome_row(task, {"key": "k", "status": "ok", "summary": summary()}, ("calmar",))
     assert row["breaker_trips"] == 1 and row["kill_switch_triggers"] == 0
     assert round(row["calmar"], 6) == round((1.1 ** (365.25 / 365) - 1) / 0.05, 6)
 

@@ -39,8 +39,8 @@ def test_tpe_without_trials_is_refused_naming_the_missing_key():
         sweep_spec_from_mapping({"search": "tpe", "strategy.take_profit_atr": {"low": 1, "high": 4}}, HERE)
 
 
-def test_return_is_an_alias_of_return_pct_and_drawdown_is_minimised_by_default():
-    assert sweep_spec_from_mapping({"objective": "return", "strategy.atr_period": [10, 14]}, HERE).objective_column == "return_pct"
+def test_return_is_read_from_total_return_or_return_pct_and_drawdown_is_minimised_by_default():
+    assert sweep_spec_from_mapping({"objective": "return", "strategy.atr_period": [10, 14]}, HERE).objective_columns == ("total_return", "return_pct")
     spec = sweep_spec_from_mapping({"objective": "max_drawdown_pct", "strategy.atr_period": [10, 14]}, HERE)
     assert spec.direction == "minimize"
 

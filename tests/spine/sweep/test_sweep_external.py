@@ -136,9 +136,9 @@ def test_walk_forward_folds_never_train_on_test_data(tmp_path, cli, small_market
         assert (pd.to_datetime(train["end"]) < pd.Timestamp(fold["test_start"])).all()  # the last bar trained on
         assert (pd.to_datetime(train["start"]) >= pd.Timestamp(fold["train_start"])).all()
         assert pd.Timestamp(test["start"]) >= pd.Timestamp(fold["test_start"]) and pd.Timestamp(test["end"]) < pd.Timestamp(fold["test_end"]) + pd.Timedelta(days=1)
-        best = train.loc[train["return_pct"].idxmax()]
+        best = train.loc[train["total_return"].idxmax()]
         assert test["strategy.take_profit_atr"] == best["strategy.take_profit_atr"] and test["trial"] == best["trial"]
-        assert fold["gap"] == pytest.approx(best["return_pct"] - test["return_pct"], abs=1e-9)
+        assert fold["gap"] == pytest.approx(best["total_return"] - test["total_return"], abs=1e-9)
     equity = pd.read_csv(folder / "oos_equity.csv", comment="#", parse_dates=["datetime"])
     first_test = rows[(rows["fold"] == 0) & (rows["phase"] == "test")].iloc[0]
     assert round(equity[equity["fold"] == 0]["value"].iloc[-1], 2) == round(first_test["end_value"], 2)

@@ -33,7 +33,7 @@ def test_a_2x2_grid_gives_the_same_metrics_as_four_separate_backtests(tmp_path, 
             assert round(row["end_value"], 2) == round(alone["end_value"], 2)
             assert row["trades"] == alone["trades"] and row["orders"] == alone["orders"] and row["fills"] == alone["fills"]
             assert row["sharpe"] == pytest.approx(alone["sharpe"], abs=1e-9)
-            assert row["max_drawdown_pct"] == pytest.approx(alone["max_drawdown_pct"], abs=1e-9)
+            assert row["max_drawdown"] == pytest.approx(alone["max_drawdown"], abs=1e-9) and row["total_return"] == pytest.approx(alone["total_return"], abs=1e-9)
             for tag, bucket in alone["by_provenance"].items():
                 assert row[f"by_provenance.{tag}.trades"] == bucket["trades"]
                 assert round(row[f"by_provenance.{tag}.pnl_net"], 2) == round(bucket["pnl_net"], 2)

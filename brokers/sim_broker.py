@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -196,7 +195,7 @@ class SimBroker(bt.brokers.BackBroker):
         last_prices: Mapping[str, float] = self._marks
         created_close = order.created.pclose
         if created_close is not None and math.isfinite(created_close):
-            last_prices = ChainMap({order.data._name: float(created_close)}, self._marks)
+            last_prices = {**self._marks, order.data._name: float(created_close)}  # a plain dict: the gate reads every held mark
         return PortfolioView(nav=float(self._value), positions=effective, last_prices=last_prices)
 
     def _working_add(self, order: bt.Order) -> None:

@@ -60,6 +60,8 @@ class CircuitBreaker:
         self.tripped_at: datetime | None = None
         self.trip_reason: str = ""
         self._last: tuple[datetime, float] | None = None  # the NAV recorded most recently
+        self._version = 0  # bumped whenever the NAV history changes
+        self._evaluated: tuple[int, bool, float] | None = None  # (version, enabled, limit) of the last evaluation that did not trip
         self.reload()
 
     # --- the seed's API ----------------------------------------------------------------
@@ -73,6 +75,7 @@ class CircuitBreaker:
         index = bisect.bisect_right(self._times, when)
         self._times.insert(index, when)
         self._navs.insert(index, nav)
+        self._version += 1
         if self._store is not None:
             self._store.record_nav(when, nav)
         self._last = (when, nav)
@@ -133,6 +136,7 @@ class CircuitBreaker:
         self._times = [when for when, _ in window]
         self._navs = [nav for _, nav in window]
         self._last = window[-1] if window else None
+        self._version += 1
 
     def close(self) -> None:
         """Close the store if this breaker opened it (``state_dir=``)."""
@@ -157,6 +161,11 @@ class CircuitBreaker:
     def _evaluate(self) -> None:
         if not self.enabled or self._tripped or not self._times:
             return
+        # The gate asks once per order; the answer only changes with a new NAV or new settings.
+        key = (self._version, self.enabled, self.max_1d_drawdown_pct)
+        if key == self._evaluated:
+            return  # nothing changed since the last evaluation, which did not trip
+        self._evaluated = key
         when, nav = self._last if self._last is not None else (self._times[-1], self._navs[-1])
         ref = self._reference_nav(when)
         if ref is None or ref <= 0:
@@ -188,6 +197,7 @@ class CircuitBreaker:
         elif self._times:
             self._times = self._times[-1:]
             self._navs = self._navs[-1:]
+        self._version += 1
 
     def _trim(self) -> None:
         """Keep only the reference NAV and what follows it (memory stays one day long)."""

@@ -40,6 +40,7 @@ class CircuitBreaker:
         *,
         store: StateStore | None = None,
         state_dir: Path | None = None,
+        defer_nav_writes: bool = False,
     ) -> None:
         if isinstance(config, SpineConfig):
             settings = config.circuit_breaker
@@ -56,6 +57,11 @@ class CircuitBreaker:
         self._times: list[datetime] = []
         self._navs: list[float] = []
         self._since_prune = 0
+        # A backtest writes its NAV rows in batches (flushed before any latch, reset, prune,
+        # reload or close, and at the end of the run); a live session writes each one before
+        # record_nav returns. The latch itself is never deferred.
+        self._defer = defer_nav_writes
+        self._pending_navs: list[tuple[datetime, float]] = []
         self._tripped = False
         self.tripped_at: datetime | None = None
         self.trip_reason: str = ""
@@ -77,7 +83,12 @@ class CircuitBreaker:
         self._navs.insert(index, nav)
         self._version += 1
         if self._store is not None:
-            self._store.record_nav(when, nav)
+            if self._defer:
+                self._pending_navs.append((when, nav))
+                if len(self._pending_navs) >= _PRUNE_EVERY:
+                    self.flush()
+            else:
+                self._store.record_nav(when, nav)
         self._last = (when, nav)
         self._evaluate()
         self._trim()
@@ -124,10 +135,17 @@ class CircuitBreaker:
         """The latch itself (also when the breaker is disabled)."""
         return self._tripped
 
+    def flush(self) -> None:
+        """Write the NAV rows recorded but not yet written (``defer_nav_writes``)."""
+        if self._pending_navs and self._store is not None:
+            rows, self._pending_navs = self._pending_navs, []
+            self._store.record_navs(rows)
+
     def reload(self) -> None:
         """Re-read the latch and the recent NAV history from the store (e.g. after ``spine resume``)."""
         if self._store is None:
             return
+        self.flush()
         latch = self._store.breaker_latch()
         self._tripped = latch.tripped
         self.tripped_at = latch.tripped_at
@@ -140,6 +158,7 @@ class CircuitBreaker:
 
     def close(self) -> None:
         """Close the store if this breaker opened it (``state_dir=``)."""
+        self.flush()
         if self._owns_store and self._store is not None:
             self._store.close()
 
@@ -180,6 +199,7 @@ class CircuitBreaker:
             self._trip(when, "drawdown", reason)
 
     def _trip(self, when: datetime, cause: str, reason: str) -> None:
+        self.flush()
         if self._store is not None:
             self._store.trip_breaker(when, cause, reason)
         self._tripped = True
@@ -187,6 +207,7 @@ class CircuitBreaker:
         self.trip_reason = reason
 
     def _reset(self, when: datetime, cause: str, detail: str) -> None:
+        self.flush()
         if self._store is not None:
             self._store.reset_breaker(when, cause, detail)
         self._tripped = False
@@ -209,5 +230,6 @@ class CircuitBreaker:
             del self._navs[:index]
             self._since_prune += index
             if self._store is not None and self._since_prune >= _PRUNE_EVERY:
+                self.flush()
                 self._store.prune_navs(self._times[0])
                 self._since_prune = 0

@@ -26,7 +26,7 @@ two, so the before/after ratios come from one run. The harness variant also time
 post-run statistics (trades and every figure of ``summary.json`` from the recorded rows)
 and prints it as ``stats s``, outside ``cerebro.run()``.
 
-    python benchmarks/bench_backtest.py [--tickers 20] [--bars 5000] [--repeat 3] [--with-old-analyzers]
+    python benchmarks/bench_backtest.py [--tickers 20] [--bars 5000] [--repeat 3] [--signal-every 5] [--with-old-analyzers]
 """
 
 from __future__ import annotations
@@ -69,12 +69,12 @@ def synthetic_tickers(count: int) -> list[str]:
 # --- data (parent process) -----------------------------------------------------------
 
 
-def write_data(folder: Path, tickers: int, bars: int) -> tuple[Path, Path]:
+def write_data(folder: Path, tickers: int, bars: int, every_n_bars: int = EVERY_N_BARS) -> tuple[Path, Path]:
     """Write ``prices/<TICKER>.csv`` and ``signals.csv`` under ``folder``; return both paths."""
     from spine.synthetic import generate_prices, generate_signals
 
     prices = generate_prices(synthetic_tickers(tickers), bars, start=START, seed=SEED)
-    signals = generate_signals(prices, every_n_bars=EVERY_N_BARS, seed=SEED)
+    signals = generate_signals(prices, every_n_bars=every_n_bars, seed=SEED)
     prices_dir = folder / "prices"
     prices_dir.mkdir(parents=True)
     for ticker, frame in prices.items():
@@ -289,7 +289,8 @@ def _result(variant: str, prices: dict[str, Any], elapsed: float, before_kib: in
 
 def run_child(variant: str, prices_dir: Path, signals_csv: Path) -> dict[str, Any]:
     """Run one variant in a fresh interpreter; its result is the last line of its stdout."""
-    command = [sys.executable, __file__, "--variant", variant, "--prices", str(prices_dir), "--signals", str(signals_csv)]
+    site = ["-S"] if sys.flags.no_site else []  # a child imports what its parent does (before/after runs use -S + PYTHONPATH)
+    command = [sys.executable, *site, __file__, "--variant", variant, "--prices", str(prices_dir), "--signals", str(signals_csv)]
     if variant == "bare":  # the bare process does not load the config (no pydantic, no YAML)
         from spine.config import load_config
 
@@ -332,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tickers", type=int, default=20, help="synthetic tickers (default 20)")
     parser.add_argument("--bars", type=int, default=5000, help="daily bars per ticker (default 5000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each variant; medians are reported (default 3)")
+    parser.add_argument("--signal-every", type=int, default=EVERY_N_BARS, help=f"one signal per ticker every N bars (default {EVERY_N_BARS}; 1: every day, where per-order costs dominate)")
     parser.add_argument("--with-old-analyzers", action="store_true", help=f"also run {OLD_ANALYZERS}: the harness with its former five per-bar analyzers")
     parser.add_argument("--variant", choices=(*VARIANTS, OLD_ANALYZERS), help=argparse.SUPPRESS)  # child process: run one variant
     parser.add_argument("--prices", type=Path, help=argparse.SUPPRESS)
@@ -347,13 +349,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(run_bare(args.prices, args.signals, cash=args.cash, commission_bps=args.commission_bps)))
         return 0
 
-    if args.tickers < 1 or args.bars < 30 or args.repeat < 1:
-        parser.error("need --tickers >= 1, --bars >= 30 and --repeat >= 1")
+    if args.tickers < 1 or args.bars < 30 or args.repeat < 1 or args.signal_every < 1:
+        parser.error("need --tickers >= 1, --bars >= 30, --repeat >= 1 and --signal-every >= 1")
     variants = (*VARIANTS, OLD_ANALYZERS) if args.with_old_analyzers else VARIANTS
     results: dict[str, list[dict[str, Any]]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as folder:
-        prices_dir, signals_csv = write_data(Path(folder), args.tickers, args.bars)
-        print(f"synthetic data: {args.tickers} tickers x {args.bars} daily bars, one signal per ticker every ~{EVERY_N_BARS} bars; {args.repeat} run(s) of each variant")
+        prices_dir, signals_csv = write_data(Path(folder), args.tickers, args.bars, args.signal_every)
+        print(f"synthetic data: {args.tickers} tickers x {args.bars} daily bars, one signal per ticker every ~{args.signal_every} bars; {args.repeat} run(s) of each variant")
         for _ in range(args.repeat):
             for variant in variants:
                 result = run_child(variant, prices_dir, signals_csv)

@@ -26,6 +26,7 @@ two, so the before/after ratios come from one run. The harness variant also time
 post-run statistics (trades and every figure of ``summary.json`` from the recorded rows)
 and prints it as ``stats s``, outside ``cerebro.run()``.
 
+    BENCH_GC=freeze|off python benchmarks/bench_backtest.py ...   # gc.freeze() or gc.disable() before cerebro.run(), every variant
     python benchmarks/bench_backtest.py [--tickers 20] [--bars 5000] [--repeat 3] [--signal-every 5] [--with-old-analyzers]
 """
 
@@ -154,6 +155,7 @@ def run_harness(prices_dir: Path, signals_csv: Path, *, old_analyzers: bool = Fa
         if old_analyzers:
             add_old_analyzers(cerebro)
         before = _maxrss_kib()
+        apply_gc_mode()
         started, cpu_started = time.perf_counter(), time.process_time()
         strategy = cerebro.run()[0]
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -257,6 +259,7 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
     cerebro.addsizer(bt.sizers.FixedSize, stake=BARE_STAKE)
     cerebro.addstrategy(BareBracketStrategy, signals=plans)
     before = _maxrss_kib()
+    apply_gc_mode()
     started, cpu_started = time.perf_counter(), time.process_time()
     strategy = cerebro.run()[0]
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -264,6 +267,22 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
 
 
 # --- measuring -----------------------------------------------------------------------
+
+
+def apply_gc_mode() -> None:
+    """``BENCH_GC=freeze`` (``gc.freeze()`` after set-up) or ``off`` (``gc.disable()``) before ``cerebro.run()``.
+
+    Applied to every variant alike, so the ratios show whether the harness gains more
+    from it than bare Backtrader does; unset, the collector runs as usual.
+    """
+    import gc
+    import os
+
+    mode = os.environ.get("BENCH_GC", "")
+    if mode == "freeze":
+        gc.freeze()
+    elif mode == "off":
+        gc.disable()
 
 
 def _maxrss_kib() -> int:

@@ -40,6 +40,7 @@ class CircuitBreaker:
         *,
         store: StateStore | None = None,
         state_dir: Path | None = None,
+        defer_nav_writes: bool = False,
     ) -> None:
         if isinstance(config, SpineConfig):
             settings = config.circuit_breaker
@@ -56,10 +57,17 @@ class CircuitBreaker:
         self._times: list[datetime] = []
         self._navs: list[float] = []
         self._since_prune = 0
+        # A backtest writes its NAV rows in batches (flushed before any latch, reset, prune,
+        # reload or close, and at the end of the run); a live session writes each one before
+        # record_nav returns. The latch itself is never deferred.
+        self._defer = defer_nav_writes
+        self._pending_navs: list[tuple[datetime, float]] = []
         self._tripped = False
         self.tripped_at: datetime | None = None
         self.trip_reason: str = ""
         self._last: tuple[datetime, float] | None = None  # the NAV recorded most recently
+        self._version = 0  # bumped whenever the NAV history changes
+        self._evaluated: tuple[int, bool, float] | None = None  # (version, enabled, limit) of the last evaluation that did not trip
         self.reload()
 
     # --- the seed's API ----------------------------------------------------------------
@@ -73,8 +81,14 @@ class CircuitBreaker:
         index = bisect.bisect_right(self._times, when)
         self._times.insert(index, when)
         self._navs.insert(index, nav)
+        self._version += 1
         if self._store is not None:
-            self._store.record_nav(when, nav)
+            if self._defer:
+                self._pending_navs.append((when, nav))
+                if len(self._pending_navs) >= _PRUNE_EVERY:
+                    self.flush()
+            else:
+                self._store.record_nav(when, nav)
         self._last = (when, nav)
         self._evaluate()
         self._trim()
@@ -121,10 +135,17 @@ class CircuitBreaker:
         """The latch itself (also when the breaker is disabled)."""
         return self._tripped
 
+    def flush(self) -> None:
+        """Write the NAV rows recorded but not yet written (``defer_nav_writes``)."""
+        if self._pending_navs and self._store is not None:
+            rows, self._pending_navs = self._pending_navs, []
+            self._store.record_navs(rows)
+
     def reload(self) -> None:
         """Re-read the latch and the recent NAV history from the store (e.g. after ``spine resume``)."""
         if self._store is None:
             return
+        self.flush()
         latch = self._store.breaker_latch()
         self._tripped = latch.tripped
         self.tripped_at = latch.tripped_at
@@ -133,9 +154,11 @@ class CircuitBreaker:
         self._times = [when for when, _ in window]
         self._navs = [nav for _, nav in window]
         self._last = window[-1] if window else None
+        self._version += 1
 
     def close(self) -> None:
         """Close the store if this breaker opened it (``state_dir=``)."""
+        self.flush()
         if self._owns_store and self._store is not None:
             self._store.close()
 
@@ -157,6 +180,11 @@ class CircuitBreaker:
     def _evaluate(self) -> None:
         if not self.enabled or self._tripped or not self._times:
             return
+        # The gate asks once per order; the answer only changes with a new NAV or new settings.
+        key = (self._version, self.enabled, self.max_1d_drawdown_pct)
+        if key == self._evaluated:
+            return  # nothing changed since the last evaluation, which did not trip
+        self._evaluated = key
         when, nav = self._last if self._last is not None else (self._times[-1], self._navs[-1])
         ref = self._reference_nav(when)
         if ref is None or ref <= 0:
@@ -171,6 +199,7 @@ class CircuitBreaker:
             self._trip(when, "drawdown", reason)
 
     def _trip(self, when: datetime, cause: str, reason: str) -> None:
+        self.flush()
         if self._store is not None:
             self._store.trip_breaker(when, cause, reason)
         self._tripped = True
@@ -178,6 +207,7 @@ class CircuitBreaker:
         self.trip_reason = reason
 
     def _reset(self, when: datetime, cause: str, detail: str) -> None:
+        self.flush()
         if self._store is not None:
             self._store.reset_breaker(when, cause, detail)
         self._tripped = False
@@ -188,6 +218,7 @@ class CircuitBreaker:
         elif self._times:
             self._times = self._times[-1:]
             self._navs = self._navs[-1:]
+        self._version += 1
 
     def _trim(self) -> None:
         """Keep only the reference NAV and what follows it (memory stays one day long)."""
@@ -199,5 +230,6 @@ class CircuitBreaker:
             del self._navs[:index]
             self._since_prune += index
             if self._store is not None and self._since_prune >= _PRUNE_EVERY:
+                self.flush()
                 self._store.prune_navs(self._times[0])
                 self._since_prune = 0

@@ -65,5 +65,8 @@ class DrawdownBreaker(bt.Analyzer):
             self.events.record(now, "breaker_rearm", f"circuit breaker re-armed (circuit_breaker.cooldown_minutes {self.breaker.cooldown_minutes} or a reset)")
         self._paused = paused
 
+    def stop(self) -> None:
+        self.breaker.flush()  # deferred NAV rows reach the state database before the run returns
+
     def get_analysis(self) -> dict[str, Any]:
         return {"tripped": self.breaker.tripped, "trips": list(self.trips), "reason": self.breaker.trip_reason}

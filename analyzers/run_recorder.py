@@ -3,8 +3,10 @@
 The rows are plain dicts in the order things happened, so writing ``orders.csv``,
 ``fills.csv`` and ``equity.csv`` is a dump, and the same run gives the same bytes:
 order ids are numbered per run (Backtrader's ``ref`` counter is process-wide). An
-order's status changes are kept as small tuples against its fixed columns and become
-rows only when ``orders`` is read, so a long run does not hold a dict per change.
+order's status changes are kept as small tuples against its fixed columns (the date
+number, the status code and the order's ``info``) and become rows, with datetimes,
+status names and reasons, only when ``orders`` is read: a long run neither holds a dict
+per change nor pays for formatting on every notification.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ _ORDER_TYPES = {
     bt.Order.StopTrail: "stop_trail",
     bt.Order.StopTrailLimit: "stop_trail_limit",
 }
-_DONE_ELSEWHERE = {"Canceled", "Rejected", "Margin", "Expired"}
+_DONE_ELSEWHERE_CODES = frozenset({bt.Order.Canceled, bt.Order.Rejected, bt.Order.Margin, bt.Order.Expired})
+_STATUS_NAMES = bt.Order.Status
+_SUBMITTED, _PARTIAL, _COMPLETED = bt.Order.Submitted, bt.Order.Partial, bt.Order.Completed
 
 
 @functools.lru_cache(maxsize=4096)
@@ -47,7 +51,7 @@ class RunRecorder(bt.Analyzer):
     )
 
     def start(self) -> None:
-        self._changes: list[tuple[dict[str, Any], datetime, str, str]] = []  # (fixed columns, when, status, reason)
+        self._changes: list[tuple[dict[str, Any], float, int, Any]] = []  # (fixed columns, date number, status code, order info)
         self.fills: list[dict[str, Any]] = []
         self.equity: list[dict[str, Any]] = []
         self.trades: list[dict[str, Any]] = []
@@ -88,9 +92,10 @@ class RunRecorder(bt.Analyzer):
         return static
 
     def notify_order(self, order: bt.Order) -> None:
-        status = order.getstatusname()
+        status = order.status
         static = self._static(order)
-        fills = list(order.executed.iterpending())
+        # Only a partial or complete execution carries new fills.
+        fills = list(order.executed.iterpending()) if status == _PARTIAL or status == _COMPLETED else ()
         for bit in fills:
             self.fills.append(
                 {
@@ -107,12 +112,17 @@ class RunRecorder(bt.Analyzer):
             )
             if static["role"] == "entry":
                 self._open_tag[static["ticker"]] = static["tag"]
-        self._changes.append((static, self._status_time(order, status, fills), status, self._reason(order, status, static["role"])))
+        # Keep the date number and the order's status code; datetimes and reasons are made when `orders` is read.
+        self._changes.append((static, self._status_stamp(order, status, fills), status, order.info))
 
     @property
     def orders(self) -> list[dict[str, Any]]:
         """One row per order per status change, in the order they happened."""
-        return [{**static, "datetime": when, "status": status, "reason": reason} for static, when, status, reason in self._changes]
+        rows = []
+        for static, stamp, status, info in self._changes:
+            name = _STATUS_NAMES[status]
+            rows.append({**static, "datetime": _when(stamp), "status": name, "reason": _reason(info, name, static["role"])})
+        return rows
 
     def notify_trade(self, trade: bt.Trade) -> None:
         # Backtrader notifies a bar's orders before its trades: on a reversal the new entry
@@ -150,33 +160,32 @@ class RunRecorder(bt.Analyzer):
             bucket["pnl_net"] += trade["pnl_net"]
         statuses: dict[str, int] = defaultdict(int)
         for _, _, status, _ in self._changes:
-            statuses[status] += 1
+            statuses[_STATUS_NAMES[status]] += 1
         return {"orders": len(self._ids), "statuses": dict(statuses), "fills": len(self.fills), "trades_by_tag": dict(by_tag)}
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _status_time(self, order: bt.Order, status: str, fills: list[Any]):
+    def _status_stamp(self, order: bt.Order, status: int, fills) -> float:
         if fills:
-            return bt.num2date(fills[-1].dt)
-        if status == "Submitted":
-            return bt.num2date(order.created.dt)
-        if status in _DONE_ELSEWHERE and order.executed.dt:
-            return bt.num2date(order.executed.dt)
-        return self.strategy.datetime.datetime(0)
+            return fills[-1].dt
+        if status == _SUBMITTED:
+            return order.created.dt
+        if status in _DONE_ELSEWHERE_CODES and order.executed.dt:
+            return order.executed.dt
+        return self.strategy.datetime[0]
 
-    @staticmethod
-    def _reason(order: bt.Order, status: str, role: str) -> str:
-        info = order.info
-        if status == "Rejected":
-            return str(info.get("reject_reason") or "bracket parent was rejected, so this leg never went out")
-        if status == "Margin":
-            return "not enough cash for the fill (Backtrader margin check)"
-        if status == "Canceled":
-            if info.get("cancel_reason"):
-                return str(info["cancel_reason"])
-            if role in ("stop", "take_profit"):
-                return "bracket sibling filled or parent cancelled (OCO)"
-            return "cancelled"
-        if status == "Expired":
-            return "order validity expired"
-        return ""
+
+def _reason(info: Any, status: str, role: str) -> str:
+    if status == "Rejected":
+        return str(info.get("reject_reason") or "bracket parent was rejected, so this leg never went out")
+    if status == "Margin":
+        return "not enough cash for the fill (Backtrader margin check)"
+    if status == "Canceled":
+        if info.get("cancel_reason"):
+            return str(info["cancel_reason"])
+        if role in ("stop", "take_profit"):
+            return "bracket sibling filled or parent cancelled (OCO)"
+        return "cancelled"
+    if status == "Expired":
+        return "order validity expired"
+    return ""

@@ -26,7 +26,8 @@ two, so the before/after ratios come from one run. The harness variant also time
 post-run statistics (trades and every figure of ``summary.json`` from the recorded rows)
 and prints it as ``stats s``, outside ``cerebro.run()``.
 
-    python benchmarks/bench_backtest.py [--tickers 20] [--bars 5000] [--repeat 3] [--with-old-analyzers]
+    BENCH_GC=freeze|off python benchmarks/bench_backtest.py ...   # gc.freeze() or gc.disable() before cerebro.run(), every variant
+    python benchmarks/bench_backtest.py [--tickers 20] [--bars 5000] [--repeat 3] [--signal-every 5] [--before DIR] [--with-old-analyzers]
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from spine.prices import load_prices
 from spine.signals import load_signals
 
 VARIANTS = ("harness", "bare")
+BEFORE = "harness-before"  # --before DIR: the harness from another checkout (the code before a change)
 OLD_ANALYZERS = "harness-bt"  # the harness as it was: the five per-bar Backtrader analyzers attached
 TIME_TARGET = 1.15
 MEMORY_TARGET = 1.5
@@ -69,12 +71,12 @@ def synthetic_tickers(count: int) -> list[str]:
 # --- data (parent process) -----------------------------------------------------------
 
 
-def write_data(folder: Path, tickers: int, bars: int) -> tuple[Path, Path]:
+def write_data(folder: Path, tickers: int, bars: int, every_n_bars: int = EVERY_N_BARS) -> tuple[Path, Path]:
     """Write ``prices/<TICKER>.csv`` and ``signals.csv`` under ``folder``; return both paths."""
     from spine.synthetic import generate_prices, generate_signals
 
     prices = generate_prices(synthetic_tickers(tickers), bars, start=START, seed=SEED)
-    signals = generate_signals(prices, every_n_bars=EVERY_N_BARS, seed=SEED)
+    signals = generate_signals(prices, every_n_bars=every_n_bars, seed=SEED)
     prices_dir = folder / "prices"
     prices_dir.mkdir(parents=True)
     for ticker, frame in prices.items():
@@ -154,6 +156,7 @@ def run_harness(prices_dir: Path, signals_csv: Path, *, old_analyzers: bool = Fa
         if old_analyzers:
             add_old_analyzers(cerebro)
         before = _maxrss_kib()
+        apply_gc_mode()
         started, cpu_started = time.perf_counter(), time.process_time()
         strategy = cerebro.run()[0]
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -257,6 +260,7 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
     cerebro.addsizer(bt.sizers.FixedSize, stake=BARE_STAKE)
     cerebro.addstrategy(BareBracketStrategy, signals=plans)
     before = _maxrss_kib()
+    apply_gc_mode()
     started, cpu_started = time.perf_counter(), time.process_time()
     strategy = cerebro.run()[0]
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
@@ -264,6 +268,22 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
 
 
 # --- measuring -----------------------------------------------------------------------
+
+
+def apply_gc_mode() -> None:
+    """``BENCH_GC=freeze`` (``gc.freeze()`` after set-up) or ``off`` (``gc.disable()``) before ``cerebro.run()``.
+
+    Applied to every variant alike, so the ratios show whether the harness gains more
+    from it than bare Backtrader does; unset, the collector runs as usual.
+    """
+    import gc
+    import os
+
+    mode = os.environ.get("BENCH_GC", "")
+    if mode == "freeze":
+        gc.freeze()
+    elif mode == "off":
+        gc.disable()
 
 
 def _maxrss_kib() -> int:
@@ -287,15 +307,29 @@ def _result(variant: str, prices: dict[str, Any], elapsed: float, before_kib: in
     }
 
 
-def run_child(variant: str, prices_dir: Path, signals_csv: Path) -> dict[str, Any]:
-    """Run one variant in a fresh interpreter; its result is the last line of its stdout."""
-    command = [sys.executable, __file__, "--variant", variant, "--prices", str(prices_dir), "--signals", str(signals_csv)]
+def run_child(variant: str, prices_dir: Path, signals_csv: Path, before: Path | None = None) -> dict[str, Any]:
+    """Run one variant in a fresh interpreter; its result is the last line of its stdout.
+
+    ``harness-before`` runs the harness child with ``-S`` (no site hooks, so the editable
+    install's path finder is not loaded) and ``PYTHONPATH=<before>:<site-packages>``: the
+    same interpreter and libraries, the other checkout's code.
+    """
+    import os
+    import sysconfig
+
+    env = None
+    site = ["-S"] if sys.flags.no_site else []  # a child imports what its parent does
+    if variant == BEFORE:
+        assert before is not None
+        site, variant = ["-S"], "harness"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(before.resolve()), sysconfig.get_paths()["purelib"]])}
+    command = [sys.executable, *site, __file__, "--variant", variant, "--prices", str(prices_dir), "--signals", str(signals_csv)]
     if variant == "bare":  # the bare process does not load the config (no pydantic, no YAML)
         from spine.config import load_config
 
         settings = load_config().backtest
         command += ["--cash", repr(settings.cash), "--commission-bps", repr(settings.commission_bps)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{variant} run failed (exit {done.returncode}):\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -320,6 +354,10 @@ def report(results: dict[str, list[dict[str, Any]]]) -> str:
     lines.append(f"time ratio (harness run + post-run statistics)/bare: {with_stats:.2f}")
     lines.append(f"CPU-time ratio harness/bare: {median('harness', 'cpu_s') / median('bare', 'cpu_s'):.2f}")
     lines.append(f"memory ratio (harness with post-run statistics)/bare: {median('harness', 'peak_rss_with_stats_kib') / median('bare', 'peak_rss_kib'):.2f}")
+    if BEFORE in results:
+        lines.append(f"time ratio {BEFORE}/bare (the --before checkout): {median(BEFORE, 'elapsed_s') / median('bare', 'elapsed_s'):.2f}")
+        lines.append(f"CPU-time ratio {BEFORE}/bare: {median(BEFORE, 'cpu_s') / median('bare', 'cpu_s'):.2f}")
+        lines.append(f"memory ratio {BEFORE}/bare: {median(BEFORE, 'peak_rss_kib') / median('bare', 'peak_rss_kib'):.2f}")
     if OLD_ANALYZERS in results:
         lines.append(f"time ratio {OLD_ANALYZERS}/bare (before: per-bar analyzers): {median(OLD_ANALYZERS, 'elapsed_s') / median('bare', 'elapsed_s'):.2f}")
         lines.append(f"memory ratio {OLD_ANALYZERS}/bare: {median(OLD_ANALYZERS, 'peak_rss_kib') / median('bare', 'peak_rss_kib'):.2f}")
@@ -332,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tickers", type=int, default=20, help="synthetic tickers (default 20)")
     parser.add_argument("--bars", type=int, default=5000, help="daily bars per ticker (default 5000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each variant; medians are reported (default 3)")
+    parser.add_argument("--signal-every", type=int, default=EVERY_N_BARS, help=f"one signal per ticker every N bars (default {EVERY_N_BARS}; 1: every day, where per-order costs dominate)")
+    parser.add_argument("--before", type=Path, help=f"also run {BEFORE}: the harness from this checkout of older code (e.g. `git archive <commit> | tar -x -C DIR`), interleaved")
     parser.add_argument("--with-old-analyzers", action="store_true", help=f"also run {OLD_ANALYZERS}: the harness with its former five per-bar analyzers")
     parser.add_argument("--variant", choices=(*VARIANTS, OLD_ANALYZERS), help=argparse.SUPPRESS)  # child process: run one variant
     parser.add_argument("--prices", type=Path, help=argparse.SUPPRESS)
@@ -347,16 +387,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(run_bare(args.prices, args.signals, cash=args.cash, commission_bps=args.commission_bps)))
         return 0
 
-    if args.tickers < 1 or args.bars < 30 or args.repeat < 1:
-        parser.error("need --tickers >= 1, --bars >= 30 and --repeat >= 1")
+    if args.tickers < 1 or args.bars < 30 or args.repeat < 1 or args.signal_every < 1:
+        parser.error("need --tickers >= 1, --bars >= 30, --repeat >= 1 and --signal-every >= 1")
     variants = (*VARIANTS, OLD_ANALYZERS) if args.with_old_analyzers else VARIANTS
+    if args.before is not None:
+        variants = (variants[0], BEFORE, *variants[1:])
     results: dict[str, list[dict[str, Any]]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as folder:
-        prices_dir, signals_csv = write_data(Path(folder), args.tickers, args.bars)
-        print(f"synthetic data: {args.tickers} tickers x {args.bars} daily bars, one signal per ticker every ~{EVERY_N_BARS} bars; {args.repeat} run(s) of each variant")
-        for _ in range(args.repeat):
-            for variant in variants:
-                result = run_child(variant, prices_dir, signals_csv)
+        prices_dir, signals_csv = write_data(Path(folder), args.tickers, args.bars, args.signal_every)
+        print(f"synthetic data: {args.tickers} tickers x {args.bars} daily bars, one signal per ticker every ~{args.signal_every} bars; {args.repeat} run(s) of each variant")
+        for repetition in range(args.repeat):
+            for variant in variants if repetition % 2 == 0 else variants[::-1]:  # reversed every other time: drift hits all alike
+                result = run_child(variant, prices_dir, signals_csv, args.before)
                 results[variant].append(result)
                 print(f"  {variant:<10} {result['elapsed_s']:7.2f} s  (CPU {result['cpu_s']:6.2f} s)  {result['bars_per_s']:>9,.0f} bars/s  {result['peak_rss_kib'] / 1024:7.1f} MB", flush=True)
     print(report(results))

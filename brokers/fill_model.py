@@ -75,6 +75,11 @@ class Bar:
 
 def round_cents(amount: float) -> float:
     """Round money half-up to the cent, as a broker statement shows it."""
+    cents = amount * 100.0
+    if abs(cents) < 1e9:
+        below = math.floor(cents)
+        if abs(cents - below - 0.5) > 1e-6:  # not near a half cent: float rounding decides the same way
+            return (below + 1.0 if cents - below > 0.5 else below) / 100.0
     return float(Decimal(repr(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 

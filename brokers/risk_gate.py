@@ -293,17 +293,32 @@ class RiskGate:
             )
         if not _finite_positive(view.nav):
             return GateDecision(False, "max_sector_exposure", f"NAV is {view.nav!r}; sector exposure cannot be measured")
+        # One pass over the book: the sector's gross exposure and the open-position count.
+        positions, working, sectors, marks = view.positions, view.working, self.sectors, view.last_prices
+        names = positions.keys() | working.keys() if working else positions.keys()
         gross = 0.0
-        for name in self._tickers(view) | {ticker}:
-            if self.sectors.get(name) != sector:
+        open_count = 0
+        for name in names:
+            if name == ticker:
+                shares = float(positions.get(name, 0.0)) + float(working.get(name, 0.0))
+                if abs(shares) >= _EPSILON:
+                    open_count += 1
                 continue
-            shares = projected if name == ticker else self._held(view, name)
+            shares = float(positions.get(name, 0.0)) + (float(working.get(name, 0.0)) if working else 0.0)
             if abs(shares) < _EPSILON:
                 continue
-            mark = view.last_prices.get(name)
+            open_count += 1
+            if sectors.get(name) != sector:
+                continue
+            mark = marks.get(name)
             if not _finite_positive(mark):
                 return GateDecision(False, "max_sector_exposure", f"no usable last price for {name} in sector {sector} (got {mark!r})")
             gross += abs(shares) * float(mark)  # type: ignore[arg-type]
+        if abs(projected) >= _EPSILON:
+            mark = marks.get(ticker)
+            if not _finite_positive(mark):
+                return GateDecision(False, "max_sector_exposure", f"no usable last price for {ticker} in sector {sector} (got {mark!r})")
+            gross += abs(projected) * float(mark)  # type: ignore[arg-type]
         exposure = gross / float(view.nav)
         if not _at_most(exposure, limits.max_sector_exposure):
             return GateDecision(
@@ -312,14 +327,12 @@ class RiskGate:
                 f"{sector} exposure after the order would be {exposure:.2%} of NAV, "
                 f"past risk.max_sector_exposure {limits.max_sector_exposure:.2%}",
             )
-        if abs(current) < _EPSILON and abs(projected) >= _EPSILON:
-            open_count = sum(1 for name in self._tickers(view) if abs(self._held(view, name)) >= _EPSILON)
-            if open_count >= limits.max_positions:
-                return GateDecision(
-                    False,
-                    "max_positions",
-                    f"{open_count} positions are open or pending; risk.max_positions is {limits.max_positions}",
-                )
+        if abs(current) < _EPSILON and abs(projected) >= _EPSILON and open_count >= limits.max_positions:
+            return GateDecision(
+                False,
+                "max_positions",
+                f"{open_count} positions are open or pending; risk.max_positions is {limits.max_positions}",
+            )
         return ACCEPTED
 
     # --- helpers -----------------------------------------------------------------------

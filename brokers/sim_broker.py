@@ -13,8 +13,8 @@ Fills, brackets, OCO and cash accounting are Backtrader's own. What this adds:
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections import ChainMap
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -98,7 +98,9 @@ class SimBroker(bt.brokers.BackBroker):
         from the same number, so both routes size alike.
         """
         committed = 0.0
-        for order in list(self.pending) + list(self.submitted):
+        # With a gate, every working entry passed it and sits in self._working; otherwise scan the broker's queues.
+        working = self._working if self.gate is not None else self.pending
+        for order in itertools.chain(working, self.submitted):
             if order.parent is None and order.isbuy() and order.alive() and role_of(order) == "entry":
                 price = order.price if order.price else order.created.price
                 committed += abs(order.executed.remsize) * float(price or 0.0)
@@ -185,7 +187,7 @@ class SimBroker(bt.brokers.BackBroker):
         last_prices: Mapping[str, float] = self._marks
         created_close = order.created.pclose
         if created_close is not None and math.isfinite(created_close):
-            last_prices = ChainMap({order.data._name: float(created_close)}, self._marks)
+            last_prices = {**self._marks, order.data._name: float(created_close)}  # a plain dict: the gate reads every held mark
         return PortfolioView(nav=float(self._value), positions=effective, last_prices=last_prices)
 
     def _working_add(self, order: bt.Order) -> None:
@@ -278,8 +280,16 @@ class SimBroker(bt.brokers.BackBroker):
     # -- end of bar -------------------------------------------------------------------
 
     def next(self) -> None:
-        self._bar_time = self.now()  # one clock reading per bar, shared by the gate checks below
+        # One pass over the feeds for the clock and the closes (neither moves during the broker's pass).
+        stamp, marks = None, {}
+        for d in self._datas:
+            if len(d):
+                when = d.datetime[0]
+                if stamp is None or when > stamp:
+                    stamp = when
+                marks[d._name] = float(d.close[0])
+        self._bar_time = bt.num2date(stamp) if stamp is not None else None  # shared by the gate checks below
         super().next()
-        self._marks = {d._name: float(d.close[0]) for d in self._datas if len(d)}
+        self._marks = marks  # the closes the next bar's orders are checked against
         if self.gate is not None and self._bar_time is not None:
             self.gate.mark(self._bar_time, float(self._value))

@@ -216,7 +216,7 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
         cerebro.adddata(vix_feed, name=VIX_FEED)
 
     limits = config.backtest_risk
-    breaker = CircuitBreaker(config, store=store)
+    breaker = CircuitBreaker(config, store=store, defer_nav_writes=True)  # a backtest cannot resume mid-run
     gate = RiskGate(limits, config.sectors, execution_allowed=True, route="backtest", breaker=breaker, on_event=events.record)
     broker = SimBroker(fill_model=FillModel.from_settings(config.backtest), gate=gate)
     broker.setcash(config.backtest.cash)

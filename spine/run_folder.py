@@ -35,6 +35,11 @@ RETURN_COLUMNS = ("datetime", "return")
 
 
 def format_cell(value: Any) -> str:
+    kind = type(value)
+    if kind is str:  # most cells: tickers, tags, statuses, reasons
+        return value
+    if kind is int:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -86,6 +86,9 @@ _BUMP_SEQ = ("UPDATE meta SET seq = seq + 1 WHERE id = 1", ())
 
 def as_utc(value: Any) -> datetime:
     """A timezone-aware UTC datetime from a datetime, date, pandas Timestamp, numpy datetime64 or ISO text."""
+    if type(value) is datetime:  # the common case (gate and breaker, every order and bar): no probing
+        tz = value.tzinfo
+        return value if tz is UTC else value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
     if type(value).__name__ == "NaTType":
         raise ValueError("timestamp is NaT (not a time)")
     if hasattr(value, "to_pydatetime"):  # pandas Timestamp

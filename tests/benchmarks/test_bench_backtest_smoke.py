@@ -26,3 +26,19 @@ def test_bench_backtest_runs_both_variants_and_prints_the_ratios() -> None:
         assert re.search(rf"^{variant}\s+[\d,]+\s+[\d.]+\s+[\d.]+", out, re.MULTILINE), out
     assert re.search(r"^time ratio harness/bare: \d+\.\d\d \(target <= 1\.15\)$", out, re.MULTILINE), out
     assert re.search(r"^memory ratio harness/bare: \d+\.\d\d \(target <= 1\.5\)$", out, re.MULTILINE), out
+
+
+def test_bench_backtest_runs_a_before_checkout_and_daily_signals_in_the_same_interleaved_run() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--tickers", "2", "--bars", "120", "--repeat", "1", "--signal-every", "1", "--before", str(REPO_ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "one signal per ticker every ~1 bars" in out, out
+    assert re.search(r"^harness-before\s+[\d,]+\s+[\d.]+\s+[\d.]+", out, re.MULTILINE), out
+    assert re.search(r"^time ratio harness-before/bare \(the --before checkout\): \d+\.\d\d$", out, re.MULTILINE), out

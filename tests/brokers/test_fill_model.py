@@ -78,3 +78,14 @@ def test_volume_share_impact_grows_with_the_square_of_the_share():
     large = model.impact("BUY", 100.0, 1_000, 10_000, bound=200.0)
     assert small == pytest.approx(100.0 + 100.0 * 0.1 * 0.01**2)
     assert large == pytest.approx(100.0 + 100.0 * 0.1 * 0.1**2)
+
+
+def test_round_cents_fast_path_agrees_with_decimal_half_up_on_many_amounts():
+    import random
+    from decimal import ROUND_HALF_UP, Decimal
+
+    rng = random.Random(11)
+    amounts = [rng.uniform(-5000, 5000) for _ in range(20000)] + [n / 1000 for n in range(-20000, 20000, 5)]
+    for amount in amounts:
+        expected = float(Decimal(repr(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+        assert round_cents(amount) == expected, amount

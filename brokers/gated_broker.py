@@ -54,6 +54,36 @@ class GatedBroker(Protocol):
     def now(self) -> datetime | None: ...
 
 
+class HaltsOnKill:
+    """``halt`` and ``halt_reason`` as every gated broker does them (mixed into SimBroker and IBBroker).
+
+    One implementation, so the backtest and the paper route cancel the same orders on a
+    kill: the broker supplies ``gate``, ``now``, ``cancel_all`` and ``flatten``.
+    """
+
+    def halt(self, reason: str, *, flatten: bool = False, on_trigger: str | None = None, order_reason: str | None = None) -> list[bt.Order]:
+        """Stop all new risk now: the gate halts, then orders are cancelled per ``on_trigger``.
+
+        ``cancel`` (default) cancels every working order that adds risk (entries, unfilled
+        bracket parents with their children) and keeps the protective legs of filled
+        positions, so no position is left without its stop. ``cancel_all`` cancels those
+        legs too; ``cancel_and_flatten`` also closes every position at market. Each
+        cancelled order carries ``order_reason`` (default ``reason``) in its info.
+        """
+        mode = on_trigger or ("cancel_and_flatten" if flatten else "cancel")
+        if self.gate is not None:  # type: ignore[attr-defined]
+            self.gate.halt(reason, self.now())  # type: ignore[attr-defined]
+        why = order_reason or reason
+        cancelled = self.cancel_all(risk_adding_only=mode == "cancel", reason=why)  # type: ignore[attr-defined]
+        if mode == "cancel_and_flatten":
+            self.flatten(why)  # type: ignore[attr-defined]
+        return cancelled
+
+    def halt_reason(self) -> str | None:
+        """Why the gate is HALTED (breaker or kill switch), or None while it is not."""
+        return self.gate.halt_reason() if self.gate is not None else None  # type: ignore[attr-defined]
+
+
 class NotAGatedBrokerError(TypeError):
     """A safety component was wired to a broker that does not implement ``GatedBroker``."""
 

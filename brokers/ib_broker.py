@@ -37,7 +37,8 @@ import backtrader as bt
 
 from brokers import ib_translation as tr
 from brokers.gate_orders import order_intent, order_type_of
-from brokers.order_roles import PROTECTIVE_ROLES, intent_of, role_of
+from brokers.gated_broker import HaltsOnKill
+from brokers.order_roles import PROTECTIVE_ROLES, cancelled_by_kill, intent_of, role_of
 from brokers.risk_gate import PortfolioView, RiskGate
 from spine.ib.records import (
     AccountSnapshot,
@@ -71,7 +72,7 @@ def ib_intent_id(intent: str, tag: str) -> str:
     return f"{clean[: room - 9]}-{digest}"
 
 
-class IBBroker(bt.BrokerBase):
+class IBBroker(HaltsOnKill, bt.BrokerBase):
     """Backtrader broker over an ``IBSession`` (IB paper, or the gateway simulator)."""
 
     params = (
@@ -347,37 +348,11 @@ class IBBroker(bt.BrokerBase):
 
     # -- the kill switch and the breaker (GatedBroker) -------------------------------------
 
-    def halt(self, reason: str, *, flatten: bool = False, on_trigger: str | None = None, order_reason: str | None = None) -> list[bt.Order]:
-        """Gate halted, then orders cancelled at IB per ``on_trigger``, as ``SimBroker.halt`` does.
-
-        ``cancel`` (default) cancels every working order that adds risk (entries, unfilled
-        bracket parents with their legs) and keeps the protective legs of filled positions;
-        ``cancel_all`` cancels those legs too; ``cancel_and_flatten`` also closes every position.
-        """
-        mode = on_trigger or ("cancel_and_flatten" if flatten else "cancel")
-        if self.gate is not None:
-            self.gate.halt(reason, self.now())
-        why = order_reason or reason
-        cancelled = self.cancel_all(risk_adding_only=mode == "cancel", reason=why)
-        if mode == "cancel_and_flatten":
-            self.flatten(why)
-        return cancelled
-
-    def halt_reason(self) -> str | None:
-        """Why the gate is HALTED (breaker or kill switch), or None while it is not."""
-        return self.gate.halt_reason() if self.gate is not None else None
-
     def cancel_all(self, *, risk_adding_only: bool = False, reason: str | None = None) -> list[bt.Order]:
         """Cancel working orders; with ``risk_adding_only``, keep the protective legs of filled parents and exits."""
 
         def doomed(order: bt.Order) -> bool:
-            if not risk_adding_only:
-                return True
-            role = role_of(order)
-            if role == "entry":
-                return True
-            parent = order.parent
-            return role in PROTECTIVE_ROLES and parent is not None and parent.alive()  # the parent never filled
+            return cancelled_by_kill(order, risk_adding_only=risk_adding_only)
 
         cancelled = []
         for order in [o for o in self._alive_orders() if doomed(o)]:  # decided before any parent is cancelled

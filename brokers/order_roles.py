@@ -25,3 +25,19 @@ def role_of(order: bt.Order) -> str:
 def intent_of(order: bt.Order) -> str:
     """The id of the decision that produced the order (all legs of a bracket share it)."""
     return str(order.info.get("intent") or f"order-{order.ref}")
+
+
+def cancelled_by_kill(order: bt.Order, *, risk_adding_only: bool) -> bool:
+    """Whether a kill (or a breaker trip) cancels ``order``.
+
+    With ``risk_adding_only`` (``kill_switch.on_trigger: cancel``, the breaker) it cancels
+    entries and the legs of a parent that never filled (they would open risk with it);
+    the stop and take-profit of a filled position, and exits, only reduce risk and stay.
+    """
+    if not risk_adding_only:
+        return True
+    role = role_of(order)
+    if role == "entry":
+        return True
+    parent = order.parent
+    return role in PROTECTIVE_ROLES and parent is not None and parent.alive()  # the parent never filled

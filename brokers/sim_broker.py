@@ -22,7 +22,8 @@ import backtrader as bt
 
 from brokers.fill_model import FillModel
 from brokers.gate_orders import order_intent
-from brokers.order_roles import PROTECTIVE_ROLES, role_of
+from brokers.gated_broker import HaltsOnKill
+from brokers.order_roles import PROTECTIVE_ROLES, cancelled_by_kill, role_of
 from brokers.risk_gate import PortfolioView, RiskGate
 
 _NO_BOOK = PortfolioView(nav=0.0, positions={}, last_prices={})
@@ -51,7 +52,7 @@ class FillModelFiller:
         return self.fill_model.max_fill_size(order.executed.remsize, float(order.data.volume[ago]))
 
 
-class SimBroker(bt.brokers.BackBroker):
+class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
     """Simulated broker for ``spine backtest``: BackBroker + shared fill model + risk gate.
 
     Implements ``brokers.GatedBroker``.
@@ -197,28 +198,6 @@ class SimBroker(bt.brokers.BackBroker):
 
     # -- the kill switch --------------------------------------------------------------
 
-    def halt(self, reason: str, *, flatten: bool = False, on_trigger: str | None = None, order_reason: str | None = None) -> list[bt.Order]:
-        """Stop all new risk now: the gate halts, then orders are cancelled per ``on_trigger``.
-
-        ``cancel`` (default) cancels every working order that adds risk (entries, unfilled
-        bracket parents with their children) and keeps the protective legs of filled
-        positions, so no position is left without its stop. ``cancel_all`` cancels those
-        legs too; ``cancel_and_flatten`` also closes every position at market. Each
-        cancelled order carries ``order_reason`` (default ``reason``) in its info.
-        """
-        mode = on_trigger or ("cancel_and_flatten" if flatten else "cancel")
-        if self.gate is not None:
-            self.gate.halt(reason, self.now())
-        why = order_reason or reason
-        cancelled = self.cancel_all(risk_adding_only=mode == "cancel", reason=why)
-        if mode == "cancel_and_flatten":
-            self.flatten(why)
-        return cancelled
-
-    def halt_reason(self) -> str | None:
-        """Why the gate is HALTED (breaker or kill switch), or None while it is not."""
-        return self.gate.halt_reason() if self.gate is not None else None
-
     def cancel_all(self, *, risk_adding_only: bool = False, reason: str | None = None) -> list[bt.Order]:
         """Cancel open orders; with ``risk_adding_only``, keep the protective legs of filled parents and exits.
 
@@ -228,13 +207,7 @@ class SimBroker(bt.brokers.BackBroker):
         cancelled: list[bt.Order] = []
 
         def doomed(order: bt.Order) -> bool:
-            if not risk_adding_only:
-                return True
-            role = role_of(order)
-            if role == "entry":
-                return True
-            parent = order.parent
-            return role in PROTECTIVE_ROLES and parent is not None and parent.alive()  # the parent never filled
+            return cancelled_by_kill(order, risk_adding_only=risk_adding_only)
 
         def label(order: bt.Order) -> None:
             if reason is not None:

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from ib_async import IB
 
-from brokers.fill_model import FillModel
-from spine.gateway import GatewaySettings, GatewayThread
+from spine.gateway import GatewayThread
 
 WAIT_SECS = 5.0
 
@@ -71,23 +70,6 @@ def price_folder(tmp_path: Path) -> Path:
     write_prices(folder, "ABC", ABC_BARS)
     write_prices(folder, "XYZ", XYZ_BARS)
     return folder
-
-
-@pytest.fixture
-def start_gateway(price_folder: Path) -> Iterator[Callable[..., GatewayThread]]:
-    """``start_gateway(**settings)``: a simulator on a free loopback port, stopped after the test."""
-    started: list[GatewayThread] = []
-
-    def start(**overrides: object) -> GatewayThread:
-        options: dict[str, object] = {"data": (price_folder,), "port": 0, "fill_model": FillModel()}
-        options.update(overrides)
-        gateway = GatewayThread(GatewaySettings(**options)).start()  # type: ignore[arg-type]
-        started.append(gateway)
-        return gateway
-
-    yield start
-    for gateway in started:
-        gateway.stop()
 
 
 @pytest.fixture

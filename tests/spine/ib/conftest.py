@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from brokers.fill_model import FillModel
-from spine.gateway import GatewaySettings, GatewayThread
+from spine.gateway import GatewayThread
 from spine.ib import IBSession, SessionSettings, SessionState
 from spine.ib.records import Event
 
@@ -97,22 +96,6 @@ def price_folder(tmp_path: Path) -> Path:
     for ticker, rows in BARS.items():
         write_prices(folder, ticker, rows)
     return folder
-
-
-@pytest.fixture
-def start_gateway(price_folder: Path) -> Iterator[Callable[..., GatewayThread]]:
-    started: list[GatewayThread] = []
-
-    def start(**overrides: object) -> GatewayThread:
-        options: dict[str, object] = {"data": (price_folder,), "port": 0, "fill_model": FillModel()}
-        options.update(overrides)
-        gateway = GatewayThread(GatewaySettings(**options)).start()  # type: ignore[arg-type]
-        started.append(gateway)
-        return gateway
-
-    yield start
-    for gateway in started:
-        gateway.stop()
 
 
 @pytest.fixture

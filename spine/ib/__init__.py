@@ -3,7 +3,8 @@
     records        frozen commands and events that cross threads
     settings       ``SessionSettings`` (frozen pydantic)
     session        ``IBSession``: the thread, its loop, submit / poll_events / state
-    worker         the coroutine that runs on that thread: connect, reconcile, route, refresh
+    worker         ``IBWorker`` on that thread, one mixin per job: connection, syncing (reconcile),
+                   kill_guard, routing (orders), market_data (quotes, bars, account); failures: its exceptions
     journal        the SQLite journal in the state folder
     order_ref      ``<TAG>:<intent id>:<role>:<attempt>``
     account_monitor  ``AccountMonitor`` (the seed's API)

@@ -1,0 +1,128 @@
+"""The ``spine-ib`` worker's connection: connect with back-off (tenacity), 326, the account and port checks,
+IB's connectivity notices (1100 / 1101 / 1102) and the heartbeat.
+
+A mixin of ``spine.ib.worker.IBWorker``: ``self`` is the worker, whose state is set up there."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from ib_async.ib import StartupFetchNONE
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential,
+)
+
+from brokers import ib_translation as tr
+from spine.envelope import is_paper_account
+from spine.ib.failures import ClientIdInUse, ConnectFailed, FetchFailed, Refused
+from spine.ib.records import (
+    SessionError,
+    SessionState,
+)
+
+
+class ConnectionMixin:
+    """Connect, reconnect, notices and heartbeat (runs on the ``spine-ib`` loop)."""
+
+    async def _backoff_sleep(self, seconds: float) -> None:
+        """tenacity's sleep, cut short by ``stop()`` so a session backing off still stops at once."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _connect_with_backoff(self) -> None:
+        def give_up(state: RetryCallState) -> bool:
+            if self._stopping:
+                return True
+            if self._client_id_refusals >= self.s.client_id_max_attempts:
+                return True
+            return bool(self.s.reconnect_max_attempts) and state.attempt_number >= self.s.reconnect_max_attempts
+
+        retrying = AsyncRetrying(
+            wait=wait_exponential(multiplier=self.s.backoff_initial_secs, max=self.s.backoff_max_secs),
+            sleep=self._backoff_sleep,
+            stop=give_up,
+            retry=retry_if_exception_type(ConnectFailed),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._connect_once()
+
+    async def _connect_once(self) -> None:
+        refusal = self.s.refuses_port()
+        if refusal:
+            raise Refused(refusal)
+        self._set_state(SessionState.CONNECTING, f"connecting to {self.s.host}:{self.s.port} as client {self.s.client_id}")
+        self._connect_errors.clear()
+        try:
+            await self.ib.connectAsync(self.s.host, self.s.port, clientId=self.s.client_id,
+                                       timeout=self.s.connect_timeout_secs, fetchFields=StartupFetchNONE)  # fmt: skip
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            if tr.CLIENT_ID_IN_USE in self._connect_errors:
+                self._client_id_refusals += 1
+                self._set_state(SessionState.DISCONNECTED, f"client id {self.s.client_id} in use (326); backing off")
+                raise ClientIdInUse(str(exc)) from exc
+            self._set_state(SessionState.DISCONNECTED, f"connect failed: {exc or type(exc).__name__}; backing off")
+            raise ConnectFailed(str(exc)) from exc
+        self._client_id_refusals = 0
+        self._disconnected.clear()  # a failed earlier attempt's disconnect event must not end this connection
+        accounts = list(self.ib.managedAccounts())
+        wanted = self.s.paper_account.strip()
+        account = wanted if wanted else (accounts[0] if len(accounts) == 1 else "")
+        if not account or account not in accounts:
+            self.ib.disconnect()
+            raise Refused(f"account {wanted or '(any)'} is not among the gateway's accounts {accounts}; set trading.execution.paper_account")
+        if not is_paper_account(account):
+            self.ib.disconnect()
+            raise Refused(f"account {account} is not a paper account (paper ids start with D); the paper session refuses it")
+        self._account = account
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
+        if self._state is SessionState.CONNECTING:
+            self._connect_errors.append(code)
+        if code == tr.CONNECTIVITY_LOST:
+            self._set_state(SessionState.DEGRADED, "IB lost its connection (1100): no new risk; cancels still go")
+        elif code in (tr.RESTORED_DATA_KEPT, tr.RESTORED_DATA_LOST):
+            why = "1102" if code == tr.RESTORED_DATA_KEPT else "1101"
+            asyncio.get_running_loop().create_task(self._after_restore(why, light=code == tr.RESTORED_DATA_KEPT))
+        if code in (tr.CONNECTIVITY_LOST, tr.RESTORED_DATA_KEPT, tr.RESTORED_DATA_LOST, tr.CLIENT_ID_IN_USE) or code >= 2000 and code != tr.MARGIN_WARNING:
+            self._emit(SessionError(code, message, req_id))
+            return
+        if code == tr.MARGIN_WARNING:  # account-wide or on an order: no new risk until the operator looks
+            self._halt(f"IB margin warning (2148): {message}")
+        self._emit(SessionError(code, message, req_id))
+
+    async def _after_restore(self, why: str, *, light: bool) -> None:
+        retrying = AsyncRetrying(
+            wait=wait_exponential(multiplier=self.s.backoff_initial_secs, max=self.s.backoff_max_secs),
+            sleep=self._backoff_sleep,
+            stop=lambda _s: self._stopping or not self.ib.isConnected(),
+            retry=retry_if_exception_type(FetchFailed),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._sync(why, light=light)
+        except FetchFailed:
+            return
+
+    def _on_disconnected(self) -> None:
+        self._disconnected.set()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.s.heartbeat_secs)
+            if not self.ib.isConnected() or self._state in (SessionState.CONNECTING, SessionState.DISCONNECTED):
+                continue
+            try:
+                await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.s.request_timeout_secs)
+            except Exception as exc:  # noqa: BLE001 - any failure of the heartbeat means reconnect
+                self._emit(SessionError(0, f"heartbeat: reqCurrentTime got no answer ({type(exc).__name__}); reconnecting"))
+                self.ib.disconnect()
+

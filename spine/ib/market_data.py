@@ -1,0 +1,136 @@
+"""Market and account data on the ``spine-ib`` worker: contract details (minTick), quote lines,
+daily bars behind the historical pacer, and the account snapshots that feed the breaker.
+
+A mixin of ``spine.ib.worker.IBWorker``: ``self`` is the worker, whose state is set up there."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from ib_async import Contract, RequestError, Stock
+
+from spine.ib.failures import FetchFailed
+from spine.ib.records import (
+    AccountSnapshot,
+    Bar,
+    PositionRecord,
+    Quote,
+    RequestHistory,
+    SessionError,
+    SessionState,
+)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and abs(number) < 1e300 else None
+
+
+def _positive(value: Any) -> float | None:
+    """IB's 'no price' is -1 or NaN; only a positive finite price is a price."""
+    number = _number(value)
+    return number if number is not None and number > 0 else None
+
+
+class MarketDataMixin:
+    """Contracts, quotes, bars and account snapshots (runs on the ``spine-ib`` loop)."""
+
+    async def _account_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.s.account_refresh_secs)
+            if self.ib.isConnected() and self._state in (SessionState.ACTIVE, SessionState.DEGRADED, SessionState.HALTED):
+                self._publish_snapshot()
+
+    async def _subscribe_account(self) -> None:
+        await self._fetch("account updates", self.ib.reqAccountUpdatesAsync(self._account))
+
+    def _publish_snapshot(self) -> None:
+        values: dict[str, float] = {}
+        for v in self.ib.accountValues(self._account):
+            if v.currency in (self.s.currency, "BASE", "") and (n := _number(v.value)) is not None and v.tag not in values:
+                values[v.tag] = n
+        if "NetLiquidation" not in values and "TotalCashValue" not in values:
+            self._emit(SessionError(0, "account snapshot: IB sent no NetLiquidation or TotalCashValue; not published (never read as flat)"))
+            return
+        marks = {p.contract.symbol.upper(): float(p.marketValue) for p in self.ib.portfolio(self._account)}
+        positions = tuple(
+            PositionRecord(p.contract.symbol.upper(), float(p.position), float(p.avgCost), marks.get(p.contract.symbol.upper()))
+            for p in self.ib.positions(self._account) if p.position
+        )  # fmt: skip
+        snapshot = AccountSnapshot(self._account, tuple(sorted(values.items())), positions, datetime.fromtimestamp(self._clock(), UTC))
+        self.session._publish_snapshot(snapshot)
+        self._emit(snapshot)
+
+    async def _qualify(self, tickers: tuple[str, ...] | list[str]) -> None:
+        for ticker in tickers:
+            key = ticker.upper()
+            if key in self._contracts:
+                continue
+            try:
+                details = await asyncio.wait_for(self.ib.reqContractDetailsAsync(Stock(key, self.s.exchange, self.s.currency)),
+                                                 self.s.request_timeout_secs)  # fmt: skip
+            except (TimeoutError, ConnectionError) as exc:
+                self._emit(SessionError(0, f"contract details for {key} timed out or the connection dropped; retrying"))
+                raise FetchFailed(f"contract details for {key}") from exc
+            except RequestError as exc:  # IB's answer: no such contract. Not retried: nothing can trade it.
+                self._emit(SessionError(exc.code, f"{key}: IB has no contract ({exc.message}); it is not traded or quoted"))
+                continue
+            if not details:
+                self._emit(SessionError(0, f"{key}: IB returned no contract details; it is not traded or quoted"))
+                continue
+            self._contracts[key] = details[0].contract
+            self._min_ticks[key] = float(details[0].minTick or 0.01)
+
+    async def _contract(self, ticker: str) -> Contract:
+        key = ticker.upper()
+        if key not in self._contracts:
+            await self._qualify([key])
+        if key not in self._contracts:
+            raise ValueError(f"{key} has no IB contract; nothing was sent")
+        return self._contracts[key]
+
+    def _subscribe_quotes(self, *, resubscribe: bool) -> None:
+        for key, contract in self._contracts.items():
+            if key in self._tickers and not resubscribe:
+                continue
+            if key in self._tickers:
+                self.ib.cancelMktData(contract)
+            self._tickers[key] = self.ib.reqMktData(contract, "", False, False)
+
+    def _on_tickers(self, tickers: Any) -> None:
+        for t in tickers:
+            symbol = t.contract.symbol.upper() if t.contract else ""
+            if symbol in self._tickers:
+                quote = Quote(symbol, _positive(t.bid), _positive(t.ask), _positive(t.last))
+                self.session._publish_quote(quote)
+                self._emit(quote)
+
+    async def _history(self, cmd: RequestHistory) -> None:
+        for ticker in cmd.tickers:
+            contract = await self._contract(ticker)
+            key = (ticker.upper(), cmd.end, cmd.duration, cmd.bar_size)
+            wait = self.pacer.wait_secs(ticker.upper(), key)
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                bars = await asyncio.wait_for(
+                    self.ib.reqHistoricalDataAsync(contract, cmd.end, cmd.duration, cmd.bar_size, "TRADES", True, 1),
+                    self.s.request_timeout_secs * 4,
+                )
+            except Exception as exc:  # noqa: BLE001 - one failed request ends that request only
+                self._emit(SessionError(getattr(exc, "code", 0), f"historical data for {ticker}: {exc or type(exc).__name__}"))
+                continue
+            finally:
+                # Counted from the answer, not from the call: ib_async's message throttle may hold the
+                # request back for up to a second, and IB counts it when it arrives.
+                self.pacer.record(ticker.upper(), key)
+            for b in bars:
+                day = b.date if not isinstance(b.date, datetime) else b.date.date()
+                self._emit(Bar(ticker.upper(), day, float(b.open), float(b.high), float(b.low), float(b.close), float(b.volume), cmd.warmup))
+

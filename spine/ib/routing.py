@@ -1,0 +1,240 @@
+"""Order routing on the ``spine-ib`` worker: native brackets and single orders (journaled before
+ib_async sends them, spaced under IB's message rate), cancels, flatten, and what comes back:
+order statuses and errors through the pure table (``brokers.ib_translation``), fills paired by execId.
+
+A mixin of ``spine.ib.worker.IBWorker``: ``self`` is the worker, whose state is set up there."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from ib_async import Contract, Order
+
+from brokers import ib_translation as tr
+from spine.ib.bracket import LegSpec, bracket_legs, round_to_tick
+from spine.ib.fill_assembler import AssembledFill, ExecutionHalf
+from spine.ib.journal import JournalOrder
+from spine.ib.records import (
+    Cancel,
+    Fill,
+    Flatten,
+    OrderStatus,
+    OrderSubmitted,
+    PlaceBracket,
+    PlaceOrder,
+    SessionError,
+    SessionState,
+    Submission,
+)
+
+RISK_STATES = frozenset({SessionState.ACTIVE})
+
+
+class OrderRoutingMixin:
+    """Orders out, statuses and fills back (runs on the ``spine-ib`` loop)."""
+
+    def _refuse(self, order_ref: str, quantity: float, reason: str) -> None:
+        self._emit(OrderStatus(0, 0, order_ref, tr.REJECTED, "", 0.0, float(quantity), 0.0, reason))
+
+    def _risk_refusal(self) -> str:
+        if self._kill_executed:
+            return "kill switch active: no new risk until `spine resume`"
+        if self._state not in RISK_STATES:
+            return f"session is {self._state}: only ACTIVE sends orders that add risk" + (f" ({self._halt_reason})" if self._halt_reason else "")
+        return ""
+
+    async def _place_bracket(self, cmd: PlaceBracket) -> Submission:
+        refs = [tr.format_order_ref(cmd.tag, cmd.intent_id, role, cmd.attempt) for role in ("entry", "take_profit", "stop")]
+        why = self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected")
+        if why:
+            for ref in refs:
+                self._refuse(ref, cmd.quantity, why)
+            return Submission((), why)
+        contract = await self._contract(cmd.ticker)
+        first = self.ib.client.getReqId()
+        self.ib.client.getReqId()
+        self.ib.client.getReqId()
+        legs = bracket_legs(cmd, first, self._min_ticks.get(cmd.ticker.upper(), 0.01))
+        self.journal.record_intent(cmd.intent_id, cmd.ticker.upper(), cmd.side, cmd.quantity, cmd.tag, "bracket")
+        self._journal_legs(cmd.intent_id, cmd.ticker.upper(), legs)
+        self._track_entries(cmd.ticker.upper(), legs)
+        for leg in legs:
+            await self._space_order_message()
+            self.ib.placeOrder(contract, self._ib_order(leg, tif="DAY" if leg.role == "entry" else "GTC"))
+        return Submission(tuple(leg.order_id for leg in legs))
+
+    async def _place_order(self, cmd: PlaceOrder, *, allow_any_state: bool = False) -> Submission:
+        ref = tr.format_order_ref(cmd.tag, cmd.intent_id, cmd.role, cmd.attempt)
+        why = "" if allow_any_state else (self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected"))
+        if why:
+            self._refuse(ref, cmd.quantity, why)
+            return Submission((), why)
+        contract = await self._contract(cmd.ticker)
+        tick = self._min_ticks.get(cmd.ticker.upper(), 0.01)
+        leg = LegSpec(self.ib.client.getReqId(), cmd.role, cmd.side, cmd.quantity, cmd.order_type,
+                      round_to_tick(cmd.price, tick) if cmd.price is not None else None,
+                      round_to_tick(cmd.aux_price, tick) if cmd.aux_price is not None else None,
+                      0, True, cmd.oca_group, ref)  # fmt: skip
+        self.journal.record_intent(cmd.intent_id, cmd.ticker.upper(), cmd.side, cmd.quantity, cmd.tag, cmd.role)
+        self._journal_legs(cmd.intent_id, cmd.ticker.upper(), [leg])
+        self._track_entries(cmd.ticker.upper(), [leg])
+        await self._space_order_message()
+        self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC" if cmd.role in ("stop", "take_profit") else "DAY"))
+        return Submission((leg.order_id,))
+
+    def _track_entries(self, ticker: str, legs: list[LegSpec]) -> None:
+        for leg in legs:
+            if leg.role == "entry":
+                self._entries[leg.order_id] = (ticker, float(leg.quantity) if leg.side == "BUY" else -float(leg.quantity))
+        self._publish_working()
+
+    def _publish_working(self) -> None:
+        """Signed shares of working entries per ticker, for the gate's exposure checks on the caller's side."""
+        working: dict[str, float] = {}
+        for ticker, shares in self._entries.values():
+            working[ticker] = working.get(ticker, 0.0) + shares
+        self.session._publish_working(working)
+
+    async def _space_order_message(self) -> None:
+        """Keep order messages at most ``order_messages_per_sec``, spaced from the last actual hand-over."""
+        rate = self.s.order_messages_per_sec
+        if rate <= 0:
+            return
+        gap = 1.0 / rate - (time.monotonic() - self._last_order_msg)
+        if gap > 0:
+            await asyncio.sleep(gap)
+        self._last_order_msg = time.monotonic()
+
+    def _journal_legs(self, intent_id: str, ticker: str, legs: list[LegSpec]) -> None:
+        """One transaction for the legs, committed before any of them reaches ib_async."""
+        self.journal.record_submissions([
+            JournalOrder(leg.order_id, 0, leg.order_ref, intent_id, leg.role, ticker, leg.side, float(leg.quantity),
+                         leg.order_type, leg.limit_price, leg.aux_price, leg.parent_id, leg.oca_group, tr.SUBMITTED, False, 0.0)
+            for leg in legs
+        ])  # fmt: skip
+        for leg in legs:
+            self._emit(OrderSubmitted(leg.order_id, leg.order_ref, intent_id, leg.role, ticker, leg.side, float(leg.quantity),  # type: ignore[arg-type]
+                                      leg.order_type, leg.limit_price, leg.aux_price, leg.parent_id))  # fmt: skip
+
+    def _ib_order(self, leg: LegSpec, *, tif: str) -> Order:
+        order = Order(orderId=leg.order_id, action=leg.side, totalQuantity=leg.quantity, orderType=leg.order_type,
+                      transmit=leg.transmit, parentId=leg.parent_id, orderRef=leg.order_ref, tif=tif, account=self._account)  # fmt: skip
+        if leg.limit_price is not None:
+            order.lmtPrice = leg.limit_price
+        if leg.aux_price is not None:
+            order.auxPrice = leg.aux_price
+        if leg.oca_group:
+            order.ocaGroup = leg.oca_group
+            order.ocaType = 1
+        return order
+
+    async def _cancel(self, cmd: Cancel) -> None:
+        targets = []
+        for trade in self.ib.openTrades():
+            ref = tr.parse_order_ref(trade.order.orderRef)
+            if (cmd.order_id is not None and trade.order.orderId == cmd.order_id) or (
+                cmd.order_id is None and ref is not None and ref.intent_id == cmd.intent_id
+            ):
+                targets.append(trade.order)
+        for order in targets:
+            await self._space_order_message()
+            self.ib.cancelOrder(order)
+        if not targets:
+            self._emit(SessionError(tr.CANCEL_ID_NOT_FOUND, f"cancel: no working order for {cmd.order_id or cmd.intent_id!r}"))
+
+    async def _flatten(self, cmd: Flatten) -> None:
+        wanted = {t.upper() for t in cmd.tickers}
+        for trade in list(self.ib.openTrades()):
+            if not wanted or trade.contract.symbol.upper() in wanted:
+                await self._space_order_message()
+                self.ib.cancelOrder(trade.order)
+        # Positions asked of IB now, not read from the cache: a fill's position update may still be on its way.
+        held = await self._fetch("positions", self.ib.reqPositionsAsync())
+        for p in held:
+            symbol = p.contract.symbol.upper()
+            if p.account == self._account and p.position and (not wanted or symbol in wanted):
+                side = "SELL" if p.position > 0 else "BUY"
+                await self._place_order(PlaceOrder(intent_id=f"flat-{symbol}-{int(self._clock() * 1000)}", ticker=symbol, side=side,
+                                                   quantity=int(abs(p.position)), order_type="MKT", tag="LIVE_SPINE", role="exit"),
+                                        allow_any_state=True)  # fmt: skip
+
+    def _hook_wrapper(self) -> None:
+        """Feed execDetails and commissionReport to the assembler as they arrive, in any order.
+
+        ib_async drops a commission report that comes before its execution, so the two
+        wrapper methods of *this* IB instance are wrapped (the real client still runs its
+        own logic first); the pairing and the exactly-once rule live in ``FillAssembler``.
+        """
+        wrapper = self.ib.wrapper
+        original_exec, original_commission = wrapper.execDetails, wrapper.commissionReport
+
+        def exec_details(req_id: int, contract: Contract, execution: Any) -> None:
+            original_exec(req_id, contract, execution)
+            self._on_execution(self._half(contract, execution))
+
+        def commission_report(report: Any) -> None:
+            original_commission(report)
+            done = self.assembler.add_commission(report.execId, float(report.commission or 0.0))
+            if done is not None:
+                self._apply_fill(done, missed=self._in_reconcile)
+
+        wrapper.execDetails = exec_details
+        wrapper.commissionReport = commission_report
+
+    def _half(self, contract: Contract, execution: Any) -> ExecutionHalf:
+        side = "BUY" if execution.side in ("BOT", "BUY") else "SELL"
+        at = execution.time if isinstance(execution.time, datetime) else datetime.now(UTC)
+        return ExecutionHalf(execution.execId, int(execution.orderId or 0), int(execution.permId or 0), execution.orderRef or "",
+                             contract.symbol.upper(), side, float(execution.shares), float(execution.price), at,
+                             float(execution.cumQty or 0.0))  # fmt: skip
+
+    def _on_execution(self, half: ExecutionHalf) -> None:
+        if self.assembler.is_applied(half.exec_id):
+            return
+        if tr.parse_order_ref(half.order_ref) is None and not self._in_reconcile:
+            self._foreign_execs.add(half.exec_id)
+            self._halt(f"fill without our orderRef: execId {half.exec_id} {half.side} {half.shares:g} {half.ticker} @ {half.price:g}")
+        done = self.assembler.add_execution(half)
+        if done is not None:
+            self._apply_fill(done, missed=self._in_reconcile)
+
+    def _apply_fill(self, done: AssembledFill, *, missed: bool) -> None:
+        e = done.execution
+        if not self.journal.record_fill(e.exec_id, e.order_id, e.perm_id, e.order_ref, e.ticker, e.side, e.shares, e.price,
+                                        done.commission, e.at, missed=missed):  # fmt: skip
+            return
+        self._emit(Fill(e.exec_id, e.order_id, e.perm_id, e.order_ref, e.ticker, e.side, e.shares, e.price,  # type: ignore[arg-type]
+                        done.commission, e.at, e.cum_qty, missed))  # fmt: skip
+
+    def _on_order_status(self, trade: Any) -> None:
+        order, st = trade.order, trade.orderStatus
+        last = trade.log[-1] if trade.log else None
+        code = int(getattr(last, "errorCode", 0) or 0)
+        message = str(getattr(last, "message", "") or "")
+        try:
+            status = tr.bt_status(st.status, filled=float(st.filled or 0), remaining=float(st.remaining or 0),
+                                  error_code=code, error_message=message)  # fmt: skip
+        except ValueError as exc:
+            self._emit(SessionError(0, str(exc)))
+            return
+        if status is None:
+            return
+        if order.orderId in self._entries:
+            ticker, signed = self._entries[order.orderId]
+            if tr.is_terminal(status):
+                del self._entries[order.orderId]
+            else:
+                remaining = float(st.remaining or 0) or abs(signed)
+                self._entries[order.orderId] = (ticker, remaining if signed > 0 else -remaining)
+            self._publish_working()
+        changed = self.journal.record_status(order.orderId, status, ib_status=st.status, perm_id=int(order.permId or 0),
+                                             filled=float(st.filled or 0), acknowledged=st.status != "PendingSubmit",
+                                             detail=message if code else "")  # fmt: skip
+        if changed or self.journal.order(order.orderId) is None:
+            self._emit(OrderStatus(order.orderId, int(order.permId or 0), order.orderRef or "", status, st.status,
+                                   float(st.filled or 0), float(st.remaining or 0), float(st.avgFillPrice or 0),
+                                   message if code else "", code))  # fmt: skip
+

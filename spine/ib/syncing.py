@@ -1,0 +1,224 @@
+"""Reconcile-before-trade on the ``spine-ib`` worker: the fetches (a timeout is never "nothing there"),
+matching IB's orders, executions and positions to the journal (``spine.ib.reconcile`` decides),
+adopting, marking lost, applying missed fills and restoring missing protective legs.
+
+A mixin of ``spine.ib.worker.IBWorker``: ``self`` is the worker, whose state is set up there."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from ib_async import ExecutionFilter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    wait_exponential,
+)
+
+from brokers import ib_translation as tr
+from spine.ib.bracket import round_to_tick
+from spine.ib.failures import FetchFailed
+from spine.ib.journal import JournalOrder
+from spine.ib.market_data import _number
+from spine.ib.reconcile import BrokerOrder, ProtectionGap, reconcile
+from spine.ib.records import (
+    OrderStatus,
+    PlaceOrder,
+    SessionError,
+    SessionState,
+)
+
+
+class SyncMixin:
+    """SYNCING -> ACTIVE / HALTED after every connect, reconnect and restore."""
+
+    async def _sync_with_retry(self, why: str) -> None:
+        retrying = AsyncRetrying(
+            wait=wait_exponential(multiplier=self.s.backoff_initial_secs, max=self.s.backoff_max_secs),
+            sleep=self._backoff_sleep,
+            stop=lambda _state: self._stopping or not self.ib.isConnected(),
+            retry=retry_if_exception_type(FetchFailed),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._sync(why)
+        except FetchFailed:
+            return  # stopped or disconnected while syncing; the main loop reconnects
+
+    async def _sync(self, why: str, *, light: bool = False) -> None:
+        self._set_state(SessionState.SYNCING, f"reconcile after {why}")
+        self._in_reconcile = True
+        try:
+            if not light:
+                self.ib.client.updateReqId(self.journal.max_order_id() + 1)  # before any order, the kill's included
+                await self._kill_first()
+                await self._subscribe_account()
+                await self._qualify(self.s.tickers)
+            plan_halts = await self._reconcile(light=light)
+            if not light:
+                self._subscribe_quotes(resubscribe=why == "1101")
+        finally:
+            self._in_reconcile = False
+        self._publish_snapshot()
+        if plan_halts:
+            self._halt("; ".join(plan_halts))
+        elif self._halt_reason:
+            self._set_state(SessionState.HALTED, self._halt_reason)
+        else:
+            self._set_state(SessionState.ACTIVE, f"reconciled after {why}")
+
+    async def _fetch(self, what: str, awaitable: Any) -> Any:
+        try:
+            return await asyncio.wait_for(awaitable, self.s.request_timeout_secs)
+        except TimeoutError as exc:
+            self._emit(SessionError(0, f"reconcile: {what} timed out after {self.s.request_timeout_secs:g} s; staying SYNCING and retrying"))
+            raise FetchFailed(what) from exc
+        except ConnectionError as exc:
+            raise FetchFailed(f"{what}: {exc}") from exc
+        except Exception as exc:  # RequestError and friends: a failed answer is not an empty one
+            self._emit(SessionError(getattr(exc, "code", 0), f"reconcile: {what} failed: {exc}; staying SYNCING and retrying"))
+            raise FetchFailed(what) from exc
+
+    async def _reconcile(self, *, light: bool) -> list[str]:
+        applied_before = self.journal.fill_ids() | self.journal.acknowledged("exec")
+        journal_positions = self._journal_positions()
+        if light:
+            open_trades, completed = [], []
+        else:
+            open_trades = await self._fetch("open orders", self.ib.reqAllOpenOrdersAsync())
+            completed = await self._fetch("completed orders", self.ib.reqCompletedOrdersAsync(False))
+        since = self.journal.last_fill_time()
+        # A minute of overlap: an execution on the boundary is fetched again and skipped by its execId.
+        flt = ExecutionFilter(time=(since - timedelta(minutes=1)).strftime("%Y%m%d-%H:%M:%S") if since else "")
+        fills = await self._fetch("executions", self.ib.reqExecutionsAsync(flt))
+        positions_raw = await self._fetch("positions", self.ib.reqPositionsAsync())
+        positions: dict[str, float] = {}
+        for p in positions_raw:
+            if p.account == self._account and p.position:
+                positions[p.contract.symbol.upper()] = positions.get(p.contract.symbol.upper(), 0.0) + float(p.position)
+        executions = [self._half(f.contract, f.execution) for f in fills]
+        if light:
+            journal_open = self.journal.orders(open_only=True)
+            broker_open = [self._broker_order(t) for t in self.ib.openTrades()]
+        else:
+            journal_open = self.journal.orders()
+            broker_open = [self._broker_order(t) for t in open_trades]
+        broker_done = [self._broker_order(t) for t in completed]
+        accepted_perms = {int(p) for p in self.journal.acknowledged("perm")}
+        plan = reconcile(journal_open, broker_open if not light else [], broker_done, executions, positions,
+                         applied_before, journal_positions, accepted_perms)  # fmt: skip
+        self._foreign_execs = {e.exec_id for e in executions if tr.parse_order_ref(e.order_ref) is None} - applied_before
+        self._foreign_perms = {b.perm_id for b in broker_open if tr.parse_order_ref(b.order_ref) is None and b.working}
+        self._ib_positions = positions
+        if not light:
+            for jo, bo in plan.updates:
+                self._apply_broker_view(jo, bo)
+            for bo in plan.adopted:
+                self._adopt(bo)
+            for jo in plan.lost:
+                self.journal.record_status(jo.order_id, "Lost", detail="never acknowledged by IB and unknown to it; not re-sent")
+                self._emit(OrderStatus(jo.order_id, 0, jo.order_ref, tr.REJECTED, "Lost", 0.0, jo.quantity, 0.0,
+                                       "lost: never acknowledged by IB; not re-sent"))  # fmt: skip
+        for half in plan.missed_fills:
+            if not self.assembler.is_applied(half.exec_id):
+                commission = next((f.commissionReport.commission for f in fills if f.execution.execId == half.exec_id), 0.0)
+                done = self.assembler.add_execution(half) or self.assembler.add_commission(half.exec_id, commission or 0.0)
+                if done is not None:
+                    self._apply_fill(done, missed=True)
+        if not light:
+            self._entries = {}
+            for b in broker_open:
+                ref = tr.parse_order_ref(b.order_ref)
+                if ref is not None and ref.role == "entry" and b.working:
+                    left = max(b.quantity - b.filled, 0.0)
+                    self._entries[b.order_id] = (b.ticker, left if b.side == "BUY" else -left)
+            self._publish_working()
+            if self._kill_executed and self.s.kill_on_trigger != "cancel":
+                for gap in plan.protection:  # the operator's kill cancelled the protective legs on purpose
+                    self._emit(SessionError(0, f"{gap.ticker}: position {gap.position:g} has no working {gap.role}; "
+                                               f"not restored while the kill switch (on_trigger {self.s.kill_on_trigger}) holds"))
+            else:
+                await self._restore_protection(plan.protection)
+        return plan.halt_reasons
+
+    def _journal_positions(self) -> dict[str, float]:
+        out: dict[str, float] = dict(self.journal.baseline())
+        for row in self.journal.fills():
+            ticker, side, shares = str(row[4]).upper(), str(row[5]), float(row[6])
+            out[ticker] = out.get(ticker, 0.0) + (shares if side == "BUY" else -shares)
+        return out
+
+    def _apply_broker_view(self, jo: JournalOrder, bo: BrokerOrder) -> None:
+        status = tr.bt_status(bo.status, filled=bo.filled, remaining=max(bo.quantity - bo.filled, 0.0)) if bo.status in tr.IB_STATUSES else None
+        if status is None:
+            status = jo.status
+        if self.journal.record_status(jo.order_id, status, ib_status=bo.status, perm_id=bo.perm_id, filled=bo.filled,
+                                      acknowledged=True, detail="reconcile"):  # fmt: skip
+            self._emit(OrderStatus(jo.order_id, bo.perm_id, bo.order_ref, status, bo.status, bo.filled,
+                                   max(bo.quantity - bo.filled, 0.0), 0.0, "reconcile"))  # fmt: skip
+
+    def _adopt(self, bo: BrokerOrder) -> None:
+        ref = tr.parse_order_ref(bo.order_ref)
+        assert ref is not None
+        status = (tr.bt_status(bo.status, filled=bo.filled, remaining=max(bo.quantity - bo.filled, 0.0)) if bo.status in tr.IB_STATUSES else None) or tr.ACCEPTED
+        self.journal.record_intent(ref.intent_id, bo.ticker, bo.side, bo.quantity, ref.tag, "adopted")
+        self.journal.record_submission(JournalOrder(bo.order_id, bo.perm_id, bo.order_ref, ref.intent_id, ref.role, bo.ticker, bo.side,
+                                                    bo.quantity, bo.order_type, bo.limit_price, bo.aux_price, bo.parent_id,
+                                                    bo.oca_group, status, True, bo.filled))  # fmt: skip
+        self._emit(SessionError(0, f"adopted our order {bo.order_ref} (id {bo.order_id}, permId {bo.perm_id}) that the journal had lost"))
+        self._emit(OrderStatus(bo.order_id, bo.perm_id, bo.order_ref, status, bo.status, bo.filled,
+                               max(bo.quantity - bo.filled, 0.0), 0.0, "adopted"))  # fmt: skip
+
+    async def _restore_protection(self, gaps: list[ProtectionGap]) -> None:
+        for gap in gaps:
+            price = self._protective_price(gap)
+            ref_intent = f"restore-{gap.ticker}-{int(self._clock())}"
+            oca = self._oca_of(gap.ticker, gap.side) or f"OCA:{ref_intent}"
+            order_type = "STP" if gap.role == "stop" else "LMT"
+            cmd = PlaceOrder(intent_id=ref_intent, ticker=gap.ticker, side=gap.side, quantity=round(gap.quantity),
+                             order_type=order_type, tag=self._tag_for(gap.ticker),
+                             role=gap.role, price=price if order_type == "LMT" else None,
+                             aux_price=price if order_type == "STP" else None, oca_group=oca)  # fmt: skip
+            self._emit(SessionError(0, f"{gap.ticker}: position {gap.position:g} lacked a working {gap.role} for "
+                                       f"{gap.quantity:g} shares; placing one at {price:g}"))  # fmt: skip
+            await self._place_order(cmd, allow_any_state=True)
+
+    def _protective_price(self, gap: ProtectionGap) -> float:
+        """The last journaled price of that leg for the ticker, else a fallback off the average cost."""
+        for o in reversed(self.journal.orders()):
+            if o.ticker.upper() == gap.ticker.upper() and o.role == gap.role and o.side == gap.side:
+                price = o.aux_price if gap.role == "stop" else o.price
+                if price:
+                    return float(price)
+        avg = next((float(p.avgCost) for p in self.ib.positions() if p.contract.symbol.upper() == gap.ticker.upper()), 0.0)
+        long = gap.position > 0
+        fraction = self.s.restore_stop_fraction if gap.role == "stop" else self.s.restore_take_profit_fraction
+        factor = (1 - fraction) if (gap.role == "stop") == long else (1 + fraction)
+        return max(round_to_tick(avg * factor, self._min_ticks.get(gap.ticker, 0.01)), 0.01)
+
+    def _tag_for(self, ticker: str) -> str:
+        """The provenance tag of the ticker's latest journaled order (a restored leg keeps it)."""
+        for o in reversed(self.journal.orders()):
+            ref = tr.parse_order_ref(o.order_ref)
+            if o.ticker.upper() == ticker.upper() and ref is not None:
+                return ref.tag
+        return "LIVE_SPINE"
+
+    def _oca_of(self, ticker: str, side: str) -> str:
+        for t in self.ib.openTrades():
+            if t.contract.symbol.upper() == ticker.upper() and t.order.action == side and t.order.ocaGroup:
+                return str(t.order.ocaGroup)
+        return ""
+
+    def _broker_order(self, trade: Any) -> BrokerOrder:
+        o, st = trade.order, trade.orderStatus
+        lmt = _number(o.lmtPrice)
+        aux = _number(o.auxPrice)
+        return BrokerOrder(int(o.orderId or 0), int(o.permId or 0), o.orderRef or "", trade.contract.symbol.upper(), o.action,
+                           float(o.totalQuantity), o.orderType, st.status, float(st.filled or 0), int(o.parentId or 0),
+                           lmt if lmt else None, aux if aux else None, o.ocaGroup or "")  # fmt: skip
+

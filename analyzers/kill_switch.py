@@ -19,9 +19,10 @@ automatically. Every re-arm is an event and a row in the state database.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import backtrader as bt
 
@@ -38,6 +39,13 @@ _ACTIONS = {
 }
 
 
+@runtime_checkable
+class WatchesIntraday(Protocol):
+    """A broker that reports intraday readings (``IBBroker``): ``callback(when, nav=..., vix=...)`` on each."""
+
+    def watch_intraday(self, callback: Callable[..., None]) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class KillTrigger:
     cause: str  # vix | drawdown | manual
@@ -49,11 +57,12 @@ class KillTrigger:
         return f"kill_switch: {self.short or self.cause}"
 
 
-def vix_trigger(vix_close: float, threshold: float) -> KillTrigger | None:
+def vix_trigger(vix_close: float, threshold: float, *, seen: str = "closed at") -> KillTrigger | None:
+    """``seen`` words the value: a daily close (``closed at``) or an intraday index quote."""
     if math.isfinite(vix_close) and vix_close > threshold:
         return KillTrigger(
             "vix",
-            f"VIX closed at {vix_close:.2f}, above kill_switch.vix_threshold {threshold:.2f}",
+            f"VIX {seen} {vix_close:.2f}, above kill_switch.vix_threshold {threshold:.2f}",
             f"vix {vix_close:g} > {threshold:g}",
         )
     return None
@@ -104,6 +113,7 @@ class KillSwitch(bt.Analyzer):
         ("events", None),  # EventLog
         ("poll_manual", False),  # re-read the manual switch every bar (live sessions)
         ("trade_from", None),  # datetime.date: warm-up bars before it are not watched
+        ("intraday", False),  # the broker's intraday feed (VIX quote, NetLiquidation) is checked as it arrives (paper route)
     )
 
     def start(self) -> None:
@@ -119,6 +129,10 @@ class KillSwitch(bt.Analyzer):
         self._peak = -math.inf
         self._vix_len = 0
         self._checked_store = False
+        if self.p.intraday:
+            if not isinstance(self.broker, WatchesIntraday):
+                raise TypeError(f"KillSwitch(intraday=True) needs a broker with watch_intraday(); {type(self.broker).__name__} has none")
+            self.broker.watch_intraday(self.check_intraday)
 
     def next(self) -> None:
         now = self.strategy.datetime.datetime(0)
@@ -142,6 +156,22 @@ class KillSwitch(bt.Analyzer):
                 trigger = drawdown_trigger(nav, self._peak, self.max_drawdown)
         if trigger is not None:
             self.fire(now, trigger)
+
+    def check_intraday(self, when: datetime, *, nav: float | None = None, vix: float | None = None) -> None:
+        """Between bars (paper route): a VIX index quote or a NetLiquidation acts on the triggers at once.
+
+        The bar-time rules are the same as in ``next``: the automatic triggers only while
+        enabled, the drawdown measured from the peak NAV seen (bars and intraday alike).
+        Re-arming stays on bars.
+        """
+        if self.fired is not None or not self.p.enabled:
+            return
+        trigger = vix_trigger(vix, self.settings.vix_threshold, seen="index quote at") if vix is not None else None
+        if trigger is None and nav is not None and math.isfinite(nav) and nav > 0:
+            self._peak = max(self._peak, nav)
+            trigger = drawdown_trigger(nav, self._peak, self.max_drawdown)
+        if trigger is not None:
+            self.fire(when, KillTrigger(trigger.cause, f"{trigger.reason} (intraday)", trigger.short))
 
     def fire(self, when: datetime, trigger: KillTrigger) -> None:
         self.fired, self.fired_at = trigger, when

@@ -48,6 +48,7 @@ from spine.ib.records import (
     OrderSubmitted,
     PlaceBracket,
     PlaceOrder,
+    Quote,
     SessionError,
     SessionStateChanged,
 )
@@ -82,6 +83,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         ("on_event", None),  # Callable[[datetime, str, str], None] (the run's EventLog.record)
         ("wall_clock", None),  # Callable[[], datetime]; default datetime.now(UTC)
         ("intraday_breaker", False),  # every account snapshot's NetLiquidation feeds the gate's breaker (paper route)
+        ("vix_line", None),  # spine.vix_line.VixLine: the VIX index quote (paper route), or None
     )
 
     def __init__(self) -> None:
@@ -109,6 +111,8 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         self.sent_refs: list[str] = []  # orderRefs of every leg handed to the IB thread
         self.cancel_refs: list[str] = []  # orderRefs whose cancel was requested
         self.known_refs: set[str] = set()  # orderRefs an earlier session already sent (from the journal): never again
+        self.vix_line = self.p.vix_line
+        self._intraday_watchers: list[Callable[..., None]] = []
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -116,6 +120,20 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         """The tradable feeds: their closes mark the book the gate sees, their clock dates orders."""
         self._datas = list(datas)
         self._by_name = {d._name.upper(): d for d in self._datas}
+
+    def watch_intraday(self, callback: Callable[..., None]) -> None:
+        """``callback(when, nav=..., vix=...)`` with every account snapshot's NetLiquidation and every VIX tick (the kill switch).
+
+        A watcher added once the session is running gets the latest VIX reading at once, if it is fresh.
+        """
+        self._intraday_watchers.append(callback)
+        line = self.vix_line
+        if line is not None and line.reading is not None and line.check(self._wall()) == "fresh":
+            callback(line.reading.at, vix=line.reading.value)
+
+    def _intraday(self, when: datetime, **reading: float) -> None:
+        for callback in self._intraday_watchers:
+            callback(when, **reading)
 
     def start(self) -> None:
         super().start()
@@ -381,6 +399,8 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
     def next(self) -> None:
         """Every Backtrader cycle: apply what the IB thread reported, then mark the book."""
         self._take_events()
+        if self.vix_line is not None:
+            self.vix_line.check(self._wall())  # a VIX that stopped coming is an event, never silence
         bar_time = self.now()
         if bar_time is not None and bar_time != self._bar_time:
             self._bar_time = bar_time
@@ -403,6 +423,13 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
                 self.startingcash = self.getcash()
             if self.p.intraday_breaker:
                 self._feed_breaker(event)
+                nav = self.getvalue()
+                if math.isfinite(nav) and nav > 0:
+                    self._intraday(event.at, nav=nav)
+        elif isinstance(event, Quote):
+            line = self.vix_line
+            if line is not None and event.ticker == line.symbol and line.update(event.last, event.at) is not None:
+                self._intraday(event.at, vix=float(event.last))  # type: ignore[arg-type]
         elif isinstance(event, OrderSubmitted):
             order = self._by_ref.get(event.order_ref)
             if order is not None:

@@ -44,6 +44,7 @@ class HarnessWiring:
     vix_feed: bt.AbstractDataBase | None = None
     poll_manual_kill: bool = False  # re-read `spine kill` every bar (live sessions)
     trade_from: date | None = None  # bars before it warm indicators up only (the warm-up fence)
+    intraday_kill: bool = False  # the kill switch also acts on the broker's intraday VIX quote and NAV (spine paper)
 
 
 def wire_harness(
@@ -94,6 +95,7 @@ def wire_harness(
         events=events,
         poll_manual=wiring.poll_manual_kill,
         trade_from=wiring.trade_from,
+        intraday=wiring.intraday_kill,
     )
     # No SharpeRatio/DrawDown/TradeAnalyzer/Returns/TimeReturn here: the statistics are
     # computed after the run from the recorded equity curve and fills (spine.reports).

@@ -26,11 +26,11 @@ from pathlib import Path
 
 from spine.bar_release import CalendarRelease
 from spine.config import SpineConfig
-from spine.errors import BrokerError
+from spine.errors import BrokerError, InputError
 from spine.event_log import EventLog
 from spine.harness import warmup_bar_count
 from spine.ib import IBSession, SessionSettings
-from spine.ib.records import SessionError, SessionStateChanged
+from spine.ib.records import Quote, SessionError, SessionStateChanged
 from spine.live_feed import BarPump
 from spine.paper_session import (
     JOURNAL_FILE,
@@ -49,8 +49,10 @@ from spine.paper_session import (
 )
 from spine.signal_source import SignalFile
 from spine.state_store import StateStore
+from spine.vix_line import VixLine
 
 ACK_WAIT_SECS = 10.0
+VIX_SYMBOL = "VIX"  # quoted as an index, IND on CBOE (SessionSettings.vix_exchange)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ class PaperRequest:
     once: bool = False
     cancel_on_exit: bool = False
     connect_timeout_secs: float = 30.0
+    vix_wait_secs: float = 5.0  # how long after ACTIVE the first VIX index quote may take before the trigger is reported off
+    vix_max_age_secs: float = 120.0  # a VIX quote older than this is stale: an event and the status line say so
+    require_vix: bool = False  # --require-vix: no VIX index quote at start is an error (exit 2), not a warning
+    account_refresh_secs: float = 15.0  # how often the IB thread publishes NetLiquidation (breaker and kill switch, intraday)
 
 
 def journaled_refs(state_dir: Path) -> set[str]:
@@ -104,6 +110,8 @@ class StatusLine:
         gate = broker.gate  # type: ignore[attr-defined]
         text = (f"session {self.session.state} | NAV {broker.getvalue():,.2f} | day P&L {gate.daily_pnl:,.2f} | "  # type: ignore[attr-defined]
                 f"open orders {len(broker.open_orders())} | gate {gate.state}")  # type: ignore[attr-defined]  # fmt: skip
+        line = broker.vix_line  # type: ignore[attr-defined]
+        text += f" | {line.status(datetime.now(UTC)) if line is not None else 'VIX trigger off'}"
         self.stream.write(("\r" + text.ljust(100)) if self.tty else text + "\n")
         self.stream.flush()
 
@@ -121,7 +129,8 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
     request.state_dir.mkdir(parents=True, exist_ok=True)
     known = journaled_refs(request.state_dir)
     settings = SessionSettings.from_config(config, request.state_dir, host=request.host, port=request.port,
-                                           client_id=request.client_id, tickers=tickers)  # fmt: skip
+                                           client_id=request.client_id, tickers=tickers, vix_symbol=VIX_SYMBOL)  # fmt: skip
+    settings = settings.model_copy(update={"account_refresh_secs": request.account_refresh_secs})
     refusal = settings.refuses_port()
     if refusal:
         from spine.errors import SafetyError
@@ -148,6 +157,7 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
     try:
         wait_active(session, request.connect_timeout_secs)
         print(f"session {session.state}: {request.host}:{request.port} client {request.client_id}, tickers {', '.join(tickers)}", file=sys.stderr, flush=True)
+        vix_status, vix_line = _vix_at_start(request, session, events)
         bars, others = fetch_history(session, tickers, f"{2 * count + 10} D")
         _record_session_events(events, others)
         now = datetime.now(UTC)
@@ -165,7 +175,7 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
         with StateStore.in_folder(request.state_dir) as store:
             cerebro, broker = build_session_cerebro(config, pump, signals, events=events, store=store, route="paper",
                                                     trade_from=trade_from, wall_clock=lambda: datetime.now(UTC),
-                                                    intraday_breaker=True)  # fmt: skip
+                                                    intraday_breaker=True, vix_line=vix_line)  # fmt: skip
             broker.known_refs = known
             holder["broker"] = broker
             start_value = float(session.account_snapshot().value("NetLiquidation") or 0.0)  # type: ignore[union-attr]
@@ -179,9 +189,40 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
             summary = session_summary(config, "paper", strategy, broker, tickers, request.signals, start_value, elapsed)
             summary["stopped_by"] = stop.reason or ("--once" if request.once else "end")
             summary["trade_from"] = trade_from.isoformat()
+            summary["kill_switch"]["vix_trigger"] = vix_status
+            summary["kill_switch"]["vix_quote"] = vix_line.status(datetime.now(UTC)) if vix_line is not None else None
     finally:
         session.stop(cancel_working=request.cancel_on_exit)
     return strategy, summary, status
+
+
+def vix_trigger_status(config: SpineConfig, quote: Quote | None, wait_secs: float) -> str:
+    """``summary.json`` ``kill_switch.vix_trigger`` on ``spine paper``: ``on: …`` or ``off: <why>``; never silent."""
+    if not config.risk.kill_switch:
+        return "off: risk.kill_switch is false (automatic triggers disabled; a manual kill still works)"
+    if quote is None or quote.last is None:
+        return f"off: no {VIX_SYMBOL} index quote (IND CBOE) from IB within {wait_secs:g} s of the session becoming ACTIVE"
+    return f"on: {VIX_SYMBOL} index quote (IND CBOE), intraday, above {config.kill_switch.vix_threshold:g}"
+
+
+def _vix_at_start(request: PaperRequest, session: IBSession, events: EventLog) -> tuple[str, VixLine | None]:
+    """Wait briefly for the first VIX index quote; say so (console, event, summary) when the trigger has none."""
+    deadline = time.monotonic() + request.vix_wait_secs
+    while (quote := session.last_quote(VIX_SYMBOL)) is None and time.monotonic() < deadline and not session.index_missing(VIX_SYMBOL):
+        time.sleep(0.01)
+    status = vix_trigger_status(request.config, quote, request.vix_wait_secs)
+    now = datetime.now(UTC)
+    if status.startswith("off: no"):
+        if request.require_vix:
+            raise InputError(f"--require-vix: the VIX kill-switch trigger is {status}; check the gateway's market data for IND CBOE VIX")
+        print(f"warning: VIX kill-switch trigger is {status}", file=sys.stderr, flush=True)
+        events.record(now, "vix_trigger_off", status[len("off: "):])
+    if not request.config.risk.kill_switch:
+        return status, None
+    line = VixLine(VIX_SYMBOL, request.vix_max_age_secs, now, events.record)
+    if quote is not None:
+        line.update(quote.last, quote.at)
+    return status, line
 
 
 def _wait_for_acks(pump: BarPump, broker) -> None:  # type: ignore[no-untyped-def]

@@ -44,6 +44,7 @@ from spine.run_folder import atomic_folder, point_latest, run_folder_name
 from spine.run_output import write_run_files
 from spine.signal_source import SignalFile
 from spine.state_store import StateStore
+from spine.vix_line import VixLine
 
 JOURNAL_FILE = "ib_journal.sqlite3"
 WAIT_SECS = 30.0  # how long a lockstep barrier waits for the session before it gives up
@@ -300,7 +301,7 @@ def split_warmup(bars: Sequence[Bar], trade_from: date, count: int) -> tuple[lis
 
 def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFile, *, events: EventLog, store: StateStore,
                           route: str, trade_from: date | None, wall_clock: Callable[[], datetime],
-                          intraday_breaker: bool = False) -> tuple[bt.Cerebro, IBBroker]:  # fmt: skip
+                          intraday_breaker: bool = False, vix_line: VixLine | None = None) -> tuple[bt.Cerebro, IBBroker]:  # fmt: skip
     """The backtest's harness over IBBroker and live feeds, under the top-level risk limits."""
     cerebro = bt.Cerebro(stdstats=False, quicknotify=True)
     feeds = []
@@ -318,7 +319,7 @@ def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFil
     if kill.active:  # fail closed from the first order: a kill set while no session ran still holds
         gate.halt(f"kill switch active since {kill.at}: {kill.reason}", wall_clock())
     broker = IBBroker(session=pump, gate=gate, account_max_age_secs=config.trading.ib.account_max_age_secs, on_event=events.record,
-                      wall_clock=wall_clock, intraday_breaker=intraday_breaker)  # fmt: skip
+                      wall_clock=wall_clock, intraday_breaker=intraday_breaker, vix_line=vix_line)  # fmt: skip
     broker.watch(feeds)
     wiring = HarnessWiring(
         tradable=pump.tickers,
@@ -328,6 +329,7 @@ def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFil
         vix_feed=vix_feed,
         poll_manual_kill=True,
         trade_from=trade_from,
+        intraday_kill=intraday_breaker,  # the same intraday feed: NetLiquidation, and the VIX quote when there is one
     )
     wire_harness(cerebro, config, broker, breaker, wiring, events=events, store=store)
     return cerebro, broker

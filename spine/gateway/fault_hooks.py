@@ -10,6 +10,7 @@ Call them on the simulator's loop: ``gateway.call(lambda: blackhole_next(gateway
     roll_back_order_ids  nextValidId restarts from a low number, as after a gateway restart
     commission_first   the next fills send commissionReport before execDetails
     set_min_tick       change an instrument's minimum tick (contract details)
+    withdraw_cash      take money out of the account (NetLiquidation drops between bars)
 """
 
 from __future__ import annotations
@@ -82,3 +83,11 @@ def set_min_tick(sim: GatewaySimulator, symbol: str, min_tick: float) -> None:
     market = sim.market
     assert market is not None
     market.instruments[symbol] = dataclasses.replace(market.instruments[symbol], min_tick=min_tick)
+
+
+def withdraw_cash(sim: GatewaySimulator, amount: float) -> None:
+    """Take ``amount`` out of the account's cash (a withdrawal or a fee booked outside the API), and push the new values."""
+    from spine.gateway.account import decimal
+
+    sim.account.cash -= decimal(amount)
+    sim._push_account()

@@ -10,7 +10,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from ib_async import Contract, RequestError, Stock
+from ib_async import Contract, Index, RequestError, Stock
 
 from spine.ib.failures import FetchFailed
 from spine.ib.records import (
@@ -87,6 +87,28 @@ class MarketDataMixin:
             self._contracts[key] = details[0].contract
             self._min_ticks[key] = float(details[0].minTick or 0.01)
 
+    async def _qualify_index(self) -> None:
+        """The VIX (``vix_symbol``, IND on ``vix_exchange``): a quote line for the kill switch, never traded."""
+        key = self.s.vix_symbol.strip().upper()
+        if not key or key in self._indices:
+            return
+        where = f"IND {key} on {self.s.vix_exchange}"
+        try:
+            details = await asyncio.wait_for(self.ib.reqContractDetailsAsync(Index(key, self.s.vix_exchange, self.s.currency)),
+                                             self.s.request_timeout_secs)  # fmt: skip
+        except (TimeoutError, ConnectionError) as exc:
+            self._emit(SessionError(0, f"contract details for {where} timed out or the connection dropped; retrying"))
+            raise FetchFailed(f"contract details for {where}") from exc
+        except RequestError as exc:
+            self._emit(SessionError(exc.code, f"{where}: IB has no such index ({exc.message}); the kill switch's VIX trigger gets no quote"))
+            self.session._publish_missing_index(key)
+            return
+        if not details:
+            self._emit(SessionError(0, f"{where}: IB returned no contract details; the kill switch's VIX trigger gets no quote"))
+            self.session._publish_missing_index(key)
+            return
+        self._indices[key] = details[0].contract
+
     async def _contract(self, ticker: str) -> Contract:
         key = ticker.upper()
         if key not in self._contracts:
@@ -96,7 +118,8 @@ class MarketDataMixin:
         return self._contracts[key]
 
     def _subscribe_quotes(self, *, resubscribe: bool) -> None:
-        for key, contract in self._contracts.items():
+        """One quote line per traded ticker (the price collar) and per index (the VIX, for the kill switch)."""
+        for key, contract in (*self._contracts.items(), *self._indices.items()):
             if key in self._tickers and not resubscribe:
                 continue
             if key in self._tickers:

@@ -69,6 +69,7 @@ class IBSession:
         self._snapshot: AccountSnapshot | None = None
         self._quotes: dict[str, Quote] = {}
         self._working: dict[str, float] = {}
+        self._missing_indices: frozenset[str] = frozenset()
         self._failure: BaseException | None = None
 
     # --- lifecycle (any thread) -----------------------------------------------------
@@ -153,6 +154,10 @@ class IBSession:
         """The latest quote line for ``ticker`` (None before one arrived); check its ``at`` for staleness."""
         return self._quotes.get(ticker.strip().upper())
 
+    def index_missing(self, symbol: str) -> bool:
+        """True once IB answered that it has no such index (e.g. the VIX): no quote for it will come."""
+        return symbol.strip().upper() in self._missing_indices
+
     def working_entries(self) -> dict[str, float]:
         """Signed shares of our working (unfilled) entry orders per ticker; the gate counts them as exposure."""
         return dict(self._working)
@@ -189,6 +194,9 @@ class IBSession:
 
     def _publish_working(self, working: dict[str, float]) -> None:
         self._working = working  # replaced whole, never mutated: readers see one consistent dict
+
+    def _publish_missing_index(self, symbol: str) -> None:
+        self._missing_indices = self._missing_indices | {symbol}
 
     def _publish_quote(self, quote: Quote) -> None:
         self._quotes[quote.ticker] = quote

@@ -48,6 +48,8 @@ class SessionSettings(BaseModel):
     order_messages_per_sec: float = Field(40.0, ge=0, description="spacing of order messages (IB allows 50/s); 0 turns it off")
     pacing_scale: float = Field(1.0, gt=0, le=1, description="shrinks the historical pacer's windows (tests, and the rehearsal's replay time)")
     tickers: tuple[str, ...] = ()
+    vix_symbol: str = Field("", description="an index quoted for the kill switch's VIX trigger (IND), e.g. VIX; empty: none")
+    vix_exchange: str = "CBOE"
     exchange: str = "SMART"
     currency: str = "USD"
 
@@ -61,6 +63,7 @@ class SessionSettings(BaseModel):
         port: int | None = None,
         client_id: int | None = None,
         tickers: tuple[str, ...] = (),
+        vix_symbol: str = "",
     ) -> SessionSettings:
         """Settings from ``trading.ib``, ``trading.execution.paper_account`` and ``kill_switch``, plus CLI overrides.
 
@@ -77,6 +80,7 @@ class SessionSettings(BaseModel):
             account_max_age_secs=getattr(ib, "account_max_age_secs", DEFAULT_ACCOUNT_MAX_AGE_SECS),
             kill_on_trigger=config.kill_switch.on_trigger,
             tickers=tuple(t.strip().upper() for t in tickers),
+            vix_symbol=vix_symbol,
         )
 
     @property

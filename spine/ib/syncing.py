@@ -58,6 +58,7 @@ class SyncMixin:
                 await self._kill_first()
                 await self._subscribe_account()
                 await self._qualify(self.s.tickers)
+                await self._qualify_index()
             plan_halts = await self._reconcile(light=light)
             if not light:
                 self._subscribe_quotes(resubscribe=why == "1101")

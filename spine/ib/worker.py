@@ -84,6 +84,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
         self._account = ""
         self._contracts: dict[str, Contract] = {}
         self._min_ticks: dict[str, float] = {}
+        self._indices: dict[str, Contract] = {}  # symbol -> index contract (the VIX): quoted, never traded
         self._tickers: dict[str, Any] = {}  # symbol -> ib_async Ticker (market data line)
         self._last_errors: dict[int, tuple[int, str]] = {}
         self._connect_errors: list[int] = []

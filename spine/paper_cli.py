@@ -53,6 +53,7 @@ def paper_command(
     duration: Annotated[float | None, typer.Option("--duration", help="stop after this many seconds")] = None,
     once: Annotated[bool, typer.Option("--once", help="refresh, reconcile, check the breaker, dispatch due signals, record NAV, exit")] = False,
     cancel_on_exit: Annotated[bool, typer.Option("--cancel-on-exit", help="cancel working orders at IB when stopping")] = False,
+    require_vix: Annotated[bool, typer.Option("--require-vix", help="fail (exit 2) when IB sends no VIX index quote for the kill switch")] = False,
 ) -> None:
     """Trade the signals on an IB paper account (or `spine gateway`) behind the same gate as the backtest."""
     from spine.paper_route import PaperRequest, run_paper
@@ -73,6 +74,7 @@ def paper_command(
         duration_secs=duration,
         once=once,
         cancel_on_exit=cancel_on_exit,
+        require_vix=require_vix,
     )
     _quiet_ib_async()
     try:

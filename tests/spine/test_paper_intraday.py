@@ -148,3 +148,19 @@ def test_a_vix_quote_that_stops_coming_is_a_stale_event(config_with, tmp_path):
     assert len(stale) == 1 and "VIX index quote is" in stale[0]["detail"] and "past 0.5 s" in stale[0]["detail"]
     assert result.summary["kill_switch"]["vix_quote"].startswith("VIX stale")
     assert result.summary["kill_switch"]["vix_trigger"].startswith("on:")
+
+
+def test_require_vix_without_a_vix_quote_exits_2_and_writes_no_run_folder(config_with, tmp_path):
+    from typer.testing import CliRunner
+
+    from spine.cli import app
+
+    config = config_with({})
+    signals = tmp_path / "signals.csv"
+    signals.write_text(HEADER + f"{VIX_HIGH_DAY},ALPH,0.05,BUY,direct,\n")
+    with GatewayThread(GatewaySettings(data=(SAMPLE_PRICES,), port=0, cash=100_000.0, start=VIX_HIGH_DAY)) as gateway:
+        result = CliRunner().invoke(app, ["paper", "--config", str(config), "--state", str(tmp_path / "state"), "--signals", str(signals),
+                                          "--port", str(gateway.port), "--out", str(tmp_path / "runs"), "--once", "--require-vix"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--require-vix: the VIX kill-switch trigger is off: no VIX index quote (IND CBOE)" in result.output
+    assert not (tmp_path / "runs").exists()

@@ -11,6 +11,7 @@ Call them on the simulator's loop: ``gateway.call(lambda: blackhole_next(gateway
     commission_first   the next fills send commissionReport before execDetails
     set_min_tick       change an instrument's minimum tick (contract details)
     withdraw_cash      take money out of the account (NetLiquidation drops between bars)
+    order_warning      an error code on one working order, the order left working (ib_async reads it as a warning)
 """
 
 from __future__ import annotations
@@ -91,3 +92,9 @@ def withdraw_cash(sim: GatewaySimulator, amount: float) -> None:
 
     sim.account.cash -= decimal(amount)
     sim._push_account()
+
+
+def order_warning(sim: GatewaySimulator, client_id: int, order_id: int, code: int, text: str = "") -> None:
+    """IB's error ``code`` on one working order (2148 margin warning, 110 price off the tick ...), to the client that
+    placed it; the order itself is left as it is, as IB does when it only warns."""
+    sim.order_error(client_id, order_id, code, text or _TEXTS.get(code, NOTICE_TEXTS.get(code, f"error {code}")))

@@ -85,6 +85,8 @@ class ConnectionMixin:
     def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
         if self._state is SessionState.CONNECTING:
             self._connect_errors.append(code)
+        if req_id > 0 and code in tr.ORDER_ERROR_CODES:
+            self._on_order_error(req_id, code, message)
         if code == tr.CONNECTIVITY_LOST:
             self._set_state(SessionState.DEGRADED, "IB lost its connection (1100): no new risk; cancels still go")
         elif code in (tr.RESTORED_DATA_KEPT, tr.RESTORED_DATA_LOST):

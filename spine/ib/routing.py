@@ -214,6 +214,8 @@ class OrderRoutingMixin:
         last = trade.log[-1] if trade.log else None
         code = int(getattr(last, "errorCode", 0) or 0)
         message = str(getattr(last, "message", "") or "")
+        if code in tr.NO_CHANGE_CODES:
+            return  # ib_async marks the trade Cancelled on e.g. 161 or 10147; the table says the order's own status decides
         try:
             status = tr.bt_status(st.status, filled=float(st.filled or 0), remaining=float(st.remaining or 0),
                                   error_code=code, error_message=message)  # fmt: skip
@@ -222,19 +224,59 @@ class OrderRoutingMixin:
             return
         if status is None:
             return
-        if order.orderId in self._entries:
-            ticker, signed = self._entries[order.orderId]
-            if tr.is_terminal(status):
-                del self._entries[order.orderId]
-            else:
-                remaining = float(st.remaining or 0) or abs(signed)
-                self._entries[order.orderId] = (ticker, remaining if signed > 0 else -remaining)
-            self._publish_working()
+        journaled = self.journal.order(order.orderId)
+        if journaled is not None and tr.is_terminal(journaled.status) and status != journaled.status:
+            return  # it already ended (an order error decided it, see _on_order_error): its end is reported once
+        self._track_status(order.orderId, status, float(st.remaining or 0))
         changed = self.journal.record_status(order.orderId, status, ib_status=st.status, perm_id=int(order.permId or 0),
                                              filled=float(st.filled or 0), acknowledged=st.status != "PendingSubmit",
                                              detail=message if code else "")  # fmt: skip
-        if changed or self.journal.order(order.orderId) is None:
+        if changed or journaled is None:
             self._emit(OrderStatus(order.orderId, int(order.permId or 0), order.orderRef or "", status, st.status,
                                    float(st.filled or 0), float(st.remaining or 0), float(st.avgFillPrice or 0),
                                    message if code else "", code))  # fmt: skip
 
+    def _track_status(self, order_id: int, status: str, remaining: float) -> None:
+        """Keep the working entries (the gate's exposure on the caller's side) in step with an order's state."""
+        if order_id not in self._entries:
+            return
+        ticker, signed = self._entries[order_id]
+        if tr.is_terminal(status):
+            del self._entries[order_id]
+        else:
+            left = remaining or abs(signed)
+            self._entries[order_id] = (ticker, left if signed > 0 else -left)
+        self._publish_working()
+
+    def _on_order_error(self, order_id: int, code: int, message: str) -> None:
+        """An error on one of our orders, through the pure table, once (``brokers.ib_translation.bt_status_for_error``).
+
+        ib_async hands some order errors over as warnings (110 on an acknowledged order,
+        2148 and the other 2100s): it marks the trade ``ValidationError`` and leaves it
+        working, so the order's status alone never shows the table's state. Here the error
+        decides: the state is journaled and sent back once (an order that already ended,
+        e.g. by ib_async's own ``Cancelled`` plus 201, is left alone), and an order the table
+        ends while IB may still work it is cancelled at IB, so both sides agree.
+        """
+        status = tr.bt_status_for_error(code, message)
+        journaled = self.journal.order(order_id)
+        if status is None or journaled is None or tr.is_terminal(journaled.status):
+            return
+        trade = next((t for t in self.ib.trades() if t.order.orderId == order_id and t.order.clientId in (self.s.client_id, 0)), None)
+        st = trade.orderStatus if trade is not None else None
+        perm_id = int(trade.order.permId or 0) if trade is not None else 0
+        filled = float(st.filled or 0) if st is not None else 0.0
+        remaining = float(st.remaining or 0) if st is not None and st.remaining else max(journaled.quantity - filled, 0.0)
+        self._track_status(order_id, status, remaining)
+        self.journal.record_status(order_id, status, ib_status=st.status if st is not None else "", perm_id=perm_id,
+                                   filled=filled, detail=f"error {code}: {message}")  # fmt: skip
+        self._emit(OrderStatus(order_id, perm_id, journaled.order_ref, status, st.status if st is not None else "", filled, remaining,
+                               float(st.avgFillPrice or 0) if st is not None else 0.0, message, code))  # fmt: skip
+        if trade is not None and not trade.isDone():
+            asyncio.get_running_loop().create_task(self._cancel_ended(trade.order, code))
+
+    async def _cancel_ended(self, order: Order, code: int) -> None:
+        await self._space_order_message()
+        if self.ib.isConnected():
+            self.ib.cancelOrder(order)
+            self._emit(SessionError(code, f"order {order.orderId} ({order.orderRef}) ended by error {code}; cancelled at IB so IB does not keep working it"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from brokers.fill_model import FillModel
-from spine.gateway.fault_hooks import commission_first, set_min_tick
+from spine.gateway.fault_hooks import commission_first, order_warning, set_min_tick
 from spine.ib import SessionState
 from spine.ib.journal import Journal
 from spine.ib.records import Fill, OrderStatus, OrderSubmitted, PlaceBracket, PlaceOrder
@@ -179,3 +179,80 @@ def test_flatten_cancels_working_orders_and_closes_the_position(gateway, open_se
     assert gateway.call(lambda: gateway.simulator.account.holding("ABC").quantity) == 0
     exits = [f for f in log.of(Fill) if ":exit:" in f.order_ref]
     assert len(exits) == 1 and exits[0].side == "SELL" and exits[0].shares == 10
+
+
+def _working_limit_entry(session, log, intent: str) -> int:  # type: ignore[no-untyped-def]
+    (order_id,) = log.place(PlaceOrder(intent_id=intent, ticker="ABC", side="BUY", quantity=5, order_type="LMT", price=50.0,
+                                       tag="LIVE_SPINE", role="entry", adds_risk=True))  # fmt: skip
+    return order_id
+
+
+def _statuses(log, order_id: int) -> list[str]:  # type: ignore[no-untyped-def]
+    return [s.bt_status for s in log.of(OrderStatus) if s.order_id == order_id]
+
+
+def test_a_2148_margin_warning_on_a_working_order_is_margin_once_and_cancelled_at_ib(gateway, open_session, state_dir) -> None:
+    session, log = open_session(gateway)
+    order_id = _working_limit_entry(session, log, "w1")
+    gateway.call(lambda: order_warning(gateway.simulator, 7, order_id, 2148))  # ib_async reads 2148 as a warning
+    log.wait_status(order_id, "Margin")
+    engine = gateway.simulator.engine
+    log.wait_for(lambda: gateway.call(lambda: engine.orders[(7, order_id)].status) == "Cancelled", "the cancel at the gateway")
+    log.wait_for(lambda: session.state is SessionState.HALTED, "the margin-warning halt")
+    assert _statuses(log, order_id) == ["Accepted", "Margin"]
+    margin = next(s for s in log.of(OrderStatus) if s.bt_status == "Margin")
+    assert margin.error_code == 2148
+    session.stop()
+    journal = Journal.in_folder(state_dir)
+    assert journal.order(order_id).status == "Margin"
+    journal.close()
+
+
+def test_a_110_on_an_acknowledged_order_is_rejected_once_and_cancelled_at_ib(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    order_id = _working_limit_entry(session, log, "t1")
+    gateway.call(lambda: order_warning(gateway.simulator, 7, order_id, 110, "The price does not conform to the minimum price variation"))
+    log.wait_status(order_id, "Rejected")
+    engine = gateway.simulator.engine
+    log.wait_for(lambda: gateway.call(lambda: engine.orders[(7, order_id)].status) == "Cancelled", "the cancel at the gateway")
+    assert _statuses(log, order_id) == ["Accepted", "Rejected"]
+    rejected = next(s for s in log.of(OrderStatus) if s.bt_status == "Rejected")
+    assert rejected.error_code == 110 and "minimum price variation" in rejected.reason
+    assert session.state is SessionState.ACTIVE
+
+
+def test_a_2148_rejection_at_placement_is_margin_once_not_rejected(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    gateway.reject_next_order(2148, "Margin warning: the account is approaching margin liquidation.")
+    submission = session.submit(PlaceOrder(intent_id="p1", ticker="ABC", side="BUY", quantity=5, order_type="MKT", tag="LIVE_SPINE",
+                                           role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
+    (order_id,) = submission.order_ids
+    log.wait_status(order_id, "Margin")
+    gateway.step(1)  # any later status of the ended order (the gateway's Inactive) comes and goes
+    log.wait_for(lambda: session.state is SessionState.HALTED, "the margin-warning halt")
+    assert [s for s in _statuses(log, order_id) if s != "Submitted"] == ["Margin"]
+
+
+def test_a_201_rejection_is_reported_once_though_ib_sends_an_error_and_a_status(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    gateway.reject_next_order(201, "No trading permissions")
+    submission = session.submit(PlaceOrder(intent_id="o1", ticker="ABC", side="BUY", quantity=5, order_type="MKT", tag="LIVE_SPINE",
+                                           role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
+    (order_id,) = submission.order_ids
+    log.wait_status(order_id, "Rejected")
+    gateway.step(1)
+    session.submit(PlaceOrder(intent_id="o2", ticker="ABC", side="BUY", quantity=1, order_type="MKT", tag="LIVE_SPINE",
+                              role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
+    log.wait_for(lambda: any(s.order_ref.startswith("LIVE_SPINE:o2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)), "a later order")
+    assert [s for s in _statuses(log, order_id) if s != "Submitted"] == ["Rejected"]
+
+
+def test_a_161_on_a_working_order_changes_nothing_though_ib_async_marks_it_cancelled(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    order_id = _working_limit_entry(session, log, "n1")
+    gateway.call(lambda: order_warning(gateway.simulator, 7, order_id, 161, "Cancel attempted when order is not in a cancellable state"))
+    session.submit(PlaceOrder(intent_id="n2", ticker="ABC", side="BUY", quantity=1, order_type="MKT", tag="LIVE_SPINE",
+                              role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
+    log.wait_for(lambda: any(s.order_ref.startswith("LIVE_SPINE:n2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)), "a later order")
+    assert _statuses(log, order_id) == ["Accepted"]
+    assert session.working_entries() == {"ABC": 6.0}

@@ -7,6 +7,11 @@ Four figures, each with the real ib_async client inside ``IBSession``'s ``spine-
    is entered on the IB thread for the bracket's first leg; p50 and p99. Target < 1 ms.
    The same from a bare ``IBSession.submit(PlaceBracket)``. Signals come 80 ms apart: the
    session spaces order messages at 40/s, which would otherwise be what is measured.
+   A third figure is the route ``IBBroker`` takes: ``submit`` and go straight on running Python
+   (Backtrader's thread after ``next()``; here 20 ms of busy work), measured three ways,
+   interleaved: going on at once; waiting (GIL released) for the hand-off
+   (``handoff_timeout_secs=0.01``, what ``spine paper`` uses); going on at once with
+   ``sys.setswitchinterval(0.0005)``.
 2. a 200-signal burst (600 orders) with the session's spacing and ib_async's throttle on: the wall time, the
    most messages the client wrote in any one second (IB allows 50), and the count of
    error 100 (message rate exceeded) seen.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from collections import deque
@@ -48,6 +54,8 @@ from spine.state_store import StateStore
 from strategies.live_signal import LiveSignal
 from strategies.risk_manager import RiskManager
 
+BUSY_SECS = 0.02  # Python work the caller goes on with after submit (Backtrader's thread after next())
+HANDOFF_SECS = 0.01  # spine paper's IBBroker hand-off wait (spine.paper_route.HANDOFF_TIMEOUT_SECS)
 SIGNAL_GAP_SECS = 0.08  # latency is per signal: one every 80 ms, so the order-message spacing (40/s) never holds one back
 
 
@@ -90,6 +98,38 @@ def max_per_second(times: list[float]) -> int:
             start += 1
         best = max(best, end - start + 1)
     return best
+
+
+def busy(seconds: float) -> int:
+    """Pure-Python work holding the GIL, as Backtrader's thread does between bars."""
+    end, n = time.perf_counter() + seconds, 0
+    while time.perf_counter() < end:
+        n += sum(i * i for i in range(50))
+    return n
+
+
+def caller_keeps_running(session: IBSession, place_times: deque[float], signals: int) -> dict[str, list[float]]:
+    """submit -> placeOrder while the caller goes on with Python work: at once, with the hand-off wait, with a 0.5 ms switch interval."""
+    out: dict[str, list[float]] = {"at once": [], "hand-off wait": [], "switch interval 0.5 ms": []}
+    default = sys.getswitchinterval()
+    for i in range(signals):
+        for variant in out:
+            time.sleep(SIGNAL_GAP_SECS)
+            place_times.clear()
+            command = PlaceBracket(f"go{i}-{len(out[variant])}-{variant[:2]}", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE")
+            if variant.startswith("switch"):
+                sys.setswitchinterval(0.0005)
+            try:
+                t0 = time.perf_counter()
+                session.submit(command, handoff_timeout_secs=HANDOFF_SECS if variant == "hand-off wait" else 0.0)
+                busy(BUSY_SECS)
+            finally:
+                sys.setswitchinterval(default)
+            deadline = time.perf_counter() + 5
+            while not place_times and time.perf_counter() < deadline:
+                time.sleep(0.001)
+            out[variant].append(place_times[0] - t0)
+    return out
 
 
 def burst(root: Path, signals: int) -> tuple[float, int, int]:
@@ -160,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signals", type=int, default=200)
     parser.add_argument("--restarts", type=int, default=5)
+    parser.add_argument("--latency-only", action="store_true", help="only the latency figures (phase 1)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -202,16 +243,23 @@ def main() -> None:
                 t0 = time.perf_counter()
                 session.submit(PlaceBracket(f"lat{i}", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE")).result(timeout=10)
                 submit_lat.append(place_times[0] - t0)
+            going_on = caller_keeps_running(session, place_times, args.signals)
         finally:
             session.stop()
             gateway.stop()
-        burst_secs, peak, errors_100 = burst(root, args.signals)
-        restart, kill_secs = restart_and_kill(root, args.restarts)
+        if not args.latency_only:
+            burst_secs, peak, errors_100 = burst(root, args.signals)
+            restart, kill_secs = restart_and_kill(root, args.restarts)
     ms = 1000.0
     print(f"signal -> placeOrder via OrderDispatcher ({args.signals} signals): p50 {statistics.median(dispatch_lat) * ms:.3f} ms, "
           f"p99 {pct(dispatch_lat, 0.99) * ms:.3f} ms")
     print(f"submit(PlaceBracket) -> placeOrder ({args.signals} brackets): p50 {statistics.median(submit_lat) * ms:.3f} ms, "
           f"p99 {pct(submit_lat, 0.99) * ms:.3f} ms")
+    for variant, values in going_on.items():
+        print(f"submit then the caller runs on ({variant}, {args.signals} brackets): p50 {statistics.median(values) * ms:.3f} ms, "
+              f"p99 {pct(values, 0.99) * ms:.3f} ms")
+    if args.latency_only:
+        return
     print(f"burst of {args.signals} signals ({3 * args.signals} orders), throttle on: {burst_secs:.2f} s to write them all, "
           f"peak {peak} messages in one second (IB allows 50), error 100 seen: {errors_100}")
     print(f"gateway restart -> ACTIVE ({args.restarts} restarts, reconcile included): p50 {statistics.median(restart) * ms:.1f} ms, "

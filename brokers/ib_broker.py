@@ -84,6 +84,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         ("wall_clock", None),  # Callable[[], datetime]; default datetime.now(UTC)
         ("intraday_breaker", False),  # every account snapshot's NetLiquidation feeds the gate's breaker (paper route)
         ("vix_line", None),  # spine.vix_line.VixLine: the VIX index quote (paper route), or None
+        ("handoff_timeout_secs", 0.0),  # wait (GIL released) up to this long for the IB thread to place an order (paper route)
     )
 
     def __init__(self) -> None:
@@ -331,7 +332,11 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
             self._by_ref[ref] = leg
             self.sent_refs.append(ref)
         self.sent.append(command)
-        self.session.submit(command)
+        wait = float(self.p.handoff_timeout_secs)
+        if wait > 0:
+            self.session.submit(command, handoff_timeout_secs=wait)
+        else:
+            self.session.submit(command)
 
     def cancel(self, order: bt.Order, bracket: bool = False) -> bool:
         """Ask IB to cancel; the order stays alive until IB confirms (legs not yet sent are cancelled here)."""

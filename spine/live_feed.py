@@ -68,8 +68,8 @@ class BarPump:
 
     # -- the session as the broker sees it --------------------------------------------------
 
-    def submit(self, command: Any) -> Any:
-        return self.session.submit(command)
+    def submit(self, command: Any, **options: Any) -> Any:
+        return self.session.submit(command, **options)
 
     def account_snapshot(self) -> Any:
         return self.session.account_snapshot()

@@ -52,6 +52,7 @@ from spine.state_store import StateStore
 from spine.vix_line import VixLine
 
 ACK_WAIT_SECS = 10.0
+HANDOFF_TIMEOUT_SECS = 0.01  # IBBroker waits (GIL released) this long at most for each order to reach ib_async; see README
 VIX_SYMBOL = "VIX"  # quoted as an index, IND on CBOE (SessionSettings.vix_exchange)
 
 
@@ -175,7 +176,8 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
         with StateStore.in_folder(request.state_dir) as store:
             cerebro, broker = build_session_cerebro(config, pump, signals, events=events, store=store, route="paper",
                                                     trade_from=trade_from, wall_clock=lambda: datetime.now(UTC),
-                                                    intraday_breaker=True, vix_line=vix_line)  # fmt: skip
+                                                    intraday_breaker=True, vix_line=vix_line,
+                                                    handoff_timeout_secs=HANDOFF_TIMEOUT_SECS)  # fmt: skip
             broker.known_refs = known
             holder["broker"] = broker
             start_value = float(session.account_snapshot().value("NetLiquidation") or 0.0)  # type: ignore[union-attr]

@@ -301,7 +301,8 @@ def split_warmup(bars: Sequence[Bar], trade_from: date, count: int) -> tuple[lis
 
 def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFile, *, events: EventLog, store: StateStore,
                           route: str, trade_from: date | None, wall_clock: Callable[[], datetime],
-                          intraday_breaker: bool = False, vix_line: VixLine | None = None) -> tuple[bt.Cerebro, IBBroker]:  # fmt: skip
+                          intraday_breaker: bool = False, vix_line: VixLine | None = None,
+                          handoff_timeout_secs: float = 0.0) -> tuple[bt.Cerebro, IBBroker]:  # fmt: skip
     """The backtest's harness over IBBroker and live feeds, under the top-level risk limits."""
     cerebro = bt.Cerebro(stdstats=False, quicknotify=True)
     feeds = []
@@ -319,7 +320,8 @@ def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFil
     if kill.active:  # fail closed from the first order: a kill set while no session ran still holds
         gate.halt(f"kill switch active since {kill.at}: {kill.reason}", wall_clock())
     broker = IBBroker(session=pump, gate=gate, account_max_age_secs=config.trading.ib.account_max_age_secs, on_event=events.record,
-                      wall_clock=wall_clock, intraday_breaker=intraday_breaker, vix_line=vix_line)  # fmt: skip
+                      wall_clock=wall_clock, intraday_breaker=intraday_breaker, vix_line=vix_line,
+                      handoff_timeout_secs=handoff_timeout_secs)  # fmt: skip
     broker.watch(feeds)
     wiring = HarnessWiring(
         tradable=pump.tickers,

@@ -111,11 +111,19 @@ class Journal:
         """Written before ib_async sees the order: status 'Submitted', not yet acknowledged."""
         self.record_submissions([order])
 
-    def record_submissions(self, orders: list[JournalOrder]) -> None:
-        """Several legs in one transaction (a bracket's three legs are journaled together, then sent)."""
+    def record_submissions(self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None = None) -> None:
+        """Several legs in one transaction (a bracket's three legs are journaled together, then sent).
+
+        ``intent`` (intent id, ticker, side, quantity, tag, kind) is written in the same
+        transaction: one commit on the way to ``placeOrder``, not two.
+        """
         now = _now()
         with self._conn:
             self._conn.execute("BEGIN")
+            if intent is not None:
+                intent_id, ticker, side, quantity, tag, kind = intent
+                self._conn.execute("INSERT OR IGNORE INTO intents VALUES (?,?,?,?,?,?,?,?)",
+                                   (intent_id, ticker, side, float(quantity), tag, kind, now, ""))  # fmt: skip
             for order in orders:
                 self._conn.execute(
                     "INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

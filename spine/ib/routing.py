@@ -58,12 +58,12 @@ class OrderRoutingMixin:
         self.ib.client.getReqId()
         self.ib.client.getReqId()
         legs = bracket_legs(cmd, first, self._min_ticks.get(cmd.ticker.upper(), 0.01))
-        self.journal.record_intent(cmd.intent_id, cmd.ticker.upper(), cmd.side, cmd.quantity, cmd.tag, "bracket")
-        self._journal_legs(cmd.intent_id, cmd.ticker.upper(), legs)
+        self._journal_legs(cmd.intent_id, cmd.ticker.upper(), legs, (cmd.side, cmd.quantity, cmd.tag, "bracket"))
         self._track_entries(cmd.ticker.upper(), legs)
         for leg in legs:
             await self._space_order_message()
             self.ib.placeOrder(contract, self._ib_order(leg, tif="DAY" if leg.role == "entry" else "GTC"))
+            self._hand_off()  # the caller waiting for the hand-off (IBBroker) goes on once the first leg is with ib_async
         return Submission(tuple(leg.order_id for leg in legs))
 
     async def _place_order(self, cmd: PlaceOrder, *, allow_any_state: bool = False) -> Submission:
@@ -78,11 +78,11 @@ class OrderRoutingMixin:
                       round_to_tick(cmd.price, tick) if cmd.price is not None else None,
                       round_to_tick(cmd.aux_price, tick) if cmd.aux_price is not None else None,
                       0, True, cmd.oca_group, ref)  # fmt: skip
-        self.journal.record_intent(cmd.intent_id, cmd.ticker.upper(), cmd.side, cmd.quantity, cmd.tag, cmd.role)
-        self._journal_legs(cmd.intent_id, cmd.ticker.upper(), [leg])
+        self._journal_legs(cmd.intent_id, cmd.ticker.upper(), [leg], (cmd.side, cmd.quantity, cmd.tag, cmd.role))
         self._track_entries(cmd.ticker.upper(), [leg])
         await self._space_order_message()
         self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC" if cmd.role in ("stop", "take_profit") else "DAY"))
+        self._hand_off()
         return Submission((leg.order_id,))
 
     def _track_entries(self, ticker: str, legs: list[LegSpec]) -> None:
@@ -108,13 +108,14 @@ class OrderRoutingMixin:
             await asyncio.sleep(gap)
         self._last_order_msg = time.monotonic()
 
-    def _journal_legs(self, intent_id: str, ticker: str, legs: list[LegSpec]) -> None:
-        """One transaction for the legs, committed before any of them reaches ib_async."""
+    def _journal_legs(self, intent_id: str, ticker: str, legs: list[LegSpec], intent: tuple[str, float, str, str]) -> None:
+        """One transaction for the intent and its legs, committed before any of them reaches ib_async."""
+        side, quantity, tag, kind = intent
         self.journal.record_submissions([
             JournalOrder(leg.order_id, 0, leg.order_ref, intent_id, leg.role, ticker, leg.side, float(leg.quantity),
                          leg.order_type, leg.limit_price, leg.aux_price, leg.parent_id, leg.oca_group, tr.SUBMITTED, False, 0.0)
             for leg in legs
-        ])  # fmt: skip
+        ], intent=(intent_id, ticker, side, float(quantity), tag, kind))  # fmt: skip
         for leg in legs:
             self._emit(OrderSubmitted(leg.order_id, leg.order_ref, intent_id, leg.role, ticker, leg.side, float(leg.quantity),  # type: ignore[arg-type]
                                       leg.order_type, leg.limit_price, leg.aux_price, leg.parent_id))  # fmt: skip

@@ -99,17 +99,26 @@ class IBSession:
 
     # --- commands and events (any thread) ----------------------------------------------
 
-    def submit(self, command: Command) -> concurrent.futures.Future[Submission]:
-        """Queue a command for the IB thread; returns at once. Raises ``SessionNotRunning`` if stopped.
+    def submit(self, command: Command, *, handoff_timeout_secs: float = 0.0) -> concurrent.futures.Future[Submission]:
+        """Queue a command for the IB thread. Raises ``SessionNotRunning`` if stopped.
 
         The returned future resolves (on the IB thread) to a ``Submission``: the IB order ids
         placed, or the reason nothing was. Callers that only need events may ignore it.
+
+        With ``handoff_timeout_secs`` > 0 the caller waits, at most that long, until the IB
+        thread has handed the command's first order to ib_async (or finished a command that
+        places none). Waiting releases the GIL: a caller that would otherwise go straight on
+        running Python (Backtrader's thread after ``next()``) no longer makes the IB thread
+        wait for its switch interval (5 ms) before it can place. The IB loop never waits.
         """
         loop, worker = self._loop, self._worker
         if loop is None or worker is None or self._stopped.is_set() or loop.is_closed():
             raise SessionNotRunning("the IB session is not running; the command was not sent")
         future: concurrent.futures.Future[Submission] = concurrent.futures.Future()
-        loop.call_soon_threadsafe(worker.enqueue, command, future)
+        handoff = threading.Event() if handoff_timeout_secs > 0 else None
+        loop.call_soon_threadsafe(worker.enqueue, command, future, handoff)
+        if handoff is not None:
+            handoff.wait(handoff_timeout_secs)
         return future
 
     def poll_events(self, max_items: int | None = None) -> list[Event]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -75,7 +76,8 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
         self.store = StateStore.in_folder(settings.state_dir)
         self.assembler = FillAssembler(self.journal.fill_ids())
         self.pacer = HistoricalPacer.scaled(time.monotonic, settings.pacing_scale)
-        self._commands: asyncio.Queue[tuple[Command, concurrent.futures.Future[Submission] | None]] = asyncio.Queue()
+        self._commands: asyncio.Queue[tuple[Command, concurrent.futures.Future[Submission] | None, threading.Event | None]] = asyncio.Queue()
+        self._handoff: threading.Event | None = None  # the running command's: set once its first order is handed to ib_async
         self._stopping = False
         self._cancel_on_stop = False
         self._wake = asyncio.Event()
@@ -111,8 +113,9 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
         ib.disconnectedEvent += self._on_disconnected
         ib.pendingTickersEvent += self._on_tickers
 
-    def enqueue(self, command: Command, future: concurrent.futures.Future[Submission] | None = None) -> None:
-        self._commands.put_nowait((command, future))
+    def enqueue(self, command: Command, future: concurrent.futures.Future[Submission] | None = None,
+                handoff: threading.Event | None = None) -> None:  # fmt: skip
+        self._commands.put_nowait((command, future, handoff))
 
     def request_stop(self, cancel_working: bool) -> None:
         self._stopping = True
@@ -162,7 +165,9 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
         for task in self._tasks:
             task.cancel()
         while not self._commands.empty():
-            _cmd, future = self._commands.get_nowait()
+            _cmd, future, handoff = self._commands.get_nowait()
+            if handoff is not None:
+                handoff.set()
             if future is not None and not future.done():
                 future.set_result(Submission((), "the session stopped before the command ran; nothing was sent"))
         if self._cancel_on_stop and self.ib.isConnected():
@@ -176,7 +181,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
 
     async def _command_loop(self) -> None:
         while True:
-            cmd, future = await self._commands.get()
+            cmd, future, self._handoff = await self._commands.get()
             result = Submission((), "the session stopped while the command ran; check the journal")
             try:
                 if isinstance(cmd, PlaceBracket):
@@ -201,8 +206,15 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
                 self._emit(SessionError(0, f"command {type(cmd).__name__} failed: {exc}"))
                 result = Submission((), f"failed: {exc}")
             finally:
+                self._hand_off()
                 if future is not None and not future.done():
                     future.set_result(result)
+
+    def _hand_off(self) -> None:
+        """Tell a caller waiting in ``IBSession.submit(..., handoff_timeout_secs=...)`` that its command reached ib_async."""
+        handoff, self._handoff = self._handoff, None
+        if handoff is not None:
+            handoff.set()
 
     def _emit(self, event: Any) -> None:
         self.session._publish_event(event)

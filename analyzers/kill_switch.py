@@ -2,7 +2,9 @@
 
 Three triggers: a VIX close above ``kill_switch.vix_threshold`` (VIX arrives as one more
 data feed), a drawdown from peak NAV beyond the configured limit, and a manual kill set
-with ``spine kill`` in the state database. ``risk.kill_switch: false`` turns the two
+with ``spine kill`` in the state database. On ``spine paper`` (``intraday=True``) the
+broker's VIX index quote and NetLiquidation also reach the VIX and drawdown triggers as
+they arrive, between bars (``check_intraday``). ``risk.kill_switch: false`` turns the two
 automatic triggers off; the manual kill always works ("Ω2 always available").
 
 When one fires, the gate halts (no new risk) and the broker cancels per

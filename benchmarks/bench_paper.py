@@ -113,10 +113,10 @@ def caller_keeps_running(session: IBSession, place_times: deque[float], signals:
     out: dict[str, list[float]] = {"at once": [], "hand-off wait": [], "switch interval 0.5 ms": []}
     default = sys.getswitchinterval()
     for i in range(signals):
-        for variant in out:
+        for variant, values in out.items():
             time.sleep(SIGNAL_GAP_SECS)
             place_times.clear()
-            command = PlaceBracket(f"go{i}-{len(out[variant])}-{variant[:2]}", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE")
+            command = PlaceBracket(f"go{i}-{variant[:2]}", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE")
             if variant.startswith("switch"):
                 sys.setswitchinterval(0.0005)
             try:
@@ -128,7 +128,7 @@ def caller_keeps_running(session: IBSession, place_times: deque[float], signals:
             deadline = time.perf_counter() + 5
             while not place_times and time.perf_counter() < deadline:
                 time.sleep(0.001)
-            out[variant].append(place_times[0] - t0)
+            values.append(place_times[0] - t0)
     return out
 
 

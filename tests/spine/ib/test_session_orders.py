@@ -256,3 +256,18 @@ def test_a_161_on_a_working_order_changes_nothing_though_ib_async_marks_it_cance
     log.wait_for(lambda: any(s.order_ref.startswith("LIVE_SPINE:n2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)), "a later order")
     assert _statuses(log, order_id) == ["Accepted"]
     assert session.working_entries() == {"ABC": 6.0}
+
+
+def test_a_110_at_placement_is_rejected_once(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    gateway.reject_next_order(110, "The price does not conform to the minimum price variation for this contract.")
+    submission = session.submit(PlaceOrder(intent_id="q1", ticker="ABC", side="BUY", quantity=5, order_type="LMT", price=50.0,
+                                           tag="LIVE_SPINE", role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
+    (order_id,) = submission.order_ids
+    log.wait_status(order_id, "Rejected")
+    gateway.step(1)
+    session.submit(PlaceOrder(intent_id="q2", ticker="ABC", side="BUY", quantity=1, order_type="MKT", tag="LIVE_SPINE",
+                              role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
+    log.wait_for(lambda: any(s.order_ref.startswith("LIVE_SPINE:q2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)), "a later order")
+    assert [s for s in _statuses(log, order_id) if s != "Submitted"] == ["Rejected"]
+    assert next(s for s in log.of(OrderStatus) if s.order_id == order_id and s.bt_status == "Rejected").error_code == 110

@@ -164,3 +164,24 @@ def test_require_vix_without_a_vix_quote_exits_2_and_writes_no_run_folder(config
     assert result.exit_code == 2, result.output
     assert "--require-vix: the VIX kill-switch trigger is off: no VIX index quote (IND CBOE)" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_status_line_names_a_stale_vix():
+    import io
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from spine.paper_route import StatusLine
+    from spine.vix_line import VixLine
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    line = VixLine("VIX", 60, datetime.now(UTC) - timedelta(seconds=600), lambda *_: None)
+    line.update(20.45, datetime.now(UTC) - timedelta(seconds=300))
+    broker = SimpleNamespace(gate=SimpleNamespace(daily_pnl=0.0, state="ACTIVE"), getvalue=lambda: 100_000.0,
+                             open_orders=lambda: [], vix_line=line)  # fmt: skip
+    stream = Terminal()
+    StatusLine(SimpleNamespace(state="ACTIVE"), {"broker": broker}, stream=stream)()  # type: ignore[arg-type]
+    assert "| VIX stale " in stream.getvalue()

@@ -134,6 +134,7 @@ class KillSwitch(bt.Analyzer):
         if self.p.intraday:
             if not isinstance(self.broker, WatchesIntraday):
                 raise TypeError(f"KillSwitch(intraday=True) needs a broker with watch_intraday(); {type(self.broker).__name__} has none")
+            self._peak = max(self._peak, float(self.broker.get_net_liquidation()) or -math.inf)  # the NAV at start is one seen
             self.broker.watch_intraday(self.check_intraday)
 
     def next(self) -> None:

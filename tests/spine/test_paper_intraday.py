@@ -86,7 +86,11 @@ def kill_state(state: Path):  # type: ignore[no-untyped-def]
 
 
 def session_is_trading(running: RunningSession, state: Path) -> bool:
-    return (state / "ib_journal.sqlite3").is_file() and running.thread.is_alive()
+    """Backtrader runs: the intraday breaker has recorded a NetLiquidation (the kill switch watches from then on)."""
+    if not (state / "spine_state.marker.json").is_file():
+        return False  # the session is still creating its state database
+    with StateStore.in_folder(state) as store:
+        return store.nav_count() > 0
 
 
 def test_a_vix_index_tick_above_the_threshold_fires_the_kill_switch_between_bars(config_with, tmp_path):
@@ -95,7 +99,7 @@ def test_a_vix_index_tick_above_the_threshold_fires_the_kill_switch_between_bars
         running = RunningSession(request_for(config, gateway, tmp_path))
         state = tmp_path / "state"
         running.wait_for(lambda: session_is_trading(running, state), "the session to start")
-        time.sleep(1.0)  # the calm VIX (20.04) has been quoted and checked: nothing fired
+        time.sleep(0.5)  # the calm VIX (20.04) is quoted and checked: nothing fires
         assert not kill_state(state).active
         gateway.step(1)  # the simulator's clock moves on: a new VIX tick (20.99), no bar for Backtrader yet
         running.wait_for(lambda: kill_state(state).active, "the kill switch")
@@ -113,7 +117,7 @@ def test_a_netliquidation_drop_between_bars_fires_the_drawdown_trigger(config_wi
         running = RunningSession(request_for(config, gateway, tmp_path, account_refresh_secs=0.2))
         state = tmp_path / "state"
         running.wait_for(lambda: session_is_trading(running, state), "the session to start")
-        time.sleep(1.0)  # NetLiquidation 100,000 has reached the kill switch as its peak
+        # NetLiquidation 100,000 at the start is the kill switch's peak
         gateway.call(lambda: withdraw_cash(gateway.simulator, 6_000.0))  # NAV 94,000: a 6% drawdown, no new bar
         running.wait_for(lambda: kill_state(state).active, "the kill switch")
         result = running.stop()

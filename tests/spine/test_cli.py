@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,21 @@ def test_cli_runner_on_the_app_runs_check(make_config_dir):
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == "route: disabled"
+
+
+HEAVY_MODULES = ("backtrader", "pandas", "matplotlib", "scipy", "empyrical", "yfinance")
+
+
+def _heavy_modules_after(argv: list[str]) -> list[str]:
+    """The heavy libraries a fresh interpreter holds after ``spine ARGV`` (imports, not time)."""
+    code = f"import sys; from spine.cli import main; main({argv!r}); print([m for m in {HEAVY_MODULES!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
+
+
+def test_help_imports_none_of_backtrader_pandas_matplotlib_scipy():
+    assert _heavy_modules_after(["--help"]) == []
+
+
+def test_check_imports_none_of_backtrader_pandas_matplotlib_scipy():
+    assert _heavy_modules_after(["check"]) == []

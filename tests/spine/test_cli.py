@@ -174,3 +174,22 @@ def test_help_imports_none_of_backtrader_pandas_matplotlib_scipy():
 
 def test_check_imports_none_of_backtrader_pandas_matplotlib_scipy():
     assert _heavy_modules_after(["check"]) == []
+
+
+def test_main_called_with_arguments_leaves_the_garbage_collector_as_it_was():
+    import gc
+
+    frozen = gc.get_freeze_count()
+    main(["check"])
+    assert gc.get_freeze_count() == frozen
+
+
+def test_the_spine_script_which_skips_the_exit_collection_writes_the_golden_run_folder(tmp_path):
+    golden = REPO / "tests" / "golden" / "sample"
+    done = subprocess.run([sys.executable, "-m", "spine.cli", "backtest", "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir() and not path.is_symlink()]
+    for name in ("orders.csv", "fills.csv", "equity.csv", "events.csv", "returns.csv", "trades.csv", "benchmark.csv"):
+        assert (run_dir / name).read_bytes() == (golden / name).read_bytes(), name
+    assert (run_dir / "report.html").read_text(encoding="utf-8").endswith("</html>\n")
+    assert (run_dir / "pnl.png").read_bytes().endswith(b"IEND\xaeB`\x82")

@@ -13,7 +13,6 @@ their one-line help is written here.
 from __future__ import annotations
 
 import functools
-import gc
 import importlib
 import sys
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from spine.backtest_cli import backtest_command
 from spine.errors import InputError, SafetyError
 from spine.report_cli import report_command
 from spine.safety_cli import check_command, kill_command, resume_command, status_command
+from spine.script_gc import collect_less_often, skip_exit_collection
 
 EXIT_BAD_INPUT = 2
 
@@ -145,28 +145,15 @@ app.command("report")(refusing_bad_input(report_command))
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``spine`` script; returns the exit code.
 
-    Without ``argv`` (the ``spine`` script, ``python -m spine.cli``) the process exits
-    right after, so once a command has returned its garbage is frozen (``skip_exit_collection``);
-    after an uncaught exception it is not.
+    Without ``argv`` (the ``spine`` script, ``python -m spine.cli``) the process is the
+    command's own, so its garbage collector is tuned for it (``spine.script_gc``).
     """
+    if argv is None:
+        collect_less_often()
     code = _main(argv)
     if argv is None:
-        skip_exit_collection()
+        skip_exit_collection()  # not after an uncaught exception
     return code
-
-
-def skip_exit_collection() -> None:
-    """``gc.freeze()`` just before the interpreter exits, so it does not collect what a run left.
-
-    A demo backtest leaves about 230,000 objects, many in Backtrader's reference cycles;
-    the exit's collections and frees took 1.0-1.5 s of a warm ``make demo`` (load 3-5),
-    frozen 0.05-0.1 s (benchmarks/README.md). Frozen objects in cycles are never
-    finalized, which is safe only at exit and only because every command has written,
-    closed and renamed its files and closed its state store before it returns (the
-    interpreter still flushes stdout and stderr; a crash skips the freeze). Not for in-process callers: a test or
-    notebook calling ``main([...])`` keeps its normal collection.
-    """
-    gc.freeze()
 
 
 def _main(argv: list[str] | None) -> int:

@@ -184,6 +184,14 @@ def test_main_called_with_arguments_leaves_the_garbage_collector_as_it_was():
     assert gc.get_freeze_count() == frozen
 
 
+def test_main_called_with_arguments_keeps_the_collector_thresholds():
+    import gc
+
+    threshold = gc.get_threshold()
+    main(["check"])
+    assert gc.get_threshold() == threshold
+
+
 def test_the_spine_script_which_skips_the_exit_collection_writes_the_golden_run_folder(tmp_path):
     golden = REPO / "tests" / "golden" / "sample"
     done = subprocess.run([sys.executable, "-m", "spine.cli", "backtest", "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO, check=False)

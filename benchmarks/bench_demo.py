@@ -5,9 +5,10 @@ here as ``python -m spine.cli ...`` with ``PYTHONPATH`` set to the checkout unde
 ``--before DIR`` (e.g. ``git archive <commit> | tar -x -C DIR``) times the older code with
 the same interpreter and libraries, interleaved with this checkout: the two trees alternate
 run by run, so a load change on this shared machine hits both alike. One untimed warm-up
-run of each command comes first (byte-compiles the tree, fills the page cache: "warm").
+run of each command comes first (byte-compiles the tree into ``__pycache__`` even when
+``PYTHONDONTWRITEBYTECODE`` is set, and fills the page cache: "warm", as a second ``make demo``).
 
-    python benchmarks/bench_demo.py [--repeat 5] [--before DIR]
+    python benchmarks/bench_demo.py [--repeat 5] [--before DIR] [--commands backtest help check]
 
 A benchmark, not a test: it prints the medians, the min-max and the load average, and
 exits 0 whether or not a target is met.
@@ -36,7 +37,8 @@ def command_args(command: str, out_dir: Path) -> list[str]:
 
 def time_once(tree: Path, command: str, out_dir: Path) -> tuple[float, float]:
     """Seconds of wall and of CPU time (user + system) for one ``spine <command>`` in a fresh interpreter on ``tree``'s code."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}  # warm: byte-code cached, as after `make demo` once
+    env["PYTHONPATH"] = str(tree)
     cpu_before = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "spine.cli", *command_args(command, out_dir)], cwd=tree, env=env, capture_output=True, text=True, check=False)

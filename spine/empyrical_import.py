@@ -24,7 +24,8 @@ only for the duration of that one import:
 Every empyrical function keeps its own code and gives the same figures. The cost: for the
 rest of the process ``empyrical.utils.yf``/``web`` are ``None`` (empyrical's Yahoo/FRED
 download helpers raise; Spine downloads through ``spine.market_data``). A process that
-imported any of these modules before keeps the real ones everywhere.
+imported any of these modules before keeps the real ones everywhere. The window is one
+module import at start-up; another thread importing yfinance during it would fail.
 """
 
 from __future__ import annotations
@@ -36,24 +37,26 @@ from types import ModuleType
 from typing import Any
 
 BLOCKED = ("yfinance", "pandas_datareader")  # empyrical.utils's optional downloaders
-DEFERRED = ("optimize", "stats")  # scipy subpackages empyrical.stats binds at import
+DEFERRED = {"optimize": (), "stats": ("skew", "kurtosis")}  # scipy subpackage -> names empyrical.stats reads at import
 
 
 class OnFirstUse(ModuleType):
     """Stands for a module that is not imported yet; reading an attribute imports it.
 
-    While ``importing`` is true (the empyrical import), a read returns a ``deferred``
-    callable instead, so building empyrical's module-level tables loads nothing.
+    While ``importing`` is true (the empyrical import), reading one of ``deferred_names``
+    returns a ``deferred`` callable instead, so building empyrical's module-level table
+    loads nothing. Any other read imports the real module (correct, only slower).
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, deferred_names: tuple[str, ...]) -> None:
         super().__init__(name, f"{name}, imported on first use (spine.empyrical_import)")
+        self.deferred_names = deferred_names
         self.importing = True
 
     def __getattr__(self, attribute: str) -> Any:
         if attribute.startswith("__"):
             raise AttributeError(attribute)  # module protocol look-ups (__path__, __file__...)
-        if self.importing:
+        if self.importing and attribute in self.deferred_names:
             return deferred(self.__name__, attribute)
         return getattr(importlib.import_module(self.__name__), attribute)
 
@@ -76,7 +79,7 @@ def import_empyrical() -> ModuleType:
     import scipy
 
     blocked = [name for name in BLOCKED if name not in sys.modules]
-    stand_ins = {name: OnFirstUse(f"scipy.{name}") for name in DEFERRED if f"scipy.{name}" not in sys.modules}
+    stand_ins = {name: OnFirstUse(f"scipy.{name}", reads) for name, reads in DEFERRED.items() if f"scipy.{name}" not in sys.modules}
     for name in blocked:
         sys.modules[name] = None  # type: ignore[assignment]  # the import system's "not importable"
     for name, module in stand_ins.items():

@@ -23,7 +23,13 @@ from matplotlib.figure import Figure
 
 from spine.halts import halts
 from spine.labels import RESEARCH_LABEL
-from spine.pnl_plot import PNG_DPI, drawdown_series, plot_pnl, pnl_figure, set_value_scale
+from spine.pnl_plot import (
+    PNG_DPI,
+    drawdown_series,
+    plot_pnl,
+    pnl_figure,
+    set_value_scale,
+)
 
 SECTIONS = ("statistics", "equity", "underwater", "monthly-returns", "provenance", "safety", "trades")
 

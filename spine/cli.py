@@ -26,6 +26,7 @@ from spine.backtest_cli import backtest_command
 from spine.errors import InputError, SafetyError
 from spine.report_cli import report_command
 from spine.safety_cli import check_command, kill_command, resume_command, status_command
+from spine.script_gc import collect_less_often, skip_exit_collection
 
 EXIT_BAD_INPUT = 2
 
@@ -142,7 +143,20 @@ app.command("report")(refusing_bad_input(report_command))
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``spine`` script; returns the exit code."""
+    """Entry point of the ``spine`` script; returns the exit code.
+
+    Without ``argv`` (the ``spine`` script, ``python -m spine.cli``) the process is the
+    command's own, so its garbage collector is tuned for it (``spine.script_gc``).
+    """
+    if argv is None:
+        collect_less_often()
+    code = _main(argv)
+    if argv is None:
+        skip_exit_collection()  # not after an uncaught exception
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         outcome = app(args=argv, standalone_mode=False, prog_name="spine")
     except typer.Exit as exc:

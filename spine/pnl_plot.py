@@ -38,6 +38,7 @@ def drawdown_series(values: Sequence[float]) -> np.ndarray:
 MARKERS = {"breaker_trip": ("#d2691e", "v", "circuit breaker tripped"), "kill_switch": ("#8b0000", "X", "kill switch fired")}
 SHADES = {"breaker_trip": "#f4a460", "kill_switch": "#cd5c5c"}
 THOUSANDS = FuncFormatter(lambda value, _: f"{value:,.0f}")
+PNG_DPI = 110
 LOG_STEPS = (1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
 
 
@@ -54,7 +55,7 @@ def plot_pnl(
 ) -> Path:
     """Draw ``pnl_figure`` into ``path`` (a PNG file or a binary stream)."""
     fig = pnl_figure(equity, title=title, research_only=research_only, events=events, benchmark=benchmark, benchmark_name=benchmark_name, log_scale=log_scale)
-    fig.savefig(path, dpi=110, format="png")
+    fig.savefig(path, dpi=PNG_DPI, format="png")
     return path
 
 
@@ -78,12 +79,7 @@ def pnl_figure(
     top.plot(times, values, color="#1f4e79", linewidth=1.3, label="strategy")
     if benchmark is not None and len(benchmark):
         top.plot(benchmark.index, benchmark.to_numpy(dtype=float), color="#7f7f7f", linewidth=1.0, linestyle="-", alpha=0.9, label=benchmark_name)
-    if log_scale:
-        top.set_yscale("log")
-        top.yaxis.set_major_locator(LogLocator(base=10, subs=LOG_STEPS))  # labelled steps inside a decade
-        top.yaxis.set_minor_formatter(NullFormatter())
-    top.yaxis.set_major_formatter(THOUSANDS)
-    top.set_ylabel("portfolio value" + (" (log scale)" if log_scale else ""))
+    set_value_scale(top, log_scale=log_scale)
     top.set_title(title)
     top.grid(alpha=0.3)
     drawdown = drawdown_series(values) * 100.0
@@ -97,6 +93,16 @@ def pnl_figure(
         fig.text(0.5, 0.005, RESEARCH_LABEL, fontsize=7, color="grey", ha="center", va="bottom")
     fig.subplots_adjust(left=0.085, right=0.97, top=0.94, bottom=0.09, hspace=0.06)  # fixed: tight_layout costs more than the drawing
     return fig
+
+
+def set_value_scale(axis: Any, *, log_scale: bool) -> None:
+    """The value axis in thousands, on a log scale if asked (switching a drawn figure keeps its artists)."""
+    if log_scale:
+        axis.set_yscale("log")
+        axis.yaxis.set_major_locator(LogLocator(base=10, subs=LOG_STEPS))  # labelled steps inside a decade
+        axis.yaxis.set_minor_formatter(NullFormatter())
+    axis.yaxis.set_major_formatter(THOUSANDS)
+    axis.set_ylabel("portfolio value" + (" (log scale)" if log_scale else ""))
 
 
 def _mark_halts(top: Any, bottom: Any, times: pd.DatetimeIndex, values: np.ndarray, events: Any) -> None:

@@ -59,16 +59,17 @@ def write_reports(run_dir: Path | str, *, benchmark: Benchmark | None = None, lo
     write_text_atomically(folder / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
 
     # matplotlib is heavy: load it only when drawing
-    from spine.tearsheet import equity_figure_png, render_tearsheet
+    from spine.tearsheet import equity_figure_pngs, render_tearsheet
 
     title = f"Spine {summary.get('route', 'run')}: {', '.join(summary.get('tickers', []))}"
-    png = equity_figure_png(files.equity, files.events, bench_values, bench_name, research, log_scale=log_scale, title=title)
+    pngs = equity_figure_pngs(files.equity, files.events, bench_values, bench_name, research, title=title)  # one figure, both scales
+    png = pngs[log_scale]
     temp_png = folder / ".pnl.png.tmp"
     temp_png.write_bytes(png)
     temp_png.replace(folder / "pnl.png")
     page = render_tearsheet(
         summary=summary, equity=files.equity, trades=trades, events=files.events, benchmark=bench_values,
-        benchmark_name=bench_name, research_only=research, equity_png={log_scale: png},
+        benchmark_name=bench_name, research_only=research, equity_png=pngs,
     )  # fmt: skip
     write_text_atomically(folder / "report.html", page)
     write_text_atomically(folder / "run.log", run_log(summary, research))

@@ -1,7 +1,9 @@
 """The run's statistics, computed after the run from what it recorded.
 
 Return and risk figures come from ``empyrical`` (empyrical-reloaded) over the daily
-returns of the recorded equity curve; trade figures are plain aggregates of
+returns of the recorded equity curve (imported by ``spine.empyrical_import``, which
+keeps yfinance and scipy's stats/optimize out of that import; none of the figures here
+calls them); trade figures are plain aggregates of
 ``trades.csv``. Nothing here is notified during the run, which is why the harness no
 longer attaches Backtrader's SharpeRatio, DrawDown, TradeAnalyzer, Returns and
 TimeReturn analyzers to every bar (a test checks the figures agree with them).
@@ -17,9 +19,12 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-import empyrical as ep
 import numpy as np
 import pandas as pd
+
+from spine.empyrical_import import import_empyrical
+
+ep = import_empyrical()  # empyrical without yfinance and scipy.stats at import (spine/empyrical_import.py)
 
 PERIODS_PER_YEAR = 252  # daily bars, as Backtrader's SharpeRatio(timeframe=Days) annualises
 ALIASES = {"return_pct": "total_return", "max_drawdown_pct": "max_drawdown"}  # old key -> new key, kept one release

@@ -23,7 +23,13 @@ from matplotlib.figure import Figure
 
 from spine.halts import halts
 from spine.labels import RESEARCH_LABEL
-from spine.pnl_plot import drawdown_series, plot_pnl
+from spine.pnl_plot import (
+    PNG_DPI,
+    drawdown_series,
+    plot_pnl,
+    pnl_figure,
+    set_value_scale,
+)
 
 SECTIONS = ("statistics", "equity", "underwater", "monthly-returns", "provenance", "safety", "trades")
 
@@ -120,6 +126,18 @@ def equity_figure_png(equity: pd.DataFrame, events: pd.DataFrame, benchmark: pd.
     buffer = io.BytesIO()
     plot_pnl(equity, buffer, title=title, research_only=research_only, events=events, benchmark=benchmark, benchmark_name=name, log_scale=log_scale)  # type: ignore[arg-type]
     return buffer.getvalue()
+
+
+def equity_figure_pngs(equity: pd.DataFrame, events: pd.DataFrame, benchmark: pd.Series | None, name: str, research_only: bool, *, title: str) -> dict[bool, bytes]:
+    """The ``pnl.png`` figure on a linear (False) and a log (True) value axis: built once, drawn twice."""
+    fig = pnl_figure(equity, title=title, research_only=research_only, events=events, benchmark=benchmark, benchmark_name=name)
+    drawn = {}
+    for log_scale in (False, True):
+        set_value_scale(fig.axes[0], log_scale=log_scale)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, dpi=PNG_DPI, format="png")
+        drawn[log_scale] = buffer.getvalue()
+    return drawn
 
 
 def _underwater_png(equity: pd.DataFrame, benchmark: pd.Series | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,48 @@ def test_cli_runner_on_the_app_runs_check(make_config_dir):
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == "route: disabled"
+
+
+HEAVY_MODULES = ("backtrader", "pandas", "matplotlib", "scipy", "empyrical", "yfinance")
+
+
+def _heavy_modules_after(argv: list[str]) -> list[str]:
+    """The heavy libraries a fresh interpreter holds after ``spine ARGV`` (imports, not time)."""
+    code = f"import sys; from spine.cli import main; main({argv!r}); print([m for m in {HEAVY_MODULES!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    return ast.literal_eval(done.stdout.strip().splitlines()[-1])
+
+
+def test_help_imports_none_of_backtrader_pandas_matplotlib_scipy():
+    assert _heavy_modules_after(["--help"]) == []
+
+
+def test_check_imports_none_of_backtrader_pandas_matplotlib_scipy():
+    assert _heavy_modules_after(["check"]) == []
+
+
+def test_main_called_with_arguments_leaves_the_garbage_collector_as_it_was():
+    import gc
+
+    frozen = gc.get_freeze_count()
+    main(["check"])
+    assert gc.get_freeze_count() == frozen
+
+
+def test_main_called_with_arguments_keeps_the_collector_thresholds():
+    import gc
+
+    threshold = gc.get_threshold()
+    main(["check"])
+    assert gc.get_threshold() == threshold
+
+
+def test_the_spine_script_which_skips_the_exit_collection_writes_the_golden_run_folder(tmp_path):
+    golden = REPO / "tests" / "golden" / "sample"
+    done = subprocess.run([sys.executable, "-m", "spine.cli", "backtest", "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO, check=False)
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir() and not path.is_symlink()]
+    for name in ("orders.csv", "fills.csv", "equity.csv", "events.csv", "returns.csv", "trades.csv", "benchmark.csv"):
+        assert (run_dir / name).read_bytes() == (golden / name).read_bytes(), name
+    assert (run_dir / "report.html").read_text(encoding="utf-8").endswith("</html>\n")
+    assert (run_dir / "pnl.png").read_bytes().endswith(b"IEND\xaeB`\x82")

@@ -141,7 +141,7 @@ def test_version_prints_the_installed_version():
 
 
 def test_help_loads_neither_backtrader_nor_pandas_nor_matplotlib():
-    code = "import sys; from spine.cli import main; main(['--help']); print([m for m in ('backtrader', 'pandas', 'matplotlib', 'yfinance') if m in sys.modules])"
+    code = "import sys; from spine.cli import main; main(['--help']); print([m for m in ('backtrader', 'pandas', 'matplotlib', 'yfinance', 'scipy') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
     assert "gateway" in out and "data" in out and "status" in out

@@ -95,7 +95,7 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
         config = apply_overrides(shared.config, task["params"])
         inputs = window_inputs(select_tickers(shared.inputs, task["params"].get(UNIVERSE_KEY)), task.get("start"), task.get("end"))
         with tempfile.TemporaryDirectory(prefix="spine-trial-") as folder:
-            request = BacktestRequest(config=config, signals=inputs.signals_path, out_dir=Path(folder), state_dir=None)
+            request = BacktestRequest(config=config, signals=inputs.signals_path, out_dir=Path(folder), state_dir=None, outputs="statistics")
             result = run_backtest(request, inputs=inputs)
         outcome["status"] = "ok"
         outcome["summary"] = result.summary

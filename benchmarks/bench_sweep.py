@@ -23,6 +23,7 @@ benchmark, not a test: it exits 0 whether or not the targets are met.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -49,20 +50,24 @@ def grid_text(trials: int) -> str:
 
 
 def time_sweep(grid: Path, workers: int, out: Path) -> dict[str, object]:
-    """Wall seconds end to end, the phases, and each trial's seconds on its worker."""
+    """Wall seconds end to end, the phases, and each trial's wall and CPU seconds on its worker (from the journal)."""
     started = time.perf_counter()
     result = run_sweep(SweepRequest(spec_path=grid, config=load_config(), workers=workers, out_dir=out))
     wall = time.perf_counter() - started
-    return {"wall": wall, "phases": result.phases, "trials": [float(r["duration_seconds"] or 0) for r in result.rows]}
+    outcomes = [json.loads(line)["outcome"] for line in (result.folder / "trials.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {"wall": wall, "phases": result.phases, "trials": [float(o["duration_seconds"] or 0) for o in outcomes], "cpu": [float(o.get("cpu_seconds") or 0) for o in outcomes]}
 
 
-def time_backtests(repeat: int, out: Path, outputs: str) -> list[float]:
+def time_backtests(repeat: int, out: Path, outputs: str, cpu: list[float] | None = None) -> list[float]:
+    """Wall seconds of ``repeat`` in-process backtests; their CPU seconds are appended to ``cpu``."""
     config = load_config()
     times = []
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         run_backtest(BacktestRequest(config=config, out_dir=out, outputs=outputs))  # type: ignore[arg-type]
         times.append(time.perf_counter() - started)
+        if cpu is not None:
+            cpu.append(time.thread_time() - cpu_started)
     return times
 
 
@@ -99,33 +104,37 @@ def main(argv: list[str] | None = None) -> int:
         grid = root / "sweep.yaml"
         grid.write_text(grid_text(args.trials))
         run_backtest(BacktestRequest(config=load_config(), out_dir=root / "runs"))  # warm-up: imports, matplotlib
-        lean = time_backtests(args.repeat, root / "runs", "statistics")  # before and after the sweeps: the load drifts
+        lean_cpu: list[float] = []
+        lean = time_backtests(args.repeat, root / "runs", "statistics", lean_cpu)  # before and after the sweeps: the load drifts
         full = time_backtests(args.repeat, root / "runs", "all")
         for workers in order(args.sweeps):
             runs[workers].append(time_sweep(grid, workers, root / f"sweeps-{workers}"))
             loads.append(load())
         full += time_backtests(args.repeat, root / "runs", "all")
-        lean += time_backtests(args.repeat, root / "runs", "statistics")
+        lean += time_backtests(args.repeat, root / "runs", "statistics", lean_cpu)
         process = time_backtest_process(root / "runs")
         loads.append(load())
     n = len(runs[1][0]["trials"])
     wall = {w: median([r["wall"] for r in runs[w]]) for w in runs}
     up = {w: median([r["phases"]["trials"] for r in runs[w]]) for w in runs}
     trial = {w: median([t for r in runs[w] for t in r["trials"]]) for w in runs}
+    trial_cpu = {w: median([t for r in runs[w] for t in r["cpu"]]) for w in runs}
     single, reports = median(lean), median(full)
     print(f"trials: {n} on the bundled sample; sweeps of each worker count: {args.sweeps}, interleaved; medians")
     print(f"load average (1, 5, 15 min) at the start, after each sweep and at the end: {' | '.join(loads)}")
     for w in (1, 2):
         each = ", ".join(f"{r['wall']:.2f}/{r['phases']['trials']:.2f}" for r in runs[w])
         phases = {k: median([r["phases"][k] for r in runs[w]]) for k in runs[w][0]["phases"]}
-        print(f"{w} worker{'s' if w > 1 else ' '}  end to end {wall[w]:7.2f} s   cluster up {up[w]:7.2f} s   median trial on its worker {trial[w]:5.2f} s   (each end to end/cluster up: {each})")
+        print(f"{w} worker{'s' if w > 1 else ' '}  end to end {wall[w]:7.2f} s   cluster up {up[w]:7.2f} s   median trial on its worker {trial[w]:5.2f} s (CPU {trial_cpu[w]:5.2f} s)   (each end to end/cluster up: {each})")
         print(f"           phases (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
-    print(f"one backtest in process, statistics only as a trial runs it (median of {len(lean)}): {single:.2f} s; with every report (median of {len(full)}): {reports:.2f} s")
+    print(f"one backtest in process, statistics only as a trial runs it (median of {len(lean)}): {single:.2f} s (CPU {median(lean_cpu):.2f} s); with every report (median of {len(full)}): {reports:.2f} s")
     print(f"one `spine backtest` process: {process:.2f} s")
     print(f"speed-up 2 workers / 1 worker, cluster up: {up[1] / up[2]:.2f}; end to end: {wall[1] / wall[2]:.2f} (target >= 1.8)")
     print(f"overhead per trial, cluster up (1-worker / trials = {up[1] / n:.2f} s) vs one statistics-only backtest in process: {up[1] / n / single - 1:+.1%} (target < 10%)")
     print(f"overhead per trial, end to end (1-worker / trials = {wall[1] / n:.2f} s) vs one statistics-only backtest in process: {wall[1] / n / single - 1:+.1%}")
     print(f"overhead of the median 1-worker trial on its worker vs one statistics-only backtest in process: {trial[1] / single - 1:+.1%}")
+    print(f"CPU of the driver process (driver, scheduler, nannies) while the trials ran, 1 worker: {median([r['phases']['driver_cpu'] for r in runs[1]]):.2f} s; 2 workers: {median([r['phases']['driver_cpu'] for r in runs[2]]):.2f} s")
+    print(f"CPU of the median 1-worker trial vs one statistics-only backtest in process: {trial_cpu[1] / median(lean_cpu) - 1:+.1%}; 2-worker trial: {trial_cpu[2] / median(lean_cpu) - 1:+.1%}")
     print(f"per trial end to end vs one backtest in process with every report: {wall[1] / n / reports - 1:+.1%}; vs one `spine backtest` process: {wall[1] / n / process - 1:+.1%}")
     return 0
 

@@ -53,7 +53,9 @@ class SweepResult:
     summary: dict[str, Any]
     # wall seconds by phase, for benchmarks: "cluster" (start or join, workers warmed),
     # "scatter" (folder and data, to the first submit), "trials" (first submit to last
-    # result), "close" (the cluster), "outputs" (results, heat maps, the folder renamed)
+    # result), "close" (the cluster), "outputs" (results, heat maps, the folder renamed);
+    # "driver_cpu": CPU seconds of this process during "trials" (the driver, and for a
+    # LocalCluster its scheduler and nannies, which share the cores with the workers)
     phases: dict[str, float] = field(default_factory=dict)
 
 
@@ -150,6 +152,7 @@ class _Executor:
         self.resent: set[str] = set()
         self.first_submit: float | None = None
         self.last_result: float | None = None
+        self.cpu_marks: list[float] = []  # this process's CPU seconds at the first submit and the last result
 
     def _data(self, *, check: bool = False) -> Any:
         """The scattered data; scattered again if every worker holding it died."""
@@ -168,7 +171,7 @@ class _Executor:
 
     def _submit(self, task: dict[str, Any], *, check: bool = False) -> Any:
         if self.first_submit is None:
-            self.first_submit = time.perf_counter()
+            self.first_submit, self.cpu_marks = time.perf_counter(), [time.process_time()]
         return self.client.submit(run_trial, self._data(check=check), task, key=f"spine-trial-{task['key']}-{uuid.uuid4().hex[:6]}", pure=False, retries=0)
 
     def run(self, tasks: Iterator[dict[str, Any]], on_row: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> None:
@@ -198,6 +201,7 @@ class _Executor:
             task = running.pop(future)
             outcome = self._outcome(future, task)
             self.last_result = time.perf_counter()
+            self.cpu_marks[1:] = [time.process_time()]
             if outcome is None:  # its data was lost before it ran: send it again, once
                 self.resent.add(task["key"])
                 future = self._submit(task, check=True)
@@ -331,4 +335,5 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
     finished = folder.finish()
     marks = (started, warmed, executor.first_submit or warmed, executor.last_result or warmed, closed, time.perf_counter())
     phases = {name: round(end - begin, 3) for name, begin, end in zip(("cluster", "scatter", "trials", "close", "outputs"), marks, marks[1:])}
+    phases["driver_cpu"] = round(executor.cpu_marks[-1] - executor.cpu_marks[0], 3) if executor.cpu_marks else 0.0
     return SweepResult(folder=finished, rows=rows, summary=summary, phases=phases)

@@ -89,7 +89,7 @@ def window_inputs(inputs: _Inputs, start: str | None, end: str | None) -> _Input
 
 def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
     """Run one task (``params``, ``start``, ``end``, ``keep_equity``); return its outcome as plain data."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     outcome: dict[str, Any] = {"key": task["key"]}
     try:
         config = apply_overrides(shared.config, task["params"])
@@ -106,4 +106,5 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
         outcome["error"] = f"{type(exc).__name__}: {exc}".strip()
         outcome["traceback"] = traceback.format_exc(limit=6)
     outcome["duration_seconds"] = round(time.perf_counter() - started, 3)
+    outcome["cpu_seconds"] = round(time.thread_time() - cpu_started, 3)  # the journal's, not a results.csv column: wall minus CPU is time spent waiting for a core
     return outcome

@@ -8,7 +8,8 @@
   cluster close, output folder), and with the cluster up (first submit to last result,
   ``SweepResult.phases["trials"]``).
 - The references: ``run_backtest`` of the shipped settings in this process (median of
-  ``--repeat`` runs before and after the sweeps, after one warm-up), both as a sweep
+  ``--repeat`` runs before and after the sweeps, after one warm-up, and for the
+  statistics-only one also one after every sweep), both as a sweep
   trial runs it (``outputs="statistics"``: the same statistics, no figures) and as
   ``spine backtest`` runs it (every report); and one ``spine backtest`` process, the
   figure a user sees.
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         full = time_backtests(args.repeat, root / "runs", "all")
         for workers in order(args.sweeps):
             runs[workers].append(time_sweep(grid, workers, root / f"sweeps-{workers}"))
+            lean += time_backtests(1, root / "runs", "statistics", lean_cpu)  # and one between sweeps, at the load they ran under
             loads.append(load())
         full += time_backtests(args.repeat, root / "runs", "all")
         lean += time_backtests(args.repeat, root / "runs", "statistics", lean_cpu)

@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         each = ", ".join(f"{r['wall']:.2f}/{r['phases']['trials']:.2f}" for r in runs[w])
         phases = {k: median([r["phases"][k] for r in runs[w]]) for k in runs[w][0]["phases"]}
         print(f"{w} worker{'s' if w > 1 else ' '}  end to end {wall[w]:7.2f} s   cluster up {up[w]:7.2f} s   median trial on its worker {trial[w]:5.2f} s (CPU {trial_cpu[w]:5.2f} s)   (each end to end/cluster up: {each})")
-        print(f"           phases (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
+        print("           phases (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
     print(f"one backtest in process, statistics only as a trial runs it (median of {len(lean)}): {single:.2f} s (CPU {median(lean_cpu):.2f} s); with every report (median of {len(full)}): {reports:.2f} s")
     print(f"one `spine backtest` process: {process:.2f} s")
     print(f"speed-up 2 workers / 1 worker, cluster up: {up[1] / up[2]:.2f}; end to end: {wall[1] / wall[2]:.2f} (target >= 1.8)")

@@ -9,7 +9,7 @@ from spine.sweep.warm import TRIAL_MODULES, WarmWorker, import_modules
 
 
 def test_a_registered_warm_plugin_imports_the_trial_modules_on_every_worker():
-    loaded = lambda names: [name for name in names if name in sys.modules]  # noqa: E731 - a lambda goes to the workers by value
+    loaded = lambda names: [name for name in names if name in sys.modules]  # a lambda goes to the workers by value
     with open_client(None, 2) as client:
         before = client.run(loaded, TRIAL_MODULES)
         client.register_plugin(WarmWorker())

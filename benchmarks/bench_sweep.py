@@ -2,22 +2,30 @@
 
 - The sweep: a grid of ``--trials`` parameter sets (take-profit multiples x stop
   multiples, 16 by default) on the bundled SYNTHETIC sample, run by ``run_sweep`` on a
-  LocalCluster of 1 and then of 2 worker processes (one thread each). The wall time is
-  end to end, as a user sees it: cluster start, data scatter, trials, output folder.
-- The reference: ``run_backtest`` of the shipped settings in this process (median of
-  ``--repeat`` runs after one warm-up), i.e. one ``spine backtest`` without the Python
-  start-up, plus one ``spine backtest`` as a subprocess for the figure a user sees.
+  LocalCluster of 1 and of 2 worker processes (one thread each), interleaved
+  (1, 2, 2, 1, 1, 2, ...) ``--sweeps`` times each; medians. Two times per sweep: end to
+  end, as a user sees it (cluster start and worker warm-up, data scatter, trials,
+  cluster close, output folder), and with the cluster up (first submit to last result,
+  ``SweepResult.phases["trials"]``).
+- The references: ``run_backtest`` of the shipped settings in this process (median of
+  ``--repeat`` runs before and after the sweeps, after one warm-up, and for the
+  statistics-only one also one after every sweep), both as a sweep
+  trial runs it (``outputs="statistics"``: the same statistics, no figures) and as
+  ``spine backtest`` runs it (every report); and one ``spine backtest`` process, the
+  figure a user sees.
 
 Prints the times, the speed-up of 2 workers over 1 (target >= 1.8x on 2 cores) and the
-overhead per trial of the 1-worker sweep over one backtest (target < 10%). A benchmark,
-not a test: it exits 0 whether or not the targets are met.
+overhead per trial (1-worker sweep / trials) against each reference (target < 10%). A
+benchmark, not a test: it exits 0 whether or not the targets are met.
 
-    python benchmarks/bench_sweep.py [--trials 16] [--repeat 3]
+    python benchmarks/bench_sweep.py [--trials 16] [--repeat 3] [--sweeps 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -42,21 +50,25 @@ def grid_text(trials: int) -> str:
     return f"objective: sharpe\nposition_sizing.atr_multiplier: {list(stops)}\nstrategy.take_profit_atr: {list(TAKE_PROFIT[:per_stop])}\n"
 
 
-def time_sweep(grid: Path, workers: int, out: Path) -> tuple[float, list[float]]:
-    """(wall seconds, each trial's seconds on its worker)."""
+def time_sweep(grid: Path, workers: int, out: Path) -> dict[str, object]:
+    """Wall seconds end to end, the phases, and each trial's wall and CPU seconds on its worker (from the journal)."""
     started = time.perf_counter()
     result = run_sweep(SweepRequest(spec_path=grid, config=load_config(), workers=workers, out_dir=out))
     wall = time.perf_counter() - started
-    return wall, [float(r["duration_seconds"] or 0) for r in result.rows]
+    outcomes = [json.loads(line)["outcome"] for line in (result.folder / "trials.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {"wall": wall, "phases": result.phases, "trials": [float(o["duration_seconds"] or 0) for o in outcomes], "cpu": [float(o.get("cpu_seconds") or 0) for o in outcomes]}
 
 
-def time_backtests(repeat: int, out: Path) -> list[float]:
+def time_backtests(repeat: int, out: Path, outputs: str, cpu: list[float] | None = None) -> list[float]:
+    """Wall seconds of ``repeat`` in-process backtests; their CPU seconds are appended to ``cpu``."""
     config = load_config()
     times = []
     for _ in range(repeat):
-        started = time.perf_counter()
-        run_backtest(BacktestRequest(config=config, out_dir=out))
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        run_backtest(BacktestRequest(config=config, out_dir=out, outputs=outputs))  # type: ignore[arg-type]
         times.append(time.perf_counter() - started)
+        if cpu is not None:
+            cpu.append(time.thread_time() - cpu_started)
     return times
 
 
@@ -66,32 +78,66 @@ def time_backtest_process(out: Path) -> float:
     return time.perf_counter() - started
 
 
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def order(sweeps: int) -> list[int]:
+    """1, 2, 2, 1, 1, 2, ...: each worker count goes first as often as the other."""
+    pairs = [(1, 2) if n % 2 == 0 else (2, 1) for n in range(sweeps)]
+    return [count for pair in pairs for count in pair]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--repeat", type=int, default=3, help="in-process backtests for the reference median")
+    parser.add_argument("--repeat", type=int, default=3, help="in-process backtests for each reference median, before and after the sweeps")
+    parser.add_argument("--sweeps", type=int, default=2, help="sweeps of each worker count, interleaved")
     args = parser.parse_args(argv)
+    runs: dict[int, list[dict[str, object]]] = {1: [], 2: []}
+    loads = [load()]
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as folder:
         root = Path(folder)
         grid = root / "sweep.yaml"
         grid.write_text(grid_text(args.trials))
         run_backtest(BacktestRequest(config=load_config(), out_dir=root / "runs"))  # warm-up: imports, matplotlib
-        reference = time_backtests(args.repeat, root / "runs")  # before and after the sweeps: the load drifts
-        one_wall, one_trials = time_sweep(grid, 1, root / "one")
-        two_wall, two_trials = time_sweep(grid, 2, root / "two")
-        reference += time_backtests(args.repeat, root / "runs")
+        lean_cpu: list[float] = []
+        lean = time_backtests(args.repeat, root / "runs", "statistics", lean_cpu)  # before and after the sweeps: the load drifts
+        full = time_backtests(args.repeat, root / "runs", "all")
+        for workers in order(args.sweeps):
+            runs[workers].append(time_sweep(grid, workers, root / f"sweeps-{workers}"))
+            lean += time_backtests(1, root / "runs", "statistics", lean_cpu)  # and one between sweeps, at the load they ran under
+            loads.append(load())
+        full += time_backtests(args.repeat, root / "runs", "all")
+        lean += time_backtests(args.repeat, root / "runs", "statistics", lean_cpu)
         process = time_backtest_process(root / "runs")
-    n = len(one_trials)
-    single = statistics.median(reference)
-    per_trial = one_wall / n
-    print(f"trials: {n} on the bundled sample")
-    print(f"1 worker   wall {one_wall:8.2f} s   per trial {per_trial:6.2f} s   median trial on its worker {statistics.median(one_trials):6.2f} s")
-    print(f"2 workers  wall {two_wall:8.2f} s   per trial {two_wall / n:6.2f} s   median trial on its worker {statistics.median(two_trials):6.2f} s")
-    print(f"one backtest in process (median of {len(reference)}): {single:.2f} s; one `spine backtest` process: {process:.2f} s")
-    print(f"speed-up 2 workers / 1 worker: {one_wall / two_wall:.2f} (target >= 1.8)")
-    print(f"overhead per trial (1-worker wall / trials) vs one backtest in process: {per_trial / single - 1:+.1%} (target < 10%)")
-    print(f"overhead of the median trial on its worker vs one backtest in process: {statistics.median(one_trials) / single - 1:+.1%}")
-    print(f"per trial vs one `spine backtest` process: {per_trial / process - 1:+.1%}")
+        loads.append(load())
+    n = len(runs[1][0]["trials"])
+    wall = {w: median([r["wall"] for r in runs[w]]) for w in runs}
+    up = {w: median([r["phases"]["trials"] for r in runs[w]]) for w in runs}
+    trial = {w: median([t for r in runs[w] for t in r["trials"]]) for w in runs}
+    trial_cpu = {w: median([t for r in runs[w] for t in r["cpu"]]) for w in runs}
+    single, reports = median(lean), median(full)
+    print(f"trials: {n} on the bundled sample; sweeps of each worker count: {args.sweeps}, interleaved; medians")
+    print(f"load average (1, 5, 15 min) at the start, after each sweep and at the end: {' | '.join(loads)}")
+    for w in (1, 2):
+        each = ", ".join(f"{r['wall']:.2f}/{r['phases']['trials']:.2f}" for r in runs[w])
+        phases = {k: median([r["phases"][k] for r in runs[w]]) for k in runs[w][0]["phases"]}
+        print(f"{w} worker{'s' if w > 1 else ' '}  end to end {wall[w]:7.2f} s   cluster up {up[w]:7.2f} s   median trial on its worker {trial[w]:5.2f} s (CPU {trial_cpu[w]:5.2f} s)   (each end to end/cluster up: {each})")
+        print("           phases (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
+    print(f"one backtest in process, statistics only as a trial runs it (median of {len(lean)}): {single:.2f} s (CPU {median(lean_cpu):.2f} s); with every report (median of {len(full)}): {reports:.2f} s")
+    print(f"one `spine backtest` process: {process:.2f} s")
+    print(f"speed-up 2 workers / 1 worker, cluster up: {up[1] / up[2]:.2f}; end to end: {wall[1] / wall[2]:.2f} (target >= 1.8)")
+    print(f"overhead per trial, cluster up (1-worker / trials = {up[1] / n:.2f} s) vs one statistics-only backtest in process: {up[1] / n / single - 1:+.1%} (target < 10%)")
+    print(f"overhead per trial, end to end (1-worker / trials = {wall[1] / n:.2f} s) vs one statistics-only backtest in process: {wall[1] / n / single - 1:+.1%}")
+    print(f"overhead of the median 1-worker trial on its worker vs one statistics-only backtest in process: {trial[1] / single - 1:+.1%}")
+    print(f"CPU of the driver process (driver, scheduler, nannies) while the trials ran, 1 worker: {median([r['phases']['driver_cpu'] for r in runs[1]]):.2f} s; 2 workers: {median([r['phases']['driver_cpu'] for r in runs[2]]):.2f} s")
+    print(f"CPU of the median 1-worker trial vs one statistics-only backtest in process: {trial_cpu[1] / median(lean_cpu) - 1:+.1%}; 2-worker trial: {trial_cpu[2] / median(lean_cpu) - 1:+.1%}")
+    print(f"per trial end to end vs one backtest in process with every report: {wall[1] / n / reports - 1:+.1%}; vs one `spine backtest` process: {wall[1] / n / process - 1:+.1%}")
     return 0
 
 

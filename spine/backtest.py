@@ -70,6 +70,7 @@ class BacktestRequest:
     require_vix: bool = False  # --require-vix: no usable VIX series is an error, not a warning
     benchmark: str | None = None  # TICKER | FILE | equal-weight (None: equal-weight)
     log_scale: bool = False  # pnl.png's value axis
+    outputs: Literal["all", "statistics"] = "all"  # "statistics": a sweep trial's folder, no figures or report.html
 
 
 @dataclass
@@ -288,7 +289,7 @@ def run_backtest(
         summary["state_at_start"] = notice
         summary["run_name"] = name
         orders = recorder.orders
-        event_rows, summary = write_run_files(folder, config, strategy, events, summary, benchmark=benchmark, log_scale=request.log_scale)
+        event_rows, summary = write_run_files(folder, config, strategy, events, summary, benchmark=benchmark, log_scale=request.log_scale, outputs=request.outputs)
     run_dir = request.out_dir / name
     point_latest(request.out_dir, name)
     return BacktestResult(run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)

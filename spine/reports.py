@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -30,8 +30,12 @@ RUN_LOG_KEYS = (
 )  # fmt: skip
 
 
-def write_reports(run_dir: Path | str, *, benchmark: Benchmark | None = None, log_scale: bool = False) -> dict[str, Any]:
+def write_reports(run_dir: Path | str, *, benchmark: Benchmark | None = None, log_scale: bool = False, outputs: Literal["all", "statistics"] = "all") -> dict[str, Any]:
     """Write every report into ``run_dir`` and return the updated summary.
+
+    ``outputs="statistics"`` (a sweep trial) computes the same statistics into
+    ``summary.json`` but writes no ``trades.csv``, ``returns.csv``, ``pnl.png``,
+    ``report.html`` or ``run.log``: nobody reads a trial's temporary folder.
 
     ``benchmark`` (on the run's bars) is written to ``benchmark.csv``; without one, an
     existing ``benchmark.csv`` is used, and without that the reports have no benchmark.
@@ -44,10 +48,12 @@ def write_reports(run_dir: Path | str, *, benchmark: Benchmark | None = None, lo
     start_value = files.start_value
     times = pd.DatetimeIndex(files.equity["datetime"])
     trades = build_trades(files.fills, files.orders, files.events, times)
-    write_text_atomically(folder / "trades.csv", csv_text(trades.to_dict("records"), TRADE_COLUMNS, research_only=research))
-    returns = equity_returns(files.equity, start_value)
-    rows = [{"datetime": when.to_pydatetime(), "return": float(value)} for when, value in returns.items()]
-    write_text_atomically(folder / "returns.csv", csv_text(rows, RETURN_COLUMNS, research_only=research))
+    everything = outputs == "all"
+    if everything:
+        write_text_atomically(folder / "trades.csv", csv_text(trades.to_dict("records"), TRADE_COLUMNS, research_only=research))
+        returns = equity_returns(files.equity, start_value)
+        rows = [{"datetime": when.to_pydatetime(), "return": float(value)} for when, value in returns.items()]
+        write_text_atomically(folder / "returns.csv", csv_text(rows, RETURN_COLUMNS, research_only=research))
 
     bench_values, bench_name = _benchmark_series(files, benchmark, times, start_value)
     summary = dict(files.summary)
@@ -57,6 +63,8 @@ def write_reports(run_dir: Path | str, *, benchmark: Benchmark | None = None, lo
     summary["deprecated_aliases"] = {"return_pct": "total_return", "max_drawdown_pct": "max_drawdown"}
     summary["log_scale"] = log_scale
     write_text_atomically(folder / "summary.json", json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+    if not everything:
+        return summary
 
     # matplotlib is heavy: load it only when drawing
     from spine.tearsheet import equity_figure_pngs, render_tearsheet

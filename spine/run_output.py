@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import backtrader as bt
 import yaml
@@ -42,6 +42,7 @@ def write_run_files(
     title: str = "",
     benchmark: Any = None,
     log_scale: bool = False,
+    outputs: Literal["all", "statistics"] = "all",
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Write every run file into ``folder``; return the event rows and the summary with its statistics.
 
@@ -50,6 +51,8 @@ def write_run_files(
     from those files alone by ``spine.reports.write_reports``, so every route gets the
     same reports and ``spine report RUN_DIR`` can rebuild them. ``title`` is kept for
     callers of the earlier signature; the figures take their title from the summary.
+    ``outputs="statistics"`` (a sweep trial) keeps only what the statistics are built
+    from: no resolved ``config/``, and ``write_reports`` draws nothing.
     """
     from spine.reports import (
         write_reports,  # pandas and empyrical: loaded only when a run is written
@@ -62,9 +65,10 @@ def write_run_files(
     (folder / "fills.csv").write_text(csv_text(recorder.fills, FILL_COLUMNS, research_only=research), encoding="utf-8")
     (folder / "equity.csv").write_text(csv_text(recorder.equity, EQUITY_COLUMNS, research_only=research), encoding="utf-8")
     (folder / "events.csv").write_text(csv_text(rows, EVENT_COLUMNS, research_only=research), encoding="utf-8")
-    write_resolved_config(folder / "config", config)
+    if outputs == "all":
+        write_resolved_config(folder / "config", config)
     write_json(folder / "summary.json", dict(summary))
-    full = write_reports(folder, benchmark=benchmark, log_scale=log_scale)
+    full = write_reports(folder, benchmark=benchmark, log_scale=log_scale, outputs=outputs)
     return rows, full
 
 

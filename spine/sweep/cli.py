@@ -34,7 +34,7 @@ class RichSweepProgress:
         self.console.print(text, highlight=False, soft_wrap=True)
 
     def start(self, total: int, done: int) -> None:
-        self.progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(), console=self.console)
+        self.progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, refresh_per_second=2)  # the driver shares the cores with the workers
         self.progress.start()
         self.task = self.progress.add_task(self._text(), total=total, completed=done)
 

@@ -51,6 +51,12 @@ class SweepResult:
     folder: Path
     rows: list[dict[str, Any]]
     summary: dict[str, Any]
+    # wall seconds by phase, for benchmarks: "cluster" (start or join, workers warmed),
+    # "scatter" (folder and data, to the first submit), "trials" (first submit to last
+    # result), "close" (the cluster), "outputs" (results, heat maps, the folder renamed);
+    # "driver_cpu": CPU seconds of this process during "trials" (the driver, and for a
+    # LocalCluster its scheduler and nannies, which share the cores with the workers)
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 class SweepProgress(Protocol):
@@ -144,6 +150,9 @@ class _Executor:
         self.client, self.shared, self.book = client, shared, book
         self.shared_future = client.scatter(shared, broadcast=True, hash=False)
         self.resent: set[str] = set()
+        self.first_submit: float | None = None
+        self.last_result: float | None = None
+        self.cpu_marks: list[float] = []  # this process's CPU seconds at the first submit and the last result
 
     def _data(self, *, check: bool = False) -> Any:
         """The scattered data; scattered again if every worker holding it died."""
@@ -161,6 +170,8 @@ class _Executor:
         return max(1, sum(self.client.nthreads().values()))
 
     def _submit(self, task: dict[str, Any], *, check: bool = False) -> Any:
+        if self.first_submit is None:
+            self.first_submit, self.cpu_marks = time.perf_counter(), [time.process_time()]
         return self.client.submit(run_trial, self._data(check=check), task, key=f"spine-trial-{task['key']}-{uuid.uuid4().hex[:6]}", pure=False, retries=0)
 
     def run(self, tasks: Iterator[dict[str, Any]], on_row: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> None:
@@ -189,6 +200,8 @@ class _Executor:
             future = next(queue)
             task = running.pop(future)
             outcome = self._outcome(future, task)
+            self.last_result = time.perf_counter()
+            self.cpu_marks[1:] = [time.process_time()]
             if outcome is None:  # its data was lost before it ran: send it again, once
                 self.resent.add(task["key"])
                 future = self._submit(task, check=True)
@@ -285,6 +298,10 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
     resumed = resume_sweep_folder(request.resume) if request.resume is not None else None
     started = time.perf_counter()
     with open_client(request.scheduler, request.workers) as client:
+        from spine.sweep.warm import WarmWorker
+
+        client.register_plugin(WarmWorker())  # every worker, and any that joins later, imports the trial's modules now
+        warmed = time.perf_counter()
         where = request.scheduler or f"LocalCluster of {len(client.nthreads())} worker processes, 1 thread each, at {client.scheduler.address}"
         progress.info(f"cluster: {where}")
         if dashboard_available() and getattr(client, "dashboard_link", None):
@@ -312,6 +329,11 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
         except InputError:
             folder.discard()
             raise
+    closed = time.perf_counter()
     rows = list(book.rows.values())
     summary = write_outputs(folder.work, rows, book.outcomes, plan=plan, request=request, duration_seconds=time.perf_counter() - started)
-    return SweepResult(folder=folder.finish(), rows=rows, summary=summary)
+    finished = folder.finish()
+    marks = (started, warmed, executor.first_submit or warmed, executor.last_result or warmed, closed, time.perf_counter())
+    phases = {name: round(end - begin, 3) for name, begin, end in zip(("cluster", "scatter", "trials", "close", "outputs"), marks, marks[1:])}
+    phases["driver_cpu"] = round(executor.cpu_marks[-1] - executor.cpu_marks[0], 3) if executor.cpu_marks else 0.0
+    return SweepResult(folder=finished, rows=rows, summary=summary, phases=phases)

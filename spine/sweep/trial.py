@@ -89,13 +89,13 @@ def window_inputs(inputs: _Inputs, start: str | None, end: str | None) -> _Input
 
 def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
     """Run one task (``params``, ``start``, ``end``, ``keep_equity``); return its outcome as plain data."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     outcome: dict[str, Any] = {"key": task["key"]}
     try:
         config = apply_overrides(shared.config, task["params"])
         inputs = window_inputs(select_tickers(shared.inputs, task["params"].get(UNIVERSE_KEY)), task.get("start"), task.get("end"))
         with tempfile.TemporaryDirectory(prefix="spine-trial-") as folder:
-            request = BacktestRequest(config=config, signals=inputs.signals_path, out_dir=Path(folder), state_dir=None)
+            request = BacktestRequest(config=config, signals=inputs.signals_path, out_dir=Path(folder), state_dir=None, outputs="statistics")
             result = run_backtest(request, inputs=inputs)
         outcome["status"] = "ok"
         outcome["summary"] = result.summary
@@ -106,4 +106,5 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
         outcome["error"] = f"{type(exc).__name__}: {exc}".strip()
         outcome["traceback"] = traceback.format_exc(limit=6)
     outcome["duration_seconds"] = round(time.perf_counter() - started, 3)
+    outcome["cpu_seconds"] = round(time.thread_time() - cpu_started, 3)  # the journal's, not a results.csv column: wall minus CPU is time spent waiting for a core
     return outcome

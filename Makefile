@@ -12,10 +12,12 @@ $(BIN)/python:
 
 $(STAMP_RUN): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m compileall -q spine brokers strategies analyzers
 	touch $@
 
 $(STAMP_TEST): setup.cfg pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,sweep]"
+	$(BIN)/python -m compileall -q spine brokers strategies analyzers
 	touch $@ $(STAMP_RUN)
 
 demo: $(STAMP_RUN)

@@ -37,6 +37,18 @@ from strategies.risk_manager import RiskManager
 MIN_TAKE_PROFIT = 0.01
 
 
+class _IterableItems(bt.metabase.ItemCollection):
+    """Backtrader's ``ItemCollection`` with ``__iter__``: the same items, in the same order.
+
+    ``Strategy._notify`` loops over ``self.analyzers`` for every order notification and
+    every bar; without ``__iter__`` Python iterates it through ``__getitem__`` and ends
+    each loop by raising ``IndexError``, which cost about 6% of a harness run (py-spy).
+    """
+
+    def __iter__(self):
+        return iter(self._items)
+
+
 @dataclass
 class TickerBook:
     """Per-ticker working state: its feed, ATR, pending signals and the live bracket."""
@@ -73,6 +85,8 @@ class SignalStrategy(bt.Strategy):
     )
 
     def __init__(self) -> None:
+        if type(self.analyzers) is bt.metabase.ItemCollection:
+            self.analyzers.__class__ = _IterableItems  # iterated per notification: see _IterableItems
         self.risk_manager = RiskManager(self.p.atr_multiplier)
         self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
         self.signal_source: SignalSource = signal_source(self.p.signals)

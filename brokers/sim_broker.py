@@ -78,6 +78,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         self._owner: bt.Strategy | None = None
         self._working: list[bt.Order] = []  # gate-accepted, non-protective, still alive
         self._bar_time: datetime | None = None
+        self._marks_stale = False  # True from the end of a broker pass until the bar's first submit()
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -137,6 +138,9 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
     def submit(self, order: bt.Order, check: bool = True) -> bt.Order:
         if self._owner is None and order.owner is not None:
             self._owner = order.owner
+        if self._marks_stale:  # the first order of a bar: read the closes the gate will check it against
+            self._marks = self._closes()
+            self._marks_stale = False
         return super().submit(order, check=check)
 
     def check_submitted(self) -> None:
@@ -187,7 +191,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
             effective[working.data._name] = effective.get(working.data._name, 0.0) + signed
         last_prices: Mapping[str, float] = self._marks
         created_close = order.created.pclose
-        if created_close is not None and math.isfinite(created_close):
+        if created_close is not None and math.isfinite(created_close) and self._marks.get(order.data._name) != created_close:
             last_prices = {**self._marks, order.data._name: float(created_close)}  # a plain dict: the gate reads every held mark
         return PortfolioView(nav=float(self._value), positions=effective, last_prices=last_prices)
 
@@ -253,16 +257,20 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
     # -- end of bar -------------------------------------------------------------------
 
     def next(self) -> None:
-        # One pass over the feeds for the clock and the closes (neither moves during the broker's pass).
-        stamp, marks = None, {}
+        # One pass over the feeds for the clock (it does not move during the broker's pass).
+        stamp = None
         for d in self._datas:
             if len(d):
                 when = d.datetime[0]
                 if stamp is None or when > stamp:
                     stamp = when
-                marks[d._name] = float(d.close[0])
         self._bar_time = bt.num2date(stamp) if stamp is not None else None  # shared by the gate checks below
         super().next()
-        self._marks = marks  # the closes the next bar's orders are checked against
+        # The closes the next bar's orders are checked against are this bar's: read on the
+        # first submit() after this pass (most bars send no order), before any feed moves.
+        self._marks_stale = True
         if self.gate is not None and self._bar_time is not None:
             self.gate.mark(self._bar_time, float(self._value))
+
+    def _closes(self) -> dict[str, float]:
+        return {d._name: float(d.close[0]) for d in self._datas if len(d)}

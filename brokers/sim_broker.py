@@ -106,7 +106,12 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
             if order.parent is None and order.isbuy() and order.alive() and role_of(order) == "entry":
                 price = order.price if order.price else order.created.price
                 committed += abs(order.executed.remsize) * float(price or 0.0)
-        shorts = sum(-position.size * float(data.close[0]) for data, position in self.positions.items() if position.size < 0 and len(data))
+        marks = self._bar_marks()  # this bar's closes, read once per bar (a feed's close line is slow to index)
+        shorts = sum(
+            -position.size * (marks[data._name] if data._name in marks else float(data.close[0]))
+            for data, position in self.positions.items()
+            if position.size < 0 and len(data)
+        )
         return self.getcash() - 2.0 * shorts - committed
 
     def get_net_liquidation(self) -> float:
@@ -138,9 +143,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
     def submit(self, order: bt.Order, check: bool = True) -> bt.Order:
         if self._owner is None and order.owner is not None:
             self._owner = order.owner
-        if self._marks_stale:  # the first order of a bar: read the closes the gate will check it against
-            self._marks = self._closes()
-            self._marks_stale = False
+        self._bar_marks()  # the first order of a bar: read the closes the gate will check it against
         return super().submit(order, check=check)
 
     def check_submitted(self) -> None:
@@ -272,5 +275,9 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         if self.gate is not None and self._bar_time is not None:
             self.gate.mark(self._bar_time, float(self._value))
 
-    def _closes(self) -> dict[str, float]:
-        return {d._name: float(d.close[0]) for d in self._datas if len(d)}
+    def _bar_marks(self) -> dict[str, float]:
+        """The watched feeds' closes on this bar, read on the first call after the broker's pass."""
+        if self._marks_stale:
+            self._marks = {d._name: float(d.close[0]) for d in self._datas if len(d)}
+            self._marks_stale = False
+        return self._marks

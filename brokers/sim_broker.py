@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 import backtrader as bt
 
@@ -110,7 +110,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         shorts = sum(
             -position.size * (marks[data._name] if data._name in marks else float(data.close[0]))
             for data, position in self.positions.items()
-            if position.size < 0 and len(data)
+            if position.size < 0 and (data._name in marks or len(data))
         )
         return self.getcash() - 2.0 * shorts - committed
 
@@ -176,7 +176,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         view = _NO_BOOK if intent.role in PROTECTIVE_ROLES else self._view(order, held)
         decision = self.gate.check(intent, view)
         if decision.accepted:
-            self._working_add(order)
+            self._working_add(order, intent.role)
             return True
         order.addinfo(reject_rule=decision.rule, reject_reason=decision.reason)
         order.reject(self)
@@ -198,9 +198,9 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
             last_prices = {**self._marks, order.data._name: float(created_close)}  # a plain dict: the gate reads every held mark
         return PortfolioView(nav=float(self._value), positions=effective, last_prices=last_prices)
 
-    def _working_add(self, order: bt.Order) -> None:
+    def _working_add(self, order: bt.Order, role: str | None = None) -> None:
         """Accepted entries and exits count toward the book until they fill or die."""
-        if role_of(order) not in PROTECTIVE_ROLES:
+        if (role if role is not None else role_of(order)) not in PROTECTIVE_ROLES:
             self._working.append(order)
 
     # -- the kill switch --------------------------------------------------------------
@@ -267,7 +267,8 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
                 when = d.datetime[0]
                 if stamp is None or when > stamp:
                     stamp = when
-        self._bar_time = bt.num2date(stamp) if stamp is not None else None  # shared by the gate checks below
+        # Shared by the gate checks below; in UTC already, so the gate's as_utc has nothing to convert.
+        self._bar_time = bt.num2date(stamp).replace(tzinfo=UTC) if stamp is not None else None
         super().next()
         # The closes the next bar's orders are checked against are this bar's: read on the
         # first submit() after this pass (most bars send no order), before any feed moves.

@@ -76,16 +76,17 @@ class RunRecorder(bt.Analyzer):
         """The columns that never change for an order, read from it once."""
         static = self._statics.get(order.ref)
         if static is None:
-            info = order.info
+            info, params, exectype = order.info, order.p, order.exectype  # params: no Order.__getattr__ detour per column
+            parent = params.parent
             static = {
                 "order_id": self._order_id(order.ref),
-                "parent_id": self._order_id(order.parent.ref) if order.parent is not None else "",
-                "ticker": order.data._name,
+                "parent_id": self._order_id(parent.ref) if parent is not None else "",
+                "ticker": params.data._name,
                 "side": "BUY" if order.isbuy() else "SELL",
                 "role": role_of(order),
-                "order_type": _ORDER_TYPES.get(order.exectype, "market"),
+                "order_type": _ORDER_TYPES.get(exectype, "market"),
                 "size": abs(order.size),
-                "price": "" if order.exectype in (bt.Order.Market, bt.Order.Close, None) else order.price,
+                "price": "" if exectype in (bt.Order.Market, bt.Order.Close, None) else params.price,
                 "tag": str(info.get("tag", "")),
                 "intent": info.get("intent", ""),
                 "source_type": info.get("source_type", ""),

@@ -103,8 +103,9 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         # With a gate, every working entry passed it and sits in self._working; otherwise scan the broker's queues.
         working = self._working if self.gate is not None else self.pending
         for order in itertools.chain(working, self.submitted):
-            if order.parent is None and order.isbuy() and order.alive() and role_of(order) == "entry":
-                price = order.price if order.price else order.created.price
+            # order.p: Backtrader's params without Order.__getattr__'s detour (every sizing call walks these)
+            if order.isbuy() and order.p.parent is None and order.alive() and role_of(order) == "entry":
+                price = order.p.price if order.p.price else order.created.price
                 committed += abs(order.executed.remsize) * float(price or 0.0)
         marks = self._bar_marks()  # this bar's closes, read once per bar (a feed's close line is slow to index)
         shorts = sum(

@@ -1,14 +1,17 @@
-"""Profile the harness against bare Backtrader in one process: CPU time, orders, cProfile.
+"""Profile the harness or bare Backtrader on the benchmark's work: CPU time, orders, GC, cProfile.
 
-A companion of ``bench_backtest.py`` (same synthetic data, same two variants). Where the
-benchmark times each variant in its own process, this script runs them one after the
-other in one interpreter and prints, per variant, the process CPU time of
-``cerebro.run()``, the orders and notifications, and (``--profile``) the functions with
-the most self time and the call counts, so you can see which functions the harness
-calls that bare Backtrader does not, and how often. A tool, not a test.
+A companion of ``bench_backtest.py`` (same synthetic data, same two variants). It
+prints, per variant, the process CPU time of ``cerebro.run()``, the orders and status
+changes, the garbage collector's passes per generation and their CPU time
+(``gc.callbacks``) and, with ``--profile``, the functions with the most self time and the
+call counts, so you can see which functions the harness calls that bare Backtrader does
+not, and how often. Without ``--only`` both variants run in this one process, the second
+on the first one's heap: for figures to compare, run ``--only harness`` and ``--only
+bare`` in separate processes. A tool, not a test.
 
     BENCH_GC=freeze|off python benchmarks/profile_backtest.py ...   # gc.freeze() or gc.disable() before cerebro.run()
-    python benchmarks/profile_backtest.py [--tickers 20] [--bars 1000] [--signal-every 5] [--profile] [--top 30] [--only harness|bare]
+    python benchmarks/profile_backtest.py [--tickers 20] [--bars 1000] [--signal-every 5] [--only harness|bare]
+                                          [--profile] [--top 30] [--dump PREFIX]   # PREFIX.<variant>.prof for pstats
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ def _run(cerebro, profile: bool, top: int, dump: str | None = None) -> tuple[flo
         stats = pstats.Stats(profiler, stream=out)
         out.write(f"total calls: {stats.total_calls:,}\n")
         stats.sort_stats("tottime").print_stats(top)
-        text = out.getvalue()
+        text += out.getvalue()
         if dump:
             stats.dump_stats(dump)
     return cpu, strategy, text

@@ -43,7 +43,7 @@ class _IterableItems(bt.metabase.ItemCollection):
 
     ``Strategy._notify`` loops over ``self.analyzers`` for every order notification and
     every bar; without ``__iter__`` Python iterates it through ``__getitem__`` and ends
-    each loop by raising ``IndexError``, which cost about 6% of a harness run (py-spy).
+    each loop by raising ``IndexError`` (about 95,000 calls in a 20 x 1,000 benchmark run).
     """
 
     def __iter__(self):

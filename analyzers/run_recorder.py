@@ -3,8 +3,8 @@
 The rows are plain dicts in the order things happened, so writing ``orders.csv``,
 ``fills.csv`` and ``equity.csv`` is a dump, and the same run gives the same bytes:
 order ids are numbered per run (Backtrader's ``ref`` counter is process-wide). An
-order's status changes are kept as small tuples against its fixed columns (the date
-number, the status code and the order's ``info``) and become rows, with datetimes,
+order's status changes are kept in columns against its fixed columns (the date
+number, the status code and, for a status with a reason, the order's ``info``) and become rows, with datetimes,
 status names and reasons, only when ``orders`` is read: a long run neither holds a dict
 per change nor pays for formatting on every notification.
 """
@@ -31,6 +31,7 @@ _ORDER_TYPES = {
     bt.Order.StopTrailLimit: "stop_trail_limit",
 }
 _DONE_ELSEWHERE_CODES = frozenset({bt.Order.Canceled, bt.Order.Rejected, bt.Order.Margin, bt.Order.Expired})
+_REASON_CODES = _DONE_ELSEWHERE_CODES  # the statuses whose row has a reason, read from the order's info
 _STATUS_NAMES = bt.Order.Status
 _SUBMITTED, _PARTIAL, _COMPLETED = bt.Order.Submitted, bt.Order.Partial, bt.Order.Completed
 
@@ -51,7 +52,11 @@ class RunRecorder(bt.Analyzer):
     )
 
     def start(self) -> None:
-        self._changes: list[tuple[dict[str, Any], float, int, Any]] = []  # (fixed columns, date number, status code, order info)
+        # One entry per status change, in four columns: a long run holds no tuple (nor dict) per change.
+        self._change_statics: list[dict[str, Any]] = []  # the order's fixed columns
+        self._change_stamps: list[float] = []  # date numbers
+        self._change_codes: list[int] = []  # Backtrader status codes
+        self._change_infos: list[Any] = []  # the order's info where the status has a reason, else None
         self.fills: list[dict[str, Any]] = []
         self.equity: list[dict[str, Any]] = []
         self.trades: list[dict[str, Any]] = []
@@ -71,16 +76,17 @@ class RunRecorder(bt.Analyzer):
         """The columns that never change for an order, read from it once."""
         static = self._statics.get(order.ref)
         if static is None:
-            info = order.info
+            info, params, exectype = order.info, order.p, order.exectype  # params: no Order.__getattr__ detour per column
+            parent = params.parent
             static = {
                 "order_id": self._order_id(order.ref),
-                "parent_id": self._order_id(order.parent.ref) if order.parent is not None else "",
-                "ticker": order.data._name,
+                "parent_id": self._order_id(parent.ref) if parent is not None else "",
+                "ticker": params.data._name,
                 "side": "BUY" if order.isbuy() else "SELL",
                 "role": role_of(order),
-                "order_type": _ORDER_TYPES.get(order.exectype, "market"),
+                "order_type": _ORDER_TYPES.get(exectype, "market"),
                 "size": abs(order.size),
-                "price": "" if order.exectype in (bt.Order.Market, bt.Order.Close, None) else order.price,
+                "price": "" if exectype in (bt.Order.Market, bt.Order.Close, None) else params.price,
                 "tag": str(info.get("tag", "")),
                 "intent": info.get("intent", ""),
                 "source_type": info.get("source_type", ""),
@@ -113,13 +119,16 @@ class RunRecorder(bt.Analyzer):
             if static["role"] == "entry":
                 self._open_tag[static["ticker"]] = static["tag"]
         # Keep the date number and the order's status code; datetimes and reasons are made when `orders` is read.
-        self._changes.append((static, self._status_stamp(order, status, fills), status, order.info))
+        self._change_statics.append(static)
+        self._change_stamps.append(self._status_stamp(order, status, fills))
+        self._change_codes.append(status)
+        self._change_infos.append(order.info if status in _REASON_CODES else None)
 
     @property
     def orders(self) -> list[dict[str, Any]]:
         """One row per order per status change, in the order they happened."""
         rows = []
-        for static, stamp, status, info in self._changes:
+        for static, stamp, status, info in zip(self._change_statics, self._change_stamps, self._change_codes, self._change_infos):
             name = _STATUS_NAMES[status]
             rows.append({**static, "datetime": _when(stamp), "status": name, "reason": _reason(info, name, static["role"])})
         return rows
@@ -159,7 +168,7 @@ class RunRecorder(bt.Analyzer):
             bucket["pnl"] += trade["pnl"]
             bucket["pnl_net"] += trade["pnl_net"]
         statuses: dict[str, int] = defaultdict(int)
-        for _, _, status, _ in self._changes:
+        for status in self._change_codes:
             statuses[_STATUS_NAMES[status]] += 1
         return {"orders": len(self._ids), "statuses": dict(statuses), "fills": len(self.fills), "trades_by_tag": dict(by_tag)}
 

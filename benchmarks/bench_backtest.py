@@ -16,7 +16,8 @@ through the same ``ArrayFeed``. Each run happens in its own process so that peak
 
 Prints bars/s, elapsed seconds and peak RSS (medians over ``--repeat`` runs of each,
 alternating harness and bare), then the time and memory ratios against the targets
-(harness within 1.15x the bare time and 1.5x its memory). A benchmark, not a test: it
+(harness within 1.10x the bare time and 1.5x its memory; the CPU-time ratio is printed beside
+the wall-time one). A benchmark, not a test: it
 exits 0 whether or not the targets are met.
 
 ``--with-old-analyzers`` adds a third variant, ``harness-bt``: the harness plus the five
@@ -55,7 +56,7 @@ from spine.signals import load_signals
 VARIANTS = ("harness", "bare")
 BEFORE = "harness-before"  # --before DIR: the harness from another checkout (the code before a change)
 OLD_ANALYZERS = "harness-bt"  # the harness as it was: the five per-bar Backtrader analyzers attached
-TIME_TARGET = 1.15
+TIME_TARGET = 1.10  # issue 11
 MEMORY_TARGET = 1.5
 START = "2000-01-03"
 SEED = 7
@@ -348,11 +349,11 @@ def report(results: dict[str, list[dict[str, Any]]]) -> str:
         )
     time_ratio = median("harness", "elapsed_s") / median("bare", "elapsed_s")
     memory_ratio = median("harness", "peak_rss_kib") / median("bare", "peak_rss_kib")
-    lines.append(f"time ratio harness/bare: {time_ratio:.2f} (target <= {TIME_TARGET})")
+    lines.append(f"time ratio harness/bare: {time_ratio:.2f} (target <= {TIME_TARGET:.2f})")
     lines.append(f"memory ratio harness/bare: {memory_ratio:.2f} (target <= {MEMORY_TARGET})")
     with_stats = (median("harness", "elapsed_s") + median("harness", "stats_s")) / median("bare", "elapsed_s")
     lines.append(f"time ratio (harness run + post-run statistics)/bare: {with_stats:.2f}")
-    lines.append(f"CPU-time ratio harness/bare: {median('harness', 'cpu_s') / median('bare', 'cpu_s'):.2f}")
+    lines.append(f"CPU-time ratio harness/bare: {median('harness', 'cpu_s') / median('bare', 'cpu_s'):.2f} (target <= {TIME_TARGET:.2f})")
     lines.append(f"memory ratio (harness with post-run statistics)/bare: {median('harness', 'peak_rss_with_stats_kib') / median('bare', 'peak_rss_kib'):.2f}")
     if BEFORE in results:
         lines.append(f"time ratio {BEFORE}/bare (the --before checkout): {median(BEFORE, 'elapsed_s') / median('bare', 'elapsed_s'):.2f}")

@@ -32,7 +32,7 @@ ORDER_TYPES: dict[int | None, tuple[str, str | None]] = {
 def order_type_of(order: bt.Order) -> tuple[str, float | None]:
     """IB order type and the price the gate checks (None for market orders)."""
     order_type, attribute = ORDER_TYPES.get(order.exectype, ("STP LMT", "pricelimit"))
-    price = getattr(order, attribute) if attribute is not None else None
+    price = getattr(order.p, attribute) if attribute is not None else None  # order.p: the params, without Order.__getattr__
     return order_type, None if price is None else float(price)
 
 
@@ -41,7 +41,7 @@ def order_intent(order: bt.Order, now: datetime | None) -> OrderIntent:
     role = role_of(order)
     order_type, price = order_type_of(order)
     return OrderIntent(
-        ticker=order.data._name,
+        ticker=order.p.data._name,
         side="BUY" if order.isbuy() else "SELL",
         quantity=float(abs(order.size)) if order.size is not None else math.nan,
         order_type=order_type,

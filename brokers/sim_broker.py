@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 import backtrader as bt
 
@@ -78,6 +78,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         self._owner: bt.Strategy | None = None
         self._working: list[bt.Order] = []  # gate-accepted, non-protective, still alive
         self._bar_time: datetime | None = None
+        self._marks_stale = False  # True from the end of a broker pass until the bar's first submit()
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -102,10 +103,16 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         # With a gate, every working entry passed it and sits in self._working; otherwise scan the broker's queues.
         working = self._working if self.gate is not None else self.pending
         for order in itertools.chain(working, self.submitted):
-            if order.parent is None and order.isbuy() and order.alive() and role_of(order) == "entry":
-                price = order.price if order.price else order.created.price
+            # order.p: Backtrader's params without Order.__getattr__'s detour (every sizing call walks these)
+            if order.isbuy() and order.p.parent is None and order.alive() and role_of(order) == "entry":
+                price = order.p.price if order.p.price else order.created.price
                 committed += abs(order.executed.remsize) * float(price or 0.0)
-        shorts = sum(-position.size * float(data.close[0]) for data, position in self.positions.items() if position.size < 0 and len(data))
+        marks = self._bar_marks()  # this bar's closes, read once per bar (a feed's close line is slow to index)
+        shorts = sum(
+            -position.size * (marks[data._name] if data._name in marks else float(data.close[0]))
+            for data, position in self.positions.items()
+            if position.size < 0 and (data._name in marks or len(data))
+        )
         return self.getcash() - 2.0 * shorts - committed
 
     def get_net_liquidation(self) -> float:
@@ -137,6 +144,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
     def submit(self, order: bt.Order, check: bool = True) -> bt.Order:
         if self._owner is None and order.owner is not None:
             self._owner = order.owner
+        self._bar_marks()  # the first order of a bar: read the closes the gate will check it against
         return super().submit(order, check=check)
 
     def check_submitted(self) -> None:
@@ -169,7 +177,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         view = _NO_BOOK if intent.role in PROTECTIVE_ROLES else self._view(order, held)
         decision = self.gate.check(intent, view)
         if decision.accepted:
-            self._working_add(order)
+            self._working_add(order, intent.role)
             return True
         order.addinfo(reject_rule=decision.rule, reject_reason=decision.reason)
         order.reject(self)
@@ -187,13 +195,13 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
             effective[working.data._name] = effective.get(working.data._name, 0.0) + signed
         last_prices: Mapping[str, float] = self._marks
         created_close = order.created.pclose
-        if created_close is not None and math.isfinite(created_close):
+        if created_close is not None and math.isfinite(created_close) and self._marks.get(order.data._name) != created_close:
             last_prices = {**self._marks, order.data._name: float(created_close)}  # a plain dict: the gate reads every held mark
         return PortfolioView(nav=float(self._value), positions=effective, last_prices=last_prices)
 
-    def _working_add(self, order: bt.Order) -> None:
+    def _working_add(self, order: bt.Order, role: str | None = None) -> None:
         """Accepted entries and exits count toward the book until they fill or die."""
-        if role_of(order) not in PROTECTIVE_ROLES:
+        if (role if role is not None else role_of(order)) not in PROTECTIVE_ROLES:
             self._working.append(order)
 
     # -- the kill switch --------------------------------------------------------------
@@ -253,16 +261,25 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
     # -- end of bar -------------------------------------------------------------------
 
     def next(self) -> None:
-        # One pass over the feeds for the clock and the closes (neither moves during the broker's pass).
-        stamp, marks = None, {}
+        # One pass over the feeds for the clock (it does not move during the broker's pass).
+        stamp = None
         for d in self._datas:
             if len(d):
                 when = d.datetime[0]
                 if stamp is None or when > stamp:
                     stamp = when
-                marks[d._name] = float(d.close[0])
-        self._bar_time = bt.num2date(stamp) if stamp is not None else None  # shared by the gate checks below
+        # Shared by the gate checks below; in UTC already, so the gate's as_utc has nothing to convert.
+        self._bar_time = bt.num2date(stamp).replace(tzinfo=UTC) if stamp is not None else None
         super().next()
-        self._marks = marks  # the closes the next bar's orders are checked against
+        # The closes the next bar's orders are checked against are this bar's: read on the
+        # first submit() after this pass (most bars send no order), before any feed moves.
+        self._marks_stale = True
         if self.gate is not None and self._bar_time is not None:
             self.gate.mark(self._bar_time, float(self._value))
+
+    def _bar_marks(self) -> dict[str, float]:
+        """The watched feeds' closes on this bar, read on the first call after the broker's pass."""
+        if self._marks_stale:
+            self._marks = {d._name: float(d.close[0]) for d in self._datas if len(d)}
+            self._marks_stale = False
+        return self._marks

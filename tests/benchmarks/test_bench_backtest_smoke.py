@@ -24,7 +24,8 @@ def test_bench_backtest_runs_both_variants_and_prints_the_ratios() -> None:
     out = done.stdout
     for variant in ("harness", "bare"):
         assert re.search(rf"^{variant}\s+[\d,]+\s+[\d.]+\s+[\d.]+", out, re.MULTILINE), out
-    assert re.search(r"^time ratio harness/bare: \d+\.\d\d \(target <= 1\.15\)$", out, re.MULTILINE), out
+    assert re.search(r"^time ratio harness/bare: \d+\.\d\d \(target <= 1\.10\)$", out, re.MULTILINE), out
+    assert re.search(r"^CPU-time ratio harness/bare: \d+\.\d\d \(target <= 1\.10\)$", out, re.MULTILINE), out
     assert re.search(r"^memory ratio harness/bare: \d+\.\d\d \(target <= 1\.5\)$", out, re.MULTILINE), out
 
 

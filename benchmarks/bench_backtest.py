@@ -158,8 +158,9 @@ def run_harness(prices_dir: Path, signals_csv: Path, *, old_analyzers: bool = Fa
             add_old_analyzers(cerebro)
         before = _maxrss_kib()
         apply_gc_mode()
+        run = harness_run(cerebro)
         started, cpu_started = time.perf_counter(), time.process_time()
-        strategy = cerebro.run()[0]
+        strategy = run()
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     recorded = strategy.analyzers.recorder.get_analysis()
     statuses = recorded["statuses"]
@@ -269,6 +270,22 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
 
 
 # --- measuring -----------------------------------------------------------------------
+
+
+def harness_run(cerebro: bt.Cerebro) -> Any:
+    """How ``run_backtest`` runs the harness's Cerebro: ``spine.backtest.run_frozen`` (the set-up frozen out of the collector).
+
+    A tree from before ``run_frozen`` existed (``--before``), or ``BENCH_GC`` set, runs
+    plain ``cerebro.run()``; bare Backtrader always runs plain ``cerebro.run()``.
+    """
+    import os
+
+    from spine import backtest
+
+    run_frozen = getattr(backtest, "run_frozen", None)
+    if run_frozen is None or os.environ.get("BENCH_GC"):
+        return lambda: cerebro.run()[0]
+    return lambda: run_frozen(cerebro)
 
 
 def apply_gc_mode() -> None:

@@ -247,7 +247,8 @@ class BareBracketStrategy(bt.Strategy):
             self.rejected += 1
 
 
-def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps: float) -> dict[str, Any]:
+def bare_cerebro(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps: float) -> tuple[bt.Cerebro, dict[str, Any]]:
+    """The bare variant's Cerebro (and its prices): same feeds and brackets, fixed sizer, default BackBroker, no analyzers."""
     prices = load_prices([prices_dir])
     plans: dict[str, dict[float, tuple[str, float]]] = {}
     for signal in load_signals(signals_csv, prices=prices):
@@ -261,6 +262,11 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
     cerebro.broker.setcommission(commission=commission_bps / 10_000.0)  # a percentage of notional
     cerebro.addsizer(bt.sizers.FixedSize, stake=BARE_STAKE)
     cerebro.addstrategy(BareBracketStrategy, signals=plans)
+    return cerebro, prices
+
+
+def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps: float) -> dict[str, Any]:
+    cerebro, prices = bare_cerebro(prices_dir, signals_csv, cash=cash, commission_bps=commission_bps)
     before = _maxrss_kib()
     apply_gc_mode()
     started, cpu_started = time.perf_counter(), time.process_time()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_backtest as bench  # noqa: E402
+import bench_backtest as bench
 
 
 def _harness_cerebro(prices_dir: Path, signals_csv: Path, state: str):
@@ -45,28 +45,10 @@ def _harness_cerebro(prices_dir: Path, signals_csv: Path, state: str):
 
 
 def _bare_cerebro(prices_dir: Path, signals_csv: Path):
-    import backtrader as bt
-    import numpy as np
-
     from spine.config import load_config
-    from spine.feeds import ArrayFeed, date_numbers
-    from spine.prices import load_prices
-    from spine.signals import load_signals
 
     settings = load_config().backtest
-    prices = load_prices([prices_dir])
-    plans: dict = {}
-    for signal in load_signals(signals_csv, prices=prices):
-        stamp = date_numbers(np.array([signal.datetime.to_datetime64()], dtype="datetime64[D]"))[0]
-        plans.setdefault(signal.ticker, {})[stamp] = (signal.direction, float(signal.weight))
-    cerebro = bt.Cerebro(stdstats=False)
-    for ticker, series in prices.items():
-        cerebro.adddata(ArrayFeed(series=series, name=ticker), name=ticker)
-    cerebro.broker.setcash(settings.cash)
-    cerebro.broker.setcommission(commission=settings.commission_bps / 10_000.0)
-    cerebro.addsizer(bt.sizers.FixedSize, stake=bench.BARE_STAKE)
-    cerebro.addstrategy(bench.BareBracketStrategy, signals=plans)
-    return cerebro
+    return bench.bare_cerebro(prices_dir, signals_csv, cash=settings.cash, commission_bps=settings.commission_bps)[0]
 
 
 class GcClock:

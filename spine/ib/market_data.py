@@ -67,17 +67,21 @@ class MarketDataMixin:
         self.session._publish_snapshot(snapshot)
         self._emit(snapshot)
 
+    async def _contract_details(self, contract: Contract, where: str) -> list:
+        """IB's contract details, or FetchFailed on a timeout or a drop: retried, never read as "no such contract"."""
+        try:
+            return await asyncio.wait_for(self.ib.reqContractDetailsAsync(contract), self.s.request_timeout_secs)
+        except (TimeoutError, ConnectionError) as exc:
+            self._emit(SessionError(0, f"contract details for {where} timed out or the connection dropped; retrying"))
+            raise FetchFailed(f"contract details for {where}") from exc
+
     async def _qualify(self, tickers: tuple[str, ...] | list[str]) -> None:
         for ticker in tickers:
             key = ticker.upper()
             if key in self._contracts:
                 continue
             try:
-                details = await asyncio.wait_for(self.ib.reqContractDetailsAsync(Stock(key, self.s.exchange, self.s.currency)),
-                                                 self.s.request_timeout_secs)  # fmt: skip
-            except (TimeoutError, ConnectionError) as exc:
-                self._emit(SessionError(0, f"contract details for {key} timed out or the connection dropped; retrying"))
-                raise FetchFailed(f"contract details for {key}") from exc
+                details = await self._contract_details(Stock(key, self.s.exchange, self.s.currency), key)
             except RequestError as exc:  # IB's answer: no such contract. Not retried: nothing can trade it.
                 self._emit(SessionError(exc.code, f"{key}: IB has no contract ({exc.message}); it is not traded or quoted"))
                 continue
@@ -94,11 +98,7 @@ class MarketDataMixin:
             return
         where = f"IND {key} on {self.s.vix_exchange}"
         try:
-            details = await asyncio.wait_for(self.ib.reqContractDetailsAsync(Index(key, self.s.vix_exchange, self.s.currency)),
-                                             self.s.request_timeout_secs)  # fmt: skip
-        except (TimeoutError, ConnectionError) as exc:
-            self._emit(SessionError(0, f"contract details for {where} timed out or the connection dropped; retrying"))
-            raise FetchFailed(f"contract details for {where}") from exc
+            details = await self._contract_details(Index(key, self.s.vix_exchange, self.s.currency), where)
         except RequestError as exc:
             self._emit(SessionError(exc.code, f"{where}: IB has no such index ({exc.message}); the kill switch's VIX trigger gets no quote"))
             self.session._publish_missing_index(key)

@@ -179,6 +179,16 @@ def format_order_ref(tag: str, intent_id: str, role: str, attempt: int = 1) -> s
     return text
 
 
+def format_order_refs(tag: str, intent_id: str, roles: tuple[str, ...], attempt: int = 1) -> list[str]:
+    """``format_order_ref`` for several roles of one intent (a bracket's legs), the shared parts checked once."""
+    longest = max(roles, key=len)
+    format_order_ref(tag, intent_id, longest, attempt)  # raises for a bad tag, intent id, attempt or length
+    for role in roles:
+        if role not in ORDER_ROLES:
+            raise OrderRefError(f"orderRef role {role!r} is not one of {', '.join(ORDER_ROLES)}")
+    return [f"{tag}:{intent_id}:{role}:{attempt}" for role in roles]
+
+
 def parse_order_ref(text: str | None) -> OrderRef | None:
     """The parts of one of our orderRefs; None for anything else (an order that is not ours)."""
     if not text or len(text) > ORDER_REF_MAX:

@@ -125,6 +125,7 @@ class RiskGate:
         self._loss_hit = False
         self._accepted_ids: set[tuple[str, str]] = set()
         self._recent: deque[datetime] = deque()
+        self._recent_latest: datetime | None = None  # the latest time ever appended to _recent
         self._last_state = GateState.ACTIVE
 
     # --- state -------------------------------------------------------------------------
@@ -219,6 +220,8 @@ class RiskGate:
         if decision.accepted:
             self._accepted_ids.add((intent.tag, intent.intent_id))
             self._recent.append(when)
+            if self._recent_latest is None or when > self._recent_latest:
+                self._recent_latest = when
             self._forget_before(when - RATE_WINDOW)  # the window stays a minute long even while halted
         return decision
 
@@ -269,7 +272,9 @@ class RiskGate:
                 f"past risk.max_price_deviation_pct {limits.max_price_deviation_pct:.2%}",
             )
         self._forget_before(when - RATE_WINDOW)
-        recent = sum(1 for t in self._recent if t <= when)
+        # Counting is only needed when some accepted order is stamped after this one (a clock set back).
+        latest = self._recent_latest
+        recent = len(self._recent) if latest is None or latest <= when else sum(1 for t in self._recent if t <= when)
         if recent >= limits.max_orders_per_minute:
             return GateDecision(
                 False,

@@ -10,9 +10,10 @@ details) with exact decimal arithmetic, so IB never answers 110.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
 
-from brokers.ib_translation import format_order_ref
+from brokers.ib_translation import format_order_refs
 from spine.ib.records import PlaceBracket
 
 
@@ -33,11 +34,16 @@ class LegSpec:
 
 def round_to_tick(price: float, min_tick: float) -> float:
     """``price`` on the nearest multiple of ``min_tick`` (half up), exact in decimal."""
-    if min_tick <= 0:
-        raise ValueError(f"minTick must be above zero (got {min_tick!r})")
-    tick = Decimal(repr(float(min_tick)))
+    tick = _tick(min_tick)
     steps = (Decimal(repr(float(price))) / tick).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return float(steps * tick)
+
+
+@lru_cache(maxsize=64)
+def _tick(min_tick: float) -> Decimal:
+    if min_tick <= 0:
+        raise ValueError(f"minTick must be above zero (got {min_tick!r})")
+    return Decimal(repr(float(min_tick)))
 
 
 def bracket_legs(cmd: PlaceBracket, first_id: int, min_tick: float) -> list[LegSpec]:
@@ -50,11 +56,11 @@ def bracket_legs(cmd: PlaceBracket, first_id: int, min_tick: float) -> list[LegS
     limit = round_to_tick(cmd.limit_price, min_tick) if cmd.entry_type == "LMT" and cmd.limit_price is not None else None
     if cmd.entry_type == "LMT" and limit is None:
         raise ValueError("a limit entry needs limit_price")
-    ref = lambda role: format_order_ref(cmd.tag, cmd.intent_id, role, cmd.attempt)
+    entry_ref, tp_ref, stop_ref = format_order_refs(cmd.tag, cmd.intent_id, ("entry", "take_profit", "stop"), cmd.attempt)
     return [
-        LegSpec(parent_id, "entry", cmd.side, cmd.quantity, cmd.entry_type, limit, None, 0, False, "", ref("entry")),
+        LegSpec(parent_id, "entry", cmd.side, cmd.quantity, cmd.entry_type, limit, None, 0, False, "", entry_ref),
         LegSpec(tp_id, "take_profit", exit_side, cmd.quantity, "LMT", round_to_tick(cmd.take_profit_price, min_tick), None,
-                parent_id, False, oca, ref("take_profit")),
+                parent_id, False, oca, tp_ref),
         LegSpec(stop_id, "stop", exit_side, cmd.quantity, "STP", None, round_to_tick(cmd.stop_price, min_tick),
-                parent_id, True, oca, ref("stop")),
+                parent_id, True, oca, stop_ref),
     ]  # fmt: skip

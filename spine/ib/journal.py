@@ -12,12 +12,16 @@ and ``meta`` (key/value: the halt reason).
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 JOURNAL_FILE = "ib_journal.sqlite3"
+AHEAD_FILE = "ib_journal.ahead"  # submissions written ahead of their SQLite rows (see Journal.write_ahead)
+_AHEAD_TRIM_BYTES = 1 << 20
 _TERMINAL = ("Completed", "Canceled", "Expired", "Margin", "Rejected", "Lost")
 
 _SCHEMA = """
@@ -74,6 +78,9 @@ class JournalOrder:
         return self.status in _TERMINAL
 
 
+_ORDER_FIELDS = tuple(f.name for f in fields(JournalOrder))
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -97,7 +104,64 @@ class Journal:
         return cls(folder / JOURNAL_FILE)
 
     def close(self) -> None:
+        if self._ahead_fd is not None:
+            os.close(self._ahead_fd)
+            self._ahead_fd = None
         self._conn.close()
+
+    # --- the write-ahead file ----------------------------------------------------------------
+
+    _ahead_fd: int | None = None
+
+    def open_write_ahead(self) -> int:
+        """For the session's own journal (the one writer): rows left in the write-ahead file by a crash become
+        journal rows, then the file starts empty. Returns how many submissions were recovered.
+
+        Why a second file: an SQLite commit costs 0.3–0.5 ms here, too much between a signal
+        and ``placeOrder``. One ``os.write`` of the submission to an append-only file is as
+        durable as the WAL commit with ``synchronous=NORMAL`` (it survives the process being
+        killed, not a power cut) and costs a tenth; the SQLite rows follow right after the
+        hand-off, in the same callback. A line cut short by a crash was never followed by a
+        ``placeOrder`` (the write returns first) and is skipped.
+        """
+        recovered = 0
+        for at, intent, orders in self.written_ahead():
+            missing = [o for o in orders if self.order(o.order_id) is None]
+            if missing:
+                self.record_submissions(missing, intent=intent, at=at)
+                recovered += len(missing)
+        self._ahead_fd = os.open(self.path.with_name(AHEAD_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        return recovered
+
+    def written_ahead(self) -> list[tuple[str, tuple[str, str, str, float, str, str] | None, list[JournalOrder]]]:
+        """What the write-ahead file holds, (timestamp, intent, orders) per write, read-only; cut-short lines skipped."""
+        path = self.path.with_name(AHEAD_FILE)
+        out = []
+        for line in path.read_bytes().splitlines() if path.exists() else ():
+            try:
+                at, intent, rows = json.loads(line)
+                out.append((str(at), tuple(intent) if intent else None, [JournalOrder(*row) for row in rows]))
+            except (ValueError, TypeError):
+                continue
+        return out  # type: ignore[return-value]
+
+    def write_ahead(self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None = None) -> str:
+        """Append submissions to the write-ahead file before ``placeOrder``; ``record_submissions(..., at=)`` follows.
+
+        Returns the timestamp to pass on. Without ``open_write_ahead`` it commits the rows to SQLite at once.
+        """
+        now = _now()
+        if self._ahead_fd is None:
+            self.record_submissions(orders, intent=intent, at=now)
+            return now
+        line = json.dumps([now, intent, [[getattr(o, f) for f in _ORDER_FIELDS] for o in orders]], separators=(",", ":"))
+        os.write(self._ahead_fd, line.encode() + b"\n")
+        return now
+
+    def _trim_write_ahead(self) -> None:
+        """Every row in the file is in SQLite once ``record_submissions`` returns: start it again when it grows."""
+        if self._ahead_fd is not None and os.fstat(self._ahead_fd).st_size > _AHEAD_TRIM_BYTES:
+            os.ftruncate(self._ahead_fd, 0)
 
     # --- writes --------------------------------------------------------------------------
 
@@ -111,13 +175,18 @@ class Journal:
         """Written before ib_async sees the order: status 'Submitted', not yet acknowledged."""
         self.record_submissions([order])
 
-    def record_submissions(self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None = None) -> None:
-        """Several legs in one transaction (a bracket's three legs are journaled together, then sent).
+    def record_submissions(self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None = None,
+                           at: str | None = None) -> None:  # fmt: skip
+        """Several legs in one transaction, committed before they are sent (or after ``write_ahead`` wrote them).
 
         ``intent`` (intent id, ticker, side, quantity, tag, kind) is written in the same
-        transaction: one commit on the way to ``placeOrder``, not two.
+        transaction: one commit, not two.
         """
-        now = _now()
+        now = at or _now()
+        self._insert_submissions(orders, intent, now)
+        self._trim_write_ahead()
+
+    def _insert_submissions(self, orders: list[JournalOrder], intent: tuple[str, str, str, float, str, str] | None, now: str) -> None:
         with self._conn:
             self._conn.execute("BEGIN")
             if intent is not None:

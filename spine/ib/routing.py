@@ -46,24 +46,69 @@ class OrderRoutingMixin:
             return f"session is {self._state}: only ACTIVE sends orders that add risk" + (f" ({self._halt_reason})" if self._halt_reason else "")
         return ""
 
+    def _bracket_refusal(self, cmd: PlaceBracket) -> str:
+        return self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected")
+
+    def _refuse_bracket(self, cmd: PlaceBracket, why: str) -> Submission:
+        for role in ("entry", "take_profit", "stop"):
+            self._refuse(tr.format_order_ref(cmd.tag, cmd.intent_id, role, cmd.attempt), cmd.quantity, why)
+        return Submission((), why)
+
     async def _place_bracket(self, cmd: PlaceBracket) -> Submission:
-        refs = [tr.format_order_ref(cmd.tag, cmd.intent_id, role, cmd.attempt) for role in ("entry", "take_profit", "stop")]
-        why = self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected")
+        why = self._bracket_refusal(cmd)
         if why:
-            for ref in refs:
-                self._refuse(ref, cmd.quantity, why)
-            return Submission((), why)
+            return self._refuse_bracket(cmd, why)
         contract = await self._contract(cmd.ticker)
-        first = self.ib.client.getReqId()
-        self.ib.client.getReqId()
-        self.ib.client.getReqId()
-        legs = bracket_legs(cmd, first, self._min_ticks.get(cmd.ticker.upper(), 0.01))
-        self._journal_legs(cmd.intent_id, cmd.ticker.upper(), legs, (cmd.side, cmd.quantity, cmd.tag, "bracket"))
-        self._track_entries(cmd.ticker.upper(), legs)
-        for leg in legs:
+        await self._space_order_message()
+        legs = self._start_bracket(cmd, contract)
+        return await self._finish_bracket(cmd, contract, legs)
+
+    def _bracket_now(self, cmd: PlaceBracket) -> list[LegSpec] | None:
+        """The bracket's parent placed at once, from the hop's own callback, when nothing has to wait.
+
+        Why: the command loop's queue costs one more turn of the event loop before the
+        parent reaches ib_async. When the loop is idle, the contract is known and the
+        message spacing allows a message now, nothing is gained by waiting: the parent is
+        journaled and placed here, and the children follow through the command loop (they
+        are spaced after it anyway). Returns None, touching nothing, when it cannot.
+        """
+        contract = self._contracts.get(cmd.ticker.upper())
+        if contract is None or self._order_gap() > 0 or self._bracket_refusal(cmd):
+            return None
+        self._last_order_msg = time.monotonic()
+        return self._start_bracket(cmd, contract)
+
+    def _start_bracket(self, cmd: PlaceBracket, contract: Contract) -> list[LegSpec]:
+        """Journal the intent and the parent (one commit), hand the parent to ib_async, then the bookkeeping."""
+        ticker = cmd.ticker.upper()
+        client = self.ib.client
+        first = client.getReqId()
+        client.getReqId()
+        client.getReqId()
+        legs = bracket_legs(cmd, first, self._min_ticks.get(ticker, 0.01))
+        rows, intent = self._journal_rows(cmd.intent_id, ticker, legs[:1], (cmd.side, cmd.quantity, cmd.tag, "bracket"))
+        at = self.journal.write_ahead(rows, intent=intent)
+        self.ib.placeOrder(contract, self._ib_order(legs[0], tif="DAY"))
+        self._hand_off()  # the caller waiting for the hand-off (IBBroker) goes on once the parent is with ib_async
+        self.journal.record_submissions(rows, intent=intent, at=at)
+        self._emit_submitted(cmd.intent_id, ticker, legs[:1])
+        self._track_entries(ticker, legs[:1])
+        return legs
+
+    async def _finish_bracket(self, cmd: PlaceBracket, contract: Contract, legs: list[LegSpec]) -> Submission:
+        """The children: journaled together before either reaches ib_async, each spaced after the last message.
+
+        The parent went with ``transmit=False``, so IB holds it until the stop (``transmit=True``)
+        arrives: a session that dies in between leaves nothing working at IB.
+        """
+        ticker = cmd.ticker.upper()
+        children = legs[1:]
+        rows, _ = self._journal_rows(cmd.intent_id, ticker, children, None)
+        self.journal.record_submissions(rows)
+        self._emit_submitted(cmd.intent_id, ticker, children)
+        for leg in children:
             await self._space_order_message()
-            self.ib.placeOrder(contract, self._ib_order(leg, tif="DAY" if leg.role == "entry" else "GTC"))
-            self._hand_off()  # the caller waiting for the hand-off (IBBroker) goes on once the first leg is with ib_async
+            self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC"))
         return Submission(tuple(leg.order_id for leg in legs))
 
     async def _place_order(self, cmd: PlaceOrder, *, allow_any_state: bool = False) -> Submission:
@@ -78,11 +123,14 @@ class OrderRoutingMixin:
                       round_to_tick(cmd.price, tick) if cmd.price is not None else None,
                       round_to_tick(cmd.aux_price, tick) if cmd.aux_price is not None else None,
                       0, True, cmd.oca_group, ref)  # fmt: skip
-        self._journal_legs(cmd.intent_id, cmd.ticker.upper(), [leg], (cmd.side, cmd.quantity, cmd.tag, cmd.role))
-        self._track_entries(cmd.ticker.upper(), [leg])
         await self._space_order_message()
+        rows, intent = self._journal_rows(cmd.intent_id, cmd.ticker.upper(), [leg], (cmd.side, cmd.quantity, cmd.tag, cmd.role))
+        at = self.journal.write_ahead(rows, intent=intent)
         self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC" if cmd.role in ("stop", "take_profit") else "DAY"))
         self._hand_off()
+        self.journal.record_submissions(rows, intent=intent, at=at)
+        self._emit_submitted(cmd.intent_id, cmd.ticker.upper(), [leg])
+        self._track_entries(cmd.ticker.upper(), [leg])
         return Submission((leg.order_id,))
 
     def _track_entries(self, ticker: str, legs: list[LegSpec]) -> None:
@@ -100,22 +148,26 @@ class OrderRoutingMixin:
 
     async def _space_order_message(self) -> None:
         """Keep order messages at most ``order_messages_per_sec``, spaced from the last actual hand-over."""
-        rate = self.s.order_messages_per_sec
-        if rate <= 0:
-            return
-        gap = 1.0 / rate - (time.monotonic() - self._last_order_msg)
+        gap = self._order_gap()
         if gap > 0:
             await asyncio.sleep(gap)
         self._last_order_msg = time.monotonic()
 
-    def _journal_legs(self, intent_id: str, ticker: str, legs: list[LegSpec], intent: tuple[str, float, str, str]) -> None:
-        """One transaction for the intent and its legs, committed before any of them reaches ib_async."""
-        side, quantity, tag, kind = intent
-        self.journal.record_submissions([
-            JournalOrder(leg.order_id, 0, leg.order_ref, intent_id, leg.role, ticker, leg.side, float(leg.quantity),
-                         leg.order_type, leg.limit_price, leg.aux_price, leg.parent_id, leg.oca_group, tr.SUBMITTED, False, 0.0)
-            for leg in legs
-        ], intent=(intent_id, ticker, side, float(quantity), tag, kind))  # fmt: skip
+    def _order_gap(self) -> float:
+        """Seconds until the next order message may go (0 or less: now)."""
+        rate = self.s.order_messages_per_sec
+        return 1.0 / rate - (time.monotonic() - self._last_order_msg) if rate > 0 else 0.0
+
+    @staticmethod
+    def _journal_rows(intent_id: str, ticker: str, legs: list[LegSpec], intent: tuple[str, float, str, str] | None,
+                      ) -> tuple[list[JournalOrder], tuple[str, str, str, float, str, str] | None]:  # fmt: skip
+        """The journal rows of ``legs`` (status Submitted, not yet acknowledged) and of the intent, when given."""
+        rows = [JournalOrder(leg.order_id, 0, leg.order_ref, intent_id, leg.role, ticker, leg.side, float(leg.quantity),
+                             leg.order_type, leg.limit_price, leg.aux_price, leg.parent_id, leg.oca_group, tr.SUBMITTED, False, 0.0)
+                for leg in legs]  # fmt: skip
+        return rows, None if intent is None else (intent_id, ticker, intent[0], float(intent[1]), intent[2], intent[3])
+
+    def _emit_submitted(self, intent_id: str, ticker: str, legs: list[LegSpec]) -> None:
         for leg in legs:
             self._emit(OrderSubmitted(leg.order_id, leg.order_ref, intent_id, leg.role, ticker, leg.side, float(leg.quantity),  # type: ignore[arg-type]
                                       leg.order_type, leg.limit_price, leg.aux_price, leg.parent_id))  # fmt: skip

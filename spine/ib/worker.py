@@ -25,11 +25,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ib_async import IB, Contract
 
 from brokers import ib_translation as tr
+from spine.ib.bracket import LegSpec
 from spine.ib.connection import ConnectionMixin
 from spine.ib.failures import ClientIdInUse, ConnectFailed, FetchFailed, Refused
 from spine.ib.fill_assembler import FillAssembler
@@ -64,6 +66,14 @@ log = logging.getLogger("spine.ib")
 __all__ = ["RISK_STATES", "ClientIdInUse", "ConnectFailed", "FetchFailed", "IBWorker", "Refused"]
 
 
+@dataclass(frozen=True, slots=True)
+class _FinishBracket:
+    """The children of a bracket whose parent ``IBWorker.enqueue`` placed at once."""
+
+    command: PlaceBracket
+    legs: list[LegSpec]
+
+
 class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, MarketDataMixin):
     """Runs on the ``spine-ib`` loop; see the module docstring."""
 
@@ -73,11 +83,13 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
         self.session = session
         self._clock = clock
         self.journal = Journal.in_folder(settings.state_dir)
+        self.journal.open_write_ahead()  # the one writer: what a crash left there becomes journal rows first
         self.store = StateStore.in_folder(settings.state_dir)
         self.assembler = FillAssembler(self.journal.fill_ids())
         self.pacer = HistoricalPacer.scaled(time.monotonic, settings.pacing_scale)
         self._commands: asyncio.Queue[tuple[Command, concurrent.futures.Future[Submission] | None, threading.Event | None]] = asyncio.Queue()
         self._handoff: threading.Event | None = None  # the running command's: set once its first order is handed to ib_async
+        self._commands_idle = False  # the command loop waits for a command (nothing is running or queued before a new one)
         self._stopping = False
         self._cancel_on_stop = False
         self._wake = asyncio.Event()
@@ -115,6 +127,19 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
 
     def enqueue(self, command: Command, future: concurrent.futures.Future[Submission] | None = None,
                 handoff: threading.Event | None = None) -> None:  # fmt: skip
+        """Runs on the loop (``call_soon_threadsafe``): a bracket's parent goes at once when nothing is ahead of it."""
+        if self._commands_idle and self._commands.empty() and isinstance(command, PlaceBracket):
+            self._handoff = handoff
+            try:
+                legs = self._bracket_now(command)
+            except Exception as exc:  # as in the command loop: one bad command must not end the session
+                self._command_failed(command, exc, future)
+                return
+            finally:
+                self._hand_off()
+            if legs is not None:
+                self._commands.put_nowait((_FinishBracket(command, legs), future, None))
+                return
         self._commands.put_nowait((command, future, handoff))
 
     def request_stop(self, cancel_working: bool) -> None:
@@ -165,11 +190,17 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
         for task in self._tasks:
             task.cancel()
         while not self._commands.empty():
-            _cmd, future, handoff = self._commands.get_nowait()
+            cmd, future, handoff = self._commands.get_nowait()
             if handoff is not None:
                 handoff.set()
+            why = "the session stopped before the command ran; nothing was sent"
+            if isinstance(cmd, _FinishBracket):  # its parent is at IB, held (transmit=False): withdraw it
+                why = "the session stopped before the bracket's children were sent; its parent was cancelled"
+                for trade in self.ib.trades() if self.ib.isConnected() else ():
+                    if trade.order.orderId == cmd.legs[0].order_id:
+                        self.ib.cancelOrder(trade.order)
             if future is not None and not future.done():
-                future.set_result(Submission((), "the session stopped before the command ran; nothing was sent"))
+                future.set_result(Submission((), why))
         if self._cancel_on_stop and self.ib.isConnected():
             for trade in list(self.ib.openTrades()):
                 self.ib.cancelOrder(trade.order)
@@ -181,10 +212,16 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
 
     async def _command_loop(self) -> None:
         while True:
-            cmd, future, self._handoff = await self._commands.get()
+            self._commands_idle = True
+            try:
+                cmd, future, self._handoff = await self._commands.get()
+            finally:
+                self._commands_idle = False
             result = Submission((), "the session stopped while the command ran; check the journal")
             try:
-                if isinstance(cmd, PlaceBracket):
+                if isinstance(cmd, _FinishBracket):
+                    result = await self._finish_bracket(cmd.command, await self._contract(cmd.command.ticker), cmd.legs)
+                elif isinstance(cmd, PlaceBracket):
                     result = await self._place_bracket(cmd)
                 elif isinstance(cmd, PlaceOrder):
                     result = await self._place_order(cmd)
@@ -199,16 +236,20 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
                         self._publish_snapshot()
                 elif isinstance(cmd, RequestHistory):
                     await self._history(cmd)
-                if not isinstance(cmd, (PlaceBracket, PlaceOrder)):
+                if not isinstance(cmd, (PlaceBracket, PlaceOrder, _FinishBracket)):
                     result = Submission()
             except Exception as exc:  # one bad command must not end the session
-                log.exception("command %r failed", cmd)
-                self._emit(SessionError(0, f"command {type(cmd).__name__} failed: {exc}"))
-                result = Submission((), f"failed: {exc}")
+                self._command_failed(cmd, exc, future)
             finally:
                 self._hand_off()
                 if future is not None and not future.done():
                     future.set_result(result)
+
+    def _command_failed(self, cmd: Any, exc: Exception, future: concurrent.futures.Future[Submission] | None) -> None:
+        log.exception("command %r failed", cmd)
+        self._emit(SessionError(0, f"command {type(cmd).__name__} failed: {exc}"))
+        if future is not None and not future.done():
+            future.set_result(Submission((), f"failed: {exc}"))
 
     def _hand_off(self) -> None:
         """Tell a caller waiting in ``IBSession.submit(..., handoff_timeout_secs=...)`` that its command reached ib_async."""

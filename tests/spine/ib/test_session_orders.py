@@ -149,8 +149,9 @@ def test_the_journal_has_each_leg_when_ib_async_is_handed_it(gateway, open_sessi
         place = ib.placeOrder
 
         def place_order(contract, order):  # type: ignore[no-untyped-def]
-            journal = Journal.in_folder(state_dir)  # a second reader, as a crash-restart would be
-            row = journal.order(order.orderId)
+            journal = Journal.in_folder(state_dir)  # a second reader, as a crash-restart would be (rows, or written ahead of them)
+            row = journal.order(order.orderId) or next(
+                (o for _at, _intent, rows in journal.written_ahead() for o in rows if o.order_id == order.orderId), None)
             seen.append((order.orderId, None if row is None else row.order_ref))
             journal.close()
             return place(contract, order)

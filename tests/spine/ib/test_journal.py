@@ -1,0 +1,82 @@
+"""The journal's write-ahead file: a submission written ahead of its SQLite rows survives a kill -9."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from spine.ib.journal import AHEAD_FILE, JOURNAL_FILE, Journal, JournalOrder
+
+INTENT = ("k1", "ABC", "BUY", 10.0, "LIVE_SPINE", "bracket")
+
+
+def entry_row(order_id: int = 7) -> JournalOrder:
+    return JournalOrder(order_id, 0, "LIVE_SPINE:k1:entry:1", "k1", "entry", "ABC", "BUY", 10.0, "MKT", None, None, 0, "",
+                        "Submitted", False, 0.0)  # fmt: skip
+
+
+def test_a_submission_written_ahead_then_killed_becomes_a_journal_row(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_journal import INTENT, entry_row
+        from spine.ib.journal import Journal
+        journal = Journal.in_folder({str(tmp_path)!r})
+        journal.open_write_ahead()
+        journal.write_ahead([entry_row()], intent=INTENT)
+        print("WRITTEN", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "WRITTEN"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    reader = Journal.in_folder(tmp_path)
+    assert reader.order(7) is None  # only the write-ahead file has it
+    reader.close()
+
+    journal = Journal.in_folder(tmp_path)
+    assert journal.open_write_ahead() == 1
+    row = journal.order(7)
+    assert row is not None and row.order_ref == "LIVE_SPINE:k1:entry:1" and row.status == "Submitted" and not row.acknowledged
+    assert journal.status_history(7) == ["Submitted"]
+    assert (tmp_path / AHEAD_FILE).stat().st_size == 0
+    journal.close()
+
+
+def test_a_recorded_submission_is_not_recovered_twice(tmp_path: Path) -> None:
+    journal = Journal.in_folder(tmp_path)
+    journal.open_write_ahead()
+    at = journal.write_ahead([entry_row()], intent=INTENT)
+    journal.record_submissions([entry_row()], intent=INTENT, at=at)
+    journal.close()
+    again = Journal.in_folder(tmp_path)
+    assert again.open_write_ahead() == 0
+    assert again.status_history(7) == ["Submitted"]
+    again.close()
+
+
+def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
+    journal = Journal.in_folder(tmp_path)
+    journal.open_write_ahead()
+    journal.write_ahead([entry_row(7)], intent=INTENT)
+    journal.close()
+    with (tmp_path / AHEAD_FILE).open("ab") as f:
+        f.write(b'["2026-12-02T00:00:00+00:00",null,[[8,0,"LIVE_SPI')
+    again = Journal.in_folder(tmp_path)
+    assert again.open_write_ahead() == 1
+    assert again.order(7) is not None and again.order(8) is None
+    again.close()
+
+
+def test_without_the_write_ahead_file_a_submission_is_committed_at_once(tmp_path: Path) -> None:
+    journal = Journal.in_folder(tmp_path)
+    journal.write_ahead([entry_row()], intent=INTENT)
+    assert (tmp_path / JOURNAL_FILE).exists() and not (tmp_path / AHEAD_FILE).exists()
+    assert journal.order(7) is not None
+    journal.close()

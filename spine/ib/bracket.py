@@ -10,8 +10,8 @@ details) with exact decimal arithmetic, so IB never answers 110.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from brokers.ib_translation import format_order_refs
 from spine.ib.records import PlaceBracket

@@ -132,7 +132,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
             self._handoff = handoff
             try:
                 legs = self._bracket_now(command)
-            except Exception as exc:  # as in the command loop: one bad command must not end the session
+            except Exception as exc:  # noqa: BLE001 - as in the command loop: one bad command must not end the session
                 self._command_failed(command, exc, future)
                 return
             finally:
@@ -238,7 +238,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
                     await self._history(cmd)
                 if not isinstance(cmd, (PlaceBracket, PlaceOrder, _FinishBracket)):
                     result = Submission()
-            except Exception as exc:  # one bad command must not end the session
+            except Exception as exc:  # noqa: BLE001 - one bad command must not end the session
                 self._command_failed(cmd, exc, future)
             finally:
                 self._hand_off()

@@ -272,3 +272,30 @@ def test_a_110_at_placement_is_rejected_once(gateway, open_session) -> None:
     log.wait_for(lambda: any(s.order_ref.startswith("LIVE_SPINE:q2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)), "a later order")
     assert [s for s in _statuses(log, order_id) if s != "Submitted"] == ["Rejected"]
     assert next(s for s in log.of(OrderStatus) if s.order_id == order_id and s.bt_status == "Rejected").error_code == 110
+
+
+def test_brackets_submitted_back_to_back_reach_ib_async_parent_first_one_bracket_at_a_time(gateway, open_session) -> None:
+    from ib_async import IB
+
+    placed: list[str] = []
+
+    def factory() -> IB:
+        ib = IB()
+        place = ib.placeOrder
+
+        def place_order(contract, order):  # type: ignore[no-untyped-def]
+            placed.append(order.orderRef)
+            return place(contract, order)
+
+        ib.placeOrder = place_order  # type: ignore[method-assign]
+        return ib
+
+    session, log = open_session(gateway, ib_factory=factory)
+    futures = [session.submit(_bracket(f"b{i}")) for i in range(4)]  # the first's parent goes at once, the rest queue
+    submissions = [f.result(timeout=20) for f in futures]
+    assert all(s.placed for s in submissions)
+    roles = ("entry", "take_profit", "stop")
+    assert placed == [f"PROHIBITED_LLM_DISCOVERY_LINK:b{i}:{role}:1" for i in range(4) for role in roles]
+    for submission in submissions:
+        for order_id in submission.order_ids:
+            log.wait_status(order_id, "Accepted", "Partial", "Completed")

@@ -239,20 +239,29 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
 
 
 def run_frozen(cerebro: bt.Cerebro) -> bt.Strategy:
-    """``cerebro.run()``'s strategy, with everything built before the run frozen out of the collector.
+    """``cerebro.run()``'s strategy, with everything built before the run frozen out of the collector
+    and young collections every ``spine.script_gc.YOUNG_THRESHOLD`` allocations instead of 700.
 
-    The run creates no cyclic garbage, but the collector's full passes walk every object
-    alive, the inputs and imported modules included; ``gc.freeze()`` sets those aside
-    for the run (20 x 2,000: collection CPU 0.90 s -> 0.57 s of a 7.9 s run) and
-    ``gc.unfreeze()`` hands them back afterwards, so a sweep worker running many
-    backtests keeps nothing frozen.
+    The run creates no cyclic garbage (the collector frees nothing during it), but its
+    full passes walk every object alive, the inputs and imported modules included.
+    ``gc.freeze()`` sets those aside for the run (20 x 2,000: collection CPU 0.90 s ->
+    0.57 s of a 7.9 s run), and the higher young threshold means the run's own objects
+    reach a full pass far less often (20 x 5,000: 8 full passes and 2.96 s of CPU in the
+    collector -> none and 0.69 s). Cycles are still collected, just later. Both are
+    undone afterwards (``gc.unfreeze()``, the caller's threshold), so a sweep worker
+    running many backtests, a notebook or a test keeps its own settings.
     """
     import gc
 
+    from spine.script_gc import YOUNG_THRESHOLD
+
+    threshold = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(max(threshold[0], YOUNG_THRESHOLD), *threshold[1:])
     try:
         return cerebro.run()[0]
     finally:
+        gc.set_threshold(*threshold)
         gc.unfreeze()
 
 

@@ -103,10 +103,15 @@ def exposure(trades: pd.DataFrame, bar_times: pd.DatetimeIndex) -> float | None:
     if len(bar_times) == 0:
         return None
     held = np.zeros(len(bar_times), dtype=bool)
-    for entry, exit_ in zip(trades["entry_datetime"], trades["exit_datetime"], strict=True):
-        first = bar_times.searchsorted(pd.Timestamp(entry))
-        last = len(bar_times) if pd.isna(exit_) else bar_times.searchsorted(pd.Timestamp(exit_))
-        held[first:last] = True
+    if len(trades):
+        firsts = bar_times.searchsorted(pd.DatetimeIndex([pd.Timestamp(entry) for entry in trades["entry_datetime"]]))
+        exits = trades["exit_datetime"]
+        open_ = exits.isna().to_numpy()
+        closed = bar_times.searchsorted(pd.DatetimeIndex([pd.Timestamp(e) for e in exits[~open_]])) if (~open_).any() else []
+        lasts = np.full(len(trades), len(bar_times))
+        lasts[~open_] = closed
+        for first, last in zip(firsts, lasts, strict=True):  # one search for all trades, then the spans
+            held[first:last] = True
     return float(held.mean())
 
 

@@ -99,12 +99,24 @@ def build_trades(fills: pd.DataFrame, orders: pd.DataFrame, events: pd.DataFrame
             book.commission += commission
     times = pd.DatetimeIndex(pd.to_datetime(list(bar_times))) if len(bar_times) else None
     entries = {(str(o.get("ticker")), _int(o.get("signal_row"))) for o in statics.values() if o.get("role") == "entry"}  # (ticker, signal row) that opened
-    rows = [_row(t, statics, stops, why_closed, entries, times) for t in sorted(done, key=lambda t: t.trade_id)]
-    rows += [_row(t, statics, stops, why_closed, entries, times) for t in sorted(books.values(), key=lambda t: t.trade_id)]
+    trades = sorted(done, key=lambda t: t.trade_id) + sorted(books.values(), key=lambda t: t.trade_id)
+    held = _bars_held(times, trades)
+    rows = [_row(t, statics, stops, why_closed, entries, bars) for t, bars in zip(trades, held, strict=True)]
     return pd.DataFrame(rows, columns=list(TRADE_COLUMNS))
 
 
-def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, float], why_closed: dict[tuple[str, int], str], entries: set[tuple[str, int | None]], times: pd.DatetimeIndex | None) -> dict[str, Any]:
+def _bars_held(times: pd.DatetimeIndex | None, trades: list[_Open]) -> list[int | None]:
+    """Bars from each trade's entry to its exit (to the last bar while open), in one search over the bar times."""
+    if times is None or not trades:
+        return [None] * len(trades)
+    starts = times.searchsorted(pd.DatetimeIndex([pd.Timestamp(t.entry_datetime) for t in trades]))
+    closed = [t for t in trades if t.exit_datetime is not None]
+    exits = iter(times.searchsorted(pd.DatetimeIndex([pd.Timestamp(t.exit_datetime) for t in closed])) if closed else ())
+    last = len(times) - 1
+    return [(last if t.exit_datetime is None else int(next(exits))) - int(start) for t, start in zip(trades, starts, strict=True)]
+
+
+def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, float], why_closed: dict[tuple[str, int], str], entries: set[tuple[str, int | None]], bars_held: int | None) -> dict[str, Any]:
     entry = trade.entry_order
     entry_price = trade.entered_cost / trade.entered
     is_open = trade.exit_datetime is None
@@ -125,7 +137,7 @@ def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, floa
         "commission": trade.commission,
         "return_pct": 100.0 * pnl_net / (entry_price * trade.peak) if entry_price else None,
         "r_multiple": pnl_net / risk if risk > 0 else None,
-        "bars_held": _bars_between(times, trade.entry_datetime, trade.exit_datetime),
+        "bars_held": bars_held,
         "exit_reason": "open" if is_open else _exit_reason(trade.exit_fill, statics, why_closed, entries),
         "tag": _text(entry.get("tag")),
         "source_type": _text(entry.get("source_type")),
@@ -156,9 +168,12 @@ def _exit_reason(fill: dict[str, Any], statics: dict[int, dict[str, Any]], why_c
     return "weight_zero" if row is not None else "flatten"
 
 
+_STATIC_COLUMNS = ("order_id", "role", "ticker", "signal_row", "tag", "source_type", "source_ticker", "intent")
+
+
 def _order_statics(orders: pd.DataFrame) -> dict[int, dict[str, Any]]:
-    """Each order's fixed columns, from its first status row."""
-    first = orders.drop_duplicates("order_id", keep="first")
+    """Each order's fixed columns that a trade reads, from its first status row (only those: a run has tens of thousands)."""
+    first = orders[[c for c in _STATIC_COLUMNS if c in orders.columns]].drop_duplicates("order_id", keep="first")
     return {int(row["order_id"]): row for row in first.to_dict("records")}
 
 
@@ -175,14 +190,6 @@ def _close_reasons(events: pd.DataFrame | None) -> dict[tuple[str, int], str]:
     closes = events[events["event"] == "close"]["detail"].astype(str)
     parsed = closes.str.extract(r"^(?P<ticker>\S+) \(row (?P<row>\d+)\): (?P<why>.*)$").dropna()
     return {(t, int(r)): w for t, r, w in zip(parsed["ticker"], parsed["row"], parsed["why"], strict=True)}
-
-
-def _bars_between(times: pd.DatetimeIndex | None, entry: Any, exit_: Any) -> int | None:
-    if times is None:
-        return None
-    start = int(times.searchsorted(pd.Timestamp(entry)))
-    end = len(times) - 1 if exit_ is None else int(times.searchsorted(pd.Timestamp(exit_)))
-    return end - start
 
 
 def _int(value: Any) -> int | None:

@@ -7,7 +7,10 @@ row rather than an order nobody knows about), every status change and every fill
 (keyed by IB's execId, so applying one twice is impossible) goes here.
 
 Tables: ``intents``, ``orders`` (one row per IB order id), ``status_changes``, ``fills``
-and ``meta`` (key/value: the halt reason).
+and ``meta`` (key/value: the halt reason). Beside it, ``ib_journal.ahead``: submissions
+written with one ``os.write`` just before ``placeOrder`` and committed to SQLite right
+after (see ``Journal.open_write_ahead``); the session's journal turns what a crash left
+there into rows at its next start.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from spine.empyrical_import import import_empyrical
+from spine.trades import bar_positions
 
 ep = import_empyrical()  # empyrical without yfinance and scipy.stats at import (spine/empyrical_import.py)
 
@@ -103,15 +104,10 @@ def exposure(trades: pd.DataFrame, bar_times: pd.DatetimeIndex) -> float | None:
     if len(bar_times) == 0:
         return None
     held = np.zeros(len(bar_times), dtype=bool)
-    if len(trades):
-        firsts = bar_times.searchsorted(pd.DatetimeIndex([pd.Timestamp(entry) for entry in trades["entry_datetime"]]))
-        exits = trades["exit_datetime"]
-        open_ = exits.isna().to_numpy()
-        closed = bar_times.searchsorted(pd.DatetimeIndex([pd.Timestamp(e) for e in exits[~open_]])) if (~open_).any() else []
-        lasts = np.full(len(trades), len(bar_times))
-        lasts[~open_] = closed
-        for first, last in zip(firsts, lasts, strict=True):  # one search for all trades, then the spans
-            held[first:last] = True
+    firsts = bar_positions(bar_times, list(trades["entry_datetime"]))
+    lasts = bar_positions(bar_times, list(trades["exit_datetime"]))
+    for first, last in zip(firsts, lasts, strict=True):
+        held[first : len(bar_times) if last is None else last] = True
     return float(held.mean())
 
 

@@ -106,14 +106,24 @@ def build_trades(fills: pd.DataFrame, orders: pd.DataFrame, events: pd.DataFrame
 
 
 def _bars_held(times: pd.DatetimeIndex | None, trades: list[_Open]) -> list[int | None]:
-    """Bars from each trade's entry to its exit (to the last bar while open), in one search over the bar times."""
+    """Bars from each trade's entry to its exit (to the last bar while open)."""
     if times is None or not trades:
         return [None] * len(trades)
-    starts = times.searchsorted(pd.DatetimeIndex([pd.Timestamp(t.entry_datetime) for t in trades]))
-    closed = [t for t in trades if t.exit_datetime is not None]
-    exits = iter(times.searchsorted(pd.DatetimeIndex([pd.Timestamp(t.exit_datetime) for t in closed])) if closed else ())
+    starts = bar_positions(times, [t.entry_datetime for t in trades])
+    ends = bar_positions(times, [t.exit_datetime for t in trades])
     last = len(times) - 1
-    return [(last if t.exit_datetime is None else int(next(exits))) - int(start) for t, start in zip(trades, starts, strict=True)]
+    return [(last if end is None else end) - start for start, end in zip(starts, ends, strict=True)]  # type: ignore[operator]
+
+
+def bar_positions(bar_times: pd.DatetimeIndex, stamps: Sequence[Any]) -> list[int | None]:
+    """Where each time falls in ``bar_times`` (``searchsorted``), in one search for all; None for a missing time."""
+    present = [i for i, stamp in enumerate(stamps) if not pd.isna(stamp)]
+    out: list[int | None] = [None] * len(stamps)
+    if present:
+        found = bar_times.searchsorted(pd.DatetimeIndex([pd.Timestamp(stamps[i]) for i in present]))
+        for i, position in zip(present, found, strict=True):
+            out[i] = int(position)
+    return out
 
 
 def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, float], why_closed: dict[tuple[str, int], str], entries: set[tuple[str, int | None]], bars_held: int | None) -> dict[str, Any]:

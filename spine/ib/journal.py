@@ -149,7 +149,7 @@ class Journal:
         return out  # type: ignore[return-value]
 
     def write_ahead(self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None = None) -> str:
-        """Append submissions to the write-ahead file before ``placeOrder``; ``record_submissions(..., at=)`` follows.
+        """Append submissions to the write-ahead file before ``placeOrder``; ``record_written_ahead`` follows.
 
         Returns the timestamp to pass on. Without ``open_write_ahead`` it commits the rows to SQLite at once.
         """
@@ -160,6 +160,12 @@ class Journal:
         line = json.dumps([now, intent, [[getattr(o, f) for f in _ORDER_FIELDS] for o in orders]], separators=(",", ":"))
         os.write(self._ahead_fd, line.encode() + b"\n")
         return now
+
+    def record_written_ahead(self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None,
+                             at: str) -> None:  # fmt: skip
+        """The SQLite rows of a ``write_ahead`` (which already committed them when no write-ahead file is open)."""
+        if self._ahead_fd is not None:
+            self.record_submissions(orders, intent=intent, at=at)
 
     def _trim_write_ahead(self) -> None:
         """Every row in the file is in SQLite once ``record_submissions`` returns: start it again when it grows."""
@@ -186,10 +192,6 @@ class Journal:
         transaction: one commit, not two.
         """
         now = at or _now()
-        self._insert_submissions(orders, intent, now)
-        self._trim_write_ahead()
-
-    def _insert_submissions(self, orders: list[JournalOrder], intent: tuple[str, str, str, float, str, str] | None, now: str) -> None:
         with self._conn:
             self._conn.execute("BEGIN")
             if intent is not None:
@@ -207,6 +209,7 @@ class Journal:
                     "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
                     (order.order_id, order.status, "", "submitted", now),
                 )
+        self._trim_write_ahead()
 
     def record_status(self, order_id: int, status: str, *, ib_status: str = "", detail: str = "", perm_id: int = 0,
                       filled: float | None = None, acknowledged: bool | None = None) -> bool:

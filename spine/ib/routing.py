@@ -90,7 +90,7 @@ class OrderRoutingMixin:
         at = self.journal.write_ahead(rows, intent=intent)
         self.ib.placeOrder(contract, self._ib_order(legs[0], tif="DAY"))
         self._hand_off()  # the caller waiting for the hand-off (IBBroker) goes on once the parent is with ib_async
-        self.journal.record_submissions(rows, intent=intent, at=at)
+        self.journal.record_written_ahead(rows, intent=intent, at=at)
         self._emit_submitted(cmd.intent_id, ticker, legs[:1])
         self._track_entries(ticker, legs[:1])
         return legs
@@ -128,7 +128,7 @@ class OrderRoutingMixin:
         at = self.journal.write_ahead(rows, intent=intent)
         self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC" if cmd.role in ("stop", "take_profit") else "DAY"))
         self._hand_off()
-        self.journal.record_submissions(rows, intent=intent, at=at)
+        self.journal.record_written_ahead(rows, intent=intent, at=at)
         self._emit_submitted(cmd.intent_id, cmd.ticker.upper(), [leg])
         self._track_entries(cmd.ticker.upper(), [leg])
         return Submission((leg.order_id,))

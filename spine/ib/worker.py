@@ -129,17 +129,17 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
                 handoff: threading.Event | None = None) -> None:  # fmt: skip
         """Runs on the loop (``call_soon_threadsafe``): a bracket's parent goes at once when nothing is ahead of it."""
         if self._commands_idle and self._commands.empty() and isinstance(command, PlaceBracket):
-            self._handoff = handoff
+            self._handoff = handoff  # set by _start_bracket right after the parent's placeOrder
             try:
                 legs = self._bracket_now(command)
             except Exception as exc:  # noqa: BLE001 - as in the command loop: one bad command must not end the session
+                self._hand_off()
                 self._command_failed(command, exc, future)
                 return
-            finally:
-                self._hand_off()
             if legs is not None:
                 self._commands.put_nowait((_FinishBracket(command, legs), future, None))
                 return
+            self._handoff = None  # nothing placed: the command loop hands off when it places the parent
         self._commands.put_nowait((command, future, handoff))
 
     def request_stop(self, cancel_working: bool) -> None:

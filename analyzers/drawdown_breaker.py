@@ -12,11 +12,11 @@ from typing import Any
 
 import backtrader as bt
 
-from analyzers.circuit_breaker import CircuitBreaker
-from brokers.gated_broker import GatedBroker, require_gated_broker
+from brokers.base import GatedBroker, require_gated_broker
 from spine.config import CircuitBreakerSettings
-from spine.event_log import EventLog
-from spine.state_store import StateStore
+from spine.core.events import EventLog
+from spine.safety.circuit_breaker import CircuitBreaker
+from spine.safety.state_store import StateStore
 
 
 class DrawdownBreaker(bt.Analyzer):

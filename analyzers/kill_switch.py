@@ -28,10 +28,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import backtrader as bt
 
-from brokers.gated_broker import GatedBroker, require_gated_broker
+from brokers.base import GatedBroker, require_gated_broker
 from spine.config import KillSwitchSettings
-from spine.event_log import EventLog
-from spine.state_store import StateStore, as_utc
+from spine.core.events import EventLog
+from spine.safety.state_store import StateStore, as_utc
 
 _CLOCK_SLACK = timedelta(seconds=1)
 _ACTIONS = {

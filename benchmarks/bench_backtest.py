@@ -1,6 +1,6 @@
 """Benchmark: the ``spine backtest`` harness against a bare Backtrader strategy.
 
-Both runs read the same SYNTHETIC data (``spine.synthetic``: N tickers x M daily bars,
+Both runs read the same SYNTHETIC data (``spine.data.synthetic``: N tickers x M daily bars,
 about one signal per ticker per week), written once as CSV files to a temporary folder,
 through the same ``ArrayFeed``. Each run happens in its own process so that peak memory
 (``ru_maxrss``) is measured per run; only ``cerebro.run()`` is timed.
@@ -49,9 +49,9 @@ from typing import Any
 import backtrader as bt
 import numpy as np
 
-from spine.feeds import ArrayFeed, date_numbers
-from spine.prices import load_prices
-from spine.signals import load_signals
+from spine.data.prices import load_prices
+from spine.data.signals import load_signals
+from spine.feeds.array import ArrayFeed, date_numbers
 
 VARIANTS = ("harness", "bare")
 BEFORE = "harness-before"  # --before DIR: the harness from another checkout (the code before a change)
@@ -74,7 +74,7 @@ def synthetic_tickers(count: int) -> list[str]:
 
 def write_data(folder: Path, tickers: int, bars: int, every_n_bars: int = EVERY_N_BARS) -> tuple[Path, Path]:
     """Write ``prices/<TICKER>.csv`` and ``signals.csv`` under ``folder``; return both paths."""
-    from spine.synthetic import generate_prices, generate_signals
+    from spine.data.synthetic import generate_prices, generate_signals
 
     prices = generate_prices(synthetic_tickers(tickers), bars, start=START, seed=SEED)
     signals = generate_signals(prices, every_n_bars=every_n_bars, seed=SEED)
@@ -123,10 +123,11 @@ def post_run_statistics(strategy: bt.Strategy, events: Any, start_value: float) 
     """Seconds to read the run's CSVs back and compute trades and statistics (writing them is the run's job)."""
     import pandas as pd
 
-    from spine.run_files import read_run_csv
-    from spine.run_folder import EVENT_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS, csv_text
-    from spine.statistics import run_statistics
-    from spine.trades import build_trades
+    from spine.reports.statistics import run_statistics
+    from spine.reports.trades import build_trades
+    from spine.runs.columns import EVENT_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS
+    from spine.runs.read import read_run_csv
+    from spine.runs.write import csv_text
 
     recorder = strategy.analyzers.recorder
     with tempfile.TemporaryDirectory(prefix="bench-stats-") as folder:
@@ -143,10 +144,10 @@ def post_run_statistics(strategy: bt.Strategy, events: Any, start_value: float) 
 
 
 def run_harness(prices_dir: Path, signals_csv: Path, *, old_analyzers: bool = False) -> dict[str, Any]:
-    from spine.backtest import BacktestRequest, build_cerebro, load_inputs
-    from spine.event_log import EventLog
-    from spine.prices import discover_price_files, ticker_from_path
-    from spine.state_store import StateStore
+    from spine.core.events import EventLog
+    from spine.data.prices import discover_price_files, ticker_from_path
+    from spine.routes.backtest import BacktestRequest, build_cerebro, load_inputs
+    from spine.safety.state_store import StateStore
 
     tickers = [ticker_from_path(p) for p in discover_price_files([prices_dir])]
     config = bench_config(tickers)
@@ -279,14 +280,14 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
 
 
 def harness_run(cerebro: bt.Cerebro) -> Any:
-    """How ``run_backtest`` runs the harness's Cerebro: ``spine.backtest.run_frozen`` (the set-up frozen out of the collector).
+    """How ``run_backtest`` runs the harness's Cerebro: ``spine.routes.backtest.run_frozen`` (the set-up frozen out of the collector).
 
     A tree from before ``run_frozen`` existed (``--before``), or ``BENCH_GC`` set, runs
     plain ``cerebro.run()``; bare Backtrader always runs plain ``cerebro.run()``.
     """
     import os
 
-    from spine import backtest
+    from spine.routes import backtest
 
     run_frozen = getattr(backtest, "run_frozen", None)
     if run_frozen is None or os.environ.get("BENCH_GC"):

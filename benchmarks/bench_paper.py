@@ -36,10 +36,10 @@ from pathlib import Path
 
 from ib_async import IB
 
-from analyzers.circuit_breaker import CircuitBreaker
 from brokers.fill_model import FillModel
-from brokers.risk_gate import RiskGate
 from spine.config import RiskLimits, load_config
+from spine.core.live_signal import LiveSignal
+from spine.core.stops import RiskManager
 from spine.gateway import GatewaySettings, GatewayThread
 from spine.gateway.fault_hooks import roll_back_order_ids
 from spine.ib import (
@@ -50,12 +50,12 @@ from spine.ib import (
     SessionState,
 )
 from spine.ib.records import PlaceBracket, SessionError
-from spine.state_store import StateStore
-from strategies.live_signal import LiveSignal
-from strategies.risk_manager import RiskManager
+from spine.safety.circuit_breaker import CircuitBreaker
+from spine.safety.risk_gate import RiskGate
+from spine.safety.state_store import StateStore
 
 BUSY_SECS = 0.02  # Python work the caller goes on with after submit (Backtrader's thread after next())
-HANDOFF_SECS = 0.01  # spine paper's IBBroker hand-off wait (spine.paper_route.HANDOFF_TIMEOUT_SECS)
+HANDOFF_SECS = 0.01  # spine paper's IBBroker hand-off wait (spine.routes.paper.HANDOFF_TIMEOUT_SECS)
 SIGNAL_GAP_SECS = 0.08  # latency is per signal: one every 80 ms, so the order-message spacing (40/s) never holds one back
 
 

@@ -33,8 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from spine.backtest import BacktestRequest, run_backtest
 from spine.config import load_config
+from spine.routes.backtest import BacktestRequest, run_backtest
 from spine.sweep.runner import SweepRequest, run_sweep
 
 TAKE_PROFIT = (2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5)

@@ -32,10 +32,10 @@ import bench_backtest as bench
 
 
 def _harness_cerebro(prices_dir: Path, signals_csv: Path, state: str):
-    from spine.backtest import BacktestRequest, build_cerebro, load_inputs
-    from spine.event_log import EventLog
-    from spine.prices import discover_price_files, ticker_from_path
-    from spine.state_store import StateStore
+    from spine.core.events import EventLog
+    from spine.data.prices import discover_price_files, ticker_from_path
+    from spine.routes.backtest import BacktestRequest, build_cerebro, load_inputs
+    from spine.safety.state_store import StateStore
 
     tickers = [ticker_from_path(p) for p in discover_price_files([prices_dir])]
     config = bench.bench_config(tickers)

@@ -1,17 +1,17 @@
 """Backtrader brokers and the pre-trade risk gate every broker route shares."""
 
+from brokers.base import GatedBroker, NotAGatedBrokerError, require_gated_broker
 from brokers.fill_model import Bar, FillModel
-from brokers.gate_orders import ORDER_TYPES, order_intent
-from brokers.gated_broker import GatedBroker, NotAGatedBrokerError, require_gated_broker
+from brokers.gate_adapter import ORDER_TYPES, order_intent
 from brokers.ib_broker import IBBroker
-from brokers.risk_gate import (
+from brokers.sim_broker import SimBroker
+from spine.safety.risk_gate import (
     GateDecision,
     GateState,
     OrderIntent,
     PortfolioView,
     RiskGate,
 )
-from brokers.sim_broker import SimBroker
 
 __all__ = [
     "ORDER_TYPES",

@@ -14,7 +14,7 @@ into Backtrader notifications, positions and trades.
   snapshot is recorded as an event).
 - Positions open at start are loaded from the first account snapshot.
 - Every order passes the ``RiskGate`` before anything is handed to the IB thread; the
-  translation to an ``OrderIntent`` is ``brokers.gate_orders``, the one ``SimBroker``
+  translation to an ``OrderIntent`` is ``brokers.gate_adapter``, the one ``SimBroker``
   uses. A bracket is held until its last leg arrives and checked whole: a refusal of the
   entry rejects the children with it, and nothing is sent.
 - Matching is by orderRef (``<TAG>:<intent id>:<role>:<attempt>``), never by order id
@@ -35,11 +35,10 @@ from typing import Any
 
 import backtrader as bt
 
-from brokers import ib_translation as tr
-from brokers.gate_orders import order_intent, order_type_of
-from brokers.gated_broker import HaltsOnKill
+from brokers.base import HaltsOnKill
+from brokers.gate_adapter import order_intent, order_type_of
 from brokers.order_roles import PROTECTIVE_ROLES, cancelled_by_kill, intent_of, role_of
-from brokers.risk_gate import PortfolioView, RiskGate
+from spine.ib import translation as tr
 from spine.ib.records import (
     AccountSnapshot,
     Cancel,
@@ -52,6 +51,7 @@ from spine.ib.records import (
     SessionError,
     SessionStateChanged,
 )
+from spine.safety.risk_gate import PortfolioView, RiskGate
 
 _NO_BOOK = PortfolioView(nav=0.0, positions={}, last_prices={})
 _INTENT_CHARS = re.compile(r"[^A-Za-z0-9._\-]")
@@ -83,7 +83,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         ("on_event", None),  # Callable[[datetime, str, str], None] (the run's EventLog.record)
         ("wall_clock", None),  # Callable[[], datetime]; default datetime.now(UTC)
         ("intraday_breaker", False),  # every account snapshot's NetLiquidation feeds the gate's breaker (paper route)
-        ("vix_line", None),  # spine.vix_line.VixLine: the VIX index quote (paper route), or None
+        ("vix_line", None),  # spine.safety.vix_line.VixLine: the VIX index quote (paper route), or None
         ("handoff_timeout_secs", 0.0),  # wait (GIL released) up to this long for the IB thread to place an order (paper route)
     )
 

@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 
 import backtrader as bt
 
+from brokers.base import HaltsOnKill
 from brokers.fill_model import FillModel
-from brokers.gate_orders import order_intent
-from brokers.gated_broker import HaltsOnKill
+from brokers.gate_adapter import order_intent
 from brokers.order_roles import PROTECTIVE_ROLES, cancelled_by_kill, role_of
-from brokers.risk_gate import PortfolioView, RiskGate
+from spine.safety.risk_gate import PortfolioView, RiskGate
 
 _NO_BOOK = PortfolioView(nav=0.0, positions={}, last_prices={})
 

@@ -29,8 +29,8 @@ from pydantic import (
     model_validator,
 )
 
-from spine.errors import ConfigError
-from spine.resources import shipped_path
+from spine.core.errors import ConfigError
+from spine.core.resources import shipped_path
 
 SHIPPED_CONFIG_DIR = shipped_path("config")  # the checkout's config/, or the installed copy
 

@@ -1,81 +1,18 @@
-"""Position sizing that respects the money actually there and the risk budget.
+"""``LiquiditySizer``: the Backtrader sizer over ``spine.core.sizing.size_position``.
 
-``size_position`` is the pure rule; ``LiquiditySizer`` is the thin Backtrader adapter
-that feeds it the broker's NAV and available funds (the cash in a backtest,
+It feeds the pure rule the broker's NAV and available funds (the cash in a backtest,
 IB's AvailableFunds with the IBKR broker).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import backtrader as bt
 
-from brokers.gated_broker import require_gated_broker
-from strategies.live_signal import LiveSignal
-
-FUNDS_HEADROOM = 0.99  # keep 1% of available funds for slippage and commission on the fill
-
-
-@dataclass(frozen=True, slots=True)
-class SizeDecision:
-    """Shares to trade and the cap that bound them; ``skip_reason`` is set when shares is 0."""
-
-    shares: int
-    binding_cap: str
-    caps: dict[str, float]
-    skip_reason: str = ""
-
-    @property
-    def sizing(self) -> str:
-        """The ``sizing`` column of ``orders.csv``: the binding cap, then the shares each cap allowed.
-
-        e.g. ``risk_budget (weight 296, funds 1012, risk_budget 104, max_position_size 10000)``,
-        so a target weight cut down by the risk budget is visible on the entry row.
-        """
-        if not self.caps:
-            return self.binding_cap
-        shown = ", ".join(f"{SIZING_NAMES.get(name, name)} {math.floor(value + 1e-9):d}" for name, value in self.caps.items())
-        return f"{SIZING_NAMES.get(self.binding_cap, self.binding_cap)} ({shown})"
-
-
-SIZING_NAMES = {"target": "weight", "funds": "funds", "risk": "risk_budget", "max_position_size": "max_position_size"}
-
-
-def size_position(
-    *,
-    weight: float,
-    entry_price: float,
-    atr_per_share: float,
-    nav: float,
-    available_funds: float,
-    risk_pct: float,
-    atr_multiplier: float,
-    max_position_size: int,
-    min_order_size: int,
-) -> SizeDecision:
-    """Whole shares: the least of target weight x NAV, available funds, the risk budget and max_position_size.
-
-    The risk budget is ``risk_pct x NAV / (atr_multiplier x ATR)``: the shares whose
-    loss at the Smart Stop equals the fraction of NAV we are willing to lose.
-    """
-    if not (math.isfinite(entry_price) and entry_price > 0):
-        return SizeDecision(0, "price", {}, f"entry price {entry_price!r} is not a positive number")
-    if not (math.isfinite(atr_per_share) and atr_per_share > 0):
-        return SizeDecision(0, "risk", {}, f"ATR {atr_per_share!r} gives no stop distance to size against")
-    caps = {
-        "target": max(weight, 0.0) * max(nav, 0.0) / entry_price,
-        "funds": max(available_funds, 0.0) * FUNDS_HEADROOM / entry_price,
-        "risk": risk_pct * max(nav, 0.0) / (atr_multiplier * atr_per_share),
-        "max_position_size": float(max_position_size),
-    }
-    binding = min(caps, key=lambda name: caps[name])
-    shares = math.floor(caps[binding] + 1e-9)
-    if shares <= 0 or shares < min_order_size:
-        reason = f"sized {shares} shares (bound by {binding}), below min_order_size {min_order_size}"
-        return SizeDecision(0, binding, caps, reason)
-    return SizeDecision(shares, binding, caps)
+from brokers.base import require_gated_broker
+from spine.core.live_signal import LiveSignal
+from spine.core.sizing import FUNDS_HEADROOM, SizeDecision, size_position
 
 
 class LiquiditySizer(bt.Sizer):

@@ -26,14 +26,14 @@ from dataclasses import dataclass, field
 import backtrader as bt
 import numpy as np
 
-from spine.event_log import EventLog
-from spine.feeds import date_numbers
-from spine.signal_source import FixedSignals, SignalSource, signal_source
-from spine.signals import SignalRecord
+from spine.core.events import EventLog
+from spine.core.live_signal import LiveSignal, provenance_tag
+from spine.core.stops import RiskManager
+from spine.core.ticks import round_to_tick
+from spine.data.signal_source import FixedSignals, SignalSource, signal_source
+from spine.data.signals import SignalRecord
+from spine.feeds.array import date_numbers
 from strategies.liquidity_sizer import LiquiditySizer
-from strategies.live_signal import LiveSignal, provenance_tag
-from strategies.price_ticks import round_to_tick
-from strategies.risk_manager import RiskManager
 
 MIN_TAKE_PROFIT = 0.01
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from spine.errors import InputError
+from spine.core.errors import InputError
 
 FAULT_KINDS = ("ack_delay", "blackhole", "commission_first", "data_lost", "drop", "exec_first", "external_fill",
                "margin_warning", "partial", "reject", "restart", "silent")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from spine.prices import PriceSeries
+from spine.data.prices import PriceSeries
 
 WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
 PERIOD_BAR_SIZES = {"1 day": "D", "1 week": "W", "1 month": "M"}

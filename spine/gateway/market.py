@@ -13,7 +13,7 @@ position is the *current* bar:
   ("now") and a later end time is clipped to it (``history_end``). History before the
   window's start is served, so a session can warm up its indicators.
 
-Files of indices (``spine.prices.INDEX_TICKERS`` such as the VIX, or tickers given in
+Files of indices (``spine.data.prices.INDEX_TICKERS`` such as the VIX, or tickers given in
 ``indices``) are ``secType IND`` on ``CBOE`` and cannot be traded.
 
 Timestamps in the files are naive; they are read as exchange time in ``timezone``.
@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from brokers.fill_model import Bar
-from spine.errors import InputError
+from spine.core.errors import InputError
+from spine.data.prices import INDEX_TICKERS, PriceSeries, load_prices
 from spine.gateway.history import BarTable, HistoryService
-from spine.prices import INDEX_TICKERS, PriceSeries, load_prices
 
 DEFAULT_TIMEZONE = "US/Eastern"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from brokers.fill_model import FillModel
 from spine.config import SlippageSettings
-from spine.errors import InputError
+from spine.core.errors import InputError
 from spine.gateway.faults import FaultPlan
 
 DEFAULT_HOST = "127.0.0.1"
@@ -85,7 +85,7 @@ class GatewaySettings:
     start: str | None = None  # YYYY-MM-DD: the replay window's first day (default: the first bar common to the data)
     end: str | None = None  # YYYY-MM-DD: the replay window's last day (default: the end of the data)
     spread_bps: float = DEFAULT_SPREAD_BPS  # quoted bid/ask spread around the replayed price
-    indices: tuple[str, ...] = ()  # tickers served as indices (IND on CBOE) beside spine.prices.INDEX_TICKERS
+    indices: tuple[str, ...] = ()  # tickers served as indices (IND on CBOE) beside spine.data.prices.INDEX_TICKERS
 
     def __post_init__(self) -> None:
         loopback_host(self.host)

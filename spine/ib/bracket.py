@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
-from brokers.ib_translation import format_order_refs
 from spine.ib.records import PlaceBracket
+from spine.ib.translation import format_order_refs
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,13 @@ from tenacity import (
     wait_exponential,
 )
 
-from brokers import ib_translation as tr
-from spine.envelope import is_paper_account
+from spine.ib import translation as tr
 from spine.ib.failures import ClientIdInUse, ConnectFailed, FetchFailed, Refused
 from spine.ib.records import (
     SessionError,
     SessionState,
 )
+from spine.safety.envelope import is_paper_account
 
 
 class ConnectionMixin:

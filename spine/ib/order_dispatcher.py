@@ -21,16 +21,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from analyzers.circuit_breaker import CircuitBreaker
-from brokers.ib_translation import format_order_ref
-from brokers.risk_gate import OrderIntent, PortfolioView, RiskGate
 from spine.config import SpineConfig, load_config
-from spine.envelope import resolve_envelope
+from spine.core.live_signal import LiveSignal
+from spine.core.sizing import size_position
+from spine.core.stops import RiskManager
 from spine.ib.account_monitor import AccountMonitor, AccountUnavailable
 from spine.ib.records import PlaceBracket
-from strategies.liquidity_sizer import size_position
-from strategies.live_signal import LiveSignal
-from strategies.risk_manager import RiskManager
+from spine.ib.translation import format_order_ref
+from spine.safety.circuit_breaker import CircuitBreaker
+from spine.safety.envelope import resolve_envelope
+from spine.safety.risk_gate import OrderIntent, PortfolioView, RiskGate
 
 DEFAULT_QUOTE_MAX_AGE_SECS = 120.0
 SUBMIT_TIMEOUT_SECS = 5.0

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from brokers.ib_translation import parse_order_ref
 from spine.ib.fill_assembler import ExecutionHalf
 from spine.ib.journal import JournalOrder
+from spine.ib.translation import parse_order_ref
 
 _EPS = 1e-9
 WORKING = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"})

@@ -172,7 +172,7 @@ class OrderStatus:
     """A status change of one IB order, already translated to a Backtrader state.
 
     ``bt_status`` is one of Submitted, Accepted, Partial, Completed, Canceled, Rejected,
-    Margin, Expired (``brokers.ib_translation``); ``ib_status`` and ``error_code`` are IB's
+    Margin, Expired (``spine.ib.translation``); ``ib_status`` and ``error_code`` are IB's
     raw words, kept for the record. ``reason`` is set for refusals and cancels.
     """
 

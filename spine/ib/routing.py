@@ -1,6 +1,6 @@
 """Order routing on the ``spine-ib`` worker: native brackets and single orders (journaled before
 ib_async sends them, spaced under IB's message rate), cancels, flatten, and what comes back:
-order statuses and errors through the pure table (``brokers.ib_translation``), fills paired by execId.
+order statuses and errors through the pure table (``spine.ib.translation``), fills paired by execId.
 
 A mixin of ``spine.ib.worker.IBWorker``: ``self`` is the worker, whose state is set up there."""
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from ib_async import Contract, Order
 
-from brokers import ib_translation as tr
+from spine.ib import translation as tr
 from spine.ib.bracket import LegSpec, bracket_legs, round_to_tick
 from spine.ib.fill_assembler import AssembledFill, ExecutionHalf
 from spine.ib.journal import JournalOrder
@@ -302,7 +302,7 @@ class OrderRoutingMixin:
         self._publish_working()
 
     def _on_order_error(self, order_id: int, code: int, message: str) -> None:
-        """An error on one of our orders, through the pure table, once (``brokers.ib_translation.bt_status_for_error``).
+        """An error on one of our orders, through the pure table, once (``spine.ib.translation.bt_status_for_error``).
 
         ib_async hands some order errors over as warnings (110 on an acknowledged order,
         2148 and the other 2100s): it marks the trade ``ValidationError`` and leaves it

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spine.envelope import LIVE_PORTS
+from spine.safety.envelope import LIVE_PORTS
 
 if TYPE_CHECKING:
     from spine.config import SpineConfig

@@ -17,7 +17,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from brokers import ib_translation as tr
+from spine.ib import translation as tr
 from spine.ib.bracket import round_to_tick
 from spine.ib.failures import FetchFailed
 from spine.ib.journal import JournalOrder

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ib_async import IB, Contract
 
-from brokers import ib_translation as tr
+from spine.ib import translation as tr
 from spine.ib.bracket import LegSpec
 from spine.ib.connection import ConnectionMixin
 from spine.ib.failures import ClientIdInUse, ConnectFailed, FetchFailed, Refused
@@ -56,7 +56,7 @@ from spine.ib.records import (
 from spine.ib.routing import RISK_STATES, OrderRoutingMixin
 from spine.ib.settings import SessionSettings
 from spine.ib.syncing import SyncMixin
-from spine.state_store import StateStore
+from spine.safety.state_store import StateStore
 
 if TYPE_CHECKING:
     from spine.ib.session import IBSession

@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from spine.errors import InputError
+from spine.core.errors import InputError
 
 CONNECT_TIMEOUT_SECONDS = 10
 # A local cluster's scheduler and nannies live in the driver's process, on the cores the

@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from spine.labels import RESEARCH_LABEL
+from spine.core.labels import RESEARCH_LABEL
 
 MAX_LEVELS = 10
 BINS = 8

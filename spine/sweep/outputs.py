@@ -13,8 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spine.labels import RESEARCH_LABEL
-from spine.run_folder import csv_text, write_json
+from spine.core.files import write_json
+from spine.core.labels import RESEARCH_LABEL
+from spine.runs.write import csv_text
 from spine.sweep.heatmap import write_heatmaps
 from spine.sweep.results import best_row, columns, sort_rows
 from spine.sweep.walk_forward import gap_summary, stitch_equity
@@ -64,7 +65,7 @@ def _walk_forward(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[st
     stitched = stitch_equity(curves)
     (folder / OOS_EQUITY_FILE).write_text(csv_text(stitched, ("datetime", "fold", "value", "fold_value"), research_only=research_only), encoding="utf-8")
     if stitched:
-        from spine.pnl_plot import plot_pnl
+        from spine.reports.figures import plot_pnl
 
         plot_pnl(stitched, folder / OOS_PLOT_FILE, title="Spine walk-forward: stitched out-of-sample equity", research_only=research_only)
     start_value = stitched[0]["value"] if stitched else None

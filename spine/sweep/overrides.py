@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from spine.config import SpineConfig, _describe, _model_at
-from spine.errors import ConfigError
+from spine.core.errors import ConfigError
 from spine.sweep.universe import UNIVERSE_KEY
 
 FIXED_SECTIONS = ("folder", "sectors_file", "broker", "compliance", "trading.ib", "trading.execution.paper_account", "trading.execution.live_account")

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from spine.backtest import BacktestRequest, load_inputs
 from spine.config import SpineConfig
-from spine.errors import InputError
+from spine.core.errors import InputError
+from spine.routes.backtest import BacktestRequest, load_inputs
 from spine.sweep.cluster import dashboard_available, open_client
 from spine.sweep.outputs import write_outputs
 from spine.sweep.overrides import apply_overrides, validate_all

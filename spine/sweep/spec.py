@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from spine.config import _describe
-from spine.errors import ConfigError
+from spine.core.errors import ConfigError
 from spine.sweep.universe import UNIVERSE_KEY, normalise_universe
 
 RESERVED_KEYS = ("parameters", "search", "trials", "seed", "objective", "direction", "walk_forward")

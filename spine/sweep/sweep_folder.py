@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from spine.errors import InputError
-from spine.run_folder import unique_run_name
+from spine.core.errors import InputError
+from spine.runs.write import unique_run_name
 
 JOURNAL_FILE = "trials.jsonl"
 META_FILE = "sweep-meta.json"

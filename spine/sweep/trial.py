@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from spine.backtest import BacktestRequest, _clip, _Inputs, run_backtest
 from spine.config import SpineConfig
-from spine.errors import DataError
-from spine.prices import _between, _bound
+from spine.core.errors import DataError
+from spine.data.prices import _between, _bound
+from spine.routes.backtest import BacktestRequest, _clip, _Inputs, run_backtest
 from spine.sweep.overrides import apply_overrides
 from spine.sweep.universe import UNIVERSE_KEY, select_tickers
 

@@ -12,8 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from spine.backtest import _clip, _Inputs
-from spine.errors import ConfigError
+from spine.core.errors import ConfigError
+from spine.routes.backtest import _clip, _Inputs
 
 UNIVERSE_KEY = "tickers"
 

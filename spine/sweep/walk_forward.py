@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from spine.errors import ConfigError
+from spine.core.errors import ConfigError
 from spine.sweep.spec import WalkForwardSpec
 
 

@@ -16,10 +16,10 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
-# what ``run_trial`` reaches: the trial module pulls spine.backtest (Backtrader, numpy,
+# what ``run_trial`` reaches: the trial module pulls spine.routes.backtest (Backtrader, numpy,
 # the harness); run_backtest and write_run_files import the benchmark and the reports
-# (pandas, empyrical through spine.statistics) only when they run
-TRIAL_MODULES = ("spine.sweep.trial", "spine.benchmark", "spine.reports")
+# (pandas, empyrical through spine.reports.statistics) only when they run
+TRIAL_MODULES = ("spine.sweep.trial", "spine.reports.benchmark", "spine.reports.build")
 
 
 def import_modules(names: Sequence[str] = TRIAL_MODULES) -> list[str]:

@@ -6,8 +6,8 @@ import numpy as np
 from analyzers import DrawdownBreaker
 from brokers import RiskGate, SimBroker
 from spine.config import RiskLimits
-from spine.feeds import ArrayFeed
-from spine.prices import PriceSeries
+from spine.data.prices import PriceSeries
+from spine.feeds.array import ArrayFeed
 
 WIDE = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100, max_positions=100, max_price_deviation_pct=1.0, max_orders_per_minute=1000)
 

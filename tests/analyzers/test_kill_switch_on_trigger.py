@@ -12,9 +12,9 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from spine.backtest import BacktestRequest, run_backtest
 from spine.cli import app
 from spine.config import load_config
+from spine.routes.backtest import BacktestRequest, run_backtest
 
 ENTRIES = [(30, "ALPH", 0.2, "BUY"), (30, "DLTA", 0.2, "BUY"), (80, "ECHO", 0.2, "BUY")]
 KILL_REASON = "kill_switch: vix 55 > 40"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spine.backtest import BacktestRequest, run_backtest
 from spine.config import load_config
-from spine.state_store import StateStore
+from spine.routes.backtest import BacktestRequest, run_backtest
+from spine.safety.state_store import StateStore
 
 MONTH = 30 * 24 * 60
 
@@ -111,7 +111,7 @@ def test_a_breaker_cooldown_rearms_it_with_an_event_and_a_state_record(tmp_path,
 
 
 def test_rearm_vix_below_above_the_trigger_is_a_config_error(make_config_dir):
-    from spine.errors import ConfigError
+    from spine.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="rearm_vix_below"):
         load_config(make_config_dir({"config.yaml": {"kill_switch.rearm_vix_below": 45.0}}))

@@ -16,9 +16,9 @@ from brokers.fill_model import (
     parse_commission,
 )
 from spine.config import SlippageSettings, load_config
-from spine.errors import ConfigError
-from spine.feeds import ArrayFeed
-from spine.prices import PriceSeries
+from spine.core.errors import ConfigError
+from spine.data.prices import PriceSeries
+from spine.feeds.array import ArrayFeed
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from brokers import GatedBroker, IBBroker
-from brokers import ib_translation as tr
 from brokers.ib_broker import ib_intent_id
+from spine.ib import translation as tr
 from spine.ib.records import AccountSnapshot, PositionRecord
 
 NOW = datetime(2024, 3, 12, 15, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import pytest
 
 from brokers import Bar, FillModel, RiskGate, SimBroker
 from spine.config import RiskLimits, SlippageSettings
-from spine.feeds import ArrayFeed
-from spine.prices import PriceSeries
+from spine.data.prices import PriceSeries
+from spine.feeds.array import ArrayFeed
 
 OPEN = [100.0, 101.0, 99.0, 103.0, 102.0, 104.0]
 HIGH = [102.0, 103.0, 101.0, 105.0, 104.0, 106.0]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from spine.backtest import BacktestRequest, run_backtest
 from spine.config import load_config
+from spine.routes.backtest import BacktestRequest, run_backtest
 
 
 def rows(path: Path) -> list[dict[str, str]]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spine.backtest import BacktestRequest, run_backtest
 from spine.config import load_config
+from spine.routes.backtest import BacktestRequest, run_backtest
 
 nbclient = pytest.importorskip("nbclient")
 nbformat = pytest.importorskip("nbformat")

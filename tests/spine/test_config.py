@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from spine.config import load_config
-from spine.errors import ConfigError
+from spine.core.errors import ConfigError
 
 
 def test_shipped_config_loads_with_the_seed_envelope_defaults():

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from spine.backtest import BacktestRequest, run_backtest
 from spine.config import load_config
+from spine.routes.backtest import BacktestRequest, run_backtest
 
 
 @pytest.fixture
@@ -94,9 +94,9 @@ def test_strategy_runs_in_a_plain_cerebro_with_a_flat_signal_list_and_no_sizer(t
     import backtrader as bt
 
     from brokers import RiskGate, SimBroker
-    from spine.feeds import ArrayFeed
-    from spine.prices import load_prices
-    from spine.signals import load_signals
+    from spine.data.prices import load_prices
+    from spine.data.signals import load_signals
+    from spine.feeds.array import ArrayFeed
     from strategies import SignalStrategy
 
     signals_csv = tmp_path / "flat.csv"

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from spine.backtest import BacktestRequest, build_cerebro, load_inputs
 from spine.config import load_config
-from spine.event_log import EventLog
-from spine.signal_source import FixedSignals
-from spine.state_store import StateStore
-from spine.synthetic import generate_prices, generate_signals
+from spine.core.events import EventLog
+from spine.data.signal_source import FixedSignals
+from spine.data.synthetic import generate_prices, generate_signals
+from spine.routes.backtest import BacktestRequest, build_cerebro, load_inputs
+from spine.safety.state_store import StateStore
 
 
 class PolledSignals:

@@ -6,9 +6,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from spine.cli.gateway import build_settings, gateway_command
 from spine.config import SlippageSettings
-from spine.errors import InputError
-from spine.gateway.cli import build_settings, gateway_command
+from spine.core.errors import InputError
 from spine.gateway.settings import parse_slippage
 
 

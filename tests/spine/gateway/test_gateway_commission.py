@@ -7,8 +7,8 @@ from pathlib import Path
 
 from ib_async import MarketOrder, Stock
 
+from spine.cli.gateway import build_settings
 from spine.gateway import GatewayThread
-from spine.gateway.cli import build_settings
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ib_async import IB, MarketOrder, Stock
 
-from spine.errors import InputError
+from spine.core.errors import InputError
 from spine.gateway import SERVER_VERSION, GatewaySettings, GatewaySimulator
 from spine.gateway.protocol import decode_payload, encode_frame
 

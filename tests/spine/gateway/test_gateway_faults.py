@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from ib_async import IB, LimitOrder, MarketOrder, Stock
 
-from spine.errors import InputError
+from spine.core.errors import InputError
 from spine.gateway.faults import FaultPlan, ScheduledFault
 
 ABC = Stock("ABC", "SMART", "USD")

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ib_async import Stock
 
+from spine.data.prices import load_prices
 from spine.gateway import GatewaySettings, GatewayThread
 from spine.gateway.history import HistoryError, HistoryService
 from spine.gateway.market import MarketClock
-from spine.prices import load_prices
 
 ABC = Stock("ABC", "SMART", "USD")
 

@@ -6,7 +6,7 @@ import pytest
 from ib_async import IB, LimitOrder, MarketOrder, Stock
 
 from brokers.fill_model import FillModel
-from spine.errors import InputError
+from spine.core.errors import InputError
 from spine.gateway.faults import FaultPlan, ScheduledFault
 
 ABC = Stock("ABC", "SMART", "USD")

@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from analyzers.circuit_breaker import CircuitBreaker
-from brokers.risk_gate import RiskGate
 from spine.config import load_config
-from spine.envelope import resolve_envelope
+from spine.core.live_signal import LiveSignal
+from spine.core.stops import RiskManager
 from spine.ib import AccountMonitor, OrderDispatcher
-from strategies.live_signal import LiveSignal
-from strategies.risk_manager import RiskManager
+from spine.safety.circuit_breaker import CircuitBreaker
+from spine.safety.envelope import resolve_envelope
+from spine.safety.risk_gate import RiskGate
 
 PAPER = {
     "config.yaml": {

@@ -9,7 +9,7 @@ from ib_async import IB
 
 from spine.ib import IBSession, SessionSettings, SessionState
 from spine.ib.records import Fill, PlaceBracket, Refresh, SessionError
-from spine.state_store import StateStore
+from spine.safety.state_store import StateStore
 
 
 def _bracket(intent: str = "s1") -> PlaceBracket:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from spine.config import load_config
-from spine.errors import ConfigError
+from spine.core.errors import ConfigError
 from spine.sweep.overrides import apply_overrides
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spine.errors import ConfigError
+from spine.core.errors import ConfigError
 from spine.sweep.spec import (
     Range,
     load_sweep_spec,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from spine.backtest import BacktestRequest, load_inputs
 from spine.config import load_config
-from spine.errors import ConfigError
+from spine.core.errors import ConfigError
+from spine.routes.backtest import BacktestRequest, load_inputs
 from spine.sweep.spec import sweep_spec_from_mapping
 from spine.sweep.trial import SharedInputs, run_trial
 from spine.sweep.universe import check_universes

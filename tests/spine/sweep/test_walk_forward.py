@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from spine.errors import ConfigError
+from spine.core.errors import ConfigError
 from spine.sweep.spec import WalkForwardSpec
 from spine.sweep.walk_forward import gap_summary, make_folds, stitch_equity
 

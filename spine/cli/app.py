@@ -1,0 +1,178 @@
+"""The ``spine`` command line: one sub-command per route or tool.
+
+Every ``InputError`` or ``SafetyError`` becomes one message on stderr and exit code 2,
+with no traceback; anything else is a bug and keeps its traceback. The translation is
+done around each command, so it holds for the installed ``spine`` script and for
+``typer.testing.CliRunner().invoke(app, ...)`` alike.
+
+``spine --help`` must answer fast, so commands whose modules load pandas, Backtrader or
+the gateway (``gateway``, ``data``) are imported only when they run (``_LazyGroup``);
+their one-line help is written here.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
+
+from spine.cli.backtest import backtest_command
+from spine.cli.report import report_command
+from spine.cli.safety import check_command, kill_command, resume_command, status_command
+from spine.core.errors import InputError, SafetyError
+from spine.core.process import collect_less_often, skip_exit_collection
+
+EXIT_BAD_INPUT = 2
+
+# name -> (module, attribute, one-line help); an attribute named ``*_app`` builds a typer
+# app (a sub-group), any other is a command function. Loaded on first use, never for --help.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "gateway": ("spine.cli.gateway", "gateway_command", "Offline IB Gateway simulator: the TWS socket protocol on loopback, replaying price files."),
+    "data": ("spine.cli.app", "build_data_app", "Market data: download daily bars into the local cache."),
+    "paper": ("spine.cli.paper", "paper_command", "Trade an IB paper account (or spine gateway) through ib_async, behind the same safety envelope."),
+    "rehearse": ("spine.cli.paper", "rehearse_command", "Rehearse a paper session against the in-process gateway simulator, in lockstep and deterministic."),
+    "sweep": ("spine.cli.sweep", "sweep_command", "Parameter sweeps and walk-forward on Dask: many fresh backtests, one results table."),
+}
+
+
+def _load_lazy(name: str) -> Any:
+    """The real click command behind a lazy name (imports its module now)."""
+    module, attribute, _ = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(module), attribute)
+    if attribute.endswith("_app"):
+        command = typer.main.get_group(target())
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(refusing_bad_input(target))
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class _LazyGroup(TyperGroup):
+    """A typer group that lists ``LAZY_COMMANDS`` from their help text and imports them on use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in LAZY_COMMANDS if name not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            text = LAZY_COMMANDS[cmd_name][2]
+            return TyperCommand(cmd_name, help=text, short_help=text)
+        return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
+            self.commands[args[0]] = _load_lazy(args[0])
+        return super().resolve_command(ctx, args)
+
+
+def build_data_app() -> typer.Typer:
+    """Built on first use: ``spine.data.yahoo_cache`` loads pandas."""
+    from spine.data.yahoo_cache import fetch_command
+
+    data = typer.Typer(help="Market data: download daily bars into the local cache.", no_args_is_help=True)
+
+    @data.callback()
+    def _data() -> None:
+        """Market data: download daily bars into the local cache."""
+
+    data.command("fetch")(refusing_bad_input(fetch_command))
+    return data
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"spine {spine_version()}")
+        raise typer.Exit(0)
+
+
+def spine_version() -> str:
+    """The installed distribution's version (the source tree's when not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("spine")
+    except PackageNotFoundError:
+        return "0.1.0"
+
+app = typer.Typer(
+    cls=_LazyGroup,
+    name="spine",
+    help="Spine: a Backtrader harness for Interactive Brokers with a fail-closed safety envelope (research only by default).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def refusing_bad_input(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so bad input or a safety refusal is one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (InputError, SafetyError) as exc:
+            Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+
+    return guarded
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="print the version and exit", is_eager=True, callback=_version),
+) -> None:
+    """Spine: research signals to provenance-tagged bracket orders, behind a fail-closed safety envelope."""
+
+
+app.command("backtest")(refusing_bad_input(backtest_command))
+app.command("check")(refusing_bad_input(check_command))
+app.command("kill")(refusing_bad_input(kill_command))
+app.command("resume")(refusing_bad_input(resume_command))
+app.command("status")(refusing_bad_input(status_command))
+app.command("report")(refusing_bad_input(report_command))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``spine`` script; returns the exit code.
+
+    Without ``argv`` (the ``spine`` script, ``python -m spine.cli.app``) the process is the
+    command's own, so its garbage collector is tuned for it (``spine.core.process``).
+    """
+    if argv is None:
+        collect_less_often()
+    code = _main(argv)
+    if argv is None:
+        skip_exit_collection()  # not after an uncaught exception
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        outcome = app(args=argv, standalone_mode=False, prog_name="spine")
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        Console(stderr=True).print("aborted")
+        return 1
+    except Exception as exc:
+        # Usage errors from the CLI parser (typer vendors click) know how to show themselves.
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            return code
+        raise
+    return outcome if isinstance(outcome, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""``spine paper`` and ``spine rehearse``: typer command functions (registered in ``spine.cli.app``).
+
+Both refuse with exit code 2 unless the safety envelope resolves to paper, listing every
+blocker as ``spine check`` does. Each ends by printing the run folder's path.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spine.config import load_config
+from spine.core.errors import BrokerError, InputError
+from spine.core.resources import SAMPLE_PRICES, SAMPLE_SIGNALS, SAMPLE_VIX
+from spine.routes.session import quiet_ib_async, require_paper
+
+
+def _broker_failure(exc: BrokerError) -> typer.Exit:
+    typer.echo(f"error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+
+def _day(value: str | None, flag: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise InputError(f"{flag} {value!r}: expected a date as YYYY-MM-DD") from None
+
+
+def paper_command(
+    config: Annotated[Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")] = None,
+    state: Annotated[Path, typer.Option("--state", help="state folder: journal, kill switch, breaker latch")] = Path("state"),
+    signals: Annotated[Path | None, typer.Option("--signals", help="signal CSV; rows appended while running are read")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="IB Gateway / TWS host (default trading.ib.host)")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="paper port (default: the envelope's paper port)")] = None,
+    client_id: Annotated[int | None, typer.Option("--client-id", help="IB API client id (default trading.ib.client_id)")] = None,
+    out: Annotated[Path, typer.Option("--out", help="where the run folder is written")] = Path("runs"),
+    until: Annotated[str | None, typer.Option("--until", help="stop after this date (YYYY-MM-DD)")] = None,
+    duration: Annotated[float | None, typer.Option("--duration", help="stop after this many seconds")] = None,
+    once: Annotated[bool, typer.Option("--once", help="refresh, reconcile, check the breaker, dispatch due signals, record NAV, exit")] = False,
+    cancel_on_exit: Annotated[bool, typer.Option("--cancel-on-exit", help="cancel working orders at IB when stopping")] = False,
+    require_vix: Annotated[bool, typer.Option("--require-vix", help="fail (exit 2) when IB sends no VIX index quote for the kill switch")] = False,
+) -> None:
+    """Trade the signals on an IB paper account (or `spine gateway`) behind the same gate as the backtest."""
+    from spine.routes.paper import PaperRequest, run_paper
+
+    cfg = load_config(config)
+    envelope = require_paper(cfg, "spine paper")
+    if duration is not None and duration <= 0:
+        raise InputError(f"--duration {duration:g}: expected a number of seconds above 0")
+    request = PaperRequest(
+        config=cfg,
+        state_dir=state,
+        signals=signals if signals is not None else SAMPLE_SIGNALS,
+        host=host or cfg.trading.ib.host,
+        port=port if port is not None else envelope.port,
+        client_id=client_id if client_id is not None else cfg.trading.ib.client_id,
+        out_dir=out,
+        until=_day(until, "--until"),
+        duration_secs=duration,
+        once=once,
+        cancel_on_exit=cancel_on_exit,
+        require_vix=require_vix,
+    )
+    try:
+        with quiet_ib_async():
+            result = run_paper(request)
+    except BrokerError as exc:
+        raise _broker_failure(exc) from None
+    typer.echo(f"session ended ({result.summary.get('stopped_by', '')}): NAV {result.summary['end_value']:,.2f}")
+    typer.echo(str(result.run_dir))
+
+
+def rehearse_command(
+    config: Annotated[Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")] = None,
+    data: Annotated[list[Path] | None, typer.Option("--data", help="price files or folders the simulator replays")] = None,
+    signals: Annotated[Path | None, typer.Option("--signals", help="signal CSV (required with --data)")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="first trading day; bars before it warm up")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="last day replayed")] = None,
+    out: Annotated[Path, typer.Option("--out", help="where the run folder is written")] = Path("runs"),
+) -> None:
+    """Rehearse a paper session against the in-process gateway simulator, in lockstep (deterministic)."""
+    from spine.routes.rehearse import RehearseRequest, run_rehearsal
+
+    cfg = load_config(config)
+    require_paper(cfg, "spine rehearse")
+    if data and signals is None:
+        raise InputError("--signals FILE is required with --data (the bundled sample signals only cover the sample tickers)")
+    request = RehearseRequest(
+        config=cfg,
+        data=tuple(data) if data else (SAMPLE_PRICES,),
+        signals=signals if signals is not None else SAMPLE_SIGNALS,
+        start=_day(start, "--start"),
+        end=_day(end, "--end"),
+        out_dir=out,
+        vix=SAMPLE_VIX if not data and SAMPLE_VIX.is_file() else None,  # as spine backtest: the bundled VIX only with the bundled sample
+    )
+    try:
+        with quiet_ib_async():
+            result = run_rehearsal(request)
+    except BrokerError as exc:
+        raise _broker_failure(exc) from None
+    summary = result.summary
+    typer.echo(f"rehearsal: {summary['start']} .. {summary['end']}, {summary['orders']} orders, NAV {summary['end_value']:,.2f}, cash {result.final_cash:,.2f}")
+    typer.echo(str(result.run_dir))

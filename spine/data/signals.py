@@ -1,0 +1,296 @@
+"""Load and validate a signal feed: target weights per ticker and time.
+
+A signal file is a CSV with the columns ``datetime, ticker, weight, direction,
+source_type, source_ticker`` (names matched case-insensitively; ``source_ticker`` may
+be left out, it then reads as empty). Any other column is kept, by its original name,
+as metadata on each signal. ``weight`` is the target fraction of NAV in [0, 1];
+``direction`` is BUY or SELL; ``source_type`` is ``direct`` (news on the ticker itself)
+or ``propagated`` (derived from another ticker's news through a supply-chain link, e.g.
+news on NVDA creating a BUY on TSM, with ``source_ticker`` NVDA).
+
+Like price files, signal files accept ``#`` comment lines, and every problem is one
+``DataError`` naming the file, the editor line and the column, raised before anything
+is returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from spine.core.errors import DataError
+from spine.core.tickers import TICKER_RULE, is_ticker
+from spine.data.prices import (
+    CsvTable,
+    PriceSeries,
+    fail,
+    first_failure,
+    parse_times,
+    read_csv_table,
+)
+
+__all__ = ["DIRECTIONS", "SOURCE_TYPES", "SignalRecord", "load_signals"]
+
+DIRECTIONS = ("BUY", "SELL")
+SOURCE_TYPES = ("direct", "propagated")
+REQUIRED_COLUMNS = ("datetime", "ticker", "weight", "direction", "source_type")
+OPTIONAL_COLUMNS = ("source_ticker",)
+_EXPECTED_LAYOUT = "expected a header with datetime, ticker, weight, direction, source_type, source_ticker"
+
+
+@dataclass(frozen=True)
+class SignalRecord:
+    """One validated signal; ``row`` is its line in the file, for messages and skip reports."""
+
+    datetime: pd.Timestamp
+    ticker: str
+    weight: float
+    direction: str
+    source_type: str
+    source_ticker: str
+    metadata: Mapping[str, str]
+    row: int
+
+    @property
+    def is_propagated(self) -> bool:
+        """True when the signal came from another ticker's news through a supply-chain link."""
+        return self.source_type == "propagated"
+
+
+def load_signals(
+    path: str | Path,
+    prices: Mapping[str, PriceSeries] | None = None,
+    tickers: Sequence[str] | None = None,
+) -> list[SignalRecord]:
+    """Load ``path`` into signals sorted by time (ties keep file order).
+
+    ``tickers`` keeps only signals for those tickers, silently: a feed usually covers
+    more names than one backtest trades. With ``prices``, a signal for a ticker without
+    price data is an error, and so is a file whose signals all fall outside their
+    tickers' price ranges (almost always the wrong file or the wrong dates); a single
+    signal outside its range is kept, for the strategy to report as skipped.
+    """
+    path = Path(path)
+    table = read_csv_table(path, what="signal file")
+    names = table.column_map()
+    if "datetime" not in names and "date" in names:
+        names["datetime"] = names.pop("date")
+    missing = [key for key in REQUIRED_COLUMNS if key not in names]
+    if missing:
+        raise table.missing_columns(missing, _EXPECTED_LAYOUT)
+    if len(table.frame) == 0:
+        raise DataError(
+            path,
+            "no signal rows after the header; expected at least one signal",
+            row=table.header_line,
+        )
+
+    known = {
+        names[key] for key in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if key in names
+    }
+    extras = [str(c) for c in table.frame.columns if str(c) not in known]
+    lines = table.row_lines
+
+    dates = parse_times(table.frame[names["datetime"]].astype(str))
+    ticker = table.text(names["ticker"]).str.upper().to_numpy(dtype=object)
+    weight, _ = table.numbers(names["weight"])
+    direction = table.text(names["direction"]).str.upper().to_numpy(dtype=object)
+    source_type = table.text(names["source_type"]).str.lower().to_numpy(dtype=object)
+    if "source_ticker" in names:
+        source_ticker = (
+            table.text(names["source_ticker"]).str.upper().to_numpy(dtype=object)
+        )
+    else:
+        source_ticker = np.full(len(ticker), "", dtype=object)
+
+    _validate(path, table, names, lines, dates, ticker, weight, direction, source_type)
+    bad_source = [i for i, t in enumerate(source_ticker) if t and not is_ticker(str(t))]
+    if bad_source:
+        i = bad_source[0]
+        raise fail(path, "source_ticker is not a ticker symbol", TICKER_RULE, row=int(lines[i]), column="source_ticker", value=str(source_ticker[i]))
+
+    keep = np.ones(len(ticker), dtype=bool)
+    if tickers is not None:
+        wanted = {t.strip().upper() for t in tickers}
+        keep = np.isin(ticker, list(wanted))
+    if prices is not None:
+        _check_against_prices(path, prices, lines, dates, ticker, keep)
+
+    order = np.flatnonzero(keep)[np.argsort(dates[keep], kind="stable")]
+    # One Timestamp per distinct time, shared: boxing is the slow part of building records.
+    unique, position = np.unique(dates[order], return_inverse=True)
+    boxed = list(pd.DatetimeIndex(unique))
+    stamps = [boxed[k] for k in position.tolist()]
+    columns = [
+        a[order].tolist()
+        for a in (ticker, weight, direction, source_type, source_ticker, lines)
+    ]
+    extra_cells = [
+        (name, table.text(name).to_numpy(dtype=object)[order].tolist())
+        for name in extras
+    ]
+    return [
+        SignalRecord(
+            datetime=stamp,
+            ticker=tick,
+            weight=float(size),
+            direction=side,
+            source_type=kind,
+            source_ticker=source,
+            metadata={name: cells[k] for name, cells in extra_cells},
+            row=int(line),
+        )
+        for k, (stamp, tick, size, side, kind, source, line) in enumerate(
+            zip(stamps, *columns, strict=True)
+        )
+    ]
+
+
+def _validate(
+    path: Path,
+    table: CsvTable,
+    names: dict[str, str],
+    lines: np.ndarray,
+    dates: np.ndarray,
+    ticker: np.ndarray,
+    weight: np.ndarray,
+    direction: np.ndarray,
+    source_type: np.ndarray,
+) -> None:
+    """Raise the error of the earliest bad row (in file order)."""
+
+    def row(i: int) -> int:
+        return int(lines[i])
+
+    with np.errstate(invalid="ignore"):
+        outside = (weight < 0) | (weight > 1)
+    checks = [
+        (
+            np.isnat(dates),
+            lambda i: fail(
+                path,
+                "not a date",
+                "expected a timestamp like 2021-01-04 or 2021-01-04 09:30:00",
+                row=row(i),
+                column="datetime",
+                value=table.cell(names["datetime"], i),
+            ),
+        ),
+        (
+            ticker == "",
+            lambda i: fail(
+                path,
+                "ticker is empty",
+                "expected a ticker symbol such as NVDA",
+                row=row(i),
+                column="ticker",
+                value="",
+            ),
+        ),
+        (
+            (ticker != "") & ~np.array([is_ticker(str(t)) for t in ticker], dtype=bool),
+            lambda i: fail(
+                path,
+                "not a ticker symbol",
+                TICKER_RULE,
+                row=row(i),
+                column="ticker",
+                value=str(ticker[i]),
+            ),
+        ),
+        (
+            ~np.isfinite(weight),
+            lambda i: fail(
+                path,
+                "weight is empty"
+                if table.cell(names["weight"], i) == ""
+                else "weight is not a number",
+                "expected a fraction of NAV between 0 and 1",
+                row=row(i),
+                column="weight",
+                value=table.cell(names["weight"], i),
+            ),
+        ),
+        (
+            outside,
+            lambda i: fail(
+                path,
+                "weight is outside [0, 1]",
+                "expected a fraction of NAV between 0 and 1 (0.1 is 10%)",
+                row=row(i),
+                column="weight",
+                value=float(weight[i]),
+            ),
+        ),
+        (
+            ~np.isin(direction, DIRECTIONS),
+            lambda i: fail(
+                path,
+                "unknown direction",
+                "expected BUY or SELL",
+                row=row(i),
+                column="direction",
+                value=table.cell(names["direction"], i),
+            ),
+        ),
+        (
+            ~np.isin(source_type, SOURCE_TYPES),
+            lambda i: fail(
+                path,
+                "unknown source_type",
+                "expected direct or propagated",
+                row=row(i),
+                column="source_type",
+                value=table.cell(names["source_type"], i),
+            ),
+        ),
+    ]
+    error = first_failure(checks)
+    if error is not None:
+        raise error
+
+
+def _check_against_prices(
+    path: Path,
+    prices: Mapping[str, PriceSeries],
+    lines: np.ndarray,
+    dates: np.ndarray,
+    ticker: np.ndarray,
+    keep: np.ndarray,
+) -> None:
+    unknown = keep & ~np.isin(ticker, list(prices))
+    if unknown.any():
+        i = int(np.argmax(unknown))
+        have = ", ".join(sorted(prices)) or "none"
+        raise fail(
+            path,
+            f"no price data for ticker {ticker[i]}",
+            f"expected a ticker with a price file (loaded: {have})",
+            row=int(lines[i]),
+            column="ticker",
+            value=ticker[i],
+        )
+    if not keep.any():
+        return
+    inside = np.zeros(len(ticker), dtype=bool)
+    for name, series in prices.items():
+        mine = keep & (ticker == name)
+        if mine.any():
+            first = series.start.normalize().to_datetime64()
+            last = (series.end.normalize() + pd.Timedelta(days=1)).to_datetime64()
+            inside |= mine & (dates >= first) & (dates < last)
+    if not inside.any():
+        kept_dates = dates[keep]
+        used = {str(t) for t in ticker[keep]}
+        price_start = min(prices[t].start for t in used).date()
+        price_end = max(prices[t].end for t in used).date()
+        raise DataError(
+            path,
+            f"signals entirely outside the price range: signals run from {pd.Timestamp(kept_dates.min()).date()} "
+            f"to {pd.Timestamp(kept_dates.max()).date()}, prices from {price_start} to {price_end}; "
+            "expected signal dates inside the price data (wrong file or wrong --start/--end?)",
+        )

@@ -1,0 +1,132 @@
+"""When a daily bar is final, and the rule that releases all tickers' bars of a day together.
+
+A paper session must show the strategy exactly what a backtest shows it: day D's final
+bar, once, with its entry decided on D's close and a market entry filling near D+1's
+open. IB's daily bar for D is final only after D's session has closed, so
+``CalendarRelease`` releases D at ``paper.release_at`` (09:30:30 exchange time by default)
+on the next trading day of the exchange calendar (``exchange_calendars``, XNYS). Against
+the gateway simulator, ``ReplayRelease`` calls D final once the replay clock has reached
+D's close (the simulator marks and fills from the bar at its clock), so a rehearsal
+releases one day per clock step and never skips one.
+
+``DayBuffer`` holds bars until their day is final and releases a day only when every
+expected ticker has its bar (a ticker with no bar that day, e.g. halted, is released
+without it once a later day is complete). Pure: no Backtrader, no socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from functools import lru_cache
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from spine.core.errors import ConfigError
+from spine.ib.records import Bar
+
+
+class ReleaseRule(Protocol):
+    def is_final(self, day: date, now: datetime) -> bool: ...
+
+
+@lru_cache(maxsize=4)
+def _calendar(code: str):  # exchange_calendars is heavy: load it only for a paper session
+    import exchange_calendars
+    from exchange_calendars.errors import InvalidCalendarName
+
+    try:
+        return exchange_calendars.get_calendar(code)
+    except InvalidCalendarName as exc:
+        raise ConfigError(f"config.yaml: paper.exchange_calendar = {code!r}: not an exchange calendar ({exc}); expected e.g. XNYS") from None
+
+
+class CalendarRelease:
+    """Day D is final at ``release_at`` (exchange time) on the exchange's next session after D."""
+
+    def __init__(self, calendar_code: str = "XNYS", timezone: str = "America/New_York", release_at: time = time(9, 30, 30)) -> None:
+        self.calendar = _calendar(calendar_code)
+        self.zone = ZoneInfo(timezone)
+        self.release_at = release_at
+
+    def next_session(self, day: date) -> date:
+        import pandas as pd
+
+        stamp = pd.Timestamp(day)
+        if stamp < self.calendar.first_session or stamp >= self.calendar.last_session:
+            raise ConfigError(f"{day} is outside the {self.calendar.name} calendar ({self.calendar.first_session.date()} .. {self.calendar.last_session.date()})")
+        return self.calendar.date_to_session(stamp + pd.Timedelta(days=1), direction="next").date()
+
+    def release_time(self, day: date) -> datetime:
+        """When D's bar is released, in UTC."""
+        local = datetime.combine(self.next_session(day), self.release_at, tzinfo=self.zone)
+        return local.astimezone(UTC)
+
+    def is_final(self, day: date, now: datetime) -> bool:
+        return now >= self.release_time(day)
+
+
+class ReplayRelease:
+    """Against the simulator: D is final once the replay clock's current day is D or later."""
+
+    def __init__(self, clock_day: Callable[[], date]) -> None:
+        self.clock_day = clock_day
+
+    def is_final(self, day: date, now: datetime) -> bool:
+        return day <= self.clock_day()
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedDay:
+    day: date
+    bars: tuple[Bar, ...]  # one per ticker that has a bar that day, sorted by ticker
+
+
+class DayBuffer:
+    """Collects bars and releases whole days, oldest first, each day once."""
+
+    def __init__(self, tickers: Sequence[str], rule: ReleaseRule) -> None:
+        self.tickers = tuple(sorted({t.upper() for t in tickers}))
+        self.rule = rule
+        self._pending: dict[date, dict[str, Bar]] = {}
+        self._released_through: date | None = None
+        self.ignored: list[Bar] = []  # bars for days already released (a re-sent bar is never a second bar)
+
+    @property
+    def released_through(self) -> date | None:
+        return self._released_through
+
+    def fence(self, day: date) -> None:
+        """Treat every day up to ``day`` as released (the warm-up): a later copy of one is never a second bar."""
+        if self._released_through is None or day > self._released_through:
+            self._released_through = day
+        for old in [d for d in self._pending if d <= day]:
+            del self._pending[old]
+
+    def add(self, bars: Iterable[Bar]) -> None:
+        for bar in bars:
+            if self._released_through is not None and bar.day <= self._released_through:
+                self.ignored.append(bar)
+                continue
+            self._pending.setdefault(bar.day, {})[bar.ticker.upper()] = bar  # a later copy of the same day replaces a partial one
+
+    def release(self, now: datetime) -> list[ReleasedDay]:
+        """The days that are final at ``now`` and complete (or superseded by a complete later day)."""
+        final = sorted(day for day in self._pending if self.rule.is_final(day, now))
+        complete = [day for day in final if self._complete(day)]
+        if not complete:
+            return []
+        last = complete[-1]
+        out = []
+        for day in final:
+            if day > last:
+                break
+            bars = self._pending.pop(day)
+            out.append(ReleasedDay(day, tuple(bars[t] for t in sorted(bars))))
+            self._released_through = day
+        return out
+
+    def _complete(self, day: date) -> bool:
+        have = self._pending.get(day, {})
+        return all(t in have for t in self.tickers)

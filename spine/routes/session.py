@@ -1,0 +1,394 @@
+"""A paper session: the backtest's harness over ``IBBroker`` and live daily feeds, on an ``IBSession``.
+
+``run_paper`` (``spine paper``) trades an IB paper account (or ``spine gateway``) on the wall
+clock: day D's bar is released at ``paper.release_at`` on the next trading day.
+``run_rehearsal`` (``spine rehearse``) starts the gateway simulator in-process and runs
+the same session against it over a real loopback socket, with the simulator's clock
+stepped in lockstep with the session (``LockstepDriver``), so a rehearsal is deterministic
+and never skips a day.
+
+Both refuse unless the safety envelope resolves to paper (``require_paper``), run under
+the top-level ``risk`` limits, and write the same run folder as a backtest (orders, fills,
+equity, events, returns, summary, pnl.png, config, run.log) plus the session's journal.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import backtrader as bt
+
+from analyzers import CircuitBreaker
+from brokers import IBBroker, RiskGate
+from spine.config import SpineConfig
+from spine.core.errors import BrokerError, InputError, SafetyError
+from spine.core.events import EventLog
+from spine.core.labels import RESEARCH_LABEL
+from spine.data.signal_source import SignalFile
+from spine.feeds.live import BarPump, LiveDailyFeed
+from spine.feeds.release import CalendarRelease
+from spine.ib.records import Bar, Refresh, RequestHistory, SessionState
+from spine.reports.build import write_reports
+from spine.routes.harness import HarnessWiring, wire_harness
+from spine.runs.write import (
+    atomic_folder,
+    point_latest,
+    run_folder_name,
+    write_run_files,
+)
+from spine.safety.envelope import Envelope, resolve_envelope
+from spine.safety.state_store import StateStore
+from spine.safety.vix_line import VixLine
+
+JOURNAL_FILE = "ib_journal.sqlite3"
+WAIT_SECS = 30.0  # how long a lockstep barrier waits for the session before it gives up
+POLL_SECS = 0.002
+
+
+def require_paper(config: SpineConfig, command: str) -> Envelope:
+    """The envelope for paper; SafetyError naming every blocker (as ``spine check``) unless it resolves to paper."""
+    envelope = resolve_envelope(config, "paper")
+    if envelope.route != "paper":
+        lines = [f"{command} refuses: the safety envelope resolves to {envelope.route}, not paper (see `spine check --route paper`)"]
+        lines += [f"blocked: {blocker}" for blocker in envelope.blockers]
+        raise SafetyError("\n".join(lines))
+    return envelope
+
+
+@dataclass
+class StopFlag:
+    """Set by Ctrl-C / SIGTERM (or a test); every driver checks it between steps."""
+
+    event: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""
+
+    def set(self, reason: str) -> None:
+        self.reason = self.reason or reason
+        self.event.set()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+
+@contextmanager
+def quiet_ib_async() -> Iterator[None]:
+    """ib_async logs every IB message line at ERROR; the session journals them and the run's events keep them."""
+    logger = logging.getLogger("ib_async")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
+def stopping_on_signals(flag: StopFlag) -> Iterator[None]:
+    """SIGINT and SIGTERM stop the session cleanly at the next step instead of killing it mid-order."""
+    if threading.current_thread() is not threading.main_thread():
+        with quiet_ib_async():
+            yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, _frame: flag.set(signal.Signals(signum).name))
+    try:
+        with quiet_ib_async():
+            yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --- drivers: what moves time on when no bar is waiting ------------------------------------
+
+
+class LockstepDriver:
+    """Steps the in-process simulator one bar once the session has caught up with the last one.
+
+    Before a step: every order the broker handed to the IB thread has an answer from the
+    gateway (accepted or final), and every cancel asked for is final. After it: the
+    session has reported every execution the simulator made, and an account snapshot
+    that equals the simulator's own account. Then the session asks the simulator for the
+    new day's bars (``reqHistoricalData`` up to the clock, as ``spine paper`` asks IB after
+    each release time) and waits for the answer; only then is the next day released. The
+    simulator never serves a bar past its clock, so a rehearsal sees each day only once
+    the clock has reached it.
+    """
+
+    def __init__(self, gateway: Any, broker_ref: Callable[[], IBBroker | None], *, end: date | None, stop: StopFlag,
+                 tickers: Sequence[str] = ()) -> None:  # fmt: skip
+        self.gateway = gateway
+        self.broker_ref = broker_ref
+        self.end = end
+        self.stop = stop
+        self.tickers = tuple(tickers)
+        self.steps = 0
+
+    def clock_day(self) -> date:
+        return self.gateway.call(lambda: self.gateway.simulator.market.now.date())
+
+    def at_end(self) -> bool:
+        sim = self.gateway.simulator
+        done = self.gateway.call(lambda: sim.market.at_end)
+        return done or (self.end is not None and self.clock_day() >= self.end)
+
+    def advance(self, pump: BarPump) -> bool:
+        if self.stop or self.at_end():
+            return False
+        broker = self.broker_ref()
+        if broker is not None:
+            self._wait(lambda: self._caught_up(pump, broker), pump, "the gateway to answer every order and cancel")
+        self.gateway.step(1)
+        self.steps += 1
+        sim = self.gateway.simulator
+        executions = self.gateway.call(lambda: len(sim.engine.executions))
+        self._wait(lambda: pump.fills_seen >= executions, pump, f"{executions} executions from the gateway")
+        self._sync_account(pump)
+        self._request_day(pump)
+        return True
+
+    def _request_day(self, pump: BarPump) -> None:
+        """The bars up to the clock (the new day's, and the one before in case an answer was lost), answered."""
+        if not self.tickers:
+            return
+        sim = self.gateway.simulator
+        end = self.gateway.call(lambda: f"{sim.market.now:%Y%m%d %H:%M:%S} {sim.settings.timezone}")
+        future = pump.submit(RequestHistory(self.tickers, duration="2 D", end=end, warmup=False))
+        self._wait(future.done, pump, f"the daily bars up to {end} from the gateway")
+
+    def sync_account(self, pump: BarPump) -> None:
+        self._sync_account(pump)
+
+    def _sync_account(self, pump: BarPump) -> None:
+        sim = self.gateway.simulator
+        target = self.gateway.call(lambda: {k: float(v) for k, v in sim.account.values(sim.market.marks()).items()})
+        keys = ("NetLiquidation", "AvailableFunds", "TotalCashValue")
+
+        def matches() -> bool:
+            snap = pump.last_snapshot
+            return snap is not None and all(_cents(snap.value(k)) == _cents(target[k]) for k in keys)
+
+        deadline = time.monotonic() + WAIT_SECS
+        while not matches():
+            seen = pump.snapshots_seen
+            pump.submit(Refresh("account"))
+            self._wait(lambda seen=seen: pump.snapshots_seen > seen or matches(), pump, "an account snapshot")
+            if time.monotonic() > deadline:
+                raise BrokerError(f"rehearsal: the session's account never matched the gateway's ({target})")
+
+    @staticmethod
+    def _caught_up(pump: BarPump, broker: IBBroker) -> bool:
+        answered = {"Accepted", "Partial", "Completed", "Canceled", "Rejected", "Margin", "Expired"}
+        final = {"Completed", "Canceled", "Rejected", "Margin", "Expired"}
+        return all(pump.last_status.get(ref) in answered for ref in broker.sent_refs) and all(
+            pump.last_status.get(ref) in final for ref in broker.cancel_refs
+        )
+
+    def _wait(self, done: Callable[[], bool], pump: BarPump, what: str) -> None:
+        deadline = time.monotonic() + WAIT_SECS
+        while True:
+            pump.drain()
+            if done():
+                return
+            if time.monotonic() > deadline:
+                raise BrokerError(f"rehearsal: waited {WAIT_SECS:g} s for {what}; the session did not answer")
+            time.sleep(POLL_SECS)
+
+
+class WallClockDriver:
+    """Real time: fetch the newest daily bars after each release time; stop on --until, --duration, --once or a signal."""
+
+    def __init__(self, rule: CalendarRelease, tickers: Sequence[str], *, stop: StopFlag, once: bool, until: date | None,
+                 duration_secs: float | None, status: Callable[[], None] | None = None, signals: SignalFile | None = None) -> None:  # fmt: skip
+        self.rule = rule
+        self.tickers = tuple(tickers)
+        self.stop = stop
+        self.once = once
+        self.until = until
+        self.started = time.monotonic()
+        self.duration_secs = duration_secs
+        self.status = status
+        self.signals = signals
+        self._next_fetch: datetime | None = None
+
+    def advance(self, pump: BarPump) -> bool:
+        if self.signals is not None:
+            self.signals.refresh()  # appended rows are read (and bad ones reported) within the second
+        if self.stop or self.once:
+            return False
+        if self.duration_secs is not None and time.monotonic() - self.started >= self.duration_secs:
+            self.stop.set("--duration elapsed")
+            return False
+        now = pump.wall_clock()
+        if self.until is not None and now.date() > self.until:
+            self.stop.set("--until reached")
+            return False
+        last = pump.buffer.released_through or now.date()
+        due = self.rule.release_time(self.rule.next_session(last))  # when the next day's bar becomes final
+        if now >= due and (self._next_fetch is None or now >= self._next_fetch):
+            pump.submit(RequestHistory(self.tickers, duration="2 D", warmup=False))
+            self._next_fetch = now + timedelta(seconds=60)  # IB's bar may lag the open a little: ask again each minute
+        if self.status is not None:
+            self.status()
+        time.sleep(0.2)
+        return True
+
+
+# --- the session ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionResult:
+    run_dir: Path
+    summary: dict[str, Any]
+    orders: list[dict[str, Any]]
+    fills: list[dict[str, Any]]
+    equity: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    final_cash: float  # TotalCashValue at the end, as IB reports it
+
+
+def _cents(value: float | None) -> int | None:
+    return None if value is None or not math.isfinite(value) else round(value * 100)
+
+
+def wait_active(session: Any, timeout_secs: float) -> None:
+    if not session.wait_for_state(SessionState.ACTIVE, timeout=timeout_secs):
+        raise BrokerError(f"the IB session did not become ACTIVE within {timeout_secs:g} s (state {session.state})")
+    deadline = time.monotonic() + timeout_secs
+    while session.account_snapshot() is None:
+        if time.monotonic() > deadline:
+            raise BrokerError("the IB session sent no account snapshot; nothing is traded without one")
+        time.sleep(0.01)
+
+
+def fetch_history(session: Any, tickers: Sequence[str], duration: str, *, timeout_secs: float = 120.0) -> tuple[list[Bar], list[Any]]:
+    """Daily bars from the session (regular hours), waiting for the command to finish; (bars, other events)."""
+    future = session.submit(RequestHistory(tuple(tickers), duration=duration, warmup=True))
+    future.result(timeout_secs)
+    bars: list[Bar] = []
+    others: list[Any] = []
+    for event in session.poll_events():
+        (bars if isinstance(event, Bar) else others).append(event)
+    have = {b.ticker for b in bars}
+    missing = [t for t in tickers if t.upper() not in have]
+    if missing:
+        raise BrokerError(f"IB sent no daily bars for {', '.join(missing)}; a session never trades a ticker it cannot warm up")
+    return bars, others
+
+
+def split_warmup(bars: Sequence[Bar], trade_from: date, count: int) -> tuple[list[Bar], list[Bar]]:
+    """The last ``count`` bars before ``trade_from`` per ticker (warm-up) and the bars from it on."""
+    warm: list[Bar] = []
+    live: list[Bar] = []
+    by_ticker: dict[str, list[Bar]] = {}
+    for bar in bars:
+        by_ticker.setdefault(bar.ticker, []).append(bar)
+    for ticker_bars in by_ticker.values():
+        ticker_bars.sort(key=lambda b: b.day)
+        before = [b for b in ticker_bars if b.day < trade_from]
+        warm.extend(Bar(b.ticker, b.day, b.open, b.high, b.low, b.close, b.volume, True) for b in before[-count:] if count > 0)
+        live.extend(Bar(b.ticker, b.day, b.open, b.high, b.low, b.close, b.volume, False) for b in ticker_bars if b.day >= trade_from)
+    return warm, live
+
+
+def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFile, *, events: EventLog, store: StateStore,
+                          route: str, trade_from: date | None, wall_clock: Callable[[], datetime],
+                          intraday_breaker: bool = False, vix_line: VixLine | None = None,
+                          handoff_timeout_secs: float = 0.0) -> tuple[bt.Cerebro, IBBroker]:  # fmt: skip
+    """The backtest's harness over IBBroker and live feeds, under the top-level risk limits."""
+    cerebro = bt.Cerebro(stdstats=False, quicknotify=True)
+    feeds = []
+    for ticker in pump.tickers:
+        feed = LiveDailyFeed(pump=pump, name=ticker)
+        cerebro.adddata(feed, name=ticker)
+        feeds.append(feed)
+    vix_feed = None
+    if "VIX" in pump.context:
+        vix_feed = LiveDailyFeed(pump=pump, name="VIX")
+        cerebro.adddata(vix_feed, name="VIX")
+    breaker = CircuitBreaker(config, store=store)
+    gate = RiskGate(config, execution_allowed=True, route=route, breaker=breaker, on_event=events.record)
+    kill = store.kill_switch()
+    if kill.active:  # fail closed from the first order: a kill set while no session ran still holds
+        gate.halt(f"kill switch active since {kill.at}: {kill.reason}", wall_clock())
+    broker = IBBroker(session=pump, gate=gate, account_max_age_secs=config.trading.ib.account_max_age_secs, on_event=events.record,
+                      wall_clock=wall_clock, intraday_breaker=intraday_breaker, vix_line=vix_line,
+                      handoff_timeout_secs=handoff_timeout_secs)  # fmt: skip
+    broker.watch(feeds)
+    wiring = HarnessWiring(
+        tradable=pump.tickers,
+        signals=signals,
+        limits=config.risk,
+        kill_max_drawdown=config.kill_switch.max_drawdown_fraction,
+        vix_feed=vix_feed,
+        poll_manual_kill=True,
+        trade_from=trade_from,
+        intraday_kill=intraday_breaker,  # the same intraday feed: NetLiquidation, and the VIX quote when there is one
+    )
+    wire_harness(cerebro, config, broker, breaker, wiring, events=events, store=store)
+    return cerebro, broker
+
+
+def session_summary(config: SpineConfig, route: str, strategy: bt.Strategy, broker: IBBroker, tickers: Sequence[str],
+                    signals_path: Path, start_value: float, elapsed: float) -> dict[str, Any]:  # fmt: skip
+    """The session's facts; the statistics (return, drawdown, Sharpe, trades...) are added by ``write_reports``."""
+    analyzers = strategy.analyzers
+    recorded = analyzers.recorder.get_analysis()
+    equity = analyzers.recorder.equity
+    end_value = float(broker.getvalue())
+    return {
+        "research_only": config.research_only,
+        "research_label": RESEARCH_LABEL if config.research_only else None,
+        "route": route,
+        "start": equity[0]["datetime"].isoformat() if equity else None,
+        "end": equity[-1]["datetime"].isoformat() if equity else None,
+        "tickers": list(tickers),
+        "signals_file": str(signals_path),
+        "start_value": start_value,
+        "end_value": end_value,
+        "final_cash": broker.account_value("TotalCashValue"),
+        "orders": recorded["orders"],
+        "rejected_orders": int(recorded["statuses"].get("Rejected", 0)),
+        "fills": recorded["fills"],
+        "breaker": analyzers.breaker.get_analysis() | {"trips": [{"datetime": t["datetime"].isoformat(), "reason": t["reason"]} for t in analyzers.breaker.trips]},
+        "kill_switch": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in analyzers.kill_switch.get_analysis().items()},
+        "limits": config.risk.model_dump(),
+        "bars": len(equity),
+        "elapsed_seconds": round(elapsed, 3),
+        "commands_sent": len(broker.sent),
+    }
+
+
+def write_session_folder(out_dir: Path, stem: str, config: SpineConfig, strategy: bt.Strategy, events: EventLog,
+                         summary: dict[str, Any], state_dir: Path, title: str) -> Path:  # fmt: skip
+    name = run_folder_name(out_dir, kind=stem)
+    with atomic_folder(out_dir, name) as folder:
+        write_run_files(folder, config, strategy, events, summary)
+        write_reports(folder)
+        journal = state_dir / JOURNAL_FILE
+        if journal.is_file():
+            shutil.copy2(journal, folder / JOURNAL_FILE)
+    point_latest(out_dir, name)
+    return out_dir / name
+
+
+def tickers_of(signals: SignalFile, available: Sequence[str] | None = None) -> tuple[str, ...]:
+    wanted = sorted({r.ticker for r in signals.initial})
+    if available is not None:
+        wanted = [t for t in wanted if t in set(available)]
+    if not wanted:
+        raise InputError(f"{signals.path}: no signal names a ticker to trade (expected rows with a ticker that has prices)")
+    return tuple(wanted)

@@ -1,0 +1,168 @@
+"""`spine check`, `spine kill` and `spine resume`, driven through a small typer app."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from spine.cli.safety import check_command, kill_command, resume_command
+from spine.config import SHIPPED_CONFIG_DIR
+from spine.core.errors import InputError
+from spine.safety.state_store import StateStore
+
+LIMITS = {"max_notional": 50000, "max_daily_loss": 1000, "max_sector_exposure": 0.5, "max_positions": 5}
+ENABLED = {"execution_enabled": True}
+OVERRIDE = {"research_only_override": True}
+PAPER_COMPLETE = {"config.yaml": {"broker": {"mode": "paper", **ENABLED}, "risk": LIMITS, "compliance": OVERRIDE}}
+LIVE_INCOMPLETE = {"config.yaml": {"broker": {"mode": "live", **ENABLED}, "risk": LIMITS, "compliance": OVERRIDE}}
+LIVE_AMBIGUOUS = {**LIVE_INCOMPLETE, "trading_config.yaml": {"trading": {"execution": {"live_account": "DU7654321"}}}}
+LIVE_COMPLETE = {
+    **LIVE_INCOMPLETE,
+    "trading_config.yaml": {"trading": {"ib": {"port": 4001}, "execution": {"live_account": "U7654321"}}},
+}
+
+
+def write_config(folder: Path, changes: dict) -> Path:
+    """The shipped config folder, copied and edited (one level of sections, one of keys)."""
+    shutil.copytree(SHIPPED_CONFIG_DIR, folder)
+    for name, sections in changes.items():
+        path = folder / name
+        body = yaml.safe_load(path.read_text())
+        for section, keys in sections.items():
+            for key, value in keys.items():
+                if isinstance(value, dict):
+                    body[section].setdefault(key, {}).update(value)
+                else:
+                    body[section][key] = value
+        path.write_text(yaml.safe_dump(body))
+    return folder
+
+
+app = typer.Typer()
+app.command("check")(check_command)
+app.command("kill")(kill_command)
+app.command("resume")(resume_command)
+runner = CliRunner()
+
+
+def run(*args, input=None):
+    return runner.invoke(app, [str(a) for a in args], input=input)
+
+
+@pytest.mark.parametrize(
+    ("changes", "args", "first_line", "exit_code", "reason"),
+    [
+        ({}, [], "route: disabled", 1, "blocked: broker.execution_enabled is false; set it to true"),
+        (PAPER_COMPLETE, ["--route", "paper"], "route: paper", 0, "requested: paper (allowed)"),
+        (LIVE_INCOMPLETE, ["--route", "live"], "route: paper", 1, "blocked: trading.execution.live_account is empty; live needs your live account id"),
+        (LIVE_AMBIGUOUS, ["--route", "live", "--confirm-live"], "route: paper", 1, "a paper account id"),
+        (LIVE_COMPLETE, ["--route", "live", "--confirm-live"], "route: live", 0, "requested: live (allowed)"),
+        (LIVE_COMPLETE, ["--route", "live"], "route: live", 0, "warning: `spine live` will require --confirm-live"),
+        (LIVE_AMBIGUOUS, ["--route", "live"], "route: paper", 1, "a paper account id"),
+    ],
+    ids=["defaults", "paper complete", "live incomplete", "live ambiguous", "live complete", "live complete without the flag", "live ambiguous without the flag"],
+)
+def test_check_prints_the_route_first_and_the_reasons_for_each_config(tmp_path, changes, args, first_line, exit_code, reason):
+    folder = write_config(tmp_path / "cfg", changes)
+    result = run("check", "--config", folder, *args)
+    assert result.output.splitlines()[0] == first_line
+    assert result.exit_code == exit_code
+    assert reason in result.output
+
+
+def test_check_with_a_bad_route_raises_an_input_error(tmp_path):
+    result = run("check", "--route", "moon")
+    assert isinstance(result.exception, InputError)
+
+
+def test_kill_sets_the_manual_kill_switch_in_the_state_database(tmp_path):
+    result = run("kill", "--reason", "fat finger", "--state", tmp_path, "--create")
+    with StateStore.in_folder(tmp_path) as store:
+        state = store.kill_switch()
+    assert (result.exit_code, state.active, state.cause, state.reason) == (0, True, "manual", "fat finger")
+
+
+def test_kill_records_the_trigger_with_its_cause(tmp_path):
+    run("kill", "--reason", "fat finger", "--state", tmp_path, "--create")
+    with StateStore.in_folder(tmp_path) as store:
+        assert [(t.source, t.cause, t.detail) for t in store.triggers()] == [("kill_switch", "manual", "fat finger")]
+
+
+def test_kill_prints_what_it_set(tmp_path):
+    assert "kill switch: ACTIVE (manual)" in run("kill", "--reason", "fat finger", "--state", tmp_path, "--create").output
+
+
+def test_resume_after_typing_resume_clears_the_kill_switch_and_the_breaker(tmp_path):
+    with StateStore.in_folder(tmp_path) as store:
+        store.set_kill_switch(datetime(2024, 3, 1, tzinfo=UTC), "manual", "stop")
+        store.trip_breaker(datetime(2024, 3, 1, tzinfo=UTC), "drawdown", "dd -6%")
+    result = run("resume", "--state", tmp_path, input="RESUME\n")
+    with StateStore.in_folder(tmp_path) as store:
+        assert (result.exit_code, store.kill_switch().active, store.breaker_latch().tripped) == (0, False, False)
+
+
+def test_resume_shows_what_is_active_before_asking(tmp_path):
+    with StateStore.in_folder(tmp_path) as store:
+        store.trip_breaker(datetime(2024, 3, 1, tzinfo=UTC), "drawdown", "dd -6%")
+    assert "circuit breaker: PAUSED" in run("resume", "--state", tmp_path, input="RESUME\n").output
+
+
+def test_resume_records_the_resume(tmp_path):
+    run("kill", "--reason", "stop", "--state", tmp_path, "--create")
+    run("resume", "--state", tmp_path, input="RESUME\n")
+    with StateStore.in_folder(tmp_path) as store:
+        assert [t.cause for t in store.triggers()] == ["manual", "resume", "baseline"]
+
+
+def test_resume_with_anything_else_typed_clears_nothing_and_exits_1(tmp_path):
+    run("kill", "--reason", "stop", "--state", tmp_path, "--create")
+    result = run("resume", "--state", tmp_path, input="sure\n")
+    with StateStore.in_folder(tmp_path) as store:
+        assert (result.exit_code, store.kill_switch().active) == (1, True)
+
+
+def test_resume_with_an_empty_answer_clears_nothing(tmp_path):
+    run("kill", "--reason", "stop", "--state", tmp_path, "--create")
+    result = run("resume", "--state", tmp_path, input="\n")
+    with StateStore.in_folder(tmp_path) as store:
+        assert (result.exit_code, store.kill_switch().active) == (1, True)
+
+
+def test_resume_accepts_yes_typed_in_any_case(tmp_path):
+    run("kill", "--reason", "stop", "--state", tmp_path, "--create")
+    result = run("resume", "--state", tmp_path, input="YES\n")
+    with StateStore.in_folder(tmp_path) as store:
+        assert (result.exit_code, store.kill_switch().active) == (0, False)
+
+
+def test_resume_with_yes_skips_the_typed_confirmation(tmp_path):
+    run("kill", "--reason", "stop", "--state", tmp_path, "--create")
+    result = run("resume", "--state", tmp_path, "--yes")
+    with StateStore.in_folder(tmp_path) as store:
+        assert (result.exit_code, store.kill_switch().active) == (0, False)
+
+
+def test_resume_on_a_missing_state_folder_has_nothing_to_resume(tmp_path):
+    result = run("resume", "--state", tmp_path / "absent")
+    assert (result.exit_code, "nothing to resume" in result.output) == (0, True)
+    assert not (tmp_path / "absent").exists()
+
+
+def test_resume_on_an_empty_state_folder_has_nothing_to_resume(tmp_path):
+    result = run("resume", "--state", tmp_path)
+    assert (result.exit_code, "nothing to resume" in result.output) == (0, True)
+
+
+def test_resume_with_nothing_active_has_nothing_to_resume(tmp_path):
+    StateStore.in_folder(tmp_path).close()
+    assert "nothing to resume" in run("resume", "--state", tmp_path).output
+
+
+def test_kill_with_an_empty_reason_is_an_input_error(tmp_path):
+    assert isinstance(run("kill", "--reason", "  ", "--state", tmp_path).exception, InputError)

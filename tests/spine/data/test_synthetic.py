@@ -1,0 +1,170 @@
+"""The synthetic market: deterministic, consistent, with a crash, and the bundled sample matches it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spine.data.prices import load_prices, load_vix
+from spine.data.signals import load_signals
+from spine.data.synthetic import (
+    SAMPLE_TICKERS,
+    generate_prices,
+    generate_signals,
+    generate_vix,
+    sample_crash_at,
+    write_sample,
+)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = REPO_ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def market() -> dict[str, pd.DataFrame]:
+    return generate_prices(["AAA", "BBB", "CCC"], 400, seed=7, crash_at=300)
+
+
+def test_same_seed_gives_identical_prices():
+    first = generate_prices(["AAA"], 50, seed=3)
+    second = generate_prices(["AAA"], 50, seed=3)
+    pd.testing.assert_frame_equal(first["AAA"], second["AAA"])
+
+
+def test_different_seeds_give_different_prices():
+    assert not generate_prices(["AAA"], 50, seed=3)["AAA"].equals(
+        generate_prices(["AAA"], 50, seed=4)["AAA"]
+    )
+
+
+def test_prices_are_on_business_days_from_the_start(market):
+    index = market["AAA"].index
+    assert index[0] == pd.Timestamp("2021-01-04")
+    assert (index.day_of_week < 5).all()
+    assert len(index) == 400
+
+
+def test_bars_are_consistent_and_in_cents(market):
+    for frame in market.values():
+        assert (frame["high"] >= frame[["open", "close"]].max(axis=1)).all()
+        assert (frame["low"] <= frame[["open", "close"]].min(axis=1)).all()
+        assert (frame[["open", "high", "low", "close"]] > 0).all().all()
+        cents = frame[["open", "high", "low", "close"]] * 100
+        assert np.allclose(cents, cents.round())
+
+
+def test_volume_is_integer_between_one_and_five_million(market):
+    volume = market["AAA"]["volume"]
+    assert volume.dtype.kind == "i"
+    assert volume.between(1_000_000, 5_000_000).all()
+
+
+def test_daily_volatility_is_about_two_percent(market):
+    returns = np.log(market["BBB"]["close"]).diff().drop(market["BBB"].index[300])
+    assert 0.015 < returns.std() < 0.025
+
+
+def test_every_ticker_gaps_down_eight_to_ten_percent_into_the_crash_day(market):
+    for frame in market.values():
+        gap = frame["open"].iloc[300] / frame["close"].iloc[299] - 1
+        assert -0.100 < gap < -0.075
+
+
+def test_every_ticker_loses_four_to_seven_percent_more_by_the_crash_close(market):
+    for frame in market.values():
+        bar = frame.iloc[300]
+        assert -0.072 < bar["close"] / bar["open"] - 1 < -0.038
+
+
+def test_vix_jumps_above_45_on_the_crash_day_and_decays():
+    dates = pd.bdate_range("2021-01-04", periods=400)
+    vix = generate_vix(dates, seed=7, crash_at=300)
+    assert vix["close"].iloc[:300].max() < 40
+    assert vix["close"].iloc[300] > 45
+    assert vix["close"].iloc[330] < vix["close"].iloc[300] - 15
+    assert (vix["high"] >= vix[["open", "close"]].max(axis=1)).all()
+
+
+def test_signals_mix_directions_weights_and_source_types(market):
+    feed = generate_signals(market, every_n_bars=5, seed=7)
+    assert list(feed.columns) == [
+        "datetime",
+        "ticker",
+        "weight",
+        "direction",
+        "source_type",
+        "source_ticker",
+        "note",
+    ]
+    assert set(feed["direction"]) == {"BUY", "SELL"}
+    assert (feed["weight"] == 0).any()
+    assert feed.loc[feed["weight"] > 0, "weight"].between(0.05, 0.30).all()
+    assert 0.3 < (feed["source_type"] == "propagated").mean() < 0.5
+
+
+def test_propagated_signals_name_another_ticker_as_source(market):
+    feed = generate_signals(market, every_n_bars=5, seed=7)
+    propagated = feed[feed["source_type"] == "propagated"]
+    assert (propagated["source_ticker"] != propagated["ticker"]).all()
+    assert propagated["source_ticker"].isin(list(market)).all()
+    direct = feed[feed["source_type"] == "direct"]
+    assert (
+        (direct["source_ticker"] == direct["ticker"]) | (direct["source_ticker"] == "")
+    ).all()
+
+
+def test_signals_come_about_every_n_bars_per_ticker(market):
+    feed = generate_signals(market, every_n_bars=5, seed=7)
+    assert 70 <= (feed["ticker"] == "AAA").sum() <= 90
+
+
+def test_benchmark_sized_market_generates_in_under_two_seconds():
+    started = time.perf_counter()
+    big = generate_prices([f"T{i:02d}" for i in range(20)], 5000, crash_at=4000)
+    generate_signals(big, every_n_bars=5)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_written_sample_loads_through_the_validating_loaders(tmp_path):
+    write_sample(tmp_path)
+    prices = load_prices([tmp_path / "prices"])
+    assert list(prices) == list(SAMPLE_TICKERS)
+    assert len(load_vix(tmp_path / "vix.csv")) == 750
+    assert len(load_signals(tmp_path / "signals.csv", prices=prices)) > 500
+
+
+def test_written_price_files_say_they_are_synthetic(tmp_path):
+    write_sample(tmp_path)
+    first_line = (tmp_path / "prices" / "ALPH-sample.csv").read_text().splitlines()[0]
+    assert first_line.startswith("# synthetic data generated by spine.data.synthetic")
+
+
+def test_bundled_sample_is_exactly_what_the_generator_writes(tmp_path):
+    write_sample(tmp_path)
+    for fresh in sorted(tmp_path.rglob("*.csv")):
+        bundled = SAMPLE / fresh.relative_to(tmp_path)
+        assert bundled.read_text() == fresh.read_text(), (
+            f"{bundled} is stale: run python -m spine.data.synthetic"
+        )
+
+
+def test_bundled_sample_has_a_crash_that_trips_a_five_percent_breaker():
+    prices = load_prices([SAMPLE / "prices"])
+    crash = sample_crash_at()
+    vix = load_vix(SAMPLE / "vix.csv")
+    assert crash == 600
+    for series in prices.values():
+        assert series.close[crash] / series.close[crash - 1] - 1 < -0.05
+        assert series.dates[crash] == vix.dates[crash]
+    assert vix.close[crash] > 45 > vix.close[crash - 1]
+
+
+def test_bundled_signals_mix_direct_and_propagated():
+    records = load_signals(
+        SAMPLE / "signals.csv", prices=load_prices([SAMPLE / "prices"])
+    )
+    assert {r.source_type for r in records} == {"direct", "propagated"}

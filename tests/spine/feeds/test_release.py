@@ -1,0 +1,84 @@
+"""Day D's final bar is released once, at the next session's open, for all tickers together."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from spine.core.errors import ConfigError
+from spine.feeds.release import CalendarRelease, DayBuffer, ReplayRelease
+from spine.ib.records import Bar
+from spine.routes.harness import warmup_bar_count
+
+
+def bar(ticker: str, day: date, close: float = 10.0) -> Bar:
+    return Bar(ticker=ticker, day=day, open=close, high=close, low=close, close=close, volume=1000.0)
+
+
+def test_friday_bar_is_released_at_monday_0930_30_new_york_time():
+    rule = CalendarRelease("XNYS", "America/New_York", time(9, 30, 30))
+    assert rule.release_time(date(2024, 3, 8)) == datetime(2024, 3, 11, 13, 30, 30, tzinfo=UTC)  # EDT began on the 10th
+
+
+def test_day_before_a_holiday_is_released_on_the_next_trading_day():
+    rule = CalendarRelease()
+    assert rule.next_session(date(2024, 7, 3)) == date(2024, 7, 5)  # the 4th of July is closed
+    assert rule.release_time(date(2024, 12, 31)) == datetime(2025, 1, 2, 14, 30, 30, tzinfo=UTC)
+
+
+def test_bar_is_not_final_one_second_before_release_and_final_at_it():
+    rule = CalendarRelease()
+    day = date(2024, 3, 12)
+    at = rule.release_time(day)
+    assert not rule.is_final(day, datetime(2024, 3, 13, 13, 30, 29, tzinfo=UTC))
+    assert rule.is_final(day, at)
+
+
+def test_unknown_calendar_names_the_config_key():
+    with pytest.raises(ConfigError, match=r"paper\.exchange_calendar = 'XXXX'"):
+        CalendarRelease("XXXX")
+
+
+def test_day_is_released_only_when_every_ticker_has_its_bar():
+    d1 = date(2024, 3, 12)
+    buffer = DayBuffer(["NVDA", "ORCL"], ReplayRelease(lambda: d1))
+    buffer.add([bar("NVDA", d1)])
+    assert buffer.release(datetime.now(UTC)) == []
+    buffer.add([bar("ORCL", d1)])
+    released = buffer.release(datetime.now(UTC))
+    assert [(r.day, [b.ticker for b in r.bars]) for r in released] == [(d1, ["NVDA", "ORCL"])]
+
+
+def test_a_day_is_released_once_and_a_resent_bar_is_ignored():
+    d1 = date(2024, 3, 12)
+    buffer = DayBuffer(["NVDA"], ReplayRelease(lambda: d1))
+    buffer.add([bar("NVDA", d1, 10.0)])
+    assert len(buffer.release(datetime.now(UTC))) == 1
+    buffer.add([bar("NVDA", d1, 11.0)])
+    assert buffer.release(datetime.now(UTC)) == []
+    assert buffer.ignored[0].close == 11.0
+
+
+def test_a_day_not_yet_final_is_held_and_its_later_copy_replaces_the_partial_bar():
+    d1, d2 = date(2024, 3, 12), date(2024, 3, 13)
+    clock = {"day": d1}
+    buffer = DayBuffer(["NVDA"], ReplayRelease(lambda: clock["day"]))
+    buffer.add([bar("NVDA", d1), bar("NVDA", d2, 5.0)])
+    assert [r.day for r in buffer.release(datetime.now(UTC))] == [d1]
+    buffer.add([bar("NVDA", d2, 6.0)])
+    clock["day"] = d2
+    (released,) = buffer.release(datetime.now(UTC))
+    assert released.bars[0].close == 6.0
+
+
+def test_a_ticker_missing_a_day_is_released_without_it_once_a_later_day_is_complete():
+    d1, d2 = date(2024, 3, 12), date(2024, 3, 13)
+    buffer = DayBuffer(["NVDA", "ORCL"], ReplayRelease(lambda: d2))
+    buffer.add([bar("NVDA", d1), bar("NVDA", d2), bar("ORCL", d2)])
+    released = buffer.release(datetime.now(UTC))
+    assert [(r.day, len(r.bars)) for r in released] == [(d1, 1), (d2, 2)]
+
+
+def test_warm_up_is_the_atr_period_plus_the_breaker_lookback():
+    assert warmup_bar_count(14) == 15

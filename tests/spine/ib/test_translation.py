@@ -1,0 +1,129 @@
+"""The IB <-> Backtrader tables and the orderRef format, exhaustively and without a socket."""
+
+from __future__ import annotations
+
+import backtrader as bt
+import pytest
+
+from spine.ib import translation as t
+
+STATUS_ROWS = [
+    # ib status, filled, remaining, error code, error text, expected
+    ("PendingSubmit", 0, 10, 0, "", "Submitted"),
+    ("ApiPending", 0, 10, 0, "", "Submitted"),
+    ("PreSubmitted", 0, 10, 0, "", "Accepted"),
+    ("Submitted", 0, 10, 0, "", "Accepted"),
+    ("Submitted", 4, 6, 0, "", "Partial"),
+    ("PendingCancel", 0, 10, 0, "", None),
+    ("Filled", 10, 0, 0, "", "Completed"),
+    ("Filled", 4, 6, 0, "", "Partial"),
+    ("Cancelled", 0, 10, 0, "", "Canceled"),
+    ("ApiCancelled", 0, 10, 0, "", "Canceled"),
+    ("Inactive", 0, 10, 0, "", "Rejected"),
+    ("ValidationError", 0, 10, 0, "", None),
+    ("Cancelled", 0, 10, 201, "Order rejected - reason: No trading permissions", "Rejected"),
+    ("Cancelled", 0, 10, 201, "Order rejected - reason: Insufficient margin", "Margin"),
+    ("Cancelled", 0, 10, 202, "Order Canceled - reason:", "Canceled"),
+    ("Cancelled", 0, 10, 202, "Order Canceled - reason: order expired (DAY)", "Expired"),
+    ("Cancelled", 0, 10, 103, "Duplicate order id", "Rejected"),
+    ("Cancelled", 0, 10, 110, "The price does not conform to the minimum price variation", "Rejected"),
+    ("Cancelled", 0, 10, 2148, "account approaching margin liquidation", "Margin"),
+    ("Inactive", 0, 10, 201, "Order rejected - reason: equity below minimum", "Margin"),
+    ("Cancelled", 0, 10, 161, "Cancel attempted when order is not in a cancellable state", "Canceled"),
+    ("Submitted", 0, 10, 399, "Order Message: will not be placed until the market opens", "Accepted"),
+]
+
+
+@pytest.mark.parametrize(("ib_status", "filled", "remaining", "code", "text", "expected"), STATUS_ROWS)
+def test_ib_status_and_error_map_to_the_backtrader_state(ib_status, filled, remaining, code, text, expected) -> None:
+    assert t.bt_status(ib_status, filled=filled, remaining=remaining, error_code=code, error_message=text) == expected
+
+
+def test_every_ib_status_has_a_row_in_the_table() -> None:
+    assert {row[0] for row in STATUS_ROWS} == set(t.IB_STATUSES)
+
+
+def test_an_unknown_ib_status_is_an_error_not_ignored() -> None:
+    with pytest.raises(ValueError, match="unknown IB order status 'Zombie'"):
+        t.bt_status("Zombie")
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "expected"),
+    [
+        (201, "Order rejected - reason: no permissions", "Rejected"),
+        (201, "Order rejected - reason: Insufficient buying power", "Margin"),
+        (202, "Order Canceled - reason:", "Canceled"),
+        (202, "Order Canceled - reason: expired", "Expired"),
+        (103, "Duplicate order id", "Rejected"),
+        (110, "price does not conform", "Rejected"),
+        (2148, "margin warning", "Margin"),
+        (161, "Cancel attempted when order is not in a cancellable state", None),
+        (399, "Order Message warning", None),
+        (10147, "OrderId 5 that needs to be cancelled is not found", None),
+        (10148, "OrderId 5 that needs to be cancelled can not be cancelled, state: Filled", None),
+    ],
+)
+def test_each_listed_error_code_has_its_backtrader_meaning(code: int, text: str, expected: str | None) -> None:
+    assert t.bt_status_for_error(code, text) == expected
+
+
+def test_the_error_table_covers_exactly_the_issue_codes() -> None:
+    assert t.ORDER_ERROR_CODES == {201, 202, 103, 110, 161, 399, 10147, 10148, 2148}
+
+
+def test_backtrader_state_names_are_backtraders_own() -> None:
+    assert set(t.BT_STATUSES) <= set(bt.Order.Status)
+    assert t.TERMINAL_STATUSES == {"Completed", "Canceled", "Expired", "Margin", "Rejected"}
+
+
+@pytest.mark.parametrize(
+    ("bt_name", "ib_type"),
+    [("Market", "MKT"), ("Close", "MOC"), ("Limit", "LMT"), ("Stop", "STP"), ("StopLimit", "STP LMT"),
+     ("StopTrail", "TRAIL"), ("StopTrailLimit", "TRAIL LIMIT")],
+)  # fmt: skip
+def test_order_types_translate_both_ways(bt_name: str, ib_type: str) -> None:
+    assert t.ib_order_type(bt_name) == ib_type
+    assert t.ib_order_type(bt.Order.ExecTypes.index(bt_name)) == ib_type
+    assert t.bt_exec_type(ib_type) == bt_name
+    assert t.bt_exec_type(ib_type.lower()) == bt_name
+
+
+def test_exec_type_names_follow_backtraders_order() -> None:
+    assert list(t.BT_EXEC_TYPES) == list(bt.Order.ExecTypes[: len(t.BT_EXEC_TYPES)])
+
+
+def test_untranslatable_order_types_are_errors() -> None:
+    with pytest.raises(ValueError, match="'Historical'"):
+        t.ib_order_type("Historical")
+    with pytest.raises(ValueError, match="'REL'"):
+        t.bt_exec_type("REL")
+
+
+def test_order_ref_round_trips_and_carries_the_tag() -> None:
+    text = t.format_order_ref("PROHIBITED_LLM_DISCOVERY_LINK", "s20230424-TSM-17", "take_profit", 2)
+    assert text == "PROHIBITED_LLM_DISCOVERY_LINK:s20230424-TSM-17:take_profit:2"
+    assert "PROHIBITED_LLM_DISCOVERY_LINK" in text
+    assert t.parse_order_ref(text) == t.OrderRef("PROHIBITED_LLM_DISCOVERY_LINK", "s20230424-TSM-17", "take_profit", 2)
+    assert str(t.parse_order_ref(text)) == text
+
+
+def test_order_ref_longer_than_64_characters_is_refused() -> None:
+    with pytest.raises(t.OrderRefError, match="IB keeps at most 64"):
+        t.format_order_ref("PROHIBITED_LLM_DISCOVERY_LINK", "x" * 30, "take_profit", 1)
+    longest = t.format_order_ref("PROHIBITED_LLM_DISCOVERY_LINK", "x" * 20, "take_profit", 1)
+    assert len(longest) <= 64
+
+
+@pytest.mark.parametrize(
+    ("tag", "intent", "role", "attempt"),
+    [("live_spine", "a", "entry", 1), ("LIVE_SPINE", "a:b", "entry", 1), ("LIVE_SPINE", "a", "hedge", 1), ("LIVE_SPINE", "a", "stop", 0)],
+)
+def test_order_ref_parts_that_would_not_parse_back_are_refused(tag: str, intent: str, role: str, attempt: int) -> None:
+    with pytest.raises(t.OrderRefError):
+        t.format_order_ref(tag, intent, role, attempt)
+
+
+@pytest.mark.parametrize("text", [None, "", "manual order", "LIVE_SPINE:a:entry", "LIVE_SPINE:a:entry:x", "LIVE_SPINE:a:hedge:1", "X" * 65])
+def test_foreign_order_refs_parse_to_none(text: str | None) -> None:
+    assert t.parse_order_ref(text) is None

@@ -28,6 +28,8 @@ test: $(STAMP_TEST)
 
 lint: $(STAMP_TEST)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench: $(STAMP_RUN)
 	$(BIN)/python benchmarks/bench_backtest.py

@@ -1,6 +1,7 @@
 """The kill switch (the seed's Ω2) as a Backtrader analyzer.
 
-Three triggers: a VIX close above ``kill_switch.vix_threshold`` (VIX arrives as one more
+The rules (when a trigger fires, when it re-arms) are pure, in ``spine.safety.kill_rules``;
+this analyzer applies them on the bar clock. Three triggers: a VIX close above ``kill_switch.vix_threshold`` (VIX arrives as one more
 data feed), a drawdown from peak NAV beyond the configured limit, and a manual kill set
 with ``spine kill`` in the state database. On ``spine paper`` (``intraday=True``) the
 broker's VIX index quote and NetLiquidation also reach the VIX and drawdown triggers as
@@ -21,86 +22,27 @@ automatically. Every re-arm is an event and a row in the state database.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from datetime import datetime
+from typing import Any
 
 import backtrader as bt
 
-from brokers.base import GatedBroker, require_gated_broker
+from brokers.base import GatedBroker, WatchesIntraday, require_gated_broker
 from spine.config import KillSwitchSettings
 from spine.core.events import EventLog
-from spine.safety.state_store import StateStore, as_utc
+from spine.safety.kill_rules import (
+    KillTrigger,
+    drawdown_trigger,
+    rearm_due,
+    vix_trigger,
+)
+from spine.safety.state_store import StateStore
 
-_CLOCK_SLACK = timedelta(seconds=1)
 _ACTIONS = {
     "cancel": "cancelled every risk-adding order, kept the protective legs of filled positions",
     "cancel_all": "cancelled every order, protective legs included",
     "cancel_and_flatten": "cancelled every order and flattened every position",
 }
-
-
-@runtime_checkable
-class WatchesIntraday(Protocol):
-    """A broker that reports intraday readings (``IBBroker``): ``callback(when, nav=..., vix=...)`` on each."""
-
-    def watch_intraday(self, callback: Callable[..., None]) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class KillTrigger:
-    cause: str  # vix | drawdown | manual
-    reason: str
-    short: str = ""  # what each cancelled order says, e.g. "vix 41.2 > 40"
-
-    @property
-    def order_reason(self) -> str:
-        return f"kill_switch: {self.short or self.cause}"
-
-
-def vix_trigger(vix_close: float, threshold: float, *, seen: str = "closed at") -> KillTrigger | None:
-    """``seen`` words the value: a daily close (``closed at``) or an intraday index quote."""
-    if math.isfinite(vix_close) and vix_close > threshold:
-        return KillTrigger(
-            "vix",
-            f"VIX {seen} {vix_close:.2f}, above kill_switch.vix_threshold {threshold:.2f}",
-            f"vix {vix_close:g} > {threshold:g}",
-        )
-    return None
-
-
-def drawdown_trigger(nav: float, peak_nav: float, max_drawdown: float) -> KillTrigger | None:
-    """Fires when NAV is more than ``max_drawdown`` (a positive fraction) below its peak."""
-    if peak_nav <= 0 or not math.isfinite(nav):
-        return None
-    drawdown = (peak_nav - nav) / peak_nav
-    if drawdown > max_drawdown:
-        return KillTrigger(
-            "drawdown",
-            f"drawdown {drawdown:.2%} from peak NAV {peak_nav:,.2f} is beyond the limit {max_drawdown:.2%}",
-            f"drawdown {drawdown:.2%} > {max_drawdown:.2%}",
-        )
-    return None
-
-
-def rearm_due(settings: KillSwitchSettings, fired_at: datetime, now: datetime, vix_close: float | None) -> str | None:
-    """Why an automatic trigger may re-arm now, or None (pure: the rule in one place)."""
-    if not settings.rearms:
-        return None
-    cooldown = settings.cooldown_minutes
-    # bar times are Backtrader date numbers: forgive their sub-second rounding
-    if cooldown is not None and as_utc(now) - as_utc(fired_at) + _CLOCK_SLACK < timedelta(minutes=cooldown):
-        return None
-    below = settings.rearm_vix_below
-    if below is not None and (vix_close is None or not math.isfinite(vix_close) or vix_close >= below):
-        return None
-    parts = []
-    if cooldown is not None:
-        parts.append(f"cooldown of {cooldown:g} minutes passed")
-    if below is not None:
-        parts.append(f"VIX closed at {vix_close:g}, below kill_switch.rearm_vix_below {below:g}")
-    return "; ".join(parts)
 
 
 class KillSwitch(bt.Analyzer):

@@ -128,7 +128,7 @@ class RunRecorder(bt.Analyzer):
     def orders(self) -> list[dict[str, Any]]:
         """One row per order per status change, in the order they happened."""
         rows = []
-        for static, stamp, status, info in zip(self._change_statics, self._change_stamps, self._change_codes, self._change_infos):
+        for static, stamp, status, info in zip(self._change_statics, self._change_stamps, self._change_codes, self._change_infos, strict=True):
             name = _STATUS_NAMES[status]
             rows.append({**static, "datetime": _when(stamp), "status": name, "reason": _reason(info, name, static["role"])})
         return rows

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
-TARGETS_S = {"backtest": 3.0, "help": 0.5, "check": 0.5}  # issue 11: warm demo <= 3 s; --help and check < 0.5 s
+TARGETS_S = {"backtest": 3.0, "help": 0.5, "check": 0.5}  # warm demo <= 3 s; --help and check < 0.5 s
 
 
 def command_args(command: str, out_dir: Path) -> list[str]:

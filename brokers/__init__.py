@@ -1,6 +1,23 @@
-"""Backtrader brokers and the pre-trade risk gate every broker route shares."""
+"""Backtrader brokers: every order passes the pre-trade gate before it can reach a market.
 
-from brokers.base import GatedBroker, NotAGatedBrokerError, require_gated_broker
+    base          the broker contract: ``GatedBroker`` (gate required), ``HaltsOnKill``,
+                  ``require_gated_broker``, ``require_gate``
+    gate_adapter  a Backtrader order as the gate sees it (``order_intent``, ``ORDER_TYPES``)
+    order_roles   an order's role (entry, stop, take_profit, exit) and intent id
+    fill_model    slippage, volume cap and commission, shared with the gateway simulator
+    sim_broker    ``SimBroker``: the backtest broker (Backtrader's BackBroker, gated)
+    ib_broker     ``IBBroker``: the IB paper broker over an IB session, gated
+
+The gate itself is ``spine.safety.risk_gate.RiskGate``, re-exported here.
+"""
+
+from brokers.base import (
+    GatedBroker,
+    MissingGateError,
+    NotAGatedBrokerError,
+    require_gate,
+    require_gated_broker,
+)
 from brokers.fill_model import Bar, FillModel
 from brokers.gate_adapter import ORDER_TYPES, order_intent
 from brokers.ib_broker import IBBroker
@@ -21,11 +38,13 @@ __all__ = [
     "GateState",
     "GatedBroker",
     "IBBroker",
+    "MissingGateError",
     "NotAGatedBrokerError",
     "OrderIntent",
     "PortfolioView",
     "RiskGate",
     "SimBroker",
     "order_intent",
+    "require_gate",
     "require_gated_broker",
 ]

@@ -1,22 +1,24 @@
-"""What a gated broker provides, written down once: the interface the safety pieces rely on.
+"""The broker contract, written down once: what every Spine broker is and what the safety pieces rely on.
 
 The breaker, the kill switch and the sizer do not care which route they run on; they
 need a broker that holds a ``RiskGate`` and can halt, cancel, flatten and report the
 money that is there. ``SimBroker`` (backtest) and ``IBBroker`` (IB paper) both
-implement ``GatedBroker``. Each consumer checks it once at start with
-``require_gated_broker``, so a broker that lacks a member fails with one clear message
-naming what is missing, instead of silently doing nothing at the moment it matters.
+implement ``GatedBroker`` and share ``HaltsOnKill``. A broker cannot be built without a
+gate (``require_gate``), and each consumer checks its broker once at start with
+``require_gated_broker``, so a broker that lacks a member, or its gate, fails with one
+clear message naming what is missing, instead of silently doing nothing at the moment
+it matters.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-if TYPE_CHECKING:
-    import backtrader as bt
+import backtrader as bt
 
-    from spine.safety.risk_gate import RiskGate
+from spine.safety.risk_gate import RiskGate
 
 GATED_MEMBERS = ("gate", "halt", "halt_reason", "cancel_all", "flatten", "get_available_funds", "get_net_liquidation", "now")
 
@@ -25,7 +27,7 @@ GATED_MEMBERS = ("gate", "halt", "halt_reason", "cancel_all", "flatten", "get_av
 class GatedBroker(Protocol):
     """A Backtrader broker with the pre-trade gate in its path.
 
-    - ``gate``: the ``RiskGate`` every order passes (None only in bare unit tests);
+    - ``gate``: the ``RiskGate`` every order passes (always one: a broker without a gate is refused);
     - ``halt(reason, on_trigger=)``: the kill switch: gate halted, orders cancelled per
       ``kill_switch.on_trigger`` (the default keeps the protective legs of filled positions);
     - ``halt_reason()``: why the gate is HALTED, or None (the strategy stays quiet while halted);
@@ -37,7 +39,7 @@ class GatedBroker(Protocol):
     - ``now()``: the broker's current time (the bar clock, or the session's clock).
     """
 
-    gate: RiskGate | None
+    gate: RiskGate
 
     def halt(self, reason: str, *, flatten: bool = False, on_trigger: str | None = None, order_reason: str | None = None) -> list[bt.Order]: ...
 
@@ -54,12 +56,39 @@ class GatedBroker(Protocol):
     def now(self) -> datetime | None: ...
 
 
-class HaltsOnKill:
-    """``halt`` and ``halt_reason`` as every gated broker does them (mixed into SimBroker and IBBroker).
+@runtime_checkable
+class WatchesIntraday(Protocol):
+    """A broker that reports intraday readings (``IBBroker``): ``callback(when, nav=..., vix=...)`` on each."""
 
-    One implementation, so the backtest and the paper route cancel the same orders on a
-    kill: the broker supplies ``gate``, ``now``, ``cancel_all`` and ``flatten``.
+    def watch_intraday(self, callback: Callable[..., None]) -> None: ...
+
+
+class HaltsOnKill:
+    """What every gated broker does the same way (mixed into ``SimBroker`` and ``IBBroker``).
+
+    One implementation of ``halt``, ``halt_reason``, ``now`` and ``flatten``, so the
+    backtest and the paper route cancel and close the same orders on a kill. The broker
+    supplies ``gate``, ``positions``, ``cancel_all``, ``buy``/``sell`` and the feeds it
+    watches (``_datas``) and the strategy that owns its orders (``_owner``).
     """
+
+    gate: RiskGate
+    positions: Any
+    _datas: list[bt.AbstractDataBase]
+    _owner: bt.Strategy | None
+
+    if TYPE_CHECKING:  # supplied by the broker (and Backtrader's broker base), declared for the type checker
+
+        def cancel_all(self, *, risk_adding_only: bool = False, reason: str | None = None) -> list[bt.Order]: ...
+
+        def buy(self, owner: bt.Strategy, data: bt.AbstractDataBase, size: float, **kwargs: Any) -> bt.Order: ...
+
+        def sell(self, owner: bt.Strategy, data: bt.AbstractDataBase, size: float, **kwargs: Any) -> bt.Order: ...
+
+    def now(self) -> datetime | None:
+        """The current bar's time (the latest among the watched feeds)."""
+        stamps = [d.datetime[0] for d in self._datas if len(d)]
+        return bt.num2date(max(stamps)) if stamps else None
 
     def halt(self, reason: str, *, flatten: bool = False, on_trigger: str | None = None, order_reason: str | None = None) -> list[bt.Order]:
         """Stop all new risk now: the gate halts, then orders are cancelled per ``on_trigger``.
@@ -71,17 +100,41 @@ class HaltsOnKill:
         cancelled order carries ``order_reason`` (default ``reason``) in its info.
         """
         mode = on_trigger or ("cancel_and_flatten" if flatten else "cancel")
-        if self.gate is not None:  # type: ignore[attr-defined]
-            self.gate.halt(reason, self.now())  # type: ignore[attr-defined]
+        self.gate.halt(reason, self.now())
         why = order_reason or reason
-        cancelled = self.cancel_all(risk_adding_only=mode == "cancel", reason=why)  # type: ignore[attr-defined]
+        cancelled = self.cancel_all(risk_adding_only=mode == "cancel", reason=why)
         if mode == "cancel_and_flatten":
-            self.flatten(why)  # type: ignore[attr-defined]
+            self.flatten(why)
         return cancelled
 
     def halt_reason(self) -> str | None:
         """Why the gate is HALTED (breaker or kill switch), or None while it is not."""
-        return self.gate.halt_reason() if self.gate is not None else None  # type: ignore[attr-defined]
+        return self.gate.halt_reason()
+
+    def flatten(self, reason: str) -> list[bt.Order]:
+        """Close every open position at market (risk-reducing, so the gate lets it through).
+
+        Each closing order has its own intent id: they are separate decisions, and the
+        gate's duplicate check must not refuse the second one.
+        """
+        orders = []
+        for data, position in list(self.positions.items()):
+            if not position.size or self._owner is None:
+                continue
+            send = self.sell if position.size > 0 else self.buy
+            orders.append(send(self._owner, data, abs(position.size), exectype=bt.Order.Market, role="exit", tag="KILL_SWITCH", intent=f"flatten-{data._name}-{reason}"))
+        return orders
+
+
+class MissingGateError(TypeError):
+    """A broker was built without a ``RiskGate``: nothing may reach a market unchecked."""
+
+
+def require_gate(gate: Any, broker: str) -> RiskGate:
+    """``gate`` when it is a ``RiskGate``; ``MissingGateError`` naming ``broker`` otherwise."""
+    if not isinstance(gate, RiskGate):
+        raise MissingGateError(f"{broker} needs a RiskGate (gate=RiskGate(limits, sectors)); got {type(gate).__name__}: every order must pass the pre-trade gate")
+    return gate
 
 
 class NotAGatedBrokerError(TypeError):
@@ -89,8 +142,14 @@ class NotAGatedBrokerError(TypeError):
 
 
 def missing_members(broker: Any) -> list[str]:
-    """The ``GatedBroker`` members ``broker`` lacks (empty when it implements the interface)."""
-    return [name for name in GATED_MEMBERS if not hasattr(broker, name) or (name != "gate" and not callable(getattr(broker, name)))]
+    """The ``GatedBroker`` members ``broker`` lacks (empty when it implements the interface); a gate that is not a ``RiskGate`` is missing."""
+    missing = []
+    for name in GATED_MEMBERS:
+        member = getattr(broker, name, None)
+        present = isinstance(member, RiskGate) if name == "gate" else callable(member)
+        if not present:
+            missing.append(name)
+    return missing
 
 
 def require_gated_broker(broker: Any, user: str) -> GatedBroker:

@@ -35,7 +35,7 @@ from typing import Any
 
 import backtrader as bt
 
-from brokers.base import HaltsOnKill
+from brokers.base import HaltsOnKill, require_gate
 from brokers.gate_adapter import order_intent, order_type_of
 from brokers.order_roles import PROTECTIVE_ROLES, cancelled_by_kill, intent_of, role_of
 from spine.ib import translation as tr
@@ -51,6 +51,7 @@ from spine.ib.records import (
     SessionError,
     SessionStateChanged,
 )
+from spine.ib.session_like import IBSessionLike
 from spine.safety.risk_gate import PortfolioView, RiskGate
 
 _NO_BOOK = PortfolioView(nav=0.0, positions={}, last_prices={})
@@ -77,7 +78,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
     """Backtrader broker over an ``IBSession`` (IB paper, or the gateway simulator)."""
 
     params = (
-        ("session", None),  # IBSession, or anything with submit / poll_events / account_snapshot
+        ("session", None),  # an IBSessionLike: IBSession, or the BarPump in front of it
         ("gate", None),  # RiskGate
         ("account_max_age_secs", 60.0),
         ("on_event", None),  # Callable[[datetime, str, str], None] (the run's EventLog.record)
@@ -89,8 +90,8 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
 
     def __init__(self) -> None:
         super().__init__()
-        self.session = self.p.session
-        self.gate: RiskGate | None = self.p.gate
+        self.session: IBSessionLike = self.p.session
+        self.gate: RiskGate = require_gate(self.p.gate, "IBBroker")
         self._wall: Callable[[], datetime] = self.p.wall_clock or (lambda: datetime.now(UTC))
         self.notifs: collections.deque[bt.Order] = collections.deque()
         self.positions: collections.defaultdict[Any, bt.Position] = collections.defaultdict(bt.Position)
@@ -201,11 +202,6 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
                 committed += abs(order.executed.remsize) * float(price or 0.0)
         return self.getcash() - committed
 
-    def now(self) -> datetime | None:
-        """The current bar's time (the latest among the watched feeds), as in the backtest."""
-        stamps = [d.datetime[0] for d in self._datas if len(d)]
-        return bt.num2date(max(stamps)) if stamps else None
-
     def getposition(self, data: bt.AbstractDataBase, clone: bool = True) -> bt.Position:
         position = self.positions[data]
         return position.clone() if clone else position
@@ -283,8 +279,6 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         self._send(legs)
 
     def _check(self, order: bt.Order, now: datetime | None, held: Mapping[str, float]):
-        if self.gate is None:
-            raise RuntimeError("IBBroker has no RiskGate: nothing may reach IB without one")
         intent = order_intent(order, now)
         view = _NO_BOOK if intent.role in PROTECTIVE_ROLES else self._view(order, held)
         return self.gate.check(intent, view)
@@ -385,20 +379,6 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
                 cancelled.append(order)
         return cancelled
 
-    def flatten(self, reason: str) -> list[bt.Order]:
-        """Close every open position at market (risk-reducing, so the gate lets it through).
-
-        Each closing order has its own intent id, so the gate's duplicate check does not
-        refuse the second one.
-        """
-        orders = []
-        for data, position in list(self.positions.items()):
-            if not position.size or self._owner is None:
-                continue
-            send = self.sell if position.size > 0 else self.buy
-            orders.append(send(self._owner, data, abs(position.size), exectype=bt.Order.Market, role="exit", tag="KILL_SWITCH", intent=f"flatten-{data._name}-{reason}"))
-        return orders
-
     # -- events from the IB thread ----------------------------------------------------------
 
     def next(self) -> None:
@@ -410,8 +390,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         if bar_time is not None and bar_time != self._bar_time:
             self._bar_time = bar_time
             self._marks = {d._name: float(d.close[0]) for d in self._datas if len(d)}
-            if self.gate is not None:
-                self.gate.mark(bar_time, self.getvalue())
+            self.gate.mark(bar_time, self.getvalue())
 
     def _take_events(self) -> None:
         if self.session is None:
@@ -451,7 +430,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
 
     def _feed_breaker(self, snapshot: AccountSnapshot) -> None:
         """Intraday safety does not wait for bars: NetLiquidation reaches the breaker with every snapshot."""
-        breaker = self.gate.breaker if self.gate is not None else None
+        breaker = self.gate.breaker
         nav = self.getvalue()
         if breaker is None or not (math.isfinite(nav) and nav > 0):
             return

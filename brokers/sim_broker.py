@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import backtrader as bt
 
-from brokers.base import HaltsOnKill
+from brokers.base import HaltsOnKill, require_gate
 from brokers.fill_model import FillModel
 from brokers.gate_adapter import order_intent
 from brokers.order_roles import PROTECTIVE_ROLES, cancelled_by_kill, role_of
@@ -66,7 +66,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
     def __init__(self) -> None:
         super().__init__()
         self.fill_model: FillModel = self.p.fill_model or FillModel()
-        self.gate: RiskGate | None = self.p.gate
+        self.gate: RiskGate = require_gate(self.p.gate, "SimBroker")
         self.p.slip_open = True  # market orders fill at the next open, slipped like any other fill
         self.p.slip_match = True
         self.p.slip_out = False
@@ -86,11 +86,6 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         """The tradable feeds: their closes mark the book the gate sees and their clock dates events."""
         self._datas = list(datas)
 
-    def now(self) -> datetime | None:
-        """The current bar's time (the latest among the watched feeds)."""
-        stamps = [d.datetime[0] for d in self._datas if len(d)]
-        return bt.num2date(max(stamps)) if stamps else None
-
     def get_available_funds(self) -> float:
         """What a new order may spend, as IB's AvailableFunds counts it, minus working entries' commitments.
 
@@ -100,9 +95,8 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         from the same number, so both routes size alike.
         """
         committed = 0.0
-        # With a gate, every working entry passed it and sits in self._working; otherwise scan the broker's queues.
-        working = self._working if self.gate is not None else self.pending
-        for order in itertools.chain(working, self.submitted):
+        # Every working entry passed the gate and sits in self._working.
+        for order in itertools.chain(self._working, self.submitted):
             # order.p: Backtrader's params without Order.__getattr__'s detour (every sizing call walks these)
             if order.isbuy() and order.p.parent is None and order.alive() and role_of(order) == "entry":
                 price = order.p.price if order.p.price else order.created.price
@@ -149,7 +143,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
 
     def check_submitted(self) -> None:
         """Run every submitted order through the gate before Backtrader's own cash check."""
-        if self.gate is not None and self.submitted:
+        if self.submitted:
             # Neither the feeds nor the positions move while the broker checks submissions.
             now = self._bar_time
             held = {data._name: position.size for data, position in self.positions.items() if position.size}
@@ -163,7 +157,6 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         super().check_submitted()
 
     def _passes_gate(self, order: bt.Order, now: datetime | None, held: dict[str, float]) -> bool:
-        assert self.gate is not None
         parent = order.parent
         if parent is not None and parent.status in (bt.Order.Rejected, bt.Order.Canceled, bt.Order.Margin):
             # A child of a refused parent never goes out: it is not shown to the gate, so it
@@ -242,22 +235,6 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
                 cancelled.append(order)
         return cancelled
 
-    def flatten(self, reason: str) -> list[bt.Order]:
-        """Close every open position at market (risk-reducing, so the gate lets it through).
-
-        Each closing order has its own intent id: they are separate decisions, and the
-        gate's duplicate check must not refuse the second one.
-        """
-        orders = []
-        for data, position in list(self.positions.items()):
-            if not position.size or self._owner is None:
-                continue
-            send = self.sell if position.size > 0 else self.buy
-            orders.append(
-                send(self._owner, data, abs(position.size), exectype=bt.Order.Market, role="exit", tag="KILL_SWITCH", intent=f"flatten-{data._name}-{reason}")
-            )
-        return orders
-
     # -- end of bar -------------------------------------------------------------------
 
     def next(self) -> None:
@@ -274,7 +251,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         # The closes the next bar's orders are checked against are this bar's: read on the
         # first submit() after this pass (most bars send no order), before any feed moves.
         self._marks_stale = True
-        if self.gate is not None and self._bar_time is not None:
+        if self._bar_time is not None:
             self.gate.mark(self._bar_time, float(self._value))
 
     def _bar_marks(self) -> dict[str, float]:

@@ -1,9 +1,24 @@
-"""Spine: the application that wires the Backtrader pieces (strategies, brokers, analyzers).
+"""Spine: a Backtrader harness for Interactive Brokers behind a fail-closed safety envelope.
 
-Modules by job: ``config`` (typed config), ``prices`` and ``signals`` (validated inputs),
-``synthetic`` (the bundled sample), ``market_data`` (yfinance cache), ``backtest`` (the
-historical route), ``envelope`` and ``state_store`` (the safety envelope's route and
-durable state), ``gateway`` (the IB Gateway simulator), ``cli`` (the ``spine`` command).
+One subpackage per domain; imports point one way, down this list (``make lint`` checks it):
+
+    cli      every ``spine`` command, thin: parse flags, call a route or a tool
+    sweep    parameter sweeps and walk-forward on Dask
+    routes   backtest, paper, rehearse: one module per route, one shared harness
+    reports  trades, statistics, figures and report.html, built from a run folder only
+    runs     the run folder: its columns, writing it, reading it back, its summary
+    gateway  ``spine gateway``: an offline IB Gateway simulator speaking the TWS protocol
+    ib       the IB store: one thread owning ib_async, IB codes, the journal
+    feeds    Backtrader data feeds: arrays, live daily bars, the day release
+    safety   the envelope, the pre-trade gate, the breaker, the kill rules, the state store
+    data     inputs: CSV tables, prices, signals, the yfinance cache, the exchange calendar, the sample
+    config   the typed, frozen configuration and its loader
+    core     errors, time, events, files, numbers and the pure trading rules (sizing, stops, ticks)
+
+The Backtrader pieces live beside this package, each in its own plural folder:
+``strategies`` and ``analyzers`` (above ``brokers``), ``brokers`` (above ``feeds`` and ``ib``).
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -94,6 +94,7 @@ def backtest_command(
 ) -> None:
     """Historical simulation: signals become provenance-tagged brackets on the simulated broker."""
     from spine.config import load_config
+    from spine.core.process import run_frozen
     from spine.routes.backtest import BacktestRequest, run_backtest, summary_rows
 
     if source not in ("csv", "yfinance"):
@@ -124,7 +125,7 @@ def backtest_command(
         console.print(line, style="bold yellow", markup=False, highlight=False, soft_wrap=True)
 
     try:
-        result = run_backtest(request, progress=progress, notify=notify)
+        result = run_backtest(request, progress=progress, notify=notify, runner=run_frozen)
     finally:
         progress.close()
     table = Table(title="Backtest summary", show_header=False, title_justify="left")

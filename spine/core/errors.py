@@ -1,14 +1,26 @@
-"""Domain exceptions, named by the reaction they need.
+"""Domain exceptions, named by the reaction they need: stop, skip or retry.
 
-    SpineError                 base; never raised itself
-    ├── InputError             bad input from a person: stop, say what and where, exit code 2
-    │   ├── ConfigError        a config file, key path and value
-    │   └── DataError          a price or signal file, row and column
-    ├── SafetyError            the envelope refuses: fail closed, never retried
-    └── BrokerError            a broker outage or protocol fault: retry with back-off
+    SpineError                       base; never raised itself
+    ├── InputError                   stop: bad input from a person; say what and where, exit code 2
+    │   ├── ConfigError              a config file, key path and value
+    │   └── DataError                a price or signal file, row and column
+    ├── SafetyError                  stop: the envelope refuses; fail closed, never retried
+    │   └── Refused                  the account or port is not a paper one: HALTED (also RuntimeError)
+    ├── BrokerError                  stop: the broker cannot be used for this run; say why, exit code 1
+    ├── NotSentError                 skip: one command or order did not go out; report it, the next may
+    │   ├── OrderRefError            an orderRef that is not ours or does not fit IB's 64 characters (also ValueError)
+    │   └── SessionNotRunning        a command before ``start()`` or after ``stop()`` (also RuntimeError)
+    └── TemporaryBrokerError         retry: the broker did not answer this time; never read it as "nothing there"
+        ├── AccountUnavailable       no account answer: retry later, never read it as flat (also RuntimeError)
+        ├── ConnectFailed            one connect attempt failed: retried with back-off (also ConnectionError)
+        │   └── ClientIdInUse        IB answered 326: retried with the same client id, then HALTED
+        └── FetchFailed              a reconcile fetch timed out or failed: stay SYNCING and retry (also RuntimeError)
 
-The CLI turns every ``InputError`` and ``SafetyError`` into one message on
-stderr and exit code 2, with no traceback.
+Each IB exception keeps the built-in base it has always had (named in brackets), so an
+``except RuntimeError`` / ``ValueError`` / ``ConnectionError`` catches it as before.
+The CLI turns every ``InputError`` and ``SafetyError`` into one message on stderr and
+exit code 2, with no traceback; ``spine paper`` and ``spine rehearse`` turn a
+``BrokerError`` into one message and exit code 1.
 """
 
 from __future__ import annotations
@@ -55,5 +67,60 @@ class SafetyError(SpineError):
     """The safety envelope refuses an action; the refusal is final."""
 
 
+class Refused(SafetyError, RuntimeError):
+    """The account or port is not a paper one: HALTED, never retried."""
+
+
 class BrokerError(SpineError):
-    """The broker could not be reached or answered out of protocol."""
+    """The broker could not be used for this run (no answer in time, out of protocol): the run stops."""
+
+
+class NotSentError(SpineError):
+    """One command or order did not go out; nothing was sent for it, and the next one may go."""
+
+
+class OrderRefError(NotSentError, ValueError):
+    """An orderRef that is not ours or does not fit IB's 64 characters."""
+
+
+class SessionNotRunning(NotSentError, RuntimeError):
+    """A command was submitted before ``start()`` or after ``stop()``: nothing was sent."""
+
+
+class TemporaryBrokerError(SpineError):
+    """The broker did not answer this time; the caller retries, and never reads it as "nothing there"."""
+
+
+class AccountUnavailable(TemporaryBrokerError, RuntimeError):
+    """IB did not answer, or answered with nothing: retry later, never read it as flat."""
+
+
+class ConnectFailed(TemporaryBrokerError, ConnectionError):
+    """One connect attempt failed; tenacity retries it with back-off."""
+
+
+class ClientIdInUse(ConnectFailed):
+    """IB answered 326: another connection holds our client id."""
+
+
+class FetchFailed(TemporaryBrokerError, RuntimeError):
+    """A reconcile fetch timed out or failed: stay SYNCING and retry, never read it as 'nothing there'."""
+
+
+__all__ = [
+    "AccountUnavailable",
+    "BrokerError",
+    "ClientIdInUse",
+    "ConfigError",
+    "ConnectFailed",
+    "DataError",
+    "FetchFailed",
+    "InputError",
+    "NotSentError",
+    "OrderRefError",
+    "Refused",
+    "SafetyError",
+    "SessionNotRunning",
+    "SpineError",
+    "TemporaryBrokerError",
+]

@@ -26,7 +26,8 @@ from typing import Any, Protocol
 import backtrader as bt
 
 from spine.feeds.release import DayBuffer, ReleaseRule
-from spine.ib.records import AccountSnapshot, Bar, Fill, OrderStatus
+from spine.ib.records import AccountSnapshot, Bar, Command, Fill, OrderStatus
+from spine.ib.session_like import IBSessionLike
 
 
 class Driver(Protocol):
@@ -42,7 +43,7 @@ class BarPump:
 
     def __init__(
         self,
-        session: Any,
+        session: IBSessionLike,
         tickers: Sequence[str],
         rule: ReleaseRule,
         *,
@@ -68,10 +69,10 @@ class BarPump:
 
     # -- the session as the broker sees it --------------------------------------------------
 
-    def submit(self, command: Any, **options: Any) -> Any:
+    def submit(self, command: Command, **options: Any) -> Any:
         return self.session.submit(command, **options)
 
-    def account_snapshot(self) -> Any:
+    def account_snapshot(self) -> AccountSnapshot | None:
         return self.session.account_snapshot()
 
     def poll_events(self) -> list[Any]:

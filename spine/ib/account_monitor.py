@@ -10,28 +10,17 @@ previous snapshot marked as failed, and the numbers it serves carry their age:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from spine.core.errors import AccountUnavailable
+from spine.core.numbers import finite_float
 from spine.ib.settings import DEFAULT_ACCOUNT_MAX_AGE_SECS
 
 
 class AccountInfoProvider(Protocol):
     def get_account_info(self) -> Mapping[str, Any]: ...
-
-
-class AccountUnavailable(RuntimeError):
-    """IB did not answer, or answered with nothing: retry later, never read it as flat."""
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 class AccountMonitor:
@@ -65,7 +54,7 @@ class AccountMonitor:
             raise AccountUnavailable(self._last_error) from exc
         margin_raw = (info or {}).get("margin_info") if isinstance(info, Mapping) else None
         positions_raw = (info or {}).get("positions") if isinstance(info, Mapping) else None
-        margin = {str(k): n for k, v in dict(margin_raw or {}).items() if (n := _number(v)) is not None}
+        margin = {str(k): n for k, v in dict(margin_raw or {}).items() if (n := finite_float(v)) is not None}
         if not margin or positions_raw is None:
             self._last_error = f"account refresh returned no margin values or no position list (got {info!r})"
             raise AccountUnavailable(self._last_error)
@@ -74,9 +63,9 @@ class AccountMonitor:
             positions.append(
                 {
                     "symbol": str(row.get("symbol", "")),
-                    "position": _number(row.get("position")) or 0.0,
-                    "avgCost": _number(row.get("avgCost")) or 0.0,
-                    "market_value": _number(row.get("market_value")),
+                    "position": finite_float(row.get("position")) or 0.0,
+                    "avgCost": finite_float(row.get("avgCost")) or 0.0,
+                    "market_value": finite_float(row.get("market_value")),
                 }
             )
         self._margin = margin

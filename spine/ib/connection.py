@@ -17,8 +17,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from spine.ib import translation as tr
-from spine.ib.failures import ClientIdInUse, ConnectFailed, FetchFailed, Refused
+from spine.core.errors import ClientIdInUse, ConnectFailed, FetchFailed, Refused
+from spine.ib.codes import CONNECTIVITY_CODES, ORDER_ERROR_CODES, ErrorCode
 from spine.ib.records import (
     SessionError,
     SessionState,
@@ -63,7 +63,7 @@ class ConnectionMixin:
             await self.ib.connectAsync(self.s.host, self.s.port, clientId=self.s.client_id,
                                        timeout=self.s.connect_timeout_secs, fetchFields=StartupFetchNONE)  # fmt: skip
         except (OSError, TimeoutError, ConnectionError) as exc:
-            if tr.CLIENT_ID_IN_USE in self._connect_errors:
+            if ErrorCode.CLIENT_ID_IN_USE in self._connect_errors:
                 self._client_id_refusals += 1
                 self._set_state(SessionState.DISCONNECTED, f"client id {self.s.client_id} in use (326); backing off")
                 raise ClientIdInUse(str(exc)) from exc
@@ -85,17 +85,18 @@ class ConnectionMixin:
     def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
         if self._state is SessionState.CONNECTING:
             self._connect_errors.append(code)
-        if req_id > 0 and code in tr.ORDER_ERROR_CODES:
+        if req_id > 0 and code in ORDER_ERROR_CODES:
             self._on_order_error(req_id, code, message)
-        if code == tr.CONNECTIVITY_LOST:
+        kept = code == ErrorCode.CONNECTIVITY_RESTORED_DATA_MAINTAINED
+        if code == ErrorCode.CONNECTIVITY_LOST:
             self._set_state(SessionState.DEGRADED, "IB lost its connection (1100): no new risk; cancels still go")
-        elif code in (tr.RESTORED_DATA_KEPT, tr.RESTORED_DATA_LOST):
-            why = "1102" if code == tr.RESTORED_DATA_KEPT else "1101"
-            asyncio.get_running_loop().create_task(self._after_restore(why, light=code == tr.RESTORED_DATA_KEPT))
-        if code in (tr.CONNECTIVITY_LOST, tr.RESTORED_DATA_KEPT, tr.RESTORED_DATA_LOST, tr.CLIENT_ID_IN_USE) or code >= 2000 and code != tr.MARGIN_WARNING:
+        elif kept or code == ErrorCode.CONNECTIVITY_RESTORED_DATA_LOST:
+            why = "1102" if kept else "1101"
+            asyncio.get_running_loop().create_task(self._after_restore(why, light=kept))
+        if code in CONNECTIVITY_CODES or code == ErrorCode.CLIENT_ID_IN_USE or code >= 2000 and code != ErrorCode.MARGIN_WARNING:
             self._emit(SessionError(code, message, req_id))
             return
-        if code == tr.MARGIN_WARNING:  # account-wide or on an order: no new risk until the operator looks
+        if code == ErrorCode.MARGIN_WARNING:  # account-wide or on an order: no new risk until the operator looks
             self._halt(f"IB margin warning (2148): {message}")
         self._emit(SessionError(code, message, req_id))
 

@@ -10,8 +10,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+from spine.core.errors import FetchFailed
 from spine.ib import translation as tr
-from spine.ib.failures import FetchFailed
 from spine.ib.halt import HALT_AT_META, HALT_META
 from spine.ib.records import (
     PlaceOrder,

@@ -6,13 +6,13 @@ A mixin of ``spine.ib.worker.IBWorker``: ``self`` is the worker, whose state is 
 from __future__ import annotations
 
 import asyncio
-import math
 from datetime import UTC, datetime
 from typing import Any
 
 from ib_async import Contract, Index, RequestError, Stock
 
-from spine.ib.failures import FetchFailed
+from spine.core.errors import FetchFailed
+from spine.core.numbers import finite_float
 from spine.ib.records import (
     AccountSnapshot,
     Bar,
@@ -23,18 +23,13 @@ from spine.ib.records import (
     SessionState,
 )
 
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and abs(number) < 1e300 else None
+# IB's "unset" is 1.7976931348623157e308 (the largest float): any size from here up is no value
+IB_UNSET_BOUND = 1e300
 
 
 def _positive(value: Any) -> float | None:
     """IB's 'no price' is -1 or NaN; only a positive finite price is a price."""
-    number = _number(value)
+    number = finite_float(value, bound=IB_UNSET_BOUND)
     return number if number is not None and number > 0 else None
 
 
@@ -53,7 +48,7 @@ class MarketDataMixin:
     def _publish_snapshot(self) -> None:
         values: dict[str, float] = {}
         for v in self.ib.accountValues(self._account):
-            if v.currency in (self.s.currency, "BASE", "") and (n := _number(v.value)) is not None and v.tag not in values:
+            if v.currency in (self.s.currency, "BASE", "") and (n := finite_float(v.value, bound=IB_UNSET_BOUND)) is not None and v.tag not in values:
                 values[v.tag] = n
         if "NetLiquidation" not in values and "TotalCashValue" not in values:
             self._emit(SessionError(0, "account snapshot: IB sent no NetLiquidation or TotalCashValue; not published (never read as flat)"))
@@ -64,7 +59,7 @@ class MarketDataMixin:
             for p in self.ib.positions(self._account) if p.position
         )  # fmt: skip
         snapshot = AccountSnapshot(self._account, tuple(sorted(values.items())), positions, datetime.fromtimestamp(self._clock(), UTC))
-        self.session._publish_snapshot(snapshot)
+        self.outbox.publish_snapshot(snapshot)
         self._emit(snapshot)
 
     async def _contract_details(self, contract: Contract, where: str) -> list:
@@ -101,11 +96,11 @@ class MarketDataMixin:
             details = await self._contract_details(Index(key, self.s.vix_exchange, self.s.currency), where)
         except RequestError as exc:
             self._emit(SessionError(exc.code, f"{where}: IB has no such index ({exc.message}); the kill switch's VIX trigger gets no quote"))
-            self.session._publish_missing_index(key)
+            self.outbox.publish_missing_index(key)
             return
         if not details:
             self._emit(SessionError(0, f"{where}: IB returned no contract details; the kill switch's VIX trigger gets no quote"))
-            self.session._publish_missing_index(key)
+            self.outbox.publish_missing_index(key)
             return
         self._indices[key] = details[0].contract
 
@@ -131,7 +126,7 @@ class MarketDataMixin:
             symbol = t.contract.symbol.upper() if t.contract else ""
             if symbol in self._tickers:
                 quote = Quote(symbol, _positive(t.bid), _positive(t.ask), _positive(t.last))
-                self.session._publish_quote(quote)
+                self.outbox.publish_quote(quote)
                 self._emit(quote)
 
     async def _history(self, cmd: RequestHistory) -> None:

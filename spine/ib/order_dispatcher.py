@@ -22,10 +22,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spine.config import SpineConfig, load_config
+from spine.core.errors import AccountUnavailable
 from spine.core.live_signal import LiveSignal
 from spine.core.sizing import size_position
 from spine.core.stops import RiskManager
-from spine.ib.account_monitor import AccountMonitor, AccountUnavailable
+from spine.ib.account_monitor import AccountMonitor
 from spine.ib.records import PlaceBracket
 from spine.ib.translation import format_order_ref
 from spine.safety.circuit_breaker import CircuitBreaker

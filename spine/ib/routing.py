@@ -14,7 +14,8 @@ from typing import Any
 from ib_async import Contract, Order
 
 from spine.ib import translation as tr
-from spine.ib.bracket import LegSpec, bracket_legs, round_to_tick
+from spine.ib.bracket import LegSpec, bracket_legs, price_on_tick
+from spine.ib.codes import NO_CHANGE_CODES, ErrorCode
 from spine.ib.fill_assembler import AssembledFill, ExecutionHalf
 from spine.ib.journal import JournalOrder
 from spine.ib.records import (
@@ -120,8 +121,8 @@ class OrderRoutingMixin:
         contract = await self._contract(cmd.ticker)
         tick = self._min_ticks.get(cmd.ticker.upper(), 0.01)
         leg = LegSpec(self.ib.client.getReqId(), cmd.role, cmd.side, cmd.quantity, cmd.order_type,
-                      round_to_tick(cmd.price, tick) if cmd.price is not None else None,
-                      round_to_tick(cmd.aux_price, tick) if cmd.aux_price is not None else None,
+                      price_on_tick(cmd.price, tick) if cmd.price is not None else None,
+                      price_on_tick(cmd.aux_price, tick) if cmd.aux_price is not None else None,
                       0, True, cmd.oca_group, ref)  # fmt: skip
         await self._space_order_message()
         rows, intent = self._journal_rows(cmd.intent_id, cmd.ticker.upper(), [leg], (cmd.side, cmd.quantity, cmd.tag, cmd.role))
@@ -144,7 +145,7 @@ class OrderRoutingMixin:
         working: dict[str, float] = {}
         for ticker, shares in self._entries.values():
             working[ticker] = working.get(ticker, 0.0) + shares
-        self.session._publish_working(working)
+        self.outbox.publish_working(working)
 
     async def _space_order_message(self) -> None:
         """Keep order messages at most ``order_messages_per_sec``, spaced from the last actual hand-over."""
@@ -196,7 +197,7 @@ class OrderRoutingMixin:
             await self._space_order_message()
             self.ib.cancelOrder(order)
         if not targets:
-            self._emit(SessionError(tr.CANCEL_ID_NOT_FOUND, f"cancel: no working order for {cmd.order_id or cmd.intent_id!r}"))
+            self._emit(SessionError(int(ErrorCode.ORDER_NOT_FOUND_TO_CANCEL), f"cancel: no working order for {cmd.order_id or cmd.intent_id!r}"))
 
     async def _flatten(self, cmd: Flatten) -> None:
         wanted = {t.upper() for t in cmd.tickers}
@@ -267,7 +268,7 @@ class OrderRoutingMixin:
         last = trade.log[-1] if trade.log else None
         code = int(getattr(last, "errorCode", 0) or 0)
         message = str(getattr(last, "message", "") or "")
-        if code in tr.NO_CHANGE_CODES:
+        if code in NO_CHANGE_CODES:
             return  # ib_async marks the trade Cancelled on e.g. 161 or 10147; the table says the order's own status decides
         try:
             status = tr.bt_status(st.status, filled=float(st.filled or 0), remaining=float(st.remaining or 0),

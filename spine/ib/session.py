@@ -5,26 +5,28 @@ thread, through its async API, and nothing on this thread blocks the loop. Calle
 other thread (Backtrader's main thread, the CLI) talk to it only through frozen records
 (``spine.ib.records``): ``submit(command)`` queues a command, ``poll_events()`` /
 ``next_event()`` drain the events it produced. ``state``, ``account_snapshot()`` and
-``get_account_info()`` read immutable snapshots the thread publishes, so they never
-touch ib_async either.
+``get_account_info()`` read immutable snapshots the thread publishes to the session's
+``Outbox`` (``spine.ib.outbox``), so they never touch ib_async either.
 
 The IB object is built by ``ib_factory`` *on the thread* (the default is ``ib_async.IB``),
 so its event loop and callbacks belong to the thread; tests pass a factory that returns
 an instrumented ``IB`` to check that rule. The connection, reconcile-before-trade, order
 routing, account refreshes, heartbeat, pacing and journal writes live in
-``spine.ib.worker.IBWorker``, which runs inside this thread's loop.
+``spine.ib.worker.IBWorker``, which runs inside this thread's loop and is handed the
+session's ``Outbox``, its only way out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from spine.core.errors import SessionNotRunning
+from spine.ib.outbox import Outbox
 from spine.ib.records import (
     AccountSnapshot,
     Command,
@@ -41,10 +43,6 @@ if TYPE_CHECKING:
 THREAD_NAME = "spine-ib"
 
 
-class SessionNotRunning(RuntimeError):
-    """A command was submitted before ``start()`` or after ``stop()``: nothing was sent."""
-
-
 class IBSession:
     """The IB side of a paper session; start it, submit commands, poll events, stop it."""
 
@@ -58,18 +56,12 @@ class IBSession:
         self.settings = settings
         self._ib_factory = ib_factory
         self._clock = clock
-        self._events: queue.Queue[Event] = queue.Queue()
+        self._outbox = Outbox()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._worker = None  # spine.ib.worker.IBWorker, built on the thread
         self._ready = threading.Event()
         self._stopped = threading.Event()
-        self._state = SessionState.DISCONNECTED
-        self._state_lock = threading.Condition()
-        self._snapshot: AccountSnapshot | None = None
-        self._quotes: dict[str, Quote] = {}
-        self._working: dict[str, float] = {}
-        self._missing_indices: frozenset[str] = frozenset()
         self._failure: BaseException | None = None
 
     # --- lifecycle (any thread) -----------------------------------------------------
@@ -123,53 +115,37 @@ class IBSession:
 
     def poll_events(self, max_items: int | None = None) -> list[Event]:
         """Every event produced since the last poll (at most ``max_items``), oldest first; never blocks."""
-        out: list[Event] = []
-        while max_items is None or len(out) < max_items:
-            try:
-                out.append(self._events.get_nowait())
-            except queue.Empty:
-                break
-        return out
+        return self._outbox.take_events(max_items)
 
     def next_event(self, timeout: float | None = None) -> Event | None:
         """The next event, waiting up to ``timeout`` seconds; None when none came."""
-        try:
-            return self._events.get(timeout=timeout)
-        except queue.Empty:
-            return None
+        return self._outbox.next_event(timeout)
 
     # --- published snapshots (any thread) ---------------------------------------------
 
     @property
     def state(self) -> SessionState:
-        return self._state
+        return self._outbox.state
 
     def wait_for_state(self, *states: SessionState, timeout: float = 10.0) -> bool:
         """Block the *caller* until the session is in one of ``states``; False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._state_lock:
-            while self._state not in states:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._state_lock.wait(left)
-        return True
+        return self._outbox.wait_for_state(*states, timeout=timeout)
 
     def account_snapshot(self) -> AccountSnapshot | None:
         """The latest account values and positions (None before the first one arrived)."""
-        return self._snapshot
+        return self._outbox.snapshot
 
     def last_quote(self, ticker: str) -> Quote | None:
         """The latest quote line for ``ticker`` (None before one arrived); check its ``at`` for staleness."""
-        return self._quotes.get(ticker.strip().upper())
+        return self._outbox.quote(ticker.strip().upper())
 
     def index_missing(self, symbol: str) -> bool:
         """True once IB answered that it has no such index (e.g. the VIX): no quote for it will come."""
-        return symbol.strip().upper() in self._missing_indices
+        return self._outbox.index_missing(symbol.strip().upper())
 
     def working_entries(self) -> dict[str, float]:
         """Signed shares of our working (unfilled) entry orders per ticker; the gate counts them as exposure."""
-        return dict(self._working)
+        return self._outbox.working_entries()
 
     def get_account_info(self) -> dict:
         """The seed's provider API: ``{"margin_info": {...}, "positions": [...]}`` of the latest snapshot.
@@ -177,38 +153,16 @@ class IBSession:
         Raises ``ConnectionError`` when there is no snapshot yet: an empty answer must never
         be read as a flat account.
         """
-        snapshot = self._snapshot
+        snapshot = self._outbox.snapshot
         if snapshot is None:
             raise ConnectionError("no account snapshot from IB yet (not connected or not reconciled)")
         return snapshot.as_account_info()
 
     def snapshot_age_secs(self) -> float | None:
-        snapshot = self._snapshot
+        snapshot = self._outbox.snapshot
         if snapshot is None:
             return None
         return max(0.0, self._clock() - snapshot.at.timestamp())
-
-    # --- called on the IB thread by the worker ----------------------------------------
-
-    def _publish_event(self, event: Event) -> None:
-        self._events.put(event)
-
-    def _publish_state(self, state: SessionState) -> None:
-        with self._state_lock:
-            self._state = state
-            self._state_lock.notify_all()
-
-    def _publish_snapshot(self, snapshot: AccountSnapshot) -> None:
-        self._snapshot = snapshot
-
-    def _publish_working(self, working: dict[str, float]) -> None:
-        self._working = working  # replaced whole, never mutated: readers see one consistent dict
-
-    def _publish_missing_index(self, symbol: str) -> None:
-        self._missing_indices = self._missing_indices | {symbol}
-
-    def _publish_quote(self, quote: Quote) -> None:
-        self._quotes[quote.ticker] = quote
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
@@ -224,7 +178,7 @@ class IBSession:
                 from ib_async import IB
 
                 factory = IB
-            self._worker = IBWorker(self.settings, factory(), self, clock=self._clock)
+            self._worker = IBWorker(self.settings, factory(), self._outbox, clock=self._clock)
         except BaseException as exc:  # noqa: BLE001 - surfaced to start() on the caller's thread
             self._failure = exc
             self._ready.set()
@@ -235,10 +189,14 @@ class IBSession:
             loop.run_until_complete(self._worker.run())
         finally:
             self._stopped.set()
-            self._publish_state(SessionState.DISCONNECTED if self._state is not SessionState.HALTED else self._state)
+            last = self._outbox.state
+            self._outbox.publish_state(SessionState.DISCONNECTED if last is not SessionState.HALTED else last)
             pending = asyncio.all_tasks(loop)
             for task in pending:
                 task.cancel()
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
+
+
+__all__ = ["THREAD_NAME", "IBSession", "SessionNotRunning"]

@@ -17,11 +17,12 @@ from tenacity import (
     wait_exponential,
 )
 
+from spine.core.errors import FetchFailed
+from spine.core.numbers import finite_float
 from spine.ib import translation as tr
-from spine.ib.bracket import round_to_tick
-from spine.ib.failures import FetchFailed
+from spine.ib.bracket import price_on_tick
 from spine.ib.journal import JournalOrder
-from spine.ib.market_data import _number
+from spine.ib.market_data import IB_UNSET_BOUND
 from spine.ib.reconcile import BrokerOrder, ProtectionGap, reconcile
 from spine.ib.records import (
     OrderStatus,
@@ -199,7 +200,7 @@ class SyncMixin:
         long = gap.position > 0
         fraction = self.s.restore_stop_fraction if gap.role == "stop" else self.s.restore_take_profit_fraction
         factor = (1 - fraction) if (gap.role == "stop") == long else (1 + fraction)
-        return max(round_to_tick(avg * factor, self._min_ticks.get(gap.ticker, 0.01)), 0.01)
+        return max(price_on_tick(avg * factor, self._min_ticks.get(gap.ticker, 0.01)), 0.01)
 
     def _tag_for(self, ticker: str) -> str:
         """The provenance tag of the ticker's latest journaled order (a restored leg keeps it)."""
@@ -217,8 +218,8 @@ class SyncMixin:
 
     def _broker_order(self, trade: Any) -> BrokerOrder:
         o, st = trade.order, trade.orderStatus
-        lmt = _number(o.lmtPrice)
-        aux = _number(o.auxPrice)
+        lmt = finite_float(o.lmtPrice, bound=IB_UNSET_BOUND)
+        aux = finite_float(o.auxPrice, bound=IB_UNSET_BOUND)
         return BrokerOrder(int(o.orderId or 0), int(o.permId or 0), o.orderRef or "", trade.contract.symbol.upper(), o.action,
                            float(o.totalQuantity), o.orderType, st.status, float(st.filled or 0), int(o.parentId or 0),
                            lmt if lmt else None, aux if aux else None, o.ocaGroup or "")  # fmt: skip

@@ -1,7 +1,8 @@
 """Pure translation tables between IB and Backtrader, and the orderRef format.
 
 No socket, no ib_async, no Backtrader import: plain strings in, plain strings out, so
-every row is tested exhaustively (``tests/brokers/test_ib_translation.py``).
+every row is tested exhaustively (``tests/spine/ib/test_translation.py``). The IB codes
+are named in ``spine.ib.codes``.
 
 Statuses. ib_async reports an order's raw ``orderStatus`` word and, separately, the
 error that ended it (a 201 rejection arrives as ``Cancelled`` plus error 201). The
@@ -36,6 +37,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from spine.core.errors import OrderRefError
+from spine.ib.codes import ErrorCode
+
 # Backtrader's names (bt.Order.Status and bt.Order.ExecTypes), kept as text so this stays pure.
 SUBMITTED, ACCEPTED, PARTIAL, COMPLETED = "Submitted", "Accepted", "Partial", "Completed"
 CANCELED, EXPIRED, MARGIN, REJECTED = "Canceled", "Expired", "Margin", "Rejected"
@@ -59,12 +63,6 @@ _STATUS_TABLE: dict[str, str | None] = {
     "ValidationError": None,
 }
 
-ORDER_REJECTED, ORDER_CANCELLED, DUPLICATE_ORDER_ID, PRICE_NOT_ON_TICK = 201, 202, 103, 110
-CANCEL_NOT_CANCELLABLE, ORDER_MESSAGE_WARNING, CANCEL_ID_NOT_FOUND, CANCEL_STATE_FORBIDS = 161, 399, 10147, 10148
-MARGIN_WARNING = 2148
-ORDER_ERROR_CODES = frozenset({201, 202, 103, 110, 161, 399, 10147, 10148, 2148})
-NO_CHANGE_CODES = frozenset({CANCEL_NOT_CANCELLABLE, ORDER_MESSAGE_WARNING, CANCEL_ID_NOT_FOUND, CANCEL_STATE_FORBIDS})
-CONNECTIVITY_LOST, RESTORED_DATA_LOST, RESTORED_DATA_KEPT, CLIENT_ID_IN_USE = 1100, 1101, 1102, 326
 _MARGIN_WORDS = ("margin", "equity", "insufficient", "buying power", "liquidat")
 _EXPIRY_WORDS = ("expir",)
 
@@ -72,13 +70,13 @@ _EXPIRY_WORDS = ("expir",)
 def bt_status_for_error(code: int, message: str = "") -> str | None:
     """The Backtrader state an IB order error puts its order in; None when the error changes nothing."""
     text = message.lower()
-    if code == ORDER_REJECTED:
+    if code == ErrorCode.ORDER_REJECTED:
         return MARGIN if any(word in text for word in _MARGIN_WORDS) else REJECTED
-    if code == ORDER_CANCELLED:
+    if code == ErrorCode.ORDER_CANCELLED:
         return EXPIRED if any(word in text for word in _EXPIRY_WORDS) else CANCELED
-    if code in (DUPLICATE_ORDER_ID, PRICE_NOT_ON_TICK):
+    if code in (ErrorCode.DUPLICATE_ORDER_ID, ErrorCode.PRICE_NOT_ON_TICK):
         return REJECTED
-    if code == MARGIN_WARNING:
+    if code == ErrorCode.MARGIN_WARNING:
         return MARGIN
     return None
 
@@ -146,10 +144,6 @@ ORDER_REF_MAX = 64
 ORDER_ROLES = ("entry", "stop", "take_profit", "exit")
 _TAG = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _INTENT = re.compile(r"^[A-Za-z0-9._\-]+$")
-
-
-class OrderRefError(ValueError):
-    """An orderRef that is not ours or does not fit IB's 64 characters."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ It is put together from one mixin per job, each in its own module:
                   account snapshots
 
 This module holds the state they share, the main loop (connect -> sync -> wait for a
-disconnect) and the command loop. The worker's only way out is the ``IBSession`` it
-publishes to (frozen events, the state, the account snapshot).
+disconnect) and the command loop. The worker's only way out is the ``Outbox`` its session
+hands it (``spine.ib.outbox``: frozen events, the state, the account snapshot, quotes).
 
 Nothing here blocks the loop: ib_async is used through its async API (``placeOrder`` and
 ``cancelOrder`` only write to the socket), SQLite writes are small and local.
@@ -26,19 +26,20 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ib_async import IB, Contract
 
-from spine.ib import translation as tr
+from spine.core.errors import ClientIdInUse, ConnectFailed, FetchFailed, Refused
 from spine.ib.bracket import LegSpec
+from spine.ib.codes import ErrorCode
 from spine.ib.connection import ConnectionMixin
-from spine.ib.failures import ClientIdInUse, ConnectFailed, FetchFailed, Refused
 from spine.ib.fill_assembler import FillAssembler
 from spine.ib.halt import HALT_AT_META, HALT_META
 from spine.ib.journal import Journal
 from spine.ib.kill_guard import KillGuardMixin
 from spine.ib.market_data import MarketDataMixin
+from spine.ib.outbox import Outbox
 from spine.ib.pacer import HistoricalPacer
 from spine.ib.records import (
     Cancel,
@@ -58,9 +59,6 @@ from spine.ib.settings import SessionSettings
 from spine.ib.syncing import SyncMixin
 from spine.safety.state_store import StateStore
 
-if TYPE_CHECKING:
-    from spine.ib.session import IBSession
-
 log = logging.getLogger("spine.ib")
 
 __all__ = ["RISK_STATES", "ClientIdInUse", "ConnectFailed", "FetchFailed", "IBWorker", "Refused"]
@@ -77,10 +75,10 @@ class _FinishBracket:
 class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, MarketDataMixin):
     """Runs on the ``spine-ib`` loop; see the module docstring."""
 
-    def __init__(self, settings: SessionSettings, ib: IB, session: IBSession, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: SessionSettings, ib: IB, outbox: Outbox, *, clock: Callable[[], float] = time.time) -> None:
         self.s = settings
         self.ib = ib
-        self.session = session
+        self.outbox = outbox
         self._clock = clock
         self.journal = Journal.in_folder(settings.state_dir)
         self.journal.open_write_ahead()  # the one writer: what a crash left there becomes journal rows first
@@ -166,7 +164,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
                                f"{self._client_id_refusals} attempts (error 326); stop the other connection or pick "
                                "another --client-id")  # fmt: skip
                     self._set_state(SessionState.HALTED, message)
-                    self._emit(SessionError(tr.CLIENT_ID_IN_USE, message))
+                    self._emit(SessionError(int(ErrorCode.CLIENT_ID_IN_USE), message))
                     await self._wake.wait()
                     break
                 except ConnectFailed as exc:
@@ -258,12 +256,12 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
             handoff.set()
 
     def _emit(self, event: Any) -> None:
-        self.session._publish_event(event)
+        self.outbox.publish_event(event)
 
     def _set_state(self, state: SessionState, reason: str) -> None:
         if state is self._state:
             return
         old, self._state = self._state, state
         log.info("session %s -> %s: %s", old, state, reason)
-        self.session._publish_state(state)
+        self.outbox.publish_state(state)
         self._emit(SessionStateChanged(old, state, reason))

@@ -23,7 +23,6 @@ from brokers import FillModel, RiskGate, SimBroker
 from spine.config import SpineConfig
 from spine.core.errors import InputError
 from spine.core.events import EventLog
-from spine.core.labels import RESEARCH_LABEL
 from spine.core.resources import SAMPLE_PRICES, SAMPLE_SIGNALS, SAMPLE_VIX
 from spine.data.prices import (
     PriceSeries,
@@ -36,6 +35,8 @@ from spine.data.signals import SignalRecord, load_signals
 from spine.feeds.array import ArrayFeed
 from spine.reports.build import write_reports
 from spine.routes.harness import HarnessWiring, warmup_bar_count, wire_harness
+from spine.runs import summary as runs_summary
+from spine.runs.summary import run_summary
 from spine.runs.write import (
     atomic_folder,
     point_latest,
@@ -144,12 +145,10 @@ def traded_period(prices: dict[str, PriceSeries], trade_from: date | None = None
 
 def vix_trigger_status(config: SpineConfig, inputs: _Inputs, vix_path: Path | None) -> str:
     """``summary.json`` ``kill_switch.vix_trigger``: ``on: …`` or ``off: <why>``; never silent."""
-    if not config.backtest_risk.kill_switch:
-        return "off: risk.kill_switch is false (automatic triggers disabled; a manual kill still works)"
-    period = traded_period(inputs.prices, inputs.trade_from)
-    if inputs.vix is None:
-        return f"off: no VIX series for {period}"
-    return f"on: VIX {str(inputs.vix.dates[0])[:10]}..{str(inputs.vix.dates[-1])[:10]} above {config.kill_switch.vix_threshold:g}"
+    vix = inputs.vix
+    source = f"VIX {str(vix.dates[0])[:10]}..{str(vix.dates[-1])[:10]}" if vix is not None else None
+    missing = f"no VIX series for {traded_period(inputs.prices, inputs.trade_from)}" if source is None else ""
+    return runs_summary.vix_trigger_status(config.backtest_risk, config.kill_switch.vix_threshold, source=source, missing=missing)
 
 
 def with_warmup(prices: dict[str, PriceSeries], history: dict[str, PriceSeries], start: date, bars: int) -> dict[str, PriceSeries]:
@@ -234,41 +233,19 @@ def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, sto
     return cerebro
 
 
-def run_frozen(cerebro: bt.Cerebro) -> bt.Strategy:
-    """``cerebro.run()``'s strategy, with everything built before the run frozen out of the collector
-    and young collections every ``spine.core.process.YOUNG_THRESHOLD`` allocations instead of 700.
-
-    The run creates no cyclic garbage (the collector frees nothing during it), but its
-    full passes walk every object alive, the inputs and imported modules included.
-    ``gc.freeze()`` sets those aside for the run (20 x 2,000: collection CPU 0.90 s ->
-    0.57 s of a 7.9 s run), and the higher young threshold means the run's own objects
-    reach a full pass far less often (20 x 5,000: 8 full passes and 2.96 s of CPU in the
-    collector -> none and 0.69 s). Cycles are still collected, just later. Both are
-    undone afterwards (``gc.unfreeze()``, the caller's threshold), so a sweep worker
-    running many backtests, a notebook or a test keeps its own settings.
-    """
-    import gc
-
-    from spine.core.process import YOUNG_THRESHOLD
-
-    threshold = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(threshold[0], YOUNG_THRESHOLD), *threshold[1:])
-    try:
-        return cerebro.run()[0]
-    finally:
-        gc.set_threshold(*threshold)
-        gc.unfreeze()
-
-
 def run_backtest(
     request: BacktestRequest,
     *,
     progress: Callable[[int], None] | None = None,
     notify: Callable[[str], None] | None = None,
     inputs: _Inputs | None = None,
+    runner: Callable[[bt.Cerebro], bt.Strategy] | None = None,
 ) -> BacktestResult:
     """Run one historical simulation and write its run folder atomically; return what it wrote.
+
+    ``runner`` runs the built Cerebro and returns its strategy (default: ``cerebro.run()[0]``);
+    the owner of a process may pass ``spine.core.process.run_frozen`` to tune the collector
+    for the run, as the ``spine`` command and a sweep worker do.
 
     ``notify`` receives the lines a trader must see before the run starts: a VIX
     trigger that is off, a state that is killed or latched. ``progress`` may have a
@@ -304,7 +281,7 @@ def run_backtest(
                 events.record(first_bar, "vix_trigger_off", vix_status[len("off: "):])
             cerebro = build_cerebro(config, inputs, events=events, store=store, progress=progress)
             started = time.perf_counter()
-            strategy = run_frozen(cerebro)
+            strategy = runner(cerebro) if runner is not None else cerebro.run()[0]
             elapsed = time.perf_counter() - started
         recorder = strategy.analyzers.recorder
         summary = _summary(config, request, inputs, strategy, elapsed)
@@ -350,45 +327,13 @@ def state_notice(store: StateStore, state_dir: Path) -> str | None:
 
 def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, strategy: bt.Strategy, elapsed: float) -> dict[str, Any]:
     """The run's facts; the statistics (return, drawdown, Sharpe, trades...) are added by ``write_reports``."""
-    analyzers = strategy.analyzers
-    recorded = analyzers.recorder.get_analysis()
-    equity = analyzers.recorder.equity
-    start_value = float(config.backtest.cash)
-    end_value = float(strategy.broker.getvalue())
-    statuses = recorded["statuses"]
-    bars = len(equity)
-    return {
-        "research_only": config.research_only,
-        "research_label": RESEARCH_LABEL if config.research_only else None,
-        "route": "backtest",
-        "start": equity[0]["datetime"].isoformat() if equity else None,
-        "end": equity[-1]["datetime"].isoformat() if equity else None,
-        "tickers": list(inputs.prices),
-        "signals_file": str(inputs.signals_path),
-        "signals": len(inputs.signals),
-        "vix": str(inputs.vix.path) if inputs.vix is not None else None,
-        "start_value": start_value,
-        "end_value": end_value,
-        "orders": recorded["orders"],
-        "rejected_orders": int(statuses.get("Rejected", 0)),
-        "fills": recorded["fills"],
-        "breaker": analyzers.breaker.get_analysis() | {"trips": [{"datetime": t["datetime"].isoformat(), "reason": t["reason"]} for t in analyzers.breaker.trips]},
-        "kill_switch": _jsonable(analyzers.kill_switch.get_analysis()),
-        "limits": config.backtest_risk.model_dump(),
-        "bars": bars,
-        "elapsed_seconds": round(elapsed, 3),
-        "bars_per_second": round(bars * max(len(inputs.prices), 1) / elapsed, 1) if elapsed > 0 else None,
-    }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
+    summary = run_summary(config, strategy, route="backtest", limits=config.backtest_risk, tickers=list(inputs.prices), signals_path=inputs.signals_path,
+                          start_value=float(config.backtest.cash), end_value=float(strategy.broker.getvalue()), elapsed=elapsed)  # fmt: skip
+    bars = summary["bars"]
+    summary["signals"] = len(inputs.signals)
+    summary["vix"] = str(inputs.vix.path) if inputs.vix is not None else None
+    summary["bars_per_second"] = round(bars * max(len(inputs.prices), 1) / elapsed, 1) if elapsed > 0 else None
+    return summary
 
 
 def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:

@@ -48,6 +48,7 @@ from spine.routes.session import (
     wait_active,
     write_session_folder,
 )
+from spine.runs import summary as runs_summary
 from spine.safety.state_store import StateStore
 from spine.safety.vix_line import VixLine
 
@@ -200,11 +201,9 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
 
 def vix_trigger_status(config: SpineConfig, quote: Quote | None, wait_secs: float) -> str:
     """``summary.json`` ``kill_switch.vix_trigger`` on ``spine paper``: ``on: …`` or ``off: <why>``; never silent."""
-    if not config.risk.kill_switch:
-        return "off: risk.kill_switch is false (automatic triggers disabled; a manual kill still works)"
-    if quote is None or quote.last is None:
-        return f"off: no {VIX_SYMBOL} index quote (IND CBOE) from IB within {wait_secs:g} s of the session becoming ACTIVE"
-    return f"on: {VIX_SYMBOL} index quote (IND CBOE), intraday, above {config.kill_switch.vix_threshold:g}"
+    source = f"{VIX_SYMBOL} index quote (IND CBOE), intraday" if quote is not None and quote.last is not None else None
+    missing = f"no {VIX_SYMBOL} index quote (IND CBOE) from IB within {wait_secs:g} s of the session becoming ACTIVE"
+    return runs_summary.vix_trigger_status(config.risk, config.kill_switch.vix_threshold, source=source, missing=missing)
 
 
 def _vix_at_start(request: PaperRequest, session: IBSession, events: EventLog) -> tuple[str, VixLine | None]:

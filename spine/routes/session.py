@@ -34,13 +34,14 @@ from brokers import IBBroker, RiskGate
 from spine.config import SpineConfig
 from spine.core.errors import BrokerError, InputError, SafetyError
 from spine.core.events import EventLog
-from spine.core.labels import RESEARCH_LABEL
 from spine.data.signal_source import SignalFile
 from spine.feeds.live import BarPump, LiveDailyFeed
 from spine.feeds.release import CalendarRelease
 from spine.ib.records import Bar, Refresh, RequestHistory, SessionState
+from spine.ib.session import IBSession
 from spine.reports.build import write_reports
 from spine.routes.harness import HarnessWiring, wire_harness
+from spine.runs.summary import run_summary
 from spine.runs.write import (
     atomic_folder,
     point_latest,
@@ -264,7 +265,7 @@ def _cents(value: float | None) -> int | None:
     return None if value is None or not math.isfinite(value) else round(value * 100)
 
 
-def wait_active(session: Any, timeout_secs: float) -> None:
+def wait_active(session: IBSession, timeout_secs: float) -> None:
     if not session.wait_for_state(SessionState.ACTIVE, timeout=timeout_secs):
         raise BrokerError(f"the IB session did not become ACTIVE within {timeout_secs:g} s (state {session.state})")
     deadline = time.monotonic() + timeout_secs
@@ -274,7 +275,7 @@ def wait_active(session: Any, timeout_secs: float) -> None:
         time.sleep(0.01)
 
 
-def fetch_history(session: Any, tickers: Sequence[str], duration: str, *, timeout_secs: float = 120.0) -> tuple[list[Bar], list[Any]]:
+def fetch_history(session: IBSession, tickers: Sequence[str], duration: str, *, timeout_secs: float = 120.0) -> tuple[list[Bar], list[Any]]:
     """Daily bars from the session (regular hours), waiting for the command to finish; (bars, other events)."""
     future = session.submit(RequestHistory(tuple(tickers), duration=duration, warmup=True))
     future.result(timeout_secs)
@@ -345,31 +346,11 @@ def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFil
 def session_summary(config: SpineConfig, route: str, strategy: bt.Strategy, broker: IBBroker, tickers: Sequence[str],
                     signals_path: Path, start_value: float, elapsed: float) -> dict[str, Any]:  # fmt: skip
     """The session's facts; the statistics (return, drawdown, Sharpe, trades...) are added by ``write_reports``."""
-    analyzers = strategy.analyzers
-    recorded = analyzers.recorder.get_analysis()
-    equity = analyzers.recorder.equity
-    end_value = float(broker.getvalue())
-    return {
-        "research_only": config.research_only,
-        "research_label": RESEARCH_LABEL if config.research_only else None,
-        "route": route,
-        "start": equity[0]["datetime"].isoformat() if equity else None,
-        "end": equity[-1]["datetime"].isoformat() if equity else None,
-        "tickers": list(tickers),
-        "signals_file": str(signals_path),
-        "start_value": start_value,
-        "end_value": end_value,
-        "final_cash": broker.account_value("TotalCashValue"),
-        "orders": recorded["orders"],
-        "rejected_orders": int(recorded["statuses"].get("Rejected", 0)),
-        "fills": recorded["fills"],
-        "breaker": analyzers.breaker.get_analysis() | {"trips": [{"datetime": t["datetime"].isoformat(), "reason": t["reason"]} for t in analyzers.breaker.trips]},
-        "kill_switch": {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in analyzers.kill_switch.get_analysis().items()},
-        "limits": config.risk.model_dump(),
-        "bars": len(equity),
-        "elapsed_seconds": round(elapsed, 3),
-        "commands_sent": len(broker.sent),
-    }
+    summary = run_summary(config, strategy, route=route, limits=config.risk, tickers=tickers, signals_path=signals_path,
+                          start_value=start_value, end_value=float(broker.getvalue()), elapsed=elapsed)  # fmt: skip
+    summary["final_cash"] = broker.account_value("TotalCashValue")
+    summary["commands_sent"] = len(broker.sent)
+    return summary
 
 
 def write_session_folder(out_dir: Path, stem: str, config: SpineConfig, strategy: bt.Strategy, events: EventLog,

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from spine.config import CircuitBreakerSettings, SpineConfig
-from spine.safety.state_store import StateStore, as_utc
+from spine.core.clock import as_utc
+from spine.safety.state_store import StateStore
 
 ONE_DAY = timedelta(days=1)
 _TOLERANCE = 1e-9

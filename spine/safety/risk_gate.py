@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from spine.config import RiskLimits, SpineConfig
-from spine.safety.state_store import as_utc
+from spine.core.clock import as_utc
 
 if TYPE_CHECKING:
     from spine.safety.circuit_breaker import CircuitBreaker

@@ -27,11 +27,12 @@ import json
 import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from spine.core.clock import as_utc
 from spine.core.errors import InputError, SafetyError
 
 STATE_FILE = "spine_state.sqlite3"
@@ -82,29 +83,6 @@ INSERT OR IGNORE INTO meta (id) VALUES (1);
 _RESET_BREAKER = "UPDATE breaker SET tripped = 0, tripped_at = NULL, reason = '', baseline_from = ? WHERE id = 1"
 _RETIRE_NAVS = "UPDATE nav_history SET retired = 1 WHERE retired = 0"
 _BUMP_SEQ = ("UPDATE meta SET seq = seq + 1 WHERE id = 1", ())
-
-
-def as_utc(value: Any) -> datetime:
-    """A timezone-aware UTC datetime from a datetime, date, pandas Timestamp, numpy datetime64 or ISO text."""
-    if type(value) is datetime:  # the common case (gate and breaker, every order and bar): no probing
-        tz = value.tzinfo
-        return value if tz is UTC else value.replace(tzinfo=UTC) if tz is None else value.astimezone(UTC)
-    if type(value).__name__ == "NaTType":
-        raise ValueError("timestamp is NaT (not a time)")
-    if hasattr(value, "to_pydatetime"):  # pandas Timestamp
-        value = value.to_pydatetime()
-    elif type(value).__name__ == "datetime64":  # numpy, without importing numpy here
-        converted = value.astype("datetime64[us]").astype(datetime)
-        if not isinstance(converted, datetime):
-            raise ValueError(f"timestamp {value!r} cannot be read as a time")
-        value = converted
-    elif isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise TypeError(f"expected a datetime, date, pandas Timestamp or numpy datetime64, got {type(value).__name__}")
 
 
 def _iso(value: datetime) -> str:

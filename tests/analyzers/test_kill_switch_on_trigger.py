@@ -1,4 +1,4 @@
-"""Issue 7, Ω2: what a kill cancels under each ``kill_switch.on_trigger``, through real backtests.
+"""The kill switch (Ω2): what a kill cancels under each ``kill_switch.on_trigger``, through real backtests.
 
 Synthetic market (``kill_market``): ALPH and DLTA longs fill in January, the VIX closes
 at 55 on bar 80 (the kill), an ECHO entry is submitted that same bar, and from bar 86

@@ -1,4 +1,4 @@
-"""Issue 7: re-arm is explicit (``kill_switch.cooldown_minutes``, ``kill_switch.rearm_vix_below``,
+"""Re-arm is explicit (``kill_switch.cooldown_minutes``, ``kill_switch.rearm_vix_below``,
 ``circuit_breaker.cooldown_minutes``), on real NVDA prices and the real VIX of 2008-2009."""
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import pytest
 from analyzers import DrawdownBreaker, KillSwitch
 from brokers import (
     GatedBroker,
+    MissingGateError,
     NotAGatedBrokerError,
     RiskGate,
     SimBroker,
@@ -54,6 +55,20 @@ def test_sim_broker_implements_the_gated_broker_interface():
 def test_plain_back_broker_is_refused_naming_every_missing_member():
     with pytest.raises(NotAGatedBrokerError, match=r"KillSwitch needs a gated broker.*BackBroker lacks gate, halt, halt_reason, cancel_all, flatten, get_available_funds, get_net_liquidation, now"):
         require_gated_broker(bt.brokers.BackBroker(), "KillSwitch")
+
+
+def test_sim_broker_without_a_gate_cannot_be_built():
+    with pytest.raises(MissingGateError, match="SimBroker needs a RiskGate"):
+        SimBroker()
+
+
+def test_a_broker_whose_gate_is_none_is_not_a_gated_broker():
+    class Gateless(bt.brokers.BackBroker):
+        gate = None
+        halt = halt_reason = cancel_all = flatten = get_available_funds = get_net_liquidation = now = staticmethod(lambda *a, **k: None)
+
+    with pytest.raises(NotAGatedBrokerError, match=r"Gateless lacks gate$"):
+        require_gated_broker(Gateless(), "KillSwitch")
 
 
 @pytest.mark.parametrize(("analyzer", "name"), [(KillSwitch, "KillSwitch"), (DrawdownBreaker, "DrawdownBreaker")])

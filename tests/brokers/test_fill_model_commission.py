@@ -9,13 +9,13 @@ import backtrader as bt
 import numpy as np
 import pytest
 
-from brokers import FillModel, SimBroker
+from brokers import FillModel, RiskGate, SimBroker
 from brokers.fill_model import (
     CommissionSpecError,
     ibkr_fixed_commission,
     parse_commission,
 )
-from spine.config import SlippageSettings, load_config
+from spine.config import RiskLimits, SlippageSettings, load_config
 from spine.core.errors import ConfigError
 from spine.data.prices import PriceSeries
 from spine.feeds.array import ArrayFeed
@@ -105,7 +105,8 @@ def test_sim_broker_charges_ibkr_fixed_through_the_same_fill_model():
 
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(ArrayFeed(series=series, name="AAA"), name="AAA")
-    cerebro.broker = SimBroker(fill_model=FillModel(SlippageSettings(model="none"), commission_scheme="ibkr_fixed"))
+    wide = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100, max_positions=100, max_price_deviation_pct=1.0, max_orders_per_minute=1000)
+    cerebro.broker = SimBroker(fill_model=FillModel(SlippageSettings(model="none"), commission_scheme="ibkr_fixed"), gate=RiskGate(wide, {"AAA": "Tech"}))
     cerebro.broker.setcash(100_000.0)
     cerebro.addstrategy(BuyOnce)
     strategy = cerebro.run()[0]

@@ -1,7 +1,7 @@
 """IBBroker's money and fills from the session's records (the IB thread is replaced by a record queue).
 
 The routing through a real ib_async session is tested end to end in
-``tests/spine/test_paper_cli.py`` and ``tests/spine/test_rehearsal_parity.py``; here the
+``tests/spine/cli/test_paper.py`` and ``tests/spine/routes/test_rehearse_parity.py``; here the
 broker's own rules are checked on records alone.
 """
 
@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from brokers import GatedBroker, IBBroker
+from brokers import GatedBroker, IBBroker, MissingGateError, RiskGate
 from brokers.ib_broker import ib_intent_id
+from spine.config import RiskLimits
 from spine.ib import translation as tr
 from spine.ib.records import AccountSnapshot, PositionRecord
 
 NOW = datetime(2024, 3, 12, 15, 0, tzinfo=UTC)
+WIDE = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100, max_positions=100, max_price_deviation_pct=1.0, max_orders_per_minute=1000)
 
 
 class RecordQueue:
@@ -44,13 +46,18 @@ def snapshot(values: dict[str, float], *, age_secs: float = 0.0, positions=()) -
 
 def broker_with(snap: AccountSnapshot | None, *, max_age: float = 60.0, events: list | None = None) -> IBBroker:
     record = (lambda when, name, detail: events.append((name, detail))) if events is not None else None
-    broker = IBBroker(session=RecordQueue(snap), account_max_age_secs=max_age, on_event=record, wall_clock=lambda: NOW)
+    broker = IBBroker(session=RecordQueue(snap), gate=RiskGate(WIDE, {}), account_max_age_secs=max_age, on_event=record, wall_clock=lambda: NOW)
     broker.start()
     return broker
 
 
 def test_ib_broker_implements_the_gated_broker_interface():
     assert isinstance(broker_with(None), GatedBroker)
+
+
+def test_ib_broker_without_a_gate_cannot_be_built():
+    with pytest.raises(MissingGateError, match="IBBroker needs a RiskGate"):
+        IBBroker(session=RecordQueue(), wall_clock=lambda: NOW)
 
 
 def test_cash_is_available_funds_and_value_is_net_liquidation():

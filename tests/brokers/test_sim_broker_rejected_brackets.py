@@ -1,4 +1,4 @@
-"""Issue 7 (M6): the legs of a bracket whose parent the gate refused are never counted as accepted."""
+"""The legs of a bracket whose parent the gate refused are never counted as accepted."""
 
 from __future__ import annotations
 

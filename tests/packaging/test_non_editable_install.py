@@ -1,4 +1,4 @@
-"""Issue 7: a non-editable install finds the shipped config and the bundled sample.
+"""A non-editable install finds the shipped config and the bundled sample.
 
 The package is built into a wheel and installed, without dependencies, into a fresh
 venv whose only other packages are the test venv's (a ``.pth`` line), so no index is

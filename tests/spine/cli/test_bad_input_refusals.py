@@ -1,4 +1,4 @@
-"""Issue 7, red-team defects: each bad input is one message and exit 2, with nothing left behind."""
+"""Each bad input is one message and exit 2, with nothing left behind."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 7: the ``sizing`` text names the cap that bound an order and the shares each cap allowed."""
+"""The ``sizing`` text names the cap that bound an order and the shares each cap allowed."""
 
 from __future__ import annotations
 

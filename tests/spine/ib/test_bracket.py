@@ -1,17 +1,28 @@
-"""bracket_legs and round_to_tick, pure."""
+"""bracket_legs and price_on_tick, pure."""
 
 from __future__ import annotations
 
 import pytest
 
-from spine.ib.bracket import bracket_legs, round_to_tick
+from spine.ib.bracket import bracket_legs, price_on_tick
 from spine.ib.records import PlaceBracket
 
 
 @pytest.mark.parametrize(("price", "tick", "expected"), [(95.013, 0.01, 95.01), (95.015, 0.01, 95.02), (110.02, 0.05, 110.0),
                                                           (110.025, 0.05, 110.05), (0.123456, 0.0001, 0.1235), (7.0, 0.25, 7.0)])  # fmt: skip
 def test_prices_land_on_the_tick_exactly(price: float, tick: float, expected: float) -> None:
-    assert round_to_tick(price, tick) == expected
+    assert price_on_tick(price, tick) == expected
+
+
+@pytest.mark.parametrize("tick", [0.0, -0.01])
+def test_a_tick_that_is_not_above_zero_is_refused_not_ignored(tick: float) -> None:
+    with pytest.raises(ValueError, match="minTick must be above zero"):
+        price_on_tick(95.013, tick)
+
+
+def test_a_bracket_on_a_zero_tick_is_refused() -> None:
+    with pytest.raises(ValueError, match="minTick must be above zero"):
+        bracket_legs(PlaceBracket("s1", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE"), 1, 0.0)
 
 
 def test_a_bracket_is_parent_take_profit_stop_with_transmit_only_on_the_stop() -> None:

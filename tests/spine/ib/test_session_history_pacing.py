@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from brokers.fill_model import FillModel
 from spine.gateway import GatewaySettings, GatewayThread
-from spine.gateway.history_pacing import enforce_history_pacing
+from spine.gateway.testing import enforce_history_pacing
 from spine.ib import IBSession, SessionSettings, SessionState
 from spine.ib.records import Bar, RequestHistory, SessionError
 

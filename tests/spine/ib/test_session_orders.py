@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from brokers.fill_model import FillModel
-from spine.gateway.fault_hooks import commission_first, order_warning, set_min_tick
+from spine.gateway.testing import commission_first, order_warning, set_min_tick
 from spine.ib import SessionState
 from spine.ib.journal import Journal
 from spine.ib.records import Fill, OrderStatus, OrderSubmitted, PlaceBracket, PlaceOrder

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ib_async import IB, MarketOrder, Stock
 
-from spine.gateway.fault_hooks import blackhole_next, roll_back_order_ids, send_notice
 from spine.gateway.protocol import InMsg
+from spine.gateway.testing import blackhole_next, roll_back_order_ids, send_notice
 from spine.ib import SessionState
 from spine.ib.halt import clear_session_halt, session_halt
 from spine.ib.journal import Journal

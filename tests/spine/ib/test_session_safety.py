@@ -125,7 +125,7 @@ def test_a_silent_gateway_is_noticed_by_the_heartbeat_and_reconnected(gateway, o
 
 
 def test_a_margin_warning_halts_new_risk_until_resume(gateway, open_session, state_dir) -> None:
-    from spine.gateway.fault_hooks import send_notice
+    from spine.gateway.testing import send_notice
     from spine.ib.halt import clear_session_halt
 
     session, _log = open_session(gateway)

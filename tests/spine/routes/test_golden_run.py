@@ -5,7 +5,7 @@ imports) must not change a single recorded figure. The golden copy in
 ``tests/golden/sample/`` was written by the code before any of them (regenerated once when the paper route
 changed results by design: stop and take-profit prices on the 0.01 tick, shorts in the
 available funds); regenerate it only
-for a deliberate change of results, with ``python tests/spine/test_golden_run.py``.
+for a deliberate change of results, with ``python tests/spine/routes/test_golden_run.py``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def test_the_golden_summary_holds_the_figures_a_trader_reads():
     assert round(golden["end_value"], 2) == 125218.67
 
 
-if __name__ == "__main__":  # python tests/spine/test_golden_run.py: regenerate the golden copy
+if __name__ == "__main__":  # python tests/spine/routes/test_golden_run.py: regenerate the golden copy
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:

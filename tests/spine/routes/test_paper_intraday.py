@@ -17,7 +17,7 @@ import pytest
 
 from spine.config import load_config
 from spine.gateway import GatewaySettings, GatewayThread
-from spine.gateway.fault_hooks import withdraw_cash
+from spine.gateway.testing import withdraw_cash
 from spine.routes.paper import PaperRequest, run_paper
 from spine.routes.session import SessionResult, StopFlag
 from spine.safety.state_store import StateStore

@@ -1,4 +1,4 @@
-"""Issue 7: what a backtest writes and says (run folders, labels, VIX status, sizing, progress)."""
+"""What a backtest writes and says (run folders, labels, VIX status, sizing, progress)."""
 
 from __future__ import annotations
 

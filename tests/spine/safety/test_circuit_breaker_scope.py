@@ -1,12 +1,12 @@
-"""Issue 7 (C1): the breaker judges the NAV just recorded, against its own run's or account's history."""
+"""The breaker judges the NAV just recorded, against its own run's or account's history."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 from analyzers import CircuitBreaker
-from analyzers.kill_switch import rearm_due
 from spine.config import KillSwitchSettings
+from spine.safety.kill_rules import rearm_due
 from spine.safety.state_store import StateStore
 
 T0 = datetime(2023, 4, 20, 21, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Issue 7: a state folder fails closed, and NAV history belongs to one run or one account.
+"""A state folder fails closed, and NAV history belongs to one run or one account.
 
 Every case goes through the CLI on the bundled sample (bar 600, 2023-04-24, is the crash
 that trips the 5% breaker); the VIX trigger is off so that it cannot hide the breaker.

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from spine.safety.state_store import STATE_FILE, StateStore, as_utc
+from spine.core.clock import as_utc
+from spine.safety.state_store import STATE_FILE, StateStore
 
 T0 = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
 

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import backtrader as bt
 
-from spine.core.process import YOUNG_THRESHOLD
+from spine.core.process import YOUNG_THRESHOLD, run_frozen
 from spine.data.prices import load_prices
 from spine.data.synthetic import generate_prices
 from spine.feeds.array import ArrayFeed
-from spine.routes.backtest import run_frozen
 
 
 class _SeesFrozen(bt.Strategy):

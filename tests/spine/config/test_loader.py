@@ -30,7 +30,7 @@ def test_backtest_falls_back_to_top_level_risk_without_a_backtest_risk_section(m
     assert config.backtest_risk == config.risk
 
 
-def test_strategy_defaults_match_the_issue(make_config_dir):
+def test_strategy_defaults_are_the_documented_ones(make_config_dir):
     config = load_config(make_config_dir({"strategy_params.yaml": {"strategy.atr_period": None, "strategy.take_profit_atr": None}, "trading_config.yaml": {"position_sizing.atr_multiplier": None}}))
     assert config.strategy.atr_period == 14
     assert config.strategy.take_profit_atr == 3.0

@@ -1,4 +1,4 @@
-"""Typed, frozen, validated configuration loaded from a config folder.
+"""The config models: typed, frozen, validated; every model forbids unknown keys.
 
 A config folder holds three YAML files (plus an optional ``sectors.yaml``):
 
@@ -7,10 +7,9 @@ A config folder holds three YAML files (plus an optional ``sectors.yaml``):
 - ``config.yaml``: the safety envelope (broker, risk, compliance, kill switch) and
   the backtest settings.
 
-Every model forbids unknown keys so that a typo fails loudly instead of being
-silently ignored. ``load_config`` turns every validation problem into one
-``ConfigError`` naming the file, the key path, the bad value and what is expected.
-Fractions are written as fractions (``0.05`` is 5%); money is in the account currency.
+A typo fails loudly instead of being silently ignored. Fractions are written as
+fractions (``0.05`` is 5%); money is in the account currency. ``SpineConfig`` is the
+whole configuration, passed in explicitly; ``spine.config.loader`` reads it from a folder.
 """
 
 from __future__ import annotations
@@ -19,20 +18,13 @@ from datetime import time
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
-
-from spine.core.errors import ConfigError
-from spine.core.resources import shipped_path
-
-SHIPPED_CONFIG_DIR = shipped_path("config")  # the checkout's config/, or the installed copy
 
 TRADING_FILE = "trading_config.yaml"
 STRATEGY_FILE = "strategy_params.yaml"
@@ -272,147 +264,3 @@ class SpineConfig(_Frozen):
             },
             SECTORS_FILE: {"sectors": dict(sorted(self.sectors.items()))},
         }
-
-
-MAX_CONFIG_BYTES = 256 * 1024  # a config file is a few kilobytes; anything this big is not one
-MAX_CONFIG_NODES = 10_000  # values after expanding aliases: an alias bomb is refused, not expanded
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    """One config file as a mapping; every way it can be unreadable is one ``ConfigError``."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found (expected a YAML file here)")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: file is {len(raw):,} bytes; expected a config file of at most {MAX_CONFIG_BYTES:,} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); expected a UTF-8 YAML file") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        _refuse_alias_bombs(path, node)
-        body = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: YAML nested too deeply; expected a config of a few levels of sections") from None
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(body).__name__}")
-    return body
-
-
-def _refuse_alias_bombs(path: Path, root: yaml.Node | None) -> None:
-    """Count the values the document expands to (aliases included) without expanding it."""
-    if root is None:
-        return
-    sizes: dict[int, int] = {}
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if id(node) in sizes and not done:
-            continue
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
-        if not done:
-            stack.append((node, True))
-            stack.extend((child, False) for child in children if id(child) not in sizes)
-            continue
-        total = 1 + sum(sizes.get(id(child), 1) for child in children)
-        sizes[id(node)] = total
-        if total > MAX_CONFIG_NODES:
-            raise ConfigError(
-                f"{path}: YAML aliases expand to more than {MAX_CONFIG_NODES:,} values; "
-                "expected a plain config (an alias bomb is refused, not expanded)"
-            )
-
-
-def _shown(value: Any, limit: int = 120) -> str:
-    """A bad value for a message, never longer than ``limit`` characters."""
-    import reprlib
-
-    short = reprlib.Repr()
-    short.maxstring = short.maxother = limit
-    short.maxlevel, short.maxlist, short.maxdict = 3, 6, 6
-    text = short.repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
-    loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    kind = error["type"]
-    value = _shown(error.get("input"))
-    if kind == "extra_forbidden":
-        parent = _model_at(model, error["loc"][:-1])
-        known = ", ".join(parent.model_fields) if parent is not None else ""
-        expected = f" (expected one of: {known})" if known else ""
-        return f"{loc} = {value}: unknown key{expected}"
-    if kind == "missing":
-        return f"{loc}: required key is missing"
-    return f"{loc} = {value}: {error['msg'].lower()}"
-
-
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    current: Any = model
-    for part in loc:
-        fields = getattr(current, "model_fields", None)
-        if fields is None or part not in fields:
-            return None
-        annotation = fields[part].annotation
-        candidates = getattr(annotation, "__args__", (annotation,))
-        current = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if current is None:
-            return None
-    return current
-
-
-def _validate(model: type[_Frozen], path: Path, body: dict[str, Any]) -> Any:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        problems = [_describe(err, model) for err in exc.errors()]
-        detail = problems[0] if len(problems) == 1 else "; ".join(problems)
-        raise ConfigError(f"{path}: {detail}") from None
-
-
-def load_config(folder: str | Path | None = None) -> SpineConfig:
-    """Load and validate the config folder (default: the shipped ``config/``).
-
-    ``sectors.yaml`` is optional in a custom folder: without it the shipped sector
-    map is used, so a folder holding only the three required files still runs.
-    """
-    root = Path(folder) if folder is not None else SHIPPED_CONFIG_DIR
-    if not root.is_dir():
-        raise ConfigError(f"{root}: config folder not found (expected a folder with {TRADING_FILE}, {STRATEGY_FILE}, {ENVELOPE_FILE})")
-    trading = _validate(TradingConfigFile, root / TRADING_FILE, _read_yaml(root / TRADING_FILE))
-    strategy = _validate(StrategyParamsFile, root / STRATEGY_FILE, _read_yaml(root / STRATEGY_FILE))
-    envelope = _validate(EnvelopeFile, root / ENVELOPE_FILE, _read_yaml(root / ENVELOPE_FILE))
-    sectors_path = root / SECTORS_FILE
-    if not sectors_path.is_file():
-        sectors_path = SHIPPED_CONFIG_DIR / SECTORS_FILE
-    sectors = _validate(SectorsFile, sectors_path, _read_yaml(sectors_path)) if sectors_path.is_file() else SectorsFile()
-    return SpineConfig(
-        folder=root,
-        trading=trading.trading,
-        position_sizing=trading.position_sizing,
-        strategy=strategy.strategy,
-        circuit_breaker=strategy.circuit_breaker,
-        broker=envelope.broker,
-        risk=envelope.risk,
-        compliance=envelope.compliance,
-        kill_switch=envelope.kill_switch,
-        backtest=envelope.backtest,
-        sectors=sectors.sectors,
-        sectors_file=sectors_path,
-        paper=envelope.paper,
-    )

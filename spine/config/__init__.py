@@ -1,0 +1,54 @@
+"""The configuration: typed, frozen, validated, loaded from a config folder and passed in explicitly.
+
+    models  the pydantic models, one per section (``RiskLimits``, ``KillSwitchSettings``, ...),
+            and ``SpineConfig``, the whole configuration
+    loader  ``load_config(folder)``: read the YAML files, one ``ConfigError`` per problem
+
+``from spine.config import load_config, SpineConfig`` is the usual entry.
+"""
+
+from spine.config.loader import (
+    SHIPPED_CONFIG_DIR,
+    describe_error,
+    load_config,
+    model_at,
+)
+from spine.config.models import (
+    BacktestSettings,
+    BrokerSettings,
+    CircuitBreakerSettings,
+    ComplianceSettings,
+    ExecutionAccounts,
+    IBConnection,
+    KillSwitchSettings,
+    PaperSettings,
+    PositionSizing,
+    RiskLimits,
+    SlippageSettings,
+    SpineConfig,
+    StrategySettings,
+    TradingSection,
+)
+
+_describe, _model_at = describe_error, model_at  # the sweep spec's earlier names, until it imports the public ones
+
+__all__ = [
+    "SHIPPED_CONFIG_DIR",
+    "BacktestSettings",
+    "BrokerSettings",
+    "CircuitBreakerSettings",
+    "ComplianceSettings",
+    "ExecutionAccounts",
+    "IBConnection",
+    "KillSwitchSettings",
+    "PaperSettings",
+    "PositionSizing",
+    "RiskLimits",
+    "SlippageSettings",
+    "SpineConfig",
+    "StrategySettings",
+    "TradingSection",
+    "describe_error",
+    "load_config",
+    "model_at",
+]

@@ -1,0 +1,69 @@
+"""What a sweep is asked to do (``SweepRequest``) and what it will run (``SweepPlan``).
+
+``plan_sweep`` makes every check that can fail on input (the sweep file, each swept
+value through the config models, the data, the universes, the walk-forward folds)
+before a cluster starts or a folder is made, so bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spine.config import SpineConfig
+from spine.routes.backtest import BacktestRequest, load_inputs
+from spine.sweep.overrides import apply_overrides, validate_all
+from spine.sweep.search_space import fixed_points
+from spine.sweep.spec import Range, SweepSpec, load_sweep_spec
+from spine.sweep.trial import SharedInputs, data_fingerprint
+from spine.sweep.universe import UNIVERSE_KEY, check_universes
+from spine.sweep.walk_forward import Fold, make_folds
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """What to sweep; the data defaults are those of ``spine backtest`` (the bundled sample)."""
+
+    spec_path: Path
+    config: SpineConfig
+    data: tuple[Path, ...] = ()
+    signals: Path | None = None
+    scheduler: str | None = None
+    workers: int | None = None
+    out_dir: Path = Path("runs")
+    resume: Path | None = None
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A checked sweep: its spec, the data every trial shares, and the trials it runs."""
+
+    spec: SweepSpec
+    shared: SharedInputs
+    fingerprint: str
+    folds: list[Fold]
+    points: list[dict[str, Any]]  # empty for a TPE search
+
+
+def plan_sweep(request: SweepRequest) -> SweepPlan:
+    """Every check that can fail on input, before a cluster starts or a folder is made."""
+    source = request.spec_path
+    spec = load_sweep_spec(source)
+    for name in spec.names:
+        value = spec.parameters[name]
+        samples = [value.low, value.high] if isinstance(value, Range) else value
+        for sample in samples:
+            apply_overrides(request.config, {name: sample}, source=source)
+    points = [] if spec.search == "tpe" else fixed_points(spec)
+    validate_all(request.config, points, source=source)
+    inputs = load_inputs(BacktestRequest(config=request.config, data=request.data, signals=request.signals))
+    if UNIVERSE_KEY in spec.parameters:
+        check_universes(spec.parameters[UNIVERSE_KEY], inputs.prices, source=source)
+    shared = SharedInputs(config=request.config, inputs=inputs)
+    folds: list[Fold] = []
+    if spec.walk_forward is not None:
+        first = min(s.start for s in inputs.prices.values()).date()
+        last = max(s.end for s in inputs.prices.values()).date()
+        folds = make_folds(first, last, spec.walk_forward, source=str(source))
+    return SweepPlan(spec=spec, shared=shared, fingerprint=data_fingerprint(shared), folds=folds, points=points)

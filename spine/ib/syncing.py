@@ -86,6 +86,7 @@ class SyncMixin:
             raise FetchFailed(what) from exc
 
     async def _reconcile(self, *, light: bool) -> list[str]:
+        """Compare the journal with what IB says (light: executions and positions only), then act on the plan."""
         applied_before = self.journal.fill_ids() | self.journal.acknowledged("exec")
         journal_positions = self._journal_positions()
         if light:
@@ -97,11 +98,7 @@ class SyncMixin:
         # A minute of overlap: an execution on the boundary is fetched again and skipped by its execId.
         flt = ExecutionFilter(time=(since - timedelta(minutes=1)).strftime("%Y%m%d-%H:%M:%S") if since else "")
         fills = await self._fetch("executions", self.ib.reqExecutionsAsync(flt))
-        positions_raw = await self._fetch("positions", self.ib.reqPositionsAsync())
-        positions: dict[str, float] = {}
-        for p in positions_raw:
-            if p.account == self._account and p.position:
-                positions[p.contract.symbol.upper()] = positions.get(p.contract.symbol.upper(), 0.0) + float(p.position)
+        positions = self._account_positions(await self._fetch("positions", self.ib.reqPositionsAsync()))
         executions = [self._half(f.contract, f.execution) for f in fills]
         if light:
             journal_open = self.journal.orders(open_only=True)
@@ -117,35 +114,61 @@ class SyncMixin:
         self._foreign_perms = {b.perm_id for b in broker_open if tr.parse_order_ref(b.order_ref) is None and b.working}
         self._ib_positions = positions
         if not light:
-            for jo, bo in plan.updates:
-                self._apply_broker_view(jo, bo)
-            for bo in plan.adopted:
-                self._adopt(bo)
-            for jo in plan.lost:
-                self.journal.record_status(jo.order_id, "Lost", detail="never acknowledged by IB and unknown to it; not re-sent")
-                self._emit(OrderStatus(jo.order_id, 0, jo.order_ref, tr.REJECTED, "Lost", 0.0, jo.quantity, 0.0,
-                                       "lost: never acknowledged by IB; not re-sent"))  # fmt: skip
+            self._apply_order_plan(plan)
+        self._apply_missed_fills(plan, fills)
+        if not light:
+            self._entries = self._working_entries(broker_open)
+            self._publish_working()
+            await self._protect(plan)
+        return plan.halt_reasons
+
+    def _account_positions(self, positions_raw: list[Any]) -> dict[str, float]:
+        """This account's non-zero positions by ticker."""
+        positions: dict[str, float] = {}
+        for p in positions_raw:
+            if p.account == self._account and p.position:
+                positions[p.contract.symbol.upper()] = positions.get(p.contract.symbol.upper(), 0.0) + float(p.position)
+        return positions
+
+    def _apply_order_plan(self, plan: Any) -> None:
+        """Orders IB changed, adopted legs, and orders IB never acknowledged (lost, never re-sent)."""
+        for jo, bo in plan.updates:
+            self._apply_broker_view(jo, bo)
+        for bo in plan.adopted:
+            self._adopt(bo)
+        for jo in plan.lost:
+            self.journal.record_status(jo.order_id, "Lost", detail="never acknowledged by IB and unknown to it; not re-sent")
+            self._emit(OrderStatus(jo.order_id, 0, jo.order_ref, tr.REJECTED, "Lost", 0.0, jo.quantity, 0.0,
+                                   "lost: never acknowledged by IB; not re-sent"))  # fmt: skip
+
+    def _apply_missed_fills(self, plan: Any, fills: list[Any]) -> None:
+        """Executions that happened while the session was away, applied once each."""
         for half in plan.missed_fills:
             if not self.assembler.is_applied(half.exec_id):
                 commission = next((f.commissionReport.commission for f in fills if f.execution.execId == half.exec_id), 0.0)
                 done = self.assembler.add_execution(half) or self.assembler.add_commission(half.exec_id, commission or 0.0)
                 if done is not None:
                     self._apply_fill(done, missed=True)
-        if not light:
-            self._entries = {}
-            for b in broker_open:
-                ref = tr.parse_order_ref(b.order_ref)
-                if ref is not None and ref.role == "entry" and b.working:
-                    left = max(b.quantity - b.filled, 0.0)
-                    self._entries[b.order_id] = (b.ticker, left if b.side == "BUY" else -left)
-            self._publish_working()
-            if self._kill_executed and self.s.kill_on_trigger != "cancel":
-                for gap in plan.protection:  # the operator's kill cancelled the protective legs on purpose
-                    self._emit(SessionError(0, f"{gap.ticker}: position {gap.position:g} has no working {gap.role}; "
-                                               f"not restored while the kill switch (on_trigger {self.s.kill_on_trigger}) holds"))
-            else:
-                await self._restore_protection(plan.protection)
-        return plan.halt_reasons
+
+    @staticmethod
+    def _working_entries(broker_open: list[Any]) -> dict[int, tuple[str, float]]:
+        """Spine's entries still working at IB: order id -> (ticker, signed shares left)."""
+        entries = {}
+        for b in broker_open:
+            ref = tr.parse_order_ref(b.order_ref)
+            if ref is not None and ref.role == "entry" and b.working:
+                left = max(b.quantity - b.filled, 0.0)
+                entries[b.order_id] = (b.ticker, left if b.side == "BUY" else -left)
+        return entries
+
+    async def _protect(self, plan: Any) -> None:
+        """Restore each missing protective leg, unless a kill cancelled them on purpose."""
+        if self._kill_executed and self.s.kill_on_trigger != "cancel":
+            for gap in plan.protection:  # the operator's kill cancelled the protective legs on purpose
+                self._emit(SessionError(0, f"{gap.ticker}: position {gap.position:g} has no working {gap.role}; "
+                                           f"not restored while the kill switch (on_trigger {self.s.kill_on_trigger}) holds"))
+        else:
+            await self._restore_protection(plan.protection)
 
     def _journal_positions(self) -> dict[str, float]:
         out: dict[str, float] = dict(self.journal.baseline())

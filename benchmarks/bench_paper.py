@@ -41,7 +41,7 @@ from spine.config import RiskLimits, load_config
 from spine.core.live_signal import LiveSignal
 from spine.core.stops import RiskManager
 from spine.gateway import GatewaySettings, GatewayThread
-from spine.gateway.fault_hooks import roll_back_order_ids
+from spine.gateway.testing import roll_back_order_ids
 from spine.ib import (
     AccountMonitor,
     IBSession,

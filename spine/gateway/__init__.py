@@ -6,25 +6,30 @@ as a real gateway does, keeps one simulated paper account, fills orders on a sim
 clock that replays price files with the backtest's ``FillModel``, never serves a bar
 past that clock, and injects faults on demand. Modules, one job each:
 
-    protocol   framing, field encoding, message ids, error codes, version negotiation
-    versions   a v178 message rewritten in an older negotiated version's layout
-    history    historical bars: bar sizes, durations, whatToShow, clipped to the clock
-    requests   client→server decoders (placeOrder, reqHistoricalData, ...)
-    messages   server→client encoders (openOrder, execDetails, ...)
-    account    cash, positions, average costs, account values
-    market     instruments and the clock replaying bars
-    orders     the order engine: brackets, OCA, fills, cancels
-    order_checks  what an order must pass at placeOrder (error 201 otherwise)
-    what_if    what-if previews: margin and commission, nothing placed
-    faults     fault injection state and the ``--faults`` syntax
-    handlers   request dispatch for one session
+    protocol       framing, field encoding, message ids, notice texts, version negotiation (codes: ``spine.ib.codes``)
+    versions       a v178 message rewritten in an older negotiated version's layout
+    requests       client→server decoders (placeOrder, reqHistoricalData, ...)
+    messages       server→client encoders (openOrder, execDetails, ...)
+    settings       settings and the loopback-only rule
+    account        cash, positions, average costs, account values
+    history        historical bars: bar sizes, durations, whatToShow, clipped to the clock
+    market         instruments and the clock replaying bars
+    order_records  order status names, order requests, working orders, executions, ``OrderListener``
+    order_checks   what an order must pass at placeOrder (error 201 otherwise)
+    what_if        what-if previews: margin and commission, nothing placed
+    orders         the order engine: brackets, OCA, fills, cancels
+    order_ids      the nextValidId handed out: the engine's next free id, rolled back or pinned
+    faults         fault injection state and the ``--faults`` syntax
+    session        one connection: negotiated version, subscriptions, backpressure
+    ticks          market-data ticks of the current bar, quotes on the tick grid
+    pushes         what is sent unasked: order events, positions, account updates, market data
+    state          ``SimulatorState``: what the request handlers act on
     reference_handlers  reference requests, empty lists and refusals, each on its own id
-    session    one connection: negotiated version, subscriptions, backpressure
+    handlers       request dispatch, and ``intercept`` to answer one message id otherwise
     fault_actions  the faults as in-process methods (mixed into the simulator)
-    server     the asyncio server, the clock, order events and pushes
-    thread     the simulator on a background thread (tests, benchmark)
-    settings   settings and the loopback-only rule
-    cli        ``gateway_command`` for ``spine gateway``
+    server         the asyncio server, the clock, sessions and fault actions
+    thread         the simulator on a background thread (tests, benchmark)
+    testing        test aids over the public API: blackholes, notices, id rollbacks, pacing, ...
 """
 
 from spine.gateway.faults import FaultPlan, Faults

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import Any
 
 from spine.gateway import messages as msg
 from spine.gateway.faults import (
@@ -22,17 +23,14 @@ from spine.gateway.faults import (
     Rejection,
     ScheduledFault,
 )
-from spine.gateway.protocol import NOTICE_TEXTS, ErrorCode, encode_frame
+from spine.gateway.order_records import Execution
+from spine.gateway.protocol import NOTICE_TEXTS, encode_frame
+from spine.gateway.pushes import Pushes
+from spine.gateway.session import Session
+from spine.gateway.settings import GatewaySettings
+from spine.gateway.state import SimulatorState
 from spine.gateway.versions import adapt
-
-if TYPE_CHECKING:
-    from collections.abc import Coroutine
-    from typing import Any
-
-    from spine.gateway.market import MarketClock
-    from spine.gateway.orders import Execution, OrderEngine
-    from spine.gateway.session import Session
-    from spine.gateway.settings import GatewaySettings
+from spine.ib.codes import ErrorCode
 
 log = logging.getLogger("spine.gateway")
 
@@ -50,13 +48,13 @@ class FaultActions:
     sessions: dict[int, Session]
     _connections: set[Session]
     _online: asyncio.Event
-    _id_rollback: int
-    engine: OrderEngine | None
-    market: MarketClock | None
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...  # provided by GatewaySimulator
-    def positions_changed(self, symbol: str) -> None: ...
-    def _push_account(self, symbols: list[str] | None = None) -> None: ...
+    # provided by GatewaySimulator
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
+    @property
+    def state(self) -> SimulatorState: ...
+    @property
+    def pushes(self) -> Pushes: ...
 
     def drop_connections(self) -> int:
         """Send 1100 to every client and close every connection; reconnects are accepted."""
@@ -106,18 +104,11 @@ class FaultActions:
             s.close()
             if s.client_id is not None and self.sessions.get(s.client_id) is s:
                 del self.sessions[s.client_id]
-        self._id_rollback = max(0, int(rollback))
+        order_ids = self.state.order_ids
+        order_ids.roll_back(rollback)
         log.info("fault injection: gateway restart, %d connection(s) dropped, nextValidId rolled back by %d",
-                 len(sessions), self._id_rollback)
+                 len(sessions), order_ids.rollback)
         return len(sessions)
-
-    def next_valid_id(self) -> int:
-        """The nextValidId to hand out (rolled back after a ``restart`` until a new order arrives)."""
-        assert self.engine is not None
-        return max(1, self.engine.next_order_id() - self._id_rollback)
-
-    def order_arrived(self) -> None:
-        self._id_rollback = 0
 
     def blackhole(self) -> None:
         """Accept the next placeOrder and never answer it (no openOrder, status, fill or error, ever)."""
@@ -145,19 +136,19 @@ class FaultActions:
         shares (negative sells) at the current close; the account books it and every client
         gets execDetails, the commission report and the new position.
         """
-        assert self.engine is not None and self.market is not None
+        engine, market = self.state.engine, self.state.market
         if not symbol:
-            traded = [e.instrument.symbol for e in self.engine.executions]
-            stocks = [t for t, i in sorted(self.market.instruments.items()) if not i.is_index]
+            traded = [e.instrument.symbol for e in engine.executions]
+            stocks = [t for t, i in sorted(market.instruments.items()) if not i.is_index]
             symbol = traded[0] if traded else stocks[0]
-        execution = self.engine.external_fill(symbol.upper(), quantity)
-        log.info("%s fill   order 0 ref=- %s %s %g @ %.4f (external) ", f"{self.market.now:%Y-%m-%d %H:%M}",
+        execution = engine.external_fill(symbol.upper(), quantity)
+        log.info("%s fill   order 0 ref=- %s %s %g @ %.4f (external) ", f"{market.now:%Y-%m-%d %H:%M}",
                  execution.instrument.symbol, execution.side, execution.shares, execution.price)
         for s in list(self.sessions.values()):
             s.send(msg.exec_details(-1, execution, self.settings.timezone))
             s.send(msg.commission_report(execution))
-        self.positions_changed(execution.instrument.symbol)
-        self._push_account()
+        self.pushes.positions_changed(execution.instrument.symbol)
+        self.pushes.push_account()
         return execution
 
     def reject_next_order(self, code: int = ErrorCode.ORDER_REJECTED, text: str = "rejected by fault injection") -> None:

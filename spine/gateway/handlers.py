@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from spine.gateway import messages as msg
 from spine.gateway.account import format_money
 from spine.gateway.history import HistoryError
 from spine.gateway.market import Instrument
-from spine.gateway.orders import Status, WorkingOrder
-from spine.gateway.protocol import NOTICE_TEXTS, ErrorCode, FieldReader, InMsg, OutMsg
+from spine.gateway.order_records import OrderRequest, Status, WorkingOrder
+from spine.gateway.protocol import NOTICE_TEXTS, FieldReader, InMsg, OutMsg
+from spine.gateway.pushes import account_messages
 from spine.gateway.reference_handlers import ReferenceHandlers
 from spine.gateway.requests import (
     ContractQuery,
@@ -32,24 +31,28 @@ from spine.gateway.requests import (
     read_contract,
     request_id,
 )
-
-if TYPE_CHECKING:
-    from spine.gateway.server import GatewaySimulator, Session
+from spine.gateway.session import Session
+from spine.gateway.state import SimulatorState
+from spine.gateway.ticks import bar_ticks
+from spine.ib.codes import ErrorCode
 
 log = logging.getLogger("spine.gateway")
 
-# Tick types (IB's TickType numbers).
-BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE, HIGH, LOW, VOLUME, CLOSE, OPEN = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 14
-QUOTE_SIZE = 100.0
-
-Handler = Callable[["Session", list[str]], Awaitable[None] | None]
+Handler = Callable[[Session, list[str]], Awaitable[None] | None]
+"""Answers one request: ``handler(session, fields)``, a coroutine function or a plain one."""
 
 
 class RequestHandlers:
-    """Answers one session's requests against the simulator's shared state."""
+    """Answers every session's requests against the simulator's shared state.
 
-    def __init__(self, sim: GatewaySimulator) -> None:
-        self.sim = sim
+    ``intercept(msg_id, handler)`` answers one message id with another handler until
+    the returned undo is called: the designed way for a test or a benchmark to make the
+    simulator misbehave on one request (``spine.gateway.testing``).
+    """
+
+    def __init__(self, state: SimulatorState) -> None:
+        self.state = state
+        self._intercepts: dict[int, list[Handler]] = {}
         self._table: dict[int, Handler] = {
             InMsg.START_API: self.start_api,
             InMsg.REQ_IDS: self.req_ids,
@@ -75,7 +78,7 @@ class RequestHandlers:
             InMsg.CANCEL_REAL_TIME_BARS: self.cancel_real_time_bars,
             InMsg.CANCEL_HISTORICAL_DATA: self.cancel_historical_data,
         }
-        self._table.update(ReferenceHandlers(sim, self._instrument).table())
+        self._table.update(ReferenceHandlers(state, self._instrument).table())
         # Requests that need no answer (cancels of what never started, settings, subscriptions to nothing).
         for ignored in (InMsg.REQ_AUTO_OPEN_ORDERS, InMsg.CANCEL_ACCOUNT_SUMMARY, InMsg.CANCEL_ACCOUNT_UPDATES_MULTI,
                         InMsg.REQ_MARKET_DATA_TYPE, InMsg.CANCEL_MKT_DEPTH, InMsg.REQ_NEWS_BULLETINS,
@@ -87,13 +90,34 @@ class RequestHandlers:
                         InMsg.CANCEL_WSH_EVENT_DATA):
             self._table[ignored] = _ignore
 
+    def handler_for(self, msg_id: int) -> Handler | None:
+        """What answers ``msg_id`` now: the latest interception, else the simulator's own handler (None: unsupported)."""
+        stack = self._intercepts.get(msg_id)
+        return stack[-1] if stack else self._table.get(msg_id)
+
+    def intercept(self, msg_id: int, handler: Handler) -> Callable[[], None]:
+        """Answer ``msg_id`` with ``handler`` from now on; call the returned function to undo it.
+
+        Interceptions stack: the latest answers, and undoing one (in any order, any number of
+        times) leaves the others. A handler that passes requests on to what answered before it
+        takes ``handler_for(msg_id)`` before intercepting.
+        """
+        stack = self._intercepts.setdefault(msg_id, [])
+        stack.append(handler)
+
+        def undo() -> None:
+            if handler in stack:
+                stack.remove(handler)
+
+        return undo
+
     async def dispatch(self, session: Session, fields: list[str]) -> None:
         """Answer one request; malformed input yields error 321, never an exception."""
         try:
             msg_id = int(fields[0]) if fields else -1
         except ValueError:
             msg_id = -1
-        handler = self._table.get(msg_id)
+        handler = self.handler_for(msg_id)
         if handler is None:
             log.warning("unsupported or malformed message from %s: %r", session.peer, fields[:3])
             session.send(msg.error(request_id(msg_id, fields), ErrorCode.VALIDATION_ERROR,
@@ -118,30 +142,26 @@ class RequestHandlers:
         client_id = r.integer("clientId")
         if session.client_id is not None:
             return
-        if not self.sim.register(session, client_id):
+        if not self.state.register(session, client_id):
             return
-        engine = self.sim.engine
-        assert engine is not None
-        session.send(msg.managed_accounts([self.sim.settings.account]))
-        session.send(msg.next_valid_id(self.sim.next_valid_id()))
+        session.send(msg.managed_accounts([self.state.settings.account]))
+        session.send(msg.next_valid_id(self.state.order_ids.next_valid_id()))
         for code in (ErrorCode.MARKET_DATA_FARM_OK, ErrorCode.HMDS_FARM_OK, ErrorCode.SEC_DEF_FARM_OK):
             session.send(msg.error(-1, code, NOTICE_TEXTS[code]))
 
     def req_ids(self, session: Session, fields: list[str]) -> None:
-        session.send(msg.next_valid_id(self.sim.next_valid_id()))
+        session.send(msg.next_valid_id(self.state.order_ids.next_valid_id()))
 
     def req_current_time(self, session: Session, fields: list[str]) -> None:
-        assert self.sim.market is not None
-        session.send(msg.current_time(int(self.sim.market.now.timestamp())))
+        session.send(msg.current_time(int(self.state.market.now.timestamp())))
 
     def req_managed_accounts(self, session: Session, fields: list[str]) -> None:
-        session.send(msg.managed_accounts([self.sim.settings.account]))
+        session.send(msg.managed_accounts([self.state.settings.account]))
 
     # -- account ----------------------------------------------------------------------------
 
     def req_positions(self, session: Session, fields: list[str]) -> None:
-        account, market = self.sim.account, self.sim.market
-        assert account is not None and market is not None
+        account, market = self.state.account, self.state.market
         session.positions = True
         for symbol, hold in sorted(account.holdings.items()):
             if hold.quantity != 0:
@@ -156,16 +176,15 @@ class RequestHandlers:
         subscribe = r.flag("subscribe")
         session.account_updates = subscribe
         if subscribe:
-            for frame in self.sim.account_messages():
+            for frame in account_messages(self.state.account, self.state.market):
                 if frame[0] == OutMsg.ACCOUNT_VALUE:
                     session.sent_account_values[(str(frame[2]), str(frame[4]))] = str(frame[3])
                 session.send(frame)
-            session.send(msg.account_download_end(self.sim.settings.account))
+            session.send(msg.account_download_end(self.state.settings.account))
 
     def req_account_updates_multi(self, session: Session, fields: list[str]) -> None:
         req_id = FieldReader(fields, start=2).integer("reqId")
-        account, market = self.sim.account, self.sim.market
-        assert account is not None and market is not None
+        account, market = self.state.account, self.state.market
         for tag, value in account.values(market.marks()).items():
             session.send(msg.account_update_multi(req_id, account.code, tag, format_money(value), account.currency))
         session.send(msg.account_update_multi_end(req_id))
@@ -175,8 +194,7 @@ class RequestHandlers:
         req_id = r.integer("reqId")
         r.text("groupName")
         tags = [t.strip() for t in r.text("tags").split(",") if t.strip()]
-        account, market = self.sim.account, self.sim.market
-        assert account is not None and market is not None
+        account, market = self.state.account, self.state.market
         values = account.values(market.marks())
         for tag in tags:
             if tag in values:
@@ -188,42 +206,40 @@ class RequestHandlers:
     # -- orders -----------------------------------------------------------------------------
 
     async def place_order(self, session: Session, fields: list[str]) -> None:
-        assert self.sim.engine is not None and session.client_id is not None
+        assert session.client_id is not None
         request = parse_place_order(fields, session.client_id, session.version)
         if request.what_if:
             self._what_if(session, request)
             return
-        self.sim.order_arrived()
-        if self.sim.faults.take_blackhole():
-            self.sim.faults.swallowed.append(request.order_id)
+        self.state.order_ids.order_arrived()
+        if self.state.faults.take_blackhole():
+            self.state.faults.swallowed.append(request.order_id)
             log.info("fault injection: blackhole took order %d of client %d (never answered)", request.order_id,
                      session.client_id)
             return
-        delay = self.sim.faults.ack_delay_secs
+        delay = self.state.faults.ack_delay_secs
         if delay > 0:
             await asyncio.sleep(delay)
-        self.sim.engine.place(request)
+        self.state.engine.place(request)
 
-    def _what_if(self, session: Session, request) -> None:  # type: ignore[no-untyped-def]
+    def _what_if(self, session: Session, request: OrderRequest) -> None:
         """A what-if order: its margin and commission from the account; nothing is placed."""
-        engine, market = self.sim.engine, self.sim.market
-        assert engine is not None and market is not None
+        engine, market = self.state.engine, self.state.market
         preview = engine.preview(request)
         if isinstance(preview, str):
             session.send(msg.error(request.order_id, ErrorCode.ORDER_REJECTED, f"Order rejected - reason:{preview}"))
             return
         inst = market.instruments[request.symbol.upper()]
         shadow = WorkingOrder(request, inst, 0, request.quantity, Status.PRE_SUBMITTED, market.index + 1)
-        session.send(msg.open_order(shadow, self.sim.settings.account, preview))
+        session.send(msg.open_order(shadow, self.state.settings.account, preview))
 
     def cancel_order(self, session: Session, fields: list[str]) -> None:
-        assert self.sim.engine is not None and session.client_id is not None
+        assert session.client_id is not None
         order_id = FieldReader(fields, start=2).integer("orderId")
-        self.sim.engine.cancel(session.client_id, order_id)
+        self.state.engine.cancel(session.client_id, order_id)
 
     def global_cancel(self, session: Session, fields: list[str]) -> None:
-        assert self.sim.engine is not None
-        self.sim.engine.cancel_all()
+        self.state.engine.cancel_all()
 
     def req_open_orders(self, session: Session, fields: list[str]) -> None:
         self._send_open_orders(session, None if session.client_id == 0 else session.client_id)
@@ -232,32 +248,29 @@ class RequestHandlers:
         self._send_open_orders(session, None)
 
     def _send_open_orders(self, session: Session, client_id: int | None) -> None:
-        assert self.sim.engine is not None
-        for order in self.sim.engine.open_orders(client_id):
-            session.send(msg.open_order(order, self.sim.settings.account))
+        for order in self.state.engine.open_orders(client_id):
+            session.send(msg.open_order(order, self.state.settings.account))
             session.send(msg.order_status(order))
         session.send(msg.open_order_end())
 
     def req_completed_orders(self, session: Session, fields: list[str]) -> None:
-        assert self.sim.engine is not None
-        for order in self.sim.engine.completed_orders():
-            session.send(msg.completed_order(order, self.sim.settings.account, self.sim.settings.timezone))
+        for order in self.state.engine.completed_orders():
+            session.send(msg.completed_order(order, self.state.settings.account, self.state.settings.timezone))
         session.send(msg.completed_orders_end())
 
     def req_executions(self, session: Session, fields: list[str]) -> None:
-        assert self.sim.engine is not None
         r = FieldReader(fields, start=2)
         req_id = r.integer("reqId")
         flt = parse_execution_filter(r)
         chosen = [
-            e for e in self.sim.engine.executions
+            e for e in self.state.engine.executions
             if (not flt.client_id or e.client_id == flt.client_id)
             and (not flt.account or e.account == flt.account)
             and (not flt.symbol or e.instrument.symbol == flt.symbol)
             and (not flt.side or e.side == flt.side or (flt.side, e.side) in (("BUY", "BOT"), ("SELL", "SLD")))
         ]
         for e in chosen:
-            session.send(msg.exec_details(req_id, e, self.sim.settings.timezone))
+            session.send(msg.exec_details(req_id, e, self.state.settings.timezone))
         for e in chosen:
             session.send(msg.commission_report(e))
         session.send(msg.exec_details_end(req_id))
@@ -265,8 +278,7 @@ class RequestHandlers:
     # -- contracts and market data ----------------------------------------------------------
 
     def _instrument(self, session: Session, req_id: int, contract: ContractQuery) -> Instrument | None:
-        assert self.sim.market is not None
-        instruments = self.sim.market.instruments
+        instruments = self.state.market.instruments
         found: Instrument | None = None
         if contract.con_id:
             found = next((i for i in instruments.values() if i.con_id == contract.con_id), None)
@@ -286,13 +298,12 @@ class RequestHandlers:
         req_id = r.integer("reqId")
         inst = self._instrument(session, req_id, read_contract(r))
         if inst is not None:
-            session.send(msg.contract_data(req_id, inst, self.sim.settings.timezone))
+            session.send(msg.contract_data(req_id, inst, self.state.settings.timezone))
             session.send(msg.contract_data_end(req_id))
 
     def req_historical_data(self, session: Session, fields: list[str]) -> None:
         """Bars up to the replay clock, never later; keepUpToDate subscribes to the updating bar."""
-        market, history = self.sim.market, self.sim.history
-        assert market is not None and history is not None
+        market, history = self.state.market, self.state.history
         req = parse_historical_request(fields)
         inst = self._instrument(session, req.req_id, req.contract)
         if inst is None:
@@ -309,7 +320,7 @@ class RequestHandlers:
             session.send(msg.error(req.req_id, ErrorCode.HISTORICAL_DATA_ERROR,
                                    f"Historical Market Data Service error message:{exc}"))
             return
-        zone = self.sim.settings.timezone
+        zone = self.state.settings.timezone
         end_text = msg.ib_time(market.to_datetime(end), zone)
         start_text = msg.ib_time(market.to_datetime(answer.table.dates[0]), zone)
         session.send(msg.historical_data(req.req_id, answer.count, answer.rows, start_text, end_text))
@@ -331,37 +342,12 @@ class RequestHandlers:
         if inst is None:
             return
         session.send(msg.market_data_type(req_id, 1))
-        for frame in self.ticks(req_id, inst.symbol):
+        for frame in bar_ticks(self.state.market, self.state.settings.spread_bps, req_id, inst.symbol):
             session.send(frame)
         if snapshot:
             session.send(msg.tick_snapshot_end(req_id))
         else:
             session.market_data[req_id] = inst.symbol
-
-    def ticks(self, req_id: int, symbol: str) -> list[msg.Fields]:
-        """The ticks describing the current bar: quotes and last at its close, its range and volume."""
-        market = self.sim.market
-        assert market is not None
-        bar = market.current_bar(symbol)
-        if bar is None:
-            return []
-        inst = market.instruments[symbol]
-        out: list[msg.Fields] = []
-        if not inst.is_index:  # an index has a value, not quotes
-            bid, ask = quote(bar.close, self.sim.settings.spread_bps, inst.min_tick)
-            out += [msg.tick_price(req_id, BID, bid, QUOTE_SIZE), msg.tick_price(req_id, ASK, ask, QUOTE_SIZE)]
-        out += [
-            msg.tick_price(req_id, LAST, bar.close, QUOTE_SIZE if not inst.is_index else 0.0),
-            msg.tick_price(req_id, OPEN, bar.open),
-            msg.tick_price(req_id, HIGH, bar.high),
-            msg.tick_price(req_id, LOW, bar.low),
-        ]
-        previous = market.previous_bar(symbol)
-        if previous is not None:
-            out.append(msg.tick_price(req_id, CLOSE, previous.close))
-        if not math.isnan(bar.volume):
-            out.append(msg.tick_size(req_id, VOLUME, bar.volume))
-        return out
 
     def cancel_mkt_data(self, session: Session, fields: list[str]) -> None:
         session.market_data.pop(FieldReader(fields, start=2).integer("reqId"), None)
@@ -379,13 +365,3 @@ class RequestHandlers:
 
 def _ignore(session: Session, fields: list[str]) -> None:
     return None
-
-
-def quote(price: float, spread_bps: float, tick: float) -> tuple[float, float]:
-    """Bid and ask ``spread_bps`` apart around ``price``, on the tick grid, bid always below ask."""
-    half = price * spread_bps / 20_000.0
-    bid = math.floor(round((price - half) / tick, 6)) * tick
-    ask = math.ceil(round((price + half) / tick, 6)) * tick
-    if ask <= bid:
-        ask = bid + tick
-    return round(bid, 6), round(ask, 6)

@@ -44,30 +44,19 @@ class HistoryError(ValueError):
     """A request a real gateway answers with error 162; the text is IB's message after the prefix."""
 
 
-@dataclass(frozen=True)
-class BarTable:
-    """Bars as parallel arrays (dates are naive exchange time, datetime64[ns])."""
-
-    dates: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.dates)
-
-    def tail(self, count: int) -> BarTable:
-        return self.slice(max(len(self) - count, 0), len(self))
-
-    def slice(self, lo: int, hi: int) -> BarTable:
-        return BarTable(self.dates[lo:hi], self.open[lo:hi], self.high[lo:hi], self.low[lo:hi], self.close[lo:hi],
-                        self.volume[lo:hi])
+def bars_like(series: PriceSeries, dates: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
+              close: np.ndarray, volume: np.ndarray) -> PriceSeries:
+    """New bars of ``series``'s ticker and file (resampled, shifted or sliced), read-only like every series."""
+    arrays = [array.view() for array in (dates, open_, high, low, close, volume)]  # views: the inputs stay as they are
+    for array in arrays:
+        array.setflags(write=False)
+    return PriceSeries(series.ticker, series.path, *arrays)
 
 
-def table_of(series: PriceSeries) -> BarTable:
-    return BarTable(series.dates, series.open, series.high, series.low, series.close, series.volume)
+def bar_slice(series: PriceSeries, lo: int, hi: int) -> PriceSeries:
+    """Bars ``lo`` up to (not including) ``hi`` of a series."""
+    return bars_like(series, series.dates[lo:hi], series.open[lo:hi], series.high[lo:hi], series.low[lo:hi],
+                     series.close[lo:hi], series.volume[lo:hi])
 
 
 def parse_duration(text: str) -> tuple[int, str]:
@@ -104,29 +93,30 @@ def period_keys(dates: np.ndarray, period: str) -> np.ndarray:
     return dates.astype("datetime64[M]")
 
 
-def resample(table: BarTable, period: str) -> BarTable:
+def resample(table: PriceSeries, period: str) -> PriceSeries:
     """Aggregate bars into periods, each labelled with its first bar's date."""
     if len(table) == 0:
         return table
     keys = period_keys(table.dates, period)
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
     ends = np.concatenate((starts[1:], [len(table)])) - 1
-    return BarTable(
+    return bars_like(
+        table,
         dates=table.dates[starts].astype("datetime64[D]").astype(table.dates.dtype),
-        open=table.open[starts], high=np.maximum.reduceat(table.high, starts),
+        open_=table.open[starts], high=np.maximum.reduceat(table.high, starts),
         low=np.minimum.reduceat(table.low, starts), close=table.close[ends],
         volume=np.add.reduceat(table.volume, starts),
     )
 
 
-def shift_quotes(table: BarTable, what: str, half_spread: float) -> BarTable:
+def shift_quotes(table: PriceSeries, what: str, half_spread: float) -> PriceSeries:
     """BID/ASK bars: every price moved by half the spread; quote bars carry no volume (-1)."""
     if what in ("TRADES",):
         return table
     factor = 1.0 - half_spread if what == "BID" else 1.0 + half_spread if what == "ASK" else 1.0
     unknown = np.full(len(table), math.nan)
-    return BarTable(table.dates, np.round(table.open * factor, 6), np.round(table.high * factor, 6),
-                    np.round(table.low * factor, 6), np.round(table.close * factor, 6), unknown)
+    return bars_like(table, table.dates, np.round(table.open * factor, 6), np.round(table.high * factor, 6),
+                     np.round(table.low * factor, 6), np.round(table.close * factor, 6), unknown)
 
 
 def _num(value: float) -> str:
@@ -137,7 +127,7 @@ def _num(value: float) -> str:
     return repr(value)
 
 
-def encode_rows(table: BarTable, format_date: int, intraday: bool, zone: str) -> list[str]:
+def encode_rows(table: PriceSeries, format_date: int, intraday: bool, zone: str) -> list[str]:
     """Each bar as its historicalData fields (date, OHLC, volume, wap, count) joined by NUL."""
     if format_date == 2:
         stamps = pd.DatetimeIndex(table.dates).tz_localize(zone)
@@ -159,7 +149,7 @@ def encode_rows(table: BarTable, format_date: int, intraday: bool, zone: str) ->
 class HistoryAnswer:
     """The bars of one request: their count, their encoded rows, and the first bar's date."""
 
-    table: BarTable
+    table: PriceSeries
     rows: str
 
     @property
@@ -177,13 +167,13 @@ class HistoryService:
         self.half_spread = spread_bps / 20_000.0
         self._rows: dict[tuple[str, str, int], list[str]] = {}
 
-    def select(self, ticker: str, end: np.datetime64, duration: str) -> BarTable:
+    def select(self, ticker: str, end: np.datetime64, duration: str) -> PriceSeries:
         """The file's bars after ``end - duration`` up to and including ``end``."""
-        table = table_of(self.series[ticker])
+        table = self.series[ticker]
         count, unit = parse_duration(duration)
         upto = int(np.searchsorted(table.dates, end, side="right"))
         if unit == "D" and not self.intraday:
-            return table.slice(max(upto - count, 0), upto)  # IB counts "N D" in trading days on daily bars
+            return bar_slice(table, max(upto - count, 0), upto)  # IB counts "N D" in trading days on daily bars
         stamp = pd.Timestamp(end)
         name = _DURATION_UNITS[unit]
         try:
@@ -191,8 +181,7 @@ class HistoryService:
             lo = int(np.searchsorted(table.dates, np.datetime64(start.to_datetime64(), "ns"), side="right"))
         except (OverflowError, pd.errors.OutOfBoundsDatetime, pd.errors.OutOfBoundsTimedelta):
             lo = 0  # a duration longer than pandas' calendar: everything up to the end
-        
-        return table.slice(lo, upto)
+        return bar_slice(table, lo, upto)
 
     def bars(self, ticker: str, end: np.datetime64, duration: str, bar_size: str, what: str,
              format_date: int) -> HistoryAnswer:
@@ -211,24 +200,24 @@ class HistoryService:
         table = shift_quotes(resample(raw, period), what, self.half_spread)
         return HistoryAnswer(table, "\0".join(encode_rows(table, format_date, False, self.zone)))
 
-    def latest(self, ticker: str, end: np.datetime64, bar_size: str, what: str) -> BarTable:
+    def latest(self, ticker: str, end: np.datetime64, bar_size: str, what: str) -> PriceSeries:
         """The bar of the period that ``end`` lies in, up to ``end`` (keepUpToDate's updating bar)."""
         period = bar_period(bar_size, self.intraday)
-        table = table_of(self.series[ticker])
+        table = self.series[ticker]
         upto = int(np.searchsorted(table.dates, end, side="right"))
         if upto == 0:
-            return table.slice(0, 0)
+            return bar_slice(table, 0, 0)
         if period is None:
-            return shift_quotes(table.slice(upto - 1, upto), what, self.half_spread)
+            return shift_quotes(bar_slice(table, upto - 1, upto), what, self.half_spread)
         keys = period_keys(table.dates[:upto], period)
         lo = int(np.searchsorted(keys, keys[-1], side="left"))
-        return shift_quotes(resample(table.slice(lo, upto), period), what, self.half_spread)
+        return shift_quotes(resample(bar_slice(table, lo, upto), period), what, self.half_spread)
 
     def _cached_rows(self, ticker: str, what: str, format_date: int) -> list[str]:
         key = (ticker, what, format_date)
         rows = self._rows.get(key)
         if rows is None:
-            table = shift_quotes(table_of(self.series[ticker]), what, self.half_spread)
+            table = shift_quotes(self.series[ticker], what, self.half_spread)
             rows = encode_rows(table, format_date, self.intraday, self.zone)
             self._rows[key] = rows
         return rows

@@ -34,7 +34,7 @@ import pandas as pd
 from brokers.fill_model import Bar
 from spine.core.errors import InputError
 from spine.data.prices import INDEX_TICKERS, PriceSeries, load_prices
-from spine.gateway.history import BarTable, HistoryService
+from spine.gateway.history import HistoryService
 
 DEFAULT_TIMEZONE = "US/Eastern"
 
@@ -246,7 +246,7 @@ class MarketClock:
         return [HistoricalBar(self.to_datetime(table.dates[i]), self._bar_of(table, i)) for i in range(len(table))]
 
     @staticmethod
-    def _bar_of(table: BarTable, i: int) -> Bar:
+    def _bar_of(table: PriceSeries, i: int) -> Bar:
         return Bar(float(table.open[i]), float(table.high[i]), float(table.low[i]), float(table.close[i]),
                    float(table.volume[i]))
 

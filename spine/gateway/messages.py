@@ -21,8 +21,8 @@ from spine.gateway.market import HistoricalBar, Instrument
 from spine.gateway.protocol import Field, OutMsg
 
 if TYPE_CHECKING:
-    from spine.gateway.history import BarTable
-    from spine.gateway.orders import Execution, WorkingOrder
+    from spine.data.prices import PriceSeries
+    from spine.gateway.order_records import Execution, WorkingOrder
     from spine.gateway.what_if import Preview
 
 Fields = list[Field]
@@ -257,7 +257,7 @@ def historical_data(req_id: int, count: int, rows: str, start: str, end: str) ->
     return fields
 
 
-def historical_data_update(req_id: int, table: BarTable, format_date: int, zone: str) -> Fields:
+def historical_data_update(req_id: int, table: PriceSeries, format_date: int, zone: str) -> Fields:
     """keepUpToDate's updating bar: note the order open, close, high, low, then wap, volume."""
     stamp = pd.Timestamp(table.dates[-1])
     label = str(int(stamp.tz_localize(zone).timestamp())) if format_date == 2 else f"{stamp:%Y%m%d}"

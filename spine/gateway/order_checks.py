@@ -8,10 +8,8 @@ negative, 1e31 shares, a 1e-300 stop) can reach the fill and commission arithmet
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from spine.gateway.orders import OrderRequest
+from spine.gateway.order_records import OrderRequest
 
 SUPPORTED_ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT"})
 MAX_ORDER_QUANTITY = 10_000_000.0

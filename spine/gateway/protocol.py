@@ -1,5 +1,7 @@
-"""The TWS API wire format: framing, field encoding, message ids and error codes.
+"""The TWS API wire format: framing, field encoding, message ids and the notice texts.
 
+The error codes are IB's one table, ``spine.ib.codes.ErrorCode`` (re-exported here);
+``NOTICE_TEXTS`` holds the words the gateway sends with its notices.
 Everything here is pure bytes-and-strings so it can be tested without a socket. The
 gateway speaks exactly one server version, ``SERVER_VERSION`` (178), the highest that
 ``ib_async`` 2.1.0 understands, so every message layout in ``messages.py`` is the one a
@@ -12,6 +14,8 @@ import math
 import struct
 from collections.abc import Iterable
 from enum import IntEnum
+
+from spine.ib.codes import ErrorCode
 
 SERVER_VERSION = 178
 """The highest version this gateway speaks (ib_async 2.1.0's maximum)."""
@@ -159,32 +163,6 @@ class OutMsg(IntEnum):
     PNL = 94
     PNL_SINGLE = 95
     USER_INFO = 107
-
-
-class ErrorCode(IntEnum):
-    """The IB error codes the simulator sends, with the real gateway's meaning."""
-
-    DUPLICATE_ORDER_ID = 103
-    ORDER_NOT_FOUND_TO_CANCEL = 10147
-    ORDER_CANNOT_BE_CANCELLED = 10148
-    HISTORICAL_DATA_ERROR = 162
-    NO_SECURITY_DEFINITION = 200
-    ORDER_REJECTED = 201
-    ORDER_CANCELLED = 202
-    VALIDATION_ERROR = 321
-    CLIENT_ID_IN_USE = 326
-    MARKET_DATA_NOT_SUBSCRIBED = 354
-    FUNDAMENTALS_NOT_AVAILABLE = 430
-    DEEP_DATA_NOT_SUPPORTED = 10092
-    TICK_BY_TICK_NOT_SUPPORTED = 10189
-    NEWS_NOT_AVAILABLE = 10276
-    MARGIN_WARNING = 2148
-    CONNECTIVITY_LOST = 1100
-    CONNECTIVITY_RESTORED_DATA_LOST = 1101
-    CONNECTIVITY_RESTORED_DATA_MAINTAINED = 1102
-    MARKET_DATA_FARM_OK = 2104
-    HMDS_FARM_OK = 2106
-    SEC_DEF_FARM_OK = 2158
 
 
 NOTICE_TEXTS: dict[ErrorCode, str] = {

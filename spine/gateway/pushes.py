@@ -32,16 +32,28 @@ log = logging.getLogger("spine.gateway")
 def account_messages(account: Account, market: MarketClock, symbols: list[str] | None = None) -> list[msg.Fields]:
     """Account values and portfolio lines (of ``symbols``, default every holding), as reqAccountUpdates sends them."""
     marks = market.marks()
-    out = [msg.account_value(tag, format_money(value), account.currency, account.code)
-           for tag, value in account.values(marks).items()]
+    out = [
+        msg.account_value(tag, format_money(value), account.currency, account.code)
+        for tag, value in account.values(marks).items()
+    ]
     out.append(msg.account_value("AccountCode", account.code, "", account.code))
     out.append(msg.account_value("Currency", account.currency, account.currency, account.code))
     for symbol in symbols if symbols is not None else sorted(account.holdings):
         hold = account.holding(symbol)
         mark = marks.get(symbol, 0.0)
         value = Decimal(repr(hold.quantity)) * Decimal(repr(mark))
-        out.append(msg.portfolio_value(market.instruments[symbol], hold.quantity, mark, value, hold.average_cost,
-                                       account.unrealized_pnl(symbol, mark), hold.realized_pnl, account.code))
+        out.append(
+            msg.portfolio_value(
+                market.instruments[symbol],
+                hold.quantity,
+                mark,
+                value,
+                hold.average_cost,
+                account.unrealized_pnl(symbol, mark),
+                hold.realized_pnl,
+                account.code,
+            )
+        )
     out.append(msg.account_time(market.now))
     return out
 
@@ -49,8 +61,15 @@ def account_messages(account: Account, market: MarketClock, symbols: list[str] |
 class Pushes:
     """Sends the simulator's unasked messages to the registered sessions; see the module docstring."""
 
-    def __init__(self, settings: GatewaySettings, market: MarketClock, account: Account, faults: Faults,
-                 history: HistoryService, sessions: Mapping[int, Session]) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        market: MarketClock,
+        account: Account,
+        faults: Faults,
+        history: HistoryService,
+        sessions: Mapping[int, Session],
+    ) -> None:
         self.settings = settings
         self.market = market
         self.account = account
@@ -86,9 +105,18 @@ class Pushes:
     def order_filled(self, order: WorkingOrder, execution: Execution) -> None:
         e = execution
         if log.isEnabledFor(logging.INFO):
-            log.info("%s fill   order %d ref=%s %s %s %g @ %.4f commission %.2f -> %s",
-                     f"{self.market.now:%Y-%m-%d %H:%M}", e.order_id, e.order_ref or "-", e.instrument.symbol, e.side,
-                     e.shares, e.price, e.commission, order.status)
+            log.info(
+                "%s fill   order %d ref=%s %s %s %g @ %.4f commission %.2f -> %s",
+                f"{self.market.now:%Y-%m-%d %H:%M}",
+                e.order_id,
+                e.order_ref or "-",
+                e.instrument.symbol,
+                e.side,
+                e.shares,
+                e.price,
+                e.commission,
+                order.status,
+            )
         s = self.owner(order.request.client_id)
         if s is None:
             return
@@ -122,9 +150,19 @@ class Pushes:
         if price is None:
             price = r.limit_price if r.limit_price is not None else r.stop_price
         shown = f"{price:.2f}" if price is not None else "MKT"
-        log.info("%s %-6s order %d ref=%s %s %s %g %s @ %s -> %s", f"{self.market.now:%Y-%m-%d %H:%M}", what,
-                 r.order_id, r.order_ref or "-", order.instrument.symbol, r.action, order.quantity, r.order_type,
-                 shown, order.status)
+        log.info(
+            "%s %-6s order %d ref=%s %s %s %g %s @ %s -> %s",
+            f"{self.market.now:%Y-%m-%d %H:%M}",
+            what,
+            r.order_id,
+            r.order_ref or "-",
+            order.instrument.symbol,
+            r.action,
+            order.quantity,
+            r.order_type,
+            shown,
+            order.status,
+        )
 
     # -- account and market data ----------------------------------------------------------------
 

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from spine.gateway import messages as msg
 from spine.gateway.market import Instrument
-from spine.gateway.protocol import NOTICE_TEXTS, ErrorCode, FieldReader, InMsg, OutMsg
+from spine.gateway.protocol import NOTICE_TEXTS, FieldReader, InMsg, OutMsg
 from spine.gateway.requests import ContractQuery, read_contract, request_id
-
-if TYPE_CHECKING:
-    from spine.gateway.server import GatewaySimulator, Session
+from spine.gateway.session import Session
+from spine.gateway.state import SimulatorState
+from spine.ib.codes import ErrorCode
 
 log = logging.getLogger("spine.gateway")
 
@@ -56,15 +55,15 @@ UNSUPPORTED: dict[int, tuple[str, int, str]] = {
 SCANNER_XML = '<?xml version="1.0" encoding="UTF-8"?><ScanParameterResponse></ScanParameterResponse>'
 FA_XML = '<?xml version="1.0" encoding="UTF-8"?><ListOfGroups></ListOfGroups>'
 
-Handler = Callable[["Session", list[str]], None]
-FindInstrument = Callable[["Session", int, ContractQuery], "Instrument | None"]
+Handler = Callable[[Session, list[str]], None]
+FindInstrument = Callable[[Session, int, ContractQuery], Instrument | None]
 
 
 class ReferenceHandlers:
     """The handlers of this module's requests, as a table for ``RequestHandlers``."""
 
-    def __init__(self, sim: GatewaySimulator, find_instrument: FindInstrument) -> None:
-        self.sim = sim
+    def __init__(self, state: SimulatorState, find_instrument: FindInstrument) -> None:
+        self.state = state
         self._instrument = find_instrument
 
     def table(self) -> dict[int, Handler]:
@@ -102,16 +101,14 @@ class ReferenceHandlers:
         req_id = r.integer("reqId")
         inst = self._instrument(session, req_id, read_contract(r))
         if inst is not None:
-            assert self.sim.market is not None
-            first = self.sim.market.to_datetime(self.sim.market.series[inst.symbol].dates[0])
+            first = self.state.market.to_datetime(self.state.market.series[inst.symbol].dates[0])
             session.send(msg.head_timestamp(req_id, f"{first:%Y%m%d-%H:%M:%S}"))
 
     def req_matching_symbols(self, session: Session, fields: list[str]) -> None:
         r = FieldReader(fields, start=1)
         req_id = r.integer("reqId")
         pattern = r.text("pattern").strip().upper()
-        assert self.sim.market is not None
-        found = [i for t, i in sorted(self.sim.market.instruments.items()) if pattern and t.startswith(pattern)]
+        found = [i for t, i in sorted(self.state.market.instruments.items()) if pattern and t.startswith(pattern)]
         session.send(msg.symbol_samples(req_id, found, session.version))
 
     def req_market_rule(self, session: Session, fields: list[str]) -> None:
@@ -123,8 +120,7 @@ class ReferenceHandlers:
 
     def req_pnl(self, session: Session, fields: list[str]) -> None:
         req_id = FieldReader(fields, start=1).integer("reqId")
-        account, market = self.sim.account, self.sim.market
-        assert account is not None and market is not None
+        account, market = self.state.account, self.state.market
         values = account.values(market.marks())
         session.send(msg.pnl(req_id, 0.0, float(values["UnrealizedPnL"]), float(values["RealizedPnL"])))
 
@@ -133,8 +129,7 @@ class ReferenceHandlers:
         req_id = r.integer("reqId")
         r.skip(2)  # account, modelCode
         con_id = r.integer("conId", default=0)
-        account, market = self.sim.account, self.sim.market
-        assert account is not None and market is not None
+        account, market = self.state.account, self.state.market
         inst = next((i for i in market.instruments.values() if i.con_id == con_id), None)
         if inst is None:
             session.send(msg.error(req_id, ErrorCode.NO_SECURITY_DEFINITION,
@@ -147,8 +142,7 @@ class ReferenceHandlers:
 
     def req_positions_multi(self, session: Session, fields: list[str]) -> None:
         req_id = FieldReader(fields, start=2).integer("reqId")
-        account, market = self.sim.account, self.sim.market
-        assert account is not None and market is not None
+        account, market = self.state.account, self.state.market
         for symbol, hold in sorted(account.holdings.items()):
             if hold.quantity != 0:
                 session.send(msg.position_multi(req_id, account.code, market.instruments[symbol], hold.quantity,

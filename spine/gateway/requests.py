@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spine.gateway.orders import OrderRequest
+from spine.gateway.order_records import OrderRequest
 from spine.gateway.protocol import SERVER_VERSION, UNSET_DOUBLE, FieldReader, InMsg
 
 # placeOrder positions for a non-combo order at v178 (no faProfile from 177 on).

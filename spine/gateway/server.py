@@ -2,8 +2,11 @@
 
 One ``GatewaySimulator`` holds one paper account, one order engine and one market
 clock, shared by every connection; each connection is a ``Session`` with its own client
-id. All state lives on the server's event loop, so nothing needs a lock; a synchronous
-caller (a test, the benchmark) drives it through ``GatewayThread``.
+id. The request handlers see that state as a ``SimulatorState``, never the simulator;
+what it sends unasked goes out through its ``Pushes``, the order engine's listener
+(``set_order_listener`` puts another in its place). All state lives on the server's
+event loop, so nothing needs a lock; a synchronous caller (a test, the benchmark)
+drives it through ``GatewayThread``.
 
 A session never takes the server down: a request that fails to parse is answered with
 error 321, bytes that are not the TWS protocol close that connection only. Each session
@@ -29,23 +32,19 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from spine.gateway import messages as msg
-from spine.gateway.account import Account, format_money
+from spine.gateway.account import Account
 from spine.gateway.fault_actions import FaultActions
-from spine.gateway.faults import (
-    FILL_ORDER_COMMISSION_FIRST,
-    FILL_ORDER_EXEC_FIRST,
-    Faults,
-)
+from spine.gateway.faults import Faults
 from spine.gateway.handlers import RequestHandlers
-from spine.gateway.history import HistoryError, HistoryService
-from spine.gateway.market import ClockPosition, HistoricalBar, MarketClock
-from spine.gateway.orders import Execution, OrderEngine, WorkingOrder
+from spine.gateway.history import HistoryService
+from spine.gateway.market import ClockPosition, MarketClock
+from spine.gateway.order_ids import OrderIdSource
+from spine.gateway.order_records import OrderListener
+from spine.gateway.orders import OrderEngine
 from spine.gateway.protocol import (
     API_PREFIX,
     NOTICE_TEXTS,
     SERVER_VERSION,
-    ErrorCode,
-    OutMsg,
     ProtocolError,
     decode_payload,
     encode_handshake_reply,
@@ -53,8 +52,11 @@ from spine.gateway.protocol import (
     negotiate,
     parse_version_range,
 )
+from spine.gateway.pushes import Pushes
 from spine.gateway.session import Session
 from spine.gateway.settings import GatewaySettings, loopback_host
+from spine.gateway.state import SimulatorState
+from spine.ib.codes import ErrorCode
 
 log = logging.getLogger("spine.gateway")
 
@@ -78,15 +80,13 @@ class GatewaySimulator(FaultActions):
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._online = asyncio.Event()
-        self.account: Account | None = None
-        self.engine: OrderEngine | None = None
-        self.handlers: RequestHandlers | None = None
-        self.history: HistoryService | None = None
+        self._state: SimulatorState | None = None
+        self._pushes: Pushes | None = None
+        self._handlers: RequestHandlers | None = None
         self._clock_listeners: list[ClockListener] = []
         self._running = asyncio.Event()  # set: the --speed clock task may advance
         self._running.set()
         self._replay_ended = False
-        self._id_rollback = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -95,15 +95,20 @@ class GatewaySimulator(FaultActions):
         if self.market is None:
             self.market = MarketClock.from_paths(s.data, currency=s.currency, timezone=s.timezone, start=s.start,
                                                  end=s.end, indices=s.indices)
-        self.account = Account(code=s.account, cash=Decimal(repr(float(s.cash))), currency=s.currency,
-                               margin_rate=s.margin_rate)
-        self.engine = OrderEngine(self.account, self.market, s.fill_model, self.faults, self)
-        self.handlers = RequestHandlers(self)
-        self.history = HistoryService(self.market.series, s.timezone, self.market.intraday, s.spread_bps)
+        market = self.market
+        account = Account(code=s.account, cash=Decimal(repr(float(s.cash))), currency=s.currency,
+                          margin_rate=s.margin_rate)
+        history = HistoryService(market.series, s.timezone, market.intraday, s.spread_bps)
+        self._pushes = Pushes(s, market, account, self.faults, history, self.sessions)
+        engine = OrderEngine(account, market, s.fill_model, self.faults, self._pushes)
+        self._state = SimulatorState(settings=s, market=market, account=account, engine=engine, faults=self.faults,
+                                     history=history, order_ids=OrderIdSource(engine.next_order_id),
+                                     register=self.register)
+        self._handlers = RequestHandlers(self._state)
         self._online.set()
         self._server = await asyncio.start_server(self._serve, self._bind_host, s.port)
         log.info("gateway simulator listening on %s:%d (server versions 157..%d), replay clock at %s",
-                 self._bind_host, self.port, SERVER_VERSION, self.market.now)
+                 self._bind_host, self.port, SERVER_VERSION, market.now)
         if s.speed_bars_per_sec > 0:
             self._spawn(self._run_clock(s.speed_bars_per_sec))
         for fault in s.faults.items:
@@ -134,6 +139,49 @@ class GatewaySimulator(FaultActions):
             raise RuntimeError("the gateway simulator is not running")
         return int(self._server.sockets[0].getsockname()[1])
 
+    # -- what a started simulator holds ---------------------------------------------------------
+
+    @property
+    def state(self) -> SimulatorState:
+        """The account, market, engine, faults, history and id source the request handlers act on."""
+        if self._state is None:
+            raise RuntimeError("the gateway simulator has not started")
+        return self._state
+
+    @property
+    def engine(self) -> OrderEngine:
+        return self.state.engine
+
+    @property
+    def account(self) -> Account:
+        return self.state.account
+
+    @property
+    def history(self) -> HistoryService:
+        return self.state.history
+
+    @property
+    def pushes(self) -> Pushes:
+        """What the simulator sends unasked (order events, positions, account, market data)."""
+        if self._pushes is None:
+            raise RuntimeError("the gateway simulator has not started")
+        return self._pushes
+
+    @property
+    def handlers(self) -> RequestHandlers:
+        """The request dispatch (``handlers.intercept(msg_id, handler)`` replaces one answer)."""
+        if self._handlers is None:
+            raise RuntimeError("the gateway simulator has not started")
+        return self._handlers
+
+    def set_order_listener(self, listener: OrderListener | None) -> None:
+        """Report the order engine's events to ``listener`` instead of ``pushes`` (None: to ``pushes`` again).
+
+        The designed way to change what clients hear about their orders, e.g. a ``Pushes``
+        subclass that sends a fill's messages in another order (``spine.gateway.testing``).
+        """
+        self.engine.listener = listener if listener is not None else self.pushes
+
     def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -147,21 +195,21 @@ class GatewaySimulator(FaultActions):
         Nothing one order or one push does can stop the clock: a failure is logged and
         the bar still counts. Clock listeners run after every bar.
         """
-        assert self.market is not None and self.engine is not None
+        market, engine, pushes = self.state.market, self.state.engine, self.pushes
         taken = 0
         for _ in range(bars):
-            if self.market.at_end:
+            if market.at_end:
                 break
-            new = self.market.advance()
+            new = market.advance()
             taken += 1
             # Fills first, then quotes and bars, then the account (marks moved and fills changed cash).
-            for action, arg in ((self.engine.on_bars, new), (self._push_market_data, new), (self._push_account, None)):
+            for action, arg in ((engine.on_bars, new), (pushes.push_market_data, new), (pushes.push_account, None)):
                 try:
                     action() if arg is None else action(arg)  # type: ignore[operator]
                 except Exception:
-                    log.exception("error while replaying the bar at %s (the clock goes on)", self.market.now)
+                    log.exception("error while replaying the bar at %s (the clock goes on)", market.now)
             self._notify_clock()
-            if self.market.at_end:
+            if market.at_end:
                 self._end_of_replay()
         return taken
 
@@ -205,9 +253,8 @@ class GatewaySimulator(FaultActions):
         if self._replay_ended:
             return
         self._replay_ended = True
-        assert self.market is not None and self.engine is not None
-        working = len(self.engine.open_orders(None))
-        text = (f"Replay ended at {self.market.now:%Y-%m-%d %H:%M:%S}: the simulated clock has stopped; "
+        working = len(self.state.engine.open_orders(None))
+        text = (f"Replay ended at {self.state.market.now:%Y-%m-%d %H:%M:%S}: the simulated clock has stopped; "
                 f"{working} working order(s) stay working")
         log.info("%s", text)
         for s in list(self.sessions.values()):
@@ -215,14 +262,14 @@ class GatewaySimulator(FaultActions):
             s.send(msg.error(-1, REPLAY_ENDED_CODE, text))
 
     async def _run_clock(self, speed: float) -> None:
-        assert self.market is not None
-        while not self.market.at_end:
+        market = self.state.market
+        while not market.at_end:
             await asyncio.sleep(1.0 / speed)
             await self._running.wait()
             try:
                 await self.step()
             except Exception:  # never let the clock task die
-                log.exception("the clock could not take a bar at %s", self.market.now)
+                log.exception("the clock could not take a bar at %s", market.now)
         self._end_of_replay()
 
     # -- sessions ---------------------------------------------------------------------------
@@ -238,7 +285,6 @@ class GatewaySimulator(FaultActions):
                 payload = await reader.readexactly(frame_length(header))
                 if not self._online.is_set():
                     await self._online.wait()
-                assert self.handlers is not None
                 await self.handlers.dispatch(session, decode_payload(payload))
                 await session.flush()
                 await asyncio.sleep(0)  # one request per turn: other sessions and the clock get theirs
@@ -262,8 +308,7 @@ class GatewaySimulator(FaultActions):
         low, high = parse_version_range(payload.decode("ascii", errors="replace"))
         version = negotiate(low, high)
         session.version = version
-        assert self.market is not None
-        now = f"{self.market.now:%Y%m%d %H:%M:%S} {self.settings.timezone}"
+        now = f"{self.state.market.now:%Y%m%d %H:%M:%S} {self.settings.timezone}"
         session.writer.write(encode_handshake_reply(version, now))
         log.info("client %s connected at server version %d (offered %d..%d)", session.peer, version, low, high)
 
@@ -276,128 +321,3 @@ class GatewaySimulator(FaultActions):
         session.client_id = client_id
         self.sessions[client_id] = session
         return True
-
-    def _owner(self, client_id: int) -> Session | None:
-        return self.sessions.get(client_id)
-
-    # -- order listener (called by the engine) ----------------------------------------------------
-
-    def _log_order(self, what: str, order: WorkingOrder, price: float | None = None) -> None:
-        """One console line per order event: time, id, orderRef, ticker, side, quantity, price, status."""
-        if not log.isEnabledFor(logging.INFO):
-            return
-        assert self.market is not None
-        r = order.request
-        if price is None:
-            price = r.limit_price if r.limit_price is not None else r.stop_price
-        shown = f"{price:.2f}" if price is not None else "MKT"
-        log.info("%s %-6s order %d ref=%s %s %s %g %s @ %s -> %s", f"{self.market.now:%Y-%m-%d %H:%M}", what,
-                 r.order_id, r.order_ref or "-", order.instrument.symbol, r.action, order.quantity, r.order_type,
-                 shown, order.status)
-
-    def order_opened(self, order: WorkingOrder) -> None:
-        self._log_order("order", order)
-        s = self._owner(order.request.client_id)
-        if s is not None:
-            s.send(msg.open_order(order, self.settings.account))
-            s.send(msg.order_status(order))
-
-    def order_status(self, order: WorkingOrder) -> None:
-        self._log_order("status", order)
-        s = self._owner(order.request.client_id)
-        if s is not None:
-            s.send(msg.order_status(order))
-
-    def order_error(self, client_id: int, order_id: int, code: int, text: str) -> None:
-        log.info("order %d of client %d: error %d %s", order_id, client_id, code, text)
-        s = self._owner(client_id)
-        if s is not None:
-            s.send(msg.error(order_id, code, text))
-
-    def order_filled(self, order: WorkingOrder, execution: Execution) -> None:
-        assert self.market is not None
-        e = execution
-        if log.isEnabledFor(logging.INFO):
-                log.info("%s fill   order %d ref=%s %s %s %g @ %.4f commission %.2f -> %s",
-                     f"{self.market.now:%Y-%m-%d %H:%M}", e.order_id, e.order_ref or "-", e.instrument.symbol, e.side,
-                     e.shares, e.price, e.commission, order.status)
-        s = self._owner(order.request.client_id)
-        if s is None:
-            return
-        exec_msg = msg.exec_details(-1, execution, self.settings.timezone)
-        report = msg.commission_report(execution)
-        status = msg.order_status(order)
-        opened = msg.open_order(order, self.settings.account)
-        mode = self.faults.fill_order
-        if mode == FILL_ORDER_EXEC_FIRST:
-            sequence = [exec_msg, status, opened, report]
-        elif mode == FILL_ORDER_COMMISSION_FIRST:
-            sequence = [report, exec_msg, status, opened]
-        else:
-            sequence = [status, opened, exec_msg, report]
-        for fields in sequence:
-            s.send(fields)
-
-    def positions_changed(self, symbol: str) -> None:
-        assert self.account is not None and self.market is not None
-        inst = self.market.instruments[symbol]
-        hold = self.account.holding(symbol)
-        for s in list(self.sessions.values()):
-            if s.positions:
-                s.send(msg.position(self.settings.account, inst, hold.quantity, hold.average_cost))
-        # Account values and portfolio lines follow once, at the end of the step.
-
-    # -- pushes -----------------------------------------------------------------------------
-
-    def account_messages(self, symbols: list[str] | None = None) -> list[msg.Fields]:
-        """Account values and portfolio lines, as reqAccountUpdates sends them."""
-        assert self.account is not None and self.market is not None
-        acct = self.account
-        marks = self.market.marks()
-        out = [msg.account_value(tag, format_money(value), acct.currency, acct.code)
-               for tag, value in acct.values(marks).items()]
-        out.append(msg.account_value("AccountCode", acct.code, "", acct.code))
-        out.append(msg.account_value("Currency", acct.currency, acct.currency, acct.code))
-        for symbol in symbols if symbols is not None else sorted(acct.holdings):
-            hold = acct.holding(symbol)
-            mark = marks.get(symbol, 0.0)
-            value = Decimal(repr(hold.quantity)) * Decimal(repr(mark))
-            out.append(msg.portfolio_value(self.market.instruments[symbol], hold.quantity, mark, value,
-                                           hold.average_cost, acct.unrealized_pnl(symbol, mark), hold.realized_pnl,
-                                           acct.code))
-        out.append(msg.account_time(self.market.now))
-        return out
-
-    def _push_account(self, symbols: list[str] | None = None) -> None:
-        """Push what changed to every account-updates subscriber, as IB does between full downloads."""
-        subscribers = [s for s in self.sessions.values() if s.account_updates]
-        if not subscribers:
-            return
-        frames = self.account_messages(symbols)
-        for s in subscribers:
-            for fields in frames:
-                if fields[0] == OutMsg.ACCOUNT_VALUE:
-                    key, value = (str(fields[2]), str(fields[4])), str(fields[3])
-                    if s.sent_account_values.get(key) == value:
-                        continue
-                    s.sent_account_values[key] = value
-                s.send(fields)
-
-    def _push_market_data(self, bars: dict) -> None:  # type: ignore[type-arg]
-        assert self.market is not None
-        for s in list(self.sessions.values()):
-            for req_id, symbol in s.market_data.items():
-                if symbol in bars:
-                    for fields in self.handlers.ticks(req_id, symbol) if self.handlers else []:
-                        s.send(fields)
-            for req_id, symbol in s.realtime_bars.items():
-                if symbol in bars:
-                    s.send(msg.real_time_bar(req_id, HistoricalBar(self.market.now, bars[symbol])))
-            for req_id, (symbol, bar_size, what, fmt) in list(s.history_updates.items()):
-                if symbol in bars and self.history is not None:
-                    try:
-                        table = self.history.latest(symbol, self.market.timeline[self.market.index], bar_size, what)
-                    except HistoryError:
-                        continue
-                    if len(table):
-                        s.send(msg.historical_data_update(req_id, table, fmt, self.settings.timezone))

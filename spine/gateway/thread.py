@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Self, TypeVar
 
 from spine.gateway.market import ClockPosition, MarketClock
-from spine.gateway.orders import Execution
+from spine.gateway.order_records import Execution
 from spine.gateway.server import ClockListener, GatewaySimulator
 from spine.gateway.settings import GatewaySettings
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
+from brokers.fill_model import FillModel
+from spine.gateway.account import Account
+from spine.gateway.market import MarketClock
 from spine.gateway.order_checks import validate_order
-
-if TYPE_CHECKING:
-    from spine.gateway.orders import OrderEngine, OrderRequest
+from spine.gateway.order_records import OrderRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,27 +38,28 @@ class Preview:
         return self.equity_before + self.equity_change
 
 
-def preview_order(engine: OrderEngine, req: OrderRequest) -> Preview | str:
-    """The order's ``Preview``, or the reason it cannot be priced (unknown contract, invalid order)."""
+def preview_order(account: Account, market: MarketClock, fill_model: FillModel, req: OrderRequest) -> Preview | str:
+    """The order's ``Preview`` against ``account`` at ``market``'s marks with ``fill_model``'s commission,
+    or the reason it cannot be priced (unknown contract, invalid order)."""
     symbol = req.symbol.upper()
-    if symbol not in engine.market.instruments:
+    if symbol not in market.instruments:
         return "No security definition has been found for the request"
     problem = validate_order(req)
     if problem:
         return problem
-    bar = engine.market.current_bar(symbol)
+    bar = market.current_bar(symbol)
     estimate = req.limit_price if req.order_type in ("LMT", "STP LMT") else req.stop_price
     if estimate is None:
         estimate = bar.close if bar is not None else 0.0
-    marks = engine.market.marks()
-    values = engine.account.values(marks)
-    held = engine.account.holding(symbol).quantity
+    marks = market.marks()
+    values = account.values(marks)
+    held = account.holding(symbol).quantity
     signed = req.quantity if req.action == "BUY" else -req.quantity
     mark = Decimal(repr(marks.get(symbol, estimate)))
     gross_change = (Decimal(repr(abs(held + signed))) - Decimal(repr(abs(held)))) * mark
-    margin_change = gross_change * Decimal(repr(engine.account.margin_rate))
-    commission = engine.fill_model.commission(req.quantity, estimate)
-    verdict = engine.account.check_affordable(symbol, req.action, req.quantity, estimate, commission, marks)
+    margin_change = gross_change * Decimal(repr(account.margin_rate))
+    commission = fill_model.commission(req.quantity, estimate)
+    verdict = account.check_affordable(symbol, req.action, req.quantity, estimate, commission, marks)
     return Preview(
         init_margin_before=values["InitMarginReq"], init_margin_change=margin_change,
         equity_before=values["EquityWithLoanValue"], equity_change=-Decimal(repr(commission)),

@@ -57,6 +57,32 @@ def wait_until(ib: IB, predicate: Callable[[], bool], timeout: float = WAIT_SECS
         ib.sleep(0.002)
 
 
+ORDER_MESSAGES = {3: "orderStatus", 11: "execDetails", 59: "commissionReport", 5: "openOrder"}
+"""The messages a fill or an order event is reported with, by message id."""
+
+
+def messages_seen(ib: IB, names: dict[int, str] | None = None) -> list[str]:
+    """The names of the messages of ``names`` (message id -> name; default ``ORDER_MESSAGES``) the client reads
+    from now on, in the order they arrive."""
+    seen: list[str] = []
+    ib.client.decoder.handlers = dict(ib.client.decoder.handlers)
+    for msg_id, name in (names or ORDER_MESSAGES).items():
+        original = ib.client.decoder.handlers[msg_id]
+
+        def spy(fields: list[str], original: Callable[[list[str]], None] = original, name: str = name) -> None:
+            seen.append(name)
+            original(fields)
+
+        ib.client.decoder.handlers[msg_id] = spy
+    return seen
+
+
+@pytest.fixture(name="messages_seen")
+def messages_seen_fixture() -> Callable[..., list[str]]:
+    """The ``messages_seen(ib, names=None)`` spy, for test modules."""
+    return messages_seen
+
+
 @pytest.fixture(name="wait_until")
 def wait_until_fixture() -> Callable[..., None]:
     """The ``wait_until(ib, predicate, timeout=, what=)`` helper, for test modules."""

@@ -166,3 +166,15 @@ def test_over_the_socket_no_bar_after_the_clock_reaches_the_client(replay, steps
     assert all(b.date <= today for b in bars)
     if end == "" and bar_size == "1 day":
         assert bars[-1].date == today  # "now" is the clock, not the end of the file
+
+
+def test_served_bars_are_a_read_only_price_series_of_the_ticker(nvda_series):
+    market = MarketClock(nvda_series)
+    market.index = 300
+    history = HistoryService(market.series, "US/Eastern", market.intraday, spread_bps=2.0)
+    answer = history.bars("NVDA", market.history_end(""), "1 Y", "1 week", "BID", 1)
+    table = answer.table
+    assert (table.ticker, table.path) == ("NVDA", nvda_series["NVDA"].path)
+    arrays = (table.dates, table.open, table.high, table.low, table.close, table.volume)
+    assert not any(array.flags.writeable for array in arrays)
+    assert np.isnan(table.volume).all()  # quote bars carry no volume

@@ -63,38 +63,24 @@ def test_blackhole_accepts_the_next_order_and_never_answers(gateway, ib):
     assert after.orderStatus.status == "Submitted"
 
 
-def _messages_seen(ib: IB) -> list[str]:
-    seen: list[str] = []
-    ib.client.decoder.handlers = dict(ib.client.decoder.handlers)
-    for msg_id, name in ((3, "orderStatus"), (11, "execDetails"), (59, "commissionReport"), (5, "openOrder")):
-        original = ib.client.decoder.handlers[msg_id]
-
-        def spy(fields, original=original, name=name):  # type: ignore[no-untyped-def]
-            seen.append(name)
-            return original(fields)
-
-        ib.client.decoder.handlers[msg_id] = spy
-    return seen
-
-
-def test_by_default_a_fill_reports_its_status_before_its_execution(start_gateway, connect, wait_until):
+def test_by_default_a_fill_reports_its_status_before_its_execution(start_gateway, connect, wait_until, messages_seen):
     gateway = start_gateway(fill_model=FillModel(commission_bps=10.0))
     ib = connect(gateway, 1)
     trade = _fill_one(ib, gateway, wait_until)
-    seen = _messages_seen(ib)
+    seen = messages_seen(ib)
     gateway.step()
     wait_until(ib, lambda: bool(trade.fills) and trade.fills[0].commissionReport.execId, what="the fill")
     assert seen == ["orderStatus", "openOrder", "execDetails", "commissionReport"]
 
 
-def test_exec_first_sends_exec_details_before_order_status(start_gateway, connect, wait_until):
+def test_exec_first_sends_exec_details_before_order_status(start_gateway, connect, wait_until, messages_seen):
     gateway = start_gateway(fill_model=FillModel(commission_bps=10.0))
     ib = connect(gateway, 1)
     trade = _fill_one(ib, gateway, wait_until)
     statuses_when_filled: list[int] = []
     trade.fillEvent += lambda t, fill: statuses_when_filled.append(t.orderStatus.status)
     gateway.exec_first()
-    seen = _messages_seen(ib)
+    seen = messages_seen(ib)
     gateway.step()
     wait_until(ib, lambda: trade.isDone() and trade.fills[0].commissionReport.execId, what="the fill")
     assert seen == ["execDetails", "orderStatus", "openOrder", "commissionReport"]
@@ -102,14 +88,14 @@ def test_exec_first_sends_exec_details_before_order_status(start_gateway, connec
 
 
 def test_commission_first_sends_the_report_before_its_execution_and_ib_async_drops_it(
-        start_gateway, connect, wait_until):
+        start_gateway, connect, wait_until, messages_seen):
     gateway = start_gateway(fill_model=FillModel(commission_bps=10.0))
     ib = connect(gateway, 1)
     trade = _fill_one(ib, gateway, wait_until)
     reports: list[float] = []
     ib.commissionReportEvent += lambda t, fill, report: reports.append(report.commission)
     gateway.commission_first()
-    seen = _messages_seen(ib)
+    seen = messages_seen(ib)
     gateway.step()
     wait_until(ib, lambda: trade.isDone() and bool(trade.fills), what="the fill")
     ib.reqCurrentTime()

@@ -8,7 +8,7 @@ from ib_async import MarketOrder, Stock
 
 from brokers.fill_model import FillModel
 from spine.config import SlippageSettings
-from spine.gateway.handlers import quote
+from spine.gateway.ticks import quote
 
 ABC = Stock("ABC", "SMART", "USD")
 

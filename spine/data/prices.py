@@ -1,4 +1,4 @@
-"""Load and validate OHLCV price files: one CSV per ticker.
+"""Price files, one CSV per ticker: the ``PriceSeries`` record, finding the files, loading them.
 
 Two layouts are read, with column names matched case-insensitively:
 
@@ -6,25 +6,19 @@ Two layouts are read, with column names matched case-insensitively:
 - plain: ``datetime,open,high,low,close,volume`` (what Spine itself writes).
 
 ``volume`` is optional (an index such as the VIX has none): it is then NaN everywhere.
-Lines starting with ``#`` are comments, because Spine's own CSV outputs start with a
-``# RESEARCH ONLY ...`` line and must be readable again.
+Reading (comment lines, editor line numbers) and the row rules are ``spine.data.csv_table``'s.
 
-Every problem is a ``DataError`` naming the file, the line as an editor shows it
-(header = line 1, comment lines counted), the column and what was expected, and it is
-raised before anything is returned: a file is either wholly valid or rejected.
-Validation is vectorized so that a 5,000-bar file loads in a few milliseconds; row
-numbers are only worked out for the first offending row.
+Every problem is a ``DataError`` naming the file, the line as an editor shows it, the
+column and what was expected, and it is raised before anything is returned: a file is
+either wholly valid or rejected.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,29 +26,27 @@ import pandas as pd
 
 from spine.core.errors import DataError
 from spine.core.tickers import TICKER_RULE, is_ticker
+from spine.data.csv_table import Rule, fail, first_failure, number_shown, parse_times, read_csv_table, unreadable_number
 
 __all__ = [
+    "INDEX_TICKERS",
     "PRICE_COLUMNS",
-    "CsvTable",
     "PriceSeries",
     "discover_price_files",
-    "fail",
-    "first_failure",
     "load_price_file",
     "load_prices",
     "load_vix",
-    "parse_times",
-    "read_csv_table",
     "series_from_arrays",
     "ticker_from_path",
 ]
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
 DATE_COLUMNS = ("datetime", "date")
+INDEX_TICKERS = frozenset({"VIX"})  # published index histories whose opens may lie outside the bar
 _EXPECTED_LAYOUT = "expected a header with date (or datetime), open, high, low, close and optionally volume"
-_TIME_OFFSET = (
-    r"^(.*[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
-)
+_DATE = "expected a date like 2021-01-04 or 2021-01-04 09:30:00"
+_POSITIVE = "expected a positive price"
+_VOLUME = "expected a volume >= 0 (or an empty cell when unknown)"
 
 
 # --- the price series ----------------------------------------------------------------
@@ -107,216 +99,7 @@ class PriceSeries:
         )
 
 
-# --- reading a CSV with comments and editor line numbers ------------------------------
-
-
-@dataclass(frozen=True, eq=False)
-class CsvTable:
-    """A CSV read as strings, with the editor line number of its header and of each row."""
-
-    path: Path
-    frame: (
-        pd.DataFrame
-    )  # numbers where the parser could read a whole column, else str; empty cells ''
-    header_line: int
-    row_lines: np.ndarray  # int64, 1-based editor line of each data row
-
-    def missing_columns(self, missing: list[str], expected_layout: str) -> DataError:
-        """The error for a header that lacks required columns, listing what it has."""
-        found = ", ".join(repr(str(c)) for c in self.frame.columns)
-        return DataError(
-            self.path,
-            f"missing column(s) {', '.join(repr(m) for m in missing)}; {expected_layout} (found {found})",
-            row=self.header_line,
-            column=missing[0],
-        )
-
-    def column_map(self) -> dict[str, str]:
-        """Lower-cased, stripped column name -> the name as written in the file."""
-        names: dict[str, str] = {}
-        for name in self.frame.columns:
-            key = str(name).strip().lower()
-            if key in names:
-                raise DataError(
-                    self.path,
-                    f"column '{key}' appears twice (as {names[key]!r} and {name!r}); expected each column once",
-                    row=self.header_line,
-                    column=key,
-                )
-            names[key] = str(name)
-        return names
-
-    def text(self, original_name: str) -> pd.Series:
-        """A column as stripped strings."""
-        return self.frame[original_name].astype(str).str.strip()
-
-    def numbers(self, original_name: str) -> tuple[np.ndarray, np.ndarray]:
-        """A column as float64 (NaN where empty or unreadable) and the mask of unreadable cells.
-
-        Columns the CSV parser already read as numbers skip the slow string path.
-        """
-        column = self.frame[original_name]
-        if pd.api.types.is_numeric_dtype(column.dtype):
-            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
-            return values, np.zeros(len(values), dtype=bool)
-        values = pd.to_numeric(column, errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan
-        )
-        unreadable = np.isnan(values)
-        if unreadable.any():
-            unreadable &= (column.astype(str).str.strip() != "").to_numpy(dtype=bool)
-        return values, unreadable
-
-    def cell(self, original_name: str, index: int) -> str:
-        """One cell as the user wrote it (stripped), for error messages."""
-        return str(self.frame[original_name].iloc[index]).strip()
-
-
-def read_csv_table(path: str | Path, *, what: str) -> CsvTable:
-    """Read ``path``, skipping ``#`` comment lines and blank lines, keeping line numbers.
-
-    ``what`` names the kind of file in error messages ("price file", "signal file").
-    """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise DataError(
-            path, f"{what} not found; expected an existing CSV file"
-        ) from None
-    except IsADirectoryError:
-        raise DataError(path, f"{what} is a folder; expected a CSV file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(
-            path, f"{what} cannot be read ({exc}); expected a UTF-8 CSV file"
-        ) from None
-
-    lines = text.splitlines()
-    kept = [
-        i
-        for i, line in enumerate(lines)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if not kept:
-        raise DataError(
-            path, f"{what} is empty; expected a header line and at least one row"
-        )
-    try:
-        frame = pd.read_csv(
-            io.StringIO("\n".join(lines[i] for i in kept)),
-            keep_default_na=False,
-            skipinitialspace=True,
-            index_col=False,
-            skip_blank_lines=False,
-        )
-    except pd.errors.ParserError as exc:
-        raise DataError(
-            path,
-            _describe_parser_error(str(exc)),
-            row=_parser_error_line(str(exc), kept),
-        ) from None
-    _refuse_duplicate_columns(path, lines[kept[0]], kept[0] + 1)
-    line_numbers = np.asarray(kept, dtype=np.int64) + 1
-    return CsvTable(
-        path=path,
-        frame=frame,
-        header_line=int(line_numbers[0]),
-        row_lines=line_numbers[1:],
-    )
-
-
-def _refuse_duplicate_columns(path: Path, header: str, line: int) -> None:
-    """pandas renames a repeated column (``weight.1``) and goes on: refuse it, naming both."""
-    seen: dict[str, tuple[int, str]] = {}
-    for position, name in enumerate(next(csv.reader([header], skipinitialspace=True), []), start=1):
-        key = name.strip().lower()
-        if key in seen:
-            first_position, first_name = seen[key]
-            raise DataError(
-                path,
-                f"column {name.strip()!r} (column {position}) duplicates {first_name.strip()!r} (column {first_position}); expected each column once",
-                row=line,
-                column=name.strip(),
-            )
-        seen[key] = (position, name)
-
-
-def _parser_error_line(message: str, kept: list[int]) -> int | None:
-    found = re.search(r"line (\d+)", message)
-    if not found:
-        return None
-    joined_line = int(found.group(1))
-    return kept[joined_line - 1] + 1 if 0 < joined_line <= len(kept) else None
-
-
-def _describe_parser_error(message: str) -> str:
-    found = re.search(r"Expected (\d+) fields .* saw (\d+)", message)
-    if found:
-        return f"row has {found.group(2)} fields; expected {found.group(1)} like the header"
-    return f"not a readable CSV ({message.strip()})"
-
-
-def fail(
-    path: Path,
-    problem: str,
-    expected: str,
-    *,
-    row: int | None,
-    column: str | None,
-    value: object,
-) -> DataError:
-    """A ``DataError`` reading ``problem (got value); expected ...``.
-
-    ``DataError`` puts the value last; here the expectation follows it, so the message is
-    composed here and ``value`` is attached afterwards for callers that inspect it.
-    """
-    error = DataError(
-        path, f"{problem} (got {value!r}); {expected}", row=row, column=column
-    )
-    error.value = value
-    return error
-
-
-def parse_times(strings: pd.Series) -> np.ndarray:
-    """Parse timestamps to naive ``datetime64[ns]``; unparsable cells become NaT.
-
-    A UTC offset is dropped, keeping the wall-clock time, because bars are stamped in
-    the exchange's local time and a daily bar must stay at midnight.
-    """
-    if len(strings) and strings.str.len().max() > 10:
-        strings = strings.str.strip().str.replace(_TIME_OFFSET, r"\1", regex=True)
-    parsed = pd.to_datetime(strings, format="ISO8601", errors="coerce")
-    if parsed.isna().any():
-        strings = strings.str.strip()
-        parsed = pd.to_datetime(strings, format="ISO8601", errors="coerce")
-    if parsed.isna().any():
-        with (
-            warnings.catch_warnings()
-        ):  # "could not infer format": we only want the NaTs
-            warnings.simplefilter("ignore", UserWarning)
-            fallback = pd.to_datetime(strings, errors="coerce")
-        if fallback.isna().sum() < parsed.isna().sum():
-            parsed = fallback
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    return parsed.to_numpy(dtype="datetime64[ns]")
-
-
 # --- validation ----------------------------------------------------------------------
-
-
-Check = tuple[np.ndarray, Callable[[int], DataError]]
-
-
-def first_failure(checks: list[Check]) -> DataError | None:
-    """The error of the earliest offending row over all checks (ties: first check wins)."""
-    best: tuple[int, Callable[[int], DataError]] | None = None
-    for mask, build in checks:
-        if mask.any():
-            index = int(np.argmax(mask))
-            if best is None or index < best[0]:
-                best = (index, build)
-    return None if best is None else best[1](best[0])
 
 
 def series_from_arrays(
@@ -340,103 +123,8 @@ def series_from_arrays(
     ``volume_unreadable`` marks volume cells that were written but are not numbers (an
     empty volume cell is allowed and means unknown).
     """
-    opens, highs, lows, closes = (columns[c] for c in PRICE_COLUMNS)
-    volume = columns.get("volume")
-    checks: list[Check] = [
-        (
-            np.isnat(dates),
-            lambda i: fail(
-                path,
-                "not a date",
-                "expected a date like 2021-01-04 or 2021-01-04 09:30:00",
-                row=row_of(i),
-                column=date_column,
-                value=raw(date_column, i),
-            ),
-        )
-    ]
-    for name, values in zip(PRICE_COLUMNS, (opens, highs, lows, closes)):
-        checks.append((~np.isfinite(values), _bad_number(path, name, row_of, raw)))
-        with np.errstate(invalid="ignore"):
-            checks.append((values <= 0, _not_positive(path, name, row_of, values)))
-    with np.errstate(invalid="ignore"):
-        checks.append(
-            (
-                highs < lows,
-                lambda i: fail(
-                    path,
-                    f"high is below low ({float(lows[i])!r})",
-                    "expected high >= low",
-                    row=row_of(i),
-                    column="high",
-                    value=float(highs[i]),
-                ),
-            )
-        )
-        if open_inside_range:
-            top = np.maximum(opens, closes)
-            bottom = np.minimum(opens, closes)
-        else:
-            top, bottom = closes, closes
-        checks.append(
-            (
-                highs < top,
-                lambda i: fail(
-                    path,
-                    f"high is below the bar's open or close ({float(top[i])!r})",
-                    "expected high >= max(open, close)"
-                    if open_inside_range
-                    else "expected high >= close",
-                    row=row_of(i),
-                    column="high",
-                    value=float(highs[i]),
-                ),
-            )
-        )
-        checks.append(
-            (
-                lows > bottom,
-                lambda i: fail(
-                    path,
-                    f"low is above the bar's open or close ({float(bottom[i])!r})",
-                    "expected low <= min(open, close)"
-                    if open_inside_range
-                    else "expected low <= close",
-                    row=row_of(i),
-                    column="low",
-                    value=float(lows[i]),
-                ),
-            )
-        )
-        if volume is not None:
-            checks.append(
-                (
-                    volume < 0,
-                    lambda i: fail(
-                        path,
-                        "volume is negative",
-                        "expected a volume >= 0 (or an empty cell when unknown)",
-                        row=row_of(i),
-                        column="volume",
-                        value=float(volume[i]),
-                    ),
-                )
-            )
-    if volume is not None and volume_unreadable is not None:
-        checks.append(
-            (
-                volume_unreadable,
-                lambda i: fail(
-                    path,
-                    "volume is not a number",
-                    "expected a volume >= 0 (or an empty cell when unknown)",
-                    row=row_of(i),
-                    column="volume",
-                    value=raw("volume", i),
-                ),
-            )
-        )
-    error = first_failure(checks)
+    rules = _price_rules(dates, columns, raw, date_column, open_inside_range, volume_unreadable)
+    error = first_failure(path, rules, row_of)
     if error is None and len(dates) > 1:
         steps = dates[1:] <= dates[:-1]
         if steps.any():
@@ -445,54 +133,56 @@ def series_from_arrays(
     if error is not None:
         raise error
 
-    if volume is None:
-        volume = np.full(len(dates), np.nan)
-    arrays = [
-        np.ascontiguousarray(a, dtype=np.float64)
-        for a in (opens, highs, lows, closes, volume)
-    ]
+    volume = columns.get("volume", np.full(len(dates), np.nan))
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (*(columns[c] for c in PRICE_COLUMNS), volume)]
     stamps = np.ascontiguousarray(dates, dtype="datetime64[ns]")
     for array in (stamps, *arrays):
         array.setflags(write=False)
     return PriceSeries(ticker, path, stamps, *arrays)
 
 
-def _bad_number(
-    path: Path,
-    name: str,
-    row_of: Callable[[int], int | None],
+def _price_rules(
+    dates: np.ndarray,
+    columns: dict[str, np.ndarray],
     raw: Callable[[str, int], object],
-):
-    def build(i: int) -> DataError:
-        cell = raw(name, i)
-        problem = f"{name} is empty" if cell == "" else f"{name} is not a number"
-        return fail(
-            path,
-            problem,
-            "expected a positive price",
-            row=row_of(i),
-            column=name,
-            value=cell,
-        )
+    date_column: str,
+    open_inside_range: bool,
+    volume_unreadable: np.ndarray | None,
+) -> list[Rule]:
+    """The row rules of a price series, in the order that decides between two failures on one row."""
+    opens, highs, lows, closes = (columns[c] for c in PRICE_COLUMNS)
+    volume = columns.get("volume")
+    if open_inside_range:
+        top, bottom = np.maximum(opens, closes), np.minimum(opens, closes)
+        above, below = "expected high >= max(open, close)", "expected low <= min(open, close)"
+    else:
+        top, bottom = closes, closes
+        above, below = "expected high >= close", "expected low <= close"
+    with np.errstate(invalid="ignore"):
+        rules = [Rule(np.isnat(dates), date_column, "not a date", _DATE, partial(raw, date_column))]
+        for name in PRICE_COLUMNS:
+            values = columns[name]
+            rules.append(unreadable_number(~np.isfinite(values), name, partial(raw, name), _POSITIVE))
+            rules.append(Rule(values <= 0, name, _sign_problem(name, values), _POSITIVE, number_shown(values)))
+        rules += [
+            Rule(highs < lows, "high", _quoting("high is below low", lows), "expected high >= low", number_shown(highs)),
+            Rule(highs < top, "high", _quoting("high is below the bar's open or close", top), above, number_shown(highs)),
+            Rule(lows > bottom, "low", _quoting("low is above the bar's open or close", bottom), below, number_shown(lows)),
+        ]
+        if volume is not None:
+            rules.append(Rule(volume < 0, "volume", "volume is negative", _VOLUME, number_shown(volume)))
+    if volume is not None and volume_unreadable is not None:
+        rules.append(Rule(volume_unreadable, "volume", "volume is not a number", _VOLUME, partial(raw, "volume")))
+    return rules
 
-    return build
+
+def _sign_problem(name: str, values: np.ndarray) -> Callable[[int], str]:
+    return lambda i: f"{name} is zero" if values[i] == 0 else f"{name} is negative"
 
 
-def _not_positive(
-    path: Path, name: str, row_of: Callable[[int], int | None], values: np.ndarray
-):
-    def build(i: int) -> DataError:
-        problem = f"{name} is zero" if values[i] == 0 else f"{name} is negative"
-        return fail(
-            path,
-            problem,
-            "expected a positive price",
-            row=row_of(i),
-            column=name,
-            value=float(values[i]),
-        )
-
-    return build
+def _quoting(problem: str, bound: np.ndarray) -> Callable[[int], str]:
+    """The problem followed by the bound the row broke: ``high is below low (9.5)``."""
+    return lambda i: f"{problem} ({float(bound[i])!r})"
 
 
 def _order_error(
@@ -575,9 +265,6 @@ def discover_price_files(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-INDEX_TICKERS = frozenset({"VIX"})  # published index histories whose opens may lie outside the bar
-
-
 def load_price_file(path: str | Path, ticker: str | None = None) -> PriceSeries:
     """Load and validate one price file; the ticker defaults to the one in the file name.
 
@@ -635,7 +322,7 @@ def _load(path: Path, ticker: str, *, open_inside_range: bool) -> PriceSeries:
         parse_times(table.frame[names[date_key]].astype(str)),
         columns,
         volume_unreadable=volume_unreadable,
-        row_of=lambda i: int(table.row_lines[i]),
+        row_of=table.row,
         raw=lambda key, i: table.cell(names[key], i),
         date_column=date_key,
         open_inside_range=open_inside_range,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +25,17 @@ import pandas as pd
 
 from spine.core.errors import DataError
 from spine.core.tickers import TICKER_RULE, is_ticker
-from spine.data.prices import (
+from spine.data.csv_table import (
     CsvTable,
-    PriceSeries,
+    Rule,
     fail,
     first_failure,
+    number_shown,
     parse_times,
     read_csv_table,
+    unreadable_number,
 )
+from spine.data.prices import PriceSeries
 
 __all__ = ["DIRECTIONS", "SOURCE_TYPES", "SignalRecord", "load_signals"]
 
@@ -40,6 +44,8 @@ SOURCE_TYPES = ("direct", "propagated")
 REQUIRED_COLUMNS = ("datetime", "ticker", "weight", "direction", "source_type")
 OPTIONAL_COLUMNS = ("source_ticker",)
 _EXPECTED_LAYOUT = "expected a header with datetime, ticker, weight, direction, source_type, source_ticker"
+_TIMESTAMP = "expected a timestamp like 2021-01-04 or 2021-01-04 09:30:00"
+_FRACTION = "expected a fraction of NAV between 0 and 1"
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,39 @@ def load_signals(
     signal outside its range is kept, for the strategy to report as skipped.
     """
     path = Path(path)
+    table, names = _signal_table(path)
+    dates = parse_times(table.frame[names["datetime"]].astype(str))
+    ticker = table.text(names["ticker"]).str.upper().to_numpy(dtype=object)
+    weight, _ = table.numbers(names["weight"])
+    direction = table.text(names["direction"]).str.upper().to_numpy(dtype=object)
+    source_type = table.text(names["source_type"]).str.lower().to_numpy(dtype=object)
+    if "source_ticker" in names:
+        source_ticker = table.text(names["source_ticker"]).str.upper().to_numpy(dtype=object)
+    else:
+        source_ticker = np.full(len(ticker), "", dtype=object)
+
+    error = first_failure(path, _signal_rules(table, names, dates, ticker, weight, direction, source_type), table.row)
+    if error is not None:
+        raise error
+    bad_source = [i for i, t in enumerate(source_ticker) if t and not is_ticker(str(t))]
+    if bad_source:
+        i = bad_source[0]
+        raise fail(path, "source_ticker is not a ticker symbol", TICKER_RULE, row=table.row(i), column="source_ticker", value=str(source_ticker[i]))
+
+    keep = np.ones(len(ticker), dtype=bool)
+    if tickers is not None:
+        wanted = {t.strip().upper() for t in tickers}
+        keep = np.isin(ticker, list(wanted))
+    if prices is not None:
+        _check_against_prices(path, prices, table.row_lines, dates, ticker, keep)
+
+    order = np.flatnonzero(keep)[np.argsort(dates[keep], kind="stable")]
+    columns = [a[order].tolist() for a in (ticker, weight, direction, source_type, source_ticker, table.row_lines)]
+    return _records(_stamps(dates[order]), columns, _metadata(table, names, order))
+
+
+def _signal_table(path: Path) -> tuple[CsvTable, dict[str, str]]:
+    """The signal file read, with its column map; refused when a column or every row is missing."""
     table = read_csv_table(path, what="signal file")
     names = table.column_map()
     if "datetime" not in names and "date" in names:
@@ -83,56 +122,26 @@ def load_signals(
     if missing:
         raise table.missing_columns(missing, _EXPECTED_LAYOUT)
     if len(table.frame) == 0:
-        raise DataError(
-            path,
-            "no signal rows after the header; expected at least one signal",
-            row=table.header_line,
-        )
+        raise DataError(path, "no signal rows after the header; expected at least one signal", row=table.header_line)
+    return table, names
 
-    known = {
-        names[key] for key in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if key in names
-    }
-    extras = [str(c) for c in table.frame.columns if str(c) not in known]
-    lines = table.row_lines
 
-    dates = parse_times(table.frame[names["datetime"]].astype(str))
-    ticker = table.text(names["ticker"]).str.upper().to_numpy(dtype=object)
-    weight, _ = table.numbers(names["weight"])
-    direction = table.text(names["direction"]).str.upper().to_numpy(dtype=object)
-    source_type = table.text(names["source_type"]).str.lower().to_numpy(dtype=object)
-    if "source_ticker" in names:
-        source_ticker = (
-            table.text(names["source_ticker"]).str.upper().to_numpy(dtype=object)
-        )
-    else:
-        source_ticker = np.full(len(ticker), "", dtype=object)
-
-    _validate(path, table, names, lines, dates, ticker, weight, direction, source_type)
-    bad_source = [i for i, t in enumerate(source_ticker) if t and not is_ticker(str(t))]
-    if bad_source:
-        i = bad_source[0]
-        raise fail(path, "source_ticker is not a ticker symbol", TICKER_RULE, row=int(lines[i]), column="source_ticker", value=str(source_ticker[i]))
-
-    keep = np.ones(len(ticker), dtype=bool)
-    if tickers is not None:
-        wanted = {t.strip().upper() for t in tickers}
-        keep = np.isin(ticker, list(wanted))
-    if prices is not None:
-        _check_against_prices(path, prices, lines, dates, ticker, keep)
-
-    order = np.flatnonzero(keep)[np.argsort(dates[keep], kind="stable")]
-    # One Timestamp per distinct time, shared: boxing is the slow part of building records.
-    unique, position = np.unique(dates[order], return_inverse=True)
+def _stamps(dates: np.ndarray) -> list[pd.Timestamp]:
+    """One Timestamp per distinct time, shared: boxing is the slow part of building records."""
+    unique, position = np.unique(dates, return_inverse=True)
     boxed = list(pd.DatetimeIndex(unique))
-    stamps = [boxed[k] for k in position.tolist()]
-    columns = [
-        a[order].tolist()
-        for a in (ticker, weight, direction, source_type, source_ticker, lines)
-    ]
-    extra_cells = [
-        (name, table.text(name).to_numpy(dtype=object)[order].tolist())
-        for name in extras
-    ]
+    return [boxed[k] for k in position.tolist()]
+
+
+def _metadata(table: CsvTable, names: dict[str, str], order: np.ndarray) -> list[dict[str, str]]:
+    """Each signal's cells of the columns Spine does not read, by their names as written."""
+    known = {names[key] for key in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if key in names}
+    extras = [str(c) for c in table.frame.columns if str(c) not in known]
+    cells = [(name, table.text(name).to_numpy(dtype=object)[order].tolist()) for name in extras]
+    return [{name: column[k] for name, column in cells} for k in range(len(order))]
+
+
+def _records(stamps: list[pd.Timestamp], columns: list[list], metadata: list[dict[str, str]]) -> list[SignalRecord]:
     return [
         SignalRecord(
             datetime=stamp,
@@ -141,117 +150,39 @@ def load_signals(
             direction=side,
             source_type=kind,
             source_ticker=source,
-            metadata={name: cells[k] for name, cells in extra_cells},
+            metadata=meta,
             row=int(line),
         )
-        for k, (stamp, tick, size, side, kind, source, line) in enumerate(
-            zip(stamps, *columns, strict=True)
-        )
+        for stamp, tick, size, side, kind, source, line, meta in zip(stamps, *columns, metadata, strict=True)
     ]
 
 
-def _validate(
-    path: Path,
+def _signal_rules(
     table: CsvTable,
     names: dict[str, str],
-    lines: np.ndarray,
     dates: np.ndarray,
     ticker: np.ndarray,
     weight: np.ndarray,
     direction: np.ndarray,
     source_type: np.ndarray,
-) -> None:
-    """Raise the error of the earliest bad row (in file order)."""
+) -> list[Rule]:
+    """The row rules of a signal file, in the order that decides between two failures on one row."""
 
-    def row(i: int) -> int:
-        return int(lines[i])
+    def cell(key: str):
+        return partial(table.cell, names[key])
 
     with np.errstate(invalid="ignore"):
         outside = (weight < 0) | (weight > 1)
-    checks = [
-        (
-            np.isnat(dates),
-            lambda i: fail(
-                path,
-                "not a date",
-                "expected a timestamp like 2021-01-04 or 2021-01-04 09:30:00",
-                row=row(i),
-                column="datetime",
-                value=table.cell(names["datetime"], i),
-            ),
-        ),
-        (
-            ticker == "",
-            lambda i: fail(
-                path,
-                "ticker is empty",
-                "expected a ticker symbol such as NVDA",
-                row=row(i),
-                column="ticker",
-                value="",
-            ),
-        ),
-        (
-            (ticker != "") & ~np.array([is_ticker(str(t)) for t in ticker], dtype=bool),
-            lambda i: fail(
-                path,
-                "not a ticker symbol",
-                TICKER_RULE,
-                row=row(i),
-                column="ticker",
-                value=str(ticker[i]),
-            ),
-        ),
-        (
-            ~np.isfinite(weight),
-            lambda i: fail(
-                path,
-                "weight is empty"
-                if table.cell(names["weight"], i) == ""
-                else "weight is not a number",
-                "expected a fraction of NAV between 0 and 1",
-                row=row(i),
-                column="weight",
-                value=table.cell(names["weight"], i),
-            ),
-        ),
-        (
-            outside,
-            lambda i: fail(
-                path,
-                "weight is outside [0, 1]",
-                "expected a fraction of NAV between 0 and 1 (0.1 is 10%)",
-                row=row(i),
-                column="weight",
-                value=float(weight[i]),
-            ),
-        ),
-        (
-            ~np.isin(direction, DIRECTIONS),
-            lambda i: fail(
-                path,
-                "unknown direction",
-                "expected BUY or SELL",
-                row=row(i),
-                column="direction",
-                value=table.cell(names["direction"], i),
-            ),
-        ),
-        (
-            ~np.isin(source_type, SOURCE_TYPES),
-            lambda i: fail(
-                path,
-                "unknown source_type",
-                "expected direct or propagated",
-                row=row(i),
-                column="source_type",
-                value=table.cell(names["source_type"], i),
-            ),
-        ),
+    not_a_ticker = (ticker != "") & ~np.array([is_ticker(str(t)) for t in ticker], dtype=bool)
+    return [
+        Rule(np.isnat(dates), "datetime", "not a date", _TIMESTAMP, cell("datetime")),
+        Rule(ticker == "", "ticker", "ticker is empty", "expected a ticker symbol such as NVDA", lambda i: ""),
+        Rule(not_a_ticker, "ticker", "not a ticker symbol", TICKER_RULE, lambda i: str(ticker[i])),
+        unreadable_number(~np.isfinite(weight), "weight", cell("weight"), _FRACTION),
+        Rule(outside, "weight", "weight is outside [0, 1]", f"{_FRACTION} (0.1 is 10%)", number_shown(weight)),
+        Rule(~np.isin(direction, DIRECTIONS), "direction", "unknown direction", "expected BUY or SELL", cell("direction")),
+        Rule(~np.isin(source_type, SOURCE_TYPES), "source_type", "unknown source_type", "expected direct or propagated", cell("source_type")),
     ]
-    error = first_failure(checks)
-    if error is not None:
-        raise error
 
 
 def _check_against_prices(

@@ -9,8 +9,9 @@ dates never touches the network.
 Each cache file starts with a ``#`` comment recording the date ranges already
 requested. That record, not the first and last bar, decides what is missing: a range
 that starts on a holiday or a weekend was fetched once and is not fetched again.
-Without the record (a hand-placed file), the span of its bars counts as covered, and a
-gap only counts as missing when it holds an exchange trading day.
+Without the record (a hand-placed file), the span of its bars counts as covered. A gap
+only counts as missing when it holds a trading day of the New York Stock Exchange
+(``spine.data.calendar``), so a range of weekends and holidays is never fetched.
 
 Downloads go through exactly ``yfinance.download`` (looked up at call time), so tests
 replace that one attribute with recorded frames and never reach the network. Prices
@@ -24,27 +25,16 @@ import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 import typer
-from pandas.tseries.holiday import (
-    AbstractHolidayCalendar,
-    GoodFriday,
-    Holiday,
-    USLaborDay,
-    USMartinLutherKingJr,
-    USMemorialDay,
-    USPresidentsDay,
-    USThanksgivingDay,
-    nearest_workday,
-)
-from pandas.tseries.offsets import CustomBusinessDay
 
 from spine.core.errors import DataError
 from spine.core.files import write_text_atomically
 from spine.core.tickers import checked_ticker
+from spine.data.calendar import exchange_calendar
 from spine.data.prices import PRICE_COLUMNS, load_price_file, series_from_arrays
 
 __all__ = ["DEFAULT_CACHE_DIR", "ensure_cached", "fetch_command", "fetch_to_cache"]
@@ -53,32 +43,6 @@ DEFAULT_CACHE_DIR = Path("data/cache")
 _COVERS = re.compile(r"covers ((?:\d{4}-\d{2}-\d{2}\.\.\d{4}-\d{2}-\d{2},?)+)")
 
 Interval = tuple[date, date]  # inclusive
-
-
-class _ExchangeHolidays(AbstractHolidayCalendar):
-    """NYSE full-day holidays, close enough to tell a holiday gap from a missing range."""
-
-    rules: ClassVar[list[Holiday]] = [
-        Holiday("New Year's Day", month=1, day=1, observance=nearest_workday),
-        USMartinLutherKingJr,
-        USPresidentsDay,
-        GoodFriday,
-        USMemorialDay,
-        Holiday(
-            "Juneteenth",
-            month=6,
-            day=19,
-            start_date="2022-01-01",
-            observance=nearest_workday,
-        ),
-        Holiday("Independence Day", month=7, day=4, observance=nearest_workday),
-        USLaborDay,
-        USThanksgivingDay,
-        Holiday("Christmas", month=12, day=25, observance=nearest_workday),
-    ]
-
-
-_TRADING_DAY = CustomBusinessDay(calendar=_ExchangeHolidays())
 
 
 # --- public API ----------------------------------------------------------------------
@@ -135,7 +99,7 @@ def ensure_cached(
         path = _cache_path(cache_dir, ticker)
         paths.append(path)
         held, covered = _read_cache(path)
-        gaps = [gap for gap in _missing(covered, first, last) if _has_trading_day(*gap)]
+        gaps = _gaps_to_fetch(covered, first, last)
         if not gaps:
             continue
         frame = held
@@ -378,8 +342,13 @@ def _missing(covered: list[Interval], first: date, last: date) -> list[Interval]
     return gaps
 
 
-def _has_trading_day(first: date, last: date) -> bool:
-    return len(pd.date_range(first, last, freq=_TRADING_DAY)) > 0
+def _gaps_to_fetch(covered: list[Interval], first: date, last: date) -> list[Interval]:
+    """The ranges of [first, last] not covered yet that hold a trading day, oldest first."""
+    gaps = _missing(covered, first, last)
+    if not gaps:
+        return []
+    calendar = exchange_calendar(covering=(first, last))
+    return [gap for gap in gaps if calendar.trading_days(*gap)]
 
 
 def _any_between(frame: pd.DataFrame, first: date, last: date) -> bool:

@@ -4,7 +4,7 @@ A paper session must show the strategy exactly what a backtest shows it: day D's
 bar, once, with its entry decided on D's close and a market entry filling near D+1's
 open. IB's daily bar for D is final only after D's session has closed, so
 ``CalendarRelease`` releases D at ``paper.release_at`` (09:30:30 exchange time by default)
-on the next trading day of the exchange calendar (``exchange_calendars``, XNYS). Against
+on the next trading day of the exchange calendar (``spine.data.calendar``, XNYS). Against
 the gateway simulator, ``ReplayRelease`` calls D final once the replay clock has reached
 D's close (the simulator marks and fills from the bar at its clock), so a rehearsal
 releases one day per clock step and never skips one.
@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from spine.core.errors import ConfigError
+from spine.data.calendar import DEFAULT_EXCHANGE, exchange_calendar
 from spine.ib.records import Bar
 
 
@@ -31,32 +31,22 @@ class ReleaseRule(Protocol):
     def is_final(self, day: date, now: datetime) -> bool: ...
 
 
-@lru_cache(maxsize=4)
-def _calendar(code: str):  # exchange_calendars is heavy: load it only for a paper session
-    import exchange_calendars
-    from exchange_calendars.errors import InvalidCalendarName
-
-    try:
-        return exchange_calendars.get_calendar(code)
-    except InvalidCalendarName as exc:
-        raise ConfigError(f"config.yaml: paper.exchange_calendar = {code!r}: not an exchange calendar ({exc}); expected e.g. XNYS") from None
-
-
 class CalendarRelease:
     """Day D is final at ``release_at`` (exchange time) on the exchange's next session after D."""
 
-    def __init__(self, calendar_code: str = "XNYS", timezone: str = "America/New_York", release_at: time = time(9, 30, 30)) -> None:
-        self.calendar = _calendar(calendar_code)
+    def __init__(self, calendar_code: str = DEFAULT_EXCHANGE, timezone: str = "America/New_York", release_at: time = time(9, 30, 30)) -> None:
+        try:
+            self.calendar = exchange_calendar(calendar_code)
+        except ValueError as exc:
+            raise ConfigError(f"config.yaml: paper.exchange_calendar = {calendar_code!r}: {exc}") from None
         self.zone = ZoneInfo(timezone)
         self.release_at = release_at
 
     def next_session(self, day: date) -> date:
-        import pandas as pd
-
-        stamp = pd.Timestamp(day)
-        if stamp < self.calendar.first_session or stamp >= self.calendar.last_session:
-            raise ConfigError(f"{day} is outside the {self.calendar.name} calendar ({self.calendar.first_session.date()} .. {self.calendar.last_session.date()})")
-        return self.calendar.date_to_session(stamp + pd.Timedelta(days=1), direction="next").date()
+        try:
+            return self.calendar.next_session(day)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def release_time(self, day: date) -> datetime:
         """When D's bar is released, in UTC."""

@@ -1,12 +1,14 @@
 """The run's statistics, computed after the run from what it recorded.
 
-Return and risk figures come from ``empyrical`` (empyrical-reloaded) over the daily
-returns of the recorded equity curve (imported by ``spine.reports.empyrical_import``, which
-keeps yfinance and scipy's stats/optimize out of that import; none of the figures here
-calls them); trade figures are plain aggregates of
-``trades.csv``. Nothing here is notified during the run, which is why the harness no
-longer attaches Backtrader's SharpeRatio, DrawDown, TradeAnalyzer, Returns and
-TimeReturn analyzers to every bar (a test checks the figures agree with them).
+Return and risk figures are computed here over the daily returns of the recorded
+equity curve, with empyrical's conventions (252 bars a year, the sample standard
+deviation, drawdowns from a running peak that starts at the first value); trade figures
+are plain aggregates of ``trades.csv``. Nothing here is notified during the run, which
+is why the harness does not attach Backtrader's SharpeRatio, DrawDown, TradeAnalyzer,
+Returns and TimeReturn analyzers to every bar (a test checks the figures agree with them).
+
+Means and standard deviations are summed first to last (``np.cumsum``), not pairwise as
+``np.mean`` sums, so every figure is the same to the last bit as empyrical's.
 
 Fractions are named as fractions (``max_drawdown`` 0.069). ``return_pct`` and
 ``max_drawdown_pct``, which held fractions under a percent name, stay as aliases for
@@ -22,14 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from spine.reports.empyrical_import import import_empyrical
+from spine.core.numbers import finite_float
 from spine.reports.trades import bar_positions
-
-ep = import_empyrical()  # empyrical without yfinance and scipy.stats at import (spine/empyrical_import.py)
 
 PERIODS_PER_YEAR = 252  # daily bars, as Backtrader's SharpeRatio(timeframe=Days) annualises
 ALIASES = {"return_pct": "total_return", "max_drawdown_pct": "max_drawdown"}  # old key -> new key, kept one release
 PROVENANCE_TAGS = ("LIVE_SPINE", "PROHIBITED_LLM_DISCOVERY_LINK")
+RETURN_FIGURES = ("total_return", "cagr", "annual_volatility", "sharpe", "sortino", "calmar", "max_drawdown")
 
 
 def equity_returns(equity: pd.DataFrame, start_value: float) -> pd.Series:
@@ -46,24 +47,95 @@ def equity_returns(equity: pd.DataFrame, start_value: float) -> pd.Series:
 def return_statistics(returns: pd.Series) -> dict[str, float | None]:
     """Return and risk figures of a daily return series (fractions, annualised over 252 bars)."""
     if returns.empty:
-        return {key: None for key in ("total_return", "cagr", "annual_volatility", "sharpe", "sortino", "calmar", "max_drawdown")}
+        return dict.fromkeys(RETURN_FIGURES)
+    values = returns.to_numpy(dtype=np.float64)
+    drawdown = max_drawdown(values)
     return {
-        "total_return": _num(ep.cum_returns_final(returns)),
-        "cagr": _num(ep.annual_return(returns, annualization=PERIODS_PER_YEAR)),
-        "annual_volatility": _num(ep.annual_volatility(returns, annualization=PERIODS_PER_YEAR)),
-        "sharpe": _num(ep.sharpe_ratio(returns, annualization=PERIODS_PER_YEAR)),
-        "sortino": _num(ep.sortino_ratio(returns, annualization=PERIODS_PER_YEAR)),
-        "calmar": _num(ep.calmar_ratio(returns, annualization=PERIODS_PER_YEAR)),
-        "max_drawdown": _num(-ep.max_drawdown(returns)),
+        "total_return": finite_float(total_return(values)),
+        "cagr": finite_float(annual_return(values)),
+        "annual_volatility": finite_float(annual_volatility(values)),
+        "sharpe": finite_float(sharpe_ratio(values)),
+        "sortino": finite_float(sortino_ratio(values)),
+        "calmar": finite_float(calmar_ratio(values, drawdown)),
+        "max_drawdown": finite_float(-drawdown),
     }
+
+
+def total_return(values: np.ndarray) -> float:
+    """Compounded return over the whole series (a NaN return counts as no change)."""
+    return float(np.nanprod(values + 1.0) - 1.0)
+
+
+def annual_return(values: np.ndarray) -> float:
+    """Compound annual growth rate, with a year of 252 bars."""
+    years = len(values) / PERIODS_PER_YEAR
+    return float(np.float64(np.nanprod(values + 1.0)) ** (1 / years) - 1)
+
+
+def annual_volatility(values: np.ndarray) -> float:
+    """Sample standard deviation of the returns, annualised by the square root of 252."""
+    return _sample_std(values) * PERIODS_PER_YEAR ** (1.0 / 2.0)
+
+
+def sharpe_ratio(values: np.ndarray) -> float:
+    """Mean over sample standard deviation, annualised; NaN or infinite when every return is the same."""
+    if len(values) < 2:
+        return math.nan
+    spread = _sample_std(values)
+    if math.isfinite(spread) and _all_equal(values):
+        spread = 0.0  # identical returns deviate by exactly 0, not by the ~1e-18 their rounded mean leaves
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.divide(_mean(values), spread) * np.sqrt(PERIODS_PER_YEAR))
+
+
+def sortino_ratio(values: np.ndarray) -> float:
+    """Annualised mean over annualised downside deviation (the root mean square of the losses)."""
+    if len(values) < 2:
+        return math.nan
+    losses = np.clip(values, -np.inf, 0)
+    downside = np.sqrt(_mean(np.square(losses))) * np.sqrt(PERIODS_PER_YEAR)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.divide(_mean(values) * PERIODS_PER_YEAR, downside))
+
+
+def max_drawdown(values: np.ndarray) -> float:
+    """The deepest fall from a running peak, as a negative fraction (0.0 when there is none)."""
+    wealth = np.concatenate(([100.0], growth(values) * 100))
+    peak = np.fmax.accumulate(wealth)
+    return float(np.nanmin(((wealth - peak) / peak)[1:]))
+
+
+def calmar_ratio(values: np.ndarray, drawdown: float) -> float:
+    """Annual return over the size of the maximum drawdown; NaN without a drawdown."""
+    if not drawdown < 0:
+        return math.nan
+    ratio = np.float64(annual_return(values)) / abs(drawdown)
+    return math.nan if np.isinf(ratio) else float(ratio)
+
+
+def alpha_beta(values: np.ndarray, benchmark: np.ndarray) -> tuple[float, float]:
+    """Annualised alpha and beta of the returns against benchmark returns of the same bars."""
+    if len(values) < 2:
+        return math.nan, math.nan
+    independent = np.where(np.isnan(values), np.nan, benchmark)
+    residual = independent - _mean(independent)
+    variance = _mean(np.square(residual))
+    beta = _mean(residual * values) / variance if variance >= 1.0e-30 else math.nan
+    alpha = np.power(np.array(_mean(values - beta * benchmark) + 1.0), PERIODS_PER_YEAR) - 1
+    return float(alpha), float(beta)
+
+
+def growth(values: np.ndarray) -> np.ndarray:
+    """The value of 1 invested at the start, after each bar (a NaN return counts as no change)."""
+    return np.cumprod(np.where(np.isnan(values), 0.0, values) + 1.0)
 
 
 def drawdown_duration(returns: pd.Series) -> dict[str, int | None]:
     """The longest stretch below a previous peak, in bars and calendar days (to recovery or the end)."""
     if returns.empty:
         return {"max_drawdown_duration_bars": None, "max_drawdown_duration_days": None}
-    wealth = ep.cum_returns(returns, starting_value=1.0)
-    underwater = (wealth < wealth.cummax() * (1 - 1e-12)).to_numpy()
+    wealth = growth(returns.to_numpy(dtype=np.float64))
+    underwater = wealth < np.maximum.accumulate(wealth) * (1 - 1e-12)
     times = returns.index
     longest_bars = longest_days = 0
     start = None
@@ -83,20 +155,21 @@ def period_returns(returns: pd.Series) -> dict[str, dict[str, float]]:
     """Compounded returns by calendar month (``2021-01``) and year (``2021``)."""
     if returns.empty:
         return {"monthly_returns": {}, "yearly_returns": {}}
-    monthly = ep.aggregate_returns(returns, "monthly")
-    yearly = ep.aggregate_returns(returns, "yearly")
+    times = pd.DatetimeIndex(returns.index)
+    monthly = _compounded(returns.groupby([times.year, times.month]))
+    yearly = _compounded(returns.groupby(times.year))
     return {
-        "monthly_returns": {f"{year:04d}-{month:02d}": float(value) for (year, month), value in monthly.items()},
-        "yearly_returns": {f"{year:04d}": float(value) for year, value in yearly.items()},
+        "monthly_returns": {f"{year:04d}-{month:02d}": value for (year, month), value in monthly.items()},
+        "yearly_returns": {f"{year:04d}": value for year, value in yearly.items()},
     }
 
 
 def benchmark_statistics(returns: pd.Series, benchmark_returns: pd.Series, name: str) -> dict[str, Any]:
     """The benchmark's own figures plus the run's alpha (annualised) and beta against it."""
     aligned = benchmark_returns.reindex(returns.index).fillna(0.0)
-    alpha, beta = ep.alpha_beta(returns, aligned, annualization=PERIODS_PER_YEAR)
+    alpha, beta = alpha_beta(returns.to_numpy(dtype=np.float64), aligned.to_numpy(dtype=np.float64))
     own = return_statistics(aligned)
-    return {"name": name, **{k: own[k] for k in ("total_return", "cagr", "annual_volatility", "sharpe", "max_drawdown")}, "alpha": _num(alpha), "beta": _num(beta)}
+    return {"name": name, **{k: own[k] for k in ("total_return", "cagr", "annual_volatility", "sharpe", "max_drawdown")}, "alpha": finite_float(alpha), "beta": finite_float(beta)}
 
 
 def exposure(trades: pd.DataFrame, bar_times: pd.DatetimeIndex) -> float | None:
@@ -170,9 +243,27 @@ def _grouped(trades: pd.DataFrame, column: str, always: Iterable[str]) -> dict[s
     return out
 
 
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+def _compounded(groups: Iterable[tuple[Any, pd.Series]]) -> dict[Any, float]:
+    """Each group's compounded return, by group key in order."""
+    return {key: float(growth(rows.to_numpy(dtype=np.float64))[-1] - 1.0) for key, rows in groups}
+
+
+def _mean(values: np.ndarray) -> float:
+    """Mean of the values that are not NaN, summed first to last (NaN when there are none)."""
+    present = values[~np.isnan(values)]
+    return float(np.cumsum(present)[-1] / len(present)) if len(present) else math.nan
+
+
+def _sample_std(values: np.ndarray) -> float:
+    """Sample standard deviation (ddof 1) of the values that are not NaN, summed first to last."""
+    present = values[~np.isnan(values)]
+    if len(present) < 2:
+        return math.nan
+    deviations = present - np.cumsum(present)[-1] / len(present)
+    return float(np.sqrt(np.cumsum(deviations * deviations)[-1] / (len(present) - 1)))
+
+
+def _all_equal(values: np.ndarray) -> bool:
+    """True when every value that is not NaN is the same (their deviation is then exactly zero)."""
+    present = values[~np.isnan(values)]
+    return bool(len(present)) and bool(present.max() == present.min())

@@ -11,13 +11,14 @@ position closes one trade and opens the next, its commission split by shares.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from spine.core.numbers import finite_float, finite_int
 
 TRADE_COLUMNS = (
     "trade_id", "ticker", "side", "entry_datetime", "entry_price", "exit_datetime", "exit_price",
@@ -87,7 +88,7 @@ def build_trades(fills: pd.DataFrame, orders: pd.DataFrame, events: pd.DataFrame
                 book = None
         if remaining > _EPSILON:  # the fill opens or adds to a position
             if book is None:
-                order = statics.get(_int(fill["order_id"]), {})
+                order = statics.get(finite_int(fill["order_id"]), {})
                 book = _Open(trade_id=next_id, ticker=ticker, sign=sign, entry_order=order, entry_datetime=fill["datetime"])
                 books[ticker] = book
                 next_id += 1
@@ -98,7 +99,7 @@ def build_trades(fills: pd.DataFrame, orders: pd.DataFrame, events: pd.DataFrame
             book.entered_cost += remaining * price
             book.commission += commission
     times = pd.DatetimeIndex(pd.to_datetime(list(bar_times))) if len(bar_times) else None
-    entries = {(str(o.get("ticker")), _int(o.get("signal_row"))) for o in statics.values() if o.get("role") == "entry"}  # (ticker, signal row) that opened
+    entries = {(str(o.get("ticker")), finite_int(o.get("signal_row"))) for o in statics.values() if o.get("role") == "entry"}  # (ticker, signal row) that opened
     trades = sorted(done, key=lambda t: t.trade_id) + sorted(books.values(), key=lambda t: t.trade_id)
     held = _bars_held(times, trades)
     rows = [_row(t, statics, stops, why_closed, entries, bars) for t, bars in zip(trades, held, strict=True)]
@@ -131,7 +132,7 @@ def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, floa
     entry_price = trade.entered_cost / trade.entered
     is_open = trade.exit_datetime is None
     pnl_net = trade.pnl - trade.commission
-    stop = stops.get(_int(entry.get("order_id")))
+    stop = stops.get(finite_int(entry.get("order_id")))
     risk = abs(entry_price - stop) * trade.peak if stop is not None else 0.0
     return {
         "trade_id": trade.trade_id,
@@ -161,12 +162,12 @@ def _exit_reason(fill: dict[str, Any], statics: dict[int, dict[str, Any]], why_c
     role = str(fill.get("role") or "")
     if role in ("stop", "take_profit"):
         return role
-    order = statics.get(_int(fill.get("order_id")), {})
+    order = statics.get(finite_int(fill.get("order_id")), {})
     if _text(order.get("tag")) == KILL_SWITCH_TAG:
         return "kill_switch"
     if _text(order.get("intent")).startswith("flatten-"):
         return "flatten"
-    row = _int(order.get("signal_row"))
+    row = finite_int(order.get("signal_row"))
     why = why_closed.get((str(fill.get("ticker")), row), "") if row is not None else ""
     if why.startswith("weight 0"):
         return "weight_zero"
@@ -190,7 +191,7 @@ def _order_statics(orders: pd.DataFrame) -> dict[int, dict[str, Any]]:
 def _initial_stops(orders: pd.DataFrame) -> dict[int, float]:
     """Entry order id -> the price of its bracket's stop leg (the initial stop)."""
     legs = orders[(orders["role"] == "stop") & orders["parent_id"].notna()].drop_duplicates("order_id")
-    return {int(parent): float(price) for parent, price in zip(legs["parent_id"], legs["price"], strict=True) if _finite(price)}
+    return {int(parent): float(price) for parent, price in zip(legs["parent_id"], legs["price"], strict=True) if finite_float(price) is not None}
 
 
 def _close_reasons(events: pd.DataFrame | None) -> dict[tuple[str, int], str]:
@@ -200,21 +201,6 @@ def _close_reasons(events: pd.DataFrame | None) -> dict[tuple[str, int], str]:
     closes = events[events["event"] == "close"]["detail"].astype(str)
     parsed = closes.str.extract(r"^(?P<ticker>\S+) \(row (?P<row>\d+)\): (?P<why>.*)$").dropna()
     return {(t, int(r)): w for t, r, w in zip(parsed["ticker"], parsed["row"], parsed["why"], strict=True)}
-
-
-def _int(value: Any) -> int | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return int(number) if math.isfinite(number) else None
-
-
-def _finite(value: Any) -> bool:
-    try:
-        return math.isfinite(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _text(value: Any) -> str:

@@ -196,7 +196,7 @@ def test_bad_close_names_row_and_column(tmp_path, cell, words):
     assert words in message
 
 
-def test_high_below_low_reads_as_the_issue_describes(tmp_path):
+def test_high_below_low_names_both_prices(tmp_path):
     path = plain(tmp_path, GOOD_ROWS[0], "2021-01-05,10,9.5,10,10,1")
     message = error_of(path)
     assert f"{path}, row 3, column 'high': high is below low" in message

@@ -186,6 +186,36 @@ def test_hand_placed_cache_missing_a_trading_day_is_completed(yahoo, tmp_path):
     assert yahoo.calls == [("NVDA", "2020-01-04", "2020-01-07")]
 
 
+def hand_placed_with_record(folder, days: list[str], covers: str) -> None:
+    """A cache file holding bars on ``days`` whose record says ``covers`` was requested."""
+    rows = [f"{day},10,11,9,10,100" for day in days]
+    (folder / "NVDA.csv").write_text(
+        f"# yfinance cache written by spine.data.yahoo_cache: NVDA, auto-adjusted; covers {covers}\n"
+        + "datetime,open,high,low,close,volume\n"
+        + "\n".join(rows)
+        + "\n"
+    )
+
+
+@pytest.mark.parametrize("year", [2010, 2021])
+def test_a_new_years_eve_the_exchange_traded_on_is_fetched(yahoo, tmp_path, year):
+    hand_placed_with_record(
+        tmp_path,
+        [f"{year}-12-30", f"{year + 1}-01-03"],
+        f"{year}-12-20..{year}-12-30,{year + 1}-01-03..{year + 1}-01-07",
+    )
+    ensure_cached(["NVDA"], f"{year}-12-20", f"{year + 1}-01-07", cache_dir=tmp_path)
+    assert yahoo.calls == [("NVDA", f"{year}-12-31", f"{year + 1}-01-03")]
+
+
+def test_the_days_the_exchange_closed_for_hurricane_sandy_are_not_fetched(yahoo, tmp_path):
+    hand_placed_with_record(
+        tmp_path, ["2012-10-26", "2012-10-31"], "2012-10-22..2012-10-26,2012-10-31..2012-11-02"
+    )
+    ensure_cached(["NVDA"], "2012-10-22", "2012-11-02", cache_dir=tmp_path)  # 27-28 weekend, 29-30 closed
+    assert yahoo.calls == []
+
+
 def test_empty_download_is_a_data_error_naming_the_ticker(yahoo, tmp_path):
     with pytest.raises(DataError, match="yfinance returned no data for NOPE"):
         fetch_to_cache(["NOPE"], "2020-01-01", "2020-01-31", cache_dir=tmp_path)

@@ -40,6 +40,11 @@ def test_unknown_calendar_names_the_config_key():
         CalendarRelease("XXXX")
 
 
+def test_a_day_outside_the_calendar_is_a_config_error_naming_the_calendar():
+    with pytest.raises(ConfigError, match=r"^1990-01-02 is outside the XNYS calendar \("):
+        CalendarRelease().next_session(date(1990, 1, 2))
+
+
 def test_day_is_released_only_when_every_ticker_has_its_bar():
     d1 = date(2024, 3, 12)
     buffer = DayBuffer(["NVDA", "ORCL"], ReplayRelease(lambda: d1))

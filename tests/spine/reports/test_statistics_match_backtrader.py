@@ -1,6 +1,6 @@
 """The post-run statistics agree with Backtrader's per-bar analyzers on the bundled sample.
 
-The harness no longer attaches SharpeRatio, DrawDown, TradeAnalyzer, Returns and
+The harness does not attach SharpeRatio, DrawDown, TradeAnalyzer, Returns and
 TimeReturn; this test runs the same Cerebro with them attached and compares.
 """
 
@@ -68,7 +68,7 @@ def test_total_return_and_max_drawdown_match_returns_and_drawdown(sample):
 def test_sharpe_matches_sharperatio_with_the_sample_deviation(sample):
     analyzers, stats = sample["strategy"].analyzers, sample["stats"]
     assert stats["sharpe"] == pytest.approx(analyzers.sharpe_sample.get_analysis()["sharperatio"], rel=1e-9)
-    # the harness used to report the population deviation: sqrt(n / (n - 1)) apart, 0.07% on 751 bars
+    # Backtrader's default SharpeRatio uses the population deviation: sqrt(n / (n - 1)) apart, 0.07% on 751 bars
     n = len(sample["equity"])
     assert stats["sharpe"] == pytest.approx(analyzers.sharpe.get_analysis()["sharperatio"] * math.sqrt((n - 1) / n), rel=1e-9)
 

@@ -165,7 +165,7 @@ def run_harness(prices_dir: Path, signals_csv: Path, *, old_analyzers: bool = Fa
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     recorded = strategy.analyzers.recorder.get_analysis()
     statuses = recorded["statuses"]
-    after_run_kib = _maxrss_kib()  # peak RSS of the run itself: the statistics below import scipy and empyrical
+    after_run_kib = _maxrss_kib()  # peak RSS of the run itself, before the statistics below
     stats_s = post_run_statistics(strategy, events, float(config.backtest.cash))
     return _result(
         OLD_ANALYZERS if old_analyzers else "harness",

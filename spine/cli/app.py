@@ -34,7 +34,7 @@ EXIT_BAD_INPUT = 2
 # app (a sub-group), any other is a command function. Loaded on first use, never for --help.
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "gateway": ("spine.cli.gateway", "gateway_command", "Offline IB Gateway simulator: the TWS socket protocol on loopback, replaying price files."),
-    "data": ("spine.cli.app", "build_data_app", "Market data: download daily bars into the local cache."),
+    "data": ("spine.cli.data", "build_data_app", "Market data: download daily bars into the local cache."),
     "paper": ("spine.cli.paper", "paper_command", "Trade an IB paper account (or spine gateway) through ib_async, behind the same safety envelope."),
     "rehearse": ("spine.cli.paper", "rehearse_command", "Rehearse a paper session against the in-process gateway simulator, in lockstep and deterministic."),
     "sweep": ("spine.cli.sweep", "sweep_command", "Parameter sweeps and walk-forward on Dask: many fresh backtests, one results table."),
@@ -46,7 +46,10 @@ def _load_lazy(name: str) -> Any:
     module, attribute, _ = LAZY_COMMANDS[name]
     target = getattr(importlib.import_module(module), attribute)
     if attribute.endswith("_app"):
-        command = typer.main.get_group(target())
+        group = target()
+        for info in group.registered_commands:
+            info.callback = refusing_bad_input(info.callback)
+        command = typer.main.get_group(group)
     else:
         single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         single.command(name)(refusing_bad_input(target))
@@ -72,20 +75,6 @@ class _LazyGroup(TyperGroup):
         if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
             self.commands[args[0]] = _load_lazy(args[0])
         return super().resolve_command(ctx, args)
-
-
-def build_data_app() -> typer.Typer:
-    """Built on first use: ``spine.data.yahoo_cache`` loads pandas."""
-    from spine.data.yahoo_cache import fetch_command
-
-    data = typer.Typer(help="Market data: download daily bars into the local cache.", no_args_is_help=True)
-
-    @data.callback()
-    def _data() -> None:
-        """Market data: download daily bars into the local cache."""
-
-    data.command("fetch")(refusing_bad_input(fetch_command))
-    return data
 
 
 def _version(value: bool) -> None:

@@ -64,7 +64,8 @@ def sweep_command(
     """Parameter sweeps and walk-forward on Dask: one fresh gated backtest per trial."""
     import importlib.util
 
-    from spine.sweep.runner import SweepRequest, run_sweep
+    from spine.sweep.plan import SweepRequest
+    from spine.sweep.runner import run_sweep
 
     missing = [name for name in ("distributed", "optuna") if importlib.util.find_spec(name) is None]
     if missing:

@@ -30,8 +30,6 @@ from spine.config.models import (
     TradingSection,
 )
 
-_describe, _model_at = describe_error, model_at  # the sweep spec's earlier names, until it imports the public ones
-
 __all__ = [
     "SHIPPED_CONFIG_DIR",
     "BacktestSettings",

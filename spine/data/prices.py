@@ -365,8 +365,8 @@ def load_prices(
             )
         by_ticker = {t: by_ticker[t] for t in wanted}
 
-    low = _bound(start, origin, "start", end_of_day=False)
-    high = _bound(end, origin, "end", end_of_day=True)
+    low = window_bound(start, origin, "start", end_of_day=False)
+    high = window_bound(end, origin, "end", end_of_day=True)
     if low is not None and high is not None and high < low:
         raise DataError(
             origin, f"end {end} is before start {start}; expected start <= end"
@@ -376,12 +376,12 @@ def load_prices(
     for ticker in sorted(by_ticker):
         series = load_price_file(by_ticker[ticker], ticker)
         if low is not None or high is not None:
-            series = _between(series, low, high, start, end)
+            series = window_between(series, low, high, start, end)
         loaded[ticker] = series
     return loaded
 
 
-def _bound(
+def window_bound(
     value: str | date | None, origin: Path, name: str, *, end_of_day: bool
 ) -> np.datetime64 | None:
     """Turn a start/end into a comparable bound; a date-only end means the end of that day."""
@@ -404,7 +404,7 @@ def _bound(
     return np.datetime64(stamp.as_unit("ns").to_datetime64(), "ns")
 
 
-def _between(series: PriceSeries, low, high, start, end) -> PriceSeries:
+def window_between(series: PriceSeries, low, high, start, end) -> PriceSeries:
     keep = np.ones(len(series), dtype=bool)
     if low is not None:
         keep &= series.dates >= low

@@ -25,11 +25,9 @@ import re
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
 import pandas as pd
-import typer
 
 from spine.core.errors import DataError
 from spine.core.files import write_text_atomically
@@ -37,7 +35,7 @@ from spine.core.tickers import checked_ticker
 from spine.data.calendar import exchange_calendar
 from spine.data.prices import PRICE_COLUMNS, load_price_file, series_from_arrays
 
-__all__ = ["DEFAULT_CACHE_DIR", "ensure_cached", "fetch_command", "fetch_to_cache"]
+__all__ = ["DEFAULT_CACHE_DIR", "ensure_cached", "fetch_to_cache"]
 
 DEFAULT_CACHE_DIR = Path("data/cache")
 _COVERS = re.compile(r"covers ((?:\d{4}-\d{2}-\d{2}\.\.\d{4}-\d{2}-\d{2},?)+)")
@@ -113,21 +111,6 @@ def ensure_cached(
     for update in updates:
         _write_cache(*update)
     return paths
-
-
-def fetch_command(
-    tickers: Annotated[str, typer.Argument(help="Tickers, comma-separated: NVDA,ORCL")],
-    start: Annotated[
-        str, typer.Option("--start", help="First day, inclusive (YYYY-MM-DD)")
-    ],
-    end: Annotated[str, typer.Option("--end", help="Last day, inclusive (YYYY-MM-DD)")],
-    cache_dir: Annotated[
-        Path, typer.Option("--cache", help="Cache folder")
-    ] = DEFAULT_CACHE_DIR,
-) -> None:
-    """Download daily prices with yfinance into the CSV cache and print the files written."""
-    for path in fetch_to_cache(tickers, start, end, cache_dir):
-        typer.echo(str(path))
 
 
 # --- downloading ---------------------------------------------------------------------

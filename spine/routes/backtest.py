@@ -81,7 +81,7 @@ class BacktestResult:
 
 
 @dataclass(frozen=True)
-class _Inputs:
+class BacktestInputs:
     prices: dict[str, PriceSeries]
     signals: list[SignalRecord]
     vix: PriceSeries | None
@@ -90,7 +90,7 @@ class _Inputs:
     trade_from: date | None = None  # --start: bars before it (when the data has them) only warm up
 
 
-def load_inputs(request: BacktestRequest) -> _Inputs:
+def load_inputs(request: BacktestRequest) -> BacktestInputs:
     """Load and validate every input before anything runs or is written."""
     using_sample = not request.data and request.source == "csv"
     if request.data and request.signals is None:
@@ -106,9 +106,9 @@ def load_inputs(request: BacktestRequest) -> _Inputs:
             prices = with_warmup(prices, load_prices(paths, tickers=tuple(prices), end=request.end), request.start, warmup_bar_count(request.config.strategy.atr_period))
     signals = load_signals(signals_path, prices=prices, tickers=request.tickers)
     vix_path = request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
-    vix = _clip(load_vix(vix_path), prices) if vix_path is not None else None
+    vix = clip_to_traded_period(load_vix(vix_path), prices) if vix_path is not None else None
     check_window(prices, request.config.strategy.atr_period, request.start)
-    return _Inputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path, vix_path=vix_path, trade_from=request.start)
+    return BacktestInputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path, vix_path=vix_path, trade_from=request.start)
 
 
 def _traded(series: PriceSeries, trade_from: date | None) -> np.ndarray:
@@ -143,7 +143,7 @@ def traded_period(prices: dict[str, PriceSeries], trade_from: date | None = None
     return f"{str(first)[:10]}..{str(last)[:10]}"
 
 
-def vix_trigger_status(config: SpineConfig, inputs: _Inputs, vix_path: Path | None) -> str:
+def vix_trigger_status(config: SpineConfig, inputs: BacktestInputs, vix_path: Path | None) -> str:
     """``summary.json`` ``kill_switch.vix_trigger``: ``on: …`` or ``off: <why>``; never silent."""
     vix = inputs.vix
     source = f"VIX {str(vix.dates[0])[:10]}..{str(vix.dates[-1])[:10]}" if vix is not None else None
@@ -177,7 +177,7 @@ def _signalled_tickers(paths: Sequence[Path], signals_path: Path) -> tuple[str, 
     return tuple(wanted) or None
 
 
-def _clip(vix: PriceSeries, prices: dict[str, PriceSeries]) -> PriceSeries | None:
+def clip_to_traded_period(vix: PriceSeries, prices: dict[str, PriceSeries]) -> PriceSeries | None:
     """The VIX bars inside the traded period only (the VIX file usually spans decades more)."""
     first = min(series.dates[0] for series in prices.values())
     last = max(series.dates[-1] for series in prices.values())
@@ -198,7 +198,7 @@ def _yfinance_prices(request: BacktestRequest, signals_path: Path) -> dict[str, 
     return load_prices(paths, tickers=tickers, start=request.start, end=request.end)
 
 
-def build_cerebro(config: SpineConfig, inputs: _Inputs, *, events: EventLog, store: StateStore, progress: Callable[[int], None] | None = None) -> bt.Cerebro:
+def build_cerebro(config: SpineConfig, inputs: BacktestInputs, *, events: EventLog, store: StateStore, progress: Callable[[int], None] | None = None) -> bt.Cerebro:
     """A Cerebro with the feeds, the gated SimBroker, the strategy, the sizer and the analyzers."""
     cerebro = bt.Cerebro(stdstats=False)
     feeds = []
@@ -238,7 +238,7 @@ def run_backtest(
     *,
     progress: Callable[[int], None] | None = None,
     notify: Callable[[str], None] | None = None,
-    inputs: _Inputs | None = None,
+    inputs: BacktestInputs | None = None,
     runner: Callable[[bt.Cerebro], bt.Strategy] | None = None,
 ) -> BacktestResult:
     """Run one historical simulation and write its run folder atomically; return what it wrote.
@@ -302,7 +302,7 @@ def _to_datetime(stamp: Any) -> datetime:
     return pd.Timestamp(stamp).to_pydatetime()
 
 
-def bar_count(inputs: _Inputs) -> int:
+def bar_count(inputs: BacktestInputs) -> int:
     """The bars Cerebro will step through: every distinct timestamp of the traded feeds (and the VIX)."""
     import numpy as np
 
@@ -325,7 +325,7 @@ def state_notice(store: StateStore, state_dir: Path) -> str | None:
     return f"state {state_dir}: {'; '.join(parts)}. This run adds no risk until `spine resume --state {state_dir}`"
 
 
-def _summary(config: SpineConfig, request: BacktestRequest, inputs: _Inputs, strategy: bt.Strategy, elapsed: float) -> dict[str, Any]:
+def _summary(config: SpineConfig, request: BacktestRequest, inputs: BacktestInputs, strategy: bt.Strategy, elapsed: float) -> dict[str, Any]:
     """The run's facts; the statistics (return, drawdown, Sharpe, trades...) are added by ``write_reports``."""
     summary = run_summary(config, strategy, route="backtest", limits=config.backtest_risk, tickers=list(inputs.prices), signals_path=inputs.signals_path,
                           start_value=float(config.backtest.cash), end_value=float(strategy.broker.getvalue()), elapsed=elapsed)  # fmt: skip

@@ -11,17 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from spine.core.files import write_json
 from spine.core.labels import RESEARCH_LABEL
 from spine.runs.write import csv_text
 from spine.sweep.heatmap import write_heatmaps
+from spine.sweep.plan import SweepPlan, SweepRequest
 from spine.sweep.results import best_row, columns, sort_rows
 from spine.sweep.walk_forward import gap_summary, stitch_equity
-
-if TYPE_CHECKING:
-    from spine.sweep.runner import SweepRequest, _Plan
 
 RESULTS_FILE = "results.csv"
 OOS_EQUITY_FILE = "oos_equity.csv"
@@ -41,7 +39,7 @@ def _brief(row: Mapping[str, Any], names: Sequence[str], research_label: str | N
     }
 
 
-def _walk_forward(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[str, Mapping[str, Any]], plan: _Plan, research_only: bool, label: str | None) -> dict[str, Any]:
+def _walk_forward(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[str, Mapping[str, Any]], plan: SweepPlan, research_only: bool, label: str | None) -> dict[str, Any]:
     maximize = plan.spec.direction == "maximize"
     folds, in_sample, out_of_sample, curves = [], [], [], []
     for fold in plan.folds:
@@ -81,7 +79,7 @@ def _walk_forward(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[st
     }
 
 
-def write_outputs(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[str, Mapping[str, Any]], *, plan: _Plan, request: SweepRequest, duration_seconds: float) -> dict[str, Any]:
+def write_outputs(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[str, Mapping[str, Any]], *, plan: SweepPlan, request: SweepRequest, duration_seconds: float) -> dict[str, Any]:
     """Write every output file into ``folder`` and return the summary written to ``summary.json``."""
     research_only = request.config.research_only
     label = RESEARCH_LABEL if research_only else None

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from spine.config import SpineConfig, _describe, _model_at
+from spine.config import SpineConfig, describe_error, model_at
 from spine.core.errors import ConfigError
 from spine.sweep.universe import UNIVERSE_KEY
 
@@ -37,7 +37,7 @@ def check_key(key: str, value: Any, *, source: str | Path) -> None:
         if part not in fields:
             where = ".".join(parts[:depth]) or "the config"
             raise ConfigError(f"{source}: {key} = {value!r}: unknown key {part!r} in {where} (expected one of: {', '.join(fields)})")
-        section = _model_at(model, (part,))
+        section = model_at(model, (part,))
         if depth == len(parts) - 1:
             if section is not None:
                 raise ConfigError(f"{source}: {key} = {value!r}: {key} is a section, not a setting (expected one of: {', '.join(section.model_fields)})")
@@ -68,7 +68,7 @@ def apply_overrides(config: SpineConfig, params: Mapping[str, Any], *, source: s
     try:
         return SpineConfig.model_validate(body)
     except ValidationError as exc:
-        problems = [_describe(err, SpineConfig) for err in exc.errors()]
+        problems = [describe_error(err, SpineConfig) for err in exc.errors()]
         raise ConfigError(f"{source}: {'; '.join(problems)}") from None
 
 

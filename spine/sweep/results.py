@@ -9,10 +9,11 @@ derived for every row because a sweep is compared on them: ``breaker_trips``,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+
+from spine.core.numbers import finite_float
 
 TASK_COLUMNS = ("trial", "fold", "phase", "window_start", "window_end", "status", "error")
 TAIL_COLUMNS = ("breaker_trips", "kill_switch_triggers", "objective", "duration_seconds", "key")
@@ -39,21 +40,13 @@ def flatten(summary: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def calmar(summary: Mapping[str, Any]) -> float | None:
     """Annualised return over max drawdown (calendar days between the first and last bar)."""
     start, end = summary.get("start"), summary.get("end")
-    start_value, end_value = _number(summary.get("start_value")), _number(summary.get("end_value"))
-    drawdown = _number(summary.get("max_drawdown", summary.get("max_drawdown_pct")))
+    start_value, end_value, drawdown = (
+        None if isinstance(value, bool) else finite_float(value)  # a flag is not an amount; finite_float refuses None itself
+        for value in (summary.get("start_value"), summary.get("end_value"), summary.get("max_drawdown", summary.get("max_drawdown_pct")))
+    )
     if not start or not end or not start_value or end_value is None or not drawdown:
         return None
     days = (datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).days
@@ -79,7 +72,9 @@ def derived(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def objective_value(row: Mapping[str, Any], column: str) -> float | None:
-    return _number(row.get(column))
+    """The row's ``column`` as a finite number; None for a flag (``True``), ``None``, NaN or a non-number."""
+    value = row.get(column)
+    return None if isinstance(value, bool) else finite_float(value)  # finite_float refuses None itself
 
 
 def outcome_row(task: Mapping[str, Any], outcome: Mapping[str, Any], objective_columns: Sequence[str]) -> dict[str, Any]:

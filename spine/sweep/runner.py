@@ -1,4 +1,4 @@
-"""``run_sweep``: validate everything, start or join a Dask cluster, run the trials, write the folder.
+"""``run_sweep``: plan the sweep, start or join a Dask cluster, run the trials, write the folder.
 
 The driver owns the search and the bookkeeping; workers only run ``run_trial`` on a
 parameter dict. The data is loaded and validated once in the driver, then scattered to
@@ -14,36 +14,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Protocol
 
-from spine.config import SpineConfig
 from spine.core.errors import InputError
-from spine.routes.backtest import BacktestRequest, load_inputs
 from spine.sweep.cluster import dashboard_available, open_client
 from spine.sweep.outputs import write_outputs
-from spine.sweep.overrides import apply_overrides, validate_all
+from spine.sweep.plan import SweepPlan, SweepRequest, plan_sweep
 from spine.sweep.results import best_row, outcome_row
-from spine.sweep.search_space import fixed_points
-from spine.sweep.spec import Range, SweepSpec, load_sweep_spec
 from spine.sweep.sweep_folder import SweepFolder, new_sweep_folder, resume_sweep_folder
-from spine.sweep.trial import SharedInputs, data_fingerprint, run_trial, trial_key
-from spine.sweep.universe import UNIVERSE_KEY, check_universes
-from spine.sweep.walk_forward import Fold, make_folds
-
-
-@dataclass(frozen=True)
-class SweepRequest:
-    """What to sweep; the data defaults are those of ``spine backtest`` (the bundled sample)."""
-
-    spec_path: Path
-    config: SpineConfig
-    data: tuple[Path, ...] = ()
-    signals: Path | None = None
-    scheduler: str | None = None
-    workers: int | None = None
-    out_dir: Path = Path("runs")
-    resume: Path | None = None
+from spine.sweep.trial import SharedInputs, run_trial, trial_key
+from spine.sweep.walk_forward import Fold
 
 
 @dataclass
@@ -76,38 +58,6 @@ class _Quiet:
 
     def advance(self, status: str) -> None:
         pass
-
-
-@dataclass
-class _Plan:
-    spec: SweepSpec
-    shared: SharedInputs
-    fingerprint: str
-    folds: list[Fold]
-    points: list[dict[str, Any]]  # empty for a TPE search
-
-
-def plan_sweep(request: SweepRequest) -> _Plan:
-    """Every check that can fail on input, before a cluster starts or a folder is made."""
-    source = request.spec_path
-    spec = load_sweep_spec(source)
-    for name in spec.names:
-        value = spec.parameters[name]
-        samples = [value.low, value.high] if isinstance(value, Range) else value
-        for sample in samples:
-            apply_overrides(request.config, {name: sample}, source=source)
-    points = [] if spec.search == "tpe" else fixed_points(spec)
-    validate_all(request.config, points, source=source)
-    inputs = load_inputs(BacktestRequest(config=request.config, data=request.data, signals=request.signals))
-    if UNIVERSE_KEY in spec.parameters:
-        check_universes(spec.parameters[UNIVERSE_KEY], inputs.prices, source=source)
-    shared = SharedInputs(config=request.config, inputs=inputs)
-    folds: list[Fold] = []
-    if spec.walk_forward is not None:
-        first = min(s.start for s in inputs.prices.values()).date()
-        last = max(s.end for s in inputs.prices.values()).date()
-        folds = make_folds(first, last, spec.walk_forward, source=str(source))
-    return _Plan(spec=spec, shared=shared, fingerprint=data_fingerprint(shared), folds=folds, points=points)
 
 
 @dataclass
@@ -227,7 +177,7 @@ class _Executor:
             future.release()
 
 
-def _task(plan: _Plan, trial: int, params: dict[str, Any], *, fold: Fold | None, phase: str, search: str) -> dict[str, Any]:
+def _task(plan: SweepPlan, trial: int, params: dict[str, Any], *, fold: Fold | None, phase: str, search: str) -> dict[str, Any]:
     start = end = None
     if fold is not None:
         start, end = (fold.train_start, fold.train_end) if phase == "train" else (fold.test_start, fold.test_end)
@@ -249,7 +199,7 @@ def _task(plan: _Plan, trial: int, params: dict[str, Any], *, fold: Fold | None,
 class _TpeSource:
     """The tasks of one TPE study: the budget left after the journal's trials, told as they finish."""
 
-    def __init__(self, plan: _Plan, folder: SweepFolder, book: _Book, fold: Fold | None, phase: str) -> None:
+    def __init__(self, plan: SweepPlan, folder: SweepFolder, book: _Book, fold: Fold | None, phase: str) -> None:
         from spine.sweep.tpe import TpeSearch
 
         self.plan, self.fold, self.phase = plan, fold, phase
@@ -269,7 +219,7 @@ class _TpeSource:
         self.search.tell(task["trial"], row["status"], row.get("objective"))
 
 
-def _train_or_full(plan: _Plan, folder: SweepFolder, book: _Book, executor: _Executor, fold: Fold | None) -> list[dict[str, Any]]:
+def _train_or_full(plan: SweepPlan, folder: SweepFolder, book: _Book, executor: _Executor, fold: Fold | None) -> list[dict[str, Any]]:
     """Run one search (the whole sweep, or one fold's in-sample part); return its rows."""
     phase = "full" if fold is None else "train"
     if plan.spec.search == "tpe":
@@ -281,7 +231,7 @@ def _train_or_full(plan: _Plan, folder: SweepFolder, book: _Book, executor: _Exe
     return [r for r in book.rows.values() if r["phase"] == phase and r["fold"] == index]
 
 
-def _total(plan: _Plan) -> int:
+def _total(plan: SweepPlan) -> int:
     per_search = plan.spec.trials if plan.spec.search == "tpe" else len(plan.points)
     per_search = per_search or 0
     return per_search if not plan.folds else len(plan.folds) * (per_search + 1)
@@ -334,6 +284,6 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
     summary = write_outputs(folder.work, rows, book.outcomes, plan=plan, request=request, duration_seconds=time.perf_counter() - started)
     finished = folder.finish()
     marks = (started, warmed, executor.first_submit or warmed, executor.last_result or warmed, closed, time.perf_counter())
-    phases = {name: round(end - begin, 3) for name, begin, end in zip(("cluster", "scatter", "trials", "close", "outputs"), marks, marks[1:])}
+    phases = {name: round(end - begin, 3) for name, (begin, end) in zip(("cluster", "scatter", "trials", "close", "outputs"), pairwise(marks), strict=True)}
     phases["driver_cpu"] = round(executor.cpu_marks[-1] - executor.cpu_marks[0], 3) if executor.cpu_marks else 0.0
     return SweepResult(folder=finished, rows=rows, summary=summary, phases=phases)

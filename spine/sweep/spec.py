@@ -16,6 +16,8 @@ naming the file, the key and the bad value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,11 +32,12 @@ from pydantic import (
     model_validator,
 )
 
-from spine.config import _describe
+from spine.config import describe_error
 from spine.core.errors import ConfigError
 from spine.sweep.universe import UNIVERSE_KEY, normalise_universe
 
 RESERVED_KEYS = ("parameters", "search", "trials", "seed", "objective", "direction", "walk_forward")
+SECTION_KEYS = ("parameters", "grid")  # sections of swept keys, read before the other top-level keys, in this order
 RANGE_KEYS = frozenset({"low", "high", "count", "log"})
 # a short name -> the summary keys that may hold it, newest first (summary.json renamed
 # return_pct to total_return and max_drawdown_pct to max_drawdown)
@@ -142,48 +145,76 @@ def _normalise_direction(value: Any) -> Any:
     return aliases.get(str(value).lower(), str(value).lower()) if isinstance(value, str) else value
 
 
-def sweep_spec_from_mapping(body: Any, path: Path) -> SweepSpec:
-    """Validate a parsed sweep file; ``path`` is only for messages."""
-    if not isinstance(body, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level (dotted config keys, objective, search ...), got {type(body).__name__}")
-    raw: dict[str, Any] = {}
-    for key in ("parameters", "grid"):
-        if key in body:
-            section = body[key]
-            if not isinstance(section, dict):
-                raise ConfigError(f"{path}: {key} = {section!r}: expected a mapping of dotted config keys to value lists or ranges")
-            _flatten_parameters(section, "", raw, path)
-    rest: dict[str, Any] = {}
-    for key, value in body.items():
-        if key in ("parameters", "grid"):
-            continue
-        if "." in str(key) or key == UNIVERSE_KEY:
-            _flatten_parameters(value, str(key), raw, path)
-        elif key in RESERVED_KEYS:
-            rest[key] = value
-        else:
-            raise ConfigError(
-                f"{path}: {key} = {value!r}: unknown key (expected dotted config keys such as strategy.take_profit_atr, "
-                f"or one of: {', '.join(RESERVED_KEYS)})"
-            )
-    if not raw:
-        raise ConfigError(f"{path}: no parameters to sweep; expected dotted config keys with lists or ranges, like strategy.take_profit_atr: [2, 3]")
-    parameters: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key == UNIVERSE_KEY:
-            if isinstance(value, dict):
-                raise ConfigError(f"{path}: {key} = {value!r}: expected a list of universes, like [\"ALPH,BRVO\", CHRL]")
-            value = [normalise_universe(v) for v in value] if isinstance(value, list) else [normalise_universe(value)]
-        if isinstance(value, list):
-            if not value:
-                raise ConfigError(f"{path}: {key} = []: empty list; expected at least one value")
-            parameters[key] = value
-        elif isinstance(value, dict):
-            parameters[key] = value
-        else:
-            parameters[key] = [value]
-    objective = rest.pop("objective", "sharpe")
-    direction = rest.pop("direction", None)
+@dataclass
+class _Draft:
+    """A sweep file's top-level keys sorted out: the swept values by dotted key, and the settings."""
+
+    path: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_section(draft: _Draft, key: Any, value: Any) -> None:
+    """``parameters:`` or ``grid:``, a mapping of (possibly nested) config keys."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{draft.path}: {key} = {value!r}: expected a mapping of dotted config keys to value lists or ranges")
+    _flatten_parameters(value, "", draft.parameters, draft.path)
+
+
+def _read_parameter(draft: _Draft, key: Any, value: Any) -> None:
+    """A dotted config key (or ``tickers``) at the top level."""
+    _flatten_parameters(value, str(key), draft.parameters, draft.path)
+
+
+def _read_setting(draft: _Draft, key: Any, value: Any) -> None:
+    """``search``, ``trials``, ``seed``, ``objective``, ``direction`` or ``walk_forward``."""
+    draft.settings[key] = value
+
+
+def _refuse_unknown(draft: _Draft, key: Any, value: Any) -> None:
+    raise ConfigError(
+        f"{draft.path}: {key} = {value!r}: unknown key (expected dotted config keys such as strategy.take_profit_atr, "
+        f"or one of: {', '.join(RESERVED_KEYS)})"
+    )
+
+
+_TOP_LEVEL_READERS: dict[Any, Callable[[_Draft, Any, Any], None]] = {
+    **dict.fromkeys(RESERVED_KEYS, _read_setting),
+    **dict.fromkeys(SECTION_KEYS, _read_section),
+    UNIVERSE_KEY: _read_parameter,
+}
+
+
+def _top_level_reader(key: Any) -> Callable[[_Draft, Any, Any], None]:
+    if "." in str(key):
+        return _read_parameter
+    return _TOP_LEVEL_READERS.get(key, _refuse_unknown)
+
+
+def _values(key: str, value: Any, path: Path) -> list[Any] | dict[str, Any]:
+    """A list (a grid), a mapping (a range, checked by ``Range``) or one value held fixed."""
+    if isinstance(value, list):
+        if not value:
+            raise ConfigError(f"{path}: {key} = []: empty list; expected at least one value")
+        return value
+    return value if isinstance(value, dict) else [value]
+
+
+def _universe_values(key: str, value: Any, path: Path) -> list[Any] | dict[str, Any]:
+    """One universe or a list of them, each as ``"ALPH,BRVO"``; never a range."""
+    if isinstance(value, dict):
+        raise ConfigError(f"{path}: {key} = {value!r}: expected a list of universes, like [\"ALPH,BRVO\", CHRL]")
+    universes = [normalise_universe(v) for v in value] if isinstance(value, list) else [normalise_universe(value)]
+    return _values(key, universes, path)
+
+
+_VALUE_PARSERS: dict[str, Callable[[str, Any, Path], list[Any] | dict[str, Any]]] = {UNIVERSE_KEY: _universe_values}
+
+
+def _objective(settings: dict[str, Any], path: Path) -> tuple[str, Any]:
+    """``objective`` (a name, or ``{name, direction}``) and ``direction``, taken out of ``settings``."""
+    objective = settings.pop("objective", "sharpe")
+    direction = settings.pop("direction", None)
     if isinstance(objective, dict):
         unknown = set(objective) - {"name", "direction"}
         if unknown or "name" not in objective:
@@ -195,13 +226,27 @@ def sweep_spec_from_mapping(body: Any, path: Path) -> SweepSpec:
     objective = objective.strip()
     if direction is None:
         direction = "minimize" if objective in MINIMISED_BY_DEFAULT else "maximize"
+    return objective, _normalise_direction(direction)
+
+
+def sweep_spec_from_mapping(body: Any, path: Path) -> SweepSpec:
+    """Validate a parsed sweep file; ``path`` is only for messages."""
+    if not isinstance(body, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level (dotted config keys, objective, search ...), got {type(body).__name__}")
+    draft = _Draft(path)
+    for key in [*(k for k in SECTION_KEYS if k in body), *(k for k in body if k not in SECTION_KEYS)]:
+        _top_level_reader(key)(draft, key, body[key])
+    if not draft.parameters:
+        raise ConfigError(f"{path}: no parameters to sweep; expected dotted config keys with lists or ranges, like strategy.take_profit_atr: [2, 3]")
+    parameters = {key: _VALUE_PARSERS.get(key, _values)(key, value, path) for key, value in draft.parameters.items()}
+    objective, direction = _objective(draft.settings, path)
     has_range = any(isinstance(v, dict) for v in parameters.values())
-    search = rest.pop("search", "random" if has_range else "grid")
-    candidate = {"parameters": parameters, "search": search, "objective": objective, "direction": _normalise_direction(direction), **rest}
+    search = draft.settings.pop("search", "random" if has_range else "grid")
+    candidate = {"parameters": parameters, "search": search, "objective": objective, "direction": direction, **draft.settings}
     try:
         spec = SweepSpec.model_validate(candidate)
     except ValidationError as exc:
-        problems = [_describe(err, SweepSpec) for err in exc.errors()]
+        problems = [describe_error(err, SweepSpec) for err in exc.errors()]
         raise ConfigError(f"{path}: {'; '.join(problems)}") from None
     _check_search(spec, path)
     return spec

@@ -24,8 +24,9 @@ import numpy as np
 
 from spine.config import SpineConfig
 from spine.core.errors import DataError
-from spine.data.prices import _between, _bound
-from spine.routes.backtest import BacktestRequest, _clip, _Inputs, run_backtest
+from spine.core.process import run_frozen
+from spine.data.prices import window_between, window_bound
+from spine.routes.backtest import BacktestInputs, BacktestRequest, clip_to_traded_period, run_backtest
 from spine.sweep.overrides import apply_overrides
 from spine.sweep.universe import UNIVERSE_KEY, select_tickers
 
@@ -35,7 +36,7 @@ class SharedInputs:
     """What every trial of a sweep shares: the base config and the full loaded data."""
 
     config: SpineConfig
-    inputs: _Inputs
+    inputs: BacktestInputs
 
 
 def data_fingerprint(shared: SharedInputs) -> str:
@@ -61,7 +62,7 @@ def trial_key(params: dict[str, Any], fold: int | None, phase: str, start: str |
     return hashlib.sha256(body.encode()).hexdigest()[:20]
 
 
-def window_inputs(inputs: _Inputs, start: str | None, end: str | None) -> _Inputs:
+def window_inputs(inputs: BacktestInputs, start: str | None, end: str | None) -> BacktestInputs:
     """The inputs as ``--start``/``--end`` would load them, cut from the data in memory.
 
     A ticker with no bar in the window is left out (a fold can predate a listing), with
@@ -70,7 +71,7 @@ def window_inputs(inputs: _Inputs, start: str | None, end: str | None) -> _Input
     if start is None and end is None:
         return inputs
     origin = inputs.signals_path
-    low, high = _bound(start, origin, "start", end_of_day=False), _bound(end, origin, "end", end_of_day=True)
+    low, high = window_bound(start, origin, "start", end_of_day=False), window_bound(end, origin, "end", end_of_day=True)
     prices = {}
     for ticker, series in inputs.prices.items():
         inside = np.ones(len(series), dtype=bool)
@@ -79,11 +80,11 @@ def window_inputs(inputs: _Inputs, start: str | None, end: str | None) -> _Input
         if high is not None:
             inside &= series.dates <= high
         if inside.any():
-            prices[ticker] = _between(series, low, high, start, end)
+            prices[ticker] = window_between(series, low, high, start, end)
     if not prices:
         raise DataError(origin, f"no price bars between {start} and {end}; expected the window inside the data")
     signals = [s for s in inputs.signals if s.ticker in prices]
-    vix = _clip(inputs.vix, prices) if inputs.vix is not None else None
+    vix = clip_to_traded_period(inputs.vix, prices) if inputs.vix is not None else None
     return replace(inputs, prices=prices, signals=signals, vix=vix)
 
 
@@ -96,7 +97,7 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
         inputs = window_inputs(select_tickers(shared.inputs, task["params"].get(UNIVERSE_KEY)), task.get("start"), task.get("end"))
         with tempfile.TemporaryDirectory(prefix="spine-trial-") as folder:
             request = BacktestRequest(config=config, signals=inputs.signals_path, out_dir=Path(folder), state_dir=None, outputs="statistics")
-            result = run_backtest(request, inputs=inputs)
+            result = run_backtest(request, inputs=inputs, runner=run_frozen)  # a worker owns its process
         outcome["status"] = "ok"
         outcome["summary"] = result.summary
         if task.get("keep_equity"):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from spine.core.errors import ConfigError
-from spine.routes.backtest import _clip, _Inputs
+from spine.routes.backtest import BacktestInputs, clip_to_traded_period
 
 UNIVERSE_KEY = "tickers"
 
@@ -34,12 +34,12 @@ def check_universes(values: Iterable[Any], loaded: Iterable[str], *, source: str
             raise ConfigError(f"{source}: {UNIVERSE_KEY} = {value!r}: no price data for {', '.join(missing)}; expected tickers of the loaded data ({', '.join(sorted(have))})")
 
 
-def select_tickers(inputs: _Inputs, universe: str | None) -> _Inputs:
+def select_tickers(inputs: BacktestInputs, universe: str | None) -> BacktestInputs:
     """The inputs for one universe only: its prices, its signals, the VIX clipped to them."""
     if not universe:
         return inputs
     wanted = universe.split(",")
     prices = {t: s for t, s in inputs.prices.items() if t in wanted}
     signals = [s for s in inputs.signals if s.ticker in prices]
-    vix = _clip(inputs.vix, prices) if inputs.vix is not None else None
+    vix = clip_to_traded_period(inputs.vix, prices) if inputs.vix is not None else None
     return replace(inputs, prices=prices, signals=signals, vix=vix)

@@ -11,9 +11,10 @@ import typer
 import yfinance
 from typer.testing import CliRunner
 
+from spine.cli.data import fetch_command
 from spine.core.errors import DataError
 from spine.data.prices import load_price_file
-from spine.data.yahoo_cache import ensure_cached, fetch_command, fetch_to_cache
+from spine.data.yahoo_cache import ensure_cached, fetch_to_cache
 
 FIELDS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
 

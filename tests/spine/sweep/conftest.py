@@ -99,6 +99,18 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=10)
 
 
+def _scheduler_address(scheduler_file: Path) -> str:
+    """The address in the scheduler's file, once the scheduler has written all of it."""
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        try:
+            return json.loads(scheduler_file.read_text())["address"]
+        except (OSError, ValueError, KeyError):  # not there yet, or half written
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def external_cluster(tmp_path_factory) -> Iterator[tuple[str, object]]:
     """``dask scheduler`` and two ``dask worker --nthreads 1`` (each under its nanny), on 127.0.0.1 only.
@@ -115,10 +127,7 @@ def external_cluster(tmp_path_factory) -> Iterator[tuple[str, object]]:
     processes = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)], **quiet)]
     client = None
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not scheduler_file.is_file() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(scheduler_file.read_text())["address"]
+        address = _scheduler_address(scheduler_file)
         assert address.startswith("tcp://127.0.0.1:")
         for _ in range(2):
             processes.append(subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"], **quiet))

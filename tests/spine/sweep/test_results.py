@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from spine.sweep.results import best_row, columns, flatten, outcome_row
+from spine.sweep.results import (
+    best_row,
+    calmar,
+    columns,
+    flatten,
+    objective_value,
+    outcome_row,
+)
 
 
 def summary(**extra):
@@ -44,3 +51,21 @@ def test_the_best_row_ignores_failed_trials_and_breaks_ties_by_trial_number():
     ]
     assert best_row(rows, maximize=True)["trial"] == 2
     assert best_row(rows, maximize=False)["trial"] == 0
+
+
+def test_a_flag_or_a_missing_value_is_no_objective():
+    assert objective_value({"sharpe": True}, "sharpe") is None
+    assert objective_value({"sharpe": None}, "sharpe") is None
+    assert objective_value({}, "sharpe") is None
+
+
+def test_a_non_finite_objective_is_no_objective():
+    assert objective_value({"sharpe": float("nan")}, "sharpe") is None
+    assert objective_value({"sharpe": "inf"}, "sharpe") is None
+    assert objective_value({"sharpe": "1.5"}, "sharpe") == 1.5
+
+
+def test_calmar_is_not_derived_from_a_flag_for_an_amount():
+    assert calmar(summary(start_value=True)) is None
+    assert calmar(summary(max_drawdown_pct=True)) is None
+    assert calmar(summary()) is not None

@@ -77,3 +77,37 @@ def test_a_sweep_file_with_no_parameters_is_refused(tmp_path):
     path.write_text("objective: sharpe\n")
     with pytest.raises(ConfigError, match="no parameters to sweep"):
         load_sweep_spec(path)
+
+
+def test_swept_keys_keep_their_order_with_the_parameters_section_first():
+    body = {"strategy.atr_period": [10], "grid": {"strategy.take_profit_atr": [2]}, "parameters": {"position_sizing": {"atr_multiplier": [1.5]}}}
+    assert sweep_spec_from_mapping(body, HERE).names == ["position_sizing.atr_multiplier", "strategy.take_profit_atr", "strategy.atr_period"]
+
+
+def test_a_single_value_is_held_fixed_as_a_one_value_list():
+    assert sweep_spec_from_mapping({"strategy.atr_period": 14}, HERE).parameters == {"strategy.atr_period": [14]}
+
+
+def test_an_empty_list_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match=r"^sweep.yaml: strategy.atr_period = \[\]: empty list; expected at least one value$"):
+        sweep_spec_from_mapping({"strategy.atr_period": []}, HERE)
+
+
+def test_a_parameters_section_that_is_not_a_mapping_is_refused():
+    with pytest.raises(ConfigError, match=r"^sweep.yaml: grid = \[1, 2\]: expected a mapping of dotted config keys to value lists or ranges$"):
+        sweep_spec_from_mapping({"grid": [1, 2]}, HERE)
+
+
+def test_a_range_of_tickers_is_refused():
+    with pytest.raises(ConfigError, match=r"tickers = \{'low': 1, 'high': 2\}: expected a list of universes"):
+        sweep_spec_from_mapping({"tickers": {"low": 1, "high": 2}, "strategy.atr_period": [14]}, HERE)
+
+
+def test_an_objective_mapping_without_a_name_is_refused():
+    with pytest.raises(ConfigError, match=r"objective = \{'direction': 'min'\}: expected a statistic name, or \{name: sharpe, direction: maximize\}"):
+        sweep_spec_from_mapping({"objective": {"direction": "min"}, "strategy.atr_period": [14]}, HERE)
+
+
+def test_the_objective_direction_wins_over_the_top_level_direction():
+    spec = sweep_spec_from_mapping({"objective": {"name": "sharpe", "direction": "min"}, "direction": "max", "strategy.atr_period": [14]}, HERE)
+    assert spec.direction == "minimize"

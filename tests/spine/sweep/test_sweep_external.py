@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from spine.config import load_config
-from spine.sweep.runner import SweepRequest, run_sweep
+from spine.sweep.plan import SweepRequest
+from spine.sweep.runner import run_sweep
 
 GRID_2X2 = """\
 objective: sharpe

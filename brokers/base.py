@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import backtrader as bt
 
+from spine.core.errors import WiringError
 from spine.safety.risk_gate import RiskGate
 
 GATED_MEMBERS = ("gate", "halt", "halt_reason", "cancel_all", "flatten", "get_available_funds", "get_net_liquidation", "now")
@@ -126,7 +127,7 @@ class HaltsOnKill:
         return orders
 
 
-class MissingGateError(TypeError):
+class MissingGateError(WiringError):
     """A broker was built without a ``RiskGate``: nothing may reach a market unchecked."""
 
 
@@ -137,7 +138,7 @@ def require_gate(gate: Any, broker: str) -> RiskGate:
     return gate
 
 
-class NotAGatedBrokerError(TypeError):
+class NotAGatedBrokerError(WiringError):
     """A safety component was wired to a broker that does not implement ``GatedBroker``."""
 
 

@@ -24,6 +24,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from spine.config import BacktestSettings, SlippageSettings
+from spine.core.errors import InputError
 
 Side = Literal["BUY", "SELL"]
 _NO_SLIPPAGE = SlippageSettings(model="none")
@@ -35,7 +36,7 @@ IBKR_FIXED_MINIMUM = 1.00
 IBKR_FIXED_MAX_FRACTION = 0.01
 
 
-class CommissionSpecError(ValueError):
+class CommissionSpecError(InputError, ValueError):
     """A commission spec that is neither ``bps:N`` nor ``ibkr_fixed``."""
 
 

@@ -3,9 +3,13 @@
     SpineError                       base; never raised itself
     ├── InputError                   stop: bad input from a person; say what and where, exit code 2
     │   ├── ConfigError              a config file, key path and value
-    │   └── DataError                a price or signal file, row and column
+    │   ├── DataError                a price or signal file, row and column
+    │   └── (gateway) FaultSpecError, NonLoopbackHostError, SlippageSpecError, ProtocolError,
+    │       HistoryError; (brokers) CommissionSpecError
     ├── SafetyError                  stop: the envelope refuses; fail closed, never retried
-    │   └── Refused                  the account or port is not a paper one: HALTED (also RuntimeError)
+    │   ├── Refused                  the account or port is not a paper one: HALTED (also RuntimeError)
+    │   └── WiringError              a safety piece wired wrong (a broker without its gate): fail at start (also TypeError)
+    │       └── (brokers) MissingGateError, NotAGatedBrokerError
     ├── BrokerError                  stop: the broker cannot be used for this run; say why, exit code 1
     ├── NotSentError                 skip: one command or order did not go out; report it, the next may
     │   ├── OrderRefError            an orderRef that is not ours or does not fit IB's 64 characters (also ValueError)
@@ -69,6 +73,10 @@ class SafetyError(SpineError):
 
 class Refused(SafetyError, RuntimeError):
     """The account or port is not a paper one: HALTED, never retried."""
+
+
+class WiringError(SafetyError, TypeError):
+    """A safety piece is wired to something that cannot keep it (a broker without its gate); fail at start."""
 
 
 class BrokerError(SpineError):

@@ -20,7 +20,7 @@ past that clock, and injects faults on demand. Modules, one job each:
     orders         the order engine: brackets, OCA, fills, cancels
     order_ids      the nextValidId handed out: the engine's next free id, rolled back or pinned
     faults         fault injection state and the ``--faults`` syntax
-    session        one connection: negotiated version, subscriptions, backpressure
+    client         one client connection: negotiated version, subscriptions, backpressure
     ticks          market-data ticks of the current bar, quotes on the tick grid
     pushes         what is sent unasked: order events, positions, account updates, market data
     state          ``SimulatorState``: what the request handlers act on

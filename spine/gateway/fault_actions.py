@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from spine.gateway import messages as msg
+from spine.gateway.client import ClientConnection
 from spine.gateway.faults import (
     FILL_ORDER_COMMISSION_FIRST,
     FILL_ORDER_EXEC_FIRST,
@@ -26,7 +27,6 @@ from spine.gateway.faults import (
 from spine.gateway.order_records import Execution
 from spine.gateway.protocol import NOTICE_TEXTS, encode_frame
 from spine.gateway.pushes import Pushes
-from spine.gateway.session import Session
 from spine.gateway.settings import GatewaySettings
 from spine.gateway.state import SimulatorState
 from spine.gateway.versions import adapt
@@ -45,8 +45,8 @@ class FaultActions:
 
     settings: GatewaySettings
     faults: Faults
-    sessions: dict[int, Session]
-    _connections: set[Session]
+    sessions: dict[int, ClientConnection]
+    _connections: set[ClientConnection]
     _online: asyncio.Event
 
     # provided by GatewaySimulator

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from spine.gateway import messages as msg
 from spine.gateway.account import format_money
+from spine.gateway.client import ClientConnection
 from spine.gateway.history import HistoryError
 from spine.gateway.market import Instrument
 from spine.gateway.order_records import OrderRequest, Status, WorkingOrder
@@ -31,14 +32,13 @@ from spine.gateway.requests import (
     read_contract,
     request_id,
 )
-from spine.gateway.session import Session
 from spine.gateway.state import SimulatorState
 from spine.gateway.ticks import bar_ticks
 from spine.ib.codes import ErrorCode
 
 log = logging.getLogger("spine.gateway")
 
-Handler = Callable[[Session, list[str]], Awaitable[None] | None]
+Handler = Callable[[ClientConnection, list[str]], Awaitable[None] | None]
 """Answers one request: ``handler(session, fields)``, a coroutine function or a plain one."""
 
 
@@ -111,7 +111,7 @@ class RequestHandlers:
 
         return undo
 
-    async def dispatch(self, session: Session, fields: list[str]) -> None:
+    async def dispatch(self, session: ClientConnection, fields: list[str]) -> None:
         """Answer one request; malformed input yields error 321, never an exception."""
         try:
             msg_id = int(fields[0]) if fields else -1
@@ -137,7 +137,7 @@ class RequestHandlers:
 
     # -- session ----------------------------------------------------------------------------
 
-    def start_api(self, session: Session, fields: list[str]) -> None:
+    def start_api(self, session: ClientConnection, fields: list[str]) -> None:
         r = FieldReader(fields, start=2)
         client_id = r.integer("clientId")
         if session.client_id is not None:
@@ -149,18 +149,18 @@ class RequestHandlers:
         for code in (ErrorCode.MARKET_DATA_FARM_OK, ErrorCode.HMDS_FARM_OK, ErrorCode.SEC_DEF_FARM_OK):
             session.send(msg.error(-1, code, NOTICE_TEXTS[code]))
 
-    def req_ids(self, session: Session, fields: list[str]) -> None:
+    def req_ids(self, session: ClientConnection, fields: list[str]) -> None:
         session.send(msg.next_valid_id(self.state.order_ids.next_valid_id()))
 
-    def req_current_time(self, session: Session, fields: list[str]) -> None:
+    def req_current_time(self, session: ClientConnection, fields: list[str]) -> None:
         session.send(msg.current_time(int(self.state.market.now.timestamp())))
 
-    def req_managed_accounts(self, session: Session, fields: list[str]) -> None:
+    def req_managed_accounts(self, session: ClientConnection, fields: list[str]) -> None:
         session.send(msg.managed_accounts([self.state.settings.account]))
 
     # -- account ----------------------------------------------------------------------------
 
-    def req_positions(self, session: Session, fields: list[str]) -> None:
+    def req_positions(self, session: ClientConnection, fields: list[str]) -> None:
         account, market = self.state.account, self.state.market
         session.positions = True
         for symbol, hold in sorted(account.holdings.items()):
@@ -168,10 +168,10 @@ class RequestHandlers:
                 session.send(msg.position(account.code, market.instruments[symbol], hold.quantity, hold.average_cost))
         session.send(msg.position_end())
 
-    def cancel_positions(self, session: Session, fields: list[str]) -> None:
+    def cancel_positions(self, session: ClientConnection, fields: list[str]) -> None:
         session.positions = False
 
-    def req_account_updates(self, session: Session, fields: list[str]) -> None:
+    def req_account_updates(self, session: ClientConnection, fields: list[str]) -> None:
         r = FieldReader(fields, start=2)
         subscribe = r.flag("subscribe")
         session.account_updates = subscribe
@@ -182,14 +182,14 @@ class RequestHandlers:
                 session.send(frame)
             session.send(msg.account_download_end(self.state.settings.account))
 
-    def req_account_updates_multi(self, session: Session, fields: list[str]) -> None:
+    def req_account_updates_multi(self, session: ClientConnection, fields: list[str]) -> None:
         req_id = FieldReader(fields, start=2).integer("reqId")
         account, market = self.state.account, self.state.market
         for tag, value in account.values(market.marks()).items():
             session.send(msg.account_update_multi(req_id, account.code, tag, format_money(value), account.currency))
         session.send(msg.account_update_multi_end(req_id))
 
-    def req_account_summary(self, session: Session, fields: list[str]) -> None:
+    def req_account_summary(self, session: ClientConnection, fields: list[str]) -> None:
         r = FieldReader(fields, start=2)
         req_id = r.integer("reqId")
         r.text("groupName")
@@ -205,7 +205,7 @@ class RequestHandlers:
 
     # -- orders -----------------------------------------------------------------------------
 
-    async def place_order(self, session: Session, fields: list[str]) -> None:
+    async def place_order(self, session: ClientConnection, fields: list[str]) -> None:
         assert session.client_id is not None
         request = parse_place_order(fields, session.client_id, session.version)
         if request.what_if:
@@ -222,7 +222,7 @@ class RequestHandlers:
             await asyncio.sleep(delay)
         self.state.engine.place(request)
 
-    def _what_if(self, session: Session, request: OrderRequest) -> None:
+    def _what_if(self, session: ClientConnection, request: OrderRequest) -> None:
         """A what-if order: its margin and commission from the account; nothing is placed."""
         engine, market = self.state.engine, self.state.market
         preview = engine.preview(request)
@@ -233,32 +233,32 @@ class RequestHandlers:
         shadow = WorkingOrder(request, inst, 0, request.quantity, Status.PRE_SUBMITTED, market.index + 1)
         session.send(msg.open_order(shadow, self.state.settings.account, preview))
 
-    def cancel_order(self, session: Session, fields: list[str]) -> None:
+    def cancel_order(self, session: ClientConnection, fields: list[str]) -> None:
         assert session.client_id is not None
         order_id = FieldReader(fields, start=2).integer("orderId")
         self.state.engine.cancel(session.client_id, order_id)
 
-    def global_cancel(self, session: Session, fields: list[str]) -> None:
+    def global_cancel(self, session: ClientConnection, fields: list[str]) -> None:
         self.state.engine.cancel_all()
 
-    def req_open_orders(self, session: Session, fields: list[str]) -> None:
+    def req_open_orders(self, session: ClientConnection, fields: list[str]) -> None:
         self._send_open_orders(session, None if session.client_id == 0 else session.client_id)
 
-    def req_all_open_orders(self, session: Session, fields: list[str]) -> None:
+    def req_all_open_orders(self, session: ClientConnection, fields: list[str]) -> None:
         self._send_open_orders(session, None)
 
-    def _send_open_orders(self, session: Session, client_id: int | None) -> None:
+    def _send_open_orders(self, session: ClientConnection, client_id: int | None) -> None:
         for order in self.state.engine.open_orders(client_id):
             session.send(msg.open_order(order, self.state.settings.account))
             session.send(msg.order_status(order))
         session.send(msg.open_order_end())
 
-    def req_completed_orders(self, session: Session, fields: list[str]) -> None:
+    def req_completed_orders(self, session: ClientConnection, fields: list[str]) -> None:
         for order in self.state.engine.completed_orders():
             session.send(msg.completed_order(order, self.state.settings.account, self.state.settings.timezone))
         session.send(msg.completed_orders_end())
 
-    def req_executions(self, session: Session, fields: list[str]) -> None:
+    def req_executions(self, session: ClientConnection, fields: list[str]) -> None:
         r = FieldReader(fields, start=2)
         req_id = r.integer("reqId")
         flt = parse_execution_filter(r)
@@ -277,7 +277,7 @@ class RequestHandlers:
 
     # -- contracts and market data ----------------------------------------------------------
 
-    def _instrument(self, session: Session, req_id: int, contract: ContractQuery) -> Instrument | None:
+    def _instrument(self, session: ClientConnection, req_id: int, contract: ContractQuery) -> Instrument | None:
         instruments = self.state.market.instruments
         found: Instrument | None = None
         if contract.con_id:
@@ -293,7 +293,7 @@ class RequestHandlers:
                                    NOTICE_TEXTS[ErrorCode.NO_SECURITY_DEFINITION]))
         return found
 
-    def req_contract_details(self, session: Session, fields: list[str]) -> None:
+    def req_contract_details(self, session: ClientConnection, fields: list[str]) -> None:
         r = FieldReader(fields, start=2)
         req_id = r.integer("reqId")
         inst = self._instrument(session, req_id, read_contract(r))
@@ -301,7 +301,7 @@ class RequestHandlers:
             session.send(msg.contract_data(req_id, inst, self.state.settings.timezone))
             session.send(msg.contract_data_end(req_id))
 
-    def req_historical_data(self, session: Session, fields: list[str]) -> None:
+    def req_historical_data(self, session: ClientConnection, fields: list[str]) -> None:
         """Bars up to the replay clock, never later; keepUpToDate subscribes to the updating bar."""
         market, history = self.state.market, self.state.history
         req = parse_historical_request(fields)
@@ -327,10 +327,10 @@ class RequestHandlers:
         if req.keep_up_to_date:
             session.history_updates[req.req_id] = (inst.symbol, req.bar_size, req.what_to_show, req.format_date)
 
-    def cancel_historical_data(self, session: Session, fields: list[str]) -> None:
+    def cancel_historical_data(self, session: ClientConnection, fields: list[str]) -> None:
         session.history_updates.pop(FieldReader(fields, start=2).integer("reqId"), None)
 
-    def req_mkt_data(self, session: Session, fields: list[str]) -> None:
+    def req_mkt_data(self, session: ClientConnection, fields: list[str]) -> None:
         r = FieldReader(fields, start=2)
         req_id = r.integer("reqId")
         contract = read_contract(r)
@@ -349,19 +349,19 @@ class RequestHandlers:
         else:
             session.market_data[req_id] = inst.symbol
 
-    def cancel_mkt_data(self, session: Session, fields: list[str]) -> None:
+    def cancel_mkt_data(self, session: ClientConnection, fields: list[str]) -> None:
         session.market_data.pop(FieldReader(fields, start=2).integer("reqId"), None)
 
-    def req_real_time_bars(self, session: Session, fields: list[str]) -> None:
+    def req_real_time_bars(self, session: ClientConnection, fields: list[str]) -> None:
         r = FieldReader(fields, start=2)
         req_id = r.integer("reqId")
         inst = self._instrument(session, req_id, read_contract(r))
         if inst is not None:
             session.realtime_bars[req_id] = inst.symbol
 
-    def cancel_real_time_bars(self, session: Session, fields: list[str]) -> None:
+    def cancel_real_time_bars(self, session: ClientConnection, fields: list[str]) -> None:
         session.realtime_bars.pop(FieldReader(fields, start=2).integer("reqId"), None)
 
 
-def _ignore(session: Session, fields: list[str]) -> None:
+def _ignore(session: ClientConnection, fields: list[str]) -> None:
     return None

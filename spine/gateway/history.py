@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from spine.core.errors import InputError
 from spine.data.prices import PriceSeries
 
 WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
@@ -40,7 +41,7 @@ SUB_DAY_BAR_SIZES = frozenset(
 _DURATION_UNITS = {"S": "seconds", "D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
 
-class HistoryError(ValueError):
+class HistoryError(InputError, ValueError):
     """A request a real gateway answers with error 162; the text is IB's message after the prefix."""
 
 

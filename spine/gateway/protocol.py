@@ -15,6 +15,7 @@ import struct
 from collections.abc import Iterable
 from enum import IntEnum
 
+from spine.core.errors import InputError
 from spine.ib.codes import ErrorCode
 
 SERVER_VERSION = 178
@@ -182,7 +183,7 @@ NOTICE_TEXTS: dict[ErrorCode, str] = {
 }
 
 
-class ProtocolError(Exception):
+class ProtocolError(InputError):
     """A client sent bytes that are not a TWS API message; the connection is closed."""
 
 

@@ -17,12 +17,12 @@ from decimal import Decimal
 from brokers.fill_model import Bar
 from spine.gateway import messages as msg
 from spine.gateway.account import Account, format_money
+from spine.gateway.client import ClientConnection
 from spine.gateway.faults import FILL_ORDER_COMMISSION_FIRST, FILL_ORDER_EXEC_FIRST, Faults
 from spine.gateway.history import HistoryError, HistoryService
 from spine.gateway.market import HistoricalBar, MarketClock
 from spine.gateway.order_records import Execution, WorkingOrder
 from spine.gateway.protocol import OutMsg
-from spine.gateway.session import Session
 from spine.gateway.settings import GatewaySettings
 from spine.gateway.ticks import bar_ticks
 
@@ -68,7 +68,7 @@ class Pushes:
         account: Account,
         faults: Faults,
         history: HistoryService,
-        sessions: Mapping[int, Session],
+        sessions: Mapping[int, ClientConnection],
     ) -> None:
         self.settings = settings
         self.market = market
@@ -77,7 +77,7 @@ class Pushes:
         self.history = history
         self.sessions = sessions  # client id -> session, kept by the server
 
-    def owner(self, client_id: int) -> Session | None:
+    def owner(self, client_id: int) -> ClientConnection | None:
         """The session of the client that placed an order, if it is connected."""
         return self.sessions.get(client_id)
 

@@ -15,10 +15,10 @@ import logging
 from collections.abc import Callable
 
 from spine.gateway import messages as msg
+from spine.gateway.client import ClientConnection
 from spine.gateway.market import Instrument
 from spine.gateway.protocol import NOTICE_TEXTS, FieldReader, InMsg, OutMsg
 from spine.gateway.requests import ContractQuery, read_contract, request_id
-from spine.gateway.session import Session
 from spine.gateway.state import SimulatorState
 from spine.ib.codes import ErrorCode
 
@@ -55,8 +55,8 @@ UNSUPPORTED: dict[int, tuple[str, int, str]] = {
 SCANNER_XML = '<?xml version="1.0" encoding="UTF-8"?><ScanParameterResponse></ScanParameterResponse>'
 FA_XML = '<?xml version="1.0" encoding="UTF-8"?><ListOfGroups></ListOfGroups>'
 
-Handler = Callable[[Session, list[str]], None]
-FindInstrument = Callable[[Session, int, ContractQuery], Instrument | None]
+Handler = Callable[[ClientConnection, list[str]], None]
+FindInstrument = Callable[[ClientConnection, int, ContractQuery], Instrument | None]
 
 
 class ReferenceHandlers:
@@ -89,14 +89,14 @@ class ReferenceHandlers:
             table[msg_id] = self.unsupported
         return table
 
-    def unsupported(self, session: Session, fields: list[str]) -> None:
+    def unsupported(self, session: ClientConnection, fields: list[str]) -> None:
         """Answer a request the simulator has no data for with the real gateway's error, on its own id."""
         msg_id = int(fields[0])
         name, code, text = UNSUPPORTED[msg_id]
         log.info("%s from %s: not available in the simulator (error %d)", name, session.peer, code)
         session.send(msg.error(request_id(msg_id, fields), code, text))
 
-    def req_head_timestamp(self, session: Session, fields: list[str]) -> None:
+    def req_head_timestamp(self, session: ClientConnection, fields: list[str]) -> None:
         r = FieldReader(fields, start=1)
         req_id = r.integer("reqId")
         inst = self._instrument(session, req_id, read_contract(r))
@@ -104,27 +104,27 @@ class ReferenceHandlers:
             first = self.state.market.to_datetime(self.state.market.series[inst.symbol].dates[0])
             session.send(msg.head_timestamp(req_id, f"{first:%Y%m%d-%H:%M:%S}"))
 
-    def req_matching_symbols(self, session: Session, fields: list[str]) -> None:
+    def req_matching_symbols(self, session: ClientConnection, fields: list[str]) -> None:
         r = FieldReader(fields, start=1)
         req_id = r.integer("reqId")
         pattern = r.text("pattern").strip().upper()
         found = [i for t, i in sorted(self.state.market.instruments.items()) if pattern and t.startswith(pattern)]
         session.send(msg.symbol_samples(req_id, found, session.version))
 
-    def req_market_rule(self, session: Session, fields: list[str]) -> None:
+    def req_market_rule(self, session: ClientConnection, fields: list[str]) -> None:
         rule_id = FieldReader(fields, start=1).integer("marketRuleId")
         session.send(msg.market_rule(rule_id, 0.01))
 
-    def req_sec_def_opt_params(self, session: Session, fields: list[str]) -> None:
+    def req_sec_def_opt_params(self, session: ClientConnection, fields: list[str]) -> None:
         session.send(msg.sec_def_opt_params_end(FieldReader(fields, start=1).integer("reqId")))
 
-    def req_pnl(self, session: Session, fields: list[str]) -> None:
+    def req_pnl(self, session: ClientConnection, fields: list[str]) -> None:
         req_id = FieldReader(fields, start=1).integer("reqId")
         account, market = self.state.account, self.state.market
         values = account.values(market.marks())
         session.send(msg.pnl(req_id, 0.0, float(values["UnrealizedPnL"]), float(values["RealizedPnL"])))
 
-    def req_pnl_single(self, session: Session, fields: list[str]) -> None:
+    def req_pnl_single(self, session: ClientConnection, fields: list[str]) -> None:
         r = FieldReader(fields, start=1)
         req_id = r.integer("reqId")
         r.skip(2)  # account, modelCode
@@ -140,7 +140,7 @@ class ReferenceHandlers:
         session.send(msg.pnl_single(req_id, hold.quantity, 0.0, float(account.unrealized_pnl(inst.symbol, mark)),
                                     float(hold.realized_pnl), hold.quantity * mark))
 
-    def req_positions_multi(self, session: Session, fields: list[str]) -> None:
+    def req_positions_multi(self, session: ClientConnection, fields: list[str]) -> None:
         req_id = FieldReader(fields, start=2).integer("reqId")
         account, market = self.state.account, self.state.market
         for symbol, hold in sorted(account.holdings.items()):

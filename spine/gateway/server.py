@@ -1,7 +1,7 @@
 """The asyncio server: connections, sessions, the clock task and fault actions.
 
 One ``GatewaySimulator`` holds one paper account, one order engine and one market
-clock, shared by every connection; each connection is a ``Session`` with its own client
+clock, shared by every connection; each connection is a ``ClientConnection`` with its own client
 id. The request handlers see that state as a ``SimulatorState``, never the simulator;
 what it sends unasked goes out through its ``Pushes``, the order engine's listener
 (``set_order_listener`` puts another in its place). All state lives on the server's
@@ -33,6 +33,7 @@ from decimal import Decimal
 
 from spine.gateway import messages as msg
 from spine.gateway.account import Account
+from spine.gateway.client import ClientConnection
 from spine.gateway.fault_actions import FaultActions
 from spine.gateway.faults import Faults
 from spine.gateway.handlers import RequestHandlers
@@ -53,7 +54,6 @@ from spine.gateway.protocol import (
     parse_version_range,
 )
 from spine.gateway.pushes import Pushes
-from spine.gateway.session import Session
 from spine.gateway.settings import GatewaySettings, loopback_host
 from spine.gateway.state import SimulatorState
 from spine.ib.codes import ErrorCode
@@ -75,8 +75,8 @@ class GatewaySimulator(FaultActions):
         self._bind_host = loopback_host(settings.host)
         self.market = market
         self.faults = Faults()
-        self.sessions: dict[int, Session] = {}
-        self._connections: set[Session] = set()
+        self.sessions: dict[int, ClientConnection] = {}
+        self._connections: set[ClientConnection] = set()
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._online = asyncio.Event()
@@ -276,7 +276,7 @@ class GatewaySimulator(FaultActions):
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = str(writer.get_extra_info("peername"))
-        session = Session(writer, peer)
+        session = ClientConnection(writer, peer)
         self._connections.add(session)
         try:
             await asyncio.wait_for(self._handshake(reader, session), HANDSHAKE_TIMEOUT_SECS)
@@ -300,7 +300,7 @@ class GatewaySimulator(FaultActions):
                 del self.sessions[session.client_id]
             session.close()
 
-    async def _handshake(self, reader: asyncio.StreamReader, session: Session) -> None:
+    async def _handshake(self, reader: asyncio.StreamReader, session: ClientConnection) -> None:
         prefix = await reader.readexactly(len(API_PREFIX))
         if prefix != API_PREFIX:
             raise ProtocolError(f"expected the API handshake, got {prefix!r}")
@@ -312,7 +312,7 @@ class GatewaySimulator(FaultActions):
         session.writer.write(encode_handshake_reply(version, now))
         log.info("client %s connected at server version %d (offered %d..%d)", session.peer, version, low, high)
 
-    def register(self, session: Session, client_id: int) -> bool:
+    def register(self, session: ClientConnection, client_id: int) -> bool:
         """Bind a client id to a session after startApi; False (and error 326) if taken."""
         if client_id in self.sessions:
             session.send(msg.error(-1, ErrorCode.CLIENT_ID_IN_USE, NOTICE_TEXTS[ErrorCode.CLIENT_ID_IN_USE]))

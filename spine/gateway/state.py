@@ -12,15 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from spine.gateway.account import Account
+from spine.gateway.client import ClientConnection
 from spine.gateway.faults import Faults
 from spine.gateway.history import HistoryService
 from spine.gateway.market import MarketClock
 from spine.gateway.order_ids import OrderIdSource
 from spine.gateway.orders import OrderEngine
-from spine.gateway.session import Session
 from spine.gateway.settings import GatewaySettings
 
-Register = Callable[[Session, int], bool]
+Register = Callable[[ClientConnection, int], bool]
 """Bind a client id to a session after startApi; False (error 326 sent, session closed) if the id is taken."""
 
 

@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 
 from spine.gateway import messages as msg
 from spine.gateway.account import decimal
+from spine.gateway.client import ClientConnection
 from spine.gateway.order_records import Execution, WorkingOrder
 from spine.gateway.protocol import NOTICE_TEXTS, InMsg
 from spine.gateway.pushes import Pushes
 from spine.gateway.requests import parse_historical_request
 from spine.gateway.server import GatewaySimulator
-from spine.gateway.session import Session
 from spine.ib.codes import ErrorCode
 
 __all__ = [
@@ -70,7 +70,7 @@ def blackhole_next(sim: GatewaySimulator, msg_id: int, count: int = 1) -> None:
         raise ValueError(f"message id {msg_id} has no handler to pass requests on to")
     left = count
 
-    def swallow(session: Session, fields: list[str]) -> Awaitable[None] | None:
+    def swallow(session: ClientConnection, fields: list[str]) -> Awaitable[None] | None:
         nonlocal left
         if left > 0:
             left -= 1
@@ -166,7 +166,7 @@ def enforce_history_pacing(sim: GatewaySimulator, scale: float = 1.0) -> History
     assert answer is not None
     pacing = HistoryPacing(scale)
 
-    def paced(session: Session, fields: list[str]) -> Awaitable[None] | None:
+    def paced(session: ClientConnection, fields: list[str]) -> Awaitable[None] | None:
         req = parse_historical_request(fields)
         contract = (req.contract.symbol or req.contract.local_symbol or str(req.contract.con_id)).upper()
         key = (contract, req.end, req.duration, req.bar_size)

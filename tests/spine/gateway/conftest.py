@@ -122,3 +122,13 @@ def connect() -> Iterator[Callable[..., IB]]:
 @pytest.fixture
 def ib(gateway: GatewayThread, connect: Callable[..., IB]) -> IB:
     return connect(gateway, 1)
+
+
+def watching_next_valid_id() -> tuple[IB, list[int]]:
+    """A fresh client that records every nextValidId the gateway announces to it (IB's message 9)."""
+    client = IB()
+    announced: list[int] = []
+    client.client.decoder.handlers = dict(client.client.decoder.handlers)
+    original = client.client.decoder.handlers[9]
+    client.client.decoder.handlers[9] = lambda fields: (announced.append(int(fields[2])), original(fields))
+    return client, announced

@@ -8,6 +8,7 @@ from ib_async import IB, LimitOrder, MarketOrder, Stock
 from brokers.fill_model import FillModel
 from spine.core.errors import InputError
 from spine.gateway.faults import FaultPlan, ScheduledFault
+from tests.spine.gateway.conftest import watching_next_valid_id
 
 ABC = Stock("ABC", "SMART", "USD")
 
@@ -30,11 +31,7 @@ def test_restart_drops_every_client_keeps_orders_and_positions_and_rolls_next_va
     assert gateway.restart(rollback=2) == 1
     with pytest.raises(ConnectionError):
         wait_until(ib, lambda: False, what="the disconnect")
-    again = IB()
-    announced: list[int] = []
-    again.client.decoder.handlers = dict(again.client.decoder.handlers)
-    original = again.client.decoder.handlers[9]
-    again.client.decoder.handlers[9] = lambda fields: (announced.append(int(fields[2])), original(fields))
+    again, announced = watching_next_valid_id()
     try:
         again.connect("127.0.0.1", gateway.port, clientId=4, timeout=5)
         assert announced[0] == highest + 1 - 2  # nextValidId rolled back by 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ib_async import IB, LimitOrder, MarketOrder, Stock
+from ib_async import LimitOrder, MarketOrder, Stock
 
 from brokers.fill_model import FillModel
 from spine.gateway.protocol import InMsg
@@ -18,6 +18,7 @@ from spine.gateway.testing import (
     set_min_tick,
     withdraw_cash,
 )
+from tests.spine.gateway.conftest import watching_next_valid_id
 
 ABC = Stock("ABC", "SMART", "USD")
 
@@ -46,11 +47,7 @@ def test_roll_back_order_ids_hands_new_connections_the_pinned_id(gateway, ib, wa
     working = [ib.placeOrder(ABC, LimitOrder("BUY", 1, 50.0)) for _ in range(3)]
     wait_until(ib, lambda: all(t.orderStatus.status == "Submitted" for t in working), what="the working orders")
     gateway.call(lambda: roll_back_order_ids(gateway.simulator, 1))
-    again = IB()
-    announced: list[int] = []
-    again.client.decoder.handlers = dict(again.client.decoder.handlers)
-    next_valid_id = again.client.decoder.handlers[9]
-    again.client.decoder.handlers[9] = lambda fields: (announced.append(int(fields[2])), next_valid_id(fields))
+    again, announced = watching_next_valid_id()
     try:
         again.connect("127.0.0.1", gateway.port, clientId=2, timeout=5)
     finally:

@@ -17,7 +17,7 @@ DRAIN_ABOVE_BYTES = 256 * 1024
 """A session whose unsent output exceeds this waits for its client to read (backpressure)."""
 
 
-class Session:
+class ClientConnection:
     """One client connection: its id, its subscriptions and its outgoing stream."""
 
     def __init__(self, writer: asyncio.StreamWriter, peer: str) -> None:

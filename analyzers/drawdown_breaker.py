@@ -54,15 +54,25 @@ class DrawdownBreaker(bt.Analyzer):
             self._announced_start = True
             if self.breaker.is_trading_paused(now):
                 self._paused = True
-                self.events.record(now, "breaker_paused", f"breaker still latched from {self.breaker.tripped_at}: {self.breaker.trip_reason}")
+                self.events.record(
+                    now,
+                    "breaker_paused",
+                    f"breaker still latched from {self.breaker.tripped_at}: {self.breaker.trip_reason}",
+                )
         self.breaker.record_nav(now, self.broker.get_net_liquidation())
         paused = self.breaker.is_trading_paused(now)
         if paused and not self._paused:
             self.trips.append({"datetime": now, "reason": self.breaker.trip_reason})
             cancelled = self.broker.cancel_all(risk_adding_only=True)
-            self.events.record(now, "breaker_trip", f"{self.breaker.trip_reason}; cancelled {len(cancelled)} working entries")
+            self.events.record(
+                now, "breaker_trip", f"{self.breaker.trip_reason}; cancelled {len(cancelled)} working entries"
+            )
         elif self._paused and not paused:
-            self.events.record(now, "breaker_rearm", f"circuit breaker re-armed (circuit_breaker.cooldown_minutes {self.breaker.cooldown_minutes} or a reset)")
+            self.events.record(
+                now,
+                "breaker_rearm",
+                f"circuit breaker re-armed (circuit_breaker.cooldown_minutes {self.breaker.cooldown_minutes} or a reset)",
+            )
         self._paused = paused
 
     def stop(self) -> None:

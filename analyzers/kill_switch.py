@@ -57,13 +57,18 @@ class KillSwitch(bt.Analyzer):
         ("events", None),  # EventLog
         ("poll_manual", False),  # re-read the manual switch every bar (live sessions)
         ("trade_from", None),  # datetime.date: warm-up bars before it are not watched
-        ("intraday", False),  # the broker's intraday feed (VIX quote, NetLiquidation) is checked as it arrives (paper route)
+        (
+            "intraday",
+            False,
+        ),  # the broker's intraday feed (VIX quote, NetLiquidation) is checked as it arrives (paper route)
     )
 
     def start(self) -> None:
         self.broker: GatedBroker = require_gated_broker(self.strategy.broker, "KillSwitch")
         self.settings: KillSwitchSettings = self.p.settings or KillSwitchSettings()
-        self.max_drawdown = abs(self.p.max_drawdown) if self.p.max_drawdown is not None else self.settings.max_drawdown_fraction
+        self.max_drawdown = (
+            abs(self.p.max_drawdown) if self.p.max_drawdown is not None else self.settings.max_drawdown_fraction
+        )
         self.store: StateStore | None = self.p.store
         self.events: EventLog = self.p.events if self.p.events is not None else EventLog()
         self.fired: KillTrigger | None = None
@@ -75,8 +80,12 @@ class KillSwitch(bt.Analyzer):
         self._checked_store = False
         if self.p.intraday:
             if not isinstance(self.broker, WatchesIntraday):
-                raise TypeError(f"KillSwitch(intraday=True) needs a broker with watch_intraday(); {type(self.broker).__name__} has none")
-            self._peak = max(self._peak, float(self.broker.get_net_liquidation()) or -math.inf)  # the NAV at start is one seen
+                raise TypeError(
+                    f"KillSwitch(intraday=True) needs a broker with watch_intraday(); {type(self.broker).__name__} has none"
+                )
+            self._peak = max(
+                self._peak, float(self.broker.get_net_liquidation()) or -math.inf
+            )  # the NAV at start is one seen
             self.broker.watch_intraday(self.check_intraday)
 
     def next(self) -> None:
@@ -124,8 +133,14 @@ class KillSwitch(bt.Analyzer):
             self.store.set_kill_switch(when, trigger.cause, trigger.reason)
         mode = self.settings.on_trigger
         cancelled = self.broker.halt(trigger.order_reason, on_trigger=mode)
-        self.fires.append({"datetime": when, "cause": trigger.cause, "reason": trigger.reason, "cancelled": len(cancelled)})
-        self.events.record(when, "kill_switch", f"{trigger.cause}: {trigger.reason}; on_trigger {mode}: {_ACTIONS[mode]} ({len(cancelled)} cancelled)")
+        self.fires.append(
+            {"datetime": when, "cause": trigger.cause, "reason": trigger.reason, "cancelled": len(cancelled)}
+        )
+        self.events.record(
+            when,
+            "kill_switch",
+            f"{trigger.cause}: {trigger.reason}; on_trigger {mode}: {_ACTIONS[mode]} ({len(cancelled)} cancelled)",
+        )
 
     def _maybe_rearm(self, now: datetime, vix_close: float | None) -> None:
         assert self.fired is not None and self.fired_at is not None
@@ -142,7 +157,9 @@ class KillSwitch(bt.Analyzer):
         self.events.record(now, "kill_switch_rearm", f"{self.fired.cause} trigger of {self.fired_at} re-armed: {why}")
         self.fired = None
         self.fired_at = None
-        self._peak = float(self.broker.get_net_liquidation())  # a new peak: the old drawdown must not fire again at once
+        self._peak = float(
+            self.broker.get_net_liquidation()
+        )  # a new peak: the old drawdown must not fire again at once
 
     def _new_vix_close(self) -> float | None:
         vix = self.p.vix
@@ -157,7 +174,9 @@ class KillSwitch(bt.Analyzer):
         state = self.store.kill_switch()
         if state.active:
             cause = "manual" if state.cause == "manual" else state.cause
-            return KillTrigger(cause, f"kill switch active since {state.at}: {state.reason}", f"{cause} ({state.reason})")
+            return KillTrigger(
+                cause, f"kill switch active since {state.at}: {state.reason}", f"{cause} ({state.reason})"
+            )
         return None
 
     def get_analysis(self) -> dict[str, Any]:
@@ -165,4 +184,11 @@ class KillSwitch(bt.Analyzer):
         last = self.fires[-1] if self.fires else None
         if last is None:
             return {"fired": False, **base}
-        return {"fired": True, "active": self.fired is not None, "cause": last["cause"], "reason": last["reason"], "datetime": last["datetime"], **base}
+        return {
+            "fired": True,
+            "active": self.fired is not None,
+            "cause": last["cause"],
+            "reason": last["reason"],
+            "datetime": last["datetime"],
+            **base,
+        }

@@ -76,7 +76,11 @@ class RunRecorder(bt.Analyzer):
         """The columns that never change for an order, read from it once."""
         static = self._statics.get(order.ref)
         if static is None:
-            info, params, exectype = order.info, order.p, order.exectype  # params: no Order.__getattr__ detour per column
+            info, params, exectype = (
+                order.info,
+                order.p,
+                order.exectype,
+            )  # params: no Order.__getattr__ detour per column
             parent = params.parent
             static = {
                 "order_id": self._order_id(order.ref),
@@ -128,9 +132,13 @@ class RunRecorder(bt.Analyzer):
     def orders(self) -> list[dict[str, Any]]:
         """One row per order per status change, in the order they happened."""
         rows = []
-        for static, stamp, status, info in zip(self._change_statics, self._change_stamps, self._change_codes, self._change_infos, strict=True):
+        for static, stamp, status, info in zip(
+            self._change_statics, self._change_stamps, self._change_codes, self._change_infos, strict=True
+        ):
             name = _STATUS_NAMES[status]
-            rows.append({**static, "datetime": _when(stamp), "status": name, "reason": _reason(info, name, static["role"])})
+            rows.append(
+                {**static, "datetime": _when(stamp), "status": name, "reason": _reason(info, name, static["role"])}
+            )
         return rows
 
     def notify_trade(self, trade: bt.Trade) -> None:
@@ -155,7 +163,9 @@ class RunRecorder(bt.Analyzer):
         broker = self.strategy.broker
         if self.p.trade_from is not None and self.strategy.datetime.date(0) < self.p.trade_from:
             return
-        self.equity.append({"datetime": self.strategy.datetime.datetime(0), "value": broker.getvalue(), "cash": broker.getcash()})
+        self.equity.append(
+            {"datetime": self.strategy.datetime.datetime(0), "value": broker.getvalue(), "cash": broker.getcash()}
+        )
         self._bars += 1
         if self._progress is not None and self._bars % self.p.progress_every == 0:
             self._progress(self._bars)
@@ -170,7 +180,12 @@ class RunRecorder(bt.Analyzer):
         statuses: dict[str, int] = defaultdict(int)
         for status in self._change_codes:
             statuses[_STATUS_NAMES[status]] += 1
-        return {"orders": len(self._ids), "statuses": dict(statuses), "fills": len(self.fills), "trades_by_tag": dict(by_tag)}
+        return {
+            "orders": len(self._ids),
+            "statuses": dict(statuses),
+            "fills": len(self.fills),
+            "trades_by_tag": dict(by_tag),
+        }
 
     # -- helpers -----------------------------------------------------------------------
 

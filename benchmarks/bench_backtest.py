@@ -112,7 +112,9 @@ def bench_config(tickers: Sequence[str]):  # -> SpineConfig, imported lazily
 
 def add_old_analyzers(cerebro: bt.Cerebro) -> None:
     """The analyzers the harness attached before its statistics moved after the run."""
-    cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0)
+    cerebro.addanalyzer(
+        bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0
+    )
     cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
     cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
     cerebro.addanalyzer(bt.analyzers.Returns, _name="returns", timeframe=bt.TimeFrame.Days)
@@ -132,7 +134,11 @@ def post_run_statistics(strategy: bt.Strategy, events: Any, start_value: float) 
     recorder = strategy.analyzers.recorder
     with tempfile.TemporaryDirectory(prefix="bench-stats-") as folder:
         event_rows = [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events]
-        tables = (("orders", recorder.orders, ORDER_COLUMNS), ("fills", recorder.fills, FILL_COLUMNS), ("events", event_rows, EVENT_COLUMNS))
+        tables = (
+            ("orders", recorder.orders, ORDER_COLUMNS),
+            ("fills", recorder.fills, FILL_COLUMNS),
+            ("events", event_rows, EVENT_COLUMNS),
+        )
         for name, rows, columns in tables:
             (Path(folder) / f"{name}.csv").write_text(csv_text(rows, columns, research_only=True), encoding="utf-8")
         started = time.perf_counter()
@@ -235,7 +241,11 @@ class BareBracketStrategy(bt.Strategy):
         if direction == "BUY":
             stop, limit, bracket = close - self.p.stop_atr * atr, close + self.p.take_profit_atr * atr, self.buy_bracket
         else:
-            stop, limit, bracket = close + self.p.stop_atr * atr, max(close - self.p.take_profit_atr * atr, 0.01), self.sell_bracket
+            stop, limit, bracket = (
+                close + self.p.stop_atr * atr,
+                max(close - self.p.take_profit_atr * atr, 0.01),
+                self.sell_bracket,
+            )
         self.legs[data] = bracket(data=data, exectype=bt.Order.Market, stopprice=stop, limitprice=limit)
         self.held[data] = direction
 
@@ -248,7 +258,9 @@ class BareBracketStrategy(bt.Strategy):
             self.rejected += 1
 
 
-def bare_cerebro(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps: float) -> tuple[bt.Cerebro, dict[str, Any]]:
+def bare_cerebro(
+    prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps: float
+) -> tuple[bt.Cerebro, dict[str, Any]]:
     """The bare variant's Cerebro (and its prices): same feeds and brackets, fixed sizer, default BackBroker, no analyzers."""
     prices = load_prices([prices_dir])
     plans: dict[str, dict[float, tuple[str, float]]] = {}
@@ -273,7 +285,16 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
     started, cpu_started = time.perf_counter(), time.process_time()
     strategy = cerebro.run()[0]
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return _result("bare", prices, elapsed, before, cpu_s=cpu, orders=strategy.orders, completed=strategy.completed, rejected=strategy.rejected)
+    return _result(
+        "bare",
+        prices,
+        elapsed,
+        before,
+        cpu_s=cpu,
+        orders=strategy.orders,
+        completed=strategy.completed,
+        rejected=strategy.rejected,
+    )
 
 
 # --- measuring -----------------------------------------------------------------------
@@ -321,7 +342,16 @@ def _maxrss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
-def _result(variant: str, prices: dict[str, Any], elapsed: float, before_kib: int, stats_s: float = 0.0, cpu_s: float = 0.0, run_rss_kib: int | None = None, **counts: int) -> dict[str, Any]:
+def _result(
+    variant: str,
+    prices: dict[str, Any],
+    elapsed: float,
+    before_kib: int,
+    stats_s: float = 0.0,
+    cpu_s: float = 0.0,
+    run_rss_kib: int | None = None,
+    **counts: int,
+) -> dict[str, Any]:
     bars = sum(len(series) for series in prices.values())
     return {
         "variant": variant,
@@ -354,7 +384,17 @@ def run_child(variant: str, prices_dir: Path, signals_csv: Path, before: Path | 
         assert before is not None
         site, variant = ["-S"], "harness"
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(before.resolve()), sysconfig.get_paths()["purelib"]])}
-    command = [sys.executable, *site, __file__, "--variant", variant, "--prices", str(prices_dir), "--signals", str(signals_csv)]
+    command = [
+        sys.executable,
+        *site,
+        __file__,
+        "--variant",
+        variant,
+        "--prices",
+        str(prices_dir),
+        "--signals",
+        str(signals_csv),
+    ]
     if variant == "bare":  # the bare process does not load the config (no pydantic, no YAML)
         from spine.config import load_config
 
@@ -370,7 +410,9 @@ def report(results: dict[str, list[dict[str, Any]]]) -> str:
     def median(variant: str, key: str) -> float:
         return statistics.median(r[key] for r in results[variant])
 
-    lines = [f"{'variant':<9} {'bars/s':>10} {'elapsed s':>10} {'peak RSS MB':>12} {'orders':>7} {'filled':>7} {'rejected':>9} {'stats s':>8}"]
+    lines = [
+        f"{'variant':<9} {'bars/s':>10} {'elapsed s':>10} {'peak RSS MB':>12} {'orders':>7} {'filled':>7} {'rejected':>9} {'stats s':>8}"
+    ]
     for variant in results:
         last = results[variant][-1]
         lines.append(
@@ -383,16 +425,30 @@ def report(results: dict[str, list[dict[str, Any]]]) -> str:
     lines.append(f"memory ratio harness/bare: {memory_ratio:.2f} (target <= {MEMORY_TARGET})")
     with_stats = (median("harness", "elapsed_s") + median("harness", "stats_s")) / median("bare", "elapsed_s")
     lines.append(f"time ratio (harness run + post-run statistics)/bare: {with_stats:.2f}")
-    lines.append(f"CPU-time ratio harness/bare: {median('harness', 'cpu_s') / median('bare', 'cpu_s'):.2f} (target <= {TIME_TARGET:.2f})")
-    lines.append(f"memory ratio (harness with post-run statistics)/bare: {median('harness', 'peak_rss_with_stats_kib') / median('bare', 'peak_rss_kib'):.2f}")
+    lines.append(
+        f"CPU-time ratio harness/bare: {median('harness', 'cpu_s') / median('bare', 'cpu_s'):.2f} (target <= {TIME_TARGET:.2f})"
+    )
+    lines.append(
+        f"memory ratio (harness with post-run statistics)/bare: {median('harness', 'peak_rss_with_stats_kib') / median('bare', 'peak_rss_kib'):.2f}"
+    )
     if BEFORE in results:
-        lines.append(f"time ratio {BEFORE}/bare (the --before checkout): {median(BEFORE, 'elapsed_s') / median('bare', 'elapsed_s'):.2f}")
+        lines.append(
+            f"time ratio {BEFORE}/bare (the --before checkout): {median(BEFORE, 'elapsed_s') / median('bare', 'elapsed_s'):.2f}"
+        )
         lines.append(f"CPU-time ratio {BEFORE}/bare: {median(BEFORE, 'cpu_s') / median('bare', 'cpu_s'):.2f}")
-        lines.append(f"memory ratio {BEFORE}/bare: {median(BEFORE, 'peak_rss_kib') / median('bare', 'peak_rss_kib'):.2f}")
+        lines.append(
+            f"memory ratio {BEFORE}/bare: {median(BEFORE, 'peak_rss_kib') / median('bare', 'peak_rss_kib'):.2f}"
+        )
     if OLD_ANALYZERS in results:
-        lines.append(f"time ratio {OLD_ANALYZERS}/bare (before: per-bar analyzers): {median(OLD_ANALYZERS, 'elapsed_s') / median('bare', 'elapsed_s'):.2f}")
-        lines.append(f"memory ratio {OLD_ANALYZERS}/bare: {median(OLD_ANALYZERS, 'peak_rss_kib') / median('bare', 'peak_rss_kib'):.2f}")
-        lines.append(f"CPU-time ratio {OLD_ANALYZERS}/bare: {median(OLD_ANALYZERS, 'cpu_s') / median('bare', 'cpu_s'):.2f}")
+        lines.append(
+            f"time ratio {OLD_ANALYZERS}/bare (before: per-bar analyzers): {median(OLD_ANALYZERS, 'elapsed_s') / median('bare', 'elapsed_s'):.2f}"
+        )
+        lines.append(
+            f"memory ratio {OLD_ANALYZERS}/bare: {median(OLD_ANALYZERS, 'peak_rss_kib') / median('bare', 'peak_rss_kib'):.2f}"
+        )
+        lines.append(
+            f"CPU-time ratio {OLD_ANALYZERS}/bare: {median(OLD_ANALYZERS, 'cpu_s') / median('bare', 'cpu_s'):.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -401,10 +457,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tickers", type=int, default=20, help="synthetic tickers (default 20)")
     parser.add_argument("--bars", type=int, default=5000, help="daily bars per ticker (default 5000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each variant; medians are reported (default 3)")
-    parser.add_argument("--signal-every", type=int, default=EVERY_N_BARS, help=f"one signal per ticker every N bars (default {EVERY_N_BARS}; 1: every day, where per-order costs dominate)")
-    parser.add_argument("--before", type=Path, help=f"also run {BEFORE}: the harness from this checkout of older code (e.g. `git archive <commit> | tar -x -C DIR`), interleaved")
-    parser.add_argument("--with-old-analyzers", action="store_true", help=f"also run {OLD_ANALYZERS}: the harness with its former five per-bar analyzers")
-    parser.add_argument("--variant", choices=(*VARIANTS, OLD_ANALYZERS), help=argparse.SUPPRESS)  # child process: run one variant
+    parser.add_argument(
+        "--signal-every",
+        type=int,
+        default=EVERY_N_BARS,
+        help=f"one signal per ticker every N bars (default {EVERY_N_BARS}; 1: every day, where per-order costs dominate)",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help=f"also run {BEFORE}: the harness from this checkout of older code (e.g. `git archive <commit> | tar -x -C DIR`), interleaved",
+    )
+    parser.add_argument(
+        "--with-old-analyzers",
+        action="store_true",
+        help=f"also run {OLD_ANALYZERS}: the harness with its former five per-bar analyzers",
+    )
+    parser.add_argument(
+        "--variant", choices=(*VARIANTS, OLD_ANALYZERS), help=argparse.SUPPRESS
+    )  # child process: run one variant
     parser.add_argument("--prices", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--signals", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cash", type=float, help=argparse.SUPPRESS)
@@ -426,12 +497,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, list[dict[str, Any]]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="bench-backtest-") as folder:
         prices_dir, signals_csv = write_data(Path(folder), args.tickers, args.bars, args.signal_every)
-        print(f"synthetic data: {args.tickers} tickers x {args.bars} daily bars, one signal per ticker every ~{args.signal_every} bars; {args.repeat} run(s) of each variant")
+        print(
+            f"synthetic data: {args.tickers} tickers x {args.bars} daily bars, one signal per ticker every ~{args.signal_every} bars; {args.repeat} run(s) of each variant"
+        )
         for repetition in range(args.repeat):
-            for variant in variants if repetition % 2 == 0 else variants[::-1]:  # reversed every other time: drift hits all alike
+            for variant in (
+                variants if repetition % 2 == 0 else variants[::-1]
+            ):  # reversed every other time: drift hits all alike
                 result = run_child(variant, prices_dir, signals_csv, args.before)
                 results[variant].append(result)
-                print(f"  {variant:<10} {result['elapsed_s']:7.2f} s  (CPU {result['cpu_s']:6.2f} s)  {result['bars_per_s']:>9,.0f} bars/s  {result['peak_rss_kib'] / 1024:7.1f} MB", flush=True)
+                print(
+                    f"  {variant:<10} {result['elapsed_s']:7.2f} s  (CPU {result['cpu_s']:6.2f} s)  {result['bars_per_s']:>9,.0f} bars/s  {result['peak_rss_kib'] / 1024:7.1f} MB",
+                    flush=True,
+                )
     print(report(results))
     return 0
 

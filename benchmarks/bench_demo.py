@@ -37,11 +37,20 @@ def command_args(command: str, out_dir: Path) -> list[str]:
 
 def time_once(tree: Path, command: str, out_dir: Path) -> tuple[float, float]:
     """Seconds of wall and of CPU time (user + system) for one ``spine <command>`` in a fresh interpreter on ``tree``'s code."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}  # warm: byte-code cached, as after `make demo` once
+    env = {
+        key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"
+    }  # warm: byte-code cached, as after `make demo` once
     env["PYTHONPATH"] = str(tree)
     cpu_before = _children_cpu()
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "spine.cli", *command_args(command, out_dir)], cwd=tree, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "spine.cli", *command_args(command, out_dir)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):  # `spine check` exits 1 when trading is blocked (the shipped config)
         raise RuntimeError(f"spine {command} on {tree} failed (exit {done.returncode}):\n{done.stderr}")
@@ -71,7 +80,11 @@ def measure(trees: dict[str, Path], commands: list[str], repeat: int, scratch: P
 def report(times: Timings, trees: dict[str, Path], commands: list[str], loads: tuple[str, str]) -> str:
     labels = list(trees)
     lines = [f"load average (1, 5, 15 min) at start {loads[0]}, at end {loads[1]}", ""]
-    lines.append("| command | " + " | ".join(f"{label}: wall median (min-max), CPU median" for label in labels) + " | target (wall) |")
+    lines.append(
+        "| command | "
+        + " | ".join(f"{label}: wall median (min-max), CPU median" for label in labels)
+        + " | target (wall) |"
+    )
     lines.append("|---|" + "---|" * len(labels) + "---|")
     for command in commands:
         cells = []
@@ -81,7 +94,11 @@ def report(times: Timings, trees: dict[str, Path], commands: list[str], loads: t
             cells.append(f"{statistics.median(walls):.2f} s ({min(walls):.2f}-{max(walls):.2f}), CPU {cpu:.2f} s")
         after = statistics.median(wall for wall, _ in times[(labels[0], command)])
         verdict = "met" if after <= TARGETS_S[command] else "missed"
-        lines.append(f"| `spine {' '.join(command_args(command, Path('DIR'))).replace(' --out DIR', '')}` | " + " | ".join(cells) + f" | {'<=' if command == 'backtest' else '<'} {TARGETS_S[command]:g} s: {verdict} |")
+        lines.append(
+            f"| `spine {' '.join(command_args(command, Path('DIR'))).replace(' --out DIR', '')}` | "
+            + " | ".join(cells)
+            + f" | {'<=' if command == 'backtest' else '<'} {TARGETS_S[command]:g} s: {verdict} |"
+        )
     return "\n".join(lines)
 
 
@@ -92,8 +109,12 @@ def _load() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each command per tree (after one warm-up)")
-    parser.add_argument("--before", type=Path, default=None, help="another checkout (the code before a change), interleaved")
-    parser.add_argument("--commands", nargs="+", default=list(TARGETS_S), choices=list(TARGETS_S), help="which commands to time")
+    parser.add_argument(
+        "--before", type=Path, default=None, help="another checkout (the code before a change), interleaved"
+    )
+    parser.add_argument(
+        "--commands", nargs="+", default=list(TARGETS_S), choices=list(TARGETS_S), help="which commands to time"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")

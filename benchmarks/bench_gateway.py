@@ -102,8 +102,10 @@ async def history_flood(folder: Path) -> tuple[float, int]:
         await reader.readexactly(int.from_bytes(await reader.readexactly(4), "big"))
         contract = [0, "BENCH", "STK", "", 0.0, "", "", "SMART", "", "USD", "", ""]
         burst = [encode_frame([71, 2, 99, ""])]
-        burst += [encode_frame([20, i, *contract, 0, "", "1 day", "30 Y", 1, "TRADES", 1, 0, ""])
-                  for i in range(1, FLOOD_REQUESTS + 1)]
+        burst += [
+            encode_frame([20, i, *contract, 0, "", "1 day", "30 Y", 1, "TRADES", 1, 0, ""])
+            for i in range(1, FLOOD_REQUESTS + 1)
+        ]
         start = time.perf_counter()
         writer.write(b"".join(burst))
         answers, bars = 0, 0

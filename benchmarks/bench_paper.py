@@ -56,7 +56,9 @@ from spine.safety.state_store import StateStore
 
 BUSY_SECS = 0.02  # Python work the caller goes on with after submit (Backtrader's thread after next())
 HANDOFF_SECS = 0.01  # spine paper's IBBroker hand-off wait (spine.routes.paper.HANDOFF_TIMEOUT_SECS)
-SIGNAL_GAP_SECS = 0.08  # latency is per signal: one every 80 ms, so the order-message spacing (40/s) never holds one back
+SIGNAL_GAP_SECS = (
+    0.08  # latency is per signal: one every 80 ms, so the order-message spacing (40/s) never holds one back
+)
 
 
 def write_bars(folder: Path) -> None:
@@ -146,7 +148,10 @@ def burst(root: Path, signals: int) -> tuple[float, int, int]:
         send_times.clear()
         session.poll_events()
         t0 = time.perf_counter()
-        futures = [session.submit(PlaceBracket(f"burst{i}", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE")) for i in range(signals)]
+        futures = [
+            session.submit(PlaceBracket(f"burst{i}", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE"))
+            for i in range(signals)
+        ]
         for f in futures:
             assert f.result(timeout=60).placed
         expected = 3 * signals
@@ -170,7 +175,9 @@ def restart_and_kill(root: Path, restarts: int) -> tuple[list[float], float | No
     try:
         assert session.wait_for_state(SessionState.ACTIVE, timeout=20), session.state
         for i in range(5):
-            session.submit(PlaceBracket(f"book{i}", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE", entry_type="LMT", limit_price=95.0)).result(timeout=10)
+            session.submit(
+                PlaceBracket(f"book{i}", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE", entry_type="LMT", limit_price=95.0)
+            ).result(timeout=10)
         time.sleep(0.5)
         restart = []
         for _ in range(restarts):
@@ -206,12 +213,16 @@ def main() -> None:
         root = Path(tmp)
         (root / "prices").mkdir()
         write_bars(root / "prices")
-        gateway = GatewayThread(GatewaySettings(data=(root / "prices",), port=0, fill_model=FillModel(), cash=1e9)).start()
+        gateway = GatewayThread(
+            GatewaySettings(data=(root / "prices",), port=0, fill_model=FillModel(), cash=1e9)
+        ).start()
         gateway.step(1)
         place_times: deque[float] = deque()
         send_times: deque[float] = deque()
         state = root / "state"
-        settings = SessionSettings(port=gateway.port, client_id=5, state_dir=state, tickers=("ABC",), backoff_initial_secs=0.05)
+        settings = SessionSettings(
+            port=gateway.port, client_id=5, state_dir=state, tickers=("ABC",), backoff_initial_secs=0.05
+        )
         session = IBSession(settings, ib_factory=lambda: instrumented_ib(place_times, send_times)).start()
         try:
             assert session.wait_for_state(SessionState.ACTIVE, timeout=20), session.state
@@ -225,7 +236,9 @@ def main() -> None:
             })  # fmt: skip
             breaker = CircuitBreaker(config)
             gate = RiskGate(config, route="paper", breaker=breaker)
-            dispatcher = OrderDispatcher(session, RiskManager(2.0), AccountMonitor(session), config=config, gate=gate, breaker=breaker)
+            dispatcher = OrderDispatcher(
+                session, RiskManager(2.0), AccountMonitor(session), config=config, gate=gate, breaker=breaker
+            )
             signal = LiveSignal("ABC", 0.000001, "BUY", True, 1.0, 100.0)
 
             # 1. latency, one at a time (the throttle never delays placeOrder itself, only the socket write)
@@ -251,20 +264,34 @@ def main() -> None:
             burst_secs, peak, errors_100 = burst(root, args.signals)
             restart, kill_secs = restart_and_kill(root, args.restarts)
     ms = 1000.0
-    print(f"signal -> placeOrder via OrderDispatcher ({args.signals} signals): p50 {statistics.median(dispatch_lat) * ms:.3f} ms, "
-          f"p99 {pct(dispatch_lat, 0.99) * ms:.3f} ms")
-    print(f"submit(PlaceBracket) -> placeOrder ({args.signals} brackets): p50 {statistics.median(submit_lat) * ms:.3f} ms, "
-          f"p99 {pct(submit_lat, 0.99) * ms:.3f} ms")
+    print(
+        f"signal -> placeOrder via OrderDispatcher ({args.signals} signals): p50 {statistics.median(dispatch_lat) * ms:.3f} ms, "
+        f"p99 {pct(dispatch_lat, 0.99) * ms:.3f} ms"
+    )
+    print(
+        f"submit(PlaceBracket) -> placeOrder ({args.signals} brackets): p50 {statistics.median(submit_lat) * ms:.3f} ms, "
+        f"p99 {pct(submit_lat, 0.99) * ms:.3f} ms"
+    )
     for variant, values in going_on.items():
-        print(f"submit then the caller runs on ({variant}, {args.signals} brackets): p50 {statistics.median(values) * ms:.3f} ms, "
-              f"p99 {pct(values, 0.99) * ms:.3f} ms")
+        print(
+            f"submit then the caller runs on ({variant}, {args.signals} brackets): p50 {statistics.median(values) * ms:.3f} ms, "
+            f"p99 {pct(values, 0.99) * ms:.3f} ms"
+        )
     if args.latency_only:
         return
-    print(f"burst of {args.signals} signals ({3 * args.signals} orders), throttle on: {burst_secs:.2f} s to write them all, "
-          f"peak {peak} messages in one second (IB allows 50), error 100 seen: {errors_100}")
-    print(f"gateway restart -> ACTIVE ({args.restarts} restarts, reconcile included): p50 {statistics.median(restart) * ms:.1f} ms, "
-          f"max {max(restart) * ms:.1f} ms")
-    print(f"spine kill -> session executes it: {kill_secs * ms:.0f} ms" if kill_secs is not None else "spine kill: not seen within 5 s")
+    print(
+        f"burst of {args.signals} signals ({3 * args.signals} orders), throttle on: {burst_secs:.2f} s to write them all, "
+        f"peak {peak} messages in one second (IB allows 50), error 100 seen: {errors_100}"
+    )
+    print(
+        f"gateway restart -> ACTIVE ({args.restarts} restarts, reconcile included): p50 {statistics.median(restart) * ms:.1f} ms, "
+        f"max {max(restart) * ms:.1f} ms"
+    )
+    print(
+        f"spine kill -> session executes it: {kill_secs * ms:.0f} ms"
+        if kill_secs is not None
+        else "spine kill: not seen within 5 s"
+    )
 
 
 if __name__ == "__main__":

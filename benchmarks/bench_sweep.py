@@ -55,8 +55,17 @@ def time_sweep(grid: Path, workers: int, out: Path) -> dict[str, object]:
     started = time.perf_counter()
     result = run_sweep(SweepRequest(spec_path=grid, config=load_config(), workers=workers, out_dir=out))
     wall = time.perf_counter() - started
-    outcomes = [json.loads(line)["outcome"] for line in (result.folder / "trials.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {"wall": wall, "phases": result.phases, "trials": [float(o["duration_seconds"] or 0) for o in outcomes], "cpu": [float(o.get("cpu_seconds") or 0) for o in outcomes]}
+    outcomes = [
+        json.loads(line)["outcome"]
+        for line in (result.folder / "trials.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    return {
+        "wall": wall,
+        "phases": result.phases,
+        "trials": [float(o["duration_seconds"] or 0) for o in outcomes],
+        "cpu": [float(o.get("cpu_seconds") or 0) for o in outcomes],
+    }
 
 
 def time_backtests(repeat: int, out: Path, outputs: str, cpu: list[float] | None = None) -> list[float]:
@@ -95,7 +104,12 @@ def median(values: list[float]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=16)
-    parser.add_argument("--repeat", type=int, default=3, help="in-process backtests for each reference median, before and after the sweeps")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="in-process backtests for each reference median, before and after the sweeps",
+    )
     parser.add_argument("--sweeps", type=int, default=2, help="sweeps of each worker count, interleaved")
     args = parser.parse_args(argv)
     runs: dict[int, list[dict[str, object]]] = {1: [], 2: []}
@@ -106,11 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         grid.write_text(grid_text(args.trials))
         run_backtest(BacktestRequest(config=load_config(), out_dir=root / "runs"))  # warm-up: imports, matplotlib
         lean_cpu: list[float] = []
-        lean = time_backtests(args.repeat, root / "runs", "statistics", lean_cpu)  # before and after the sweeps: the load drifts
+        lean = time_backtests(
+            args.repeat, root / "runs", "statistics", lean_cpu
+        )  # before and after the sweeps: the load drifts
         full = time_backtests(args.repeat, root / "runs", "all")
         for workers in order(args.sweeps):
             runs[workers].append(time_sweep(grid, workers, root / f"sweeps-{workers}"))
-            lean += time_backtests(1, root / "runs", "statistics", lean_cpu)  # and one between sweeps, at the load they ran under
+            lean += time_backtests(
+                1, root / "runs", "statistics", lean_cpu
+            )  # and one between sweeps, at the load they ran under
             loads.append(load())
         full += time_backtests(args.repeat, root / "runs", "all")
         lean += time_backtests(args.repeat, root / "runs", "statistics", lean_cpu)
@@ -127,17 +145,35 @@ def main(argv: list[str] | None = None) -> int:
     for w in (1, 2):
         each = ", ".join(f"{r['wall']:.2f}/{r['phases']['trials']:.2f}" for r in runs[w])
         phases = {k: median([r["phases"][k] for r in runs[w]]) for k in runs[w][0]["phases"]}
-        print(f"{w} worker{'s' if w > 1 else ' '}  end to end {wall[w]:7.2f} s   cluster up {up[w]:7.2f} s   median trial on its worker {trial[w]:5.2f} s (CPU {trial_cpu[w]:5.2f} s)   (each end to end/cluster up: {each})")
+        print(
+            f"{w} worker{'s' if w > 1 else ' '}  end to end {wall[w]:7.2f} s   cluster up {up[w]:7.2f} s   median trial on its worker {trial[w]:5.2f} s (CPU {trial_cpu[w]:5.2f} s)   (each end to end/cluster up: {each})"
+        )
         print("           phases (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
-    print(f"one backtest in process, statistics only as a trial runs it (median of {len(lean)}): {single:.2f} s (CPU {median(lean_cpu):.2f} s); with every report (median of {len(full)}): {reports:.2f} s")
+    print(
+        f"one backtest in process, statistics only as a trial runs it (median of {len(lean)}): {single:.2f} s (CPU {median(lean_cpu):.2f} s); with every report (median of {len(full)}): {reports:.2f} s"
+    )
     print(f"one `spine backtest` process: {process:.2f} s")
-    print(f"speed-up 2 workers / 1 worker, cluster up: {up[1] / up[2]:.2f}; end to end: {wall[1] / wall[2]:.2f} (target >= 1.8)")
-    print(f"overhead per trial, cluster up (1-worker / trials = {up[1] / n:.2f} s) vs one statistics-only backtest in process: {up[1] / n / single - 1:+.1%} (target < 10%)")
-    print(f"overhead per trial, end to end (1-worker / trials = {wall[1] / n:.2f} s) vs one statistics-only backtest in process: {wall[1] / n / single - 1:+.1%}")
-    print(f"overhead of the median 1-worker trial on its worker vs one statistics-only backtest in process: {trial[1] / single - 1:+.1%}")
-    print(f"CPU of the driver process (driver, scheduler, nannies) while the trials ran, 1 worker: {median([r['phases']['driver_cpu'] for r in runs[1]]):.2f} s; 2 workers: {median([r['phases']['driver_cpu'] for r in runs[2]]):.2f} s")
-    print(f"CPU of the median 1-worker trial vs one statistics-only backtest in process: {trial_cpu[1] / median(lean_cpu) - 1:+.1%}; 2-worker trial: {trial_cpu[2] / median(lean_cpu) - 1:+.1%}")
-    print(f"per trial end to end vs one backtest in process with every report: {wall[1] / n / reports - 1:+.1%}; vs one `spine backtest` process: {wall[1] / n / process - 1:+.1%}")
+    print(
+        f"speed-up 2 workers / 1 worker, cluster up: {up[1] / up[2]:.2f}; end to end: {wall[1] / wall[2]:.2f} (target >= 1.8)"
+    )
+    print(
+        f"overhead per trial, cluster up (1-worker / trials = {up[1] / n:.2f} s) vs one statistics-only backtest in process: {up[1] / n / single - 1:+.1%} (target < 10%)"
+    )
+    print(
+        f"overhead per trial, end to end (1-worker / trials = {wall[1] / n:.2f} s) vs one statistics-only backtest in process: {wall[1] / n / single - 1:+.1%}"
+    )
+    print(
+        f"overhead of the median 1-worker trial on its worker vs one statistics-only backtest in process: {trial[1] / single - 1:+.1%}"
+    )
+    print(
+        f"CPU of the driver process (driver, scheduler, nannies) while the trials ran, 1 worker: {median([r['phases']['driver_cpu'] for r in runs[1]]):.2f} s; 2 workers: {median([r['phases']['driver_cpu'] for r in runs[2]]):.2f} s"
+    )
+    print(
+        f"CPU of the median 1-worker trial vs one statistics-only backtest in process: {trial_cpu[1] / median(lean_cpu) - 1:+.1%}; 2-worker trial: {trial_cpu[2] / median(lean_cpu) - 1:+.1%}"
+    )
+    print(
+        f"per trial end to end vs one backtest in process with every report: {wall[1] / n / reports - 1:+.1%}; vs one `spine backtest` process: {wall[1] / n / process - 1:+.1%}"
+    )
     return 0
 
 

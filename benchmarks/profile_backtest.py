@@ -70,8 +70,10 @@ class GcClock:
             self.collected += info["collected"]
 
     def __str__(self) -> str:
-        return (f"gc passes gen0/1/2 {self.passes[0]}/{self.passes[1]}/{self.passes[2]}, "
-                f"CPU s {self.seconds[0]:.2f}/{self.seconds[1]:.2f}/{self.seconds[2]:.2f} (total {sum(self.seconds):.2f}), collected {self.collected}")
+        return (
+            f"gc passes gen0/1/2 {self.passes[0]}/{self.passes[1]}/{self.passes[2]}, "
+            f"CPU s {self.seconds[0]:.2f}/{self.seconds[1]:.2f}/{self.seconds[2]:.2f} (total {sum(self.seconds):.2f}), collected {self.collected}"
+        )
 
 
 def _run(cerebro, profile: bool, top: int, dump: str | None = None) -> tuple[float, object, str]:
@@ -104,7 +106,9 @@ def main(argv=None) -> int:
     parser.add_argument("--tickers", type=int, default=20)
     parser.add_argument("--bars", type=int, default=1000)
     parser.add_argument("--signal-every", type=int, default=bench.EVERY_N_BARS)
-    parser.add_argument("--profile", action="store_true", help="run under cProfile and print the top functions by self time")
+    parser.add_argument(
+        "--profile", action="store_true", help="run under cProfile and print the top functions by self time"
+    )
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--only", choices=("harness", "bare"))
     parser.add_argument("--dump", help="write the raw cProfile stats to DUMP.<variant>.prof (for pstats or snakeviz)")
@@ -113,14 +117,25 @@ def main(argv=None) -> int:
         prices_dir, signals_csv = bench.write_data(Path(folder), args.tickers, args.bars, args.signal_every)
         if args.only != "bare":
             cerebro, store = _harness_cerebro(prices_dir, signals_csv, str(Path(folder) / "state"))
-            cpu, strategy, text = _run(cerebro, args.profile, args.top, f"{args.dump}.harness.prof" if args.dump else None)
+            cpu, strategy, text = _run(
+                cerebro, args.profile, args.top, f"{args.dump}.harness.prof" if args.dump else None
+            )
             store.close()
             recorded = strategy.analyzers.recorder.get_analysis()
-            print(f"harness: CPU {cpu:.2f} s, orders {recorded['orders']}, status changes {recorded['statuses']}, fills {recorded['fills']}")
+            print(
+                f"harness: CPU {cpu:.2f} s, orders {recorded['orders']}, status changes {recorded['statuses']}, fills {recorded['fills']}"
+            )
             print(text)
         if args.only != "harness":
-            cpu, strategy, text = _run(_bare_cerebro(prices_dir, signals_csv), args.profile, args.top, f"{args.dump}.bare.prof" if args.dump else None)
-            print(f"bare:    CPU {cpu:.2f} s, orders {strategy.orders}, completed {strategy.completed}, rejected {strategy.rejected}")
+            cpu, strategy, text = _run(
+                _bare_cerebro(prices_dir, signals_csv),
+                args.profile,
+                args.top,
+                f"{args.dump}.bare.prof" if args.dump else None,
+            )
+            print(
+                f"bare:    CPU {cpu:.2f} s, orders {strategy.orders}, completed {strategy.completed}, rejected {strategy.rejected}"
+            )
             print(text)
     return 0
 

@@ -21,7 +21,16 @@ import backtrader as bt
 from spine.core.errors import WiringError
 from spine.safety.risk_gate import RiskGate
 
-GATED_MEMBERS = ("gate", "halt", "halt_reason", "cancel_all", "flatten", "get_available_funds", "get_net_liquidation", "now")
+GATED_MEMBERS = (
+    "gate",
+    "halt",
+    "halt_reason",
+    "cancel_all",
+    "flatten",
+    "get_available_funds",
+    "get_net_liquidation",
+    "now",
+)
 
 
 @runtime_checkable
@@ -42,7 +51,9 @@ class GatedBroker(Protocol):
 
     gate: RiskGate
 
-    def halt(self, reason: str, *, flatten: bool = False, on_trigger: str | None = None, order_reason: str | None = None) -> list[bt.Order]: ...
+    def halt(
+        self, reason: str, *, flatten: bool = False, on_trigger: str | None = None, order_reason: str | None = None
+    ) -> list[bt.Order]: ...
 
     def halt_reason(self) -> str | None: ...
 
@@ -91,7 +102,9 @@ class HaltsOnKill:
         stamps = [d.datetime[0] for d in self._datas if len(d)]
         return bt.num2date(max(stamps)) if stamps else None
 
-    def halt(self, reason: str, *, flatten: bool = False, on_trigger: str | None = None, order_reason: str | None = None) -> list[bt.Order]:
+    def halt(
+        self, reason: str, *, flatten: bool = False, on_trigger: str | None = None, order_reason: str | None = None
+    ) -> list[bt.Order]:
         """Stop all new risk now: the gate halts, then orders are cancelled per ``on_trigger``.
 
         ``cancel`` (default) cancels every working order that adds risk (entries, unfilled
@@ -123,7 +136,17 @@ class HaltsOnKill:
             if not position.size or self._owner is None:
                 continue
             send = self.sell if position.size > 0 else self.buy
-            orders.append(send(self._owner, data, abs(position.size), exectype=bt.Order.Market, role="exit", tag="KILL_SWITCH", intent=f"flatten-{data._name}-{reason}"))
+            orders.append(
+                send(
+                    self._owner,
+                    data,
+                    abs(position.size),
+                    exectype=bt.Order.Market,
+                    role="exit",
+                    tag="KILL_SWITCH",
+                    intent=f"flatten-{data._name}-{reason}",
+                )
+            )
         return orders
 
 
@@ -134,7 +157,9 @@ class MissingGateError(WiringError):
 def require_gate(gate: Any, broker: str) -> RiskGate:
     """``gate`` when it is a ``RiskGate``; ``MissingGateError`` naming ``broker`` otherwise."""
     if not isinstance(gate, RiskGate):
-        raise MissingGateError(f"{broker} needs a RiskGate (gate=RiskGate(limits, sectors)); got {type(gate).__name__}: every order must pass the pre-trade gate")
+        raise MissingGateError(
+            f"{broker} needs a RiskGate (gate=RiskGate(limits, sectors)); got {type(gate).__name__}: every order must pass the pre-trade gate"
+        )
     return gate
 
 

@@ -153,8 +153,9 @@ class FillModel:
             return 0.0
         return round_cents(abs(size) * price * self.commission_bps / 10_000.0)
 
-    def order_commission(self, filled_before: float, avg_price_before: float, size: float, price: float,
-                         paid_before: float) -> float:
+    def order_commission(
+        self, filled_before: float, avg_price_before: float, size: float, price: float, paid_before: float
+    ) -> float:
         """Commission on one fill of an order that already filled ``filled_before`` shares.
 
         ``bps`` is per fill (as ``commission``). ``ibkr_fixed`` applies its minimum and

@@ -32,7 +32,9 @@ ORDER_TYPES: dict[int | None, tuple[str, str | None]] = {
 def order_type_of(order: bt.Order) -> tuple[str, float | None]:
     """IB order type and the price the gate checks (None for market orders)."""
     order_type, attribute = ORDER_TYPES.get(order.exectype, ("STP LMT", "pricelimit"))
-    price = getattr(order.p, attribute) if attribute is not None else None  # order.p: the params, without Order.__getattr__
+    price = (
+        getattr(order.p, attribute) if attribute is not None else None
+    )  # order.p: the params, without Order.__getattr__
     return order_type, None if price is None else float(price)
 
 

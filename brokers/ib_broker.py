@@ -85,7 +85,10 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         ("wall_clock", None),  # Callable[[], datetime]; default datetime.now(UTC)
         ("intraday_breaker", False),  # every account snapshot's NetLiquidation feeds the gate's breaker (paper route)
         ("vix_line", None),  # spine.safety.vix_line.VixLine: the VIX index quote (paper route), or None
-        ("handoff_timeout_secs", 0.0),  # wait (GIL released) up to this long for the IB thread to place an order (paper route)
+        (
+            "handoff_timeout_secs",
+            0.0,
+        ),  # wait (GIL released) up to this long for the IB thread to place an order (paper route)
     )
 
     def __init__(self) -> None:
@@ -192,7 +195,10 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
             if not self._stale_reported:
                 self._stale_reported = True
                 shown = "no account snapshot yet" if age is None else f"account snapshot is {age:.0f} s old"
-                self._record("account_stale", f"{shown}, past trading.ib.account_max_age_secs {self.p.account_max_age_secs:g}: the sizer sizes 0")
+                self._record(
+                    "account_stale",
+                    f"{shown}, past trading.ib.account_max_age_secs {self.p.account_max_age_secs:g}: the sizer sizes 0",
+                )
             return 0.0
         self._stale_reported = False
         committed = 0.0
@@ -252,14 +258,19 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
     def _ref_for(self, leg: bt.Order, entry: bt.Order) -> str:
         tag = str(entry.info.get("tag") or _DEFAULT_TAG)
         role = role_of(leg)
-        return tr.format_order_ref(tag, ib_intent_id(intent_of(entry), tag), role if role in tr.ORDER_ROLES else "exit", 1)
+        return tr.format_order_ref(
+            tag, ib_intent_id(intent_of(entry), tag), role if role in tr.ORDER_ROLES else "exit", 1
+        )
 
     def _route(self, legs: list[bt.Order]) -> None:
         now = self._bar_time or self.now()
         again = [self._ref_for(leg, legs[0]) for leg in legs if self._ref_for(leg, legs[0]) in self.known_refs]
         if again:
             for leg in legs:
-                leg.addinfo(reject_rule="duplicate", reject_reason=f"orderRef {again[0]} was already sent by an earlier session (journal); an intent is never sent twice")
+                leg.addinfo(
+                    reject_rule="duplicate",
+                    reject_reason=f"orderRef {again[0]} was already sent by an earlier session (journal); an intent is never sent twice",
+                )
                 leg.reject(self)
                 self.notify(leg)
             return
@@ -268,7 +279,9 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
             decision = self._check(leg, now, held)
             if not decision.accepted:
                 for other in legs:
-                    reason = decision.reason if other is leg else f"rejected with the {role_of(leg)} leg: {decision.reason}"
+                    reason = (
+                        decision.reason if other is leg else f"rejected with the {role_of(leg)} leg: {decision.reason}"
+                    )
                     other.addinfo(reject_rule=decision.rule, reject_reason=reason)
                     other.reject(self)
                     self.notify(other)
@@ -349,7 +362,9 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
             self.session.submit(Cancel(order_id=int(ib_id), reason=str(order.info.get("cancel_reason", ""))))
         else:
             tag = str(order.info.get("tag") or _DEFAULT_TAG)
-            self.session.submit(Cancel(intent_id=ib_intent_id(intent_of(order), tag), reason="cancel before IB acknowledged"))
+            self.session.submit(
+                Cancel(intent_id=ib_intent_id(intent_of(order), tag), reason="cancel before IB acknowledged")
+            )
         return True
 
     def _alive_orders(self) -> list[bt.Order]:
@@ -438,7 +453,10 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         breaker.record_nav(snapshot.at, nav)
         if not was_paused and breaker.is_trading_paused(snapshot.at):
             cancelled = self.cancel_all(risk_adding_only=True)
-            self._record("breaker_trip", f"intraday NetLiquidation {nav:,.2f}: {breaker.trip_reason}; cancelling {len(cancelled)} working entries")
+            self._record(
+                "breaker_trip",
+                f"intraday NetLiquidation {nav:,.2f}: {breaker.trip_reason}; cancelling {len(cancelled)} working entries",
+            )
 
     def _order_for(self, order_ref: str, order_id: int) -> bt.Order | None:
         return self._by_ref.get(order_ref) or self._by_ib_id.get(order_id)
@@ -452,7 +470,10 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
             order.accept(self)
             self.notify(order)
         elif status in (tr.REJECTED, tr.MARGIN):
-            order.addinfo(reject_rule=f"ib_{event.error_code}" if event.error_code else "ib", reject_reason=event.reason or event.ib_status)
+            order.addinfo(
+                reject_rule=f"ib_{event.error_code}" if event.error_code else "ib",
+                reject_reason=event.reason or event.ib_status,
+            )
             if status == tr.REJECTED:
                 order.reject(self)
             else:
@@ -473,7 +494,10 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         self._seen_execs.add(fill.exec_id)
         order = self._order_for(fill.order_ref, fill.order_id)
         if order is None:
-            self._record("external_fill", f"{fill.side} {fill.shares:g} {fill.ticker} at {fill.price:g} (orderRef {fill.order_ref!r}) is not one of this session's orders")
+            self._record(
+                "external_fill",
+                f"{fill.side} {fill.shares:g} {fill.ticker} at {fill.price:g} (orderRef {fill.order_ref!r}) is not one of this session's orders",
+            )
             return
         if order.status == bt.Order.Submitted:
             order.accept(self)

@@ -17,7 +17,9 @@ def role_of(order: bt.Order) -> str:
     explicit = order.info.get("role")
     if explicit:
         return str(explicit)
-    if order.p.parent is not None:  # order.p: Backtrader's params, without Order.__getattr__'s detour (called per order, often)
+    if (
+        order.p.parent is not None
+    ):  # order.p: Backtrader's params, without Order.__getattr__'s detour (called per order, often)
         return "stop" if order.exectype in _STOP_TYPES else "take_profit"
     return "entry"
 

@@ -188,8 +188,15 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
             effective[working.data._name] = effective.get(working.data._name, 0.0) + signed
         last_prices: Mapping[str, float] = self._marks
         created_close = order.created.pclose
-        if created_close is not None and math.isfinite(created_close) and self._marks.get(order.data._name) != created_close:
-            last_prices = {**self._marks, order.data._name: float(created_close)}  # a plain dict: the gate reads every held mark
+        if (
+            created_close is not None
+            and math.isfinite(created_close)
+            and self._marks.get(order.data._name) != created_close
+        ):
+            last_prices = {
+                **self._marks,
+                order.data._name: float(created_close),
+            }  # a plain dict: the gate reads every held mark
         return PortfolioView(nav=float(self._value), positions=effective, last_prices=last_prices)
 
     def _working_add(self, order: bt.Order, role: str | None = None) -> None:

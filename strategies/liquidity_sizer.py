@@ -54,6 +54,10 @@ class LiquiditySizer(bt.Sizer):
         price = float(data.close[0])
         if not (math.isfinite(price) and price > 0):
             return 0
-        shares = min(self.broker.get_net_liquidation() / price, self.available_funds() * FUNDS_HEADROOM / price, self.p.max_position_size)
+        shares = min(
+            self.broker.get_net_liquidation() / price,
+            self.available_funds() * FUNDS_HEADROOM / price,
+            self.p.max_position_size,
+        )
         shares = math.floor(shares)
         return shares if shares >= max(self.p.min_order_size, 1) else 0

@@ -73,7 +73,10 @@ class SignalStrategy(bt.Strategy):
     """Turns signal records into bracket orders; see the module docstring for the rules."""
 
     params = (
-        ("signals", None),  # a SignalSource (e.g. a growing SignalFile), {ticker: [SignalRecord]}, a list of SignalRecord, or a CSV path
+        (
+            "signals",
+            None,
+        ),  # a SignalSource (e.g. a growing SignalFile), {ticker: [SignalRecord]}, a list of SignalRecord, or a CSV path
         ("tradable", None),  # names of the feeds that may be traded (others, like VIX, are context)
         ("atr_period", 14),
         ("take_profit_atr", 3.0),
@@ -181,7 +184,11 @@ class SignalStrategy(bt.Strategy):
             book = self.books.get(ticker)
             if book is None:
                 for record in records:
-                    self.events.record(record.datetime.to_pydatetime(), "skip", f"{ticker} {record.direction} weight {record.weight:g} (row {record.row}): {ticker} has no price feed in this run")
+                    self.events.record(
+                        record.datetime.to_pydatetime(),
+                        "skip",
+                        f"{ticker} {record.direction} weight {record.weight:g} (row {record.row}): {ticker} has no price feed in this run",
+                    )
                 continue
             pending = sorted([*book.signals[book.cursor :], *records], key=lambda s: (s.datetime, s.row))
             stamps = np.array([s.datetime.to_datetime64() for s in pending], dtype="datetime64[ns]")
@@ -232,7 +239,11 @@ class SignalStrategy(bt.Strategy):
                 self._close(book, signal, tag, "weight 0 closes the position")
             return
         if held == signal.direction:
-            self.events.record(self._now(book), "already_positioned", f"{book.data._name} {signal.direction} (row {signal.row}): a {held} position or entry is already working")
+            self.events.record(
+                self._now(book),
+                "already_positioned",
+                f"{book.data._name} {signal.direction} (row {signal.row}): a {held} position or entry is already working",
+            )
             return
         if held is not None:
             self._close(book, signal, tag, f"reversed by a {signal.direction} signal")
@@ -252,7 +263,12 @@ class SignalStrategy(bt.Strategy):
             is_propagated=signal.is_propagated,
             atr_per_share=atr,
             entry_price=entry_price,
-            metadata={"source_type": signal.source_type, "source_ticker": signal.source_ticker, "row": signal.row, **dict(signal.metadata)},
+            metadata={
+                "source_type": signal.source_type,
+                "source_ticker": signal.source_ticker,
+                "row": signal.row,
+                **dict(signal.metadata),
+            },
         )
         decision = self._liquidity_sizer().size_signal(live)
         if decision.shares == 0:
@@ -301,7 +317,13 @@ class SignalStrategy(bt.Strategy):
         book.direction = None
         position = self.getposition(book.data).size
         if position:
-            self.close(data=book.data, tag=tag, role="exit", intent=f"{book.data._name}-{signal.row}-exit", signal_row=signal.row)
+            self.close(
+                data=book.data,
+                tag=tag,
+                role="exit",
+                intent=f"{book.data._name}-{signal.row}-exit",
+                signal_row=signal.row,
+            )
         self.events.record(self._now(book), "close", f"{book.data._name} (row {signal.row}): {why}")
 
     # -- helpers -----------------------------------------------------------------------
@@ -322,7 +344,9 @@ class SignalStrategy(bt.Strategy):
 
     def _skip(self, book: TickerBook, signal: SignalRecord, reason: str, when=None) -> None:
         stamp = when if when is not None else self._now(book)
-        self.events.record(stamp, "skip", f"{signal.ticker} {signal.direction} weight {signal.weight:g} (row {signal.row}): {reason}")
+        self.events.record(
+            stamp, "skip", f"{signal.ticker} {signal.direction} weight {signal.weight:g} (row {signal.row}): {reason}"
+        )
 
     @staticmethod
     def _now(book: TickerBook):

@@ -79,22 +79,38 @@ def kill_market(tmp_path: Path):
         close = base * np.cumprod(moves)
         open_ = np.r_[close[0], close[:-1]]
         pd.DataFrame(
-            {"datetime": dates.strftime("%Y-%m-%d"), "open": open_, "high": np.maximum(open_, close) * 1.003,
-             "low": np.minimum(open_, close) * 0.997, "close": close, "volume": 1e6}
+            {
+                "datetime": dates.strftime("%Y-%m-%d"),
+                "open": open_,
+                "high": np.maximum(open_, close) * 1.003,
+                "low": np.minimum(open_, close) * 0.997,
+                "close": close,
+                "volume": 1e6,
+            }
         ).to_csv(prices / f"{ticker}.csv", index=False)
     vix = np.full(len(dates), 15.0)
     vix[80] = 55.0
     vix_file = folder / "vix.csv"
-    pd.DataFrame({"DATE": dates.strftime("%Y-%m-%d"), "OPEN": vix, "HIGH": vix, "LOW": vix, "CLOSE": vix}).to_csv(vix_file, index=False)
+    pd.DataFrame({"DATE": dates.strftime("%Y-%m-%d"), "OPEN": vix, "HIGH": vix, "LOW": vix, "CLOSE": vix}).to_csv(
+        vix_file, index=False
+    )
 
     def signals(rows: list[tuple[int, str, float, str]], name: str = "signals.csv") -> Path:
         path = folder / name
         body = "datetime,ticker,weight,direction,source_type,source_ticker\n"
-        body += "".join(f"{dates[bar].date()},{ticker},{weight},{direction},direct,\n" for bar, ticker, weight, direction in rows)
+        body += "".join(
+            f"{dates[bar].date()},{ticker},{weight},{direction},direct,\n" for bar, ticker, weight, direction in rows
+        )
         path.write_text(body)
         return path
 
-    return {"prices": prices, "vix": vix_file, "dates": dates, "signals": signals, "kill_day": dates[80].date().isoformat()}
+    return {
+        "prices": prices,
+        "vix": vix_file,
+        "dates": dates,
+        "signals": signals,
+        "kill_day": dates[80].date().isoformat(),
+    }
 
 
 @pytest.fixture

@@ -136,6 +136,10 @@ def test_package_declares_a_sorted_all_of_names_it_holds(package: str) -> None:
 def test_package_docstring_maps_its_modules(package: str) -> None:
     module = importlib.import_module(package)
     folder = Path(module.__file__).parent
-    children = sorted(p.stem if p.is_file() else p.name for p in folder.iterdir() if (p.suffix == ".py" and p.stem not in ("__init__", "__main__")) or (p / "__init__.py").is_file())
+    children = sorted(
+        p.stem if p.is_file() else p.name
+        for p in folder.iterdir()
+        if (p.suffix == ".py" and p.stem not in ("__init__", "__main__")) or (p / "__init__.py").is_file()
+    )
     doc = module.__doc__ or ""
     assert [child for child in children if child not in doc] == []

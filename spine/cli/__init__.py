@@ -1,13 +1,13 @@
 """Every ``spine`` command, thin: each parses its flags and calls one route or tool.
 
-    app       the ``spine`` typer app, ``main``, bad input to exit 2 (lazy sub-commands)
-    backtest  ``spine backtest``
-    report    ``spine report RUN_DIR``
-    safety    ``spine check`` / ``kill`` / ``resume`` / ``status``
-    paper     ``spine paper`` and ``spine rehearse``
-    gateway   ``spine gateway``
-    sweep     ``spine sweep``
-    data      ``spine data fetch``
+app       the ``spine`` typer app, ``main``, bad input to exit 2 (lazy sub-commands)
+backtest  ``spine backtest``
+report    ``spine report RUN_DIR``
+safety    ``spine check`` / ``kill`` / ``resume`` / ``status``
+paper     ``spine paper`` and ``spine rehearse``
+gateway   ``spine gateway``
+sweep     ``spine sweep``
+data      ``spine data fetch``
 """
 
 from spine.cli.app import EXIT_BAD_INPUT, app, main

@@ -33,11 +33,27 @@ EXIT_BAD_INPUT = 2
 # name -> (module, attribute, one-line help); an attribute named ``*_app`` builds a typer
 # app (a sub-group), any other is a command function. Loaded on first use, never for --help.
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "gateway": ("spine.cli.gateway", "gateway_command", "Offline IB Gateway simulator: the TWS socket protocol on loopback, replaying price files."),
+    "gateway": (
+        "spine.cli.gateway",
+        "gateway_command",
+        "Offline IB Gateway simulator: the TWS socket protocol on loopback, replaying price files.",
+    ),
     "data": ("spine.cli.data", "build_data_app", "Market data: download daily bars into the local cache."),
-    "paper": ("spine.cli.paper", "paper_command", "Trade an IB paper account (or spine gateway) through ib_async, behind the same safety envelope."),
-    "rehearse": ("spine.cli.paper", "rehearse_command", "Rehearse a paper session against the in-process gateway simulator, in lockstep and deterministic."),
-    "sweep": ("spine.cli.sweep", "sweep_command", "Parameter sweeps and walk-forward on Dask: many fresh backtests, one results table."),
+    "paper": (
+        "spine.cli.paper",
+        "paper_command",
+        "Trade an IB paper account (or spine gateway) through ib_async, behind the same safety envelope.",
+    ),
+    "rehearse": (
+        "spine.cli.paper",
+        "rehearse_command",
+        "Rehearse a paper session against the in-process gateway simulator, in lockstep and deterministic.",
+    ),
+    "sweep": (
+        "spine.cli.sweep",
+        "sweep_command",
+        "Parameter sweeps and walk-forward on Dask: many fresh backtests, one results table.",
+    ),
 }
 
 
@@ -92,6 +108,7 @@ def spine_version() -> str:
     except PackageNotFoundError:
         return "0.1.0"
 
+
 app = typer.Typer(
     cls=_LazyGroup,
     name="spine",
@@ -118,7 +135,9 @@ def refusing_bad_input(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", help="print the version and exit", is_eager=True, callback=_version),
+    version: bool = typer.Option(
+        False, "--version", help="print the version and exit", is_eager=True, callback=_version
+    ),
 ) -> None:
     """Spine: research signals to provenance-tagged bracket orders, behind a fail-closed safety envelope."""
 

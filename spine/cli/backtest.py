@@ -66,7 +66,14 @@ class _LateProgress:
         if self.progress is None:
             if time.perf_counter() - self.started < PROGRESS_AFTER_SECONDS:
                 return
-            self.progress = Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=self.console, transient=True)
+            self.progress = Progress(
+                TextColumn("simulating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
             self.progress.start()
             self.task = self.progress.add_task("bars", total=self.total)
         self.progress.update(self.task, completed=bars)
@@ -77,19 +84,36 @@ class _LateProgress:
 
 
 def backtest_command(
-    config: Annotated[Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")] = None,
-    data: Annotated[list[str] | None, typer.Option("--data", help="price CSV files or folders (repeatable or comma-separated; default: the bundled sample)")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")
+    ] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data", help="price CSV files or folders (repeatable or comma-separated; default: the bundled sample)"
+        ),
+    ] = None,
     source: Annotated[str, typer.Option("--source", help="csv | yfinance")] = "csv",
-    signals: Annotated[Path | None, typer.Option("--signals", help="signal CSV (default: the bundled sample's)")] = None,
+    signals: Annotated[
+        Path | None, typer.Option("--signals", help="signal CSV (default: the bundled sample's)")
+    ] = None,
     tickers: Annotated[str | None, typer.Option("--tickers", help="only these tickers, e.g. NVDA,ORCL")] = None,
     start: Annotated[str | None, typer.Option("--start", help="first date, YYYY-MM-DD")] = None,
     end: Annotated[str | None, typer.Option("--end", help="last date, YYYY-MM-DD")] = None,
     out: Annotated[Path, typer.Option("--out", help="folder that receives the run folder")] = Path("runs"),
-    vix: Annotated[Path | None, typer.Option("--vix", help="VIX CSV (DATE,OPEN,HIGH,LOW,CLOSE) for the kill switch")] = None,
-    state: Annotated[Path | None, typer.Option("--state", help="state folder (default: a fresh one inside the run folder)")] = None,
+    vix: Annotated[
+        Path | None, typer.Option("--vix", help="VIX CSV (DATE,OPEN,HIGH,LOW,CLOSE) for the kill switch")
+    ] = None,
+    state: Annotated[
+        Path | None, typer.Option("--state", help="state folder (default: a fresh one inside the run folder)")
+    ] = None,
     name: Annotated[str | None, typer.Option("--name", help="a label added to the run folder's name")] = None,
-    require_vix: Annotated[bool, typer.Option("--require-vix", help="fail (exit 2) when the VIX kill-switch trigger has no VIX series")] = False,
-    benchmark: Annotated[str, typer.Option("--benchmark", help="TICKER | FILE | equal-weight (buy-and-hold of the traded tickers)")] = "equal-weight",
+    require_vix: Annotated[
+        bool, typer.Option("--require-vix", help="fail (exit 2) when the VIX kill-switch trigger has no VIX series")
+    ] = False,
+    benchmark: Annotated[
+        str, typer.Option("--benchmark", help="TICKER | FILE | equal-weight (buy-and-hold of the traded tickers)")
+    ] = "equal-weight",
     log_scale: Annotated[bool, typer.Option("--log-scale", help="log scale for pnl.png's value axis")] = False,
 ) -> None:
     """Historical simulation: signals become provenance-tagged brackets on the simulated broker."""

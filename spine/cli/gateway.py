@@ -51,9 +51,21 @@ COMMISSION_HELP = (
 
 
 def build_settings(
-    data: list[Path], host: str, port: int, account: str, cash: float | None, speed: float, slippage: str | None,
-    config: Path | None, faults: list[str] | None, *, start: str | None = None, end: str | None = None,
-    spread_bps: float = DEFAULT_SPREAD_BPS, commission: str | None = None, indices: list[str] | None = None,
+    data: list[Path],
+    host: str,
+    port: int,
+    account: str,
+    cash: float | None,
+    speed: float,
+    slippage: str | None,
+    config: Path | None,
+    faults: list[str] | None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    spread_bps: float = DEFAULT_SPREAD_BPS,
+    commission: str | None = None,
+    indices: list[str] | None = None,
 ) -> GatewaySettings:
     """Validate the command line into settings (raises InputError on any bad value).
 
@@ -75,27 +87,57 @@ def build_settings(
     if cash is None:
         cash = backtest.cash if config is not None else DEFAULT_CASH
     return GatewaySettings(
-        data=paths, host=host, port=port, account=account, cash=cash, speed_bars_per_sec=speed,
-        fill_model=fill_model, faults=FaultPlan.parse(faults), start=start, end=end, spread_bps=spread_bps,
+        data=paths,
+        host=host,
+        port=port,
+        account=account,
+        cash=cash,
+        speed_bars_per_sec=speed,
+        fill_model=fill_model,
+        faults=FaultPlan.parse(faults),
+        start=start,
+        end=end,
+        spread_bps=spread_bps,
         indices=tuple(t.strip().upper() for item in indices or () for t in item.split(",") if t.strip()),
     )
 
 
 def gateway_command(
-    data: Annotated[list[Path], typer.Option("--data", help="price CSV files or folders (repeatable or comma-separated)")],
-    host: Annotated[str, typer.Option("--host", help="loopback address to listen on (127.0.0.1, ::1, localhost)")] = DEFAULT_HOST,
-    port: Annotated[int, typer.Option("--port", help="TCP port (4002: IB Gateway paper; 0: any free port)")] = DEFAULT_PORT,
+    data: Annotated[
+        list[Path], typer.Option("--data", help="price CSV files or folders (repeatable or comma-separated)")
+    ],
+    host: Annotated[
+        str, typer.Option("--host", help="loopback address to listen on (127.0.0.1, ::1, localhost)")
+    ] = DEFAULT_HOST,
+    port: Annotated[
+        int, typer.Option("--port", help="TCP port (4002: IB Gateway paper; 0: any free port)")
+    ] = DEFAULT_PORT,
     account: Annotated[str, typer.Option("--account", help="paper account code")] = DEFAULT_ACCOUNT,
-    cash: Annotated[float | None, typer.Option("--cash", help="starting cash (default: backtest.cash of --config, else 1,000,000)")] = None,
+    cash: Annotated[
+        float | None, typer.Option("--cash", help="starting cash (default: backtest.cash of --config, else 1,000,000)")
+    ] = None,
     speed: Annotated[float, typer.Option("--speed", help="bars per second the clock replays (0: frozen clock)")] = 1.0,
     slippage: Annotated[str | None, typer.Option("--slippage", help=SLIPPAGE_HELP)] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="config folder for slippage and commission (default: the shipped config/)")] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="config folder for slippage and commission (default: the shipped config/)"),
+    ] = None,
     faults: Annotated[list[str] | None, typer.Option("--faults", help=FAULTS_HELP)] = None,
-    start: Annotated[str | None, typer.Option("--start", help="first day of the replay window, YYYY-MM-DD (history before it is still served)")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="last day of the replay window, YYYY-MM-DD (the clock stops there)")] = None,
-    spread_bps: Annotated[float, typer.Option("--spread-bps", help="quoted bid/ask spread around the replayed price, in basis points")] = DEFAULT_SPREAD_BPS,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="first day of the replay window, YYYY-MM-DD (history before it is still served)"),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="last day of the replay window, YYYY-MM-DD (the clock stops there)")
+    ] = None,
+    spread_bps: Annotated[
+        float, typer.Option("--spread-bps", help="quoted bid/ask spread around the replayed price, in basis points")
+    ] = DEFAULT_SPREAD_BPS,
     commission: Annotated[str | None, typer.Option("--commission", help=COMMISSION_HELP)] = None,
-    index: Annotated[list[str] | None, typer.Option("--index", help="tickers to serve as indices (IND on CBOE) besides the VIX; repeatable")] = None,
+    index: Annotated[
+        list[str] | None,
+        typer.Option("--index", help="tickers to serve as indices (IND on CBOE) besides the VIX; repeatable"),
+    ] = None,
 ) -> None:
     """Offline IB Gateway simulator: the real TWS API (server versions 157..178) on loopback, replaying price files.
 
@@ -103,10 +145,30 @@ def gateway_command(
     with the backtest's slippage and commission; account values mark at the current close.
     Historical data never reaches past the replay clock.
     """
-    settings = build_settings(data, host, port, account, cash, speed, slippage, config, faults, start=start, end=end,
-                              spread_bps=spread_bps, commission=commission, indices=index)
-    market = MarketClock.from_paths(settings.data, currency=settings.currency, timezone=settings.timezone,
-                                    start=settings.start, end=settings.end, indices=settings.indices)
+    settings = build_settings(
+        data,
+        host,
+        port,
+        account,
+        cash,
+        speed,
+        slippage,
+        config,
+        faults,
+        start=start,
+        end=end,
+        spread_bps=spread_bps,
+        commission=commission,
+        indices=index,
+    )
+    market = MarketClock.from_paths(
+        settings.data,
+        currency=settings.currency,
+        timezone=settings.timezone,
+        start=settings.start,
+        end=settings.end,
+        indices=settings.indices,
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     last = market.to_datetime(market.timeline[market.last_index])
     typer.echo(

@@ -23,7 +23,6 @@ def _broker_failure(exc: BrokerError) -> typer.Exit:
     return typer.Exit(1)
 
 
-
 def _day(value: str | None, flag: str) -> date | None:
     if value is None:
         return None
@@ -34,18 +33,33 @@ def _day(value: str | None, flag: str) -> date | None:
 
 
 def paper_command(
-    config: Annotated[Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")] = None,
-    state: Annotated[Path, typer.Option("--state", help="state folder: journal, kill switch, breaker latch")] = Path("state"),
-    signals: Annotated[Path | None, typer.Option("--signals", help="signal CSV; rows appended while running are read")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")
+    ] = None,
+    state: Annotated[Path, typer.Option("--state", help="state folder: journal, kill switch, breaker latch")] = Path(
+        "state"
+    ),
+    signals: Annotated[
+        Path | None, typer.Option("--signals", help="signal CSV; rows appended while running are read")
+    ] = None,
     host: Annotated[str | None, typer.Option("--host", help="IB Gateway / TWS host (default trading.ib.host)")] = None,
     port: Annotated[int | None, typer.Option("--port", help="paper port (default: the envelope's paper port)")] = None,
-    client_id: Annotated[int | None, typer.Option("--client-id", help="IB API client id (default trading.ib.client_id)")] = None,
+    client_id: Annotated[
+        int | None, typer.Option("--client-id", help="IB API client id (default trading.ib.client_id)")
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="where the run folder is written")] = Path("runs"),
     until: Annotated[str | None, typer.Option("--until", help="stop after this date (YYYY-MM-DD)")] = None,
     duration: Annotated[float | None, typer.Option("--duration", help="stop after this many seconds")] = None,
-    once: Annotated[bool, typer.Option("--once", help="refresh, reconcile, check the breaker, dispatch due signals, record NAV, exit")] = False,
-    cancel_on_exit: Annotated[bool, typer.Option("--cancel-on-exit", help="cancel working orders at IB when stopping")] = False,
-    require_vix: Annotated[bool, typer.Option("--require-vix", help="fail (exit 2) when IB sends no VIX index quote for the kill switch")] = False,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="refresh, reconcile, check the breaker, dispatch due signals, record NAV, exit"),
+    ] = False,
+    cancel_on_exit: Annotated[
+        bool, typer.Option("--cancel-on-exit", help="cancel working orders at IB when stopping")
+    ] = False,
+    require_vix: Annotated[
+        bool, typer.Option("--require-vix", help="fail (exit 2) when IB sends no VIX index quote for the kill switch")
+    ] = False,
 ) -> None:
     """Trade the signals on an IB paper account (or `spine gateway`) behind the same gate as the backtest."""
     from spine.routes.paper import PaperRequest, run_paper
@@ -78,8 +92,12 @@ def paper_command(
 
 
 def rehearse_command(
-    config: Annotated[Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")] = None,
-    data: Annotated[list[Path] | None, typer.Option("--data", help="price files or folders the simulator replays")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")
+    ] = None,
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", help="price files or folders the simulator replays")
+    ] = None,
     signals: Annotated[Path | None, typer.Option("--signals", help="signal CSV (required with --data)")] = None,
     start: Annotated[str | None, typer.Option("--start", help="first trading day; bars before it warm up")] = None,
     end: Annotated[str | None, typer.Option("--end", help="last day replayed")] = None,
@@ -91,7 +109,9 @@ def rehearse_command(
     cfg = load_config(config)
     require_paper(cfg, "spine rehearse")
     if data and signals is None:
-        raise InputError("--signals FILE is required with --data (the bundled sample signals only cover the sample tickers)")
+        raise InputError(
+            "--signals FILE is required with --data (the bundled sample signals only cover the sample tickers)"
+        )
     request = RehearseRequest(
         config=cfg,
         data=tuple(data) if data else (SAMPLE_PRICES,),
@@ -99,7 +119,9 @@ def rehearse_command(
         start=_day(start, "--start"),
         end=_day(end, "--end"),
         out_dir=out,
-        vix=SAMPLE_VIX if not data and SAMPLE_VIX.is_file() else None,  # as spine backtest: the bundled VIX only with the bundled sample
+        vix=SAMPLE_VIX
+        if not data and SAMPLE_VIX.is_file()
+        else None,  # as spine backtest: the bundled VIX only with the bundled sample
     )
     try:
         with quiet_ib_async():
@@ -107,5 +129,7 @@ def rehearse_command(
     except BrokerError as exc:
         raise _broker_failure(exc) from None
     summary = result.summary
-    typer.echo(f"rehearsal: {summary['start']} .. {summary['end']}, {summary['orders']} orders, NAV {summary['end_value']:,.2f}, cash {result.final_cash:,.2f}")
+    typer.echo(
+        f"rehearsal: {summary['start']} .. {summary['end']}, {summary['orders']} orders, NAV {summary['end_value']:,.2f}, cash {result.final_cash:,.2f}"
+    )
     typer.echo(str(result.run_dir))

@@ -10,7 +10,9 @@ from rich.console import Console
 
 
 def report_command(
-    run_dir: Annotated[Path, typer.Argument(help="a run folder written by spine backtest (or a rehearsal or paper session)")],
+    run_dir: Annotated[
+        Path, typer.Argument(help="a run folder written by spine backtest (or a rehearsal or paper session)")
+    ],
     log_scale: Annotated[bool, typer.Option("--log-scale", help="log scale for pnl.png's value axis")] = False,
 ) -> None:
     """Rebuild trades.csv, the statistics in summary.json, pnl.png, report.html and run.log from a run folder."""

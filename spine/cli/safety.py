@@ -22,8 +22,12 @@ ACCEPTED_CONFIRMATIONS = frozenset({"resume", "yes", "y"})  # typed, never defau
 
 
 def check_command(
-    config: Annotated[Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")] = None,
-    route: Annotated[str | None, typer.Option("--route", help="paper or live (default: from broker.default_route)")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")
+    ] = None,
+    route: Annotated[
+        str | None, typer.Option("--route", help="paper or live (default: from broker.default_route)")
+    ] = None,
     confirm_live: Annotated[bool, typer.Option("--confirm-live", help="count the live confirmation as given")] = False,
 ) -> None:
     """Print the safety envelope as it resolves; exit 0 only when the route asked for is allowed."""
@@ -57,9 +61,13 @@ def kill_command(
         raise InputError("--reason is empty; say why trading is being stopped")
     now = datetime.now(UTC)
     if state.exists() and not state.is_dir():
-        raise InputError(f"--state {state}: is a file, not a folder; expected a state folder (one holding {STATE_FILE})")
+        raise InputError(
+            f"--state {state}: is a file, not a folder; expected a state folder (one holding {STATE_FILE})"
+        )
     if not create and not (state / STATE_FILE).exists() and not (state / MARKER_FILE).exists():
-        raise InputError(f"--state {state}: holds no state database ({STATE_FILE}); {_state_folders_hint()} Pass --create to start a new one there")
+        raise InputError(
+            f"--state {state}: holds no state database ({STATE_FILE}); {_state_folders_hint()} Pass --create to start a new one there"
+        )
     with StateStore.open_folder(state, create=create) as store:
         store.set_kill_switch(now, "manual", reason.strip())
         kill = store.kill_switch()
@@ -74,7 +82,9 @@ def kill_command(
 def resume_command(
     state: Annotated[Path, typer.Option("--state", help="the session's state folder")] = Path("state"),
     yes: Annotated[bool, typer.Option("--yes", help="skip the typed confirmation (scripts)")] = False,
-    reset_state: Annotated[bool, typer.Option("--reset-state", help="move a damaged or lost state database aside and start a new one")] = False,
+    reset_state: Annotated[
+        bool, typer.Option("--reset-state", help="move a damaged or lost state database aside and start a new one")
+    ] = False,
 ) -> None:
     """Clear the kill switch and the circuit-breaker latch after a typed confirmation.
 
@@ -82,7 +92,9 @@ def resume_command(
     bar against the NAV of before the halt.
     """
     if state.exists() and not state.is_dir():
-        raise InputError(f"--state {state}: is a file, not a folder; expected a state folder (one holding {STATE_FILE})")
+        raise InputError(
+            f"--state {state}: is a file, not a folder; expected a state folder (one holding {STATE_FILE})"
+        )
     if reset_state:
         _reset_state(state, yes)
         return
@@ -157,7 +169,11 @@ def _confirm(yes: bool, what: str) -> None:
 
 def _reset_state(state: Path, yes: bool) -> None:
     """Move every state file aside (never delete: it is evidence) and create a new, clear state."""
-    present = [state / name for name in (STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm", MARKER_FILE) if (state / name).exists()]
+    present = [
+        state / name
+        for name in (STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm", MARKER_FILE)
+        if (state / name).exists()
+    ]
     if not present:
         typer.echo(f"nothing to reset (no state files in {state})")
         return
@@ -168,7 +184,12 @@ def _reset_state(state: Path, yes: bool) -> None:
         path.rename(path.with_name(path.name + suffix))
         typer.echo(f"moved: {path} -> {path.name + suffix}")
     with StateStore.open_folder(state, create=True) as store:
-        store.record_trigger(datetime.now(UTC), "kill_switch", "reset", f"spine resume --reset-state (old files kept with suffix {suffix})")
+        store.record_trigger(
+            datetime.now(UTC),
+            "kill_switch",
+            "reset",
+            f"spine resume --reset-state (old files kept with suffix {suffix})",
+        )
     typer.echo(f"state: new database {(state / STATE_FILE).resolve()}")
 
 

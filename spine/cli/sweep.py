@@ -34,7 +34,16 @@ class RichSweepProgress:
         self.console.print(text, highlight=False, soft_wrap=True)
 
     def start(self, total: int, done: int) -> None:
-        self.progress = Progress(TextColumn("trials"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), TimeRemainingColumn(), console=self.console, refresh_per_second=2)  # the driver shares the cores with the workers
+        self.progress = Progress(
+            TextColumn("trials"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.console,
+            refresh_per_second=2,
+        )  # the driver shares the cores with the workers
         self.progress.start()
         self.task = self.progress.add_task(self._text(), total=total, completed=done)
 
@@ -52,14 +61,43 @@ class RichSweepProgress:
 
 
 def sweep_command(
-    grid: Annotated[Path | None, typer.Option("--grid", help="sweep file (YAML): dotted config keys with lists or ranges, objective, search, walk_forward")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="base config folder (default: the shipped config/)")] = None,
-    data: Annotated[list[str] | None, typer.Option("--data", help="price CSV files or folders (repeatable or comma-separated; default: the bundled sample)")] = None,
-    signals: Annotated[Path | None, typer.Option("--signals", help="signal CSV (default: the bundled sample's)")] = None,
-    scheduler: Annotated[str | None, typer.Option("--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT (default: a local cluster)")] = None,
-    workers: Annotated[int | None, typer.Option("--workers", help="local worker processes (default: one per core); with --scheduler, workers to wait for")] = None,
+    grid: Annotated[
+        Path | None,
+        typer.Option(
+            "--grid", help="sweep file (YAML): dotted config keys with lists or ranges, objective, search, walk_forward"
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="base config folder (default: the shipped config/)")
+    ] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data", help="price CSV files or folders (repeatable or comma-separated; default: the bundled sample)"
+        ),
+    ] = None,
+    signals: Annotated[
+        Path | None, typer.Option("--signals", help="signal CSV (default: the bundled sample's)")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler", help="address of a running Dask scheduler, tcp://HOST:PORT (default: a local cluster)"
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", help="local worker processes (default: one per core); with --scheduler, workers to wait for"
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="folder that receives the sweep folder")] = Path("runs"),
-    resume: Annotated[Path | None, typer.Option("--resume", help="an interrupted sweep's folder (or its --out folder): run only the missing trials")] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume", help="an interrupted sweep's folder (or its --out folder): run only the missing trials"
+        ),
+    ] = None,
 ) -> None:
     """Parameter sweeps and walk-forward on Dask: one fresh gated backtest per trial."""
     import importlib.util
@@ -69,13 +107,19 @@ def sweep_command(
 
     missing = [name for name in ("distributed", "optuna") if importlib.util.find_spec(name) is None]
     if missing:
-        raise InputError(f"spine sweep needs {' and '.join(missing)}, which the sweep extra installs: pip install -e \".[sweep]\"")
+        raise InputError(
+            f'spine sweep needs {" and ".join(missing)}, which the sweep extra installs: pip install -e ".[sweep]"'
+        )
     if workers is not None and workers < 1:
         raise InputError(f"--workers {workers}: expected a whole number of at least 1")
     if grid is None:
         if resume is None:
-            raise InputError("--grid FILE is required (the sweep file); with --resume DIR the sweep file saved in DIR is used")
-        saved = [p / "sweep.yaml" for p in (resume, *sorted(resume.glob(".sweep-*.partial")))] if resume.is_dir() else []
+            raise InputError(
+                "--grid FILE is required (the sweep file); with --resume DIR the sweep file saved in DIR is used"
+            )
+        saved = (
+            [p / "sweep.yaml" for p in (resume, *sorted(resume.glob(".sweep-*.partial")))] if resume.is_dir() else []
+        )
         grid = next((p for p in saved if p.is_file()), None)
         if grid is None:
             raise InputError(f"--resume {resume}: no sweep.yaml saved there; give --grid FILE")
@@ -98,14 +142,24 @@ def sweep_command(
         result = run_sweep(request, progress=progress)
     except KeyboardInterrupt:
         progress.close()
-        console.print(f"interrupted: the finished trials are kept; run the same command with --resume {resume or out} to finish the sweep", highlight=False, soft_wrap=True)
+        console.print(
+            f"interrupted: the finished trials are kept; run the same command with --resume {resume or out} to finish the sweep",
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(130) from None
     finally:
         progress.close()
     best = result.summary.get("best")
     if best:
         shown = ", ".join(f"{k}={v}" for k, v in best["params"].items())
-        Console().print(f"best trial {best['trial']}: {shown} ({result.summary['objective']} {best['objective']})", highlight=False, soft_wrap=True)
+        Console().print(
+            f"best trial {best['trial']}: {shown} ({result.summary['objective']} {best['objective']})",
+            highlight=False,
+            soft_wrap=True,
+        )
     statuses = result.summary["statuses"]
-    Console().print(f"trials: {statuses['ok']} ok, {statuses['error']} error, {statuses['crashed']} crashed", highlight=False)
+    Console().print(
+        f"trials: {statuses['ok']} ok, {statuses['error']} error, {statuses['crashed']} crashed", highlight=False
+    )
     print(result.folder)

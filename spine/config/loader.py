@@ -43,11 +43,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
     if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: file is {len(raw):,} bytes; expected a config file of at most {MAX_CONFIG_BYTES:,} bytes")
+        raise ConfigError(
+            f"{path}: file is {len(raw):,} bytes; expected a config file of at most {MAX_CONFIG_BYTES:,} bytes"
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); expected a UTF-8 YAML file") from None
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); expected a UTF-8 YAML file"
+        ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         _refuse_alias_bombs(path, node)
@@ -149,14 +153,18 @@ def load_config(folder: str | Path | None = None) -> SpineConfig:
     """
     root = Path(folder) if folder is not None else SHIPPED_CONFIG_DIR
     if not root.is_dir():
-        raise ConfigError(f"{root}: config folder not found (expected a folder with {TRADING_FILE}, {STRATEGY_FILE}, {ENVELOPE_FILE})")
+        raise ConfigError(
+            f"{root}: config folder not found (expected a folder with {TRADING_FILE}, {STRATEGY_FILE}, {ENVELOPE_FILE})"
+        )
     trading = _validate(TradingConfigFile, root / TRADING_FILE, _read_yaml(root / TRADING_FILE))
     strategy = _validate(StrategyParamsFile, root / STRATEGY_FILE, _read_yaml(root / STRATEGY_FILE))
     envelope = _validate(EnvelopeFile, root / ENVELOPE_FILE, _read_yaml(root / ENVELOPE_FILE))
     sectors_path = root / SECTORS_FILE
     if not sectors_path.is_file():
         sectors_path = SHIPPED_CONFIG_DIR / SECTORS_FILE
-    sectors = _validate(SectorsFile, sectors_path, _read_yaml(sectors_path)) if sectors_path.is_file() else SectorsFile()
+    sectors = (
+        _validate(SectorsFile, sectors_path, _read_yaml(sectors_path)) if sectors_path.is_file() else SectorsFile()
+    )
     return SpineConfig(
         folder=root,
         trading=trading.trading,

@@ -43,7 +43,9 @@ class IBConnection(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(4002, ge=1, le=65535)
     client_id: int = Field(1, ge=0)
-    account_max_age_secs: float = Field(60.0, gt=0, description="an account snapshot older than this is stale: the sizer sizes 0")
+    account_max_age_secs: float = Field(
+        60.0, gt=0, description="an account snapshot older than this is stale: the sizer sizes 0"
+    )
 
 
 class ExecutionAccounts(_Frozen):
@@ -76,7 +78,11 @@ class StrategySettings(_Frozen):
     take_profit_atr: float = Field(3.0, gt=0)
     entry_order_type: Literal["market", "limit"] = "market"
     limit_offset_bps: float = Field(0.0, ge=0, le=10_000)
-    price_tick: float = Field(0.01, ge=0, description="stop, take-profit and limit prices rounded to this tick, as IB requires; 0 keeps them unrounded")
+    price_tick: float = Field(
+        0.01,
+        ge=0,
+        description="stop, take-profit and limit prices rounded to this tick, as IB requires; 0 keeps them unrounded",
+    )
 
 
 class CircuitBreakerSettings(_Frozen):
@@ -170,7 +176,8 @@ class BacktestSettings(_Frozen):
     cash: float = Field(100_000.0, gt=0)
     commission_bps: float = Field(0.0, ge=0, le=10_000)
     commission: str | None = Field(
-        None, pattern=r"^\s*(bps:\d+(\.\d+)?|ibkr_fixed)\s*$",
+        None,
+        pattern=r"^\s*(bps:\d+(\.\d+)?|ibkr_fixed)\s*$",
         description="bps:N or ibkr_fixed; overrides commission_bps when set (shared by SimBroker and the gateway)",
     )
     slippage: SlippageSettings = SlippageSettings()

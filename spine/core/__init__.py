@@ -1,18 +1,18 @@
 """The foundation: value types, pure rules and small utilities; imports nothing else from Spine.
 
-    errors       the one exception tree, by how a caller reacts (``SpineError`` and below)
-    clock        ``as_utc``: every timestamp as timezone-aware UTC
-    events       ``EventLog``: what happened during a run, dated on the run's clock
-    files        atomic file writes (``write_text_atomically``, ``write_json``)
-    labels       the research-only label every output carries
-    live_signal  ``LiveSignal`` and the provenance tags ``LIVE_SPINE`` / ``PROHIBITED_LLM_DISCOVERY_LINK``
-    numbers      reading numbers from outside: finite or ``None``
-    process      collector settings for the owner of a process (``run_frozen``)
-    resources    where the shipped config and the bundled sample are
-    sizing       ``size_position``: whole shares within weight, funds, risk budget and size limits
-    stops        ``RiskManager``: the ATR Smart Stop
-    tickers      what a ticker may look like
-    ticks        ``round_to_tick``: prices on the exchange's tick
+errors       the one exception tree, by how a caller reacts (``SpineError`` and below)
+clock        ``as_utc``: every timestamp as timezone-aware UTC
+events       ``EventLog``: what happened during a run, dated on the run's clock
+files        atomic file writes (``write_text_atomically``, ``write_json``)
+labels       the research-only label every output carries
+live_signal  ``LiveSignal`` and the provenance tags ``LIVE_SPINE`` / ``PROHIBITED_LLM_DISCOVERY_LINK``
+numbers      reading numbers from outside: finite or ``None``
+process      collector settings for the owner of a process (``run_frozen``)
+resources    where the shipped config and the bundled sample are
+sizing       ``size_position``: whole shares within weight, funds, risk budget and size limits
+stops        ``RiskManager``: the ATR Smart Stop
+tickers      what a ticker may look like
+ticks        ``round_to_tick``: prices on the exchange's tick
 """
 
 from spine.core.clock import as_utc

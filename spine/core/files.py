@@ -27,4 +27,3 @@ def write_text_atomically(path: Path, text: str) -> Path:
 
 def write_json(path: Path, payload: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-

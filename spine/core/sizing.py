@@ -31,7 +31,9 @@ class SizeDecision:
         """
         if not self.caps:
             return self.binding_cap
-        shown = ", ".join(f"{SIZING_NAMES.get(name, name)} {math.floor(value + 1e-9):d}" for name, value in self.caps.items())
+        shown = ", ".join(
+            f"{SIZING_NAMES.get(name, name)} {math.floor(value + 1e-9):d}" for name, value in self.caps.items()
+        )
         return f"{SIZING_NAMES.get(self.binding_cap, self.binding_cap)} ({shown})"
 
 

@@ -1,12 +1,12 @@
 """Inputs: price and signal files, the yfinance cache, the exchange calendar and the synthetic sample.
 
-    csv_table      reading a CSV with editor line numbers; the row rules (``Rule``) that name the first bad row
-    prices         ``PriceSeries`` and price files (one CSV per ticker): finding, loading and validating them
-    signals        ``SignalRecord`` and ``load_signals``: the signal feed, validated
-    signal_source  ``SignalSource``: signals fixed at start (``FixedSignals``) or from a file that grows (``SignalFile``)
-    calendar       ``ExchangeCalendar``: which days an exchange trades (XNYS)
-    yahoo_cache    daily prices from yfinance kept in a CSV cache: Spine's only network boundary
-    synthetic      the deterministic synthetic market of the bundled sample, demo and benchmarks
+csv_table      reading a CSV with editor line numbers; the row rules (``Rule``) that name the first bad row
+prices         ``PriceSeries`` and price files (one CSV per ticker): finding, loading and validating them
+signals        ``SignalRecord`` and ``load_signals``: the signal feed, validated
+signal_source  ``SignalSource``: signals fixed at start (``FixedSignals``) or from a file that grows (``SignalFile``)
+calendar       ``ExchangeCalendar``: which days an exchange trades (XNYS)
+yahoo_cache    daily prices from yfinance kept in a CSV cache: Spine's only network boundary
+synthetic      the deterministic synthetic market of the bundled sample, demo and benchmarks
 """
 
 from spine.data.calendar import ExchangeCalendar, exchange_calendar

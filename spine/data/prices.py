@@ -165,9 +165,19 @@ def _price_rules(
             rules.append(unreadable_number(~np.isfinite(values), name, partial(raw, name), _POSITIVE))
             rules.append(Rule(values <= 0, name, _sign_problem(name, values), _POSITIVE, number_shown(values)))
         rules += [
-            Rule(highs < lows, "high", _quoting("high is below low", lows), "expected high >= low", number_shown(highs)),
-            Rule(highs < top, "high", _quoting("high is below the bar's open or close", top), above, number_shown(highs)),
-            Rule(lows > bottom, "low", _quoting("low is above the bar's open or close", bottom), below, number_shown(lows)),
+            Rule(
+                highs < lows, "high", _quoting("high is below low", lows), "expected high >= low", number_shown(highs)
+            ),
+            Rule(
+                highs < top, "high", _quoting("high is below the bar's open or close", top), above, number_shown(highs)
+            ),
+            Rule(
+                lows > bottom,
+                "low",
+                _quoting("low is above the bar's open or close", bottom),
+                below,
+                number_shown(lows),
+            ),
         ]
         if volume is not None:
             rules.append(Rule(volume < 0, "volume", "volume is negative", _VOLUME, number_shown(volume)))
@@ -201,9 +211,7 @@ def _order_error(
     else:
         problem = f"timestamp is earlier than {where} ({_show(before)})"
         expected = "expected rows sorted by time, oldest first"
-    return fail(
-        path, problem, expected, row=row_of(i), column=column, value=_show(here)
-    )
+    return fail(path, problem, expected, row=row_of(i), column=column, value=_show(here))
 
 
 def _show(stamp: pd.Timestamp) -> str:
@@ -242,9 +250,7 @@ def discover_price_files(paths: Sequence[str | Path]) -> list[Path]:
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            files = sorted(
-                p for p in path.iterdir() if p.suffix.lower() == ".csv" and p.is_file()
-            )
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
             if not files:
                 raise DataError(
                     path,
@@ -342,9 +348,7 @@ def load_prices(
     Two files for one ticker are refused: which one is meant cannot be guessed.
     """
     files = discover_price_files(paths)
-    origin = Path(
-        str(paths if isinstance(paths, (str, Path)) else (paths[0] if paths else "."))
-    )
+    origin = Path(str(paths if isinstance(paths, (str, Path)) else (paths[0] if paths else ".")))
     by_ticker: dict[str, Path] = {}
     for file in files:
         ticker = ticker_from_path(file)
@@ -368,9 +372,7 @@ def load_prices(
     low = window_bound(start, origin, "start", end_of_day=False)
     high = window_bound(end, origin, "end", end_of_day=True)
     if low is not None and high is not None and high < low:
-        raise DataError(
-            origin, f"end {end} is before start {start}; expected start <= end"
-        )
+        raise DataError(origin, f"end {end} is before start {start}; expected start <= end")
 
     loaded: dict[str, PriceSeries] = {}
     for ticker in sorted(by_ticker):
@@ -381,9 +383,7 @@ def load_prices(
     return loaded
 
 
-def window_bound(
-    value: str | date | None, origin: Path, name: str, *, end_of_day: bool
-) -> np.datetime64 | None:
+def window_bound(value: str | date | None, origin: Path, name: str, *, end_of_day: bool) -> np.datetime64 | None:
     """Turn a start/end into a comparable bound; a date-only end means the end of that day."""
     if value is None or value == "":
         return None

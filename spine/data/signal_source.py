@@ -69,7 +69,11 @@ class SignalFile:
         complete_bytes = raw[: raw.rfind(b"\n") + 1]
         complete = complete_bytes.decode("utf-8-sig", errors="replace")
         self._header_line = _header_line(complete.splitlines())
-        rows = [line for line in complete.splitlines()[self._header_line or 0 :] if line.strip() and not line.lstrip().startswith("#")]
+        rows = [
+            line
+            for line in complete.splitlines()[self._header_line or 0 :]
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
         # A header with no rows yet is a session waiting for its first signal, not an error.
         waiting = self._header_line is not None and not rows
         self._initial: list[SignalRecord] | None = [] if waiting else load_signals(self.path, tickers=tickers)
@@ -124,7 +128,9 @@ class SignalFile:
         """Validate one appended line with ``load_signals``: a scratch file keeps its line number."""
         header = self._header()
         if header is None:
-            raise _BadRow(f"{self.path}, row {line_number}: the file has no header line; expected datetime, ticker, weight, direction, source_type")
+            raise _BadRow(
+                f"{self.path}, row {line_number}: the file has no header line; expected datetime, ticker, weight, direction, source_type"
+            )
         header_line, header_text = header
         padding = ["" for _ in range(line_number)]
         padding[header_line - 1] = header_text

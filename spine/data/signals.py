@@ -98,7 +98,14 @@ def load_signals(
     bad_source = [i for i, t in enumerate(source_ticker) if t and not is_ticker(str(t))]
     if bad_source:
         i = bad_source[0]
-        raise fail(path, "source_ticker is not a ticker symbol", TICKER_RULE, row=table.row(i), column="source_ticker", value=str(source_ticker[i]))
+        raise fail(
+            path,
+            "source_ticker is not a ticker symbol",
+            TICKER_RULE,
+            row=table.row(i),
+            column="source_ticker",
+            value=str(source_ticker[i]),
+        )
 
     keep = np.ones(len(ticker), dtype=bool)
     if tickers is not None:
@@ -180,8 +187,16 @@ def _signal_rules(
         Rule(not_a_ticker, "ticker", "not a ticker symbol", TICKER_RULE, lambda i: str(ticker[i])),
         unreadable_number(~np.isfinite(weight), "weight", cell("weight"), _FRACTION),
         Rule(outside, "weight", "weight is outside [0, 1]", f"{_FRACTION} (0.1 is 10%)", number_shown(weight)),
-        Rule(~np.isin(direction, DIRECTIONS), "direction", "unknown direction", "expected BUY or SELL", cell("direction")),
-        Rule(~np.isin(source_type, SOURCE_TYPES), "source_type", "unknown source_type", "expected direct or propagated", cell("source_type")),
+        Rule(
+            ~np.isin(direction, DIRECTIONS), "direction", "unknown direction", "expected BUY or SELL", cell("direction")
+        ),
+        Rule(
+            ~np.isin(source_type, SOURCE_TYPES),
+            "source_type",
+            "unknown source_type",
+            "expected direct or propagated",
+            cell("source_type"),
+        ),
     ]
 
 

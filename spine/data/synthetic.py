@@ -85,9 +85,7 @@ def generate_prices(
     if n_bars < 1:
         raise ValueError(f"n_bars must be at least 1 (got {n_bars})")
     if crash_at is not None and not 0 < crash_at < n_bars:
-        raise ValueError(
-            f"crash_at must be a bar index in 1..{n_bars - 1} (got {crash_at})"
-        )
+        raise ValueError(f"crash_at must be a bar index in 1..{n_bars - 1} (got {crash_at})")
     rng = np.random.default_rng(seed)
     n = len(tickers)
     dates = pd.bdate_range(start=start, periods=n_bars, name="datetime")
@@ -162,9 +160,7 @@ def generate_vix(
     closes = np.clip(np.exp(level), 11.0, 35.0)
     if crash_at is not None:
         if not 0 < crash_at < n:
-            raise ValueError(
-                f"crash_at must be an index in 1..{n - 1} (got {crash_at})"
-            )
+            raise ValueError(f"crash_at must be an index in 1..{n - 1} (got {crash_at})")
         peak = rng.uniform(*VIX_CRASH_CLOSE)
         after = np.arange(n - crash_at)
         excess = (peak - closes[crash_at:]) * 0.5 ** (after / 8.0)
@@ -178,9 +174,7 @@ def generate_vix(
     reach = np.abs(rng.normal(0.0, 0.03, size=(2, n)))
     highs = np.ceil(np.maximum(opens, closes) * (1 + reach[0]) * 100) / 100
     lows = np.floor(np.minimum(opens, closes) * (1 - reach[1]) * 100) / 100
-    return pd.DataFrame(
-        {"open": opens, "high": highs, "low": lows, "close": closes}, index=index
-    )
+    return pd.DataFrame({"open": opens, "high": highs, "low": lows, "close": closes}, index=index)
 
 
 def generate_signals(
@@ -207,11 +201,7 @@ def generate_signals(
         dates = prices[ticker].index
         offset = j % every_n_bars
         jitter = rng.integers(-1, 2, size=len(range(offset, len(dates), every_n_bars)))
-        bars = np.unique(
-            np.clip(
-                np.arange(offset, len(dates), every_n_bars) + jitter, 0, len(dates) - 1
-            )
-        )
+        bars = np.unique(np.clip(np.arange(offset, len(dates), every_n_bars) + jitter, 0, len(dates) - 1))
         k = len(bars)
         weight = np.round(rng.uniform(0.05, 0.30, size=k), 2)
         direction = np.where(rng.random(k) < 0.6, "BUY", "SELL")
@@ -228,17 +218,11 @@ def generate_signals(
         propagated = (rng.random(k) < 0.4) & (len(tickers) > 1)
         others = [t for t in tickers if t != ticker] or [ticker]
         source = np.where(rng.random(k) < 0.5, ticker, "").astype(object)
-        source[propagated] = np.asarray(others, dtype=object)[
-            rng.integers(0, len(others), size=propagated.sum())
-        ]
+        source[propagated] = np.asarray(others, dtype=object)[rng.integers(0, len(others), size=propagated.sum())]
         notes = np.where(
             propagated,
-            np.asarray(NOTES_PROPAGATED, dtype=object)[
-                rng.integers(0, len(NOTES_PROPAGATED), size=k)
-            ],
-            np.asarray(NOTES_DIRECT, dtype=object)[
-                rng.integers(0, len(NOTES_DIRECT), size=k)
-            ],
+            np.asarray(NOTES_PROPAGATED, dtype=object)[rng.integers(0, len(NOTES_PROPAGATED), size=k)],
+            np.asarray(NOTES_DIRECT, dtype=object)[rng.integers(0, len(NOTES_DIRECT), size=k)],
         )
         notes = np.where(closing, "close position", notes)
         parts.append(
@@ -267,9 +251,7 @@ def generate_signals(
             ]
         )
     frame = pd.concat(parts, ignore_index=True)
-    return frame.sort_values(["datetime", "ticker"], kind="stable").reset_index(
-        drop=True
-    )
+    return frame.sort_values(["datetime", "ticker"], kind="stable").reset_index(drop=True)
 
 
 # --- the bundled sample --------------------------------------------------------------
@@ -283,9 +265,7 @@ def write_sample(out_dir: str | Path) -> list[Path]:
     """
     out = Path(out_dir)
     crash = sample_crash_at()
-    prices = generate_prices(
-        SAMPLE_TICKERS, SAMPLE_BARS, SAMPLE_START, SAMPLE_SEED, crash
-    )
+    prices = generate_prices(SAMPLE_TICKERS, SAMPLE_BARS, SAMPLE_START, SAMPLE_SEED, crash)
     dates = next(iter(prices.values())).index
     vix = generate_vix(dates, SAMPLE_SEED, crash)
     feed = generate_signals(prices, every_n_bars=5, seed=SAMPLE_SEED, crowd_before=crash)
@@ -295,27 +275,19 @@ def write_sample(out_dir: str | Path) -> list[Path]:
     )
     written = []
     for ticker, frame in prices.items():
-        text = comment + frame.to_csv(
-            date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n"
-        )
+        text = comment + frame.to_csv(date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n")
         written.append(write_text_atomically(out / "prices" / f"{ticker}-sample.csv", text))
     vix_frame = vix.rename(columns=str.upper)
     vix_frame.index.name = "DATE"
     written.append(
         write_text_atomically(
             out / "vix.csv",
-            vix_frame.to_csv(
-                date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n"
-            ),
+            vix_frame.to_csv(date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n"),
         )
     )
-    signal_text = feed.to_csv(
-        index=False, date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n"
-    )
+    signal_text = feed.to_csv(index=False, date_format="%Y-%m-%d", float_format="%.2f", lineterminator="\n")
     written.append(write_text_atomically(out / "signals.csv", signal_text))
     return written
-
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:

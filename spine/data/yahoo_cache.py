@@ -105,9 +105,7 @@ def ensure_cached(
             frame = _merge(frame, _download(ticker, gap_start, gap_end, path))
         if frame is None or frame.empty or not _any_between(frame, first, last):
             raise _nothing_returned(path, ticker, first, last)
-        updates.append(
-            (path, ticker, frame, _union([*covered, *(_capped(*gap) for gap in gaps)]))
-        )
+        updates.append((path, ticker, frame, _union([*covered, *(_capped(*gap) for gap in gaps)])))
     for update in updates:
         _write_cache(*update)
     return paths
@@ -140,17 +138,13 @@ def _normalize(raw: pd.DataFrame | None, ticker: str, path: Path) -> pd.DataFram
     """yfinance's frame (flat or MultiIndex columns) -> naive daily index, our five columns."""
     columns = ["open", "high", "low", "close", "volume"]
     if raw is None or len(raw) == 0:
-        return pd.DataFrame(
-            columns=columns, index=pd.DatetimeIndex([], name="datetime"), dtype=float
-        )
+        return pd.DataFrame(columns=columns, index=pd.DatetimeIndex([], name="datetime"), dtype=float)
     frame = raw.copy()
     if isinstance(frame.columns, pd.MultiIndex):
         frame = _one_ticker(frame, ticker, path)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     if not isinstance(frame.index, pd.DatetimeIndex):
-        date_column = next(
-            (c for c in ("date", "datetime") if c in frame.columns), None
-        )
+        date_column = next((c for c in ("date", "datetime") if c in frame.columns), None)
         frame = frame.set_index(date_column) if date_column else frame
         frame.index = pd.to_datetime(frame.index)
     if frame.index.tz is not None:
@@ -164,9 +158,7 @@ def _normalize(raw: pd.DataFrame | None, ticker: str, path: Path) -> pd.DataFram
     if "volume" not in frame.columns:
         frame["volume"] = np.nan
     frame = frame[columns].apply(pd.to_numeric, errors="coerce").astype(float)
-    frame = frame.dropna(
-        subset=list(PRICE_COLUMNS)
-    )  # Yahoo pads holidays with empty rows
+    frame = frame.dropna(subset=list(PRICE_COLUMNS))  # Yahoo pads holidays with empty rows
     frame = frame[~frame.index.duplicated(keep="last")].sort_index()
     # Adjusted prices are rounded by the vendor, so high can sit a hair below the close.
     frame["high"] = frame[["high", "open", "close"]].max(axis=1)
@@ -227,9 +219,7 @@ def _read_cache(path: Path) -> tuple[pd.DataFrame | None, list[Interval]]:
     return frame, covered
 
 
-def _write_cache(
-    path: Path, ticker: str, frame: pd.DataFrame, covered: list[Interval]
-) -> Path:
+def _write_cache(path: Path, ticker: str, frame: pd.DataFrame, covered: list[Interval]) -> Path:
     """Validate ``frame`` as any price file is validated, then replace ``path`` atomically."""
     series_from_arrays(
         ticker,
@@ -277,9 +267,7 @@ def _tickers(tickers: Sequence[str] | str) -> list[str]:
 def _dates(start: str | date, end: str | date) -> Interval:
     first, last = _day(start, "--start"), _day(end, "--end")
     if last < first:
-        raise DataError(
-            "--end", f"end {last} is before start {first}; expected start <= end"
-        )
+        raise DataError("--end", f"end {last} is before start {first}; expected start <= end")
     return first, last
 
 
@@ -289,9 +277,7 @@ def _day(value: str | date, name: str) -> date:
     try:
         return pd.Timestamp(str(value).strip()).date()
     except (ValueError, TypeError):
-        raise DataError(
-            name, f"not a date (got {value!r}); expected a date like 2020-01-31"
-        ) from None
+        raise DataError(name, f"not a date (got {value!r}); expected a date like 2020-01-31") from None
 
 
 def _capped(first: date, last: date) -> Interval:

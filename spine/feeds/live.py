@@ -53,11 +53,15 @@ class BarPump:
     ) -> None:
         self.session = session
         self.tickers = tuple(t.upper() for t in tickers)
-        self.context = tuple(t.upper() for t in context)  # feeds that are not traded (VIX): released with the day, never awaited
+        self.context = tuple(
+            t.upper() for t in context
+        )  # feeds that are not traded (VIX): released with the day, never awaited
         self.buffer = DayBuffer(self.tickers, rule)
         self.driver = driver
         self.wall_clock = wall_clock
-        self.queues: dict[str, collections.deque[Bar]] = {t: collections.deque() for t in (*self.tickers, *self.context)}
+        self.queues: dict[str, collections.deque[Bar]] = {
+            t: collections.deque() for t in (*self.tickers, *self.context)
+        }
         self._held: list[Any] = []  # non-bar events for the broker, in arrival order
         self.fills_seen = 0
         self.snapshots_seen = 0

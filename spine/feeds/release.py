@@ -34,7 +34,12 @@ class ReleaseRule(Protocol):
 class CalendarRelease:
     """Day D is final at ``release_at`` (exchange time) on the exchange's next session after D."""
 
-    def __init__(self, calendar_code: str = DEFAULT_EXCHANGE, timezone: str = "America/New_York", release_at: time = time(9, 30, 30)) -> None:
+    def __init__(
+        self,
+        calendar_code: str = DEFAULT_EXCHANGE,
+        timezone: str = "America/New_York",
+        release_at: time = time(9, 30, 30),
+    ) -> None:
         try:
             self.calendar = exchange_calendar(calendar_code)
         except ValueError as exc:
@@ -99,7 +104,9 @@ class DayBuffer:
             if self._released_through is not None and bar.day <= self._released_through:
                 self.ignored.append(bar)
                 continue
-            self._pending.setdefault(bar.day, {})[bar.ticker.upper()] = bar  # a later copy of the same day replaces a partial one
+            self._pending.setdefault(bar.day, {})[bar.ticker.upper()] = (
+                bar  # a later copy of the same day replaces a partial one
+            )
 
     def release(self, now: datetime) -> list[ReleasedDay]:
         """The days that are final at ``now`` and complete (or superseded by a complete later day)."""

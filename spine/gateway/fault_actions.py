@@ -77,7 +77,9 @@ class FaultActions:
 
     async def _restore_after(self, seconds: float, data_lost: bool = False) -> None:
         await asyncio.sleep(seconds)
-        code = ErrorCode.CONNECTIVITY_RESTORED_DATA_LOST if data_lost else ErrorCode.CONNECTIVITY_RESTORED_DATA_MAINTAINED
+        code = (
+            ErrorCode.CONNECTIVITY_RESTORED_DATA_LOST if data_lost else ErrorCode.CONNECTIVITY_RESTORED_DATA_MAINTAINED
+        )
         for s in self.sessions.values():
             if s.paused:
                 s._held.insert(0, encode_frame(adapt(msg.error(-1, code, NOTICE_TEXTS[code]), s.version)))
@@ -106,8 +108,11 @@ class FaultActions:
                 del self.sessions[s.client_id]
         order_ids = self.state.order_ids
         order_ids.roll_back(rollback)
-        log.info("fault injection: gateway restart, %d connection(s) dropped, nextValidId rolled back by %d",
-                 len(sessions), order_ids.rollback)
+        log.info(
+            "fault injection: gateway restart, %d connection(s) dropped, nextValidId rolled back by %d",
+            len(sessions),
+            order_ids.rollback,
+        )
         return len(sessions)
 
     def blackhole(self) -> None:
@@ -142,8 +147,14 @@ class FaultActions:
             stocks = [t for t, i in sorted(market.instruments.items()) if not i.is_index]
             symbol = traded[0] if traded else stocks[0]
         execution = engine.external_fill(symbol.upper(), quantity)
-        log.info("%s fill   order 0 ref=- %s %s %g @ %.4f (external) ", f"{market.now:%Y-%m-%d %H:%M}",
-                 execution.instrument.symbol, execution.side, execution.shares, execution.price)
+        log.info(
+            "%s fill   order 0 ref=- %s %s %g @ %.4f (external) ",
+            f"{market.now:%Y-%m-%d %H:%M}",
+            execution.instrument.symbol,
+            execution.side,
+            execution.shares,
+            execution.price,
+        )
         for s in list(self.sessions.values()):
             s.send(msg.exec_details(-1, execution, self.settings.timezone))
             s.send(msg.commission_report(execution))
@@ -151,7 +162,9 @@ class FaultActions:
         self.pushes.push_account()
         return execution
 
-    def reject_next_order(self, code: int = ErrorCode.ORDER_REJECTED, text: str = "rejected by fault injection") -> None:
+    def reject_next_order(
+        self, code: int = ErrorCode.ORDER_REJECTED, text: str = "rejected by fault injection"
+    ) -> None:
         self.faults.next_rejection = Rejection(int(code), text)
 
     def fill_next_order_partially(self, fraction: float = 0.5) -> None:

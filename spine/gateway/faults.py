@@ -36,8 +36,20 @@ from dataclasses import dataclass, field
 
 from spine.core.errors import InputError
 
-FAULT_KINDS = ("ack_delay", "blackhole", "commission_first", "data_lost", "drop", "exec_first", "external_fill",
-               "margin_warning", "partial", "reject", "restart", "silent")
+FAULT_KINDS = (
+    "ack_delay",
+    "blackhole",
+    "commission_first",
+    "data_lost",
+    "drop",
+    "exec_first",
+    "external_fill",
+    "margin_warning",
+    "partial",
+    "reject",
+    "restart",
+    "silent",
+)
 
 FILL_ORDER_STATUS_FIRST = "status_first"
 FILL_ORDER_EXEC_FIRST = "exec_first"
@@ -151,10 +163,16 @@ def parse_fault(item: str) -> ScheduledFault:
 
 
 _EXPECTED = {
-    "drop": "expected no argument", "blackhole": "expected no argument", "exec_first": "expected no argument",
-    "commission_first": "expected no argument", "margin_warning": "expected no argument",
+    "drop": "expected no argument",
+    "blackhole": "expected no argument",
+    "exec_first": "expected no argument",
+    "commission_first": "expected no argument",
+    "margin_warning": "expected no argument",
     "restart": "expected restart or restart=K with K >= 0 ids to roll back",
     "external_fill": "expected external_fill[=SYMBOL[:QTY]] with a non-zero finite QTY",
-    "silent": "expected SECONDS >= 0", "ack_delay": "expected SECONDS >= 0", "data_lost": "expected SECONDS >= 0",
-    "partial": "expected a FRACTION between 0 and 1", "reject": "expected CODE[:TEXT] with an integer CODE",
+    "silent": "expected SECONDS >= 0",
+    "ack_delay": "expected SECONDS >= 0",
+    "data_lost": "expected SECONDS >= 0",
+    "partial": "expected a FRACTION between 0 and 1",
+    "reject": "expected CODE[:TEXT] with an integer CODE",
 }

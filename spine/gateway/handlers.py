@@ -80,14 +80,29 @@ class RequestHandlers:
         }
         self._table.update(ReferenceHandlers(state, self._instrument).table())
         # Requests that need no answer (cancels of what never started, settings, subscriptions to nothing).
-        for ignored in (InMsg.REQ_AUTO_OPEN_ORDERS, InMsg.CANCEL_ACCOUNT_SUMMARY, InMsg.CANCEL_ACCOUNT_UPDATES_MULTI,
-                        InMsg.REQ_MARKET_DATA_TYPE, InMsg.CANCEL_MKT_DEPTH, InMsg.REQ_NEWS_BULLETINS,
-                        InMsg.CANCEL_NEWS_BULLETINS, InMsg.SET_SERVER_LOGLEVEL, InMsg.REPLACE_FA,
-                        InMsg.CANCEL_SCANNER_SUBSCRIPTION, InMsg.CANCEL_FUNDAMENTAL_DATA,
-                        InMsg.CANCEL_CALC_IMPLIED_VOLAT, InMsg.CANCEL_CALC_OPTION_PRICE, InMsg.CANCEL_POSITIONS_MULTI,
-                        InMsg.CANCEL_HISTOGRAM_DATA, InMsg.CANCEL_HEAD_TIMESTAMP, InMsg.CANCEL_PNL,
-                        InMsg.CANCEL_PNL_SINGLE, InMsg.CANCEL_TICK_BY_TICK_DATA, InMsg.CANCEL_WSH_META_DATA,
-                        InMsg.CANCEL_WSH_EVENT_DATA):
+        for ignored in (
+            InMsg.REQ_AUTO_OPEN_ORDERS,
+            InMsg.CANCEL_ACCOUNT_SUMMARY,
+            InMsg.CANCEL_ACCOUNT_UPDATES_MULTI,
+            InMsg.REQ_MARKET_DATA_TYPE,
+            InMsg.CANCEL_MKT_DEPTH,
+            InMsg.REQ_NEWS_BULLETINS,
+            InMsg.CANCEL_NEWS_BULLETINS,
+            InMsg.SET_SERVER_LOGLEVEL,
+            InMsg.REPLACE_FA,
+            InMsg.CANCEL_SCANNER_SUBSCRIPTION,
+            InMsg.CANCEL_FUNDAMENTAL_DATA,
+            InMsg.CANCEL_CALC_IMPLIED_VOLAT,
+            InMsg.CANCEL_CALC_OPTION_PRICE,
+            InMsg.CANCEL_POSITIONS_MULTI,
+            InMsg.CANCEL_HISTOGRAM_DATA,
+            InMsg.CANCEL_HEAD_TIMESTAMP,
+            InMsg.CANCEL_PNL,
+            InMsg.CANCEL_PNL_SINGLE,
+            InMsg.CANCEL_TICK_BY_TICK_DATA,
+            InMsg.CANCEL_WSH_META_DATA,
+            InMsg.CANCEL_WSH_EVENT_DATA,
+        ):
             self._table[ignored] = _ignore
 
     def handler_for(self, msg_id: int) -> Handler | None:
@@ -120,8 +135,13 @@ class RequestHandlers:
         handler = self.handler_for(msg_id)
         if handler is None:
             log.warning("unsupported or malformed message from %s: %r", session.peer, fields[:3])
-            session.send(msg.error(request_id(msg_id, fields), ErrorCode.VALIDATION_ERROR,
-                                   f"Error validating request:-'{msg_id}' : cause - unsupported message {msg_id}"))
+            session.send(
+                msg.error(
+                    request_id(msg_id, fields),
+                    ErrorCode.VALIDATION_ERROR,
+                    f"Error validating request:-'{msg_id}' : cause - unsupported message {msg_id}",
+                )
+            )
             return
         if session.client_id is None and msg_id != InMsg.START_API:
             session.send(msg.error(-1, ErrorCode.VALIDATION_ERROR, "Error validating request: startApi expected first"))
@@ -132,8 +152,13 @@ class RequestHandlers:
                 await result
         except (ValueError, IndexError, KeyError, ArithmeticError) as exc:
             log.warning("malformed message %s from %s: %s", msg_id, session.peer, exc)
-            session.send(msg.error(request_id(msg_id, fields), ErrorCode.VALIDATION_ERROR,
-                                   f"Error validating request:-'{msg_id}' : cause - {exc}"))
+            session.send(
+                msg.error(
+                    request_id(msg_id, fields),
+                    ErrorCode.VALIDATION_ERROR,
+                    f"Error validating request:-'{msg_id}' : cause - {exc}",
+                )
+            )
 
     # -- session ----------------------------------------------------------------------------
 
@@ -198,7 +223,9 @@ class RequestHandlers:
         values = account.values(market.marks())
         for tag in tags:
             if tag in values:
-                session.send(msg.account_summary(req_id, account.code, tag, format_money(values[tag]), account.currency))
+                session.send(
+                    msg.account_summary(req_id, account.code, tag, format_money(values[tag]), account.currency)
+                )
             elif tag == "AccountType":
                 session.send(msg.account_summary(req_id, account.code, tag, "INDIVIDUAL", ""))
         session.send(msg.account_summary_end(req_id))
@@ -214,8 +241,11 @@ class RequestHandlers:
         self.state.order_ids.order_arrived()
         if self.state.faults.take_blackhole():
             self.state.faults.swallowed.append(request.order_id)
-            log.info("fault injection: blackhole took order %d of client %d (never answered)", request.order_id,
-                     session.client_id)
+            log.info(
+                "fault injection: blackhole took order %d of client %d (never answered)",
+                request.order_id,
+                session.client_id,
+            )
             return
         delay = self.state.faults.ack_delay_secs
         if delay > 0:
@@ -263,7 +293,8 @@ class RequestHandlers:
         req_id = r.integer("reqId")
         flt = parse_execution_filter(r)
         chosen = [
-            e for e in self.state.engine.executions
+            e
+            for e in self.state.engine.executions
             if (not flt.client_id or e.client_id == flt.client_id)
             and (not flt.account or e.account == flt.account)
             and (not flt.symbol or e.instrument.symbol == flt.symbol)
@@ -289,8 +320,9 @@ class RequestHandlers:
         if found is not None and contract.currency not in ("", found.currency):
             found = None
         if found is None:
-            session.send(msg.error(req_id, ErrorCode.NO_SECURITY_DEFINITION,
-                                   NOTICE_TEXTS[ErrorCode.NO_SECURITY_DEFINITION]))
+            session.send(
+                msg.error(req_id, ErrorCode.NO_SECURITY_DEFINITION, NOTICE_TEXTS[ErrorCode.NO_SECURITY_DEFINITION])
+            )
         return found
 
     def req_contract_details(self, session: ClientConnection, fields: list[str]) -> None:
@@ -309,16 +341,24 @@ class RequestHandlers:
         if inst is None:
             return
         if inst.is_index and req.what_to_show.strip().upper() not in ("TRADES", ""):
-            session.send(msg.error(req.req_id, ErrorCode.HISTORICAL_DATA_ERROR,
-                                   f"Historical Market Data Service error message:no {req.what_to_show} data for "
-                                   f"the index {inst.symbol}: an index has a value, not quotes (use TRADES)"))
+            session.send(
+                msg.error(
+                    req.req_id,
+                    ErrorCode.HISTORICAL_DATA_ERROR,
+                    f"Historical Market Data Service error message:no {req.what_to_show} data for "
+                    f"the index {inst.symbol}: an index has a value, not quotes (use TRADES)",
+                )
+            )
             return
         try:
             end = market.history_end(req.end, inst.symbol)
             answer = history.bars(inst.symbol, end, req.duration, req.bar_size, req.what_to_show, req.format_date)
         except (HistoryError, ValueError) as exc:
-            session.send(msg.error(req.req_id, ErrorCode.HISTORICAL_DATA_ERROR,
-                                   f"Historical Market Data Service error message:{exc}"))
+            session.send(
+                msg.error(
+                    req.req_id, ErrorCode.HISTORICAL_DATA_ERROR, f"Historical Market Data Service error message:{exc}"
+                )
+            )
             return
         zone = self.state.settings.timezone
         end_text = msg.ib_time(market.to_datetime(end), zone)

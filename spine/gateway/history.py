@@ -35,8 +35,26 @@ from spine.data.prices import PriceSeries
 WHAT_TO_SHOW = ("TRADES", "MIDPOINT", "BID", "ASK")
 PERIOD_BAR_SIZES = {"1 day": "D", "1 week": "W", "1 month": "M"}
 SUB_DAY_BAR_SIZES = frozenset(
-    {"1 secs", "5 secs", "10 secs", "15 secs", "30 secs", "1 min", "2 mins", "3 mins", "5 mins", "10 mins",
-     "15 mins", "20 mins", "30 mins", "1 hour", "2 hours", "3 hours", "4 hours", "8 hours"}
+    {
+        "1 secs",
+        "5 secs",
+        "10 secs",
+        "15 secs",
+        "30 secs",
+        "1 min",
+        "2 mins",
+        "3 mins",
+        "5 mins",
+        "10 mins",
+        "15 mins",
+        "20 mins",
+        "30 mins",
+        "1 hour",
+        "2 hours",
+        "3 hours",
+        "4 hours",
+        "8 hours",
+    }
 )
 _DURATION_UNITS = {"S": "seconds", "D": "days", "W": "weeks", "M": "months", "Y": "years"}
 
@@ -45,8 +63,15 @@ class HistoryError(InputError, ValueError):
     """A request a real gateway answers with error 162; the text is IB's message after the prefix."""
 
 
-def bars_like(series: PriceSeries, dates: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
-              close: np.ndarray, volume: np.ndarray) -> PriceSeries:
+def bars_like(
+    series: PriceSeries,
+    dates: np.ndarray,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    volume: np.ndarray,
+) -> PriceSeries:
     """New bars of ``series``'s ticker and file (resampled, shifted or sliced), read-only like every series."""
     arrays = [array.view() for array in (dates, open_, high, low, close, volume)]  # views: the inputs stay as they are
     for array in arrays:
@@ -56,8 +81,15 @@ def bars_like(series: PriceSeries, dates: np.ndarray, open_: np.ndarray, high: n
 
 def bar_slice(series: PriceSeries, lo: int, hi: int) -> PriceSeries:
     """Bars ``lo`` up to (not including) ``hi`` of a series."""
-    return bars_like(series, series.dates[lo:hi], series.open[lo:hi], series.high[lo:hi], series.low[lo:hi],
-                     series.close[lo:hi], series.volume[lo:hi])
+    return bars_like(
+        series,
+        series.dates[lo:hi],
+        series.open[lo:hi],
+        series.high[lo:hi],
+        series.low[lo:hi],
+        series.close[lo:hi],
+        series.volume[lo:hi],
+    )
 
 
 def parse_duration(text: str) -> tuple[int, str]:
@@ -69,7 +101,7 @@ def parse_duration(text: str) -> tuple[int, str]:
 
 
 def bar_period(bar_size: str, intraday: bool) -> str | None:
-    """"D", "W" or "M" for a period bar size; None for the file's own bars (intraday files only)."""
+    """ "D", "W" or "M" for a period bar size; None for the file's own bars (intraday files only)."""
     size = " ".join(bar_size.strip().lower().split())
     if size in PERIOD_BAR_SIZES:
         return PERIOD_BAR_SIZES[size]
@@ -104,8 +136,10 @@ def resample(table: PriceSeries, period: str) -> PriceSeries:
     return bars_like(
         table,
         dates=table.dates[starts].astype("datetime64[D]").astype(table.dates.dtype),
-        open_=table.open[starts], high=np.maximum.reduceat(table.high, starts),
-        low=np.minimum.reduceat(table.low, starts), close=table.close[ends],
+        open_=table.open[starts],
+        high=np.maximum.reduceat(table.high, starts),
+        low=np.minimum.reduceat(table.low, starts),
+        close=table.close[ends],
         volume=np.add.reduceat(table.volume, starts),
     )
 
@@ -116,8 +150,15 @@ def shift_quotes(table: PriceSeries, what: str, half_spread: float) -> PriceSeri
         return table
     factor = 1.0 - half_spread if what == "BID" else 1.0 + half_spread if what == "ASK" else 1.0
     unknown = np.full(len(table), math.nan)
-    return bars_like(table, table.dates, np.round(table.open * factor, 6), np.round(table.high * factor, 6),
-                     np.round(table.low * factor, 6), np.round(table.close * factor, 6), unknown)
+    return bars_like(
+        table,
+        table.dates,
+        np.round(table.open * factor, 6),
+        np.round(table.high * factor, 6),
+        np.round(table.low * factor, 6),
+        np.round(table.close * factor, 6),
+        unknown,
+    )
 
 
 def _num(value: float) -> str:
@@ -140,9 +181,20 @@ def encode_rows(table: PriceSeries, format_date: int, intraday: bool, zone: str)
     wap = (table.high + table.low + table.close) / 3.0
     rows = []
     for i, label in enumerate(labels):
-        rows.append("\0".join((label, _num(float(table.open[i])), _num(float(table.high[i])),
-                               _num(float(table.low[i])), _num(float(table.close[i])), _num(float(table.volume[i])),
-                               _num(float(wap[i])), "-1" if math.isnan(table.volume[i]) else "0")))
+        rows.append(
+            "\0".join(
+                (
+                    label,
+                    _num(float(table.open[i])),
+                    _num(float(table.high[i])),
+                    _num(float(table.low[i])),
+                    _num(float(table.close[i])),
+                    _num(float(table.volume[i])),
+                    _num(float(wap[i])),
+                    "-1" if math.isnan(table.volume[i]) else "0",
+                )
+            )
+        )
     return rows
 
 
@@ -184,8 +236,9 @@ class HistoryService:
             lo = 0  # a duration longer than pandas' calendar: everything up to the end
         return bar_slice(table, lo, upto)
 
-    def bars(self, ticker: str, end: np.datetime64, duration: str, bar_size: str, what: str,
-             format_date: int) -> HistoryAnswer:
+    def bars(
+        self, ticker: str, end: np.datetime64, duration: str, bar_size: str, what: str, format_date: int
+    ) -> HistoryAnswer:
         what = what.strip().upper()
         if what not in WHAT_TO_SHOW:
             raise HistoryError(f"whatToShow {what!r} is not available: the simulator serves {', '.join(WHAT_TO_SHOW)}")
@@ -196,7 +249,7 @@ class HistoryService:
         if period == "D" and not self.intraday or period is None:
             table = shift_quotes(raw, what, self.half_spread)
             lo = int(np.searchsorted(self.series[ticker].dates, raw.dates[0], side="left"))
-            rows = self._cached_rows(ticker, what, format_date)[lo:lo + len(raw)]
+            rows = self._cached_rows(ticker, what, format_date)[lo : lo + len(raw)]
             return HistoryAnswer(table, "\0".join(rows))
         table = shift_quotes(resample(raw, period), what, self.half_spread)
         return HistoryAnswer(table, "\0".join(encode_rows(table, format_date, False, self.zone)))

@@ -62,8 +62,9 @@ class Instrument:
 
 def index_instrument(symbol: str, con_id: int, currency: str) -> Instrument:
     """An index as IB describes the VIX: IND on CBOE, no primary listing elsewhere."""
-    return Instrument(symbol=symbol, con_id=con_id, currency=currency, exchange="CBOE", primary_exchange="CBOE",
-                      sec_type="IND")
+    return Instrument(
+        symbol=symbol, con_id=con_id, currency=currency, exchange="CBOE", primary_exchange="CBOE", sec_type="IND"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +99,17 @@ class HistoricalBar:
 class MarketClock:
     """Replays the bars of several tickers on one timeline; see the module docstring."""
 
-    def __init__(self, series: Mapping[str, PriceSeries], currency: str = "USD", timezone: str = DEFAULT_TIMEZONE, *,
-                 history_upto_clock: bool = True, start: str | None = None, end: str | None = None,
-                 indices: Sequence[str] = ()):
+    def __init__(
+        self,
+        series: Mapping[str, PriceSeries],
+        currency: str = "USD",
+        timezone: str = DEFAULT_TIMEZONE,
+        *,
+        history_upto_clock: bool = True,
+        start: str | None = None,
+        end: str | None = None,
+        indices: Sequence[str] = (),
+    ):
         # ``history_upto_clock`` is accepted for old callers and ignored: history always stops at the clock.
         if not series:
             raise InputError("the gateway needs at least one price file (--data)")
@@ -140,9 +149,17 @@ class MarketClock:
         self.intraday = any(bool((s.dates.astype("datetime64[D]") != s.dates).any()) for s in self.series.values())
 
     @classmethod
-    def from_paths(cls, paths: Sequence[str | Path], currency: str = "USD", timezone: str = DEFAULT_TIMEZONE, *,
-                   history_upto_clock: bool = True, start: str | None = None, end: str | None = None,
-                   indices: Sequence[str] = ()) -> MarketClock:
+    def from_paths(
+        cls,
+        paths: Sequence[str | Path],
+        currency: str = "USD",
+        timezone: str = DEFAULT_TIMEZONE,
+        *,
+        history_upto_clock: bool = True,
+        start: str | None = None,
+        end: str | None = None,
+        indices: Sequence[str] = (),
+    ) -> MarketClock:
         return cls(load_prices(paths), currency=currency, timezone=timezone, start=start, end=end, indices=indices)
 
     # -- the clock ------------------------------------------------------------------------
@@ -227,8 +244,9 @@ class MarketClock:
             except (KeyError, ValueError):
                 raise ValueError(f"unknown time zone {head[2]!r} in endDateTime {text!r}") from None
         try:
-            moment = datetime.strptime(" ".join(head[:2]) if len(head) >= 2 else head[0],
-                                       "%Y%m%d %H:%M:%S" if len(head) >= 2 else "%Y%m%d")
+            moment = datetime.strptime(
+                " ".join(head[:2]) if len(head) >= 2 else head[0], "%Y%m%d %H:%M:%S" if len(head) >= 2 else "%Y%m%d"
+            )
         except ValueError:
             raise ValueError(f"endDateTime {text!r}: expected 'YYYYMMDD HH:MM:SS [zone]' or ''") from None
         local = moment.replace(tzinfo=zone).astimezone(self.timezone).replace(tzinfo=None)
@@ -247,8 +265,13 @@ class MarketClock:
 
     @staticmethod
     def _bar_of(table: PriceSeries, i: int) -> Bar:
-        return Bar(float(table.open[i]), float(table.high[i]), float(table.low[i]), float(table.close[i]),
-                   float(table.volume[i]))
+        return Bar(
+            float(table.open[i]),
+            float(table.high[i]),
+            float(table.low[i]),
+            float(table.close[i]),
+            float(table.volume[i]),
+        )
 
 
 def _window_date(text: str, flag: str) -> np.datetime64:

@@ -32,8 +32,19 @@ ORDER_TYPES = "LMT,MKT,STP,STP LMT"
 
 def _contract(inst: Instrument, exchange: str | None = None) -> Fields:
     """conId symbol secType lastTradeDate strike right multiplier exchange currency localSymbol tradingClass."""
-    return [inst.con_id, inst.symbol, inst.sec_type, "", 0.0, "", "", exchange or inst.exchange, inst.currency,
-            inst.symbol, inst.trading_class]
+    return [
+        inst.con_id,
+        inst.symbol,
+        inst.sec_type,
+        "",
+        0.0,
+        "",
+        "",
+        exchange or inst.exchange,
+        inst.currency,
+        inst.symbol,
+        inst.trading_class,
+    ]
 
 
 def ib_time(moment: datetime, zone: str) -> str:
@@ -69,15 +80,29 @@ def account_value(key: str, value: str, currency: str, account: str) -> Fields:
 
 
 def portfolio_value(
-    inst: Instrument, position: float, price: float, value: Decimal, avg_cost: Decimal, unrealized: Decimal,
-    realized: Decimal, account: str,
+    inst: Instrument,
+    position: float,
+    price: float,
+    value: Decimal,
+    avg_cost: Decimal,
+    unrealized: Decimal,
+    realized: Decimal,
+    account: str,
 ) -> Fields:
     """updatePortfolio: strict 20 fields; the six numbers must never be empty."""
     c = _contract(inst)
     head = [c[0], c[1], c[2], c[3], c[4], c[5], c[6], inst.primary_exchange, c[8], c[9], c[10]]
     return [
-        OutMsg.PORTFOLIO_VALUE, 8, *head, repr(float(position)), repr(float(price)), format_money(value),
-        format_price(avg_cost), format_money(unrealized), format_money(realized), account,
+        OutMsg.PORTFOLIO_VALUE,
+        8,
+        *head,
+        repr(float(position)),
+        repr(float(price)),
+        format_money(value),
+        format_price(avg_cost),
+        format_money(unrealized),
+        format_money(realized),
+        account,
     ]
 
 
@@ -121,8 +146,18 @@ def order_status(order: WorkingOrder) -> Fields:
     """orderStatus: no version field since v131."""
     r = order.request
     return [
-        OutMsg.ORDER_STATUS, r.order_id, order.status, order.filled, order.remaining, order.avg_fill_price,
-        order.perm_id, r.parent_id, order.last_fill_price, r.client_id, "", 0.0,
+        OutMsg.ORDER_STATUS,
+        r.order_id,
+        order.status,
+        order.filled,
+        order.remaining,
+        order.avg_fill_price,
+        order.perm_id,
+        r.parent_id,
+        order.last_fill_price,
+        r.client_id,
+        "",
+        0.0,
     ]
 
 
@@ -132,10 +167,20 @@ def _what_if_state(preview: Preview | None) -> Fields:
         return ["", "", "", "", "", "", "", "", "", "", "", "", "", ""]
     p = preview
     return [
-        format_money(p.init_margin_before), format_money(p.init_margin_before), format_money(p.equity_before),
-        format_money(p.init_margin_change), format_money(p.init_margin_change), format_money(p.equity_change),
-        format_money(p.init_margin_after), format_money(p.init_margin_after), format_money(p.equity_after),
-        p.commission, p.commission, p.commission, "USD", p.warning,
+        format_money(p.init_margin_before),
+        format_money(p.init_margin_before),
+        format_money(p.equity_before),
+        format_money(p.init_margin_change),
+        format_money(p.init_margin_change),
+        format_money(p.equity_change),
+        format_money(p.init_margin_after),
+        format_money(p.init_margin_after),
+        format_money(p.equity_after),
+        p.commission,
+        p.commission,
+        p.commission,
+        "USD",
+        p.warning,
     ]
 
 
@@ -143,30 +188,110 @@ def open_order(order: WorkingOrder, account: str, preview: Preview | None = None
     """openOrder at v178: 127 fields for a plain (non-combo, non-algo) order; a what-if answer with ``preview``."""
     r = order.request
     fields: Fields = [
-        OutMsg.OPEN_ORDER, r.order_id, *_contract(order.instrument),  # 0-12
-        r.action, order.quantity, r.order_type, r.limit_price, r.stop_price, r.tif, r.oca_group,  # 13-19
-        r.account or account, "O", 0, r.order_ref, r.client_id, order.perm_id, r.outside_rth,  # 20-26
-        False, 0.0, "", "", "", "", "",  # 27 hidden .. 33 faPercentage
-        "", "", "", "", "", 0, "", -1,  # 34 modelCode .. 41 exemptCode
-        0, "", "", "", "", "", 0,  # 42 auctionStrategy .. 48 displaySize
-        False, False, False, "", r.oca_type, False, False, "",  # 49 blockOrder .. 56 nbboPriceCap
-        r.parent_id, 0, "", 0, "", "",  # 57 parentId .. 62 deltaNeutralAuxPrice
-        False, 0, "", "", "", 0, "",  # 63 continuousUpdate .. 69 comboLegsDescrip
-        0, 0, 0,  # 70-72 combo legs, order combo legs, smart routing params
-        "", "", "",  # 73-75 scale fields (increment unset: no extra fields)
+        OutMsg.OPEN_ORDER,
+        r.order_id,
+        *_contract(order.instrument),  # 0-12
+        r.action,
+        order.quantity,
+        r.order_type,
+        r.limit_price,
+        r.stop_price,
+        r.tif,
+        r.oca_group,  # 13-19
+        r.account or account,
+        "O",
+        0,
+        r.order_ref,
+        r.client_id,
+        order.perm_id,
+        r.outside_rth,  # 20-26
+        False,
+        0.0,
+        "",
+        "",
+        "",
+        "",
+        "",  # 27 hidden .. 33 faPercentage
+        "",
+        "",
+        "",
+        "",
+        "",
+        0,
+        "",
+        -1,  # 34 modelCode .. 41 exemptCode
+        0,
+        "",
+        "",
+        "",
+        "",
+        "",
+        0,  # 42 auctionStrategy .. 48 displaySize
+        False,
+        False,
+        False,
+        "",
+        r.oca_type,
+        False,
+        False,
+        "",  # 49 blockOrder .. 56 nbboPriceCap
+        r.parent_id,
+        0,
+        "",
+        0,
+        "",
+        "",  # 57 parentId .. 62 deltaNeutralAuxPrice
+        False,
+        0,
+        "",
+        "",
+        "",
+        0,
+        "",  # 63 continuousUpdate .. 69 comboLegsDescrip
+        0,
+        0,
+        0,  # 70-72 combo legs, order combo legs, smart routing params
+        "",
+        "",
+        "",  # 73-75 scale fields (increment unset: no extra fields)
         "",  # 76 hedgeType
-        False, "", "", False,  # 77 optOutSmartRouting .. 80 notHeld
+        False,
+        "",
+        "",
+        False,  # 77 optOutSmartRouting .. 80 notHeld
         0,  # 81 deltaNeutralContractPresent
         "",  # 82 algoStrategy
-        False, preview is not None, order.status,  # 83 solicited, 84 whatIf, 85 OrderState.status
+        False,
+        preview is not None,
+        order.status,  # 83 solicited, 84 whatIf, 85 OrderState.status
         *_what_if_state(preview),  # 86-94 margin before/change/after, 95 commission .. 99 warningText
-        False, False,  # 100 randomizeSize, 101 randomizePrice
+        False,
+        False,  # 100 randomizeSize, 101 randomizePrice
         0,  # 102 conditionsCount
-        "", "", "", "", "", "",  # 103 adjustedOrderType .. 108 adjustedStopLimitPrice
-        "", 0, "", "", "",  # 109 adjustedTrailingAmount .. 113 softDollarTier.displayName
-        "", False, False, "", False,  # 114 cashQty .. 118 usePriceMgmtAlgo
-        "", False, False,  # 119 duration, 120 postToAts, 121 autoCancelParent
-        "", "", "", "", "",  # 122 minTradeQty .. 126 midOffsetAtHalf
+        "",
+        "",
+        "",
+        "",
+        "",
+        "",  # 103 adjustedOrderType .. 108 adjustedStopLimitPrice
+        "",
+        0,
+        "",
+        "",
+        "",  # 109 adjustedTrailingAmount .. 113 softDollarTier.displayName
+        "",
+        False,
+        False,
+        "",
+        False,  # 114 cashQty .. 118 usePriceMgmtAlgo
+        "",
+        False,
+        False,  # 119 duration, 120 postToAts, 121 autoCancelParent
+        "",
+        "",
+        "",
+        "",
+        "",  # 122 minTradeQty .. 126 midOffsetAtHalf
     ]
     return fields
 
@@ -180,21 +305,92 @@ def completed_order(order: WorkingOrder, account: str, zone: str) -> Fields:
     r = order.request
     done = ib_time(order.completed_time, zone) if order.completed_time else ""
     return [
-        OutMsg.COMPLETED_ORDER, *_contract(order.instrument),  # 0-11
-        r.action, order.quantity, r.order_type, r.limit_price, r.stop_price, r.tif, r.oca_group,  # 12-18
-        r.account or account, "O", 0, r.order_ref, order.perm_id, r.outside_rth, False, 0.0, "",  # 19-27
-        "", "", "",  # 28 faGroup .. 30 faPercentage
-        "", "", "", "", "", 0, "", -1,  # 31 modelCode .. 38 exemptCode
-        "", "", "", "", "", 0, False, False,  # 39 startingPrice .. 46 allOrNone
-        "", r.oca_type, 0, "", 0, "", "",  # 47 minQty .. 53 deltaNeutralAuxPrice
-        False, 0, "", "", "",  # 54 continuousUpdate .. 58 comboLegsDescrip
-        0, 0, 0, "", "", "",  # 59 comboLegsCount .. 64 scalePriceIncrement
-        "", "", "", False, 0, "", False,  # 65 hedgeType .. 71 solicited
-        order.status, False, False, 0,  # 72 status .. 75 conditionsCount
-        "", "", "", False, False, "", order.filled,  # 76 trailStopPrice .. 82 filledQuantity
-        0, False, "", False, False, 0,  # 83 refFuturesConId .. 88 parentPermId
-        done, order.completed_status or order.status,  # 89 completedTime, 90 completedStatus
-        "", "", "", "", "",  # 91 minTradeQty .. 95 midOffsetAtHalf
+        OutMsg.COMPLETED_ORDER,
+        *_contract(order.instrument),  # 0-11
+        r.action,
+        order.quantity,
+        r.order_type,
+        r.limit_price,
+        r.stop_price,
+        r.tif,
+        r.oca_group,  # 12-18
+        r.account or account,
+        "O",
+        0,
+        r.order_ref,
+        order.perm_id,
+        r.outside_rth,
+        False,
+        0.0,
+        "",  # 19-27
+        "",
+        "",
+        "",  # 28 faGroup .. 30 faPercentage
+        "",
+        "",
+        "",
+        "",
+        "",
+        0,
+        "",
+        -1,  # 31 modelCode .. 38 exemptCode
+        "",
+        "",
+        "",
+        "",
+        "",
+        0,
+        False,
+        False,  # 39 startingPrice .. 46 allOrNone
+        "",
+        r.oca_type,
+        0,
+        "",
+        0,
+        "",
+        "",  # 47 minQty .. 53 deltaNeutralAuxPrice
+        False,
+        0,
+        "",
+        "",
+        "",  # 54 continuousUpdate .. 58 comboLegsDescrip
+        0,
+        0,
+        0,
+        "",
+        "",
+        "",  # 59 comboLegsCount .. 64 scalePriceIncrement
+        "",
+        "",
+        "",
+        False,
+        0,
+        "",
+        False,  # 65 hedgeType .. 71 solicited
+        order.status,
+        False,
+        False,
+        0,  # 72 status .. 75 conditionsCount
+        "",
+        "",
+        "",
+        False,
+        False,
+        "",
+        order.filled,  # 76 trailStopPrice .. 82 filledQuantity
+        0,
+        False,
+        "",
+        False,
+        False,
+        0,  # 83 refFuturesConId .. 88 parentPermId
+        done,
+        order.completed_status or order.status,  # 89 completedTime, 90 completedStatus
+        "",
+        "",
+        "",
+        "",
+        "",  # 91 minTradeQty .. 95 midOffsetAtHalf
     ]
 
 
@@ -206,9 +402,28 @@ def exec_details(req_id: int, execution: Execution, zone: str) -> Fields:
     """execDetails at v178: 32 fields ending with pendingPriceRevision; reqId -1 for a live fill."""
     e = execution
     return [
-        OutMsg.EXECUTION_DATA, req_id, e.order_id, *_contract(e.instrument),
-        e.exec_id, ib_time(e.time, zone), e.account, "SIMX", e.side, e.shares, e.price, e.perm_id, e.client_id,
-        0, e.cum_qty, e.avg_price, e.order_ref, "", "", "", 0, False,
+        OutMsg.EXECUTION_DATA,
+        req_id,
+        e.order_id,
+        *_contract(e.instrument),
+        e.exec_id,
+        ib_time(e.time, zone),
+        e.account,
+        "SIMX",
+        e.side,
+        e.shares,
+        e.price,
+        e.perm_id,
+        e.client_id,
+        0,
+        e.cum_qty,
+        e.avg_price,
+        e.order_ref,
+        "",
+        "",
+        "",
+        0,
+        False,
     ]
 
 
@@ -220,8 +435,14 @@ def commission_report(execution: Execution) -> Fields:
     """commissionReport: strict 8 fields."""
     e = execution
     return [
-        OutMsg.COMMISSION_REPORT, 1, e.exec_id, format_money(e.commission), e.currency,
-        format_money(e.realized_pnl), "", "",
+        OutMsg.COMMISSION_REPORT,
+        1,
+        e.exec_id,
+        format_money(e.commission),
+        e.currency,
+        format_money(e.realized_pnl),
+        "",
+        "",
     ]
 
 
@@ -233,11 +454,46 @@ def contract_data(req_id: int, inst: Instrument, zone: str) -> Fields:
     order_types = "" if inst.is_index else ORDER_TYPES
     stock_type = "" if inst.is_index else "COMMON"
     return [
-        OutMsg.CONTRACT_DATA, req_id, inst.symbol, inst.sec_type, "", 0.0, "", inst.exchange, inst.currency,
-        inst.symbol, inst.symbol, inst.trading_class, inst.con_id, inst.min_tick,
-        "", order_types, inst.exchange, 1, 0, inst.symbol, inst.primary_exchange, "", "", "", "", zone,
-        "", "", "", "", 0,  # tradingHours, liquidHours, evRule, evMultiplier, secIdListCount
-        1, "", "", "26", "", stock_type, "1", "1", "1",
+        OutMsg.CONTRACT_DATA,
+        req_id,
+        inst.symbol,
+        inst.sec_type,
+        "",
+        0.0,
+        "",
+        inst.exchange,
+        inst.currency,
+        inst.symbol,
+        inst.symbol,
+        inst.trading_class,
+        inst.con_id,
+        inst.min_tick,
+        "",
+        order_types,
+        inst.exchange,
+        1,
+        0,
+        inst.symbol,
+        inst.primary_exchange,
+        "",
+        "",
+        "",
+        "",
+        zone,
+        "",
+        "",
+        "",
+        "",
+        0,  # tradingHours, liquidHours, evRule, evMultiplier, secIdListCount
+        1,
+        "",
+        "",
+        "26",
+        "",
+        stock_type,
+        "1",
+        "1",
+        "1",
     ]
 
 
@@ -261,16 +517,32 @@ def historical_data_update(req_id: int, table: PriceSeries, format_date: int, zo
     """keepUpToDate's updating bar: note the order open, close, high, low, then wap, volume."""
     stamp = pd.Timestamp(table.dates[-1])
     label = str(int(stamp.tz_localize(zone).timestamp())) if format_date == 2 else f"{stamp:%Y%m%d}"
-    o, h, lo, c, v = (float(table.open[-1]), float(table.high[-1]), float(table.low[-1]), float(table.close[-1]),
-                      float(table.volume[-1]))
+    o, h, lo, c, v = (
+        float(table.open[-1]),
+        float(table.high[-1]),
+        float(table.low[-1]),
+        float(table.close[-1]),
+        float(table.volume[-1]),
+    )
     return [OutMsg.HISTORICAL_DATA_UPDATE, req_id, -1, label, o, c, h, lo, (h + lo + c) / 3.0, _volume(v)]
 
 
 def real_time_bar(req_id: int, hb: HistoricalBar) -> Fields:
     b = hb.bar
     wap = (b.high + b.low + b.close) / 3.0
-    return [OutMsg.REAL_TIME_BARS, 3, req_id, int(hb.time.timestamp()), b.open, b.high, b.low, b.close,
-            _volume(b.volume), wap, 0]
+    return [
+        OutMsg.REAL_TIME_BARS,
+        3,
+        req_id,
+        int(hb.time.timestamp()),
+        b.open,
+        b.high,
+        b.low,
+        b.close,
+        _volume(b.volume),
+        wap,
+        0,
+    ]
 
 
 def market_data_type(req_id: int, data_type: int) -> Fields:
@@ -341,8 +613,16 @@ def pnl_single(req_id: int, position: float, daily: float, unrealized: float, re
 
 
 def position_multi(req_id: int, account: str, inst: Instrument, quantity: float, avg_cost: Decimal) -> Fields:
-    return [OutMsg.POSITION_MULTI, 1, req_id, account, *_contract(inst), repr(float(quantity)), format_price(avg_cost),
-            ""]
+    return [
+        OutMsg.POSITION_MULTI,
+        1,
+        req_id,
+        account,
+        *_contract(inst),
+        repr(float(quantity)),
+        format_price(avg_cost),
+        "",
+    ]
 
 
 def position_multi_end(req_id: int) -> Fields:

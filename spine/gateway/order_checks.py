@@ -34,8 +34,11 @@ def validate_order(req: OrderRequest) -> str:
     if req.order_type in ("STP", "STP LMT") and req.stop_price is None:
         return "a stop (aux) price is required"
     for name, price in (("limit", req.limit_price), ("stop", req.stop_price)):
-        if price is None or (name == "limit" and req.order_type not in ("LMT", "STP LMT")) or (
-                name == "stop" and req.order_type not in ("STP", "STP LMT")):
+        if (
+            price is None
+            or (name == "limit" and req.order_type not in ("LMT", "STP LMT"))
+            or (name == "stop" and req.order_type not in ("STP", "STP LMT"))
+        ):
             continue
         if not math.isfinite(price) or not MIN_PRICE <= price <= MAX_PRICE:
             return f"The {name} price {price!r} is not a valid price (expected {MIN_PRICE}..{MAX_PRICE:,.0f})"

@@ -44,8 +44,9 @@ log = logging.getLogger("spine.gateway")
 class OrderEngine:
     """Every order of the account, held, working and finished; see the module docstring."""
 
-    def __init__(self, account: Account, market: MarketClock, fill_model: FillModel, faults: Faults,
-                 listener: OrderListener) -> None:
+    def __init__(
+        self, account: Account, market: MarketClock, fill_model: FillModel, faults: Faults, listener: OrderListener
+    ) -> None:
         self.account = account
         self.market = market
         self.fill_model = fill_model
@@ -123,8 +124,12 @@ class OrderEngine:
                 self._reject(root, inst, ErrorCode.ORDER_REJECTED, affordable)
                 for child in family[1:]:
                     self.retired_ids.add((client, child.order_id))
-                    self.listener.order_error(client, child.order_id, ErrorCode.ORDER_CANCELLED,
-                                              "Order Canceled - reason:parent order rejected")
+                    self.listener.order_error(
+                        client,
+                        child.order_id,
+                        ErrorCode.ORDER_CANCELLED,
+                        "Order Canceled - reason:parent order rejected",
+                    )
                 return
         for r in family:
             self._activate(r)
@@ -158,8 +163,9 @@ class OrderEngine:
         if estimate is None:
             estimate = bar.close if bar is not None else 0.0
         commission = self.fill_model.commission(req.quantity, estimate)
-        verdict = self.account.check_affordable(req.symbol.upper(), req.action, req.quantity, estimate, commission,
-                                                self.market.marks())
+        verdict = self.account.check_affordable(
+            req.symbol.upper(), req.action, req.quantity, estimate, commission, self.market.marks()
+        )
         return "" if verdict.ok else verdict.reason
 
     def _reject(self, req: OrderRequest, inst: Instrument, code: int, text: str) -> None:
@@ -186,12 +192,19 @@ class OrderEngine:
             return
         order = self.orders.get(key)
         if order is None:
-            self.listener.order_error(client_id, order_id, ErrorCode.ORDER_NOT_FOUND_TO_CANCEL,
-                                      f"OrderId {order_id} that needs to be cancelled is not found.")
+            self.listener.order_error(
+                client_id,
+                order_id,
+                ErrorCode.ORDER_NOT_FOUND_TO_CANCEL,
+                f"OrderId {order_id} that needs to be cancelled is not found.",
+            )
         elif order.done:
-            self.listener.order_error(client_id, order_id, ErrorCode.ORDER_CANNOT_BE_CANCELLED,
-                                      f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
-                                      f"state: {order.status}.")
+            self.listener.order_error(
+                client_id,
+                order_id,
+                ErrorCode.ORDER_CANNOT_BE_CANCELLED,
+                f"OrderId {order_id} that needs to be cancelled cannot be cancelled, state: {order.status}.",
+            )
         else:
             self._cancel(order, "")
 
@@ -210,8 +223,12 @@ class OrderEngine:
         order.completed_time = self.market.now
         order.completed_status = Status.CANCELLED
         self.listener.order_status(order)
-        self.listener.order_error(order.request.client_id, order.request.order_id, ErrorCode.ORDER_CANCELLED,
-                                  f"Order Canceled - reason:{reason}")
+        self.listener.order_error(
+            order.request.client_id,
+            order.request.order_id,
+            ErrorCode.ORDER_CANCELLED,
+            f"Order Canceled - reason:{reason}",
+        )
         for child in self._children(order):
             if not child.done:
                 self._cancel(child, "parent cancelled")
@@ -242,8 +259,12 @@ class OrderEngine:
         self._working.pop(order.key, None)
         order.completed_time = self.market.now
         order.completed_status = "Rejected"
-        self.listener.order_error(order.request.client_id, order.request.order_id, ErrorCode.ORDER_REJECTED,
-                                  f"Order rejected - reason:{reason}")
+        self.listener.order_error(
+            order.request.client_id,
+            order.request.order_id,
+            ErrorCode.ORDER_REJECTED,
+            f"Order rejected - reason:{reason}",
+        )
         self.listener.order_status(order)
 
     def _try_fill(self, order: WorkingOrder, bar: Bar) -> None:
@@ -259,8 +280,9 @@ class OrderEngine:
         if qty <= 0:
             return
         price = self.fill_model.impact(side, price, qty, bar.volume, bound=bar.high if side == "BUY" else bar.low)
-        commission = self.fill_model.order_commission(order.filled, order.avg_fill_price, qty, price,
-                                                      order.commission_paid)
+        commission = self.fill_model.order_commission(
+            order.filled, order.avg_fill_price, qty, price, order.commission_paid
+        )
         self._fill(order, qty, price, commission)
 
     def _fill(self, order: WorkingOrder, qty: float, price: float, commission: float) -> None:
@@ -279,11 +301,22 @@ class OrderEngine:
             order.completed_status = Status.FILLED
         self._exec_seq += 1
         execution = Execution(
-            exec_id=f"{order.perm_id:08x}.{self._exec_seq:08x}.01.01", order_id=r.order_id, client_id=r.client_id,
-            perm_id=order.perm_id, instrument=order.instrument, side="BOT" if r.action == "BUY" else "SLD",
-            shares=qty, price=price, time=self.market.now, cum_qty=order.filled, avg_price=order.avg_fill_price,
-            order_ref=r.order_ref, account=r.account or self.account.code, commission=commission,
-            realized_pnl=result.realized_pnl, currency=self.account.currency,
+            exec_id=f"{order.perm_id:08x}.{self._exec_seq:08x}.01.01",
+            order_id=r.order_id,
+            client_id=r.client_id,
+            perm_id=order.perm_id,
+            instrument=order.instrument,
+            side="BOT" if r.action == "BUY" else "SLD",
+            shares=qty,
+            price=price,
+            time=self.market.now,
+            cum_qty=order.filled,
+            avg_price=order.avg_fill_price,
+            order_ref=r.order_ref,
+            account=r.account or self.account.code,
+            commission=commission,
+            realized_pnl=result.realized_pnl,
+            currency=self.account.currency,
         )
         self.executions.append(execution)
         self.listener.order_filled(order, execution)
@@ -313,7 +346,9 @@ class OrderEngine:
         """Book a trade no API order made (orderId 0, no orderRef) at the current close: a manual TWS trade."""
         instrument = self.market.instruments.get(symbol)
         if instrument is None or instrument.is_index:
-            raise ValueError(f"external fill on {symbol!r}: expected a traded stock ({', '.join(self.market.instruments)})")
+            raise ValueError(
+                f"external fill on {symbol!r}: expected a traded stock ({', '.join(self.market.instruments)})"
+            )
         if not math.isfinite(quantity) or quantity == 0:
             raise ValueError(f"external fill of {quantity!r} shares: expected a non-zero number")
         bar = self.market.current_bar(symbol)
@@ -326,10 +361,22 @@ class OrderEngine:
         self._exec_seq += 1
         perm_id = self._new_perm_id()
         execution = Execution(
-            exec_id=f"{perm_id:08x}.{self._exec_seq:08x}.01.01", order_id=0, client_id=0, perm_id=perm_id,
-            instrument=instrument, side="BOT" if action == "BUY" else "SLD", shares=shares, price=bar.close,
-            time=self.market.now, cum_qty=shares, avg_price=bar.close, order_ref="", account=self.account.code,
-            commission=commission, realized_pnl=result.realized_pnl, currency=self.account.currency,
+            exec_id=f"{perm_id:08x}.{self._exec_seq:08x}.01.01",
+            order_id=0,
+            client_id=0,
+            perm_id=perm_id,
+            instrument=instrument,
+            side="BOT" if action == "BUY" else "SLD",
+            shares=shares,
+            price=bar.close,
+            time=self.market.now,
+            cum_qty=shares,
+            avg_price=bar.close,
+            order_ref="",
+            account=self.account.code,
+            commission=commission,
+            realized_pnl=result.realized_pnl,
+            currency=self.account.currency,
         )
         self.executions.append(execution)
         return execution

@@ -254,8 +254,7 @@ def negotiate(low: int, high: int) -> int:
     version = min(high, SERVER_VERSION)
     if version < max(low, MIN_SERVER_VERSION):
         raise ProtocolError(
-            f"client versions {low}..{high} share no version with this gateway "
-            f"({MIN_SERVER_VERSION}..{SERVER_VERSION})"
+            f"client versions {low}..{high} share no version with this gateway ({MIN_SERVER_VERSION}..{SERVER_VERSION})"
         )
     return version
 

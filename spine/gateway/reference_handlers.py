@@ -30,23 +30,41 @@ _NO_OPTIONS = "No security definition has been found for the request (the simula
 _HMDS = "Historical Market Data Service error message:"
 _NO_WSH = "Wall Street Horizon data is not available in the simulator"
 UNSUPPORTED: dict[int, tuple[str, int, str]] = {
-    InMsg.REQ_MKT_DEPTH: ("reqMktDepth", ErrorCode.DEEP_DATA_NOT_SUPPORTED,
-                          "Deep market data is not supported for this combination of security type/exchange"),
+    InMsg.REQ_MKT_DEPTH: (
+        "reqMktDepth",
+        ErrorCode.DEEP_DATA_NOT_SUPPORTED,
+        "Deep market data is not supported for this combination of security type/exchange",
+    ),
     InMsg.EXERCISE_OPTIONS: ("exerciseOptions", ErrorCode.NO_SECURITY_DEFINITION, _NO_OPTIONS),
-    InMsg.REQ_SCANNER_SUBSCRIPTION: ("reqScannerSubscription", ErrorCode.HISTORICAL_DATA_ERROR,
-                                     _HMDS + "market scanners are not available in the simulator"),
-    InMsg.REQ_FUNDAMENTAL_DATA: ("reqFundamentalData", ErrorCode.FUNDAMENTALS_NOT_AVAILABLE,
-                                 "We are sorry, but fundamentals data for the security specified is not available."),
+    InMsg.REQ_SCANNER_SUBSCRIPTION: (
+        "reqScannerSubscription",
+        ErrorCode.HISTORICAL_DATA_ERROR,
+        _HMDS + "market scanners are not available in the simulator",
+    ),
+    InMsg.REQ_FUNDAMENTAL_DATA: (
+        "reqFundamentalData",
+        ErrorCode.FUNDAMENTALS_NOT_AVAILABLE,
+        "We are sorry, but fundamentals data for the security specified is not available.",
+    ),
     InMsg.REQ_CALC_IMPLIED_VOLAT: ("calculateImpliedVolatility", ErrorCode.NO_SECURITY_DEFINITION, _NO_OPTIONS),
     InMsg.REQ_CALC_OPTION_PRICE: ("calculateOptionPrice", ErrorCode.NO_SECURITY_DEFINITION, _NO_OPTIONS),
     InMsg.REQ_NEWS_ARTICLE: ("reqNewsArticle", ErrorCode.NEWS_NOT_AVAILABLE, "News feed is not allowed"),
     InMsg.REQ_HISTORICAL_NEWS: ("reqHistoricalNews", ErrorCode.NEWS_NOT_AVAILABLE, "News feed is not allowed"),
-    InMsg.REQ_HISTOGRAM_DATA: ("reqHistogramData", ErrorCode.HISTORICAL_DATA_ERROR,
-                               _HMDS + "histogram data is not available in the simulator"),
-    InMsg.REQ_HISTORICAL_TICKS: ("reqHistoricalTicks", ErrorCode.HISTORICAL_DATA_ERROR,
-                                 _HMDS + "the simulator replays bars, it has no ticks"),
-    InMsg.REQ_TICK_BY_TICK_DATA: ("reqTickByTickData", ErrorCode.TICK_BY_TICK_NOT_SUPPORTED,
-                                  "Failed to request tick-by-tick data: the simulator replays bars, it has no ticks"),
+    InMsg.REQ_HISTOGRAM_DATA: (
+        "reqHistogramData",
+        ErrorCode.HISTORICAL_DATA_ERROR,
+        _HMDS + "histogram data is not available in the simulator",
+    ),
+    InMsg.REQ_HISTORICAL_TICKS: (
+        "reqHistoricalTicks",
+        ErrorCode.HISTORICAL_DATA_ERROR,
+        _HMDS + "the simulator replays bars, it has no ticks",
+    ),
+    InMsg.REQ_TICK_BY_TICK_DATA: (
+        "reqTickByTickData",
+        ErrorCode.TICK_BY_TICK_NOT_SUPPORTED,
+        "Failed to request tick-by-tick data: the simulator replays bars, it has no ticks",
+    ),
     InMsg.REQ_WSH_META_DATA: ("reqWshMetaData", ErrorCode.NEWS_NOT_AVAILABLE, _NO_WSH),
     InMsg.REQ_WSH_EVENT_DATA: ("reqWshEventData", ErrorCode.NEWS_NOT_AVAILABLE, _NO_WSH),
 }
@@ -81,8 +99,9 @@ class ReferenceHandlers:
             InMsg.REQ_MKT_DEPTH_EXCHANGES: lambda s, f: s.send(msg.empty_list(OutMsg.MKT_DEPTH_EXCHANGES)),
             InMsg.REQ_NEWS_PROVIDERS: lambda s, f: s.send(msg.empty_list(OutMsg.NEWS_PROVIDERS)),
             InMsg.REQ_SCANNER_PARAMETERS: lambda s, f: s.send(msg.scanner_parameters(SCANNER_XML)),
-            InMsg.REQUEST_FA: lambda s, f: s.send(msg.receive_fa(FieldReader(f, start=2).integer("faDataType"),
-                                                                 FA_XML)),
+            InMsg.REQUEST_FA: lambda s, f: s.send(
+                msg.receive_fa(FieldReader(f, start=2).integer("faDataType"), FA_XML)
+            ),
             InMsg.REQ_USER_INFO: lambda s, f: s.send(msg.user_info(_rid(f))),
         }
         for msg_id in UNSUPPORTED:
@@ -132,21 +151,33 @@ class ReferenceHandlers:
         account, market = self.state.account, self.state.market
         inst = next((i for i in market.instruments.values() if i.con_id == con_id), None)
         if inst is None:
-            session.send(msg.error(req_id, ErrorCode.NO_SECURITY_DEFINITION,
-                                   NOTICE_TEXTS[ErrorCode.NO_SECURITY_DEFINITION]))
+            session.send(
+                msg.error(req_id, ErrorCode.NO_SECURITY_DEFINITION, NOTICE_TEXTS[ErrorCode.NO_SECURITY_DEFINITION])
+            )
             return
         hold = account.holding(inst.symbol)
         mark = market.marks().get(inst.symbol, 0.0)
-        session.send(msg.pnl_single(req_id, hold.quantity, 0.0, float(account.unrealized_pnl(inst.symbol, mark)),
-                                    float(hold.realized_pnl), hold.quantity * mark))
+        session.send(
+            msg.pnl_single(
+                req_id,
+                hold.quantity,
+                0.0,
+                float(account.unrealized_pnl(inst.symbol, mark)),
+                float(hold.realized_pnl),
+                hold.quantity * mark,
+            )
+        )
 
     def req_positions_multi(self, session: ClientConnection, fields: list[str]) -> None:
         req_id = FieldReader(fields, start=2).integer("reqId")
         account, market = self.state.account, self.state.market
         for symbol, hold in sorted(account.holdings.items()):
             if hold.quantity != 0:
-                session.send(msg.position_multi(req_id, account.code, market.instruments[symbol], hold.quantity,
-                                                hold.average_cost))
+                session.send(
+                    msg.position_multi(
+                        req_id, account.code, market.instruments[symbol], hold.quantity, hold.average_cost
+                    )
+                )
         session.send(msg.position_multi_end(req_id))
 
 

@@ -71,11 +71,25 @@ def parse_place_order(fields: list[str], client_id: int, version: int = SERVER_V
     r.text("hidden")
     oca_type, what_if = _read_order_tail(r, version)
     return OrderRequest(
-        order_id=order_id, client_id=client_id, symbol=(contract.symbol or contract.local_symbol).upper(),
-        action=action, quantity=quantity, order_type=order_type, sec_type=contract.sec_type or "STK",
-        currency=contract.currency, limit_price=limit_price, stop_price=stop_price, tif=tif, oca_group=oca_group,
-        oca_type=oca_type, account=account, order_ref=order_ref, transmit=transmit, parent_id=parent_id,
-        outside_rth=outside_rth, what_if=what_if,
+        order_id=order_id,
+        client_id=client_id,
+        symbol=(contract.symbol or contract.local_symbol).upper(),
+        action=action,
+        quantity=quantity,
+        order_type=order_type,
+        sec_type=contract.sec_type or "STK",
+        currency=contract.currency,
+        limit_price=limit_price,
+        stop_price=stop_price,
+        tif=tif,
+        oca_group=oca_group,
+        oca_type=oca_type,
+        account=account,
+        order_ref=order_ref,
+        transmit=transmit,
+        parent_id=parent_id,
+        outside_rth=outside_rth,
+        what_if=what_if,
     )
 
 

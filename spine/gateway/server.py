@@ -93,22 +93,36 @@ class GatewaySimulator(FaultActions):
     async def start(self) -> None:
         s = self.settings
         if self.market is None:
-            self.market = MarketClock.from_paths(s.data, currency=s.currency, timezone=s.timezone, start=s.start,
-                                                 end=s.end, indices=s.indices)
+            self.market = MarketClock.from_paths(
+                s.data, currency=s.currency, timezone=s.timezone, start=s.start, end=s.end, indices=s.indices
+            )
         market = self.market
-        account = Account(code=s.account, cash=Decimal(repr(float(s.cash))), currency=s.currency,
-                          margin_rate=s.margin_rate)
+        account = Account(
+            code=s.account, cash=Decimal(repr(float(s.cash))), currency=s.currency, margin_rate=s.margin_rate
+        )
         history = HistoryService(market.series, s.timezone, market.intraday, s.spread_bps)
         self._pushes = Pushes(s, market, account, self.faults, history, self.sessions)
         engine = OrderEngine(account, market, s.fill_model, self.faults, self._pushes)
-        self._state = SimulatorState(settings=s, market=market, account=account, engine=engine, faults=self.faults,
-                                     history=history, order_ids=OrderIdSource(engine.next_order_id),
-                                     register=self.register)
+        self._state = SimulatorState(
+            settings=s,
+            market=market,
+            account=account,
+            engine=engine,
+            faults=self.faults,
+            history=history,
+            order_ids=OrderIdSource(engine.next_order_id),
+            register=self.register,
+        )
         self._handlers = RequestHandlers(self._state)
         self._online.set()
         self._server = await asyncio.start_server(self._serve, self._bind_host, s.port)
-        log.info("gateway simulator listening on %s:%d (server versions 157..%d), replay clock at %s",
-                 self._bind_host, self.port, SERVER_VERSION, market.now)
+        log.info(
+            "gateway simulator listening on %s:%d (server versions 157..%d), replay clock at %s",
+            self._bind_host,
+            self.port,
+            SERVER_VERSION,
+            market.now,
+        )
         if s.speed_bars_per_sec > 0:
             self._spawn(self._run_clock(s.speed_bars_per_sec))
         for fault in s.faults.items:
@@ -254,8 +268,10 @@ class GatewaySimulator(FaultActions):
             return
         self._replay_ended = True
         working = len(self.state.engine.open_orders(None))
-        text = (f"Replay ended at {self.state.market.now:%Y-%m-%d %H:%M:%S}: the simulated clock has stopped; "
-                f"{working} working order(s) stay working")
+        text = (
+            f"Replay ended at {self.state.market.now:%Y-%m-%d %H:%M:%S}: the simulated clock has stopped; "
+            f"{working} working order(s) stay working"
+        )
         log.info("%s", text)
         for s in list(self.sessions.values()):
             s.send(msg.news_bulletin(1, text))

@@ -61,7 +61,10 @@ def preview_order(account: Account, market: MarketClock, fill_model: FillModel, 
     commission = fill_model.commission(req.quantity, estimate)
     verdict = account.check_affordable(symbol, req.action, req.quantity, estimate, commission, marks)
     return Preview(
-        init_margin_before=values["InitMarginReq"], init_margin_change=margin_change,
-        equity_before=values["EquityWithLoanValue"], equity_change=-Decimal(repr(commission)),
-        commission=commission, warning="" if verdict.ok else verdict.reason,
+        init_margin_before=values["InitMarginReq"],
+        init_margin_change=margin_change,
+        equity_before=values["EquityWithLoanValue"],
+        equity_change=-Decimal(repr(commission)),
+        commission=commission,
+        warning="" if verdict.ok else verdict.reason,
     )

@@ -50,10 +50,14 @@ def bracket_legs(cmd: PlaceBracket, first_id: int, min_tick: float) -> list[LegS
     exit_side = "SELL" if cmd.side == "BUY" else "BUY"
     parent_id, tp_id, stop_id = first_id, first_id + 1, first_id + 2
     oca = f"OCA:{cmd.intent_id}:{cmd.attempt}"
-    limit = price_on_tick(cmd.limit_price, min_tick) if cmd.entry_type == "LMT" and cmd.limit_price is not None else None
+    limit = (
+        price_on_tick(cmd.limit_price, min_tick) if cmd.entry_type == "LMT" and cmd.limit_price is not None else None
+    )
     if cmd.entry_type == "LMT" and limit is None:
         raise ValueError("a limit entry needs limit_price")
-    entry_ref, tp_ref, stop_ref = format_order_refs(cmd.tag, cmd.intent_id, ("entry", "take_profit", "stop"), cmd.attempt)
+    entry_ref, tp_ref, stop_ref = format_order_refs(
+        cmd.tag, cmd.intent_id, ("entry", "take_profit", "stop"), cmd.attempt
+    )
     return [
         LegSpec(parent_id, "entry", cmd.side, cmd.quantity, cmd.entry_type, limit, None, 0, False, "", entry_ref),
         LegSpec(tp_id, "take_profit", exit_side, cmd.quantity, "LMT", price_on_tick(cmd.take_profit_price, min_tick), None,

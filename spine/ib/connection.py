@@ -57,7 +57,9 @@ class ConnectionMixin:
         refusal = self.s.refuses_port()
         if refusal:
             raise Refused(refusal)
-        self._set_state(SessionState.CONNECTING, f"connecting to {self.s.host}:{self.s.port} as client {self.s.client_id}")
+        self._set_state(
+            SessionState.CONNECTING, f"connecting to {self.s.host}:{self.s.port} as client {self.s.client_id}"
+        )
         self._connect_errors.clear()
         try:
             await self.ib.connectAsync(self.s.host, self.s.port, clientId=self.s.client_id,
@@ -76,10 +78,14 @@ class ConnectionMixin:
         account = wanted if wanted else (accounts[0] if len(accounts) == 1 else "")
         if not account or account not in accounts:
             self.ib.disconnect()
-            raise Refused(f"account {wanted or '(any)'} is not among the gateway's accounts {accounts}; set trading.execution.paper_account")
+            raise Refused(
+                f"account {wanted or '(any)'} is not among the gateway's accounts {accounts}; set trading.execution.paper_account"
+            )
         if not is_paper_account(account):
             self.ib.disconnect()
-            raise Refused(f"account {account} is not a paper account (paper ids start with D); the paper session refuses it")
+            raise Refused(
+                f"account {account} is not a paper account (paper ids start with D); the paper session refuses it"
+            )
         self._account = account
 
     def _on_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
@@ -93,7 +99,12 @@ class ConnectionMixin:
         elif kept or code == ErrorCode.CONNECTIVITY_RESTORED_DATA_LOST:
             why = "1102" if kept else "1101"
             asyncio.get_running_loop().create_task(self._after_restore(why, light=kept))
-        if code in CONNECTIVITY_CODES or code == ErrorCode.CLIENT_ID_IN_USE or code >= 2000 and code != ErrorCode.MARGIN_WARNING:
+        if (
+            code in CONNECTIVITY_CODES
+            or code == ErrorCode.CLIENT_ID_IN_USE
+            or code >= 2000
+            and code != ErrorCode.MARGIN_WARNING
+        ):
             self._emit(SessionError(code, message, req_id))
             return
         if code == ErrorCode.MARGIN_WARNING:  # account-wide or on an order: no new risk until the operator looks
@@ -126,6 +137,7 @@ class ConnectionMixin:
             try:
                 await asyncio.wait_for(self.ib.reqCurrentTimeAsync(), self.s.request_timeout_secs)
             except Exception as exc:  # noqa: BLE001 - any failure of the heartbeat means reconnect
-                self._emit(SessionError(0, f"heartbeat: reqCurrentTime got no answer ({type(exc).__name__}); reconnecting"))
+                self._emit(
+                    SessionError(0, f"heartbeat: reqCurrentTime got no answer ({type(exc).__name__}); reconnecting")
+                )
                 self.ib.disconnect()
-

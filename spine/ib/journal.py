@@ -133,7 +133,9 @@ class Journal:
             if missing:
                 self.record_submissions(missing, intent=intent, at=at)
                 recovered += len(missing)
-        self._ahead_fd = os.open(self.path.with_name(AHEAD_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        self._ahead_fd = os.open(
+            self.path.with_name(AHEAD_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644
+        )
         return recovered
 
     def written_ahead(self) -> list[tuple[str, tuple[str, str, str, float, str, str] | None, list[JournalOrder]]]:
@@ -148,7 +150,9 @@ class Journal:
                 continue
         return out  # type: ignore[return-value]
 
-    def write_ahead(self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None = None) -> str:
+    def write_ahead(
+        self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None = None
+    ) -> str:
         """Append submissions to the write-ahead file before ``placeOrder``; ``record_written_ahead`` follows.
 
         Returns the timestamp to pass on. Without ``open_write_ahead`` it commits the rows to SQLite at once.
@@ -157,7 +161,9 @@ class Journal:
         if self._ahead_fd is None:
             self.record_submissions(orders, intent=intent, at=now)
             return now
-        line = json.dumps([now, intent, [[getattr(o, f) for f in _ORDER_FIELDS] for o in orders]], separators=(",", ":"))
+        line = json.dumps(
+            [now, intent, [[getattr(o, f) for f in _ORDER_FIELDS] for o in orders]], separators=(",", ":")
+        )
         os.write(self._ahead_fd, line.encode() + b"\n")
         return now
 
@@ -174,7 +180,9 @@ class Journal:
 
     # --- writes --------------------------------------------------------------------------
 
-    def record_intent(self, intent_id: str, ticker: str, side: str, quantity: float, tag: str, kind: str, detail: str = "") -> None:
+    def record_intent(
+        self, intent_id: str, ticker: str, side: str, quantity: float, tag: str, kind: str, detail: str = ""
+    ) -> None:
         self._conn.execute(
             "INSERT OR IGNORE INTO intents VALUES (?,?,?,?,?,?,?,?)",
             (intent_id, ticker, side, float(quantity), tag, kind, _now(), detail),
@@ -211,10 +219,21 @@ class Journal:
                 )
         self._trim_write_ahead()
 
-    def record_status(self, order_id: int, status: str, *, ib_status: str = "", detail: str = "", perm_id: int = 0,
-                      filled: float | None = None, acknowledged: bool | None = None) -> bool:
+    def record_status(
+        self,
+        order_id: int,
+        status: str,
+        *,
+        ib_status: str = "",
+        detail: str = "",
+        perm_id: int = 0,
+        filled: float | None = None,
+        acknowledged: bool | None = None,
+    ) -> bool:
         """Apply a status change; False (and nothing written) when it is the status already journaled."""
-        row = self._conn.execute("SELECT status, perm_id, acknowledged FROM orders WHERE order_id=?", (order_id,)).fetchone()
+        row = self._conn.execute(
+            "SELECT status, perm_id, acknowledged FROM orders WHERE order_id=?", (order_id,)
+        ).fetchone()
         if row is None:
             return False
         old_status, old_perm, old_ack = row
@@ -235,8 +254,21 @@ class Journal:
                 )
         return changed
 
-    def record_fill(self, exec_id: str, order_id: int, perm_id: int, order_ref: str, ticker: str, side: str,
-                    shares: float, price: float, commission: float, at: datetime, *, missed: bool = False) -> bool:
+    def record_fill(
+        self,
+        exec_id: str,
+        order_id: int,
+        perm_id: int,
+        order_ref: str,
+        ticker: str,
+        side: str,
+        shares: float,
+        price: float,
+        commission: float,
+        at: datetime,
+        *,
+        missed: bool = False,
+    ) -> bool:
         """Journal one fill; False when this execId was applied before (so it is never applied twice)."""
         cursor = self._conn.execute(
             "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -262,7 +294,9 @@ class Journal:
         with self._conn:
             self._conn.execute("BEGIN")
             for ticker, shares in shares_by_ticker.items():
-                self._conn.execute("INSERT OR REPLACE INTO position_baseline VALUES (?,?,?)", (ticker.upper(), float(shares), now))
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO position_baseline VALUES (?,?,?)", (ticker.upper(), float(shares), now)
+                )
 
     def baseline(self) -> dict[str, float]:
         return {str(t): float(v) for t, v in self._conn.execute("SELECT ticker, shares FROM position_baseline")}
@@ -306,11 +340,30 @@ class Journal:
         return [_order(r) for r in self._conn.execute(sql + " ORDER BY order_id", _TERMINAL if open_only else ())]
 
     def status_history(self, order_id: int) -> list[str]:
-        return [str(r[0]) for r in self._conn.execute("SELECT status FROM status_changes WHERE order_id=? ORDER BY seq", (order_id,))]
+        return [
+            str(r[0])
+            for r in self._conn.execute("SELECT status FROM status_changes WHERE order_id=? ORDER BY seq", (order_id,))
+        ]
 
 
 def _order(row: tuple) -> JournalOrder:
     (order_id, perm_id, order_ref, intent_id, role, ticker, side, quantity, order_type, price, aux_price, parent_id,
      oca_group, status, acknowledged, filled, _submitted, _updated) = row  # fmt: skip
-    return JournalOrder(int(order_id), int(perm_id), order_ref, intent_id, role, ticker, side, float(quantity), order_type,
-                        price, aux_price, int(parent_id), oca_group, status, bool(acknowledged), float(filled))
+    return JournalOrder(
+        int(order_id),
+        int(perm_id),
+        order_ref,
+        intent_id,
+        role,
+        ticker,
+        side,
+        float(quantity),
+        order_type,
+        price,
+        aux_price,
+        int(parent_id),
+        oca_group,
+        status,
+        bool(acknowledged),
+        float(filled),
+    )

@@ -31,7 +31,12 @@ class KillGuardMixin:
             except Exception as exc:  # noqa: BLE001 - a locked or broken state database: fail closed
                 self._halt(f"state database unreadable ({exc}); halting new risk", persist=False)
                 continue
-            if kill.active and not self._kill_executed and self.ib.isConnected() and self._state is not SessionState.CONNECTING:
+            if (
+                kill.active
+                and not self._kill_executed
+                and self.ib.isConnected()
+                and self._state is not SessionState.CONNECTING
+            ):
                 await self._execute_kill(kill.reason)
             elif not kill.active and self._kill_executed:
                 self._kill_executed = False
@@ -74,8 +79,13 @@ class KillGuardMixin:
                                  side=side, quantity=int(abs(p.position)), order_type="MKT", tag="LIVE_SPINE", role="exit")  # fmt: skip
                 await self._place_order(cmd, allow_any_state=True)
                 closed += 1
-        self._emit(SessionError(0, f"kill switch (on_trigger {mode}): cancelled all working orders"
-                                   f"{f', closing {closed} positions' if closed else ''}: {reason}"))
+        self._emit(
+            SessionError(
+                0,
+                f"kill switch (on_trigger {mode}): cancelled all working orders"
+                f"{f', closing {closed} positions' if closed else ''}: {reason}",
+            )
+        )
 
     async def _cancel_risk_adding(self) -> tuple[int, int, int]:
         """Cancel this client's working orders that add risk; (cancelled, kept, other clients' orders)."""
@@ -150,4 +160,3 @@ class KillGuardMixin:
         self.journal.delete_meta(HALT_AT_META)
         if self._state is SessionState.HALTED:
             self._set_state(SessionState.ACTIVE, "resumed by the operator (spine resume)")
-

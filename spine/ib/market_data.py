@@ -39,7 +39,11 @@ class MarketDataMixin:
     async def _account_loop(self) -> None:
         while True:
             await asyncio.sleep(self.s.account_refresh_secs)
-            if self.ib.isConnected() and self._state in (SessionState.ACTIVE, SessionState.DEGRADED, SessionState.HALTED):
+            if self.ib.isConnected() and self._state in (
+                SessionState.ACTIVE,
+                SessionState.DEGRADED,
+                SessionState.HALTED,
+            ):
                 self._publish_snapshot()
 
     async def _subscribe_account(self) -> None:
@@ -48,17 +52,28 @@ class MarketDataMixin:
     def _publish_snapshot(self) -> None:
         values: dict[str, float] = {}
         for v in self.ib.accountValues(self._account):
-            if v.currency in (self.s.currency, "BASE", "") and (n := finite_float(v.value, bound=IB_UNSET_BOUND)) is not None and v.tag not in values:
+            if (
+                v.currency in (self.s.currency, "BASE", "")
+                and (n := finite_float(v.value, bound=IB_UNSET_BOUND)) is not None
+                and v.tag not in values
+            ):
                 values[v.tag] = n
         if "NetLiquidation" not in values and "TotalCashValue" not in values:
-            self._emit(SessionError(0, "account snapshot: IB sent no NetLiquidation or TotalCashValue; not published (never read as flat)"))
+            self._emit(
+                SessionError(
+                    0,
+                    "account snapshot: IB sent no NetLiquidation or TotalCashValue; not published (never read as flat)",
+                )
+            )
             return
         marks = {p.contract.symbol.upper(): float(p.marketValue) for p in self.ib.portfolio(self._account)}
         positions = tuple(
             PositionRecord(p.contract.symbol.upper(), float(p.position), float(p.avgCost), marks.get(p.contract.symbol.upper()))
             for p in self.ib.positions(self._account) if p.position
         )  # fmt: skip
-        snapshot = AccountSnapshot(self._account, tuple(sorted(values.items())), positions, datetime.fromtimestamp(self._clock(), UTC))
+        snapshot = AccountSnapshot(
+            self._account, tuple(sorted(values.items())), positions, datetime.fromtimestamp(self._clock(), UTC)
+        )
         self.outbox.publish_snapshot(snapshot)
         self._emit(snapshot)
 
@@ -78,7 +93,9 @@ class MarketDataMixin:
             try:
                 details = await self._contract_details(Stock(key, self.s.exchange, self.s.currency), key)
             except RequestError as exc:  # IB's answer: no such contract. Not retried: nothing can trade it.
-                self._emit(SessionError(exc.code, f"{key}: IB has no contract ({exc.message}); it is not traded or quoted"))
+                self._emit(
+                    SessionError(exc.code, f"{key}: IB has no contract ({exc.message}); it is not traded or quoted")
+                )
                 continue
             if not details:
                 self._emit(SessionError(0, f"{key}: IB returned no contract details; it is not traded or quoted"))
@@ -95,11 +112,20 @@ class MarketDataMixin:
         try:
             details = await self._contract_details(Index(key, self.s.vix_exchange, self.s.currency), where)
         except RequestError as exc:
-            self._emit(SessionError(exc.code, f"{where}: IB has no such index ({exc.message}); the kill switch's VIX trigger gets no quote"))
+            self._emit(
+                SessionError(
+                    exc.code,
+                    f"{where}: IB has no such index ({exc.message}); the kill switch's VIX trigger gets no quote",
+                )
+            )
             self.outbox.publish_missing_index(key)
             return
         if not details:
-            self._emit(SessionError(0, f"{where}: IB returned no contract details; the kill switch's VIX trigger gets no quote"))
+            self._emit(
+                SessionError(
+                    0, f"{where}: IB returned no contract details; the kill switch's VIX trigger gets no quote"
+                )
+            )
             self.outbox.publish_missing_index(key)
             return
         self._indices[key] = details[0].contract
@@ -142,7 +168,9 @@ class MarketDataMixin:
                     self.s.request_timeout_secs * 4,
                 )
             except Exception as exc:  # noqa: BLE001 - one failed request ends that request only
-                self._emit(SessionError(getattr(exc, "code", 0), f"historical data for {ticker}: {exc or type(exc).__name__}"))
+                self._emit(
+                    SessionError(getattr(exc, "code", 0), f"historical data for {ticker}: {exc or type(exc).__name__}")
+                )
                 continue
             finally:
                 # Counted from the answer, not from the call: ib_async's message throttle may hold the
@@ -150,5 +178,15 @@ class MarketDataMixin:
                 self.pacer.record(ticker.upper(), key)
             for b in bars:
                 day = b.date if not isinstance(b.date, datetime) else b.date.date()
-                self._emit(Bar(ticker.upper(), day, float(b.open), float(b.high), float(b.low), float(b.close), float(b.volume), cmd.warmup))
-
+                self._emit(
+                    Bar(
+                        ticker.upper(),
+                        day,
+                        float(b.open),
+                        float(b.high),
+                        float(b.low),
+                        float(b.close),
+                        float(b.volume),
+                        cmd.warmup,
+                    )
+                )

@@ -61,7 +61,9 @@ class OrderDispatcher:
         self.config = config if config is not None else load_config(None)
         if gate is None:
             envelope = resolve_envelope(self.config, "paper")
-            gate = RiskGate(self.config, execution_allowed=envelope.allowed, route="paper", breaker=breaker, clock=clock)
+            gate = RiskGate(
+                self.config, execution_allowed=envelope.allowed, route="paper", breaker=breaker, clock=clock
+            )
         self.gate = gate
         self.breaker = breaker if breaker is not None else gate.breaker
         self.quote_max_age_secs = float(quote_max_age_secs)
@@ -76,7 +78,11 @@ class OrderDispatcher:
         side = "BUY" if signal.is_buy else "SELL"
         stop = self.risk_manager.compute_smart_stop(side, signal.entry_price, signal.atr_per_share)
         take_atr = self.config.strategy.take_profit_atr
-        take = signal.entry_price + take_atr * signal.atr_per_share if side == "BUY" else max(signal.entry_price - take_atr * signal.atr_per_share, 0.01)
+        take = (
+            signal.entry_price + take_atr * signal.atr_per_share
+            if side == "BUY"
+            else max(signal.entry_price - take_atr * signal.atr_per_share, 0.01)
+        )
         intent_id = self._intent_id(signal)
         comment = format_order_ref(signal.tag, intent_id, "entry", 1)
         order_type = "LMT" if self.config.strategy.entry_order_type == "limit" else "MKT"
@@ -108,7 +114,9 @@ class OrderDispatcher:
         intent = OrderIntent(signal.ticker.upper(), side, float(decision.shares), order_type,  # type: ignore[arg-type]
                              limit if limit is not None else signal.entry_price, signal.tag, intent_id, "entry", now)  # fmt: skip
         working = getattr(self.session, "working_entries", None)
-        view = PortfolioView(nav, self._positions(), {signal.ticker.upper(): quote_price}, working() if callable(working) else {})
+        view = PortfolioView(
+            nav, self._positions(), {signal.ticker.upper(): quote_price}, working() if callable(working) else {}
+        )
         verdict = self.gate.check(intent, view)
         if not verdict.accepted:
             return self._done(result, "rejected", verdict.reason, rule=verdict.rule)
@@ -117,7 +125,11 @@ class OrderDispatcher:
         try:
             submission = self.session.submit(command).result(timeout=SUBMIT_TIMEOUT_SECS)
         except TimeoutError:
-            return self._done(result, "unknown", f"the IB thread did not confirm within {SUBMIT_TIMEOUT_SECS:g} s; the journal will tell")
+            return self._done(
+                result,
+                "unknown",
+                f"the IB thread did not confirm within {SUBMIT_TIMEOUT_SECS:g} s; the journal will tell",
+            )
         except Exception as exc:  # noqa: BLE001 - SessionNotRunning and friends: nothing was sent
             return self._done(result, "rejected", str(exc), rule="session")
         if not submission.placed:
@@ -156,8 +168,16 @@ class OrderDispatcher:
             return 0.0, f"no quote for {ticker.upper()} yet; the price collar cannot be checked"
         age = (self._clock() - quote.at).total_seconds()
         if age > self.quote_max_age_secs:
-            return 0.0, f"the quote for {ticker.upper()} is {age:.0f} s old, past {self.quote_max_age_secs:g} s; refusing to price against it"
-        price = quote.last or (None if quote.bid is None or quote.ask is None else (quote.bid + quote.ask) / 2) or quote.bid or quote.ask
+            return (
+                0.0,
+                f"the quote for {ticker.upper()} is {age:.0f} s old, past {self.quote_max_age_secs:g} s; refusing to price against it",
+            )
+        price = (
+            quote.last
+            or (None if quote.bid is None or quote.ask is None else (quote.bid + quote.ask) / 2)
+            or quote.bid
+            or quote.ask
+        )
         if not price:
             return 0.0, f"the quote for {ticker.upper()} has no price"
         return float(price), ""

@@ -32,7 +32,12 @@ class HistoricalPacer:
     @classmethod
     def scaled(cls, clock: Callable[[], float], scale: float) -> HistoricalPacer:
         """IB's rules with every window multiplied by ``scale`` (1.0 in production)."""
-        return cls(clock, window_secs=WINDOW_SECS * scale, identical_secs=IDENTICAL_SECS * scale, contract_secs=CONTRACT_SECS * scale)
+        return cls(
+            clock,
+            window_secs=WINDOW_SECS * scale,
+            identical_secs=IDENTICAL_SECS * scale,
+            contract_secs=CONTRACT_SECS * scale,
+        )
 
     def wait_secs(self, contract: Hashable, request: Hashable) -> float:
         now = self._clock()

@@ -44,7 +44,9 @@ class OrderRoutingMixin:
         if self._kill_executed:
             return "kill switch active: no new risk until `spine resume`"
         if self._state not in RISK_STATES:
-            return f"session is {self._state}: only ACTIVE sends orders that add risk" + (f" ({self._halt_reason})" if self._halt_reason else "")
+            return f"session is {self._state}: only ACTIVE sends orders that add risk" + (
+                f" ({self._halt_reason})" if self._halt_reason else ""
+            )
         return ""
 
     def _bracket_refusal(self, cmd: PlaceBracket) -> str:
@@ -114,7 +116,11 @@ class OrderRoutingMixin:
 
     async def _place_order(self, cmd: PlaceOrder, *, allow_any_state: bool = False) -> Submission:
         ref = tr.format_order_ref(cmd.tag, cmd.intent_id, cmd.role, cmd.attempt)
-        why = "" if allow_any_state else (self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected"))
+        why = (
+            ""
+            if allow_any_state
+            else (self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected"))
+        )
         if why:
             self._refuse(ref, cmd.quantity, why)
             return Submission((), why)
@@ -125,7 +131,9 @@ class OrderRoutingMixin:
                       price_on_tick(cmd.aux_price, tick) if cmd.aux_price is not None else None,
                       0, True, cmd.oca_group, ref)  # fmt: skip
         await self._space_order_message()
-        rows, intent = self._journal_rows(cmd.intent_id, cmd.ticker.upper(), [leg], (cmd.side, cmd.quantity, cmd.tag, cmd.role))
+        rows, intent = self._journal_rows(
+            cmd.intent_id, cmd.ticker.upper(), [leg], (cmd.side, cmd.quantity, cmd.tag, cmd.role)
+        )
         at = self.journal.write_ahead(rows, intent=intent)
         self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC" if cmd.role in ("stop", "take_profit") else "DAY"))
         self._hand_off()
@@ -137,7 +145,10 @@ class OrderRoutingMixin:
     def _track_entries(self, ticker: str, legs: list[LegSpec]) -> None:
         for leg in legs:
             if leg.role == "entry":
-                self._entries[leg.order_id] = (ticker, float(leg.quantity) if leg.side == "BUY" else -float(leg.quantity))
+                self._entries[leg.order_id] = (
+                    ticker,
+                    float(leg.quantity) if leg.side == "BUY" else -float(leg.quantity),
+                )
         self._publish_working()
 
     def _publish_working(self) -> None:
@@ -197,7 +208,12 @@ class OrderRoutingMixin:
             await self._space_order_message()
             self.ib.cancelOrder(order)
         if not targets:
-            self._emit(SessionError(int(ErrorCode.ORDER_NOT_FOUND_TO_CANCEL), f"cancel: no working order for {cmd.order_id or cmd.intent_id!r}"))
+            self._emit(
+                SessionError(
+                    int(ErrorCode.ORDER_NOT_FOUND_TO_CANCEL),
+                    f"cancel: no working order for {cmd.order_id or cmd.intent_id!r}",
+                )
+            )
 
     async def _flatten(self, cmd: Flatten) -> None:
         wanted = {t.upper() for t in cmd.tickers}
@@ -250,7 +266,9 @@ class OrderRoutingMixin:
             return
         if tr.parse_order_ref(half.order_ref) is None and not self._in_reconcile:
             self._foreign_execs.add(half.exec_id)
-            self._halt(f"fill without our orderRef: execId {half.exec_id} {half.side} {half.shares:g} {half.ticker} @ {half.price:g}")
+            self._halt(
+                f"fill without our orderRef: execId {half.exec_id} {half.side} {half.shares:g} {half.ticker} @ {half.price:g}"
+            )
         done = self.assembler.add_execution(half)
         if done is not None:
             self._apply_fill(done, missed=self._in_reconcile)
@@ -316,11 +334,16 @@ class OrderRoutingMixin:
         journaled = self.journal.order(order_id)
         if status is None or journaled is None or tr.is_terminal(journaled.status):
             return
-        trade = next((t for t in self.ib.trades() if t.order.orderId == order_id and t.order.clientId in (self.s.client_id, 0)), None)
+        trade = next(
+            (t for t in self.ib.trades() if t.order.orderId == order_id and t.order.clientId in (self.s.client_id, 0)),
+            None,
+        )
         st = trade.orderStatus if trade is not None else None
         perm_id = int(trade.order.permId or 0) if trade is not None else 0
         filled = float(st.filled or 0) if st is not None else 0.0
-        remaining = float(st.remaining or 0) if st is not None and st.remaining else max(journaled.quantity - filled, 0.0)
+        remaining = (
+            float(st.remaining or 0) if st is not None and st.remaining else max(journaled.quantity - filled, 0.0)
+        )
         self._track_status(order_id, status, remaining)
         self.journal.record_status(order_id, status, ib_status=st.status if st is not None else "", perm_id=perm_id,
                                    filled=filled, detail=f"error {code}: {message}")  # fmt: skip
@@ -333,4 +356,9 @@ class OrderRoutingMixin:
         await self._space_order_message()
         if self.ib.isConnected():
             self.ib.cancelOrder(order)
-            self._emit(SessionError(code, f"order {order.orderId} ({order.orderRef}) ended by error {code}; cancelled at IB so IB does not keep working it"))
+            self._emit(
+                SessionError(
+                    code,
+                    f"order {order.orderId} ({order.orderRef}) ended by error {code}; cancelled at IB so IB does not keep working it",
+                )
+            )

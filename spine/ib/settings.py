@@ -34,7 +34,9 @@ class SessionSettings(BaseModel):
     connect_timeout_secs: float = Field(5.0, gt=0)
     request_timeout_secs: float = Field(5.0, gt=0, description="each reconcile fetch; a timeout keeps SYNCING")
     heartbeat_secs: float = Field(30.0, gt=0, description="reqCurrentTime interval; a silent gateway means reconnect")
-    account_refresh_secs: float = Field(15.0, gt=0, description="NetLiquidation reaches the breaker at least this often")
+    account_refresh_secs: float = Field(
+        15.0, gt=0, description="NetLiquidation reaches the breaker at least this often"
+    )
     account_max_age_secs: float = Field(DEFAULT_ACCOUNT_MAX_AGE_SECS, gt=0)
     kill_poll_secs: float = Field(0.2, gt=0, description="how often the state database is read for a manual kill")
     reconnect_max_attempts: int = Field(0, ge=0, description="0: keep trying (with back-off) until stopped")
@@ -42,13 +44,25 @@ class SessionSettings(BaseModel):
     backoff_initial_secs: float = Field(0.2, gt=0)
     backoff_max_secs: float = Field(10.0, gt=0)
     kill_on_trigger: Literal["cancel", "cancel_all", "cancel_and_flatten"] = Field(
-        "cancel", description="what a manual kill cancels (kill_switch.on_trigger): cancel keeps the protective legs of held positions")
-    restore_stop_fraction: float = Field(0.10, gt=0, lt=1, description="restored stop off the average cost when the journal has no stop price")
-    restore_take_profit_fraction: float = Field(0.20, gt=0, description="restored take-profit off the average cost, likewise")
-    order_messages_per_sec: float = Field(40.0, ge=0, description="spacing of order messages (IB allows 50/s); 0 turns it off")
-    pacing_scale: float = Field(1.0, gt=0, le=1, description="shrinks the historical pacer's windows (tests, and the rehearsal's replay time)")
+        "cancel",
+        description="what a manual kill cancels (kill_switch.on_trigger): cancel keeps the protective legs of held positions",
+    )
+    restore_stop_fraction: float = Field(
+        0.10, gt=0, lt=1, description="restored stop off the average cost when the journal has no stop price"
+    )
+    restore_take_profit_fraction: float = Field(
+        0.20, gt=0, description="restored take-profit off the average cost, likewise"
+    )
+    order_messages_per_sec: float = Field(
+        40.0, ge=0, description="spacing of order messages (IB allows 50/s); 0 turns it off"
+    )
+    pacing_scale: float = Field(
+        1.0, gt=0, le=1, description="shrinks the historical pacer's windows (tests, and the rehearsal's replay time)"
+    )
     tickers: tuple[str, ...] = ()
-    vix_symbol: str = Field("", description="an index quoted for the kill switch's VIX trigger (IND), e.g. VIX; empty: none")
+    vix_symbol: str = Field(
+        "", description="an index quoted for the kill switch's VIX trigger (IND), e.g. VIX; empty: none"
+    )
     vix_exchange: str = "CBOE"
     exchange: str = "SMART"
     currency: str = "USD"

@@ -77,12 +77,19 @@ class SyncMixin:
         try:
             return await asyncio.wait_for(awaitable, self.s.request_timeout_secs)
         except TimeoutError as exc:
-            self._emit(SessionError(0, f"reconcile: {what} timed out after {self.s.request_timeout_secs:g} s; staying SYNCING and retrying"))
+            self._emit(
+                SessionError(
+                    0,
+                    f"reconcile: {what} timed out after {self.s.request_timeout_secs:g} s; staying SYNCING and retrying",
+                )
+            )
             raise FetchFailed(what) from exc
         except ConnectionError as exc:
             raise FetchFailed(f"{what}: {exc}") from exc
         except Exception as exc:  # RequestError and friends: a failed answer is not an empty one
-            self._emit(SessionError(getattr(exc, "code", 0), f"reconcile: {what} failed: {exc}; staying SYNCING and retrying"))
+            self._emit(
+                SessionError(getattr(exc, "code", 0), f"reconcile: {what} failed: {exc}; staying SYNCING and retrying")
+            )
             raise FetchFailed(what) from exc
 
     async def _reconcile(self, *, light: bool) -> list[str]:
@@ -110,7 +117,9 @@ class SyncMixin:
         accepted_perms = {int(p) for p in self.journal.acknowledged("perm")}
         plan = reconcile(journal_open, broker_open if not light else [], broker_done, executions, positions,
                          applied_before, journal_positions, accepted_perms)  # fmt: skip
-        self._foreign_execs = {e.exec_id for e in executions if tr.parse_order_ref(e.order_ref) is None} - applied_before
+        self._foreign_execs = {
+            e.exec_id for e in executions if tr.parse_order_ref(e.order_ref) is None
+        } - applied_before
         self._foreign_perms = {b.perm_id for b in broker_open if tr.parse_order_ref(b.order_ref) is None and b.working}
         self._ib_positions = positions
         if not light:
@@ -137,7 +146,9 @@ class SyncMixin:
         for bo in plan.adopted:
             self._adopt(bo)
         for jo in plan.lost:
-            self.journal.record_status(jo.order_id, "Lost", detail="never acknowledged by IB and unknown to it; not re-sent")
+            self.journal.record_status(
+                jo.order_id, "Lost", detail="never acknowledged by IB and unknown to it; not re-sent"
+            )
             self._emit(OrderStatus(jo.order_id, 0, jo.order_ref, tr.REJECTED, "Lost", 0.0, jo.quantity, 0.0,
                                    "lost: never acknowledged by IB; not re-sent"))  # fmt: skip
 
@@ -145,8 +156,12 @@ class SyncMixin:
         """Executions that happened while the session was away, applied once each."""
         for half in plan.missed_fills:
             if not self.assembler.is_applied(half.exec_id):
-                commission = next((f.commissionReport.commission for f in fills if f.execution.execId == half.exec_id), 0.0)
-                done = self.assembler.add_execution(half) or self.assembler.add_commission(half.exec_id, commission or 0.0)
+                commission = next(
+                    (f.commissionReport.commission for f in fills if f.execution.execId == half.exec_id), 0.0
+                )
+                done = self.assembler.add_execution(half) or self.assembler.add_commission(
+                    half.exec_id, commission or 0.0
+                )
                 if done is not None:
                     self._apply_fill(done, missed=True)
 
@@ -165,8 +180,13 @@ class SyncMixin:
         """Restore each missing protective leg, unless a kill cancelled them on purpose."""
         if self._kill_executed and self.s.kill_on_trigger != "cancel":
             for gap in plan.protection:  # the operator's kill cancelled the protective legs on purpose
-                self._emit(SessionError(0, f"{gap.ticker}: position {gap.position:g} has no working {gap.role}; "
-                                           f"not restored while the kill switch (on_trigger {self.s.kill_on_trigger}) holds"))
+                self._emit(
+                    SessionError(
+                        0,
+                        f"{gap.ticker}: position {gap.position:g} has no working {gap.role}; "
+                        f"not restored while the kill switch (on_trigger {self.s.kill_on_trigger}) holds",
+                    )
+                )
         else:
             await self._restore_protection(plan.protection)
 
@@ -178,7 +198,11 @@ class SyncMixin:
         return out
 
     def _apply_broker_view(self, jo: JournalOrder, bo: BrokerOrder) -> None:
-        status = tr.bt_status(bo.status, filled=bo.filled, remaining=max(bo.quantity - bo.filled, 0.0)) if bo.status in tr.IB_STATUSES else None
+        status = (
+            tr.bt_status(bo.status, filled=bo.filled, remaining=max(bo.quantity - bo.filled, 0.0))
+            if bo.status in tr.IB_STATUSES
+            else None
+        )
         if status is None:
             status = jo.status
         if self.journal.record_status(jo.order_id, status, ib_status=bo.status, perm_id=bo.perm_id, filled=bo.filled,
@@ -189,12 +213,20 @@ class SyncMixin:
     def _adopt(self, bo: BrokerOrder) -> None:
         ref = tr.parse_order_ref(bo.order_ref)
         assert ref is not None
-        status = (tr.bt_status(bo.status, filled=bo.filled, remaining=max(bo.quantity - bo.filled, 0.0)) if bo.status in tr.IB_STATUSES else None) or tr.ACCEPTED
+        status = (
+            tr.bt_status(bo.status, filled=bo.filled, remaining=max(bo.quantity - bo.filled, 0.0))
+            if bo.status in tr.IB_STATUSES
+            else None
+        ) or tr.ACCEPTED
         self.journal.record_intent(ref.intent_id, bo.ticker, bo.side, bo.quantity, ref.tag, "adopted")
         self.journal.record_submission(JournalOrder(bo.order_id, bo.perm_id, bo.order_ref, ref.intent_id, ref.role, bo.ticker, bo.side,
                                                     bo.quantity, bo.order_type, bo.limit_price, bo.aux_price, bo.parent_id,
                                                     bo.oca_group, status, True, bo.filled))  # fmt: skip
-        self._emit(SessionError(0, f"adopted our order {bo.order_ref} (id {bo.order_id}, permId {bo.perm_id}) that the journal had lost"))
+        self._emit(
+            SessionError(
+                0, f"adopted our order {bo.order_ref} (id {bo.order_id}, permId {bo.perm_id}) that the journal had lost"
+            )
+        )
         self._emit(OrderStatus(bo.order_id, bo.perm_id, bo.order_ref, status, bo.status, bo.filled,
                                max(bo.quantity - bo.filled, 0.0), 0.0, "adopted"))  # fmt: skip
 
@@ -219,7 +251,9 @@ class SyncMixin:
                 price = o.aux_price if gap.role == "stop" else o.price
                 if price:
                     return float(price)
-        avg = next((float(p.avgCost) for p in self.ib.positions() if p.contract.symbol.upper() == gap.ticker.upper()), 0.0)
+        avg = next(
+            (float(p.avgCost) for p in self.ib.positions() if p.contract.symbol.upper() == gap.ticker.upper()), 0.0
+        )
         long = gap.position > 0
         fraction = self.s.restore_stop_fraction if gap.role == "stop" else self.s.restore_take_profit_fraction
         factor = (1 - fraction) if (gap.role == "stop") == long else (1 + fraction)
@@ -246,4 +280,3 @@ class SyncMixin:
         return BrokerOrder(int(o.orderId or 0), int(o.permId or 0), o.orderRef or "", trade.contract.symbol.upper(), o.action,
                            float(o.totalQuantity), o.orderType, st.status, float(st.filled or 0), int(o.parentId or 0),
                            lmt if lmt else None, aux if aux else None, o.ocaGroup or "")  # fmt: skip
-

@@ -81,7 +81,9 @@ def bt_status_for_error(code: int, message: str = "") -> str | None:
     return None
 
 
-def bt_status(ib_status: str, *, filled: float = 0.0, remaining: float = 0.0, error_code: int = 0, error_message: str = "") -> str | None:
+def bt_status(
+    ib_status: str, *, filled: float = 0.0, remaining: float = 0.0, error_code: int = 0, error_message: str = ""
+) -> str | None:
     """The Backtrader state of an order from IB's raw status, its fill counts and its last error.
 
     Returns None when nothing changes for Backtrader. An unknown IB status raises
@@ -122,11 +124,17 @@ _IB_TO_BT = {ib: bt for bt, ib in _BT_TO_IB.items()}
 
 def ib_order_type(bt_exec_type: str | int) -> str:
     """IB's orderType for a Backtrader exec type, given by name or by its index in bt.Order.ExecTypes."""
-    name = BT_EXEC_TYPES[bt_exec_type] if isinstance(bt_exec_type, int) and 0 <= bt_exec_type < len(BT_EXEC_TYPES) else bt_exec_type
+    name = (
+        BT_EXEC_TYPES[bt_exec_type]
+        if isinstance(bt_exec_type, int) and 0 <= bt_exec_type < len(BT_EXEC_TYPES)
+        else bt_exec_type
+    )
     try:
         return _BT_TO_IB[name]  # type: ignore[index]
     except KeyError:
-        raise ValueError(f"Backtrader exec type {bt_exec_type!r} has no IB order type (expected one of {', '.join(BT_EXEC_TYPES)})") from None
+        raise ValueError(
+            f"Backtrader exec type {bt_exec_type!r} has no IB order type (expected one of {', '.join(BT_EXEC_TYPES)})"
+        ) from None
 
 
 def bt_exec_type(ib_type: str) -> str:
@@ -135,7 +143,9 @@ def bt_exec_type(ib_type: str) -> str:
     try:
         return _IB_TO_BT[key]
     except KeyError:
-        raise ValueError(f"IB order type {ib_type!r} has no Backtrader exec type (expected one of {', '.join(_IB_TO_BT)})") from None
+        raise ValueError(
+            f"IB order type {ib_type!r} has no Backtrader exec type (expected one of {', '.join(_IB_TO_BT)})"
+        ) from None
 
 
 # --- orderRef ------------------------------------------------------------------------------
@@ -191,6 +201,12 @@ def parse_order_ref(text: str | None) -> OrderRef | None:
     if len(parts) != 4:
         return None
     tag, intent_id, role, attempt = parts
-    if not _TAG.match(tag) or not _INTENT.match(intent_id) or role not in ORDER_ROLES or not attempt.isdigit() or int(attempt) < 1:
+    if (
+        not _TAG.match(tag)
+        or not _INTENT.match(intent_id)
+        or role not in ORDER_ROLES
+        or not attempt.isdigit()
+        or int(attempt) < 1
+    ):
         return None
     return OrderRef(tag, intent_id, role, int(attempt))

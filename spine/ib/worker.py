@@ -75,7 +75,9 @@ class _FinishBracket:
 class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, MarketDataMixin):
     """Runs on the ``spine-ib`` loop; see the module docstring."""
 
-    def __init__(self, settings: SessionSettings, ib: IB, outbox: Outbox, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: SessionSettings, ib: IB, outbox: Outbox, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self.s = settings
         self.ib = ib
         self.outbox = outbox
@@ -85,9 +87,15 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
         self.store = StateStore.in_folder(settings.state_dir)
         self.assembler = FillAssembler(self.journal.fill_ids())
         self.pacer = HistoricalPacer.scaled(time.monotonic, settings.pacing_scale)
-        self._commands: asyncio.Queue[tuple[Command, concurrent.futures.Future[Submission] | None, threading.Event | None]] = asyncio.Queue()
-        self._handoff: threading.Event | None = None  # the running command's: set once its first order is handed to ib_async
-        self._commands_idle = False  # the command loop waits for a command (nothing is running or queued before a new one)
+        self._commands: asyncio.Queue[
+            tuple[Command, concurrent.futures.Future[Submission] | None, threading.Event | None]
+        ] = asyncio.Queue()
+        self._handoff: threading.Event | None = (
+            None  # the running command's: set once its first order is handed to ib_async
+        )
+        self._commands_idle = (
+            False  # the command loop waits for a command (nothing is running or queued before a new one)
+        )
         self._stopping = False
         self._cancel_on_stop = False
         self._wake = asyncio.Event()
@@ -148,7 +156,10 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(c) for c in (self._command_loop(), self._kill_watch(), self._heartbeat(), self._account_loop())]
+        self._tasks = [
+            loop.create_task(c)
+            for c in (self._command_loop(), self._kill_watch(), self._heartbeat(), self._account_loop())
+        ]
         try:
             while not self._stopping:
                 self._disconnected.clear()

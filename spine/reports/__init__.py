@@ -1,12 +1,12 @@
 """Reports of a run folder, built after the run from the folder's own files.
 
-    build       ``write_reports``: every report of a run folder (trades, returns, statistics, figures, run.log)
-    trades      ``build_trades``: the closed-trade list (``trades.csv``), replayed from the fills
-    statistics  ``run_statistics``: return, risk and trade figures for ``summary.json``
-    benchmark   ``resolve_benchmark``: the value curve a run is measured against
-    halts       when trading was halted (breaker latch, kill switch), read from ``events.csv``
-    figures     the P&L figure (``pnl.png``): equity against the benchmark over a drawdown panel
-    tearsheet   ``report.html``: a self-contained tearsheet of one run folder
+build       ``write_reports``: every report of a run folder (trades, returns, statistics, figures, run.log)
+trades      ``build_trades``: the closed-trade list (``trades.csv``), replayed from the fills
+statistics  ``run_statistics``: return, risk and trade figures for ``summary.json``
+benchmark   ``resolve_benchmark``: the value curve a run is measured against
+halts       when trading was halted (breaker latch, kill switch), read from ``events.csv``
+figures     the P&L figure (``pnl.png``): equity against the benchmark over a drawdown panel
+tearsheet   ``report.html``: a self-contained tearsheet of one run folder
 """
 
 from spine.reports.benchmark import Benchmark, resolve_benchmark

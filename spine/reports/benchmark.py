@@ -59,7 +59,9 @@ def resolve_benchmark(
         (series,) = load_prices([path]).values()
         return Benchmark(f"{series.ticker} ({path.name})", buy_and_hold(series, times, start_value))
     if path.suffix.lower() == ".csv" or "/" in spec or not _TICKER.match(spec):
-        raise InputError(f"--benchmark {spec!r} is neither an existing price file nor a ticker; expected TICKER (e.g. SPY), a price CSV file, or {EQUAL_WEIGHT}")
+        raise InputError(
+            f"--benchmark {spec!r} is neither an existing price file nor a ticker; expected TICKER (e.g. SPY), a price CSV file, or {EQUAL_WEIGHT}"
+        )
     ticker = spec.upper()
     if ticker in prices:
         return Benchmark(ticker, buy_and_hold(prices[ticker], times, start_value))
@@ -81,7 +83,9 @@ def buy_and_hold(series: PriceSeries, times: pd.DatetimeIndex, start_value: floa
     closes = _closes(series, times)
     first = closes.first_valid_index()
     if first is None:
-        raise InputError(f"benchmark {series.ticker} ({series.path}) has no bar between {times[0].date()} and {times[-1].date()}; expected prices covering the run's period")
+        raise InputError(
+            f"benchmark {series.ticker} ({series.path}) has no bar between {times[0].date()} and {times[-1].date()}; expected prices covering the run's period"
+        )
     shares = start_value / closes[first]
     return (closes.ffill() * shares).fillna(start_value).rename("value")
 

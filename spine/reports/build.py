@@ -32,7 +32,13 @@ RUN_LOG_KEYS = (
 )  # fmt: skip
 
 
-def write_reports(run_dir: Path | str, *, benchmark: Benchmark | None = None, log_scale: bool = False, outputs: Literal["all", "statistics"] = "all") -> dict[str, Any]:
+def write_reports(
+    run_dir: Path | str,
+    *,
+    benchmark: Benchmark | None = None,
+    log_scale: bool = False,
+    outputs: Literal["all", "statistics"] = "all",
+) -> dict[str, Any]:
     """Write every report into ``run_dir`` and return the updated summary.
 
     ``outputs="statistics"`` (a sweep trial) computes the same statistics into
@@ -45,14 +51,18 @@ def write_reports(run_dir: Path | str, *, benchmark: Benchmark | None = None, lo
     folder = Path(run_dir)
     research = _research_only(folder)
     if benchmark is not None:
-        write_text_atomically(folder / "benchmark.csv", csv_text(benchmark.rows(), BENCHMARK_COLUMNS, research_only=research))
+        write_text_atomically(
+            folder / "benchmark.csv", csv_text(benchmark.rows(), BENCHMARK_COLUMNS, research_only=research)
+        )
     files = RunFiles.load(folder)
     start_value = files.start_value
     times = pd.DatetimeIndex(files.equity["datetime"])
     trades = build_trades(files.fills, files.orders, files.events, times)
     everything = outputs == "all"
     if everything:
-        write_text_atomically(folder / "trades.csv", csv_text(trades.to_dict("records"), TRADE_COLUMNS, research_only=research))
+        write_text_atomically(
+            folder / "trades.csv", csv_text(trades.to_dict("records"), TRADE_COLUMNS, research_only=research)
+        )
         returns = equity_returns(files.equity, start_value)
         rows = [{"datetime": when.to_pydatetime(), "return": float(value)} for when, value in returns.items()]
         write_text_atomically(folder / "returns.csv", csv_text(rows, RETURN_COLUMNS, research_only=research))
@@ -72,7 +82,9 @@ def write_reports(run_dir: Path | str, *, benchmark: Benchmark | None = None, lo
     from spine.reports.tearsheet import equity_figure_pngs, render_tearsheet
 
     title = f"Spine {summary.get('route', 'run')}: {', '.join(summary.get('tickers', []))}"
-    pngs = equity_figure_pngs(files.equity, files.events, bench_values, bench_name, research, title=title)  # one figure, both scales
+    pngs = equity_figure_pngs(
+        files.equity, files.events, bench_values, bench_name, research, title=title
+    )  # one figure, both scales
     png = pngs[log_scale]
     temp_png = folder / ".pnl.png.tmp"
     temp_png.write_bytes(png)
@@ -95,19 +107,33 @@ def run_log(summary: dict[str, Any], research_only: bool) -> str:
             lines.append(f"{group} {key}: {bucket.get('trades')} trades, pnl_net {bucket.get('pnl_net', 0.0):.2f}")
     bench = summary.get("benchmark") or {}
     if bench:
-        lines.append(f"benchmark {bench.get('name')}: total_return {bench.get('total_return')}, alpha {bench.get('alpha')}, beta {bench.get('beta')}")
+        lines.append(
+            f"benchmark {bench.get('name')}: total_return {bench.get('total_return')}, alpha {bench.get('alpha')}, beta {bench.get('beta')}"
+        )
     breaker, kill = summary.get("breaker") or {}, summary.get("kill_switch") or {}
-    lines.append(f"circuit breaker: {'tripped: ' + str(breaker.get('reason')) if breaker.get('tripped') else 'not tripped'}")
-    lines.append(f"kill switch: {'fired ' + str(kill.get('datetime')) + ': ' + str(kill.get('cause')) if kill.get('fired') else 'not fired'}")
+    lines.append(
+        f"circuit breaker: {'tripped: ' + str(breaker.get('reason')) if breaker.get('tripped') else 'not tripped'}"
+    )
+    lines.append(
+        f"kill switch: {'fired ' + str(kill.get('datetime')) + ': ' + str(kill.get('cause')) if kill.get('fired') else 'not fired'}"
+    )
     return "\n".join(lines) + "\n"
 
 
-def _benchmark_series(files: RunFiles, benchmark: Benchmark | None, times: pd.DatetimeIndex, start_value: float) -> tuple[pd.Series | None, str]:
+def _benchmark_series(
+    files: RunFiles, benchmark: Benchmark | None, times: pd.DatetimeIndex, start_value: float
+) -> tuple[pd.Series | None, str]:
     """The benchmark as ``benchmark.csv`` holds it, so a rebuild gives the same figures as the run."""
     if files.benchmark is None or not len(files.benchmark):
         return None, ""
-    values = pd.Series(files.benchmark["value"].astype(float).to_numpy(), index=pd.DatetimeIndex(files.benchmark["datetime"]))
-    name = benchmark.name if benchmark is not None else str((files.summary.get("benchmark") or {}).get("name") or "benchmark")
+    values = pd.Series(
+        files.benchmark["value"].astype(float).to_numpy(), index=pd.DatetimeIndex(files.benchmark["datetime"])
+    )
+    name = (
+        benchmark.name
+        if benchmark is not None
+        else str((files.summary.get("benchmark") or {}).get("name") or "benchmark")
+    )
     aligned = values.reindex(values.index.union(times)).ffill().reindex(times).fillna(start_value)
     return aligned, name
 

@@ -35,7 +35,10 @@ def drawdown_series(values: Sequence[float]) -> np.ndarray:
 
 
 # event -> (colour, marker, label); distinct shapes so two firings on one bar stay apart
-MARKERS = {"breaker_trip": ("#d2691e", "v", "circuit breaker tripped"), "kill_switch": ("#8b0000", "X", "kill switch fired")}
+MARKERS = {
+    "breaker_trip": ("#d2691e", "v", "circuit breaker tripped"),
+    "kill_switch": ("#8b0000", "X", "kill switch fired"),
+}
 SHADES = {"breaker_trip": "#f4a460", "kill_switch": "#cd5c5c"}
 THOUSANDS = FuncFormatter(lambda value, _: f"{value:,.0f}")
 PNG_DPI = 110
@@ -54,7 +57,15 @@ def plot_pnl(
     log_scale: bool = False,
 ) -> Path:
     """Draw ``pnl_figure`` into ``path`` (a PNG file or a binary stream)."""
-    fig = pnl_figure(equity, title=title, research_only=research_only, events=events, benchmark=benchmark, benchmark_name=benchmark_name, log_scale=log_scale)
+    fig = pnl_figure(
+        equity,
+        title=title,
+        research_only=research_only,
+        events=events,
+        benchmark=benchmark,
+        benchmark_name=benchmark_name,
+        log_scale=log_scale,
+    )
     fig.savefig(path, dpi=PNG_DPI, format="png")
     return path
 
@@ -70,7 +81,11 @@ def pnl_figure(
     log_scale: bool = False,
 ) -> Figure:
     """Equity (and benchmark) over drawdown; halts shaded, firings marked; ``log_scale`` for the value axis."""
-    frame = equity if isinstance(equity, pd.DataFrame) else pd.DataFrame(list(equity), columns=["datetime", "value", "cash"])
+    frame = (
+        equity
+        if isinstance(equity, pd.DataFrame)
+        else pd.DataFrame(list(equity), columns=["datetime", "value", "cash"])
+    )
     times = pd.DatetimeIndex(pd.to_datetime(frame["datetime"]))
     values = frame["value"].astype(float).to_numpy()
     fig = Figure(figsize=(11, 7))
@@ -78,7 +93,15 @@ def pnl_figure(
     top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     top.plot(times, values, color="#1f4e79", linewidth=1.3, label="strategy")
     if benchmark is not None and len(benchmark):
-        top.plot(benchmark.index, benchmark.to_numpy(dtype=float), color="#7f7f7f", linewidth=1.0, linestyle="-", alpha=0.9, label=benchmark_name)
+        top.plot(
+            benchmark.index,
+            benchmark.to_numpy(dtype=float),
+            color="#7f7f7f",
+            linewidth=1.0,
+            linestyle="-",
+            alpha=0.9,
+            label=benchmark_name,
+        )
     set_value_scale(top, log_scale=log_scale)
     top.set_title(title)
     top.grid(alpha=0.3)
@@ -89,9 +112,13 @@ def pnl_figure(
     _mark_halts(top, bottom, times, values, events)
     top.legend(loc="upper left", fontsize=8)
     if research_only:
-        fig.text(0.5, 0.55, "RESEARCH ONLY", fontsize=54, color="grey", alpha=0.18, ha="center", va="center", rotation=20)
+        fig.text(
+            0.5, 0.55, "RESEARCH ONLY", fontsize=54, color="grey", alpha=0.18, ha="center", va="center", rotation=20
+        )
         fig.text(0.5, 0.005, RESEARCH_LABEL, fontsize=7, color="grey", ha="center", va="bottom")
-    fig.subplots_adjust(left=0.085, right=0.97, top=0.94, bottom=0.09, hspace=0.06)  # fixed: tight_layout costs more than the drawing
+    fig.subplots_adjust(
+        left=0.085, right=0.97, top=0.94, bottom=0.09, hspace=0.06
+    )  # fixed: tight_layout costs more than the drawing
     return fig
 
 
@@ -115,11 +142,33 @@ def _mark_halts(top: Any, bottom: Any, times: pd.DatetimeIndex, values: np.ndarr
         colour, marker, label = MARKERS[halt.event]
         end = halt.end if halt.end is not None else last
         for axis in (top, bottom):
-            axis.axvspan(halt.start, max(end, halt.start + pd.Timedelta(days=1)), color=SHADES[halt.event], alpha=0.15, linewidth=0)
+            axis.axvspan(
+                halt.start,
+                max(end, halt.start + pd.Timedelta(days=1)),
+                color=SHADES[halt.event],
+                alpha=0.15,
+                linewidth=0,
+            )
         slot = per_bar.get(halt.start, 0)
         per_bar[halt.start] = slot + 1
         i = min(int(times.searchsorted(halt.start)), len(times) - 1)
         y = values[i] * (1.0 + 0.03 * slot)  # a second firing on the same bar sits just above the first
-        top.plot([halt.start], [y], marker=marker, markersize=10, color=colour, linestyle="none", label=f"{label} {halt.start:%Y-%m-%d}", zorder=5)
-        top.annotate(f"{label}\nhalted{' to ' + f'{halt.end:%Y-%m-%d}' if halt.end is not None else ' to the end'}", (halt.start, y), xytext=(8, 10 + 22 * slot), textcoords="offset points", fontsize=7, color=colour)
+        top.plot(
+            [halt.start],
+            [y],
+            marker=marker,
+            markersize=10,
+            color=colour,
+            linestyle="none",
+            label=f"{label} {halt.start:%Y-%m-%d}",
+            zorder=5,
+        )
+        top.annotate(
+            f"{label}\nhalted{' to ' + f'{halt.end:%Y-%m-%d}' if halt.end is not None else ' to the end'}",
+            (halt.start, y),
+            xytext=(8, 10 + 22 * slot),
+            textcoords="offset points",
+            fontsize=7,
+            color=colour,
+        )
         bottom.axvline(halt.start, color=colour, linewidth=1.0, linestyle="--")

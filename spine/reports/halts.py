@@ -36,9 +36,15 @@ def halts(events: pd.DataFrame | Sequence[Mapping[str, Any]]) -> list[Halt]:
     open_: list[dict[str, Any]] = []
     for row in rows:
         name = str(row.get("event", ""))
-        when = pd.Timestamp(row["datetime"]).tz_localize(None) if pd.Timestamp(row["datetime"]).tzinfo else pd.Timestamp(row["datetime"])
+        when = (
+            pd.Timestamp(row["datetime"]).tz_localize(None)
+            if pd.Timestamp(row["datetime"]).tzinfo
+            else pd.Timestamp(row["datetime"])
+        )
         if name in HALT_EVENTS:
-            open_.append({"event": name, "label": HALT_EVENTS[name], "start": when, "detail": str(row.get("detail", ""))})
+            open_.append(
+                {"event": name, "label": HALT_EVENTS[name], "start": when, "detail": str(row.get("detail", ""))}
+            )
         elif name in REARM_EVENTS:
             out.extend(Halt(end=when, **item) for item in open_ if item["event"] == REARM_EVENTS[name])
             open_ = [item for item in open_ if item["event"] != REARM_EVENTS[name]]

@@ -169,7 +169,12 @@ def benchmark_statistics(returns: pd.Series, benchmark_returns: pd.Series, name:
     aligned = benchmark_returns.reindex(returns.index).fillna(0.0)
     alpha, beta = alpha_beta(returns.to_numpy(dtype=np.float64), aligned.to_numpy(dtype=np.float64))
     own = return_statistics(aligned)
-    return {"name": name, **{k: own[k] for k in ("total_return", "cagr", "annual_volatility", "sharpe", "max_drawdown")}, "alpha": finite_float(alpha), "beta": finite_float(beta)}
+    return {
+        "name": name,
+        **{k: own[k] for k in ("total_return", "cagr", "annual_volatility", "sharpe", "max_drawdown")},
+        "alpha": finite_float(alpha),
+        "beta": finite_float(beta),
+    }
 
 
 def exposure(trades: pd.DataFrame, bar_times: pd.DatetimeIndex) -> float | None:
@@ -213,7 +218,14 @@ def rejection_counts(orders: pd.DataFrame) -> dict[str, int]:
     return {"rejected_orders": len(rejected), "rejected_brackets": int(brackets.nunique())}
 
 
-def run_statistics(equity: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFrame, start_value: float, benchmark: pd.Series | None = None, benchmark_name: str = "") -> dict[str, Any]:
+def run_statistics(
+    equity: pd.DataFrame,
+    trades: pd.DataFrame,
+    orders: pd.DataFrame,
+    start_value: float,
+    benchmark: pd.Series | None = None,
+    benchmark_name: str = "",
+) -> dict[str, Any]:
     """Every statistic that ``summary.json`` carries, with the old keys as aliases."""
     returns = equity_returns(equity, start_value)
     stats: dict[str, Any] = {
@@ -226,7 +238,9 @@ def run_statistics(equity: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFr
     }
     if benchmark is not None and len(benchmark):
         values = benchmark.astype(float)
-        bench_returns = pd.Series(values.to_numpy() / np.concatenate(([start_value], values.to_numpy()[:-1])) - 1.0, index=values.index)
+        bench_returns = pd.Series(
+            values.to_numpy() / np.concatenate(([start_value], values.to_numpy()[:-1])) - 1.0, index=values.index
+        )
         stats["benchmark"] = benchmark_statistics(returns, bench_returns, benchmark_name)
     else:
         stats["benchmark"] = None
@@ -236,10 +250,17 @@ def run_statistics(equity: pd.DataFrame, trades: pd.DataFrame, orders: pd.DataFr
 
 
 def _grouped(trades: pd.DataFrame, column: str, always: Iterable[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {key: {"trades": 0, "pnl": 0.0, "pnl_net": 0.0, "win_rate": None} for key in always}
+    out: dict[str, dict[str, Any]] = {
+        key: {"trades": 0, "pnl": 0.0, "pnl_net": 0.0, "win_rate": None} for key in always
+    }
     for key, rows in trades.groupby(column, sort=True):
         pnl = rows["pnl_net"].astype(float)
-        out[str(key)] = {"trades": len(rows), "pnl": float(rows["pnl"].sum()), "pnl_net": float(pnl.sum()), "win_rate": float((pnl > 0).mean())}
+        out[str(key)] = {
+            "trades": len(rows),
+            "pnl": float(rows["pnl"].sum()),
+            "pnl_net": float(pnl.sum()),
+            "win_rate": float((pnl > 0).mean()),
+        }
     return out
 
 

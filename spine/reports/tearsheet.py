@@ -61,15 +61,21 @@ def render_tearsheet(
     caller that also writes ``pnl.png`` draws each figure once; missing ones are drawn here.
     """
     title = f"Spine {summary.get('route', 'run')}: {', '.join(summary.get('tickers', []))}"
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title><style>{_CSS}</style></head><body>"]
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{_e(title)}</title><style>{_CSS}</style></head><body>"
+    ]
     if research_only:
         parts.append(f"<div class='research' id='research-only'>{_e(RESEARCH_LABEL)}</div>")
-    parts.append(f"<h1>{_e(title)}</h1><p>{_e(summary.get('start'))} .. {_e(summary.get('end'))}; benchmark: {_e(benchmark_name or 'none')}</p>")
+    parts.append(
+        f"<h1>{_e(title)}</h1><p>{_e(summary.get('start'))} .. {_e(summary.get('end'))}; benchmark: {_e(benchmark_name or 'none')}</p>"
+    )
     parts.append(_section("statistics", "Statistics", _table(statistics_rows(summary), ("metric", "value"))))
     drawn = dict(equity_png or {})
     for scale in (False, True):
         if scale not in drawn:
-            drawn[scale] = equity_figure_png(equity, events, benchmark, benchmark_name, research_only, log_scale=scale, title=title)
+            drawn[scale] = equity_figure_png(
+                equity, events, benchmark, benchmark_name, research_only, log_scale=scale, title=title
+            )
     linear, logged = _data_uri(drawn[False]), _data_uri(drawn[True])
     toggle = (
         "<div class='toggle'><input type='checkbox' id='logscale'><label for='logscale'> log scale</label>"
@@ -77,11 +83,33 @@ def render_tearsheet(
         "<p>Shaded: halted periods. Markers: where the circuit breaker tripped (&#9660;) and the kill switch fired (&#10006;).</p>"
     )
     parts.append(_section("equity", "Equity against the benchmark", toggle))
-    parts.append(_section("underwater", "Underwater (drawdown from the running peak)", f"<img alt='underwater' src='{_underwater_png(equity, benchmark)}'>"))
-    parts.append(_section("monthly-returns", "Monthly returns", _heat_map(summary.get("monthly_returns") or {}, summary.get("yearly_returns") or {})))
-    provenance = _table(_bucket_rows(summary.get("by_provenance") or {}), ("tag", "trades", "P&L", "P&L net", "win rate"))
-    reasons = _table(_bucket_rows(summary.get("by_exit_reason") or {}), ("exit reason", "trades", "P&L", "P&L net", "win rate"))
-    parts.append(_section("provenance", "P&L by provenance and by exit reason", f"<h3>by provenance (tag of the entry)</h3>{provenance}<h3>by exit reason</h3>{reasons}"))
+    parts.append(
+        _section(
+            "underwater",
+            "Underwater (drawdown from the running peak)",
+            f"<img alt='underwater' src='{_underwater_png(equity, benchmark)}'>",
+        )
+    )
+    parts.append(
+        _section(
+            "monthly-returns",
+            "Monthly returns",
+            _heat_map(summary.get("monthly_returns") or {}, summary.get("yearly_returns") or {}),
+        )
+    )
+    provenance = _table(
+        _bucket_rows(summary.get("by_provenance") or {}), ("tag", "trades", "P&L", "P&L net", "win rate")
+    )
+    reasons = _table(
+        _bucket_rows(summary.get("by_exit_reason") or {}), ("exit reason", "trades", "P&L", "P&L net", "win rate")
+    )
+    parts.append(
+        _section(
+            "provenance",
+            "P&L by provenance and by exit reason",
+            f"<h3>by provenance (tag of the entry)</h3>{provenance}<h3>by exit reason</h3>{reasons}",
+        )
+    )
     parts.append(_section("safety", "Safety: circuit breaker and kill switch", _safety(events, summary)))
     columns = [c for c in trades.columns]
     rows = [[_cell(v) for v in row] for row in trades.itertuples(index=False)]
@@ -103,14 +131,20 @@ def statistics_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("Sortino", _ratio(summary.get("sortino"))),
         ("Calmar", _ratio(summary.get("calmar"))),
         ("max drawdown", _pct(summary.get("max_drawdown"))),
-        ("max drawdown duration", f"{summary.get('max_drawdown_duration_bars', '-')} bars ({summary.get('max_drawdown_duration_days', '-')} days)"),
+        (
+            "max drawdown duration",
+            f"{summary.get('max_drawdown_duration_bars', '-')} bars ({summary.get('max_drawdown_duration_days', '-')} days)",
+        ),
         ("exposure (bars with a position)", _pct(summary.get("exposure"))),
         ("trades (closed / open)", f"{summary.get('trades', 0)} / {summary.get('trades_open', 0)}"),
         ("win rate", _pct(summary.get("win_rate"))),
         ("profit factor", _ratio(summary.get("profit_factor"))),
         ("expectancy (net P&L per trade)", _money(summary.get("expectancy"))),
         ("average / median R", f"{_ratio(summary.get('average_r'))} / {_ratio(summary.get('median_r'))}"),
-        ("orders / rejected orders / rejected brackets", f"{summary.get('orders', '-')} / {summary.get('rejected_orders', '-')} / {summary.get('rejected_brackets', '-')}"),
+        (
+            "orders / rejected orders / rejected brackets",
+            f"{summary.get('orders', '-')} / {summary.get('rejected_orders', '-')} / {summary.get('rejected_brackets', '-')}",
+        ),
     ]
     if bench:
         rows += [
@@ -121,16 +155,44 @@ def statistics_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def equity_figure_png(equity: pd.DataFrame, events: pd.DataFrame, benchmark: pd.Series | None, name: str, research_only: bool, *, log_scale: bool, title: str) -> bytes:
+def equity_figure_png(
+    equity: pd.DataFrame,
+    events: pd.DataFrame,
+    benchmark: pd.Series | None,
+    name: str,
+    research_only: bool,
+    *,
+    log_scale: bool,
+    title: str,
+) -> bytes:
     """The ``pnl.png`` figure as PNG bytes."""
     buffer = io.BytesIO()
-    plot_pnl(equity, buffer, title=title, research_only=research_only, events=events, benchmark=benchmark, benchmark_name=name, log_scale=log_scale)  # type: ignore[arg-type]
+    plot_pnl(
+        equity,
+        buffer,
+        title=title,
+        research_only=research_only,
+        events=events,
+        benchmark=benchmark,
+        benchmark_name=name,
+        log_scale=log_scale,
+    )  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
-def equity_figure_pngs(equity: pd.DataFrame, events: pd.DataFrame, benchmark: pd.Series | None, name: str, research_only: bool, *, title: str) -> dict[bool, bytes]:
+def equity_figure_pngs(
+    equity: pd.DataFrame,
+    events: pd.DataFrame,
+    benchmark: pd.Series | None,
+    name: str,
+    research_only: bool,
+    *,
+    title: str,
+) -> dict[bool, bytes]:
     """The ``pnl.png`` figure on a linear (False) and a log (True) value axis: built once, drawn twice."""
-    fig = pnl_figure(equity, title=title, research_only=research_only, events=events, benchmark=benchmark, benchmark_name=name)
+    fig = pnl_figure(
+        equity, title=title, research_only=research_only, events=events, benchmark=benchmark, benchmark_name=name
+    )
     drawn = {}
     for log_scale in (False, True):
         set_value_scale(fig.axes[0], log_scale=log_scale)
@@ -145,9 +207,17 @@ def _underwater_png(equity: pd.DataFrame, benchmark: pd.Series | None) -> str:
     FigureCanvasAgg(fig)
     axis = fig.subplots()
     times = pd.DatetimeIndex(equity["datetime"])
-    axis.fill_between(times, drawdown_series(equity["value"]) * 100.0, 0.0, color="#b22222", alpha=0.45, linewidth=0, label="strategy")
+    axis.fill_between(
+        times, drawdown_series(equity["value"]) * 100.0, 0.0, color="#b22222", alpha=0.45, linewidth=0, label="strategy"
+    )
     if benchmark is not None and len(benchmark):
-        axis.plot(benchmark.index, drawdown_series(benchmark.to_numpy(dtype=float)) * 100.0, color="#7f7f7f", linewidth=0.9, label="benchmark")
+        axis.plot(
+            benchmark.index,
+            drawdown_series(benchmark.to_numpy(dtype=float)) * 100.0,
+            color="#7f7f7f",
+            linewidth=0.9,
+            label="benchmark",
+        )
     axis.set_ylabel("drawdown %")
     axis.grid(alpha=0.3)
     axis.legend(loc="lower left", fontsize=8)
@@ -181,7 +251,10 @@ def _heat_map(monthly: Mapping[str, float], yearly: Mapping[str, float]) -> str:
 
 def _safety(events: pd.DataFrame, summary: Mapping[str, Any]) -> str:
     found = halts(events)
-    rows = [[h.label, f"{h.start:%Y-%m-%d %H:%M}", "end of run" if h.end is None else f"{h.end:%Y-%m-%d %H:%M}", h.detail] for h in found]
+    rows = [
+        [h.label, f"{h.start:%Y-%m-%d %H:%M}", "end of run" if h.end is None else f"{h.end:%Y-%m-%d %H:%M}", h.detail]
+        for h in found
+    ]
     breaker, kill = summary.get("breaker") or {}, summary.get("kill_switch") or {}
     outcome = f"<p>circuit breaker: {'tripped' if breaker.get('tripped') else 'not tripped'}; kill switch: {'fired' if kill.get('fired') else 'not fired'}</p>"
     if not rows:
@@ -190,7 +263,10 @@ def _safety(events: pd.DataFrame, summary: Mapping[str, Any]) -> str:
 
 
 def _bucket_rows(buckets: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
-    return [[key, str(b.get("trades", 0)), _money(b.get("pnl")), _money(b.get("pnl_net")), _pct(b.get("win_rate"))] for key, b in buckets.items()]
+    return [
+        [key, str(b.get("trades", 0)), _money(b.get("pnl")), _money(b.get("pnl_net")), _pct(b.get("win_rate"))]
+        for key, b in buckets.items()
+    ]
 
 
 def _section(anchor: str, heading: str, body: str) -> str:
@@ -199,7 +275,10 @@ def _section(anchor: str, heading: str, body: str) -> str:
 
 def _table(rows: Iterable[Sequence[Any]], header: Sequence[str], left: Sequence[int] = (0,)) -> str:
     head = "".join(f"<th class='{'l' if i in left else ''}'>{_e(h)}</th>" for i, h in enumerate(header))
-    body = "".join("<tr>" + "".join(f"<td class='{'l' if i in left else ''}'>{_e(v)}</td>" for i, v in enumerate(row)) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>" + "".join(f"<td class='{'l' if i in left else ''}'>{_e(v)}</td>" for i, v in enumerate(row)) + "</tr>"
+        for row in rows
+    )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -211,7 +290,9 @@ def _cell(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, pd.Timestamp):
-        return f"{value:%Y-%m-%d}" if value == value.normalize() else f"{value:%Y-%m-%d %H:%M}"  # daily bars show the date only
+        return (
+            f"{value:%Y-%m-%d}" if value == value.normalize() else f"{value:%Y-%m-%d %H:%M}"
+        )  # daily bars show the date only
     if isinstance(value, float):
         return f"{value:,.2f}"
     return str(value)
@@ -231,5 +312,3 @@ def _pct(value: Any) -> str:
 
 def _ratio(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, (int, float)) else "-"
-
-

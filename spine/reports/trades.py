@@ -52,7 +52,9 @@ class _Open:
     exit_fill: dict[str, Any] = field(default_factory=dict)
 
 
-def build_trades(fills: pd.DataFrame, orders: pd.DataFrame, events: pd.DataFrame | None = None, bar_times: Sequence[Any] = ()) -> pd.DataFrame:
+def build_trades(
+    fills: pd.DataFrame, orders: pd.DataFrame, events: pd.DataFrame | None = None, bar_times: Sequence[Any] = ()
+) -> pd.DataFrame:
     """One row per trade, closed ones by entry time then still-open ones (``exit_reason`` ``open``).
 
     ``fills`` and ``orders`` are ``fills.csv`` and ``orders.csv`` as frames; ``events``
@@ -89,7 +91,9 @@ def build_trades(fills: pd.DataFrame, orders: pd.DataFrame, events: pd.DataFrame
         if remaining > _EPSILON:  # the fill opens or adds to a position
             if book is None:
                 order = statics.get(finite_int(fill["order_id"]), {})
-                book = _Open(trade_id=next_id, ticker=ticker, sign=sign, entry_order=order, entry_datetime=fill["datetime"])
+                book = _Open(
+                    trade_id=next_id, ticker=ticker, sign=sign, entry_order=order, entry_datetime=fill["datetime"]
+                )
                 books[ticker] = book
                 next_id += 1
             book.average = (book.average * book.size + price * remaining) / (book.size + remaining)
@@ -99,7 +103,9 @@ def build_trades(fills: pd.DataFrame, orders: pd.DataFrame, events: pd.DataFrame
             book.entered_cost += remaining * price
             book.commission += commission
     times = pd.DatetimeIndex(pd.to_datetime(list(bar_times))) if len(bar_times) else None
-    entries = {(str(o.get("ticker")), finite_int(o.get("signal_row"))) for o in statics.values() if o.get("role") == "entry"}  # (ticker, signal row) that opened
+    entries = {
+        (str(o.get("ticker")), finite_int(o.get("signal_row"))) for o in statics.values() if o.get("role") == "entry"
+    }  # (ticker, signal row) that opened
     trades = sorted(done, key=lambda t: t.trade_id) + sorted(books.values(), key=lambda t: t.trade_id)
     held = _bars_held(times, trades)
     rows = [_row(t, statics, stops, why_closed, entries, bars) for t, bars in zip(trades, held, strict=True)]
@@ -127,7 +133,14 @@ def bar_positions(bar_times: pd.DatetimeIndex, stamps: Sequence[Any]) -> list[in
     return out
 
 
-def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, float], why_closed: dict[tuple[str, int], str], entries: set[tuple[str, int | None]], bars_held: int | None) -> dict[str, Any]:
+def _row(
+    trade: _Open,
+    statics: dict[int, dict[str, Any]],
+    stops: dict[int, float],
+    why_closed: dict[tuple[str, int], str],
+    entries: set[tuple[str, int | None]],
+    bars_held: int | None,
+) -> dict[str, Any]:
     entry = trade.entry_order
     entry_price = trade.entered_cost / trade.entered
     is_open = trade.exit_datetime is None
@@ -157,7 +170,12 @@ def _row(trade: _Open, statics: dict[int, dict[str, Any]], stops: dict[int, floa
     }
 
 
-def _exit_reason(fill: dict[str, Any], statics: dict[int, dict[str, Any]], why_closed: dict[tuple[str, int], str], entries: set[tuple[str, int | None]]) -> str:
+def _exit_reason(
+    fill: dict[str, Any],
+    statics: dict[int, dict[str, Any]],
+    why_closed: dict[tuple[str, int], str],
+    entries: set[tuple[str, int | None]],
+) -> str:
     """Why the fill that brought the position back to zero happened."""
     role = str(fill.get("role") or "")
     if role in ("stop", "take_profit"):
@@ -191,7 +209,11 @@ def _order_statics(orders: pd.DataFrame) -> dict[int, dict[str, Any]]:
 def _initial_stops(orders: pd.DataFrame) -> dict[int, float]:
     """Entry order id -> the price of its bracket's stop leg (the initial stop)."""
     legs = orders[(orders["role"] == "stop") & orders["parent_id"].notna()].drop_duplicates("order_id")
-    return {int(parent): float(price) for parent, price in zip(legs["parent_id"], legs["price"], strict=True) if finite_float(price) is not None}
+    return {
+        int(parent): float(price)
+        for parent, price in zip(legs["parent_id"], legs["price"], strict=True)
+        if finite_float(price) is not None
+    }
 
 
 def _close_reasons(events: pd.DataFrame | None) -> dict[tuple[str, int], str]:

@@ -94,7 +94,9 @@ def load_inputs(request: BacktestRequest) -> BacktestInputs:
     """Load and validate every input before anything runs or is written."""
     using_sample = not request.data and request.source == "csv"
     if request.data and request.signals is None:
-        raise InputError("--signals FILE is required with --data (the bundled sample signals only cover the sample tickers)")
+        raise InputError(
+            "--signals FILE is required with --data (the bundled sample signals only cover the sample tickers)"
+        )
     signals_path = Path(request.signals) if request.signals is not None else SAMPLE_SIGNALS
     if request.source == "yfinance":
         prices = _yfinance_prices(request, signals_path)
@@ -103,12 +105,21 @@ def load_inputs(request: BacktestRequest) -> BacktestInputs:
         tickers = request.tickers or _signalled_tickers(paths, signals_path)
         prices = load_prices(paths, tickers=tickers, start=request.start, end=request.end)
         if request.start is not None:
-            prices = with_warmup(prices, load_prices(paths, tickers=tuple(prices), end=request.end), request.start, warmup_bar_count(request.config.strategy.atr_period))
+            prices = with_warmup(
+                prices,
+                load_prices(paths, tickers=tuple(prices), end=request.end),
+                request.start,
+                warmup_bar_count(request.config.strategy.atr_period),
+            )
     signals = load_signals(signals_path, prices=prices, tickers=request.tickers)
-    vix_path = request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
+    vix_path = (
+        request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
+    )
     vix = clip_to_traded_period(load_vix(vix_path), prices) if vix_path is not None else None
     check_window(prices, request.config.strategy.atr_period, request.start)
-    return BacktestInputs(prices=prices, signals=signals, vix=vix, signals_path=signals_path, vix_path=vix_path, trade_from=request.start)
+    return BacktestInputs(
+        prices=prices, signals=signals, vix=vix, signals_path=signals_path, vix_path=vix_path, trade_from=request.start
+    )
 
 
 def _traded(series: PriceSeries, trade_from: date | None) -> np.ndarray:
@@ -128,7 +139,9 @@ def check_window(prices: dict[str, PriceSeries], atr_period: int, trade_from: da
     for ticker, series in prices.items():
         dates = _traded(series, trade_from)
         if len(dates) <= atr_period:
-            first, last = (str(dates[0])[:10], str(dates[-1])[:10]) if len(dates) else (str(trade_from), str(trade_from))
+            first, last = (
+                (str(dates[0])[:10], str(dates[-1])[:10]) if len(dates) else (str(trade_from), str(trade_from))
+            )
             raise InputError(
                 f"the window {first}..{last} has {len(dates)} bars for {ticker}; "
                 f"the ATR period (strategy.atr_period) is {atr_period}, so at least {atr_period + 1} bars are needed "
@@ -148,10 +161,14 @@ def vix_trigger_status(config: SpineConfig, inputs: BacktestInputs, vix_path: Pa
     vix = inputs.vix
     source = f"VIX {str(vix.dates[0])[:10]}..{str(vix.dates[-1])[:10]}" if vix is not None else None
     missing = f"no VIX series for {traded_period(inputs.prices, inputs.trade_from)}" if source is None else ""
-    return runs_summary.vix_trigger_status(config.backtest_risk, config.kill_switch.vix_threshold, source=source, missing=missing)
+    return runs_summary.vix_trigger_status(
+        config.backtest_risk, config.kill_switch.vix_threshold, source=source, missing=missing
+    )
 
 
-def with_warmup(prices: dict[str, PriceSeries], history: dict[str, PriceSeries], start: date, bars: int) -> dict[str, PriceSeries]:
+def with_warmup(
+    prices: dict[str, PriceSeries], history: dict[str, PriceSeries], start: date, bars: int
+) -> dict[str, PriceSeries]:
     """Each ticker's bars from ``start`` plus up to ``bars`` bars before it, as a session warms up from history."""
     out = {}
     first = np.datetime64(start, "ns")
@@ -198,7 +215,14 @@ def _yfinance_prices(request: BacktestRequest, signals_path: Path) -> dict[str, 
     return load_prices(paths, tickers=tickers, start=request.start, end=request.end)
 
 
-def build_cerebro(config: SpineConfig, inputs: BacktestInputs, *, events: EventLog, store: StateStore, progress: Callable[[int], None] | None = None) -> bt.Cerebro:
+def build_cerebro(
+    config: SpineConfig,
+    inputs: BacktestInputs,
+    *,
+    events: EventLog,
+    store: StateStore,
+    progress: Callable[[int], None] | None = None,
+) -> bt.Cerebro:
     """A Cerebro with the feeds, the gated SimBroker, the strategy, the sizer and the analyzers."""
     cerebro = bt.Cerebro(stdstats=False)
     feeds = []
@@ -213,7 +237,9 @@ def build_cerebro(config: SpineConfig, inputs: BacktestInputs, *, events: EventL
 
     limits = config.backtest_risk
     breaker = CircuitBreaker(config, store=store, defer_nav_writes=True)  # a backtest cannot resume mid-run
-    gate = RiskGate(limits, config.sectors, execution_allowed=True, route="backtest", breaker=breaker, on_event=events.record)
+    gate = RiskGate(
+        limits, config.sectors, execution_allowed=True, route="backtest", breaker=breaker, on_event=events.record
+    )
     broker = SimBroker(fill_model=FillModel.from_settings(config.backtest), gate=gate)
     broker.setcash(config.backtest.cash)
     broker.watch(feeds)
@@ -258,11 +284,15 @@ def run_backtest(
     say = notify if notify is not None else (lambda line: None)
     inputs = load_inputs(request) if inputs is None else inputs  # a sweep worker passes inputs it holds in memory
     bar_times = sorted({when for series in inputs.prices.values() for when in series.dates.tolist()})
-    benchmark = resolve_benchmark(request.benchmark, inputs.prices, bar_times, float(config.backtest.cash), cache_dir=request.cache_dir)
+    benchmark = resolve_benchmark(
+        request.benchmark, inputs.prices, bar_times, float(config.backtest.cash), cache_dir=request.cache_dir
+    )
     vix_status = vix_trigger_status(config, inputs, inputs.vix_path)
     if vix_status.startswith("off: no VIX"):
         if request.require_vix:
-            raise InputError(f"--require-vix: the VIX kill-switch trigger is {vix_status}; pass --vix FILE covering the traded period")
+            raise InputError(
+                f"--require-vix: the VIX kill-switch trigger is {vix_status}; pass --vix FILE covering the traded period"
+            )
         unused = f" (the VIX file {inputs.vix_path} does not overlap it)" if inputs.vix_path is not None else ""
         say(f"warning: VIX kill-switch trigger is {vix_status}{unused}")
     set_total = getattr(progress, "set_total", None)
@@ -278,7 +308,7 @@ def run_backtest(
                 say(notice)
             first_bar = _to_datetime(min(series.dates[0] for series in inputs.prices.values()))
             if vix_status.startswith("off: no VIX"):
-                events.record(first_bar, "vix_trigger_off", vix_status[len("off: "):])
+                events.record(first_bar, "vix_trigger_off", vix_status[len("off: ") :])
             cerebro = build_cerebro(config, inputs, events=events, store=store, progress=progress)
             started = time.perf_counter()
             strategy = runner(cerebro) if runner is not None else cerebro.run()[0]
@@ -293,7 +323,9 @@ def run_backtest(
         summary = write_reports(folder, benchmark=benchmark, log_scale=request.log_scale, outputs=request.outputs)
     run_dir = request.out_dir / name
     point_latest(request.out_dir, name)
-    return BacktestResult(run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows)
+    return BacktestResult(
+        run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows
+    )
 
 
 def _to_datetime(stamp: Any) -> datetime:
@@ -325,7 +357,9 @@ def state_notice(store: StateStore, state_dir: Path) -> str | None:
     return f"state {state_dir}: {'; '.join(parts)}. This run adds no risk until `spine resume --state {state_dir}`"
 
 
-def _summary(config: SpineConfig, request: BacktestRequest, inputs: BacktestInputs, strategy: bt.Strategy, elapsed: float) -> dict[str, Any]:
+def _summary(
+    config: SpineConfig, request: BacktestRequest, inputs: BacktestInputs, strategy: bt.Strategy, elapsed: float
+) -> dict[str, Any]:
     """The run's facts; the statistics (return, drawdown, Sharpe, trades...) are added by ``write_reports``."""
     summary = run_summary(config, strategy, route="backtest", limits=config.backtest_risk, tickers=list(inputs.prices), signals_path=inputs.signals_path,
                           start_value=float(config.backtest.cash), end_value=float(strategy.broker.getvalue()), elapsed=elapsed)  # fmt: skip
@@ -360,7 +394,10 @@ def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
         ("exposure", pct(summary.get("exposure"))),
         ("trades (closed)", str(summary["trades"])),
         ("win rate / profit factor", f"{pct(summary.get('win_rate'))} / {ratio(summary.get('profit_factor'))}"),
-        ("expectancy / average R / median R", f"{money(summary.get('expectancy'))} / {ratio(summary.get('average_r'))} / {ratio(summary.get('median_r'))}"),
+        (
+            "expectancy / average R / median R",
+            f"{money(summary.get('expectancy'))} / {ratio(summary.get('average_r'))} / {ratio(summary.get('median_r'))}",
+        ),
     ]
     for tag, bucket in summary["by_provenance"].items():
         rows.append((f"  {tag}", f"{bucket['trades']} trades, P&L {money(bucket['pnl_net'])}"))
@@ -368,12 +405,24 @@ def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
         rows.append((f"  exit: {reason}", f"{bucket['trades']} trades, P&L {money(bucket['pnl_net'])}"))
     bench = summary.get("benchmark")
     if bench:
-        rows.append(("benchmark", f"{bench['name']}: {pct(bench.get('total_return'))}, alpha {pct(bench.get('alpha'))}, beta {ratio(bench.get('beta'))}"))
-    rows.append(("orders / rejected orders / rejected brackets", f"{summary['orders']} / {summary['rejected_orders']} / {summary.get('rejected_brackets', '-')}"))
+        rows.append(
+            (
+                "benchmark",
+                f"{bench['name']}: {pct(bench.get('total_return'))}, alpha {pct(bench.get('alpha'))}, beta {ratio(bench.get('beta'))}",
+            )
+        )
+    rows.append(
+        (
+            "orders / rejected orders / rejected brackets",
+            f"{summary['orders']} / {summary['rejected_orders']} / {summary.get('rejected_brackets', '-')}",
+        )
+    )
     breaker = summary["breaker"]
     rows.append(("circuit breaker", f"tripped: {breaker['reason']}" if breaker.get("tripped") else "not tripped"))
     kill = summary["kill_switch"]
-    rows.append(("kill switch", f"fired {kill.get('datetime')}: {kill.get('cause')}" if kill.get("fired") else "not fired"))
+    rows.append(
+        ("kill switch", f"fired {kill.get('datetime')}: {kill.get('cause')}" if kill.get("fired") else "not fired")
+    )
     if kill.get("vix_trigger"):
         rows.append(("VIX trigger", str(kill["vix_trigger"])))
     return rows

@@ -53,7 +53,9 @@ from spine.safety.state_store import StateStore
 from spine.safety.vix_line import VixLine
 
 ACK_WAIT_SECS = 10.0
-HANDOFF_TIMEOUT_SECS = 0.01  # IBBroker waits (GIL released) this long at most for each order to reach ib_async; see README
+HANDOFF_TIMEOUT_SECS = (
+    0.01  # IBBroker waits (GIL released) this long at most for each order to reach ib_async; see README
+)
 VIX_SYMBOL = "VIX"  # quoted as an index, IND on CBOE (SessionSettings.vix_exchange)
 
 
@@ -71,10 +73,14 @@ class PaperRequest:
     once: bool = False
     cancel_on_exit: bool = False
     connect_timeout_secs: float = 30.0
-    vix_wait_secs: float = 5.0  # how long after ACTIVE the first VIX index quote may take before the trigger is reported off
+    vix_wait_secs: float = (
+        5.0  # how long after ACTIVE the first VIX index quote may take before the trigger is reported off
+    )
     vix_max_age_secs: float = 120.0  # a VIX quote older than this is stale: an event and the status line say so
     require_vix: bool = False  # --require-vix: no VIX index quote at start is an error (exit 2), not a warning
-    account_refresh_secs: float = 15.0  # how often the IB thread publishes NetLiquidation (breaker and kill switch, intraday)
+    account_refresh_secs: float = (
+        15.0  # how often the IB thread publishes NetLiquidation (breaker and kill switch, intraday)
+    )
 
 
 def journaled_refs(state_dir: Path) -> set[str]:
@@ -123,7 +129,9 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
     require_paper(config, "spine paper")
     stop = stop if stop is not None else StopFlag()
     events = EventLog()
-    signals = SignalFile(request.signals, on_bad_row=lambda message: events.record(datetime.now(UTC), "bad_signal_row", message))
+    signals = SignalFile(
+        request.signals, on_bad_row=lambda message: events.record(datetime.now(UTC), "bad_signal_row", message)
+    )
     tickers = tickers_of(signals)
     paper = config.paper
     rule = CalendarRelease(paper.exchange_calendar, paper.timezone, paper.release_at)
@@ -144,7 +152,16 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
         strategy, summary, status = _trade(request, session, signals, events, rule, count, known, stop, holder, tickers)
     if status.tty:
         sys.stderr.write("\n")
-    run_dir = write_session_folder(request.out_dir, "paper", config, strategy, events, summary, request.state_dir, f"Spine paper: {', '.join(tickers)}")
+    run_dir = write_session_folder(
+        request.out_dir,
+        "paper",
+        config,
+        strategy,
+        events,
+        summary,
+        request.state_dir,
+        f"Spine paper: {', '.join(tickers)}",
+    )
     recorder = strategy.analyzers.recorder
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
@@ -158,7 +175,11 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
     session.start()
     try:
         wait_active(session, request.connect_timeout_secs)
-        print(f"session {session.state}: {request.host}:{request.port} client {request.client_id}, tickers {', '.join(tickers)}", file=sys.stderr, flush=True)
+        print(
+            f"session {session.state}: {request.host}:{request.port} client {request.client_id}, tickers {', '.join(tickers)}",
+            file=sys.stderr,
+            flush=True,
+        )
         vix_status, vix_line = _vix_at_start(request, session, events)
         bars, others = fetch_history(session, tickers, f"{2 * count + 10} D")
         _record_session_events(events, others)
@@ -203,21 +224,29 @@ def vix_trigger_status(config: SpineConfig, quote: Quote | None, wait_secs: floa
     """``summary.json`` ``kill_switch.vix_trigger`` on ``spine paper``: ``on: …`` or ``off: <why>``; never silent."""
     source = f"{VIX_SYMBOL} index quote (IND CBOE), intraday" if quote is not None and quote.last is not None else None
     missing = f"no {VIX_SYMBOL} index quote (IND CBOE) from IB within {wait_secs:g} s of the session becoming ACTIVE"
-    return runs_summary.vix_trigger_status(config.risk, config.kill_switch.vix_threshold, source=source, missing=missing)
+    return runs_summary.vix_trigger_status(
+        config.risk, config.kill_switch.vix_threshold, source=source, missing=missing
+    )
 
 
 def _vix_at_start(request: PaperRequest, session: IBSession, events: EventLog) -> tuple[str, VixLine | None]:
     """Wait briefly for the first VIX index quote; say so (console, event, summary) when the trigger has none."""
     deadline = time.monotonic() + request.vix_wait_secs
-    while (quote := session.last_quote(VIX_SYMBOL)) is None and time.monotonic() < deadline and not session.index_missing(VIX_SYMBOL):
+    while (
+        (quote := session.last_quote(VIX_SYMBOL)) is None
+        and time.monotonic() < deadline
+        and not session.index_missing(VIX_SYMBOL)
+    ):
         time.sleep(0.01)
     status = vix_trigger_status(request.config, quote, request.vix_wait_secs)
     now = datetime.now(UTC)
     if status.startswith("off: no"):
         if request.require_vix:
-            raise InputError(f"--require-vix: the VIX kill-switch trigger is {status}; check the gateway's market data for IND CBOE VIX")
+            raise InputError(
+                f"--require-vix: the VIX kill-switch trigger is {status}; check the gateway's market data for IND CBOE VIX"
+            )
         print(f"warning: VIX kill-switch trigger is {status}", file=sys.stderr, flush=True)
-        events.record(now, "vix_trigger_off", status[len("off: "):])
+        events.record(now, "vix_trigger_off", status[len("off: ") :])
     if not request.config.risk.kill_switch:
         return status, None
     line = VixLine(VIX_SYMBOL, request.vix_max_age_secs, now, events.record)

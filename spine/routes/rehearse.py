@@ -76,7 +76,9 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
     require_paper(config, "spine rehearse")
     stop = stop if stop is not None else StopFlag()
     events = EventLog()
-    signals = SignalFile(request.signals, on_bad_row=lambda message: events.record(datetime.now(UTC), "bad_signal_row", message))
+    signals = SignalFile(
+        request.signals, on_bad_row=lambda message: events.record(datetime.now(UTC), "bad_signal_row", message)
+    )
     series = load_prices(list(request.data), end=request.end)
     tickers = tickers_of(signals, tuple(series))
     series = {t: series[t] for t in tickers}
@@ -91,17 +93,30 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
             while gateway.call(lambda: market.now.date()) < trade_from and not gateway.call(lambda: market.at_end):
                 gateway.step(1)  # the simulator's clock waits on the first trading day; earlier bars are history
             # The rehearsal's clock is the simulator's, not the wall's: snapshots never go stale by wall time.
-            settings = SessionSettings.from_config(config, state_dir, host="127.0.0.1", port=gateway.port, client_id=request.client_id, tickers=tickers)
+            settings = SessionSettings.from_config(
+                config, state_dir, host="127.0.0.1", port=gateway.port, client_id=request.client_id, tickers=tickers
+            )
             # Nor does IB's historical pacing apply to replay time: the simulator does not pace, so neither does the session.
-            session = IBSession(settings.model_copy(update={"paper_account": REHEARSAL_ACCOUNT, "account_max_age_secs": 1e9,
-                                                            "pacing_scale": REPLAY_PACING_SCALE}))
+            session = IBSession(
+                settings.model_copy(
+                    update={
+                        "paper_account": REHEARSAL_ACCOUNT,
+                        "account_max_age_secs": 1e9,
+                        "pacing_scale": REPLAY_PACING_SCALE,
+                    }
+                )
+            )
             session.start()
             try:
                 wait_active(session, 30.0)
                 bars, _ = fetch_history(session, tickers, f"{len(market.timeline) + count + 5} D")
-                warm, live = split_warmup([b for b in bars if request.end is None or b.day <= request.end], trade_from, count)
+                warm, live = split_warmup(
+                    [b for b in bars if request.end is None or b.day <= request.end], trade_from, count
+                )
                 holder: dict[str, object] = {}
-                driver = LockstepDriver(gateway, lambda: holder.get("broker"), end=request.end, stop=stop, tickers=tickers)  # type: ignore[arg-type,return-value]
+                driver = LockstepDriver(
+                    gateway, lambda: holder.get("broker"), end=request.end, stop=stop, tickers=tickers
+                )  # type: ignore[arg-type,return-value]
                 context = ("VIX",) if request.vix is not None else ()
                 pump = BarPump(session, tickers, ReplayRelease(driver.clock_day), driver=driver, context=context)
                 if request.vix is not None:
@@ -117,12 +132,30 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                     started = time.perf_counter()
                     strategy = cerebro.run()[0]
                     elapsed = time.perf_counter() - started
-                    summary = session_summary(config, "rehearse", strategy, broker, tickers, request.signals, float(config.backtest.cash), elapsed)
+                    summary = session_summary(
+                        config,
+                        "rehearse",
+                        strategy,
+                        broker,
+                        tickers,
+                        request.signals,
+                        float(config.backtest.cash),
+                        elapsed,
+                    )
                     summary["stopped_by"] = stop.reason or "end of data"
                     summary["simulator_steps"] = driver.steps
             finally:
                 session.stop(cancel_working=False)
-        run_dir = write_session_folder(request.out_dir, "rehearse", config, strategy, events, summary, state_dir, f"Spine rehearsal: {', '.join(tickers)}")
+        run_dir = write_session_folder(
+            request.out_dir,
+            "rehearse",
+            config,
+            strategy,
+            events,
+            summary,
+            state_dir,
+            f"Spine rehearsal: {', '.join(tickers)}",
+        )
     recorder = strategy.analyzers.recorder
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],

@@ -61,7 +61,9 @@ def require_paper(config: SpineConfig, command: str) -> Envelope:
     """The envelope for paper; SafetyError naming every blocker (as ``spine check``) unless it resolves to paper."""
     envelope = resolve_envelope(config, "paper")
     if envelope.route != "paper":
-        lines = [f"{command} refuses: the safety envelope resolves to {envelope.route}, not paper (see `spine check --route paper`)"]
+        lines = [
+            f"{command} refuses: the safety envelope resolves to {envelope.route}, not paper (see `spine check --route paper`)"
+        ]
         lines += [f"blocked: {blocker}" for blocker in envelope.blockers]
         raise SafetyError("\n".join(lines))
     return envelope
@@ -275,7 +277,9 @@ def wait_active(session: IBSession, timeout_secs: float) -> None:
         time.sleep(0.01)
 
 
-def fetch_history(session: IBSession, tickers: Sequence[str], duration: str, *, timeout_secs: float = 120.0) -> tuple[list[Bar], list[Any]]:
+def fetch_history(
+    session: IBSession, tickers: Sequence[str], duration: str, *, timeout_secs: float = 120.0
+) -> tuple[list[Bar], list[Any]]:
     """Daily bars from the session (regular hours), waiting for the command to finish; (bars, other events)."""
     future = session.submit(RequestHistory(tuple(tickers), duration=duration, warmup=True))
     future.result(timeout_secs)
@@ -286,7 +290,9 @@ def fetch_history(session: IBSession, tickers: Sequence[str], duration: str, *, 
     have = {b.ticker for b in bars}
     missing = [t for t in tickers if t.upper() not in have]
     if missing:
-        raise BrokerError(f"IB sent no daily bars for {', '.join(missing)}; a session never trades a ticker it cannot warm up")
+        raise BrokerError(
+            f"IB sent no daily bars for {', '.join(missing)}; a session never trades a ticker it cannot warm up"
+        )
     return bars, others
 
 
@@ -300,8 +306,14 @@ def split_warmup(bars: Sequence[Bar], trade_from: date, count: int) -> tuple[lis
     for ticker_bars in by_ticker.values():
         ticker_bars.sort(key=lambda b: b.day)
         before = [b for b in ticker_bars if b.day < trade_from]
-        warm.extend(Bar(b.ticker, b.day, b.open, b.high, b.low, b.close, b.volume, True) for b in before[-count:] if count > 0)
-        live.extend(Bar(b.ticker, b.day, b.open, b.high, b.low, b.close, b.volume, False) for b in ticker_bars if b.day >= trade_from)
+        warm.extend(
+            Bar(b.ticker, b.day, b.open, b.high, b.low, b.close, b.volume, True) for b in before[-count:] if count > 0
+        )
+        live.extend(
+            Bar(b.ticker, b.day, b.open, b.high, b.low, b.close, b.volume, False)
+            for b in ticker_bars
+            if b.day >= trade_from
+        )
     return warm, live
 
 
@@ -371,5 +383,7 @@ def tickers_of(signals: SignalFile, available: Sequence[str] | None = None) -> t
     if available is not None:
         wanted = [t for t in wanted if t in set(available)]
     if not wanted:
-        raise InputError(f"{signals.path}: no signal names a ticker to trade (expected rows with a ticker that has prices)")
+        raise InputError(
+            f"{signals.path}: no signal names a ticker to trade (expected rows with a ticker that has prices)"
+        )
     return tuple(wanted)

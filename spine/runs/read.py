@@ -39,7 +39,9 @@ def read_run_csv(path: Path) -> pd.DataFrame:
     columns, numeric = REQUIRED.get(path.name, ((), ()))
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise InputError(f"{path} line {skip + 1}: column {', '.join(missing)} missing; expected the header {', '.join(columns)}")
+        raise InputError(
+            f"{path} line {skip + 1}: column {', '.join(missing)} missing; expected the header {', '.join(columns)}"
+        )
     for column in numeric:
         _check_numbers(frame, column, path, skip)
     if "datetime" in frame.columns:
@@ -47,7 +49,9 @@ def read_run_csv(path: Path) -> pd.DataFrame:
             frame["datetime"] = parse_times(frame["datetime"])
         except (ValueError, TypeError):
             bad = next(i for i, v in enumerate(frame["datetime"]) if not _is_time(v))
-            raise InputError(f"{path} line {skip + 2 + bad}, column datetime: {frame['datetime'].iloc[bad]!r} is not a date-time; expected YYYY-MM-DD HH:MM:SS") from None
+            raise InputError(
+                f"{path} line {skip + 2 + bad}, column datetime: {frame['datetime'].iloc[bad]!r} is not a date-time; expected YYYY-MM-DD HH:MM:SS"
+            ) from None
     return frame
 
 
@@ -56,7 +60,9 @@ def _check_numbers(frame: pd.DataFrame, column: str, path: Path, skip: int) -> N
     bad = values.isna() & frame[column].notna()
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError(f"{path} line {skip + 2 + row}, column {column}: {frame[column].iloc[row]!r} is not a number; expected a number")
+        raise InputError(
+            f"{path} line {skip + 2 + row}, column {column}: {frame[column].iloc[row]!r} is not a number; expected a number"
+        )
     frame[column] = values
 
 
@@ -91,11 +97,15 @@ class RunFiles:
         """Read ``run_dir``; a missing required file is bad input naming the file."""
         folder = Path(run_dir)
         if not folder.is_dir():
-            raise InputError(f"run folder {folder} does not exist; expected a folder written by `spine backtest` (runs/backtest-...)")
+            raise InputError(
+                f"run folder {folder} does not exist; expected a folder written by `spine backtest` (runs/backtest-...)"
+            )
         needed = ("orders.csv", "fills.csv", "equity.csv", "events.csv", "summary.json")
         missing = [name for name in needed if not (folder / name).is_file()]
         if missing:
-            raise InputError(f"run folder {folder} lacks {', '.join(missing)}; expected a complete run folder ({', '.join(needed)})")
+            raise InputError(
+                f"run folder {folder} lacks {', '.join(missing)}; expected a complete run folder ({', '.join(needed)})"
+            )
         try:
             summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:

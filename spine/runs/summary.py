@@ -64,7 +64,8 @@ def run_summary(
         "orders": recorded["orders"],
         "rejected_orders": int(recorded["statuses"].get("Rejected", 0)),
         "fills": recorded["fills"],
-        "breaker": breaker.get_analysis() | {"trips": [{"datetime": t["datetime"].isoformat(), "reason": t["reason"]} for t in breaker.trips]},
+        "breaker": breaker.get_analysis()
+        | {"trips": [{"datetime": t["datetime"].isoformat(), "reason": t["reason"]} for t in breaker.trips]},
         "kill_switch": jsonable(analyzers.kill_switch.get_analysis()),
         "limits": limits.model_dump(),
         "bars": len(equity),

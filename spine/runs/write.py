@@ -81,12 +81,16 @@ LATEST_LINK = "latest"
 _NAME_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 
 
-def run_folder_name(out_dir: Path, label: str | None = None, *, kind: str = "backtest", now: datetime | None = None) -> str:
+def run_folder_name(
+    out_dir: Path, label: str | None = None, *, kind: str = "backtest", now: datetime | None = None
+) -> str:
     """``backtest-YYYYmmdd-HHMMSS-<short id>[-<label>]``: two runs in one second never collide."""
     stem = f"{kind}-{(now or datetime.now()):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
     if label is not None:
         if not _NAME_LABEL.fullmatch(label) or ".." in label:
-            raise InputError(f"--name {label!r} is not a usable folder label; expected 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            raise InputError(
+                f"--name {label!r} is not a usable folder label; expected 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
         stem += f"-{label}"
     return unique_run_name(out_dir, stem)
 
@@ -113,7 +117,9 @@ def _prepare_out_dir(out_dir: Path) -> bool:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"--out {out_dir}: cannot create the folder ({exc.strerror or exc}); expected a writable folder") from None
+        raise InputError(
+            f"--out {out_dir}: cannot create the folder ({exc.strerror or exc}); expected a writable folder"
+        ) from None
     if not os.access(out_dir, os.W_OK | os.X_OK):
         if not existed:
             with contextlib.suppress(OSError):
@@ -134,7 +140,9 @@ def atomic_folder(out_dir: Path, name: str) -> Iterator[Path]:
     try:
         temp.mkdir()
     except OSError as exc:
-        raise InputError(f"--out {out_dir}: cannot write into the folder ({exc.strerror or exc}); expected a writable folder") from None
+        raise InputError(
+            f"--out {out_dir}: cannot write into the folder ({exc.strerror or exc}); expected a writable folder"
+        ) from None
     try:
         yield temp
         os.rename(temp, out_dir / name)
@@ -170,9 +178,13 @@ def write_run_files(
     recorder = strategy.analyzers.recorder
     rows = event_rows(events)
     research = config.research_only
-    (folder / "orders.csv").write_text(csv_text(recorder.orders, ORDER_COLUMNS, research_only=research), encoding="utf-8")
+    (folder / "orders.csv").write_text(
+        csv_text(recorder.orders, ORDER_COLUMNS, research_only=research), encoding="utf-8"
+    )
     (folder / "fills.csv").write_text(csv_text(recorder.fills, FILL_COLUMNS, research_only=research), encoding="utf-8")
-    (folder / "equity.csv").write_text(csv_text(recorder.equity, EQUITY_COLUMNS, research_only=research), encoding="utf-8")
+    (folder / "equity.csv").write_text(
+        csv_text(recorder.equity, EQUITY_COLUMNS, research_only=research), encoding="utf-8"
+    )
     (folder / "events.csv").write_text(csv_text(rows, EVENT_COLUMNS, research_only=research), encoding="utf-8")
     if outputs == "all":
         write_resolved_config(folder / "config", config)

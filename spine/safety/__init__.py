@@ -1,11 +1,11 @@
 """The safety envelope: everything that decides whether an order may go out, and can stop trading.
 
-    envelope         the route a config allows (disabled / paper / live) and every blocker, failing safe to paper
-    risk_gate        ``RiskGate``: the pre-trade gate in every broker's path, one named rule per refusal
-    circuit_breaker  ``CircuitBreaker``: the latched 1-day drawdown breaker (pure; the analyzer wraps it)
-    kill_rules       when the kill switch fires (VIX, drawdown) and when it may re-arm (pure)
-    vix_line         the VIX reading the kill switch watches on the paper route, with its freshness
-    state_store      the state folder's SQLite database: NAV history, breaker latch, kill switch, triggers
+envelope         the route a config allows (disabled / paper / live) and every blocker, failing safe to paper
+risk_gate        ``RiskGate``: the pre-trade gate in every broker's path, one named rule per refusal
+circuit_breaker  ``CircuitBreaker``: the latched 1-day drawdown breaker (pure; the analyzer wraps it)
+kill_rules       when the kill switch fires (VIX, drawdown) and when it may re-arm (pure)
+vix_line         the VIX reading the kill switch watches on the paper route, with its freshness
+state_store      the state folder's SQLite database: NAV history, breaker latch, kill switch, triggers
 """
 
 from spine.safety.circuit_breaker import CircuitBreaker

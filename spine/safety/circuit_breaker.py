@@ -68,7 +68,9 @@ class CircuitBreaker:
         self.trip_reason: str = ""
         self._last: tuple[datetime, float] | None = None  # the NAV recorded most recently
         self._version = 0  # bumped whenever the NAV history changes
-        self._evaluated: tuple[int, bool, float] | None = None  # (version, enabled, limit) of the last evaluation that did not trip
+        self._evaluated: tuple[int, bool, float] | None = (
+            None  # (version, enabled, limit) of the last evaluation that did not trip
+        )
         self.reload()
 
     # --- the seed's API ----------------------------------------------------------------

@@ -75,7 +75,9 @@ def _paper_blockers(config: SpineConfig) -> list[str]:
     blockers: list[str] = []
     paper = config.trading.execution.paper_account.strip()
     if paper and not is_paper_account(paper):
-        blockers.append(f"trading.execution.paper_account is '{paper}', not a paper account id (paper ids start with D); set a paper account")
+        blockers.append(
+            f"trading.execution.paper_account is '{paper}', not a paper account id (paper ids start with D); set a paper account"
+        )
     return blockers
 
 
@@ -88,14 +90,22 @@ def _live_blockers(config: SpineConfig, confirm_live: bool | None) -> list[str]:
     if not live:
         blockers.append("trading.execution.live_account is empty; live needs your live account id")
     elif is_paper_account(live):
-        blockers.append(f"trading.execution.live_account is '{live}', a paper account id (paper ids start with D): ambiguous, treated as paper")
+        blockers.append(
+            f"trading.execution.live_account is '{live}', a paper account id (paper ids start with D): ambiguous, treated as paper"
+        )
     elif live == paper:
-        blockers.append(f"trading.execution.live_account is '{live}', the same as paper_account: ambiguous, treated as paper")
+        blockers.append(
+            f"trading.execution.live_account is '{live}', the same as paper_account: ambiguous, treated as paper"
+        )
     port = config.trading.ib.port
     if port in PAPER_PORTS:
-        blockers.append(f"trading.ib.port is {port} ({PAPER_PORTS[port]}): ambiguous, treated as paper; live needs 4001 (gateway) or 7496 (TWS)")
+        blockers.append(
+            f"trading.ib.port is {port} ({PAPER_PORTS[port]}): ambiguous, treated as paper; live needs 4001 (gateway) or 7496 (TWS)"
+        )
     elif port not in LIVE_PORTS:
-        blockers.append(f"trading.ib.port is {port}, not a known IB port: ambiguous, treated as paper; live needs 4001 (gateway) or 7496 (TWS)")
+        blockers.append(
+            f"trading.ib.port is {port}, not a known IB port: ambiguous, treated as paper; live needs 4001 (gateway) or 7496 (TWS)"
+        )
     if not config.risk.kill_switch:
         blockers.append("risk.kill_switch is false; live needs it set to true")
     if confirm_live is False:
@@ -152,7 +162,9 @@ def resolve_envelope(
         warnings.append("trading.execution.paper_account is empty; the gateway's default account will be used")
     port = config.trading.ib.port
     if route == "paper" and port in LIVE_PORTS:
-        warnings.append(f"trading.ib.port is {port} ({LIVE_PORTS[port]}); the paper route connects to {PAPER_TWIN[port]} ({PAPER_PORTS[PAPER_TWIN[port]]}) instead")
+        warnings.append(
+            f"trading.ib.port is {port} ({LIVE_PORTS[port]}); the paper route connects to {PAPER_TWIN[port]} ({PAPER_PORTS[PAPER_TWIN[port]]}) instead"
+        )
         port = PAPER_TWIN[port]
     elif route == "paper" and port not in PAPER_PORTS:
         warnings.append(f"trading.ib.port is {port}, not a standard paper port (4002 / 7497)")

@@ -235,7 +235,9 @@ class RiskGate:
     def _check_adding(self, intent: OrderIntent, view: PortfolioView, state: GateState, when: datetime) -> GateDecision:
         limits = self.limits
         if not self.execution_allowed:
-            return GateDecision(False, "route", f"execution is not allowed on the {self.route} route (see `spine check`)")
+            return GateDecision(
+                False, "route", f"execution is not allowed on the {self.route} route (see `spine check`)"
+            )
         if state is GateState.HALTED:
             why = self._halt_reason if self._halted else (self.breaker.trip_reason if self.breaker else "")
             return GateDecision(False, "halted", f"trading is halted, only risk-reducing orders pass: {why}")
@@ -247,18 +249,24 @@ class RiskGate:
                 "only risk-reducing orders pass until the next trading day",
             )
         if limits.max_daily_loss <= 0:
-            return GateDecision(False, "max_daily_loss", "risk.max_daily_loss is 0 (zero means zero): no order may add risk")
+            return GateDecision(
+                False, "max_daily_loss", "risk.max_daily_loss is 0 (zero means zero): no order may add risk"
+            )
         bad = self._sanity(intent)
         if bad:
             return bad
         ticker = self._key(intent.ticker)
         last = view.last_prices.get(ticker)
         if not _finite_positive(last):
-            return GateDecision(False, "price", f"no usable last price for {ticker} (got {last!r}); cannot value the order")
+            return GateDecision(
+                False, "price", f"no usable last price for {ticker} (got {last!r}); cannot value the order"
+            )
         last = float(last)  # type: ignore[arg-type]
         sector = self.sectors.get(ticker)
         if not sector:
-            return GateDecision(False, "unknown_ticker", f"{ticker} has no sector in sectors.yaml; unknown tickers are not traded")
+            return GateDecision(
+                False, "unknown_ticker", f"{ticker} has no sector in sectors.yaml; unknown tickers are not traded"
+            )
         duplicate = self._duplicate(intent)
         if duplicate:
             return duplicate
@@ -283,7 +291,9 @@ class RiskGate:
             )
         return self._exposure(intent, view, ticker, sector, price)
 
-    def _exposure(self, intent: OrderIntent, view: PortfolioView, ticker: str, sector: str, price: float) -> GateDecision:
+    def _exposure(
+        self, intent: OrderIntent, view: PortfolioView, ticker: str, sector: str, price: float
+    ) -> GateDecision:
         limits = self.limits
         signed = float(intent.quantity) if intent.side == "BUY" else -float(intent.quantity)
         current = self._held(view, ticker)
@@ -297,7 +307,9 @@ class RiskGate:
                 f"({projected:g} shares at {price:g}), past risk.max_notional {_money(limits.max_notional)}",
             )
         if not _finite_positive(view.nav):
-            return GateDecision(False, "max_sector_exposure", f"NAV is {view.nav!r}; sector exposure cannot be measured")
+            return GateDecision(
+                False, "max_sector_exposure", f"NAV is {view.nav!r}; sector exposure cannot be measured"
+            )
         # One pass over the book: the sector's gross exposure and the open-position count.
         positions, working, sectors, marks = view.positions, view.working, self.sectors, view.last_prices
         names = positions.keys() | working.keys() if working else positions.keys()
@@ -317,12 +329,16 @@ class RiskGate:
                 continue
             mark = marks.get(name)
             if not _finite_positive(mark):
-                return GateDecision(False, "max_sector_exposure", f"no usable last price for {name} in sector {sector} (got {mark!r})")
+                return GateDecision(
+                    False, "max_sector_exposure", f"no usable last price for {name} in sector {sector} (got {mark!r})"
+                )
             gross += abs(shares) * float(mark)  # type: ignore[arg-type]
         if abs(projected) >= _EPSILON:
             mark = marks.get(ticker)
             if not _finite_positive(mark):
-                return GateDecision(False, "max_sector_exposure", f"no usable last price for {ticker} in sector {sector} (got {mark!r})")
+                return GateDecision(
+                    False, "max_sector_exposure", f"no usable last price for {ticker} in sector {sector} (got {mark!r})"
+                )
             gross += abs(projected) * float(mark)  # type: ignore[arg-type]
         exposure = gross / float(view.nav)
         if not _at_most(exposure, limits.max_sector_exposure):
@@ -353,7 +369,11 @@ class RiskGate:
 
     def _duplicate(self, intent: OrderIntent) -> GateDecision | None:
         if (intent.tag, intent.intent_id) in self._accepted_ids:
-            return GateDecision(False, "duplicate", f"an order with tag {intent.tag!r} and intent id {intent.intent_id!r} was already accepted")
+            return GateDecision(
+                False,
+                "duplicate",
+                f"an order with tag {intent.tag!r} and intent id {intent.intent_id!r} was already accepted",
+            )
         return None
 
     @staticmethod

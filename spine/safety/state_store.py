@@ -138,7 +138,9 @@ class StateStore:
         self._marker = marker
         where = str(path)
         try:
-            self._conn = sqlite3.connect(where, isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS)  # explicit transactions
+            self._conn = sqlite3.connect(
+                where, isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS
+            )  # explicit transactions
             fresh = where == ":memory:" or not self._tables()
             if fresh:
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -169,7 +171,9 @@ class StateStore:
         """
         folder = Path(state_dir)
         if folder.exists() and not folder.is_dir():
-            raise InputError(f"--state {folder}: is a file, not a folder; expected a state folder (one holding {STATE_FILE})")
+            raise InputError(
+                f"--state {folder}: is a file, not a folder; expected a state folder (one holding {STATE_FILE})"
+            )
         db, marker = folder / STATE_FILE, folder / MARKER_FILE
         if not db.exists() and not marker.exists():
             if not create:
@@ -177,12 +181,17 @@ class StateStore:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise InputError(f"--state {folder}: cannot create the state folder ({exc.strerror or exc}); expected a writable folder") from None
+                raise InputError(
+                    f"--state {folder}: cannot create the state folder ({exc.strerror or exc}); expected a writable folder"
+                ) from None
             store = cls(db, nav_scope=nav_scope, marker=marker)
             store._write_marker(0)
             return store
         if not marker.exists():
-            raise _refusal(db, f"the database has no marker file {MARKER_FILE} beside it (copied without it, or from an older Spine)")
+            raise _refusal(
+                db,
+                f"the database has no marker file {MARKER_FILE} beside it (copied without it, or from an older Spine)",
+            )
         expected = _read_marker(marker)
         if not db.exists():
             raise _refusal(db, f"the database is missing but {MARKER_FILE} says this folder has been used")
@@ -248,7 +257,9 @@ class StateStore:
         if self._marker is None:
             return
         temporary = self._marker.with_name(f".{self._marker.name}.tmp")
-        temporary.write_text(json.dumps({"schema": SCHEMA_VERSION, "seq": seq, "database": STATE_FILE}) + "\n", encoding="utf-8")
+        temporary.write_text(
+            json.dumps({"schema": SCHEMA_VERSION, "seq": seq, "database": STATE_FILE}) + "\n", encoding="utf-8"
+        )
         os.replace(temporary, self._marker)
 
     def _write(self, statements: list[tuple[str, tuple[Any, ...]]], *, durable: bool) -> None:
@@ -282,7 +293,9 @@ class StateStore:
 
     def record_nav(self, timestamp: Any, nav: float) -> None:
         """Append one NAV of this store's scope (cheap: one row, committed, no fsync under WAL + NORMAL)."""
-        self._conn.execute("INSERT INTO nav_history (ts, nav, scope) VALUES (?, ?, ?)", (_iso(timestamp), float(nav), self.nav_scope))
+        self._conn.execute(
+            "INSERT INTO nav_history (ts, nav, scope) VALUES (?, ?, ?)", (_iso(timestamp), float(nav), self.nav_scope)
+        )
 
     def record_navs(self, rows: list[tuple[Any, float]]) -> None:
         """Append many NAVs in one transaction (bulk path)."""
@@ -307,9 +320,13 @@ class StateStore:
         if latest is None:
             return []
         cutoff = _iso(datetime.fromisoformat(latest) - span)
-        ref = self._conn.execute(f"SELECT max(ts) FROM nav_history WHERE {live} AND ts <= ?", (self.nav_scope, cutoff)).fetchone()[0]
+        ref = self._conn.execute(
+            f"SELECT max(ts) FROM nav_history WHERE {live} AND ts <= ?", (self.nav_scope, cutoff)
+        ).fetchone()[0]
         start = ref if ref is not None else ""
-        rows = self._conn.execute(f"SELECT ts, nav FROM nav_history WHERE {live} AND ts >= ? ORDER BY ts, rowid", (self.nav_scope, start)).fetchall()
+        rows = self._conn.execute(
+            f"SELECT ts, nav FROM nav_history WHERE {live} AND ts >= ? ORDER BY ts, rowid", (self.nav_scope, start)
+        ).fetchall()
         return [(datetime.fromisoformat(ts), nav) for ts, nav in rows]
 
     def nav_count(self) -> int:
@@ -317,7 +334,9 @@ class StateStore:
 
     def nav_span(self) -> NavSpan:
         """How much NAV history still counts (not retired), over every scope."""
-        count, first, last = self._conn.execute("SELECT count(*), min(ts), max(ts) FROM nav_history WHERE retired = 0").fetchone()
+        count, first, last = self._conn.execute(
+            "SELECT count(*), min(ts), max(ts) FROM nav_history WHERE retired = 0"
+        ).fetchone()
         return NavSpan(int(count), _from_iso(first), _from_iso(last))
 
     def prune_navs(self, before: Any) -> None:
@@ -364,7 +383,10 @@ class StateStore:
             [
                 ("UPDATE breaker SET baseline_from = ? WHERE id = 1", (when,)),
                 (_RETIRE_NAVS, ()),
-                ("INSERT INTO triggers (at, source, cause, detail) VALUES (?, 'breaker', 'baseline', ?)", (when, detail)),
+                (
+                    "INSERT INTO triggers (at, source, cause, detail) VALUES (?, 'breaker', 'baseline', ?)",
+                    (when, detail),
+                ),
             ],
             durable=True,
         )
@@ -392,7 +414,10 @@ class StateStore:
                     "UPDATE kill_switch SET active = 1, cause = ?, reason = ?, at = ? WHERE id = 1 AND active = 0",
                     (cause, reason, when),
                 ),
-                ("INSERT INTO triggers (at, source, cause, detail) VALUES (?, 'kill_switch', ?, ?)", (when, cause, reason)),
+                (
+                    "INSERT INTO triggers (at, source, cause, detail) VALUES (?, 'kill_switch', ?, ?)",
+                    (when, cause, reason),
+                ),
             ],
             durable=True,
         )
@@ -402,7 +427,10 @@ class StateStore:
         self._write(
             [
                 ("UPDATE kill_switch SET active = 0 WHERE id = 1", ()),
-                ("INSERT INTO triggers (at, source, cause, detail) VALUES (?, 'kill_switch', ?, ?)", (when, cause, detail)),
+                (
+                    "INSERT INTO triggers (at, source, cause, detail) VALUES (?, 'kill_switch', ?, ?)",
+                    (when, cause, detail),
+                ),
             ],
             durable=True,
         )
@@ -423,7 +451,12 @@ class StateStore:
 
     def record_trigger(self, at: Any, source: TriggerSource, cause: str, detail: str = "") -> None:
         self._write(
-            [("INSERT INTO triggers (at, source, cause, detail) VALUES (?, ?, ?, ?)", (_iso(at), source, cause, detail))],
+            [
+                (
+                    "INSERT INTO triggers (at, source, cause, detail) VALUES (?, ?, ?, ?)",
+                    (_iso(at), source, cause, detail),
+                )
+            ],
             durable=True,
         )
 

@@ -63,14 +63,18 @@ def open_client(scheduler: str | None, workers: int | None) -> Iterator[object]:
     try:
         client = Client(scheduler, timeout=CONNECT_TIMEOUT_SECONDS)
     except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(f"--scheduler {scheduler}: cannot connect ({exc}); expected the address of a running Dask scheduler, like tcp://127.0.0.1:8786") from None
+        raise InputError(
+            f"--scheduler {scheduler}: cannot connect ({exc}); expected the address of a running Dask scheduler, like tcp://127.0.0.1:8786"
+        ) from None
     try:
         wanted = workers or 1  # a cluster without workers would hold the sweep forever
         try:
             client.wait_for_workers(wanted, timeout=CONNECT_TIMEOUT_SECONDS)
         except TimeoutError:
             have = len(client.scheduler_info().get("workers", {}))
-            raise InputError(f"--scheduler {scheduler}: only {have} worker(s) joined within {CONNECT_TIMEOUT_SECONDS} s; expected at least {wanted} (--workers)") from None
+            raise InputError(
+                f"--scheduler {scheduler}: only {have} worker(s) joined within {CONNECT_TIMEOUT_SECONDS} s; expected at least {wanted} (--workers)"
+            ) from None
         yield client
     finally:
         client.close()

@@ -39,9 +39,15 @@ def _levels(column: pd.Series) -> pd.Series:
     return column.astype(str)
 
 
-def heatmap_tables(rows: Sequence[Mapping[str, Any]], names: Sequence[str], *, maximize: bool) -> dict[tuple[str, str], pd.DataFrame]:
+def heatmap_tables(
+    rows: Sequence[Mapping[str, Any]], names: Sequence[str], *, maximize: bool
+) -> dict[tuple[str, str], pd.DataFrame]:
     """``{(p1, p2): table}`` with p1 down the rows and p2 across, from rows that have an objective."""
-    scored = [r for r in rows if r.get("status") == "ok" and r.get("objective") is not None and r.get("phase") in ("full", "train")]
+    scored = [
+        r
+        for r in rows
+        if r.get("status") == "ok" and r.get("objective") is not None and r.get("phase") in ("full", "train")
+    ]
     params = swept(scored, names)
     if len(params) < 2:
         return {}
@@ -73,14 +79,24 @@ def plot_heatmap(table: pd.DataFrame, path: Path, *, p1: str, p2: str, objective
             axis.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white")
     fig.colorbar(image, ax=axis, label=objective)
     if research_only:
-        fig.text(0.5, 0.5, "RESEARCH ONLY", fontsize=30, color="grey", alpha=0.18, ha="center", va="center", rotation=20)
+        fig.text(
+            0.5, 0.5, "RESEARCH ONLY", fontsize=30, color="grey", alpha=0.18, ha="center", va="center", rotation=20
+        )
         fig.text(0.5, 0.005, RESEARCH_LABEL, fontsize=5, color="grey", ha="center", va="bottom")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, dpi=100)
     return path
 
 
-def write_heatmaps(rows: Sequence[Mapping[str, Any]], names: Sequence[str], folder: Path, *, objective: str, maximize: bool, research_only: bool) -> list[str]:
+def write_heatmaps(
+    rows: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    folder: Path,
+    *,
+    objective: str,
+    maximize: bool,
+    research_only: bool,
+) -> list[str]:
     """Write ``heatmap_<p1>_<p2>.png`` for each pair; return the file names."""
     written = []
     for (p1, p2), table in heatmap_tables(rows, names, maximize=maximize).items():

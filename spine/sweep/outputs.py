@@ -24,7 +24,19 @@ from spine.sweep.walk_forward import gap_summary, stitch_equity
 RESULTS_FILE = "results.csv"
 OOS_EQUITY_FILE = "oos_equity.csv"
 OOS_PLOT_FILE = "oos_equity.png"
-BEST_STATISTICS = ("total_return", "return_pct", "sharpe", "sortino", "calmar", "max_drawdown", "max_drawdown_pct", "end_value", "trades", "breaker_trips", "kill_switch_triggers")
+BEST_STATISTICS = (
+    "total_return",
+    "return_pct",
+    "sharpe",
+    "sortino",
+    "calmar",
+    "max_drawdown",
+    "max_drawdown_pct",
+    "end_value",
+    "trades",
+    "breaker_trips",
+    "kill_switch_triggers",
+)
 
 
 def _brief(row: Mapping[str, Any], names: Sequence[str], research_label: str | None) -> dict[str, Any]:
@@ -39,7 +51,14 @@ def _brief(row: Mapping[str, Any], names: Sequence[str], research_label: str | N
     }
 
 
-def _walk_forward(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[str, Mapping[str, Any]], plan: SweepPlan, research_only: bool, label: str | None) -> dict[str, Any]:
+def _walk_forward(
+    folder: Path,
+    rows: list[dict[str, Any]],
+    outcomes: Mapping[str, Mapping[str, Any]],
+    plan: SweepPlan,
+    research_only: bool,
+    label: str | None,
+) -> dict[str, Any]:
     maximize = plan.spec.direction == "maximize"
     folds, in_sample, out_of_sample, curves = [], [], [], []
     for fold in plan.folds:
@@ -52,20 +71,29 @@ def _walk_forward(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[st
         out_of_sample.append(outside)
         equity = outcomes.get(test["key"], {}).get("equity") if test else None
         curves.append([{"datetime": datetime.fromisoformat(p["datetime"]), "value": p["value"]} for p in equity or []])
-        folds.append({
-            **fold.as_dict(),
-            "chosen": _brief(best, plan.spec.names, label) if best else None,
-            "in_sample_objective": inside,
-            "out_of_sample_objective": outside,
-            "gap": inside - outside if inside is not None and outside is not None else None,
-            "out_of_sample_status": test["status"] if test else "not run (no successful in-sample trial)",
-        })
+        folds.append(
+            {
+                **fold.as_dict(),
+                "chosen": _brief(best, plan.spec.names, label) if best else None,
+                "in_sample_objective": inside,
+                "out_of_sample_objective": outside,
+                "gap": inside - outside if inside is not None and outside is not None else None,
+                "out_of_sample_status": test["status"] if test else "not run (no successful in-sample trial)",
+            }
+        )
     stitched = stitch_equity(curves)
-    (folder / OOS_EQUITY_FILE).write_text(csv_text(stitched, ("datetime", "fold", "value", "fold_value"), research_only=research_only), encoding="utf-8")
+    (folder / OOS_EQUITY_FILE).write_text(
+        csv_text(stitched, ("datetime", "fold", "value", "fold_value"), research_only=research_only), encoding="utf-8"
+    )
     if stitched:
         from spine.reports.figures import plot_pnl
 
-        plot_pnl(stitched, folder / OOS_PLOT_FILE, title="Spine walk-forward: stitched out-of-sample equity", research_only=research_only)
+        plot_pnl(
+            stitched,
+            folder / OOS_PLOT_FILE,
+            title="Spine walk-forward: stitched out-of-sample equity",
+            research_only=research_only,
+        )
     start_value = stitched[0]["value"] if stitched else None
     end_value = stitched[-1]["value"] if stitched else None
     return {
@@ -79,15 +107,27 @@ def _walk_forward(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[st
     }
 
 
-def write_outputs(folder: Path, rows: list[dict[str, Any]], outcomes: Mapping[str, Mapping[str, Any]], *, plan: SweepPlan, request: SweepRequest, duration_seconds: float) -> dict[str, Any]:
+def write_outputs(
+    folder: Path,
+    rows: list[dict[str, Any]],
+    outcomes: Mapping[str, Mapping[str, Any]],
+    *,
+    plan: SweepPlan,
+    request: SweepRequest,
+    duration_seconds: float,
+) -> dict[str, Any]:
     """Write every output file into ``folder`` and return the summary written to ``summary.json``."""
     research_only = request.config.research_only
     label = RESEARCH_LABEL if research_only else None
     spec = plan.spec
     ordered = sort_rows(rows)
-    (folder / RESULTS_FILE).write_text(csv_text(ordered, columns(ordered, spec.names), research_only=research_only), encoding="utf-8")
+    (folder / RESULTS_FILE).write_text(
+        csv_text(ordered, columns(ordered, spec.names), research_only=research_only), encoding="utf-8"
+    )
     maximize = spec.direction == "maximize"
-    heatmaps = write_heatmaps(ordered, spec.names, folder, objective=spec.objective, maximize=maximize, research_only=research_only)
+    heatmaps = write_heatmaps(
+        ordered, spec.names, folder, objective=spec.objective, maximize=maximize, research_only=research_only
+    )
     statuses = {s: sum(1 for r in ordered if r["status"] == s) for s in ("ok", "error", "crashed")}
     walk_forward = _walk_forward(folder, ordered, outcomes, plan, research_only, label) if plan.folds else None
     if walk_forward is not None:

@@ -19,7 +19,15 @@ from spine.config import SpineConfig, describe_error, model_at
 from spine.core.errors import ConfigError
 from spine.sweep.universe import UNIVERSE_KEY
 
-FIXED_SECTIONS = ("folder", "sectors_file", "broker", "compliance", "trading.ib", "trading.execution.paper_account", "trading.execution.live_account")
+FIXED_SECTIONS = (
+    "folder",
+    "sectors_file",
+    "broker",
+    "compliance",
+    "trading.ib",
+    "trading.execution.paper_account",
+    "trading.execution.live_account",
+)
 
 
 def _is_fixed(key: str) -> bool:
@@ -29,25 +37,35 @@ def _is_fixed(key: str) -> bool:
 def check_key(key: str, value: Any, *, source: str | Path) -> None:
     """Refuse a key that is not one setting of the config models, naming it and what exists."""
     if _is_fixed(key):
-        raise ConfigError(f"{source}: {key} = {value!r}: not sweepable; the safety envelope ({', '.join(FIXED_SECTIONS[2:])}) is fixed for a sweep")
+        raise ConfigError(
+            f"{source}: {key} = {value!r}: not sweepable; the safety envelope ({', '.join(FIXED_SECTIONS[2:])}) is fixed for a sweep"
+        )
     parts = key.split(".")
     model: type[BaseModel] = SpineConfig
     for depth, part in enumerate(parts):
         fields = model.model_fields
         if part not in fields:
             where = ".".join(parts[:depth]) or "the config"
-            raise ConfigError(f"{source}: {key} = {value!r}: unknown key {part!r} in {where} (expected one of: {', '.join(fields)})")
+            raise ConfigError(
+                f"{source}: {key} = {value!r}: unknown key {part!r} in {where} (expected one of: {', '.join(fields)})"
+            )
         section = model_at(model, (part,))
         if depth == len(parts) - 1:
             if section is not None:
-                raise ConfigError(f"{source}: {key} = {value!r}: {key} is a section, not a setting (expected one of: {', '.join(section.model_fields)})")
+                raise ConfigError(
+                    f"{source}: {key} = {value!r}: {key} is a section, not a setting (expected one of: {', '.join(section.model_fields)})"
+                )
             return
         if section is None:
-            raise ConfigError(f"{source}: {key} = {value!r}: {'.'.join(parts[: depth + 1])} is a setting, not a section; expected a dotted path to one setting")
+            raise ConfigError(
+                f"{source}: {key} = {value!r}: {'.'.join(parts[: depth + 1])} is a setting, not a section; expected a dotted path to one setting"
+            )
         model = section
 
 
-def apply_overrides(config: SpineConfig, params: Mapping[str, Any], *, source: str | Path = "sweep file") -> SpineConfig:
+def apply_overrides(
+    config: SpineConfig, params: Mapping[str, Any], *, source: str | Path = "sweep file"
+) -> SpineConfig:
     """A new config with ``params`` (``{"strategy.take_profit_atr": 2.5}``) applied and validated.
 
     ``backtest.risk.*`` on a config without ``backtest.risk`` starts from the top-level

@@ -44,8 +44,14 @@ def calmar(summary: Mapping[str, Any]) -> float | None:
     """Annualised return over max drawdown (calendar days between the first and last bar)."""
     start, end = summary.get("start"), summary.get("end")
     start_value, end_value, drawdown = (
-        None if isinstance(value, bool) else finite_float(value)  # a flag is not an amount; finite_float refuses None itself
-        for value in (summary.get("start_value"), summary.get("end_value"), summary.get("max_drawdown", summary.get("max_drawdown_pct")))
+        None
+        if isinstance(value, bool)
+        else finite_float(value)  # a flag is not an amount; finite_float refuses None itself
+        for value in (
+            summary.get("start_value"),
+            summary.get("end_value"),
+            summary.get("max_drawdown", summary.get("max_drawdown_pct")),
+        )
     )
     if not start or not end or not start_value or end_value is None or not drawdown:
         return None
@@ -77,7 +83,9 @@ def objective_value(row: Mapping[str, Any], column: str) -> float | None:
     return None if isinstance(value, bool) else finite_float(value)  # finite_float refuses None itself
 
 
-def outcome_row(task: Mapping[str, Any], outcome: Mapping[str, Any], objective_columns: Sequence[str]) -> dict[str, Any]:
+def outcome_row(
+    task: Mapping[str, Any], outcome: Mapping[str, Any], objective_columns: Sequence[str]
+) -> dict[str, Any]:
     """One ``results.csv`` row: task columns, parameters, the flattened summary, derived counts."""
     row: dict[str, Any] = {
         "trial": task["trial"],
@@ -103,7 +111,9 @@ def outcome_row(task: Mapping[str, Any], outcome: Mapping[str, Any], objective_c
 
 def sort_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Fold, then phase (train before test), then trial number: the same on any cluster."""
-    return sorted(rows, key=lambda r: (-1 if r.get("fold") is None else r["fold"], PHASE_ORDER.get(r["phase"], 9), r["trial"]))
+    return sorted(
+        rows, key=lambda r: (-1 if r.get("fold") is None else r["fold"], PHASE_ORDER.get(r["phase"], 9), r["trial"])
+    )
 
 
 def columns(rows: Sequence[Mapping[str, Any]], parameters: Sequence[str]) -> list[str]:

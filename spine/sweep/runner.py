@@ -78,7 +78,9 @@ class _Book:
         if row["status"] == "ok" and not self.checked_objective:
             if not any(column in row for column in self.objective_columns):
                 numeric = sorted(k for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
-                raise InputError(f"objective {self.objective!r} is not a statistic of the run summary; expected one of: {', '.join(numeric)}")
+                raise InputError(
+                    f"objective {self.objective!r} is not a statistic of the run summary; expected one of: {', '.join(numeric)}"
+                )
             self.checked_objective = True
         if fresh:
             self.folder.append(task, outcome)
@@ -106,7 +108,9 @@ class _Executor:
 
     def _data(self, *, check: bool = False) -> Any:
         """The scattered data; scattered again if every worker holding it died."""
-        lost = self.shared_future.status != "finished" or (check and not self.client.who_has(self.shared_future).get(self.shared_future.key))
+        lost = self.shared_future.status != "finished" or (
+            check and not self.client.who_has(self.shared_future).get(self.shared_future.key)
+        )
         if lost:
             self.shared_future.release()
             self.client.wait_for_workers(1, timeout=120)
@@ -122,9 +126,18 @@ class _Executor:
     def _submit(self, task: dict[str, Any], *, check: bool = False) -> Any:
         if self.first_submit is None:
             self.first_submit, self.cpu_marks = time.perf_counter(), [time.process_time()]
-        return self.client.submit(run_trial, self._data(check=check), task, key=f"spine-trial-{task['key']}-{uuid.uuid4().hex[:6]}", pure=False, retries=0)
+        return self.client.submit(
+            run_trial,
+            self._data(check=check),
+            task,
+            key=f"spine-trial-{task['key']}-{uuid.uuid4().hex[:6]}",
+            pure=False,
+            retries=0,
+        )
 
-    def run(self, tasks: Iterator[dict[str, Any]], on_row: Callable[[dict[str, Any], dict[str, Any]], None] | None = None) -> None:
+    def run(
+        self, tasks: Iterator[dict[str, Any]], on_row: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+    ) -> None:
         from distributed import as_completed
 
         running: dict[Any, dict[str, Any]] = {}
@@ -168,16 +181,28 @@ class _Executor:
         try:
             return future.result()
         except KilledWorker as exc:
-            return {"key": task["key"], "status": "crashed", "error": f"KilledWorker: worker lost while running the trial ({exc})", "duration_seconds": None}
+            return {
+                "key": task["key"],
+                "status": "crashed",
+                "error": f"KilledWorker: worker lost while running the trial ({exc})",
+                "duration_seconds": None,
+            }
         except Exception as exc:  # noqa: BLE001 - run_trial catches trial errors, so this is the cluster
             if task["key"] not in self.resent:
                 return None
-            return {"key": task["key"], "status": "crashed", "error": f"{type(exc).__name__}: worker lost while running the trial ({exc})", "duration_seconds": None}
+            return {
+                "key": task["key"],
+                "status": "crashed",
+                "error": f"{type(exc).__name__}: worker lost while running the trial ({exc})",
+                "duration_seconds": None,
+            }
         finally:
             future.release()
 
 
-def _task(plan: SweepPlan, trial: int, params: dict[str, Any], *, fold: Fold | None, phase: str, search: str) -> dict[str, Any]:
+def _task(
+    plan: SweepPlan, trial: int, params: dict[str, Any], *, fold: Fold | None, phase: str, search: str
+) -> dict[str, Any]:
     start = end = None
     if fold is not None:
         start, end = (fold.train_start, fold.train_end) if phase == "train" else (fold.test_start, fold.test_end)
@@ -205,7 +230,14 @@ class _TpeSource:
         self.plan, self.fold, self.phase = plan, fold, phase
         self.search = TpeSearch(plan.spec, folder.work, f"fold-{fold.index}" if fold is not None else "sweep")
         index = None if fold is None else fold.index
-        earlier = [(t, o) for t, o in folder.records() if t.get("search") == "tpe" and t.get("fold") == index and t.get("phase") == phase and o["status"] in ("ok", "error")]
+        earlier = [
+            (t, o)
+            for t, o in folder.records()
+            if t.get("search") == "tpe"
+            and t.get("fold") == index
+            and t.get("phase") == phase
+            and o["status"] in ("ok", "error")
+        ]
         for task, outcome in earlier:
             book.settle(task, outcome, fresh=False)
         self.budget = max(0, (plan.spec.trials or 0) - len(earlier))
@@ -219,14 +251,23 @@ class _TpeSource:
         self.search.tell(task["trial"], row["status"], row.get("objective"))
 
 
-def _train_or_full(plan: SweepPlan, folder: SweepFolder, book: _Book, executor: _Executor, fold: Fold | None) -> list[dict[str, Any]]:
+def _train_or_full(
+    plan: SweepPlan, folder: SweepFolder, book: _Book, executor: _Executor, fold: Fold | None
+) -> list[dict[str, Any]]:
     """Run one search (the whole sweep, or one fold's in-sample part); return its rows."""
     phase = "full" if fold is None else "train"
     if plan.spec.search == "tpe":
         source = _TpeSource(plan, folder, book, fold, phase)
         executor.run(source.tasks(), on_row=source.tell)
     else:
-        executor.run(iter([_task(plan, n, params, fold=fold, phase=phase, search=plan.spec.search) for n, params in enumerate(plan.points)]))
+        executor.run(
+            iter(
+                [
+                    _task(plan, n, params, fold=fold, phase=phase, search=plan.spec.search)
+                    for n, params in enumerate(plan.points)
+                ]
+            )
+        )
     index = None if fold is None else fold.index
     return [r for r in book.rows.values() if r["phase"] == phase and r["fold"] == index]
 
@@ -252,13 +293,22 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
 
         client.register_plugin(WarmWorker())  # every worker, and any that joins later, imports the trial's modules now
         warmed = time.perf_counter()
-        where = request.scheduler or f"LocalCluster of {len(client.nthreads())} worker processes, 1 thread each, at {client.scheduler.address}"
+        where = (
+            request.scheduler
+            or f"LocalCluster of {len(client.nthreads())} worker processes, 1 thread each, at {client.scheduler.address}"
+        )
         progress.info(f"cluster: {where}")
         if dashboard_available() and getattr(client, "dashboard_link", None):
             progress.info(f"dashboard: {client.dashboard_link}")
         folder = resumed or new_sweep_folder(request.out_dir)
         progress.info(f"sweep folder (in progress): {folder.work}")
-        book = _Book(folder=folder, objective=plan.spec.objective, objective_columns=plan.spec.objective_columns, previous=folder.done(), progress=progress)
+        book = _Book(
+            folder=folder,
+            objective=plan.spec.objective,
+            objective_columns=plan.spec.objective_columns,
+            previous=folder.done(),
+            progress=progress,
+        )
         if book.previous:
             progress.info(f"resuming: {len(book.previous)} finished trial(s) in the journal are not run again")
         try:
@@ -270,10 +320,14 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
             else:
                 tests = []
                 for fold in plan.folds:
-                    best = best_row(_train_or_full(plan, folder, book, executor, fold), maximize=plan.spec.direction == "maximize")
+                    best = best_row(
+                        _train_or_full(plan, folder, book, executor, fold), maximize=plan.spec.direction == "maximize"
+                    )
                     if best is not None:  # out of sample runs only what the in-sample search chose
                         params = {name: best[name] for name in plan.spec.names}
-                        tests.append(_task(plan, best["trial"], params, fold=fold, phase="test", search=plan.spec.search))
+                        tests.append(
+                            _task(plan, best["trial"], params, fold=fold, phase="test", search=plan.spec.search)
+                        )
                 executor.run(iter(tests))
             executor.close()
         except InputError:
@@ -281,9 +335,23 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
             raise
     closed = time.perf_counter()
     rows = list(book.rows.values())
-    summary = write_outputs(folder.work, rows, book.outcomes, plan=plan, request=request, duration_seconds=time.perf_counter() - started)
+    summary = write_outputs(
+        folder.work, rows, book.outcomes, plan=plan, request=request, duration_seconds=time.perf_counter() - started
+    )
     finished = folder.finish()
-    marks = (started, warmed, executor.first_submit or warmed, executor.last_result or warmed, closed, time.perf_counter())
-    phases = {name: round(end - begin, 3) for name, (begin, end) in zip(("cluster", "scatter", "trials", "close", "outputs"), pairwise(marks), strict=True)}
+    marks = (
+        started,
+        warmed,
+        executor.first_submit or warmed,
+        executor.last_result or warmed,
+        closed,
+        time.perf_counter(),
+    )
+    phases = {
+        name: round(end - begin, 3)
+        for name, (begin, end) in zip(
+            ("cluster", "scatter", "trials", "close", "outputs"), pairwise(marks), strict=True
+        )
+    }
     phases["driver_cpu"] = round(executor.cpu_marks[-1] - executor.cpu_marks[0], 3) if executor.cpu_marks else 0.0
     return SweepResult(folder=finished, rows=rows, summary=summary, phases=phases)

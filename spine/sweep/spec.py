@@ -86,7 +86,12 @@ def parse_duration(text: str) -> pd.DateOffset:
     n, unit = int(match.group(1)), match.group(2).upper()
     if n == 0:
         raise ValueError(f"{text!r} is zero; expected a positive duration")
-    return {"D": pd.DateOffset(days=n), "W": pd.DateOffset(weeks=n), "M": pd.DateOffset(months=n), "Y": pd.DateOffset(years=n)}[unit]
+    return {
+        "D": pd.DateOffset(days=n),
+        "W": pd.DateOffset(weeks=n),
+        "M": pd.DateOffset(months=n),
+        "Y": pd.DateOffset(years=n),
+    }[unit]
 
 
 class WalkForwardSpec(_Frozen):
@@ -157,7 +162,9 @@ class _Draft:
 def _read_section(draft: _Draft, key: Any, value: Any) -> None:
     """``parameters:`` or ``grid:``, a mapping of (possibly nested) config keys."""
     if not isinstance(value, dict):
-        raise ConfigError(f"{draft.path}: {key} = {value!r}: expected a mapping of dotted config keys to value lists or ranges")
+        raise ConfigError(
+            f"{draft.path}: {key} = {value!r}: expected a mapping of dotted config keys to value lists or ranges"
+        )
     _flatten_parameters(value, "", draft.parameters, draft.path)
 
 
@@ -203,7 +210,7 @@ def _values(key: str, value: Any, path: Path) -> list[Any] | dict[str, Any]:
 def _universe_values(key: str, value: Any, path: Path) -> list[Any] | dict[str, Any]:
     """One universe or a list of them, each as ``"ALPH,BRVO"``; never a range."""
     if isinstance(value, dict):
-        raise ConfigError(f"{path}: {key} = {value!r}: expected a list of universes, like [\"ALPH,BRVO\", CHRL]")
+        raise ConfigError(f'{path}: {key} = {value!r}: expected a list of universes, like ["ALPH,BRVO", CHRL]')
     universes = [normalise_universe(v) for v in value] if isinstance(value, list) else [normalise_universe(value)]
     return _values(key, universes, path)
 
@@ -218,11 +225,15 @@ def _objective(settings: dict[str, Any], path: Path) -> tuple[str, Any]:
     if isinstance(objective, dict):
         unknown = set(objective) - {"name", "direction"}
         if unknown or "name" not in objective:
-            raise ConfigError(f"{path}: objective = {objective!r}: expected a statistic name, or {{name: sharpe, direction: maximize}}")
+            raise ConfigError(
+                f"{path}: objective = {objective!r}: expected a statistic name, or {{name: sharpe, direction: maximize}}"
+            )
         direction = objective.get("direction", direction)
         objective = objective["name"]
     if not isinstance(objective, str) or not objective.strip():
-        raise ConfigError(f"{path}: objective = {objective!r}: expected a statistic of the run summary, like sharpe, calmar or return")
+        raise ConfigError(
+            f"{path}: objective = {objective!r}: expected a statistic of the run summary, like sharpe, calmar or return"
+        )
     objective = objective.strip()
     if direction is None:
         direction = "minimize" if objective in MINIMISED_BY_DEFAULT else "maximize"
@@ -232,17 +243,27 @@ def _objective(settings: dict[str, Any], path: Path) -> tuple[str, Any]:
 def sweep_spec_from_mapping(body: Any, path: Path) -> SweepSpec:
     """Validate a parsed sweep file; ``path`` is only for messages."""
     if not isinstance(body, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level (dotted config keys, objective, search ...), got {type(body).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping at the top level (dotted config keys, objective, search ...), got {type(body).__name__}"
+        )
     draft = _Draft(path)
     for key in [*(k for k in SECTION_KEYS if k in body), *(k for k in body if k not in SECTION_KEYS)]:
         _top_level_reader(key)(draft, key, body[key])
     if not draft.parameters:
-        raise ConfigError(f"{path}: no parameters to sweep; expected dotted config keys with lists or ranges, like strategy.take_profit_atr: [2, 3]")
+        raise ConfigError(
+            f"{path}: no parameters to sweep; expected dotted config keys with lists or ranges, like strategy.take_profit_atr: [2, 3]"
+        )
     parameters = {key: _VALUE_PARSERS.get(key, _values)(key, value, path) for key, value in draft.parameters.items()}
     objective, direction = _objective(draft.settings, path)
     has_range = any(isinstance(v, dict) for v in parameters.values())
     search = draft.settings.pop("search", "random" if has_range else "grid")
-    candidate = {"parameters": parameters, "search": search, "objective": objective, "direction": direction, **draft.settings}
+    candidate = {
+        "parameters": parameters,
+        "search": search,
+        "objective": objective,
+        "direction": direction,
+        **draft.settings,
+    }
     try:
         spec = SweepSpec.model_validate(candidate)
     except ValidationError as exc:
@@ -257,10 +278,14 @@ def _check_search(spec: SweepSpec, path: Path) -> None:
     if spec.search == "grid":
         uncounted = [k for k, v in ranges.items() if v.count is None]
         if uncounted:
-            raise ConfigError(f"{path}: {uncounted[0]}: a range in a grid needs count (the number of grid points); expected {{low, high, count}} or a list")
+            raise ConfigError(
+                f"{path}: {uncounted[0]}: a range in a grid needs count (the number of grid points); expected {{low, high, count}} or a list"
+            )
     elif spec.search == "random":
         if spec.trials is None and not any(v.count for v in ranges.values()):
-            raise ConfigError(f"{path}: search: random needs trials: N (or a count on a range); expected the number of random draws")
+            raise ConfigError(
+                f"{path}: search: random needs trials: N (or a count on a range); expected the number of random draws"
+            )
     elif spec.trials is None:
         raise ConfigError(f"{path}: search: tpe needs trials: N; expected the number of Optuna trials")
 

@@ -92,11 +92,15 @@ def new_sweep_folder(out_dir: Path) -> SweepFolder:
 def resume_sweep_folder(path: Path) -> SweepFolder:
     """The sweep to resume: a sweep folder (finished or not), or an ``--out`` folder holding one unfinished sweep."""
     if not path.is_dir():
-        raise InputError(f"--resume {path}: folder not found; expected a sweep folder (or the --out folder of an interrupted sweep)")
+        raise InputError(
+            f"--resume {path}: folder not found; expected a sweep folder (or the --out folder of an interrupted sweep)"
+        )
     if not (path / META_FILE).is_file():
         partials = sorted(p for p in path.glob(".sweep-*.partial") if (p / META_FILE).is_file())
         if not partials:
-            raise InputError(f"--resume {path}: not a sweep folder and holds no unfinished sweep; expected a folder with {META_FILE}")
+            raise InputError(
+                f"--resume {path}: not a sweep folder and holds no unfinished sweep; expected a folder with {META_FILE}"
+            )
         path = max(partials, key=lambda p: p.stat().st_mtime)
     try:
         name = json.loads((path / META_FILE).read_text(encoding="utf-8"))["name"]

@@ -47,7 +47,9 @@ def data_fingerprint(shared: SharedInputs) -> str:
         for array in (series.dates, series.open, series.high, series.low, series.close, series.volume):
             digest.update(array.tobytes())
     for signal in shared.inputs.signals:
-        digest.update(f"{signal.datetime.isoformat()}|{signal.ticker}|{signal.weight!r}|{signal.direction}|{signal.source_type}|{signal.source_ticker}|{signal.row}\n".encode())
+        digest.update(
+            f"{signal.datetime.isoformat()}|{signal.ticker}|{signal.weight!r}|{signal.direction}|{signal.source_type}|{signal.source_ticker}|{signal.row}\n".encode()
+        )
     vix = shared.inputs.vix
     if vix is not None:
         digest.update(vix.dates.tobytes() + vix.close.tobytes())
@@ -56,9 +58,15 @@ def data_fingerprint(shared: SharedInputs) -> str:
     return digest.hexdigest()
 
 
-def trial_key(params: dict[str, Any], fold: int | None, phase: str, start: str | None, end: str | None, fingerprint: str) -> str:
+def trial_key(
+    params: dict[str, Any], fold: int | None, phase: str, start: str | None, end: str | None, fingerprint: str
+) -> str:
     """The identity of a trial for ``--resume``: parameters, fold window and data."""
-    body = json.dumps({"params": params, "fold": fold, "phase": phase, "start": start, "end": end, "data": fingerprint}, sort_keys=True, default=str)
+    body = json.dumps(
+        {"params": params, "fold": fold, "phase": phase, "start": start, "end": end, "data": fingerprint},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(body.encode()).hexdigest()[:20]
 
 
@@ -71,7 +79,10 @@ def window_inputs(inputs: BacktestInputs, start: str | None, end: str | None) ->
     if start is None and end is None:
         return inputs
     origin = inputs.signals_path
-    low, high = window_bound(start, origin, "start", end_of_day=False), window_bound(end, origin, "end", end_of_day=True)
+    low, high = (
+        window_bound(start, origin, "start", end_of_day=False),
+        window_bound(end, origin, "end", end_of_day=True),
+    )
     prices = {}
     for ticker, series in inputs.prices.items():
         inside = np.ones(len(series), dtype=bool)
@@ -94,18 +105,26 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
     outcome: dict[str, Any] = {"key": task["key"]}
     try:
         config = apply_overrides(shared.config, task["params"])
-        inputs = window_inputs(select_tickers(shared.inputs, task["params"].get(UNIVERSE_KEY)), task.get("start"), task.get("end"))
+        inputs = window_inputs(
+            select_tickers(shared.inputs, task["params"].get(UNIVERSE_KEY)), task.get("start"), task.get("end")
+        )
         with tempfile.TemporaryDirectory(prefix="spine-trial-") as folder:
-            request = BacktestRequest(config=config, signals=inputs.signals_path, out_dir=Path(folder), state_dir=None, outputs="statistics")
+            request = BacktestRequest(
+                config=config, signals=inputs.signals_path, out_dir=Path(folder), state_dir=None, outputs="statistics"
+            )
             result = run_backtest(request, inputs=inputs, runner=run_frozen)  # a worker owns its process
         outcome["status"] = "ok"
         outcome["summary"] = result.summary
         if task.get("keep_equity"):
-            outcome["equity"] = [{"datetime": row["datetime"].isoformat(), "value": float(row["value"])} for row in result.equity]
+            outcome["equity"] = [
+                {"datetime": row["datetime"].isoformat(), "value": float(row["value"])} for row in result.equity
+            ]
     except Exception as exc:  # noqa: BLE001 - a failing trial is a row, not the end of the sweep
         outcome["status"] = "error"
         outcome["error"] = f"{type(exc).__name__}: {exc}".strip()
         outcome["traceback"] = traceback.format_exc(limit=6)
     outcome["duration_seconds"] = round(time.perf_counter() - started, 3)
-    outcome["cpu_seconds"] = round(time.thread_time() - cpu_started, 3)  # the journal's, not a results.csv column: wall minus CPU is time spent waiting for a core
+    outcome["cpu_seconds"] = round(
+        time.thread_time() - cpu_started, 3
+    )  # the journal's, not a results.csv column: wall minus CPU is time spent waiting for a core
     return outcome

@@ -31,7 +31,9 @@ def check_universes(values: Iterable[Any], loaded: Iterable[str], *, source: str
         universe = normalise_universe(value)
         missing = [t for t in universe.split(",") if t not in have] if universe else ["(none)"]
         if missing:
-            raise ConfigError(f"{source}: {UNIVERSE_KEY} = {value!r}: no price data for {', '.join(missing)}; expected tickers of the loaded data ({', '.join(sorted(have))})")
+            raise ConfigError(
+                f"{source}: {UNIVERSE_KEY} = {value!r}: no price data for {', '.join(missing)}; expected tickers of the loaded data ({', '.join(sorted(have))})"
+            )
 
 
 def select_tickers(inputs: BacktestInputs, universe: str | None) -> BacktestInputs:

@@ -31,7 +31,13 @@ class Fold:
     test_end: date
 
     def as_dict(self) -> dict[str, Any]:
-        return {"fold": self.index, "train_start": self.train_start.isoformat(), "train_end": self.train_end.isoformat(), "test_start": self.test_start.isoformat(), "test_end": self.test_end.isoformat()}
+        return {
+            "fold": self.index,
+            "train_start": self.train_start.isoformat(),
+            "train_end": self.train_end.isoformat(),
+            "test_start": self.test_start.isoformat(),
+            "test_end": self.test_end.isoformat(),
+        }
 
 
 def make_folds(first: date, last: date, spec: WalkForwardSpec, *, source: str = "sweep file") -> list[Fold]:
@@ -46,7 +52,11 @@ def make_folds(first: date, last: date, spec: WalkForwardSpec, *, source: str = 
         test_stop = test_start + test  # exclusive
         if test_stop - one_day > end:
             break
-        folds.append(Fold(len(folds), start.date(), (test_start - one_day).date(), test_start.date(), (test_stop - one_day).date()))
+        folds.append(
+            Fold(
+                len(folds), start.date(), (test_start - one_day).date(), test_start.date(), (test_stop - one_day).date()
+            )
+        )
         start = start + step
     if not folds:
         raise ConfigError(
@@ -70,7 +80,14 @@ def stitch_equity(fold_equity: Sequence[Sequence[Mapping[str, Any]]]) -> list[di
         base = float(equity[0]["value"])
         scale = 1.0 if level is None or base == 0 else level / base
         for point in equity:
-            rows.append({"datetime": point["datetime"], "fold": index, "value": float(point["value"]) * scale, "fold_value": float(point["value"])})
+            rows.append(
+                {
+                    "datetime": point["datetime"],
+                    "fold": index,
+                    "value": float(point["value"]) * scale,
+                    "fold_value": float(point["value"]),
+                }
+            )
         level = rows[-1]["value"]
     return rows
 

@@ -9,7 +9,14 @@ from spine.config import RiskLimits
 from spine.data.prices import PriceSeries
 from spine.feeds.array import ArrayFeed
 
-WIDE = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100, max_positions=100, max_price_deviation_pct=1.0, max_orders_per_minute=1000)
+WIDE = RiskLimits(
+    max_notional=1e9,
+    max_daily_loss=1e9,
+    max_sector_exposure=100,
+    max_positions=100,
+    max_price_deviation_pct=1.0,
+    max_orders_per_minute=1000,
+)
 
 
 class BuyEveryBar(bt.Strategy):
@@ -30,7 +37,9 @@ def crash_series() -> PriceSeries:
     closes = [100.0, 100.0, 80.0, 80.0, 80.0, 80.0]
     arr = np.asarray(closes, dtype=float)
     dates = np.array([f"2024-01-0{i + 1}" for i in range(6)], dtype="datetime64[ns]")
-    return PriceSeries(ticker="AAA", path=None, dates=dates, open=arr, high=arr + 1, low=arr - 1, close=arr, volume=np.full(6, 1e6))
+    return PriceSeries(
+        ticker="AAA", path=None, dates=dates, open=arr, high=arr + 1, low=arr - 1, close=arr, volume=np.full(6, 1e6)
+    )
 
 
 def test_a_breaker_added_with_only_a_config_trips_and_the_gate_rejects_new_risk():

@@ -31,7 +31,20 @@ def test_bench_backtest_runs_both_variants_and_prints_the_ratios() -> None:
 
 def test_bench_backtest_runs_a_before_checkout_and_daily_signals_in_the_same_interleaved_run() -> None:
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--tickers", "2", "--bars", "120", "--repeat", "1", "--signal-every", "1", "--before", str(REPO_ROOT)],
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--tickers",
+            "2",
+            "--bars",
+            "120",
+            "--repeat",
+            "1",
+            "--signal-every",
+            "1",
+            "--before",
+            str(REPO_ROOT),
+        ],
         capture_output=True,
         text=True,
         timeout=300,

@@ -21,17 +21,35 @@ from spine.data.prices import PriceSeries
 from spine.feeds.array import ArrayFeed
 from strategies import LiquiditySizer
 
-WIDE = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100, max_positions=100, max_price_deviation_pct=1.0, max_orders_per_minute=1000)
+WIDE = RiskLimits(
+    max_notional=1e9,
+    max_daily_loss=1e9,
+    max_sector_exposure=100,
+    max_positions=100,
+    max_price_deviation_pct=1.0,
+    max_orders_per_minute=1000,
+)
 
 
 def feed() -> ArrayFeed:
     dates = np.array([f"2024-01-0{i + 1}" for i in range(4)], dtype="datetime64[ns]")
     values = np.array([100.0, 101.0, 102.0, 103.0])
-    series = PriceSeries(ticker="AAA", path=None, dates=dates, open=values, high=values + 1, low=values - 1, close=values, volume=values * 10)
+    series = PriceSeries(
+        ticker="AAA",
+        path=None,
+        dates=dates,
+        open=values,
+        high=values + 1,
+        low=values - 1,
+        close=values,
+        volume=values * 10,
+    )
     return ArrayFeed(series=series, name="AAA")
 
 
-def cerebro_with(broker: bt.BrokerBase, analyzer: type[bt.Analyzer] | None = None, sizer: type[bt.Sizer] | None = None) -> bt.Cerebro:
+def cerebro_with(
+    broker: bt.BrokerBase, analyzer: type[bt.Analyzer] | None = None, sizer: type[bt.Sizer] | None = None
+) -> bt.Cerebro:
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(feed(), name="AAA")
     cerebro.broker = broker
@@ -53,7 +71,10 @@ def test_sim_broker_implements_the_gated_broker_interface():
 
 
 def test_plain_back_broker_is_refused_naming_every_missing_member():
-    with pytest.raises(NotAGatedBrokerError, match=r"KillSwitch needs a gated broker.*BackBroker lacks gate, halt, halt_reason, cancel_all, flatten, get_available_funds, get_net_liquidation, now"):
+    with pytest.raises(
+        NotAGatedBrokerError,
+        match=r"KillSwitch needs a gated broker.*BackBroker lacks gate, halt, halt_reason, cancel_all, flatten, get_available_funds, get_net_liquidation, now",
+    ):
         require_gated_broker(bt.brokers.BackBroker(), "KillSwitch")
 
 
@@ -65,7 +86,9 @@ def test_sim_broker_without_a_gate_cannot_be_built():
 def test_a_broker_whose_gate_is_none_is_not_a_gated_broker():
     class Gateless(bt.brokers.BackBroker):
         gate = None
-        halt = halt_reason = cancel_all = flatten = get_available_funds = get_net_liquidation = now = staticmethod(lambda *a, **k: None)
+        halt = halt_reason = cancel_all = flatten = get_available_funds = get_net_liquidation = now = staticmethod(
+            lambda *a, **k: None
+        )
 
     with pytest.raises(NotAGatedBrokerError, match=r"Gateless lacks gate$"):
         require_gated_broker(Gateless(), "KillSwitch")
@@ -94,7 +117,15 @@ def test_safety_analyzers_and_sizer_run_on_a_gated_broker():
 class Orders(bt.Strategy):
     def next(self) -> None:
         if len(self) == 1:
-            self.orders = self.buy_bracket(size=7, price=None, exectype=bt.Order.Market, stopprice=95.0, limitprice=110.0, tag="LIVE_SPINE", intent="AAA-3")
+            self.orders = self.buy_bracket(
+                size=7,
+                price=None,
+                exectype=bt.Order.Market,
+                stopprice=95.0,
+                limitprice=110.0,
+                tag="LIVE_SPINE",
+                intent="AAA-3",
+            )
 
 
 def test_order_intent_translates_each_bracket_leg_for_the_gate():
@@ -103,6 +134,20 @@ def test_order_intent_translates_each_bracket_leg_for_the_gate():
     cerebro.addstrategy(Orders)
     (strategy,) = cerebro.run()
     entry, stop, take_profit = (order_intent(order, None) for order in strategy.orders)
-    assert (entry.order_type, entry.price, entry.side, entry.quantity, entry.role, entry.intent_id, entry.tag) == ("MKT", None, "BUY", 7.0, "entry", "AAA-3:entry", "LIVE_SPINE")
-    assert (stop.order_type, stop.price, stop.side, stop.role, stop.intent_id) == ("STP", 95.0, "SELL", "stop", "AAA-3:stop")
+    assert (entry.order_type, entry.price, entry.side, entry.quantity, entry.role, entry.intent_id, entry.tag) == (
+        "MKT",
+        None,
+        "BUY",
+        7.0,
+        "entry",
+        "AAA-3:entry",
+        "LIVE_SPINE",
+    )
+    assert (stop.order_type, stop.price, stop.side, stop.role, stop.intent_id) == (
+        "STP",
+        95.0,
+        "SELL",
+        "stop",
+        "AAA-3:stop",
+    )
     assert (take_profit.order_type, take_profit.price, take_profit.role) == ("LMT", 110.0, "take_profit")

@@ -52,8 +52,15 @@ def test_bps_stays_per_fill_as_before():
     assert model.order_commission(50, 20.0, 37, 101.05, 9.99) == model.commission(37, 101.05) == 0.93
 
 
-@pytest.mark.parametrize(("spec", "expected"), [("bps:0", ("bps", 0.0)), ("bps:2.5", ("bps", 2.5)),
-                                                ("ibkr_fixed", ("ibkr_fixed", 0.0)), (" IBKR_FIXED ", ("ibkr_fixed", 0.0))])
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("bps:0", ("bps", 0.0)),
+        ("bps:2.5", ("bps", 2.5)),
+        ("ibkr_fixed", ("ibkr_fixed", 0.0)),
+        (" IBKR_FIXED ", ("ibkr_fixed", 0.0)),
+    ],
+)
 def test_commission_specs_parse(spec, expected):
     assert parse_commission(spec) == expected
 
@@ -87,8 +94,16 @@ def test_a_bad_backtest_commission_in_the_config_is_refused(tmp_path):
 def test_sim_broker_charges_ibkr_fixed_through_the_same_fill_model():
     dates = np.array([f"2024-01-0{i + 1}" for i in range(4)], dtype="datetime64[ns]")
     prices = np.array([20.0, 20.0, 20.0, 20.0])
-    series = PriceSeries(ticker="AAA", path=None, dates=dates, open=prices, high=prices + 1, low=prices - 1,
-                         close=prices, volume=np.full(4, 1e6))
+    series = PriceSeries(
+        ticker="AAA",
+        path=None,
+        dates=dates,
+        open=prices,
+        high=prices + 1,
+        low=prices - 1,
+        close=prices,
+        volume=np.full(4, 1e6),
+    )
 
     class BuyOnce(bt.Strategy):
         def __init__(self) -> None:
@@ -105,8 +120,18 @@ def test_sim_broker_charges_ibkr_fixed_through_the_same_fill_model():
 
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(ArrayFeed(series=series, name="AAA"), name="AAA")
-    wide = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100, max_positions=100, max_price_deviation_pct=1.0, max_orders_per_minute=1000)
-    cerebro.broker = SimBroker(fill_model=FillModel(SlippageSettings(model="none"), commission_scheme="ibkr_fixed"), gate=RiskGate(wide, {"AAA": "Tech"}))
+    wide = RiskLimits(
+        max_notional=1e9,
+        max_daily_loss=1e9,
+        max_sector_exposure=100,
+        max_positions=100,
+        max_price_deviation_pct=1.0,
+        max_orders_per_minute=1000,
+    )
+    cerebro.broker = SimBroker(
+        fill_model=FillModel(SlippageSettings(model="none"), commission_scheme="ibkr_fixed"),
+        gate=RiskGate(wide, {"AAA": "Tech"}),
+    )
     cerebro.broker.setcash(100_000.0)
     cerebro.addstrategy(BuyOnce)
     strategy = cerebro.run()[0]

@@ -18,7 +18,14 @@ from spine.ib import translation as tr
 from spine.ib.records import AccountSnapshot, PositionRecord
 
 NOW = datetime(2024, 3, 12, 15, 0, tzinfo=UTC)
-WIDE = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100, max_positions=100, max_price_deviation_pct=1.0, max_orders_per_minute=1000)
+WIDE = RiskLimits(
+    max_notional=1e9,
+    max_daily_loss=1e9,
+    max_sector_exposure=100,
+    max_positions=100,
+    max_price_deviation_pct=1.0,
+    max_orders_per_minute=1000,
+)
 
 
 class RecordQueue:
@@ -46,7 +53,13 @@ def snapshot(values: dict[str, float], *, age_secs: float = 0.0, positions=()) -
 
 def broker_with(snap: AccountSnapshot | None, *, max_age: float = 60.0, events: list | None = None) -> IBBroker:
     record = (lambda when, name, detail: events.append((name, detail))) if events is not None else None
-    broker = IBBroker(session=RecordQueue(snap), gate=RiskGate(WIDE, {}), account_max_age_secs=max_age, on_event=record, wall_clock=lambda: NOW)
+    broker = IBBroker(
+        session=RecordQueue(snap),
+        gate=RiskGate(WIDE, {}),
+        account_max_age_secs=max_age,
+        on_event=record,
+        wall_clock=lambda: NOW,
+    )
     broker.start()
     return broker
 
@@ -61,7 +74,9 @@ def test_ib_broker_without_a_gate_cannot_be_built():
 
 
 def test_cash_is_available_funds_and_value_is_net_liquidation():
-    broker = broker_with(snapshot({"AvailableFunds": 81_234.56, "NetLiquidation": 100_012.34, "TotalCashValue": 90_000.0}))
+    broker = broker_with(
+        snapshot({"AvailableFunds": 81_234.56, "NetLiquidation": 100_012.34, "TotalCashValue": 90_000.0})
+    )
     assert broker.getcash() == 81_234.56
     assert broker.getvalue() == 100_012.34
     assert broker.get_net_liquidation() == 100_012.34
@@ -82,7 +97,9 @@ def test_a_stale_snapshot_gives_the_sizer_nothing_to_spend_and_says_why():
     events: list = []
     broker = broker_with(snapshot({"AvailableFunds": 50_000.0, "NetLiquidation": 60_000.0}, age_secs=61), events=events)
     assert broker.get_available_funds() == 0.0
-    assert events == [("account_stale", "account snapshot is 61 s old, past trading.ib.account_max_age_secs 60: the sizer sizes 0")]
+    assert events == [
+        ("account_stale", "account snapshot is 61 s old, past trading.ib.account_max_age_secs 60: the sizer sizes 0")
+    ]
     assert broker.getcash() == 50_000.0  # the figure itself is still IB's
 
 
@@ -112,7 +129,9 @@ def test_intraday_net_liquidation_trips_the_breaker_without_waiting_for_a_bar():
 
     events: list = []
     breaker = CircuitBreaker(CircuitBreakerSettings(max_1d_drawdown_pct=0.05))
-    gate = RiskGate(RiskLimits(max_notional=1e6, max_daily_loss=1e6, max_sector_exposure=1, max_positions=5), {}, breaker=breaker)
+    gate = RiskGate(
+        RiskLimits(max_notional=1e6, max_daily_loss=1e6, max_sector_exposure=1, max_positions=5), {}, breaker=breaker
+    )
     broker = IBBroker(session=RecordQueue(), gate=gate, intraday_breaker=True, wall_clock=lambda: NOW,
                       on_event=lambda when, name, detail: events.append((name, detail)))  # fmt: skip
     broker.start()

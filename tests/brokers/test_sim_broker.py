@@ -16,13 +16,29 @@ HIGH = [102.0, 103.0, 101.0, 105.0, 104.0, 106.0]
 LOW = [99.0, 100.0, 97.0, 101.0, 100.0, 102.0]
 CLOSE = [101.0, 100.0, 100.0, 104.0, 103.0, 105.0]
 VOLUME = [1000.0] * 6
-WIDE = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100, max_positions=100, max_price_deviation_pct=1.0, max_orders_per_minute=1000)
+WIDE = RiskLimits(
+    max_notional=1e9,
+    max_daily_loss=1e9,
+    max_sector_exposure=100,
+    max_positions=100,
+    max_price_deviation_pct=1.0,
+    max_orders_per_minute=1000,
+)
 
 
 def series(volume=VOLUME) -> PriceSeries:
     dates = np.array([f"2024-01-0{i + 1}" for i in range(6)], dtype="datetime64[ns]")
     arr = lambda xs: np.asarray(xs, dtype=float)
-    return PriceSeries(ticker="AAA", path=None, dates=dates, open=arr(OPEN), high=arr(HIGH), low=arr(LOW), close=arr(CLOSE), volume=arr(volume))
+    return PriceSeries(
+        ticker="AAA",
+        path=None,
+        dates=dates,
+        open=arr(OPEN),
+        high=arr(HIGH),
+        low=arr(LOW),
+        close=arr(CLOSE),
+        volume=arr(volume),
+    )
 
 
 class Script(bt.Strategy):
@@ -39,7 +55,9 @@ class Script(bt.Strategy):
                 make(self)
 
     def notify_order(self, order: bt.Order) -> None:
-        self.notes.append((order.getstatusname(), order.info.get("reject_rule", ""), order.executed.size, order.executed.price))
+        self.notes.append(
+            (order.getstatusname(), order.info.get("reject_rule", ""), order.executed.size, order.executed.price)
+        )
 
 
 def run(orders, *, fill_model=None, limits=WIDE, cash=100_000.0, volume=VOLUME):
@@ -65,7 +83,9 @@ def test_market_order_fills_at_the_next_open_with_fixed_bps_slippage():
 
 def test_cash_after_a_round_trip_agrees_with_fills_and_commissions_to_the_cent():
     model = FillModel(SlippageSettings(model="fixed_bps", bps=5), commission_bps=2.5)
-    _, broker = run([lambda s: s.buy(size=37), lambda s: s.sell(size=37, exectype=bt.Order.Limit, price=103.5)], fill_model=model)
+    _, broker = run(
+        [lambda s: s.buy(size=37), lambda s: s.sell(size=37, exectype=bt.Order.Limit, price=103.5)], fill_model=model
+    )
     buy = 101.0 * 1.0005
     sell = 103.5  # limit reached inside bar 4 (high 105)
     commission = model.commission(37, buy) + model.commission(37, sell)
@@ -123,9 +143,15 @@ def test_simbroker_and_the_gateway_fill_model_agree_on_the_fill_price(exectype, 
     model = FillModel(SlippageSettings(model="fixed_bps", bps=7), 1.0)
     if side == "SELL" and kind == "STP":
         price = 99.5
-    send = (lambda s: s.buy(size=3, exectype=exectype, price=price)) if side == "BUY" else (lambda s: s.sell(size=3, exectype=exectype, price=price))
+    send = (
+        (lambda s: s.buy(size=3, exectype=exectype, price=price))
+        if side == "BUY"
+        else (lambda s: s.sell(size=3, exectype=exectype, price=price))
+    )
     strategy, _ = run([send], fill_model=model)
     completed = [n for n in strategy.notes if n[0] == "Completed"]
     bars = [Bar(o, h, lo, c, v) for o, h, lo, c, v in zip(OPEN, HIGH, LOW, CLOSE, VOLUME, strict=True)]
-    expected = next(p for bar in bars[1:] if (p := model.match(kind, side, bar, limit_price=price, stop_price=price)) is not None)
+    expected = next(
+        p for bar in bars[1:] if (p := model.match(kind, side, bar, limit_price=price, stop_price=price)) is not None
+    )
     assert completed and completed[0][3] == pytest.approx(expected, rel=1e-12)

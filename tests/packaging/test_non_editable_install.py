@@ -20,7 +20,12 @@ SHIPPED = ("setup.cfg", "pyproject.toml", "README.md", "spine", "strategies", "b
 
 
 def _pip(python: Path, *args: str) -> None:
-    subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", "-q", *args], check=True, capture_output=True, text=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "--disable-pip-version-check", "-q", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_a_wheel_installed_into_a_fresh_venv_runs_check_and_backtest_from_an_unrelated_directory(tmp_path):
@@ -31,7 +36,9 @@ def test_a_wheel_installed_into_a_fresh_venv_runs_check_and_backtest_from_an_unr
     shutil.copytree(REPO / "data" / "sample", source / "data" / "sample")
     for cache in source.rglob("__pycache__"):
         shutil.rmtree(cache)
-    _pip(Path(sys.executable), "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheels"), str(source))
+    _pip(
+        Path(sys.executable), "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "wheels"), str(source)
+    )
     wheel = next((tmp_path / "wheels").glob("spine-*.whl"))
 
     env = tmp_path / "venv"
@@ -43,11 +50,25 @@ def test_a_wheel_installed_into_a_fresh_venv_runs_check_and_backtest_from_an_unr
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    check = subprocess.run([str(env / "bin" / "spine"), "check"], check=False, cwd=elsewhere, capture_output=True, text=True)
+    check = subprocess.run(
+        [str(env / "bin" / "spine"), "check"], check=False, cwd=elsewhere, capture_output=True, text=True
+    )
     assert check.stdout.splitlines()[0] == "route: disabled", check.stderr
-    run = subprocess.run([str(env / "bin" / "spine"), "backtest", "--end", "2021-06-30"], check=False, cwd=elsewhere, capture_output=True, text=True)
+    run = subprocess.run(
+        [str(env / "bin" / "spine"), "backtest", "--end", "2021-06-30"],
+        check=False,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stderr
     run_dir = elsewhere / run.stdout.strip().splitlines()[-1]
     assert (run_dir / "orders.csv").is_file() and (run_dir / "config" / "sectors.yaml").is_file()
-    where = subprocess.run([str(python), "-c", "import spine; print(spine.__file__)"], cwd=elsewhere, capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        [str(python), "-c", "import spine; print(spine.__file__)"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert str(REPO) not in where.stdout

@@ -84,7 +84,9 @@ def test_signal_on_a_weekend_is_acted_on_at_the_next_bar(tmp_path, market):
 
 
 def test_a_reversed_trade_is_credited_to_the_tag_of_the_signal_that_opened_it(tmp_path, market):
-    result = backtest(tmp_path, market, ["2024-02-01,NVDA,0.2,BUY,propagated,AMD", "2024-02-08,NVDA,0.2,SELL,direct,NVDA"])
+    result = backtest(
+        tmp_path, market, ["2024-02-01,NVDA,0.2,BUY,propagated,AMD", "2024-02-08,NVDA,0.2,SELL,direct,NVDA"]
+    )
     by_tag = result.summary["by_provenance"]
     assert by_tag["PROHIBITED_LLM_DISCOVERY_LINK"]["trades"] == 1
     assert by_tag["LIVE_SPINE"]["trades"] == 0
@@ -100,7 +102,9 @@ def test_strategy_runs_in_a_plain_cerebro_with_a_flat_signal_list_and_no_sizer(t
     from strategies import SignalStrategy
 
     signals_csv = tmp_path / "flat.csv"
-    signals_csv.write_text("datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-01,NVDA,0.2,BUY,propagated,AMD\n")
+    signals_csv.write_text(
+        "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-01,NVDA,0.2,BUY,propagated,AMD\n"
+    )
     prices = load_prices([market])
     cerebro = bt.Cerebro(stdstats=False)
     feed = ArrayFeed(series=prices["NVDA"], name="NVDA")

@@ -27,7 +27,10 @@ def tiny_market(tmp_path: Path) -> tuple[Path, Path]:
         rows.append(f"2024-02-{day:02d},{price},{price + 2},{price - 2},{price + 1},1000000")
         price += 1
     prices = write(tmp_path / "nvda-2024.csv", "\n".join(rows) + "\n")
-    signals = write(tmp_path / "signals.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,0.2,BUY,direct,NVDA\n")
+    signals = write(
+        tmp_path / "signals.csv",
+        "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,0.2,BUY,direct,NVDA\n",
+    )
     return prices, signals
 
 
@@ -68,7 +71,10 @@ def test_bad_price_row_exits_2_naming_file_row_and_column(tmp_path, capsys, tiny
 
 def test_signal_weight_outside_0_1_exits_2_naming_row_and_column(tmp_path, capsys, tiny_market):
     prices, _ = tiny_market
-    signals = write(tmp_path / "bad.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,1.5,BUY,direct,NVDA\n")
+    signals = write(
+        tmp_path / "bad.csv",
+        "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,1.5,BUY,direct,NVDA\n",
+    )
     assert main(["backtest", "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err
     assert "bad.csv" in err and "row 2" in err and "weight" in err
@@ -76,14 +82,30 @@ def test_signal_weight_outside_0_1_exits_2_naming_row_and_column(tmp_path, capsy
 
 def test_signal_for_a_ticker_without_prices_exits_2(tmp_path, capsys, tiny_market):
     prices, _ = tiny_market
-    signals = write(tmp_path / "tsm.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,TSM,0.2,BUY,propagated,NVDA\n")
+    signals = write(
+        tmp_path / "tsm.csv",
+        "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,TSM,0.2,BUY,propagated,NVDA\n",
+    )
     assert main(["backtest", "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path / "runs")]) == 2
     assert "TSM" in capsys.readouterr().err
 
 
 def test_missing_data_path_exits_2(tmp_path, capsys, tiny_market):
     _, signals = tiny_market
-    assert main(["backtest", "--data", str(tmp_path / "nope.csv"), "--signals", str(signals), "--out", str(tmp_path / "runs")]) == 2
+    assert (
+        main(
+            [
+                "backtest",
+                "--data",
+                str(tmp_path / "nope.csv"),
+                "--signals",
+                str(signals),
+                "--out",
+                str(tmp_path / "runs"),
+            ]
+        )
+        == 2
+    )
     assert "nope.csv" in capsys.readouterr().err
 
 
@@ -114,7 +136,13 @@ def test_check_on_the_shipped_config_prints_route_disabled_first_and_exits_1(cap
 
 def test_spine_script_entry_point_returns_exit_code_2_without_traceback(tmp_path, make_config_dir):
     folder = make_config_dir({"config.yaml": {"risk.bogus": 1}})
-    done = subprocess.run([sys.executable, "-m", "spine.cli", "backtest", "--config", str(folder), "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "spine.cli", "backtest", "--config", str(folder), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert done.returncode == 2
     assert "risk.bogus" in done.stderr and "Traceback" not in done.stderr
 
@@ -122,16 +150,48 @@ def test_spine_script_entry_point_returns_exit_code_2_without_traceback(tmp_path
 def test_data_accepts_comma_separated_files(tmp_path, capsys, tiny_market, shared_data):
     prices, _ = tiny_market
     orcl = shared_data / "orcl-1995-2014.csv"
-    signals = write(tmp_path / "two.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,0.2,BUY,direct,NVDA\n2014-06-02,ORCL,0.2,BUY,propagated,NVDA\n")
-    code = main(["backtest", "--data", f"{prices},{orcl}", "--signals", str(signals), "--start", "2014-01-01", "--out", str(tmp_path / "runs")])
+    signals = write(
+        tmp_path / "two.csv",
+        "datetime,ticker,weight,direction,source_type,source_ticker\n2024-02-20,NVDA,0.2,BUY,direct,NVDA\n2014-06-02,ORCL,0.2,BUY,propagated,NVDA\n",
+    )
+    code = main(
+        [
+            "backtest",
+            "--data",
+            f"{prices},{orcl}",
+            "--signals",
+            str(signals),
+            "--start",
+            "2014-01-01",
+            "--out",
+            str(tmp_path / "runs"),
+        ]
+    )
     assert code == 0
     run_dir = Path(capsys.readouterr().out.strip().splitlines()[-1])
     assert '"ORCL"' in (run_dir / "summary.json").read_text()
 
 
 def test_data_folder_loads_only_the_tickers_the_signals_trade(tmp_path, capsys, shared_data):
-    signals = write(tmp_path / "nvda.csv", "datetime,ticker,weight,direction,source_type,source_ticker\n2010-03-01,NVDA,0.2,BUY,direct,NVDA\n")
-    code = main(["backtest", "--data", str(shared_data), "--signals", str(signals), "--start", "2010-01-01", "--end", "2010-06-30", "--out", str(tmp_path / "runs")])
+    signals = write(
+        tmp_path / "nvda.csv",
+        "datetime,ticker,weight,direction,source_type,source_ticker\n2010-03-01,NVDA,0.2,BUY,direct,NVDA\n",
+    )
+    code = main(
+        [
+            "backtest",
+            "--data",
+            str(shared_data),
+            "--signals",
+            str(signals),
+            "--start",
+            "2010-01-01",
+            "--end",
+            "2010-06-30",
+            "--out",
+            str(tmp_path / "runs"),
+        ]
+    )
     assert code == 0
     summary = (Path(capsys.readouterr().out.strip().splitlines()[-1]) / "summary.json").read_text()
     assert '"NVDA"' in summary and '"ORCL"' not in summary and '"VIX"' not in summary
@@ -194,7 +254,13 @@ def test_main_called_with_arguments_keeps_the_collector_thresholds():
 
 def test_the_spine_script_which_skips_the_exit_collection_writes_the_golden_run_folder(tmp_path):
     golden = REPO / "tests" / "golden" / "sample"
-    done = subprocess.run([sys.executable, "-m", "spine.cli", "backtest", "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "spine.cli", "backtest", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir() and not path.is_symlink()]
     for name in ("orders.csv", "fills.csv", "equity.csv", "events.csv", "returns.csv", "trades.csv", "benchmark.csv"):

@@ -83,7 +83,9 @@ def test_a_window_shorter_than_the_atr_needs_is_refused_before_anything_is_writt
 def test_a_duplicated_column_in_a_signal_file_is_refused_naming_both(tmp_path, shared_data):
     signals = tmp_path / "s.csv"
     signals.write_text(f"{SIGNAL_HEADER},weight\n2008-03-03,NVDA,0.1,BUY,direct,,0.5\n")
-    result = cli("backtest", "--data", shared_data / "nvda-1999-2014.csv", "--signals", signals, "--out", tmp_path / "runs")
+    result = cli(
+        "backtest", "--data", shared_data / "nvda-1999-2014.csv", "--signals", signals, "--out", tmp_path / "runs"
+    )
     clean_refusal(result, "s.csv", "'weight' (column 7) duplicates 'weight' (column 3)")
 
 
@@ -92,26 +94,46 @@ def test_a_duplicated_column_in_a_price_file_is_refused_naming_both(tmp_path):
     prices.write_text("datetime,open,high,low,close,close\n2021-01-04,1,1,1,1,1\n")
     signals = tmp_path / "s.csv"
     signals.write_text(f"{SIGNAL_HEADER}\n2021-01-04,ALPH,0.1,BUY,direct,\n")
-    clean_refusal(cli("backtest", "--data", prices, "--signals", signals, "--out", tmp_path / "runs"), "ALPH.csv", "'close' (column 6) duplicates 'close' (column 5)")
+    clean_refusal(
+        cli("backtest", "--data", prices, "--signals", signals, "--out", tmp_path / "runs"),
+        "ALPH.csv",
+        "'close' (column 6) duplicates 'close' (column 5)",
+    )
 
 
 @pytest.mark.parametrize("ticker", ["../../x", "NV/DA", "A" * 13, ".."])
 def test_a_signal_ticker_that_is_not_a_symbol_is_refused(tmp_path, shared_data, ticker):
     signals = tmp_path / "s.csv"
     signals.write_text(f"{SIGNAL_HEADER}\n2008-03-03,{ticker},0.1,BUY,direct,\n")
-    result = cli("backtest", "--source", "yfinance", "--signals", signals, "--start", "2008-01-01", "--end", "2008-02-01", "--out", tmp_path / "runs")
+    result = cli(
+        "backtest",
+        "--source",
+        "yfinance",
+        "--signals",
+        signals,
+        "--start",
+        "2008-01-01",
+        "--end",
+        "2008-02-01",
+        "--out",
+        tmp_path / "runs",
+    )
     clean_refusal(result, "not a ticker symbol")
     assert not [p for p in tmp_path.rglob("*.csv") if p != signals]
 
 
 def test_a_fetch_ticker_that_is_not_a_symbol_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    clean_refusal(cli("data", "fetch", "../../escaped", "--start", "2020-01-02", "--end", "2020-01-10"), "not a ticker symbol")
+    clean_refusal(
+        cli("data", "fetch", "../../escaped", "--start", "2020-01-02", "--end", "2020-01-10"), "not a ticker symbol"
+    )
     assert list(tmp_path.rglob("*.csv")) == []
 
 
 def test_tickers_flag_refuses_a_path(tmp_path):
-    clean_refusal(cli("backtest", "--tickers", "ALPH,../x", "--out", tmp_path / "runs"), "--tickers", "not a ticker symbol")
+    clean_refusal(
+        cli("backtest", "--tickers", "ALPH,../x", "--out", tmp_path / "runs"), "--tickers", "not a ticker symbol"
+    )
 
 
 def test_tickers_with_a_dot_or_a_dash_are_symbols():

@@ -67,7 +67,9 @@ def signals(tmp_path: Path, rows: list[str]) -> Path:
 def gateway_orders(gw: GatewayThread) -> list:
     """Every order request the gateway received (working, done, or held for its transmitting leg)."""
     engine = gw.simulator.engine
-    return gw.call(lambda: [o.request for o in engine.orders.values()] + [getattr(o, "request", o) for o in engine.held.values()])
+    return gw.call(
+        lambda: [o.request for o in engine.orders.values()] + [getattr(o, "request", o) for o in engine.held.values()]
+    )
 
 
 def once(config: Path, gw: GatewayThread, tmp_path: Path, rows: list[str], *, state: Path | None = None):
@@ -99,15 +101,40 @@ def test_once_places_one_native_bracket_per_due_signal_with_its_provenance_tag(p
     ]
     legs = {r.order_ref.split(":")[2]: r for r in sent}
     entry, stop, take_profit = legs["entry"], legs["stop"], legs["take_profit"]
-    assert (entry.action, entry.order_type, entry.quantity, entry.transmit) == ("BUY", "MKT", 124, False)  # 5% of NAV 100,000 at 40.29
-    assert (take_profit.action, take_profit.order_type, take_profit.transmit, take_profit.parent_id) == ("SELL", "LMT", False, entry.order_id)
+    assert (entry.action, entry.order_type, entry.quantity, entry.transmit) == (
+        "BUY",
+        "MKT",
+        124,
+        False,
+    )  # 5% of NAV 100,000 at 40.29
+    assert (take_profit.action, take_profit.order_type, take_profit.transmit, take_profit.parent_id) == (
+        "SELL",
+        "LMT",
+        False,
+        entry.order_id,
+    )
     assert (stop.action, stop.order_type, stop.transmit, stop.parent_id) == ("SELL", "STP", True, entry.order_id)
     assert stop.oca_group and stop.oca_group == take_profit.oca_group
     for price in (stop.stop_price, take_profit.limit_price):
         assert price == round(price, 2)  # on the 0.01 tick
     statuses = {(row["role"], row["status"]) for row in result.orders}
-    assert {("entry", "Submitted"), ("entry", "Accepted"), ("stop", "Accepted"), ("take_profit", "Accepted")} <= statuses
-    for name in ("orders.csv", "fills.csv", "equity.csv", "events.csv", "returns.csv", "summary.json", "pnl.png", "run.log", "ib_journal.sqlite3"):
+    assert {
+        ("entry", "Submitted"),
+        ("entry", "Accepted"),
+        ("stop", "Accepted"),
+        ("take_profit", "Accepted"),
+    } <= statuses
+    for name in (
+        "orders.csv",
+        "fills.csv",
+        "equity.csv",
+        "events.csv",
+        "returns.csv",
+        "summary.json",
+        "pnl.png",
+        "run.log",
+        "ib_journal.sqlite3",
+    ):
         assert (result.run_dir / name).is_file(), name
     assert result.summary["route"] == "paper" and result.summary["stopped_by"] == "--once"
     assert result.summary["end_value"] == 100_000.0
@@ -122,7 +149,9 @@ def test_notional_refusal_rejects_the_children_with_the_parent_and_sends_nothing
 
 
 def test_price_collar_refusal_sends_nothing(paper_config, gateway, tmp_path):
-    config = paper_config({"risk.max_price_deviation_pct": 0.001}, {"strategy.entry_order_type": "limit", "strategy.limit_offset_bps": 50})
+    config = paper_config(
+        {"risk.max_price_deviation_pct": 0.001}, {"strategy.entry_order_type": "limit", "strategy.limit_offset_bps": 50}
+    )
     result = once(config, gateway, tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,"])
     entry = next(row for row in result.orders if row["role"] == "entry" and row["status"] == "Rejected")
     assert "past risk.max_price_deviation_pct 0.10%" in entry["reason"]
@@ -155,8 +184,15 @@ def test_positions_open_at_start_are_loaded_so_a_second_session_does_not_buy_aga
 
 
 def test_a_signal_on_a_warm_up_bar_never_produces_an_order(paper_config, gateway, tmp_path):
-    result = once(paper_config(), gateway, tmp_path, ["2023-11-16,ALPH,0.05,BUY,direct,", f"{LAST_DAY},BRVO,0.05,BUY,direct,"])
-    assert any(e["event"] == "skip" and "ALPH BUY" in e["detail"] and f"warm-up bar: trading starts on {LAST_DAY}" in e["detail"] for e in result.events)
+    result = once(
+        paper_config(), gateway, tmp_path, ["2023-11-16,ALPH,0.05,BUY,direct,", f"{LAST_DAY},BRVO,0.05,BUY,direct,"]
+    )
+    assert any(
+        e["event"] == "skip"
+        and "ALPH BUY" in e["detail"]
+        and f"warm-up bar: trading starts on {LAST_DAY}" in e["detail"]
+        for e in result.events
+    )
     assert {r.order_ref.split(":")[1] for r in gateway_orders(gateway)} == {"BRVO-3"}
 
 
@@ -164,7 +200,14 @@ def test_ctrl_c_stops_a_running_session_cleanly_and_writes_its_run_folder(paper_
     signal_file = signals(tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,"])
     command = [sys.executable, "-m", "spine.cli", "paper", "--config", str(paper_config()), "--state", str(tmp_path / "state"),
                "--signals", str(signal_file), "--port", str(gateway.port), "--out", str(tmp_path / "runs")]  # fmt: skip
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     try:
         for line in process.stderr:  # wait until the session is up, then press Ctrl-C
             if line.startswith("session ACTIVE"):
@@ -185,12 +228,21 @@ def test_ctrl_c_stops_a_running_session_cleanly_and_writes_its_run_folder(paper_
     assert "bad_signal_row" in events and f"{signal_file}, row 3, column 'weight'" in events
 
 
-def test_spine_kill_reaches_a_running_session_and_cancels_its_working_orders_at_the_gateway(paper_config, gateway, tmp_path):
+def test_spine_kill_reaches_a_running_session_and_cancels_its_working_orders_at_the_gateway(
+    paper_config, gateway, tmp_path
+):
     state = tmp_path / "state"
     command = [sys.executable, "-m", "spine.cli", "paper", "--config", str(paper_config()), "--state", str(state),
                "--signals", str(signals(tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,"])), "--port", str(gateway.port),
                "--out", str(tmp_path / "runs")]  # fmt: skip
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     engine = gateway.simulator.engine
     try:
         for line in process.stderr:

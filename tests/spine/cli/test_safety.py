@@ -60,15 +60,31 @@ def run(*args, input=None):
     [
         ({}, [], "route: disabled", 1, "blocked: broker.execution_enabled is false; set it to true"),
         (PAPER_COMPLETE, ["--route", "paper"], "route: paper", 0, "requested: paper (allowed)"),
-        (LIVE_INCOMPLETE, ["--route", "live"], "route: paper", 1, "blocked: trading.execution.live_account is empty; live needs your live account id"),
+        (
+            LIVE_INCOMPLETE,
+            ["--route", "live"],
+            "route: paper",
+            1,
+            "blocked: trading.execution.live_account is empty; live needs your live account id",
+        ),
         (LIVE_AMBIGUOUS, ["--route", "live", "--confirm-live"], "route: paper", 1, "a paper account id"),
         (LIVE_COMPLETE, ["--route", "live", "--confirm-live"], "route: live", 0, "requested: live (allowed)"),
         (LIVE_COMPLETE, ["--route", "live"], "route: live", 0, "warning: `spine live` will require --confirm-live"),
         (LIVE_AMBIGUOUS, ["--route", "live"], "route: paper", 1, "a paper account id"),
     ],
-    ids=["defaults", "paper complete", "live incomplete", "live ambiguous", "live complete", "live complete without the flag", "live ambiguous without the flag"],
+    ids=[
+        "defaults",
+        "paper complete",
+        "live incomplete",
+        "live ambiguous",
+        "live complete",
+        "live complete without the flag",
+        "live ambiguous without the flag",
+    ],
 )
-def test_check_prints_the_route_first_and_the_reasons_for_each_config(tmp_path, changes, args, first_line, exit_code, reason):
+def test_check_prints_the_route_first_and_the_reasons_for_each_config(
+    tmp_path, changes, args, first_line, exit_code, reason
+):
     folder = write_config(tmp_path / "cfg", changes)
     result = run("check", "--config", folder, *args)
     assert result.output.splitlines()[0] == first_line
@@ -95,7 +111,9 @@ def test_kill_records_the_trigger_with_its_cause(tmp_path):
 
 
 def test_kill_prints_what_it_set(tmp_path):
-    assert "kill switch: ACTIVE (manual)" in run("kill", "--reason", "fat finger", "--state", tmp_path, "--create").output
+    assert (
+        "kill switch: ACTIVE (manual)" in run("kill", "--reason", "fat finger", "--state", tmp_path, "--create").output
+    )
 
 
 def test_resume_after_typing_resume_clears_the_kill_switch_and_the_breaker(tmp_path):

@@ -12,7 +12,12 @@ def test_shipped_config_loads_with_the_seed_envelope_defaults():
     assert config.broker.mode == "disabled"
     assert config.broker.execution_enabled is False
     assert config.broker.default_route == "paper"
-    assert (config.risk.max_notional, config.risk.max_daily_loss, config.risk.max_sector_exposure, config.risk.max_positions) == (0, 0, 0, 0)
+    assert (
+        config.risk.max_notional,
+        config.risk.max_daily_loss,
+        config.risk.max_sector_exposure,
+        config.risk.max_positions,
+    ) == (0, 0, 0, 0)
     assert config.risk.kill_switch is True
     assert config.compliance.omega_4_active is True
     assert config.compliance.research_only_override is False
@@ -31,7 +36,14 @@ def test_backtest_falls_back_to_top_level_risk_without_a_backtest_risk_section(m
 
 
 def test_strategy_defaults_are_the_documented_ones(make_config_dir):
-    config = load_config(make_config_dir({"strategy_params.yaml": {"strategy.atr_period": None, "strategy.take_profit_atr": None}, "trading_config.yaml": {"position_sizing.atr_multiplier": None}}))
+    config = load_config(
+        make_config_dir(
+            {
+                "strategy_params.yaml": {"strategy.atr_period": None, "strategy.take_profit_atr": None},
+                "trading_config.yaml": {"position_sizing.atr_multiplier": None},
+            }
+        )
+    )
     assert config.strategy.atr_period == 14
     assert config.strategy.take_profit_atr == 3.0
     assert config.position_sizing.atr_multiplier == 2.0

@@ -43,7 +43,9 @@ def test_each_ib_error_is_still_caught_by_its_builtin_base(error: type[Exception
         raise error("why")
 
 
-@pytest.mark.parametrize("error", [OrderRefError, SessionNotRunning, AccountUnavailable, ConnectFailed, ClientIdInUse, FetchFailed])
+@pytest.mark.parametrize(
+    "error", [OrderRefError, SessionNotRunning, AccountUnavailable, ConnectFailed, ClientIdInUse, FetchFailed]
+)
 def test_no_ib_error_is_caught_as_bad_input_a_refusal_or_a_run_ending_broker_error(error: type[Exception]) -> None:
     assert not issubclass(error, (InputError, SafetyError, BrokerError))
 

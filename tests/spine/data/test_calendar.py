@@ -15,7 +15,9 @@ def test_trading_days_include_both_ends_and_skip_the_weekend():
 
 
 def test_the_days_closed_for_hurricane_sandy_are_not_trading_days():
-    days = exchange_calendar(covering=(date(2012, 10, 1), date(2012, 11, 30))).trading_days(date(2012, 10, 26), date(2012, 10, 31))
+    days = exchange_calendar(covering=(date(2012, 10, 1), date(2012, 11, 30))).trading_days(
+        date(2012, 10, 26), date(2012, 10, 31)
+    )
     assert days == [date(2012, 10, 26), date(2012, 10, 31)]
 
 

@@ -28,7 +28,9 @@ def test_rows_keep_the_line_an_editor_shows_counting_comments_and_blank_lines(tm
 
 
 def test_a_repeated_column_is_refused_naming_both_positions(tmp_path):
-    with pytest.raises(DataError, match=r"column 'A' \(column 3\) duplicates 'a' \(column 1\); expected each column once"):
+    with pytest.raises(
+        DataError, match=r"column 'A' \(column 3\) duplicates 'a' \(column 1\); expected each column once"
+    ):
         read_csv_table(write(tmp_path, "a,b,A", "1,2,3"), what="test file")
 
 
@@ -83,12 +85,21 @@ def test_on_one_row_the_earlier_rule_wins():
 
 
 def test_no_failing_row_is_no_error():
-    assert first_failure(PATH, [Rule(np.zeros(3, dtype=bool), "a", "bad", "good", lambda i: "")], row_of=lambda i: i) is None
+    assert (
+        first_failure(PATH, [Rule(np.zeros(3, dtype=bool), "a", "bad", "good", lambda i: "")], row_of=lambda i: i)
+        is None
+    )
 
 
 def test_a_problem_can_quote_the_row_it_describes():
     lows = np.array([9.5, 12.0])
-    rule = Rule(np.array([False, True]), "high", lambda i: f"high is below low ({float(lows[i])!r})", "expected high >= low", number_shown(np.array([10.0, 11.0])))
+    rule = Rule(
+        np.array([False, True]),
+        "high",
+        lambda i: f"high is below low ({float(lows[i])!r})",
+        "expected high >= low",
+        number_shown(np.array([10.0, 11.0])),
+    )
     error = first_failure(PATH, [rule], row_of=lambda i: i + 2)
     assert "high is below low (12.0) (got 11.0); expected high >= low" in str(error)
 

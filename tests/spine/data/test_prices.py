@@ -101,16 +101,12 @@ def test_yahoo_format_loads_and_ignores_adj_close(tmp_path):
 
 
 def test_column_names_match_case_insensitively(tmp_path):
-    path = write(
-        tmp_path, "xyz.csv", "DATETIME,Open,HIGH,low,Close,VOLUME", GOOD_ROWS[0]
-    )
+    path = write(tmp_path, "xyz.csv", "DATETIME,Open,HIGH,low,Close,VOLUME", GOOD_ROWS[0])
     assert load_price_file(path).open.tolist() == [10.0]
 
 
 def test_file_without_volume_column_loads_with_volume_unknown(tmp_path):
-    path = write(
-        tmp_path, "xyz.csv", "date,open,high,low,close", "2021-01-04,10,11,9,10.5"
-    )
+    path = write(tmp_path, "xyz.csv", "date,open,high,low,close", "2021-01-04,10,11,9,10.5")
     series = load_price_file(path)
     assert np.isnan(series.volume).all()
     assert not series.has_volume()
@@ -158,17 +154,13 @@ def test_to_frame_is_indexed_by_datetime_with_ohlcv_columns(tmp_path):
 
 
 def test_missing_column_is_named_with_the_header_row(tmp_path):
-    path = write(
-        tmp_path, "xyz.csv", "datetime,open,high,low,volume", "2021-01-04,10,11,9,100"
-    )
+    path = write(tmp_path, "xyz.csv", "datetime,open,high,low,volume", "2021-01-04,10,11,9,100")
     message = error_of(path)
     assert_names(message, path, 1, "close")
 
 
 def test_missing_date_column_is_named(tmp_path):
-    path = write(
-        tmp_path, "xyz.csv", "when,open,high,low,close", "2021-01-04,10,11,9,10"
-    )
+    path = write(tmp_path, "xyz.csv", "when,open,high,low,close", "2021-01-04,10,11,9,10")
     assert_names(error_of(path), path, 1, "date")
 
 
@@ -336,9 +328,7 @@ def data_rows(path: Path) -> int:
     return len(path.read_text().splitlines()) - 1
 
 
-@pytest.mark.parametrize(
-    "name", ["nvda-1999-2014.csv", "orcl-1995-2014.csv", "yhoo-1996-2014.csv"]
-)
+@pytest.mark.parametrize("name", ["nvda-1999-2014.csv", "orcl-1995-2014.csv", "yhoo-1996-2014.csv"])
 def test_real_yahoo_files_load_with_every_row(shared_data, name):
     path = shared_data / name
     series = load_price_file(path)
@@ -348,9 +338,7 @@ def test_real_yahoo_files_load_with_every_row(shared_data, name):
 
 
 def test_real_files_load_together_from_their_folder(shared_data):
-    prices = load_prices(
-        [shared_data / n for n in ("nvda-1999-2014.csv", "orcl-1995-2014.csv")]
-    )
+    prices = load_prices([shared_data / n for n in ("nvda-1999-2014.csv", "orcl-1995-2014.csv")])
     assert list(prices) == ["NVDA", "ORCL"]
 
 
@@ -364,9 +352,7 @@ def test_real_vix_file_loads_without_volume(shared_data):
 
 
 def test_vix_still_refuses_high_below_low(tmp_path):
-    path = write(
-        tmp_path, "vix.csv", "DATE,OPEN,HIGH,LOW,CLOSE", "2021-01-04,20,19,21,20"
-    )
+    path = write(tmp_path, "vix.csv", "DATE,OPEN,HIGH,LOW,CLOSE", "2021-01-04,20,19,21,20")
     assert_names(error_of(path, load_vix), path, 2, "high")
 
 

@@ -41,7 +41,10 @@ def test_appended_rows_are_read_with_their_editor_line_numbers(tmp_path):
     source.poll()
     append(path, "2024-01-03,ORCL,0.2,SELL,propagated,NVDA\n2024-01-04,NVDA,0,BUY,direct,\n")
     fresh = source.poll()
-    assert [(s.ticker, s.direction, s.weight, s.source_ticker, s.row) for s in fresh] == [("ORCL", "SELL", 0.2, "NVDA", 4), ("NVDA", "BUY", 0.0, "", 5)]
+    assert [(s.ticker, s.direction, s.weight, s.source_ticker, s.row) for s in fresh] == [
+        ("ORCL", "SELL", 0.2, "NVDA", 4),
+        ("NVDA", "BUY", 0.0, "", 5),
+    ]
 
 
 def test_a_bad_appended_row_is_an_event_naming_file_and_row_and_good_rows_are_kept(tmp_path):
@@ -102,12 +105,21 @@ class GrowingFile(SignalFile):
 def test_signal_strategy_acts_on_a_row_appended_while_it_runs(tmp_path):
     days = np.array([f"2024-01-{d:02d}" for d in range(1, 26)], dtype="datetime64[ns]")
     close = 100 + np.arange(len(days)) % 3 + 0.0
-    series = PriceSeries(ticker="NVDA", path=None, dates=days, open=close, high=close + 1, low=close - 1, close=close, volume=close * 1e4)
+    series = PriceSeries(
+        ticker="NVDA", path=None, dates=days, open=close, high=close + 1, low=close - 1, close=close, volume=close * 1e4
+    )
     path = write(tmp_path / "s.csv", HEADER)
     cerebro = bt.Cerebro(stdstats=False)
     data = ArrayFeed(series=series, name="NVDA")
     cerebro.adddata(data, name="NVDA")
-    limits = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100, max_positions=10, max_price_deviation_pct=1.0, max_orders_per_minute=100)
+    limits = RiskLimits(
+        max_notional=1e9,
+        max_daily_loss=1e9,
+        max_sector_exposure=100,
+        max_positions=10,
+        max_price_deviation_pct=1.0,
+        max_orders_per_minute=100,
+    )
     broker = SimBroker(gate=RiskGate(limits, {"NVDA": "Semis"}))
     broker.watch([data])
     cerebro.broker = broker

@@ -108,9 +108,7 @@ def test_comment_lines_are_skipped_and_counted_in_row_numbers(tmp_path):
 
 
 def test_weight_bounds_zero_and_one_are_accepted(tmp_path):
-    path = signals(
-        tmp_path, "2021-01-05,NVDA,0,SELL,direct,", "2021-01-06,NVDA,1,BUY,direct,"
-    )
+    path = signals(tmp_path, "2021-01-05,NVDA,0,SELL,direct,", "2021-01-06,NVDA,1,BUY,direct,")
     assert [r.weight for r in load_signals(path)] == [0.0, 1.0]
 
 
@@ -127,16 +125,12 @@ def test_ticker_filter_drops_other_tickers_silently(tmp_path):
 
 
 def test_missing_column_is_named_with_the_header_row(tmp_path):
-    path = write(
-        tmp_path, "datetime,ticker,direction,source_type", "2021-01-05,NVDA,BUY,direct"
-    )
+    path = write(tmp_path, "datetime,ticker,direction,source_type", "2021-01-05,NVDA,BUY,direct")
     assert_names(error_of(path), path, 1, "weight")
 
 
 def test_unparsable_datetime_names_row_and_column(tmp_path):
-    path = signals(
-        tmp_path, "2021-01-05,NVDA,0.1,BUY,direct,", "yesterday,NVDA,0.1,BUY,direct,"
-    )
+    path = signals(tmp_path, "2021-01-05,NVDA,0.1,BUY,direct,", "yesterday,NVDA,0.1,BUY,direct,")
     message = error_of(path)
     assert_names(message, path, 3, "datetime")
     assert "yesterday" in message
@@ -189,9 +183,7 @@ def test_signal_for_a_ticker_without_prices_names_row_and_column(tmp_path):
 
 def test_signals_entirely_outside_the_price_range_are_a_data_error(tmp_path):
     known = prices(tmp_path, "NVDA", "2021-01-04", "2021-01-05")
-    path = signals(
-        tmp_path, "2022-03-01,NVDA,0.1,BUY,direct,", "2022-03-02,NVDA,0.1,SELL,direct,"
-    )
+    path = signals(tmp_path, "2022-03-01,NVDA,0.1,BUY,direct,", "2022-03-02,NVDA,0.1,SELL,direct,")
     message = error_of(path, prices=known)
     assert str(path) in message
     assert "signals entirely outside the price range" in message
@@ -201,9 +193,7 @@ def test_signals_entirely_outside_the_price_range_are_a_data_error(tmp_path):
 
 def test_a_single_signal_outside_the_price_range_is_kept(tmp_path):
     known = prices(tmp_path, "NVDA", "2021-01-04", "2021-01-05")
-    path = signals(
-        tmp_path, "2021-01-05,NVDA,0.1,BUY,direct,", "2022-03-01,NVDA,0.1,SELL,direct,"
-    )
+    path = signals(tmp_path, "2021-01-05,NVDA,0.1,BUY,direct,", "2022-03-01,NVDA,0.1,SELL,direct,")
     assert len(load_signals(path, prices=known)) == 2
 
 

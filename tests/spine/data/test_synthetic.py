@@ -36,9 +36,7 @@ def test_same_seed_gives_identical_prices():
 
 
 def test_different_seeds_give_different_prices():
-    assert not generate_prices(["AAA"], 50, seed=3)["AAA"].equals(
-        generate_prices(["AAA"], 50, seed=4)["AAA"]
-    )
+    assert not generate_prices(["AAA"], 50, seed=3)["AAA"].equals(generate_prices(["AAA"], 50, seed=4)["AAA"])
 
 
 def test_prices_are_on_business_days_from_the_start(market):
@@ -112,9 +110,7 @@ def test_propagated_signals_name_another_ticker_as_source(market):
     assert (propagated["source_ticker"] != propagated["ticker"]).all()
     assert propagated["source_ticker"].isin(list(market)).all()
     direct = feed[feed["source_type"] == "direct"]
-    assert (
-        (direct["source_ticker"] == direct["ticker"]) | (direct["source_ticker"] == "")
-    ).all()
+    assert ((direct["source_ticker"] == direct["ticker"]) | (direct["source_ticker"] == "")).all()
 
 
 def test_signals_come_about_every_n_bars_per_ticker(market):
@@ -147,9 +143,7 @@ def test_bundled_sample_is_exactly_what_the_generator_writes(tmp_path):
     write_sample(tmp_path)
     for fresh in sorted(tmp_path.rglob("*.csv")):
         bundled = SAMPLE / fresh.relative_to(tmp_path)
-        assert bundled.read_text() == fresh.read_text(), (
-            f"{bundled} is stale: run python -m spine.data.synthetic"
-        )
+        assert bundled.read_text() == fresh.read_text(), f"{bundled} is stale: run python -m spine.data.synthetic"
 
 
 def test_bundled_sample_has_a_crash_that_trips_a_five_percent_breaker():
@@ -164,7 +158,5 @@ def test_bundled_sample_has_a_crash_that_trips_a_five_percent_breaker():
 
 
 def test_bundled_signals_mix_direct_and_propagated():
-    records = load_signals(
-        SAMPLE / "signals.csv", prices=load_prices([SAMPLE / "prices"])
-    )
+    records = load_signals(SAMPLE / "signals.csv", prices=load_prices([SAMPLE / "prices"]))
     assert {r.source_type for r in records} == {"direct", "propagated"}

@@ -19,9 +19,7 @@ from spine.data.yahoo_cache import ensure_cached, fetch_to_cache
 FIELDS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]
 
 
-def recorded(
-    ticker: str, start: str = "2020-01-01", end: str = "2020-12-31"
-) -> pd.DataFrame:
+def recorded(ticker: str, start: str = "2020-01-01", end: str = "2020-12-31") -> pd.DataFrame:
     """A flat frame as older yfinance returned it: Date index, Yahoo column names."""
     days = pd.bdate_range(start, end, name="Date")
     close = 100.0 + np.arange(len(days)) * 0.5 + (len(ticker) % 3)
@@ -41,9 +39,7 @@ def recorded(
 def multi_index(frame: pd.DataFrame, ticker: str) -> pd.DataFrame:
     """The same frame as recent yfinance returns it: ('Close', 'NVDA') columns, no Adj Close."""
     frame = frame.drop(columns="Adj Close")
-    frame.columns = pd.MultiIndex.from_product(
-        [frame.columns, [ticker]], names=["Price", "Ticker"]
-    )
+    frame.columns = pd.MultiIndex.from_product([frame.columns, [ticker]], names=["Price", "Ticker"])
     return frame
 
 
@@ -59,17 +55,13 @@ class FakeYahoo:
         frame = self.frames.get(tickers)
         if frame is None:
             return pd.DataFrame()
-        inside = (frame.index >= pd.Timestamp(start)) & (
-            frame.index < pd.Timestamp(end)
-        )
+        inside = (frame.index >= pd.Timestamp(start)) & (frame.index < pd.Timestamp(end))
         return frame[inside]
 
 
 @pytest.fixture
 def yahoo(monkeypatch) -> FakeYahoo:
-    fake = FakeYahoo(
-        {"NVDA": recorded("NVDA"), "ORCL": multi_index(recorded("ORCL"), "ORCL")}
-    )
+    fake = FakeYahoo({"NVDA": recorded("NVDA"), "ORCL": multi_index(recorded("ORCL"), "ORCL")})
     monkeypatch.setattr(yfinance, "download", fake)
     return fake
 
@@ -118,9 +110,7 @@ def test_download_is_called_once_per_ticker_with_an_exclusive_end(yahoo, tmp_pat
     ]
 
 
-def test_download_asks_for_auto_adjusted_prices_without_a_progress_bar(
-    monkeypatch, tmp_path
-):
+def test_download_asks_for_auto_adjusted_prices_without_a_progress_bar(monkeypatch, tmp_path):
     seen = {}
 
     def download(tickers, **kwargs):
@@ -136,9 +126,7 @@ def test_download_asks_for_auto_adjusted_prices_without_a_progress_bar(
 def test_second_ensure_cached_does_not_download_again(yahoo, tmp_path):
     ensure_cached(["NVDA", "ORCL"], "2020-01-01", "2020-06-30", cache_dir=tmp_path)
     calls = len(yahoo.calls)
-    paths = ensure_cached(
-        ["NVDA", "ORCL"], "2020-01-01", "2020-06-30", cache_dir=tmp_path
-    )
+    paths = ensure_cached(["NVDA", "ORCL"], "2020-01-01", "2020-06-30", cache_dir=tmp_path)
     assert len(yahoo.calls) == calls == 2
     assert paths == [tmp_path / "NVDA.csv", tmp_path / "ORCL.csv"]
 
@@ -165,24 +153,16 @@ def test_ensure_cached_fetches_only_the_missing_later_range_and_merges(yahoo, tm
     assert len(load_price_file(path)) == len(pd.bdate_range("2020-01-01", "2020-02-29"))
 
 
-def test_hand_placed_cache_whose_only_gap_is_a_holiday_is_not_refetched(
-    yahoo, tmp_path
-):
+def test_hand_placed_cache_whose_only_gap_is_a_holiday_is_not_refetched(yahoo, tmp_path):
     rows = [f"2020-01-{day:02d},10,11,9,10,100" for day in (2, 3, 6, 7, 8, 9, 10)]
-    (tmp_path / "NVDA.csv").write_text(
-        "datetime,open,high,low,close,volume\n" + "\n".join(rows) + "\n"
-    )
-    ensure_cached(
-        ["NVDA"], "2020-01-01", "2020-01-12", cache_dir=tmp_path
-    )  # Jan 1 holiday, 11-12 weekend
+    (tmp_path / "NVDA.csv").write_text("datetime,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+    ensure_cached(["NVDA"], "2020-01-01", "2020-01-12", cache_dir=tmp_path)  # Jan 1 holiday, 11-12 weekend
     assert yahoo.calls == []
 
 
 def test_hand_placed_cache_missing_a_trading_day_is_completed(yahoo, tmp_path):
     rows = [f"2020-01-{day:02d},10,11,9,10,100" for day in (2, 3)]
-    (tmp_path / "NVDA.csv").write_text(
-        "datetime,open,high,low,close,volume\n" + "\n".join(rows) + "\n"
-    )
+    (tmp_path / "NVDA.csv").write_text("datetime,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
     ensure_cached(["NVDA"], "2020-01-02", "2020-01-06", cache_dir=tmp_path)
     assert yahoo.calls == [("NVDA", "2020-01-04", "2020-01-07")]
 
@@ -210,9 +190,7 @@ def test_a_new_years_eve_the_exchange_traded_on_is_fetched(yahoo, tmp_path, year
 
 
 def test_the_days_the_exchange_closed_for_hurricane_sandy_are_not_fetched(yahoo, tmp_path):
-    hand_placed_with_record(
-        tmp_path, ["2012-10-26", "2012-10-31"], "2012-10-22..2012-10-26,2012-10-31..2012-11-02"
-    )
+    hand_placed_with_record(tmp_path, ["2012-10-26", "2012-10-31"], "2012-10-22..2012-10-26,2012-10-31..2012-11-02")
     ensure_cached(["NVDA"], "2012-10-22", "2012-11-02", cache_dir=tmp_path)  # 27-28 weekend, 29-30 closed
     assert yahoo.calls == []
 
@@ -248,9 +226,7 @@ def test_fetch_merges_with_bars_the_cache_already_holds(yahoo, tmp_path):
     series = load_price_file(path)
     assert series.start == pd.Timestamp("2020-01-01")
     assert series.end == pd.Timestamp("2020-03-31")
-    assert [p.name for p in tmp_path.iterdir()] == [
-        "NVDA.csv"
-    ]  # no temporary file left
+    assert [p.name for p in tmp_path.iterdir()] == ["NVDA.csv"]  # no temporary file left
 
 
 def test_timezone_aware_index_keeps_the_exchange_date(monkeypatch, tmp_path):
@@ -278,9 +254,7 @@ def test_end_before_start_is_a_data_error(yahoo, tmp_path):
 def test_fetch_command_prints_the_files_written(yahoo, tmp_path):
     app = typer.Typer()
     app.command()(fetch_command)
-    app.command("other")(
-        lambda: None
-    )  # two commands, so typer keeps the sub-command name
+    app.command("other")(lambda: None)  # two commands, so typer keeps the sub-command name
     args = [
         "fetch-command",
         "NVDA,ORCL",

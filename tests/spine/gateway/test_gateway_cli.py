@@ -13,8 +13,17 @@ from spine.gateway.settings import parse_slippage
 
 
 def settings_for(price_folder, **overrides):
-    options = {"data": [price_folder], "host": "127.0.0.1", "port": 0, "account": "DU0000001", "cash": 1_000_000.0,
-                   "speed": 0.0, "slippage": None, "config": None, "faults": None}
+    options = {
+        "data": [price_folder],
+        "host": "127.0.0.1",
+        "port": 0,
+        "account": "DU0000001",
+        "cash": 1_000_000.0,
+        "speed": 0.0,
+        "slippage": None,
+        "config": None,
+        "faults": None,
+    }
     options.update(overrides)
     return build_settings(**options)
 
@@ -66,8 +75,22 @@ def test_help_documents_every_option():
     app.command("other")(lambda: None)
     result = CliRunner().invoke(app, ["gateway", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for option in ("--data", "--host", "--port", "--account", "--cash", "--speed", "--slippage", "--faults", "--config",
-                   "--start", "--end", "--spread-bps", "--commission", "--index"):
+    for option in (
+        "--data",
+        "--host",
+        "--port",
+        "--account",
+        "--cash",
+        "--speed",
+        "--slippage",
+        "--faults",
+        "--config",
+        "--start",
+        "--end",
+        "--spread-bps",
+        "--commission",
+        "--index",
+    ):
         assert option in result.output
     assert "--history-upto-clock" not in result.output  # history never reaches past the clock: no option needed
 

@@ -54,15 +54,24 @@ def _trade_with_an_ib_style_client(lib: Any, gateway: GatewayThread, client_id: 
         trades = [ib.placeOrder(contract, leg) for leg in legs]
         _wait(ib.sleep, lambda: all(t.orderStatus.status in ("Submitted", "PreSubmitted") for t in trades), "acks")
         gateway.step(1)  # 2020-01-06 opens 102.0: the parent fills at the open, below its limit
-        _wait(ib.sleep, lambda: trades[0].orderStatus.status == "Filled" and trades[0].fills
-              and trades[0].fills[0].commissionReport.execId, "the parent's fill and commission")
+        _wait(
+            ib.sleep,
+            lambda: (
+                trades[0].orderStatus.status == "Filled"
+                and trades[0].fills
+                and trades[0].fills[0].commissionReport.execId
+            ),
+            "the parent's fill and commission",
+        )
         gateway.step(1)  # 2020-01-07: low 94 takes the stop at 95, the take-profit is cancelled
         _wait(ib.sleep, lambda: trades[2].orderStatus.status == "Filled" and trades[1].isDone(), "the stop")
         assert trades[1].orderStatus.status == "Cancelled"
         fills = ib.fills()
         _wait(ib.sleep, lambda: all(f.commissionReport.execId for f in ib.fills()), "commission reports")
         assert [(f.execution.side, f.execution.shares, f.execution.price) for f in fills] == [
-            ("BOT", 10.0, 102.0), ("SLD", 10.0, 95.0)]
+            ("BOT", 10.0, 102.0),
+            ("SLD", 10.0, 95.0),
+        ]
         assert {f.execution.orderRef for f in fills} == {"strat-B"}
         assert [t.order.orderRef for t in trades] == ["strat-B"] * 3
         assert [f.commissionReport.commission for f in ib.fills()] == [1.02, 0.95]  # 10 bps to the cent
@@ -139,8 +148,16 @@ class _Recorder(EWrapper, EClient):
         self._put("status", orderId, status, float(filled))
 
     def execDetails(self, reqId, contract, execution) -> None:
-        self._put("exec", reqId, execution.orderId, execution.orderRef, execution.side, float(execution.shares),
-                  execution.price, execution.execId)
+        self._put(
+            "exec",
+            reqId,
+            execution.orderId,
+            execution.orderRef,
+            execution.side,
+            float(execution.shares),
+            execution.price,
+            execution.execId,
+        )
 
     def execDetailsEnd(self, reqId) -> None:
         self._put("execEnd", reqId)
@@ -173,8 +190,16 @@ def _stock(symbol: str) -> Contract:
     return contract
 
 
-def _order(action: str, order_type: str, quantity: float, *, limit: float | None = None, stop: float | None = None,
-           parent: int = 0, transmit: bool = True) -> Order:
+def _order(
+    action: str,
+    order_type: str,
+    quantity: float,
+    *,
+    limit: float | None = None,
+    stop: float | None = None,
+    parent: int = 0,
+    transmit: bool = True,
+) -> Order:
     order = Order()
     order.action, order.orderType, order.totalQuantity = action, order_type, quantity
     if limit is not None:
@@ -217,7 +242,9 @@ def test_ibapi_official_client_connects_at_178_and_trades_a_bracket(priced_gatew
         app.wait_for(lambda e: e[0] == "status" and e[1] == parent + 1 and e[2] == "Cancelled", "the OCA cancel")
         fills = [e for e in app.seen if e[0] == "exec"]
         assert [(e[2], e[3], e[4], e[5], e[6]) for e in fills] == [
-            (parent, "strat-C", "BOT", 10.0, 102.0), (parent + 2, "strat-C", "SLD", 10.0, 95.0)]
+            (parent, "strat-C", "BOT", 10.0, 102.0),
+            (parent + 2, "strat-C", "SLD", 10.0, 95.0),
+        ]
         for execution in fills:
             app.wait_for(lambda e, x=execution[7]: e[0] == "commission" and e[1] == x, "commission report")
         assert sorted(e[2] for e in app.seen if e[0] == "commission") == [0.95, 1.02]

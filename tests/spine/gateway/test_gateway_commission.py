@@ -26,8 +26,9 @@ def test_the_gateway_takes_commission_and_cash_from_the_config(tmp_path, price_f
     settings = build_settings([price_folder], "127.0.0.1", 0, "DU0000001", None, 0.0, "none", folder, None)
     assert settings.cash == 25_000.0 and settings.fill_model.commission_scheme == "ibkr_fixed"
     assert build_settings([price_folder], "127.0.0.1", 0, "DU1", None, 0.0, None, None, None).cash == 1_000_000.0
-    override = build_settings([price_folder], "127.0.0.1", 0, "DU1", 5000.0, 0.0, None, folder, None,
-                              commission="bps:3")
+    override = build_settings(
+        [price_folder], "127.0.0.1", 0, "DU1", 5000.0, 0.0, None, folder, None, commission="bps:3"
+    )
     assert (override.cash, override.fill_model.describe_commission()) == (5000.0, "bps:3")
     with GatewayThread(settings) as gateway:
         ib = connect(gateway, 1)
@@ -38,5 +39,8 @@ def test_the_gateway_takes_commission_and_cash_from_the_config(tmp_path, price_f
         gateway.step()
         wait_until(ib, lambda: bool(trade.fills) and trade.fills[0].commissionReport.execId, what="the report")
         assert trade.fills[0].commissionReport.commission == 1.00  # 10 shares: the minimum
-        wait_until(ib, lambda: {v.tag: v.value for v in ib.accountValues()}["TotalCashValue"] == "23989.00",
-                   what="cash less 10 x 101.00 and 1.00")
+        wait_until(
+            ib,
+            lambda: {v.tag: v.value for v in ib.accountValues()}["TotalCashValue"] == "23989.00",
+            what="cash less 10 x 101.00 and 1.00",
+        )

@@ -15,8 +15,15 @@ from spine.gateway import SERVER_VERSION, GatewaySettings, GatewaySimulator
 from spine.gateway.protocol import decode_payload, encode_frame
 
 REQUIRED_TAGS = (
-    "NetLiquidation", "TotalCashValue", "AvailableFunds", "FullAvailableFunds", "BuyingPower",
-    "EquityWithLoanValue", "InitMarginReq", "MaintMarginReq", "ExcessLiquidity",
+    "NetLiquidation",
+    "TotalCashValue",
+    "AvailableFunds",
+    "FullAvailableFunds",
+    "BuyingPower",
+    "EquityWithLoanValue",
+    "InitMarginReq",
+    "MaintMarginReq",
+    "ExcessLiquidity",
 )
 
 

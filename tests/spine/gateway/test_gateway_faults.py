@@ -22,8 +22,9 @@ def test_dropped_connection_gives_1100_and_a_reconnect_sees_the_same_open_orders
     wait_until(ib, lambda: resting.orderStatus.status == "Submitted")
     gateway.step()
     wait_until(ib, lambda: filled.isDone() and all(f.commissionReport.execId for f in filled.fills))
-    before_fills = [(f.execution.execId, f.execution.shares, f.execution.price, f.commissionReport.commission)
-                    for f in ib.fills()]
+    before_fills = [
+        (f.execution.execId, f.execution.shares, f.execution.price, f.commissionReport.commission) for f in ib.fills()
+    ]
 
     assert gateway.drop_connections() == 1
     with pytest.raises(ConnectionError):  # ib_async's blocking wait ends with "Socket disconnect"
@@ -38,8 +39,10 @@ def test_dropped_connection_gives_1100_and_a_reconnect_sees_the_same_open_orders
         assert [(t.order.orderId, t.order.orderRef, t.orderStatus.status) for t in open_trades] == [
             (resting.order.orderId, "resting", "Submitted")
         ]
-        after_fills = [(f.execution.execId, f.execution.shares, f.execution.price, f.commissionReport.commission)
-                       for f in again.fills()]
+        after_fills = [
+            (f.execution.execId, f.execution.shares, f.execution.price, f.commissionReport.commission)
+            for f in again.fills()
+        ]
         assert after_fills == before_fills
         assert [p.position for p in again.positions()] == [4.0]
         again.cancelOrder(open_trades[0].order)  # the restored order can still be cancelled

@@ -28,8 +28,10 @@ def nvda_series(shared_data: Path):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     clock=st.integers(min_value=0, max_value=4000),
-    end=st.one_of(st.just(""), st.dates(dt.date(1998, 1, 1), dt.date(2016, 12, 31)).map(
-        lambda d: f"{d:%Y%m%d} 23:59:59 US/Eastern")),
+    end=st.one_of(
+        st.just(""),
+        st.dates(dt.date(1998, 1, 1), dt.date(2016, 12, 31)).map(lambda d: f"{d:%Y%m%d} 23:59:59 US/Eastern"),
+    ),
     count=st.integers(min_value=1, max_value=400),
     unit=st.sampled_from(["S", "D", "W", "M", "Y"]),
     bar_size=st.sampled_from(["1 day", "1 week", "1 month"]),
@@ -153,8 +155,10 @@ def replay(shared_data: Path, connect):
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     steps=st.integers(min_value=0, max_value=12),
-    end=st.one_of(st.just(""), st.dates(dt.date(2008, 6, 1), dt.date(2009, 6, 30)).map(
-        lambda d: f"{d:%Y%m%d} 16:00:00 US/Eastern")),
+    end=st.one_of(
+        st.just(""),
+        st.dates(dt.date(2008, 6, 1), dt.date(2009, 6, 30)).map(lambda d: f"{d:%Y%m%d} 16:00:00 US/Eastern"),
+    ),
     duration=st.sampled_from(["5 D", "3 W", "2 M", "1 Y"]),
     bar_size=st.sampled_from(["1 day", "1 week", "1 month"]),
 )

@@ -32,8 +32,12 @@ def test_historical_bars_equal_the_data_file(shared_data: Path, connect):
     with GatewayThread(GatewaySettings(data=(nvda,), port=0, start="2014-12-31")) as gateway:
         ib = connect(gateway, 1)
         bars = ib.reqHistoricalData(
-            Stock("NVDA", "SMART", "USD"), endDateTime="20141231 23:59:59 US/Eastern", durationStr="20 Y",
-            barSizeSetting="1 day", whatToShow="TRADES", useRTH=True,
+            Stock("NVDA", "SMART", "USD"),
+            endDateTime="20141231 23:59:59 US/Eastern",
+            durationStr="20 Y",
+            barSizeSetting="1 day",
+            whatToShow="TRADES",
+            useRTH=True,
         )
         ib.disconnect()
     expected = pd.read_csv(nvda)
@@ -84,7 +88,9 @@ def test_real_time_bars_replay_the_file_as_the_clock_steps(gateway, ib, wait_unt
     gateway.step(3)
     wait_until(ib, lambda: len(bars) == 3, what="three bars")
     assert [(b.open_, b.high, b.low, b.close) for b in bars] == [
-        (101.0, 103.0, 100.0, 102.0), (102.0, 106.0, 101.0, 105.0), (105.0, 107.0, 94.0, 95.0)
+        (101.0, 103.0, 100.0, 102.0),
+        (102.0, 106.0, 101.0, 105.0),
+        (105.0, 107.0, 94.0, 95.0),
     ]
 
 

@@ -20,7 +20,8 @@ def _fill_one(ib: IB, gateway, wait_until, quantity: float = 2, ref: str = "r"):
 
 
 def test_restart_drops_every_client_keeps_orders_and_positions_and_rolls_next_valid_id_back(
-        gateway, connect, wait_until):
+    gateway, connect, wait_until
+):
     ib = connect(gateway, 4)
     filled = _fill_one(ib, gateway, wait_until, 3, "kept")
     resting = ib.placeOrder(ABC, LimitOrder("BUY", 1, 50.0, orderRef="resting"))
@@ -85,7 +86,8 @@ def test_exec_first_sends_exec_details_before_order_status(start_gateway, connec
 
 
 def test_commission_first_sends_the_report_before_its_execution_and_ib_async_drops_it(
-        start_gateway, connect, wait_until, messages_seen):
+    start_gateway, connect, wait_until, messages_seen
+):
     gateway = start_gateway(fill_model=FillModel(commission_bps=10.0))
     ib = connect(gateway, 1)
     trade = _fill_one(ib, gateway, wait_until)
@@ -143,17 +145,24 @@ def test_data_lost_sends_1100_then_1101_and_ends_market_data(gateway, ib, wait_u
 
 
 def test_faults_option_parses_the_paper_route_faults():
-    plan = FaultPlan.parse(["restart=3@10,blackhole,exec_first", "commission_first,external_fill=ABC:-2",
-                            "margin_warning@5,data_lost=2"])
+    plan = FaultPlan.parse(
+        ["restart=3@10,blackhole,exec_first", "commission_first,external_fill=ABC:-2", "margin_warning@5,data_lost=2"]
+    )
     assert plan.items == (
-        ScheduledFault("restart", at_secs=10.0, count=3), ScheduledFault("blackhole"), ScheduledFault("exec_first"),
-        ScheduledFault("commission_first"), ScheduledFault("external_fill", symbol="ABC", quantity=-2.0),
-        ScheduledFault("margin_warning", at_secs=5.0), ScheduledFault("data_lost", seconds=2.0),
+        ScheduledFault("restart", at_secs=10.0, count=3),
+        ScheduledFault("blackhole"),
+        ScheduledFault("exec_first"),
+        ScheduledFault("commission_first"),
+        ScheduledFault("external_fill", symbol="ABC", quantity=-2.0),
+        ScheduledFault("margin_warning", at_secs=5.0),
+        ScheduledFault("data_lost", seconds=2.0),
     )
 
 
-@pytest.mark.parametrize("spec", ["restart=-1", "blackhole=1", "external_fill=ABC:0", "data_lost=nan",
-                                  "silent=inf", "ack_delay=nan", "drop@nan"])
+@pytest.mark.parametrize(
+    "spec",
+    ["restart=-1", "blackhole=1", "external_fill=ABC:0", "data_lost=nan", "silent=inf", "ack_delay=nan", "drop@nan"],
+)
 def test_bad_paper_fault_arguments_are_input_errors(spec):
     with pytest.raises(InputError, match="--faults"):
         FaultPlan.parse([spec])

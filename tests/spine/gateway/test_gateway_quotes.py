@@ -37,8 +37,11 @@ def test_account_values_have_two_decimals_and_no_binary_float_tails(start_gatewa
     wait_until(ib, lambda: trade.orderStatus.status == "Submitted", what="the acknowledgement")
     gateway.step()
     wait_until(ib, lambda: trade.isDone() and bool(ib.portfolio()), what="the fill")
-    wait_until(ib, lambda: any(v.tag == "GrossPositionValue" and v.value != "0.00" for v in ib.accountValues()),
-               what="the marked position")
+    wait_until(
+        ib,
+        lambda: any(v.tag == "GrossPositionValue" and v.value != "0.00" for v in ib.accountValues()),
+        what="the marked position",
+    )
     money = [v for v in ib.accountValues() if v.currency == "USD" and v.tag not in ("Currency",)]
     assert money and all(re.fullmatch(r"-?\d+\.\d\d", v.value) for v in money), [v.value for v in money]
     summary = ib.accountSummary()

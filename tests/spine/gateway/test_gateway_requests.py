@@ -46,7 +46,8 @@ def every_request(ib: IB, abc: Stock) -> dict[str, object]:
         "reqRealTimeBars": lambda: ib.cancelRealTimeBars(ib.reqRealTimeBars(abc, 5, "TRADES", False)),
         "reqHistoricalData": lambda: ib.reqHistoricalData(abc, "", "5 D", "1 day", "TRADES", True),
         "cancelHistoricalData": lambda: ib.cancelHistoricalData(
-            ib.reqHistoricalData(abc, "", "5 D", "1 day", "TRADES", True, keepUpToDate=True)),
+            ib.reqHistoricalData(abc, "", "5 D", "1 day", "TRADES", True, keepUpToDate=True)
+        ),
         "reqHistoricalSchedule": lambda: ib.reqHistoricalSchedule(abc, 5),
         "reqHistoricalTicks": lambda: ib.reqHistoricalTicks(abc, dt.datetime(2020, 1, 2), None, 10, "TRADES", True),
         "reqMarketDataType": lambda: ib.reqMarketDataType(1),
@@ -61,7 +62,8 @@ def every_request(ib: IB, abc: Stock) -> dict[str, object]:
         "reqFundamentalData": lambda: ib.reqFundamentalData(abc, "ReportSnapshot"),
         "reqScannerData": lambda: ib.reqScannerData(ScannerSubscription("STK", "STK.US.MAJOR", "TOP_PERC_GAIN")),
         "reqScannerSubscription": lambda: ib.cancelScannerSubscription(
-            ib.reqScannerSubscription(ScannerSubscription("STK", "STK.US.MAJOR", "TOP_PERC_GAIN"))),
+            ib.reqScannerSubscription(ScannerSubscription("STK", "STK.US.MAJOR", "TOP_PERC_GAIN"))
+        ),
         "reqScannerParameters": lambda: ib.reqScannerParameters(),
         "calculateImpliedVolatility": lambda: ib.calculateImpliedVolatility(option, 1.0, 100.0),
         "calculateOptionPrice": lambda: ib.calculateOptionPrice(option, 0.2, 100.0),

@@ -84,8 +84,9 @@ def _flood(port: int, requests: int) -> socket.socket:
     return sock
 
 
-def test_a_flood_of_whole_history_requests_does_not_starve_another_clients_order(shared_data: Path, connect,
-                                                                                   wait_until):
+def test_a_flood_of_whole_history_requests_does_not_starve_another_clients_order(
+    shared_data: Path, connect, wait_until
+):
     nvda = shared_data / "nvda-1999-2014.csv"
     with GatewayThread(GatewaySettings(data=(nvda,), port=0, start="2014-12-01", fill_model=FillModel())) as gateway:
         victim = connect(gateway, 2)

@@ -72,7 +72,6 @@ class EventLog:
             if event is not None:
                 self.events.append(event)
 
-
     def wait_status(self, order_id: int, *statuses: str, timeout: float = WAIT_SECS) -> None:
         """Wait until ``order_id`` reached one of ``statuses`` (Backtrader names)."""
         from spine.ib.records import OrderStatus
@@ -115,7 +114,9 @@ def open_session(state_dir: Path) -> Iterator[Callable[..., tuple[IBSession, Eve
     """``open_session(gateway, **settings)``: a started session and its event log, stopped after the test."""
     sessions: list[IBSession] = []
 
-    def open_(gateway: GatewayThread, *, wait_active: bool = True, ib_factory=None, **overrides: object) -> tuple[IBSession, EventLog]:
+    def open_(
+        gateway: GatewayThread, *, wait_active: bool = True, ib_factory=None, **overrides: object
+    ) -> tuple[IBSession, EventLog]:
         options: dict[str, object] = {
             "port": gateway.port, "client_id": 7, "state_dir": state_dir, "tickers": ("ABC", "XYZ"),
             "backoff_initial_secs": 0.05, "backoff_max_secs": 0.5, "request_timeout_secs": 2.0,
@@ -126,7 +127,9 @@ def open_session(state_dir: Path) -> Iterator[Callable[..., tuple[IBSession, Eve
         sessions.append(session)
         events = EventLog(session)
         if wait_active:
-            assert session.wait_for_state(SessionState.ACTIVE, timeout=WAIT_SECS), f"session stuck in {session.state}: {events.drain()}"
+            assert session.wait_for_state(SessionState.ACTIVE, timeout=WAIT_SECS), (
+                f"session stuck in {session.state}: {events.drain()}"
+            )
         return session, events
 
     yield open_

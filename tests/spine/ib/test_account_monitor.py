@@ -41,13 +41,17 @@ def test_monitor_returns_the_seed_numbers_from_a_provider() -> None:
     assert monitor.get_available_funds() == 80000.25
     assert monitor.get_net_liquidation() == 125000.50
     assert monitor.get_margin_utilization() == pytest.approx(25000.10 / 125000.50)
-    assert monitor.get_existing_positions() == [{"symbol": "NVDA", "position": 100.0, "avgCost": 250.5, "market_value": 25500.0}]
+    assert monitor.get_existing_positions() == [
+        {"symbol": "NVDA", "position": 100.0, "avgCost": 250.5, "market_value": 25500.0}
+    ]
     snapshot = monitor.get_account_snapshot()
     assert snapshot["margin_info"]["BuyingPower"] == 320000.0 and snapshot["positions"][0]["symbol"] == "NVDA"
 
 
 def test_fallbacks_full_available_funds_and_total_cash_value() -> None:
-    monitor = AccountMonitor(Provider({"margin_info": {"FullAvailableFunds": 5.5, "TotalCashValue": 7.25}, "positions": []}))
+    monitor = AccountMonitor(
+        Provider({"margin_info": {"FullAvailableFunds": 5.5, "TotalCashValue": 7.25}, "positions": []})
+    )
     monitor.refresh()
     assert (monitor.get_available_funds(), monitor.get_net_liquidation()) == (5.5, 7.25)
     assert monitor.get_margin_utilization() is None

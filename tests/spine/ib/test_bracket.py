@@ -26,7 +26,17 @@ def test_a_bracket_on_a_zero_tick_is_refused() -> None:
 
 
 def test_a_bracket_is_parent_take_profit_stop_with_transmit_only_on_the_stop() -> None:
-    cmd = PlaceBracket("s1", "ABC", "SELL", 7, stop_price=110.004, take_profit_price=90.0, tag="LIVE_SPINE", entry_type="LMT", limit_price=100.011)
+    cmd = PlaceBracket(
+        "s1",
+        "ABC",
+        "SELL",
+        7,
+        stop_price=110.004,
+        take_profit_price=90.0,
+        tag="LIVE_SPINE",
+        entry_type="LMT",
+        limit_price=100.011,
+    )
     parent, tp, stop = bracket_legs(cmd, 41, 0.01)
     assert [(leg.order_id, leg.role, leg.transmit, leg.parent_id) for leg in (parent, tp, stop)] == [
         (41, "entry", False, 0), (42, "take_profit", False, 41), (43, "stop", True, 41)]  # fmt: skip

@@ -17,4 +17,3 @@ def test_the_no_change_codes_are_order_codes_a_cancel_or_warning_leaves_alone() 
 def test_the_connectivity_codes_are_the_lost_and_restored_notices() -> None:
     assert {1100, 1101, 1102} == CONNECTIVITY_CODES
     assert ErrorCode.CLIENT_ID_IN_USE not in CONNECTIVITY_CODES
-

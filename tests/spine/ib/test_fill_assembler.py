@@ -23,7 +23,9 @@ def test_every_arrival_order_gives_each_fill_exactly_once() -> None:
         out = []
         for index in order:
             kind, exec_id = MESSAGES[index]
-            done = assembler.add_execution(_half(exec_id)) if kind == "exec" else assembler.add_commission(exec_id, 1.02)
+            done = (
+                assembler.add_execution(_half(exec_id)) if kind == "exec" else assembler.add_commission(exec_id, 1.02)
+            )
             if done is not None:
                 out.append(done)
         assert sorted(f.execution.exec_id for f in out) == ["e1", "e2"], order

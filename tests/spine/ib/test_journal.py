@@ -43,7 +43,12 @@ def test_a_submission_written_ahead_then_killed_becomes_a_journal_row(tmp_path: 
     journal = Journal.in_folder(tmp_path)
     assert journal.open_write_ahead() == 1
     row = journal.order(7)
-    assert row is not None and row.order_ref == "LIVE_SPINE:k1:entry:1" and row.status == "Submitted" and not row.acknowledged
+    assert (
+        row is not None
+        and row.order_ref == "LIVE_SPINE:k1:entry:1"
+        and row.status == "Submitted"
+        and not row.acknowledged
+    )
     assert journal.status_history(7) == ["Submitted"]
     assert (tmp_path / AHEAD_FILE).stat().st_size == 0
     journal.close()

@@ -40,7 +40,9 @@ class CountingRiskManager(RiskManager):
 
 
 def _signal(propagated: bool = True, ticker: str = "ABC", entry: float = 102.0) -> LiveSignal:
-    return LiveSignal(ticker=ticker, weight=0.01, direction="BUY", is_propagated=propagated, atr_per_share=2.0, entry_price=entry)
+    return LiveSignal(
+        ticker=ticker, weight=0.01, direction="BUY", is_propagated=propagated, atr_per_share=2.0, entry_price=entry
+    )
 
 
 def _dispatcher(session, config, **kw):  # type: ignore[no-untyped-def]
@@ -51,21 +53,37 @@ def _dispatcher(session, config, **kw):  # type: ignore[no-untyped-def]
 
 
 def _wait_quote(session, log, ticker="ABC"):  # type: ignore[no-untyped-def]
-    log.wait_for(lambda: session.last_quote(ticker) is not None and session.last_quote(ticker).last, f"a {ticker} quote")
+    log.wait_for(
+        lambda: session.last_quote(ticker) is not None and session.last_quote(ticker).last, f"a {ticker} quote"
+    )
 
 
-def test_a_propagated_signal_becomes_a_bracket_whose_order_ref_carries_the_tag(gateway, open_session, paper_config) -> None:
+def test_a_propagated_signal_becomes_a_bracket_whose_order_ref_carries_the_tag(
+    gateway, open_session, paper_config
+) -> None:
     session, log = open_session(gateway)
     _wait_quote(session, log)
     risk = CountingRiskManager()
     result = _dispatcher(session, paper_config, risk_manager=risk).dispatch(_signal(propagated=True))
     assert result["status"] == "submitted", result
-    assert set(result) >= {"order_id", "ticker", "quantity", "side", "order_type", "stop_price", "take_profit_price", "comment", "status"}
+    assert set(result) >= {
+        "order_id",
+        "ticker",
+        "quantity",
+        "side",
+        "order_type",
+        "stop_price",
+        "take_profit_price",
+        "comment",
+        "status",
+    }
     assert "PROHIBITED_LLM_DISCOVERY_LINK" in result["comment"]
     assert risk.calls == 1
     assert result["stop_price"] == 98.0 and result["take_profit_price"] == 108.0  # 102 -/+ 2 and 3 ATR of 2
     assert (result["ticker"], result["side"], result["order_type"]) == ("ABC", "BUY", "MKT")
-    assert result["quantity"] == 98  # 1% of 1,000,000 NAV at 102.00 = 98.04; the risk budget 10,000 / (2 x 2) = 2,500 binds later
+    assert (
+        result["quantity"] == 98
+    )  # 1% of 1,000,000 NAV at 102.00 = 98.04; the risk budget 10,000 / (2 x 2) = 2,500 binds later
     log.wait_for(lambda: len(gateway.call(lambda: gateway.simulator.engine.orders)) >= 3, "three legs at the gateway")
     legs = gateway.call(lambda: {k[1]: o.request for k, o in gateway.simulator.engine.orders.items()})
     assert legs[result["order_id"]].order_ref == result["comment"]
@@ -137,7 +155,9 @@ def test_a_stale_account_sizes_zero_and_says_why(gateway, open_session, paper_co
 
     breaker = CircuitBreaker(paper_config)
     gate = RiskGate(paper_config, route="paper", breaker=breaker)
-    dispatcher = OrderDispatcher(session, RiskManager(2.0), AccountMonitor(DeadProvider()), config=paper_config, gate=gate)
+    dispatcher = OrderDispatcher(
+        session, RiskManager(2.0), AccountMonitor(DeadProvider()), config=paper_config, gate=gate
+    )
     result = dispatcher.dispatch(_signal())
     assert result["status"] == "skipped" and result["quantity"] == 0 and "not connected" in result["reason"]
 

@@ -54,7 +54,10 @@ def test_waiting_for_a_state_that_never_comes_times_out_false() -> None:
 def test_the_latest_snapshot_and_quote_per_ticker_are_kept() -> None:
     outbox = Outbox()
     assert outbox.snapshot is None and outbox.quote("ABC") is None
-    old, new = AccountSnapshot("DU1", (("NetLiquidation", 1.0),), ()), AccountSnapshot("DU1", (("NetLiquidation", 2.0),), ())
+    old, new = (
+        AccountSnapshot("DU1", (("NetLiquidation", 1.0),), ()),
+        AccountSnapshot("DU1", (("NetLiquidation", 2.0),), ()),
+    )
     outbox.publish_snapshot(old)
     outbox.publish_snapshot(new)
     outbox.publish_quote(Quote("ABC", 1.0, 1.1, 1.05))

@@ -27,8 +27,17 @@ def test_the_exceptions_stay_importable_from_the_modules_that_raise_them() -> No
     from spine.ib.translation import OrderRefError
     from spine.ib.worker import ClientIdInUse, ConnectFailed, FetchFailed, Refused
 
-    assert (AccountUnavailable, SessionNotRunning, OrderRefError) == (errors.AccountUnavailable, errors.SessionNotRunning, errors.OrderRefError)
-    assert (ClientIdInUse, ConnectFailed, FetchFailed, Refused) == (errors.ClientIdInUse, errors.ConnectFailed, errors.FetchFailed, errors.Refused)
+    assert (AccountUnavailable, SessionNotRunning, OrderRefError) == (
+        errors.AccountUnavailable,
+        errors.SessionNotRunning,
+        errors.OrderRefError,
+    )
+    assert (ClientIdInUse, ConnectFailed, FetchFailed, Refused) == (
+        errors.ClientIdInUse,
+        errors.ConnectFailed,
+        errors.FetchFailed,
+        errors.Refused,
+    )
 
 
 def test_importing_the_package_leaves_ib_async_unimported() -> None:

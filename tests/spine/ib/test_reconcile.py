@@ -11,7 +11,9 @@ from spine.ib.reconcile import BrokerOrder, protection_gaps, reconcile
 AT = datetime(2020, 1, 6, tzinfo=UTC)
 
 
-def _jo(order_id: int, role: str, perm: int = 0, ack: bool = True, status: str = "Accepted", side: str = "SELL") -> JournalOrder:
+def _jo(
+    order_id: int, role: str, perm: int = 0, ack: bool = True, status: str = "Accepted", side: str = "SELL"
+) -> JournalOrder:
     return JournalOrder(order_id, perm, f"LIVE_SPINE:s1:{role}:1", "s1", role, "ABC", side, 10.0,
                         "STP" if role == "stop" else "LMT", 130.0, 90.0, 0, "OCA:s1:1", status, ack, 0.0)  # fmt: skip
 
@@ -46,7 +48,9 @@ def test_a_never_acknowledged_unknown_order_is_lost() -> None:
 
 
 def test_an_unacknowledged_order_that_filled_is_not_lost() -> None:
-    plan = reconcile([_jo(1, "entry", ack=False, status="Submitted", side="BUY")], [], [], [_exec("x1")], {"ABC": 10}, set(), {})
+    plan = reconcile(
+        [_jo(1, "entry", ack=False, status="Submitted", side="BUY")], [], [], [_exec("x1")], {"ABC": 10}, set(), {}
+    )
     assert plan.lost == [] and [e.exec_id for e in plan.missed_fills] == ["x1"]
 
 
@@ -64,7 +68,10 @@ def test_a_fill_without_our_order_ref_and_an_unexplained_position_halt() -> None
 
 
 def test_every_open_position_needs_stop_and_take_profit_for_its_full_size() -> None:
-    working = [_bo(1, "stop", 11), BrokerOrder(2, 12, "LIVE_SPINE:s1:take_profit:1", "ABC", "SELL", 4.0, "LMT", "Submitted")]
+    working = [
+        _bo(1, "stop", 11),
+        BrokerOrder(2, 12, "LIVE_SPINE:s1:take_profit:1", "ABC", "SELL", 4.0, "LMT", "Submitted"),
+    ]
     gaps = protection_gaps({"ABC": 10, "XYZ": -3}, working)
     assert [(g.ticker, g.role, g.side, g.quantity) for g in gaps] == [
         ("ABC", "take_profit", "SELL", 6.0),

@@ -31,7 +31,9 @@ def test_history_requests_come_back_as_warm_up_bars(gateway, open_session) -> No
     bars = log.of(Bar)
     assert {b.ticker for b in bars} == {"ABC", "XYZ"} and all(b.warmup for b in bars)
     abc = [b for b in bars if b.ticker == "ABC"]
-    assert [b.day for b in abc] == [date(2020, 1, d) for d in (2, 3, 6, 7, 8)]  # a week back from the clock, never past it
+    assert [b.day for b in abc] == [
+        date(2020, 1, d) for d in (2, 3, 6, 7, 8)
+    ]  # a week back from the clock, never past it
     assert abc[-1].close == 91.0  # the bar at the clock
 
 
@@ -40,5 +42,11 @@ def test_settings_come_from_the_config_with_command_line_overrides(make_config_d
                                           "config.yaml": {"kill_switch.on_trigger": "cancel_and_flatten"}}))  # fmt: skip
     settings = SessionSettings.from_config(config, tmp_path, port=4102, client_id=9, tickers=("abc",))
     assert (settings.port, settings.client_id, settings.paper_account, settings.tickers) == (4102, 9, "DU777", ("ABC",))
-    assert settings.kill_on_trigger == "cancel_and_flatten" and settings.kill_flattens and settings.account_max_age_secs == 60.0
-    assert SessionSettings(state_dir=tmp_path).kill_on_trigger == "cancel"  # a kill keeps protective legs unless told otherwise
+    assert (
+        settings.kill_on_trigger == "cancel_and_flatten"
+        and settings.kill_flattens
+        and settings.account_max_age_secs == 60.0
+    )
+    assert (
+        SessionSettings(state_dir=tmp_path).kill_on_trigger == "cancel"
+    )  # a kill keeps protective legs unless told otherwise

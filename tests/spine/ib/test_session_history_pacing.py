@@ -26,7 +26,9 @@ def test_a_100_ticker_warm_up_gets_every_ticker_and_no_pacing_violation(tmp_path
     session = None
     try:
         pacing = gateway.call(lambda: enforce_history_pacing(gateway.simulator, SCALE))
-        session = IBSession(SessionSettings(port=gateway.port, client_id=2, state_dir=tmp_path / "state", pacing_scale=SCALE)).start()
+        session = IBSession(
+            SessionSettings(port=gateway.port, client_id=2, state_dir=tmp_path / "state", pacing_scale=SCALE)
+        ).start()
         assert session.wait_for_state(SessionState.ACTIVE, timeout=10)
         session.submit(RequestHistory(tuple(TICKERS), duration="1 W")).result(timeout=120)
         events = session.poll_events()

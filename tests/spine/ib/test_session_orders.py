@@ -43,7 +43,12 @@ def test_a_fill_is_journaled_and_emitted_once_with_its_commission(gateway, open_
     fills = log.of(Fill)
     assert len(fills) == 1
     fill = fills[0]
-    assert (fill.ticker, fill.side, fill.shares, fill.order_ref) == ("ABC", "BUY", 10.0, "PROHIBITED_LLM_DISCOVERY_LINK:s1:entry:1")
+    assert (fill.ticker, fill.side, fill.shares, fill.order_ref) == (
+        "ABC",
+        "BUY",
+        10.0,
+        "PROHIBITED_LLM_DISCOVERY_LINK:s1:entry:1",
+    )
     assert fill.price == 102.0  # the open of the bar after the order (2020-01-06), no slippage
     session.stop()
     journal = Journal.in_folder(state_dir)
@@ -98,11 +103,15 @@ def test_cancel_of_a_working_order_ends_canceled(gateway, open_session) -> None:
     session, log = open_session(gateway)
     ids = session.submit(PlaceOrder(intent_id="c1", ticker="ABC", side="BUY", quantity=5, order_type="LMT", price=50.0,
                                     tag="LIVE_SPINE", role="entry", adds_risk=True)).result(timeout=10).order_ids  # fmt: skip
-    log.wait_for(lambda: any(s.bt_status == "Accepted" and s.order_id == ids[0] for s in log.of(OrderStatus)), "accepted")
+    log.wait_for(
+        lambda: any(s.bt_status == "Accepted" and s.order_id == ids[0] for s in log.of(OrderStatus)), "accepted"
+    )
     from spine.ib.records import Cancel
 
     session.submit(Cancel(order_id=ids[0]))
-    log.wait_for(lambda: any(s.bt_status == "Canceled" and s.order_id == ids[0] for s in log.of(OrderStatus)), "canceled")
+    log.wait_for(
+        lambda: any(s.bt_status == "Canceled" and s.order_id == ids[0] for s in log.of(OrderStatus)), "canceled"
+    )
 
 
 def test_every_leg_is_journaled_before_ib_async_sends_it(gateway, open_session, state_dir) -> None:
@@ -149,9 +158,12 @@ def test_the_journal_has_each_leg_when_ib_async_is_handed_it(gateway, open_sessi
         place = ib.placeOrder
 
         def place_order(contract, order):  # type: ignore[no-untyped-def]
-            journal = Journal.in_folder(state_dir)  # a second reader, as a crash-restart would be (rows, or written ahead of them)
+            journal = Journal.in_folder(
+                state_dir
+            )  # a second reader, as a crash-restart would be (rows, or written ahead of them)
             row = journal.order(order.orderId) or next(
-                (o for _at, _intent, rows in journal.written_ahead() for o in rows if o.order_id == order.orderId), None)
+                (o for _at, _intent, rows in journal.written_ahead() for o in rows if o.order_id == order.orderId), None
+            )
             seen.append((order.orderId, None if row is None else row.order_ref))
             journal.close()
             return place(contract, order)
@@ -192,13 +204,17 @@ def _statuses(log, order_id: int) -> list[str]:  # type: ignore[no-untyped-def]
     return [s.bt_status for s in log.of(OrderStatus) if s.order_id == order_id]
 
 
-def test_a_2148_margin_warning_on_a_working_order_is_margin_once_and_cancelled_at_ib(gateway, open_session, state_dir) -> None:
+def test_a_2148_margin_warning_on_a_working_order_is_margin_once_and_cancelled_at_ib(
+    gateway, open_session, state_dir
+) -> None:
     session, log = open_session(gateway)
     order_id = _working_limit_entry(session, log, "w1")
     gateway.call(lambda: order_warning(gateway.simulator, 7, order_id, 2148))  # ib_async reads 2148 as a warning
     log.wait_status(order_id, "Margin")
     engine = gateway.simulator.engine
-    log.wait_for(lambda: gateway.call(lambda: engine.orders[(7, order_id)].status) == "Cancelled", "the cancel at the gateway")
+    log.wait_for(
+        lambda: gateway.call(lambda: engine.orders[(7, order_id)].status) == "Cancelled", "the cancel at the gateway"
+    )
     log.wait_for(lambda: session.state is SessionState.HALTED, "the margin-warning halt")
     assert _statuses(log, order_id) == ["Accepted", "Margin"]
     margin = next(s for s in log.of(OrderStatus) if s.bt_status == "Margin")
@@ -212,10 +228,16 @@ def test_a_2148_margin_warning_on_a_working_order_is_margin_once_and_cancelled_a
 def test_a_110_on_an_acknowledged_order_is_rejected_once_and_cancelled_at_ib(gateway, open_session) -> None:
     session, log = open_session(gateway)
     order_id = _working_limit_entry(session, log, "t1")
-    gateway.call(lambda: order_warning(gateway.simulator, 7, order_id, 110, "The price does not conform to the minimum price variation"))
+    gateway.call(
+        lambda: order_warning(
+            gateway.simulator, 7, order_id, 110, "The price does not conform to the minimum price variation"
+        )
+    )
     log.wait_status(order_id, "Rejected")
     engine = gateway.simulator.engine
-    log.wait_for(lambda: gateway.call(lambda: engine.orders[(7, order_id)].status) == "Cancelled", "the cancel at the gateway")
+    log.wait_for(
+        lambda: gateway.call(lambda: engine.orders[(7, order_id)].status) == "Cancelled", "the cancel at the gateway"
+    )
     assert _statuses(log, order_id) == ["Accepted", "Rejected"]
     rejected = next(s for s in log.of(OrderStatus) if s.bt_status == "Rejected")
     assert rejected.error_code == 110 and "minimum price variation" in rejected.reason
@@ -244,17 +266,27 @@ def test_a_201_rejection_is_reported_once_though_ib_sends_an_error_and_a_status(
     gateway.step(1)
     session.submit(PlaceOrder(intent_id="o2", ticker="ABC", side="BUY", quantity=1, order_type="MKT", tag="LIVE_SPINE",
                               role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
-    log.wait_for(lambda: any(s.order_ref.startswith("LIVE_SPINE:o2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)), "a later order")
+    log.wait_for(
+        lambda: any(s.order_ref.startswith("LIVE_SPINE:o2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)),
+        "a later order",
+    )
     assert [s for s in _statuses(log, order_id) if s != "Submitted"] == ["Rejected"]
 
 
 def test_a_161_on_a_working_order_changes_nothing_though_ib_async_marks_it_cancelled(gateway, open_session) -> None:
     session, log = open_session(gateway)
     order_id = _working_limit_entry(session, log, "n1")
-    gateway.call(lambda: order_warning(gateway.simulator, 7, order_id, 161, "Cancel attempted when order is not in a cancellable state"))
+    gateway.call(
+        lambda: order_warning(
+            gateway.simulator, 7, order_id, 161, "Cancel attempted when order is not in a cancellable state"
+        )
+    )
     session.submit(PlaceOrder(intent_id="n2", ticker="ABC", side="BUY", quantity=1, order_type="MKT", tag="LIVE_SPINE",
                               role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
-    log.wait_for(lambda: any(s.order_ref.startswith("LIVE_SPINE:n2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)), "a later order")
+    log.wait_for(
+        lambda: any(s.order_ref.startswith("LIVE_SPINE:n2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)),
+        "a later order",
+    )
     assert _statuses(log, order_id) == ["Accepted"]
     assert session.working_entries() == {"ABC": 6.0}
 
@@ -269,12 +301,19 @@ def test_a_110_at_placement_is_rejected_once(gateway, open_session) -> None:
     gateway.step(1)
     session.submit(PlaceOrder(intent_id="q2", ticker="ABC", side="BUY", quantity=1, order_type="MKT", tag="LIVE_SPINE",
                               role="entry", adds_risk=True)).result(timeout=10)  # fmt: skip
-    log.wait_for(lambda: any(s.order_ref.startswith("LIVE_SPINE:q2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)), "a later order")
+    log.wait_for(
+        lambda: any(s.order_ref.startswith("LIVE_SPINE:q2") and s.bt_status == "Accepted" for s in log.of(OrderStatus)),
+        "a later order",
+    )
     assert [s for s in _statuses(log, order_id) if s != "Submitted"] == ["Rejected"]
-    assert next(s for s in log.of(OrderStatus) if s.order_id == order_id and s.bt_status == "Rejected").error_code == 110
+    assert (
+        next(s for s in log.of(OrderStatus) if s.order_id == order_id and s.bt_status == "Rejected").error_code == 110
+    )
 
 
-def test_brackets_submitted_back_to_back_reach_ib_async_parent_first_one_bracket_at_a_time(gateway, open_session) -> None:
+def test_brackets_submitted_back_to_back_reach_ib_async_parent_first_one_bracket_at_a_time(
+    gateway, open_session
+) -> None:
     from ib_async import IB
 
     placed: list[str] = []

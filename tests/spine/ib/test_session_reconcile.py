@@ -71,7 +71,9 @@ def test_a_gateway_restart_that_rolls_ids_back_never_reuses_a_journaled_id(gatew
     assert min(second) > max(first)
     assert not any(isinstance(e, SessionError) and e.code == 103 for e in log.drain())
     working = _working(gateway)
-    assert {working[i].request.order_ref for i in first} == {f"LIVE_SPINE:a:{r}:1" for r in ("entry", "take_profit", "stop")}
+    assert {working[i].request.order_ref for i in first} == {
+        f"LIVE_SPINE:a:{r}:1" for r in ("entry", "take_profit", "stop")
+    }
 
 
 def test_a_blackholed_order_is_marked_lost_and_never_resent(gateway, open_session, state_dir) -> None:
@@ -110,7 +112,9 @@ def test_an_executions_timeout_keeps_syncing_and_is_never_read_as_no_fills(gatew
     active_at = [i for i, e in enumerate(after) if isinstance(e, SessionStateChanged) and e.new is SessionState.ACTIVE]
     assert timeouts and timeouts[0] < fill_at
     assert all(i > fill_at for i in active_at)  # never ACTIVE between the timeout and the fill
-    assert not any(isinstance(e, SessionStateChanged) and e.new is SessionState.ACTIVE for e in after[timeouts[0]:fill_at])
+    assert not any(
+        isinstance(e, SessionStateChanged) and e.new is SessionState.ACTIVE for e in after[timeouts[0] : fill_at]
+    )
 
 
 def test_1100_then_1102_degrades_then_light_reconcile_back_to_active(gateway, open_session) -> None:
@@ -150,7 +154,9 @@ def test_an_external_fill_halts_new_risk_keeps_the_stops_and_resume_clears_it(ga
     other.connect("127.0.0.1", gateway.port, clientId=99, timeout=10)
     try:
         other.placeOrder(Stock("ABC", "SMART", "USD"), MarketOrder("BUY", 5))
-        log.wait_for(lambda: gateway.call(lambda: any(k[0] == 99 for k in gateway.simulator.engine.orders)), "the external order")
+        log.wait_for(
+            lambda: gateway.call(lambda: any(k[0] == 99 for k in gateway.simulator.engine.orders)), "the external order"
+        )
         gateway.step(1)
     finally:
         other.disconnect()
@@ -160,8 +166,13 @@ def test_an_external_fill_halts_new_risk_keeps_the_stops_and_resume_clears_it(ga
     assert reason is not None and "fill without our orderRef" in reason[0] and "unexplained position" in reason[0]
     refused = session.submit(_bracket("more")).result(timeout=10)
     assert not refused.placed and "HALTED" in refused.refused
+
     def stop_shares() -> float:
-        return sum(o.request.quantity for o in _working(gateway).values() if o.request.order_type == "STP" and o.request.symbol == "ABC")
+        return sum(
+            o.request.quantity
+            for o in _working(gateway).values()
+            if o.request.order_type == "STP" and o.request.symbol == "ABC"
+        )
 
     log.wait_for(lambda: stop_shares() == 15, "stops for all 15 shares (the external 5 got one too)")
     assert ids[2] in _working(gateway)  # our own stop still works
@@ -169,7 +180,9 @@ def test_an_external_fill_halts_new_risk_keeps_the_stops_and_resume_clears_it(ga
     assert session.wait_for_state(SessionState.ACTIVE)
 
 
-def test_spine_resume_clears_a_session_halt_and_what_it_accepted_stays_accepted(gateway, open_session, state_dir) -> None:
+def test_spine_resume_clears_a_session_halt_and_what_it_accepted_stays_accepted(
+    gateway, open_session, state_dir
+) -> None:
     from typer.testing import CliRunner
 
     from spine.cli import app
@@ -179,7 +192,9 @@ def test_spine_resume_clears_a_session_halt_and_what_it_accepted_stays_accepted(
     other.connect("127.0.0.1", gateway.port, clientId=98, timeout=10)
     try:
         other.placeOrder(Stock("ABC", "SMART", "USD"), MarketOrder("BUY", 2))
-        log.wait_for(lambda: gateway.call(lambda: any(k[0] == 98 for k in gateway.simulator.engine.orders)), "the external order")
+        log.wait_for(
+            lambda: gateway.call(lambda: any(k[0] == 98 for k in gateway.simulator.engine.orders)), "the external order"
+        )
         gateway.step(1)
     finally:
         other.disconnect()

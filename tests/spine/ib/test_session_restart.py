@@ -29,9 +29,13 @@ def _wait_journal_fill(state_dir: Path, timeout: float = 20.0) -> None:
     raise AssertionError("the crashing session never journaled its fill")
 
 
-def test_kill_9_and_restart_adopts_working_legs_resends_nothing_and_restores_a_missing_stop(gateway, open_session, state_dir) -> None:
+def test_kill_9_and_restart_adopts_working_legs_resends_nothing_and_restores_a_missing_stop(
+    gateway, open_session, state_dir
+) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(gateway.port), str(state_dir)], stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(gateway.port), str(state_dir)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         line = proc.stdout.readline().split() if proc.stdout else []
         assert line[:1] == ["READY"], line

@@ -28,11 +28,17 @@ def _positions(gateway) -> dict[str, float]:  # type: ignore[no-untyped-def]
 def _kill(state_dir, log, reason: str = "operator test") -> None:  # type: ignore[no-untyped-def]
     with StateStore.in_folder(state_dir) as store:
         store.set_kill_switch(datetime.now(UTC), "manual", reason)
-    log.wait_for(lambda: any(isinstance(e, SessionError) and "kill switch" in e.message for e in log.drain()), "the kill")
+    log.wait_for(
+        lambda: any(isinstance(e, SessionError) and "kill switch" in e.message for e in log.drain()), "the kill"
+    )
 
 
-@pytest.mark.parametrize(("mode", "kept"), [("cancel", [("held", "stop"), ("held", "take_profit")]), ("cancel_all", [])])
-def test_a_manual_kill_cancels_per_on_trigger_and_keeps_the_position(mode, kept, gateway, open_session, state_dir) -> None:
+@pytest.mark.parametrize(
+    ("mode", "kept"), [("cancel", [("held", "stop"), ("held", "take_profit")]), ("cancel_all", [])]
+)
+def test_a_manual_kill_cancels_per_on_trigger_and_keeps_the_position(
+    mode, kept, gateway, open_session, state_dir
+) -> None:
     """``cancel`` (the default) cancels what adds risk and keeps a filled position's stop and take-profit."""
     session, log = open_session(gateway, **({} if mode == "cancel" else {"kill_on_trigger": mode}))
     log.place(_bracket("held"))
@@ -109,7 +115,9 @@ def test_a_client_id_in_use_is_retried_then_halted_with_a_clear_message(gateway,
     try:
         session, log = open_session(gateway, wait_active=False, client_id_max_attempts=2, connect_timeout_secs=1.0)
         assert session.wait_for_state(SessionState.HALTED, timeout=15)
-        message = next(e.message for e in log.drain() if isinstance(e, SessionError) and e.code == 326 and "attempts" in e.message)
+        message = next(
+            e.message for e in log.drain() if isinstance(e, SessionError) and e.code == 326 and "attempts" in e.message
+        )
         assert "client id 7 is in use" in message and "after 2 attempts" in message
     finally:
         holder.disconnect()
@@ -118,7 +126,10 @@ def test_a_client_id_in_use_is_retried_then_halted_with_a_clear_message(gateway,
 def test_a_silent_gateway_is_noticed_by_the_heartbeat_and_reconnected(gateway, open_session) -> None:
     session, log = open_session(gateway, heartbeat_secs=0.2, request_timeout_secs=0.3)
     gateway.call(lambda: gateway.simulator._online.clear())  # answers nothing, sends no 1100
-    log.wait_for(lambda: any(isinstance(e, SessionError) and e.message.startswith("heartbeat") for e in log.drain()), "the heartbeat")
+    log.wait_for(
+        lambda: any(isinstance(e, SessionError) and e.message.startswith("heartbeat") for e in log.drain()),
+        "the heartbeat",
+    )
     gateway.call(lambda: gateway.simulator._online.set())
     log.wait_for(lambda: session.state is SessionState.ACTIVE and any(getattr(e, "new", None) is SessionState.CONNECTING
                                                                        for e in log.drain()[1:]), "reconnected")  # fmt: skip

@@ -119,13 +119,20 @@ def test_order_ref_longer_than_64_characters_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("tag", "intent", "role", "attempt"),
-    [("live_spine", "a", "entry", 1), ("LIVE_SPINE", "a:b", "entry", 1), ("LIVE_SPINE", "a", "hedge", 1), ("LIVE_SPINE", "a", "stop", 0)],
+    [
+        ("live_spine", "a", "entry", 1),
+        ("LIVE_SPINE", "a:b", "entry", 1),
+        ("LIVE_SPINE", "a", "hedge", 1),
+        ("LIVE_SPINE", "a", "stop", 0),
+    ],
 )
 def test_order_ref_parts_that_would_not_parse_back_are_refused(tag: str, intent: str, role: str, attempt: int) -> None:
     with pytest.raises(t.OrderRefError):
         t.format_order_ref(tag, intent, role, attempt)
 
 
-@pytest.mark.parametrize("text", [None, "", "manual order", "LIVE_SPINE:a:entry", "LIVE_SPINE:a:entry:x", "LIVE_SPINE:a:hedge:1", "X" * 65])
+@pytest.mark.parametrize(
+    "text", [None, "", "manual order", "LIVE_SPINE:a:entry", "LIVE_SPINE:a:entry:x", "LIVE_SPINE:a:hedge:1", "X" * 65]
+)
 def test_foreign_order_refs_parse_to_none(text: str | None) -> None:
     assert t.parse_order_ref(text) is None

@@ -16,7 +16,9 @@ from spine.reports.benchmark import resolve_benchmark
 
 def write_prices(folder: Path, ticker: str, days: pd.DatetimeIndex, closes: list[float]) -> Path:
     path = folder / f"{ticker}.csv"
-    rows = ["datetime,open,high,low,close,volume"] + [f"{d.date()},{c},{c + 1},{c - 1},{c},1000" for d, c in zip(days, closes, strict=True)]
+    rows = ["datetime,open,high,low,close,volume"] + [
+        f"{d.date()},{c},{c + 1},{c - 1},{c},1000" for d, c in zip(days, closes, strict=True)
+    ]
     path.write_text("\n".join(rows) + "\n")
     return path
 
@@ -60,7 +62,9 @@ def test_spy_is_fetched_through_the_yfinance_cache(prices, tmp_path, monkeypatch
         calls.append(ticker)
         index = pd.bdate_range("2023-12-01", "2024-01-31", name="Date")
         close = np.linspace(400.0, 440.0, len(index))
-        return pd.DataFrame({"Open": close, "High": close + 1, "Low": close - 1, "Close": close, "Volume": 1e6}, index=index)[lambda f: (f.index >= start) & (f.index < end)]
+        return pd.DataFrame(
+            {"Open": close, "High": close + 1, "Low": close - 1, "Close": close, "Volume": 1e6}, index=index
+        )[lambda f: (f.index >= start) & (f.index < end)]
 
     monkeypatch.setattr(yfinance, "download", download)
     bench = resolve_benchmark("SPY", loaded, days, 1_000.0, cache_dir=tmp_path / "cache")
@@ -72,5 +76,8 @@ def test_spy_is_fetched_through_the_yfinance_cache(prices, tmp_path, monkeypatch
 
 def test_a_benchmark_that_is_neither_file_nor_ticker_is_refused_with_what_is_expected(prices):
     loaded, days = prices
-    with pytest.raises(InputError, match=r"--benchmark 'missing/spy.csv' is neither an existing price file nor a ticker; expected TICKER"):
+    with pytest.raises(
+        InputError,
+        match=r"--benchmark 'missing/spy.csv' is neither an existing price file nor a ticker; expected TICKER",
+    ):
         resolve_benchmark("missing/spy.csv", loaded, days, 1_000.0)

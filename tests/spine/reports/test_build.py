@@ -60,7 +60,13 @@ def test_summary_names_fractions_as_fractions_and_keeps_the_old_keys(run_dir):
 def test_run_log_has_provenance_exit_reasons_and_the_safety_outcome(run_dir):
     log = (run_dir / "run.log").read_text()
     assert log.startswith("# RESEARCH ONLY")
-    for needle in ("by_provenance LIVE_SPINE", "by_exit_reason stop", "circuit breaker: tripped", "kill switch: fired", "benchmark equal-weight"):
+    for needle in (
+        "by_provenance LIVE_SPINE",
+        "by_exit_reason stop",
+        "circuit breaker: tripped",
+        "kill switch: fired",
+        "benchmark equal-weight",
+    ):
         assert needle in log
 
 
@@ -117,7 +123,9 @@ def test_spine_report_names_the_file_line_column_and_value_of_a_bad_cell_and_wri
     before = {p.name: p.stat().st_mtime_ns for p in copy.iterdir()}
     result = CliRunner().invoke(app, ["report", str(copy)])
     assert result.exit_code == 2
-    assert f"{copy / 'fills.csv'} line 5, column price: '12.3x' is not a number; expected a number" in " ".join(result.output.split())
+    assert f"{copy / 'fills.csv'} line 5, column price: '12.3x' is not a number; expected a number" in " ".join(
+        result.output.split()
+    )
     assert "Traceback" not in result.output
     assert {p.name: p.stat().st_mtime_ns for p in copy.iterdir()} == before
 
@@ -131,7 +139,9 @@ def test_backtest_benchmark_spy_goes_through_the_yfinance_cache_into_every_repor
     close = pd.Series(np.linspace(300.0, 450.0, len(index)), index=index)
 
     def download(ticker, start=None, end=None, **kwargs):  # the network boundary only
-        frame = pd.DataFrame({"Open": close, "High": close + 2, "Low": close - 2, "Close": close, "Volume": 5e7}, index=index)
+        frame = pd.DataFrame(
+            {"Open": close, "High": close + 2, "Low": close - 2, "Close": close, "Volume": 5e7}, index=index
+        )
         return frame[(frame.index >= start) & (frame.index < end)]
 
     monkeypatch.setattr(yfinance, "download", download)
@@ -141,7 +151,10 @@ def test_backtest_benchmark_spy_goes_through_the_yfinance_cache_into_every_repor
     run = Path(result.output.strip().splitlines()[-1])
     summary = json.loads((run / "summary.json").read_text())
     assert summary["benchmark"]["name"] == "SPY" and summary["log_scale"] is True
-    bought, last = close[pd.Timestamp(summary["start"])], close[pd.Timestamp(summary["end"])]  # bought at the first bar's close, held
+    bought, last = (
+        close[pd.Timestamp(summary["start"])],
+        close[pd.Timestamp(summary["end"])],
+    )  # bought at the first bar's close, held
     assert summary["benchmark"]["total_return"] == pytest.approx(last / bought - 1.0, rel=1e-9)
     assert (tmp_path / "data" / "cache" / "SPY.csv").is_file()
     assert "benchmark: SPY" in (run / "report.html").read_text()

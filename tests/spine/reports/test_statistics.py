@@ -94,7 +94,19 @@ def trades_frame():
         ("C", 9, None, 0.0, -1.0, None, "open", "LIVE_SPINE"),
     ]
     return pd.DataFrame(
-        [{"ticker": t, "entry_datetime": DAYS[a], "exit_datetime": DAYS[b] if b is not None else pd.NaT, "pnl": p, "pnl_net": n, "r_multiple": r, "exit_reason": why, "tag": tag} for t, a, b, p, n, r, why, tag in rows]
+        [
+            {
+                "ticker": t,
+                "entry_datetime": DAYS[a],
+                "exit_datetime": DAYS[b] if b is not None else pd.NaT,
+                "pnl": p,
+                "pnl_net": n,
+                "r_multiple": r,
+                "exit_reason": why,
+                "tag": tag,
+            }
+            for t, a, b, p, n, r, why, tag in rows
+        ]
     )
 
 

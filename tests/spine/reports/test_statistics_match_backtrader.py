@@ -32,8 +32,17 @@ def sample(tmp_path_factory: pytest.TempPathFactory):
     events = EventLog()
     with StateStore.in_folder(tmp / "state") as store:
         cerebro = build_cerebro(config, inputs, events=events, store=store)
-        cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0)
-        cerebro.addanalyzer(bt.analyzers.SharpeRatio, _name="sharpe_sample", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0, stddev_sample=True)
+        cerebro.addanalyzer(
+            bt.analyzers.SharpeRatio, _name="sharpe", timeframe=bt.TimeFrame.Days, annualize=True, riskfreerate=0.0
+        )
+        cerebro.addanalyzer(
+            bt.analyzers.SharpeRatio,
+            _name="sharpe_sample",
+            timeframe=bt.TimeFrame.Days,
+            annualize=True,
+            riskfreerate=0.0,
+            stddev_sample=True,
+        )
         cerebro.addanalyzer(bt.analyzers.DrawDown, _name="drawdown")
         cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="trades")
         cerebro.addanalyzer(bt.analyzers.Returns, _name="returns", timeframe=bt.TimeFrame.Days)
@@ -42,7 +51,11 @@ def sample(tmp_path_factory: pytest.TempPathFactory):
     recorder = strategy.analyzers.recorder
     tables = {}
     event_rows = [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events]
-    for name, rows, columns in (("orders", recorder.orders, ORDER_COLUMNS), ("fills", recorder.fills, FILL_COLUMNS), ("events", event_rows, EVENT_COLUMNS)):
+    for name, rows, columns in (
+        ("orders", recorder.orders, ORDER_COLUMNS),
+        ("fills", recorder.fills, FILL_COLUMNS),
+        ("events", event_rows, EVENT_COLUMNS),
+    ):
         path = Path(tmp) / f"{name}.csv"
         path.write_text(csv_text(rows, columns, research_only=True))
         tables[name] = read_run_csv(path)
@@ -70,11 +83,20 @@ def test_sharpe_matches_sharperatio_with_the_sample_deviation(sample):
     assert stats["sharpe"] == pytest.approx(analyzers.sharpe_sample.get_analysis()["sharperatio"], rel=1e-9)
     # Backtrader's default SharpeRatio uses the population deviation: sqrt(n / (n - 1)) apart, 0.07% on 751 bars
     n = len(sample["equity"])
-    assert stats["sharpe"] == pytest.approx(analyzers.sharpe.get_analysis()["sharperatio"] * math.sqrt((n - 1) / n), rel=1e-9)
+    assert stats["sharpe"] == pytest.approx(
+        analyzers.sharpe.get_analysis()["sharperatio"] * math.sqrt((n - 1) / n), rel=1e-9
+    )
 
 
 def test_trade_counts_and_pnl_match_tradeanalyzer(sample):
     analysis, stats = sample["strategy"].analyzers.trades.get_analysis(), sample["stats"]
-    assert (stats["trades"], stats["won"], stats["lost"], stats["trades_open"]) == (analysis.total.closed, analysis.won.total, analysis.lost.total, analysis.total.get("open", 0))
+    assert (stats["trades"], stats["won"], stats["lost"], stats["trades_open"]) == (
+        analysis.total.closed,
+        analysis.won.total,
+        analysis.lost.total,
+        analysis.total.get("open", 0),
+    )
     assert round(stats["pnl_net_closed"], 2) == round(analysis.pnl.net.total, 2)
-    assert round(stats["pnl_net_closed"], 2) == round(sample["equity"]["value"].iloc[-1] - sample["start"], 2)  # nothing open at the end
+    assert round(stats["pnl_net_closed"], 2) == round(
+        sample["equity"]["value"].iloc[-1] - sample["start"], 2
+    )  # nothing open at the end

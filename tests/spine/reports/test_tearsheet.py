@@ -7,7 +7,9 @@ import pandas as pd
 from spine.reports.tearsheet import equity_figure_png, equity_figure_pngs
 
 DAYS = pd.bdate_range("2024-01-01", periods=40)
-EQUITY = pd.DataFrame({"datetime": DAYS, "value": [1_000_000.0 + 4_000 * (i % 5) + 1_500 * i for i in range(40)], "cash": 1_000_000.0})
+EQUITY = pd.DataFrame(
+    {"datetime": DAYS, "value": [1_000_000.0 + 4_000 * (i % 5) + 1_500 * i for i in range(40)], "cash": 1_000_000.0}
+)
 BENCH = pd.Series([1_000_000.0 + 2_500 * i for i in range(40)], index=DAYS)
 EVENTS = pd.DataFrame([{"datetime": DAYS[25], "event": "breaker_trip", "detail": "1-day drawdown past the limit"}])
 

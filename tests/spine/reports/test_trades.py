@@ -21,19 +21,35 @@ from spine.safety.state_store import StateStore
 DAYS = [datetime(2024, 1, d) for d in range(1, 21)]
 
 
-def order(order_id, role, side, *, parent="", price="", tag="LIVE_SPINE", intent="", row="", ticker="AAA", status="Completed"):
+def order(
+    order_id, role, side, *, parent="", price="", tag="LIVE_SPINE", intent="", row="", ticker="AAA", status="Completed"
+):
     return {"order_id": order_id, "parent_id": parent, "datetime": DAYS[0], "ticker": ticker, "side": side, "role": role, "order_type": "market" if not price else "stop",
             "size": 1, "price": price, "status": status, "tag": tag, "reason": "", "intent": intent, "source_type": "direct", "source_ticker": "", "signal_row": row}  # fmt: skip
 
 
 def fill(day, order_id, side, size, price, commission, role, ticker="AAA", tag="LIVE_SPINE"):
-    return {"datetime": DAYS[day], "order_id": order_id, "ticker": ticker, "side": side, "size": size, "price": price, "commission": commission, "tag": tag, "role": role}
+    return {
+        "datetime": DAYS[day],
+        "order_id": order_id,
+        "ticker": ticker,
+        "side": side,
+        "size": size,
+        "price": price,
+        "commission": commission,
+        "tag": tag,
+        "role": role,
+    }
 
 
 def frames(tmp_path: Path, orders, fills, events=()):
     """The rows written and read back exactly as a run folder holds them."""
     out = []
-    for name, rows, columns in (("orders", orders, ORDER_COLUMNS), ("fills", fills, FILL_COLUMNS), ("events", list(events), EVENT_COLUMNS)):
+    for name, rows, columns in (
+        ("orders", orders, ORDER_COLUMNS),
+        ("fills", fills, FILL_COLUMNS),
+        ("events", list(events), EVENT_COLUMNS),
+    ):
         path = tmp_path / f"{name}.csv"
         path.write_text(csv_text(rows, columns, research_only=True))
         out.append(read_run_csv(path))
@@ -88,12 +104,24 @@ def test_a_fill_that_flips_the_position_closes_one_trade_and_opens_the_next(tmp_
     trades = build_trades(f, o, e, DAYS)
 
     first, second = trades.iloc[0], trades.iloc[1]
-    assert (first["side"], first["exit_reason"], round(first["pnl_net"], 2)) == ("long", "reversal", 48.00)  # 50 - 1 - 1 (a third of 3.0)
-    assert (second["side"], second["size"], second["exit_reason"], round(second["commission"], 2)) == ("short", 20, "open", 2.00)
+    assert (first["side"], first["exit_reason"], round(first["pnl_net"], 2)) == (
+        "long",
+        "reversal",
+        48.00,
+    )  # 50 - 1 - 1 (a third of 3.0)
+    assert (second["side"], second["size"], second["exit_reason"], round(second["commission"], 2)) == (
+        "short",
+        20,
+        "open",
+        2.00,
+    )
 
 
 def test_kill_switch_flatten_is_its_own_exit_reason(tmp_path):
-    orders = [order(1, "entry", "BUY", intent="AAA-1"), order(2, "exit", "SELL", tag="KILL_SWITCH", intent="flatten-kill switch (vix)")]
+    orders = [
+        order(1, "entry", "BUY", intent="AAA-1"),
+        order(2, "exit", "SELL", tag="KILL_SWITCH", intent="flatten-kill switch (vix)"),
+    ]
     fills = [fill(0, 1, "BUY", 5, 10.0, 0.0, "entry"), fill(2, 2, "SELL", 5, 9.0, 0.0, "exit", tag="KILL_SWITCH")]
     o, f, e = frames(tmp_path, orders, fills)
     (reason,) = build_trades(f, o, e, DAYS)["exit_reason"]
@@ -115,10 +143,21 @@ def test_trades_agree_with_trade_analyzer_and_the_equity_curve_on_real_nvda_data
     signals = tmp_path / "signals.csv"
     rows = ["datetime,ticker,weight,direction,source_type,source_ticker"]
     days = pd.bdate_range("2005-02-01", "2006-12-01", freq="9B")
-    rows += [f"{d.date()},NVDA,{0 if n % 5 == 4 else 0.3},{'BUY' if n % 3 else 'SELL'},{'propagated' if n % 2 else 'direct'},ORCL" for n, d in enumerate(days)]
+    rows += [
+        f"{d.date()},NVDA,{0 if n % 5 == 4 else 0.3},{'BUY' if n % 3 else 'SELL'},{'propagated' if n % 2 else 'direct'},ORCL"
+        for n, d in enumerate(days)
+    ]
     signals.write_text("\n".join(rows) + "\n")
     config = load_config()
-    inputs = load_inputs(BacktestRequest(config=config, data=(shared_data / "nvda-1999-2014.csv",), signals=signals, start=date(2005, 1, 1), end=date(2006, 12, 31)))
+    inputs = load_inputs(
+        BacktestRequest(
+            config=config,
+            data=(shared_data / "nvda-1999-2014.csv",),
+            signals=signals,
+            start=date(2005, 1, 1),
+            end=date(2006, 12, 31),
+        )
+    )
     with StateStore.in_folder(tmp_path / "state") as store:
         cerebro = build_cerebro(config, inputs, events=(events := EventLog()), store=store)
         cerebro.addanalyzer(bt.analyzers.TradeAnalyzer, _name="ta")
@@ -135,8 +174,14 @@ def test_trades_agree_with_trade_analyzer_and_the_equity_curve_on_real_nvda_data
     assert round(closed["pnl_net"].sum(), 2) == round(analysis.pnl.net.total, 2)
     assert round(closed["pnl"].sum(), 2) == round(analysis.pnl.gross.total, 2)
     assert (closed["pnl_net"] > 0).sum() == analysis.won.total
-    ours = sorted((t.ticker, t.entry_datetime.to_pydatetime(), round(t.pnl, 2), round(t.pnl_net, 2), t.bars_held) for t in closed.itertuples())
-    theirs = sorted((name, opened, round(pnl, 2), round(net, 2), barlen) for name, opened, pnl, net, barlen in strategy.analyzers.closed.closed)
+    ours = sorted(
+        (t.ticker, t.entry_datetime.to_pydatetime(), round(t.pnl, 2), round(t.pnl_net, 2), t.bars_held)
+        for t in closed.itertuples()
+    )
+    theirs = sorted(
+        (name, opened, round(pnl, 2), round(net, 2), barlen)
+        for name, opened, pnl, net, barlen in strategy.analyzers.closed.closed
+    )
     assert ours == theirs
     # cash moves only by realised P&L: the end cash minus what the open trade's entry cost
     start = float(config.backtest.cash)
@@ -158,9 +203,13 @@ def test_one_round_trip_on_a_small_fixed_dataset_matches_the_hand_computed_trade
     (tmp_path / "prices").mkdir()
     (tmp_path / "prices" / "ALPH.csv").write_text("\n".join(lines) + "\n")
     signals = tmp_path / "signals.csv"
-    signals.write_text(f"datetime,ticker,weight,direction,source_type,source_ticker\n{days[20].date()},ALPH,0.1,BUY,propagated,BRVO\n{days[25].date()},ALPH,0,BUY,direct,ALPH\n")
+    signals.write_text(
+        f"datetime,ticker,weight,direction,source_type,source_ticker\n{days[20].date()},ALPH,0.1,BUY,propagated,BRVO\n{days[25].date()},ALPH,0,BUY,direct,ALPH\n"
+    )
     config = load_config()
-    result = run_backtest(BacktestRequest(config=config, data=(tmp_path / "prices",), signals=signals, out_dir=tmp_path / "runs"))
+    result = run_backtest(
+        BacktestRequest(config=config, data=(tmp_path / "prices",), signals=signals, out_dir=tmp_path / "runs")
+    )
     trades = read_run_csv(result.run_dir / "trades.csv")
 
     assert len(trades) == 1
@@ -173,13 +222,21 @@ def test_one_round_trip_on_a_small_fixed_dataset_matches_the_hand_computed_trade
 
     commission = cents(size * entry) + cents(size * exit_)
     stop = 100 - config.position_sizing.atr_multiplier * 2.0
-    assert (trade["side"], trade["exit_reason"], trade["bars_held"], trade["tag"], trade["source_ticker"]) == ("long", "weight_zero", 5, "PROHIBITED_LLM_DISCOVERY_LINK", "BRVO")
+    assert (trade["side"], trade["exit_reason"], trade["bars_held"], trade["tag"], trade["source_ticker"]) == (
+        "long",
+        "weight_zero",
+        5,
+        "PROHIBITED_LLM_DISCOVERY_LINK",
+        "BRVO",
+    )
     assert pd.Timestamp(trade["entry_datetime"]) == days[21] and pd.Timestamp(trade["exit_datetime"]) == days[26]
     assert trade["entry_price"] == pytest.approx(entry) and trade["exit_price"] == pytest.approx(exit_)
     assert round(trade["pnl"], 2) == round(size * (exit_ - entry), 2)
     assert round(trade["commission"], 2) == round(commission, 2)
     assert round(trade["pnl_net"], 2) == round(size * (exit_ - entry) - commission, 2)
-    assert trade["r_multiple"] == pytest.approx((size * (exit_ - entry) - commission) / ((entry - stop) * size), rel=1e-6)
+    assert trade["r_multiple"] == pytest.approx(
+        (size * (exit_ - entry) - commission) / ((entry - stop) * size), rel=1e-6
+    )
     assert round(result.summary["end_value"] - config.backtest.cash, 2) == round(trade["pnl_net"], 2)
     assert result.summary["exposure"] == pytest.approx(5 / 40)
 
@@ -189,6 +246,11 @@ def test_without_close_events_a_reentry_on_the_same_signal_row_is_a_reversal(tmp
         order(1, "entry", "BUY", intent="AAA-1", row=1), order(2, "exit", "SELL", intent="AAA-2-exit", row=2), order(3, "entry", "SELL", intent="AAA-2", row=2),
         order(4, "exit", "BUY", intent="AAA-3-exit", row=3),
     ]  # fmt: skip
-    fills = [fill(0, 1, "BUY", 5, 10.0, 0.0, "entry"), fill(2, 2, "SELL", 5, 11.0, 0.0, "exit"), fill(2, 3, "SELL", 5, 11.0, 0.0, "entry"), fill(4, 4, "BUY", 5, 10.5, 0.0, "exit")]
+    fills = [
+        fill(0, 1, "BUY", 5, 10.0, 0.0, "entry"),
+        fill(2, 2, "SELL", 5, 11.0, 0.0, "exit"),
+        fill(2, 3, "SELL", 5, 11.0, 0.0, "entry"),
+        fill(4, 4, "BUY", 5, 10.5, 0.0, "exit"),
+    ]
     o, f, e = frames(tmp_path, orders, fills)
     assert build_trades(f, o, e, DAYS)["exit_reason"].tolist() == ["reversal", "weight_zero"]

@@ -67,12 +67,17 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # `--start` warms the ATR up on the 15 bars (ATR period + breaker lookback) before START, as a paper
     # session warms up from history: compare on the same slice.
     full = {t: pd.read_csv(p, parse_dates=["Date"]).set_index("Date") for t, p in files.items()}
-    prices = {t: frame.iloc[max(int(frame.index.searchsorted(pd.Timestamp(START))) - 15, 0) :].loc[: str(END)] for t, frame in full.items()}
+    prices = {
+        t: frame.iloc[max(int(frame.index.searchsorted(pd.Timestamp(START))) - 15, 0) :].loc[: str(END)]
+        for t, frame in full.items()
+    }
     tmp = tmp_path_factory.mktemp("real")
     signals = tmp / "signals.csv"
     write_signals(signals, prices)
     config = load_config()
-    request = BacktestRequest(config=config, data=tuple(files.values()), signals=signals, start=START, end=END, out_dir=tmp / "runs")
+    request = BacktestRequest(
+        config=config, data=tuple(files.values()), signals=signals, start=START, end=END, out_dir=tmp / "runs"
+    )
     result = run_backtest(request)
     return {"result": result, "prices": prices, "config": config, "signals": pd.read_csv(signals), "request": request}
 
@@ -124,7 +129,11 @@ def test_every_stop_sits_at_the_multiplier_times_atr_from_the_signal_close(real_
         entry = entries[stop["parent_id"]]
         when = pd.Timestamp(entry["datetime"]).normalize()
         close = real_run["prices"][entry["ticker"]].loc[when, "Close"]
-        expected = close - k * atr[entry["ticker"]].loc[when] if entry["side"] == "BUY" else close + k * atr[entry["ticker"]].loc[when]
+        expected = (
+            close - k * atr[entry["ticker"]].loc[when]
+            if entry["side"] == "BUY"
+            else close + k * atr[entry["ticker"]].loc[when]
+        )
         assert float(stop["price"]) == round(max(expected, 0.01), 2), stop  # on the 0.01 tick (strategy.price_tick)
 
 
@@ -156,7 +165,11 @@ def test_no_entry_exceeds_the_sizer_caps(real_run):
         assert size <= config.trading.execution.max_position_size
         assert size <= math.floor(weight * nav / close + 1e-9)
         assert size * close <= cash
-        risk_cap = config.position_sizing.risk_pct * nav / (config.position_sizing.atr_multiplier * atr[entry["ticker"]].loc[when])
+        risk_cap = (
+            config.position_sizing.risk_pct
+            * nav
+            / (config.position_sizing.atr_multiplier * atr[entry["ticker"]].loc[when])
+        )
         assert size <= math.floor(risk_cap + 1e-9)
         assert size >= config.trading.execution.min_order_size
 
@@ -165,7 +178,9 @@ def test_cash_moves_by_fills_and_commissions_to_the_cent(real_run):
     run_dir = real_run["result"].run_dir
     fills = read_rows(run_dir / "fills.csv")
     equity = read_rows(run_dir / "equity.csv")
-    flow = sum((-1 if f["side"] == "BUY" else 1) * float(f["size"]) * float(f["price"]) - float(f["commission"]) for f in fills)
+    flow = sum(
+        (-1 if f["side"] == "BUY" else 1) * float(f["size"]) * float(f["price"]) - float(f["commission"]) for f in fills
+    )
     assert float(equity[-1]["cash"]) == pytest.approx(real_run["config"].backtest.cash + flow, abs=0.005)
 
 
@@ -198,4 +213,6 @@ def test_daily_returns_compound_to_the_equity_curve(real_run):
     run_dir = real_run["result"].run_dir
     returns = [float(row["return"]) for row in read_rows(run_dir / "returns.csv")]
     equity = read_rows(run_dir / "equity.csv")
-    assert math.prod(1 + r for r in returns) == pytest.approx(float(equity[-1]["value"]) / real_run["config"].backtest.cash, rel=1e-9)
+    assert math.prod(1 + r for r in returns) == pytest.approx(
+        float(equity[-1]["value"]) / real_run["config"].backtest.cash, rel=1e-9
+    )

@@ -60,7 +60,15 @@ def crash_run(tmp_path: Path, nvda: Path, config, *, state: Path | None = None, 
         ("2008-09-02", "NVDA", 0.5, "SELL", "direct"),
     ] + (extra or [])
     path = write_signals(tmp_path / f"signals-{len(list(tmp_path.iterdir()))}.csv", signals)
-    request = BacktestRequest(config=config, data=(nvda,), signals=path, start=date(2008, 1, 1), end=date(2008, 12, 31), out_dir=tmp_path / "runs", state_dir=state)
+    request = BacktestRequest(
+        config=config,
+        data=(nvda,),
+        signals=path,
+        start=date(2008, 1, 1),
+        end=date(2008, 12, 31),
+        out_dir=tmp_path / "runs",
+        state_dir=state,
+    )
     return run_backtest(request)
 
 
@@ -76,9 +84,17 @@ def test_no_risk_adding_order_is_accepted_after_the_breaker_trips(tmp_path, nvda
     orders = read_rows(result.run_dir / "orders.csv")
     later_entries = [row for row in orders if row["role"] == "entry" and row["datetime"][:10] > NVDA_CRASH_DAY]
     assert later_entries == []  # halted means quiet: nothing is even submitted
-    skips = [row for row in read_rows(result.run_dir / "events.csv") if row["event"] == "skip" and row["datetime"][:10] > NVDA_CRASH_DAY]
+    skips = [
+        row
+        for row in read_rows(result.run_dir / "events.csv")
+        if row["event"] == "skip" and row["datetime"][:10] > NVDA_CRASH_DAY
+    ]
     assert skips and all("gate HALTED (circuit_breaker: 1-day drawdown" in row["detail"] for row in skips)
-    assert not [row for row in read_rows(result.run_dir / "fills.csv") if row["datetime"][:10] > NVDA_CRASH_DAY and row["role"] == "entry"]
+    assert not [
+        row
+        for row in read_rows(result.run_dir / "fills.csv")
+        if row["datetime"][:10] > NVDA_CRASH_DAY and row["role"] == "entry"
+    ]
 
 
 def test_a_restarted_session_with_the_same_state_folder_is_still_paused(tmp_path, nvda, crash_config):
@@ -103,15 +119,39 @@ def test_when_the_breaker_is_paused_no_order_reaches_the_broker(tmp_path, nvda, 
     assert read_rows(result.run_dir / "fills.csv") == []
 
 
-def test_vix_trigger_with_cancel_all_cancels_the_protective_legs_on_the_first_day_vix_closes_above_the_threshold(tmp_path, nvda, shared_data, make_config_dir):
-    wide = {"trading_config.yaml": {"position_sizing.atr_multiplier": 8.0}, "strategy_params.yaml": {"strategy.take_profit_atr": 10.0}}
-    config = load_config(make_config_dir({"config.yaml": {"kill_switch.vix_threshold": 40.0, "kill_switch.on_trigger": "cancel_all", "backtest.max_drawdown_pct": -0.9}, **wide}))
+def test_vix_trigger_with_cancel_all_cancels_the_protective_legs_on_the_first_day_vix_closes_above_the_threshold(
+    tmp_path, nvda, shared_data, make_config_dir
+):
+    wide = {
+        "trading_config.yaml": {"position_sizing.atr_multiplier": 8.0},
+        "strategy_params.yaml": {"strategy.take_profit_atr": 10.0},
+    }
+    config = load_config(
+        make_config_dir(
+            {
+                "config.yaml": {
+                    "kill_switch.vix_threshold": 40.0,
+                    "kill_switch.on_trigger": "cancel_all",
+                    "backtest.max_drawdown_pct": -0.9,
+                },
+                **wide,
+            }
+        )
+    )
     vix = pd.read_csv(shared_data / "vix-daily.csv", parse_dates=["DATE"]).set_index("DATE")["CLOSE"]
     window = vix.loc["2008-09-01":"2008-12-31"]
     first_cross = window[window > 40.0].index[0].date().isoformat()
     # a position whose wide stop and take-profit are still working when VIX crosses 40
     signals = write_signals(tmp_path / "s.csv", [("2008-09-22", "NVDA", 0.2, "BUY", "direct")])
-    request = BacktestRequest(config=config, data=(nvda,), signals=signals, start=date(2008, 8, 1), end=date(2008, 12, 31), out_dir=tmp_path / "runs", vix=shared_data / "vix-daily.csv")
+    request = BacktestRequest(
+        config=config,
+        data=(nvda,),
+        signals=signals,
+        start=date(2008, 8, 1),
+        end=date(2008, 12, 31),
+        out_dir=tmp_path / "runs",
+        vix=shared_data / "vix-daily.csv",
+    )
     result = run_backtest(request)
     events = [row for row in read_rows(result.run_dir / "events.csv") if row["event"] == "kill_switch"]
     assert [row["datetime"][:10] for row in events] == [first_cross]
@@ -122,10 +162,21 @@ def test_vix_trigger_with_cancel_all_cancels_the_protective_legs_on_the_first_da
 
 
 def test_kill_switch_trigger_is_recorded_in_the_state_database(tmp_path, nvda, shared_data, make_config_dir):
-    config = load_config(make_config_dir({"config.yaml": {"kill_switch.vix_threshold": 40.0, "backtest.max_drawdown_pct": -0.9}}))
+    config = load_config(
+        make_config_dir({"config.yaml": {"kill_switch.vix_threshold": 40.0, "backtest.max_drawdown_pct": -0.9}})
+    )
     signals = write_signals(tmp_path / "s.csv", [("2008-09-10", "NVDA", 0.2, "BUY", "direct")])
     state = tmp_path / "state"
-    request = BacktestRequest(config=config, data=(nvda,), signals=signals, start=date(2008, 8, 1), end=date(2008, 12, 31), out_dir=tmp_path / "runs", vix=shared_data / "vix-daily.csv", state_dir=state)
+    request = BacktestRequest(
+        config=config,
+        data=(nvda,),
+        signals=signals,
+        start=date(2008, 8, 1),
+        end=date(2008, 12, 31),
+        out_dir=tmp_path / "runs",
+        vix=shared_data / "vix-daily.csv",
+        state_dir=state,
+    )
     run_backtest(request)
     with StateStore.in_folder(state) as store:
         assert store.kill_switch().active and store.kill_switch().cause == "vix"
@@ -161,12 +212,21 @@ def seed_envelope(tmp_path_factory):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=_signal_rows)
-def test_seed_default_envelope_places_zero_orders_at_the_broker_for_any_signal_stream(rows, seed_envelope, tmp_path, shared_data):
+def test_seed_default_envelope_places_zero_orders_at_the_broker_for_any_signal_stream(
+    rows, seed_envelope, tmp_path, shared_data
+):
     assert seed_envelope.backtest.risk is None and seed_envelope.risk.max_notional == 0
     days = pd.bdate_range("2003-01-02", periods=80)
     signals = tmp_path / "random.csv"
     write_signals(signals, [(days[20 + i].date().isoformat(), "ORCL", w, d, s) for i, w, d, s in rows])
-    request = BacktestRequest(config=seed_envelope, data=(shared_data / "orcl-1995-2014.csv",), signals=signals, start=date(2003, 1, 1), end=date(2003, 5, 1), out_dir=tmp_path / "runs")
+    request = BacktestRequest(
+        config=seed_envelope,
+        data=(shared_data / "orcl-1995-2014.csv",),
+        signals=signals,
+        start=date(2003, 1, 1),
+        end=date(2003, 5, 1),
+        out_dir=tmp_path / "runs",
+    )
     result = run_backtest(request)
     statuses = {row["status"] for row in result.orders}
     assert statuses <= {"Submitted", "Rejected"}

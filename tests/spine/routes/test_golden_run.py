@@ -45,7 +45,9 @@ def write_golden(dest: Path, scratch: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     for name in GOLDEN_CSVS:
         (dest / name).write_bytes((run_dir / name).read_bytes())
-    (dest / GOLDEN_SUMMARY).write_text(json.dumps(summary_figures(run_dir), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (dest / GOLDEN_SUMMARY).write_text(
+        json.dumps(summary_figures(run_dir), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,9 @@ def test_the_sample_run_writes_each_csv_byte_for_byte_as_the_golden_copy(sample_
     differing = [n for n, (ours, theirs) in enumerate(zip(produced, golden, strict=False), start=1) if ours != theirs]
     assert not differing, f"{name} differs from tests/golden/sample/{name} first at line {differing[0]}"
     assert len(produced) == len(golden), f"{name} has {len(produced)} lines; the golden copy has {len(golden)}"
-    assert (sample_run / name).read_bytes() == (GOLDEN / name).read_bytes(), f"{name} differs from the golden copy in its line endings"
+    assert (sample_run / name).read_bytes() == (GOLDEN / name).read_bytes(), (
+        f"{name} differs from the golden copy in its line endings"
+    )
 
 
 def test_the_sample_run_gives_the_golden_summary_figures(sample_run):

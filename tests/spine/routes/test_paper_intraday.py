@@ -95,7 +95,9 @@ def session_is_trading(running: RunningSession, state: Path) -> bool:
 
 def test_a_vix_index_tick_above_the_threshold_fires_the_kill_switch_between_bars(config_with, tmp_path):
     config = config_with({"kill_switch.vix_threshold": 20.5})
-    with GatewayThread(GatewaySettings(data=(SAMPLE_PRICES, SAMPLE_VIX), port=0, cash=100_000.0, start=VIX_CALM_DAY)) as gateway:
+    with GatewayThread(
+        GatewaySettings(data=(SAMPLE_PRICES, SAMPLE_VIX), port=0, cash=100_000.0, start=VIX_CALM_DAY)
+    ) as gateway:
         running = RunningSession(request_for(config, gateway, tmp_path))
         state = tmp_path / "state"
         running.wait_for(lambda: session_is_trading(running, state), "the session to start")
@@ -113,7 +115,9 @@ def test_a_vix_index_tick_above_the_threshold_fires_the_kill_switch_between_bars
 
 def test_a_netliquidation_drop_between_bars_fires_the_drawdown_trigger(config_with, tmp_path):
     config = config_with({"kill_switch.max_drawdown_pct": 0.05})
-    with GatewayThread(GatewaySettings(data=(SAMPLE_PRICES, SAMPLE_VIX), port=0, cash=100_000.0, start=VIX_HIGH_DAY)) as gateway:
+    with GatewayThread(
+        GatewaySettings(data=(SAMPLE_PRICES, SAMPLE_VIX), port=0, cash=100_000.0, start=VIX_HIGH_DAY)
+    ) as gateway:
         running = RunningSession(request_for(config, gateway, tmp_path, account_refresh_secs=0.2))
         state = tmp_path / "state"
         running.wait_for(lambda: session_is_trading(running, state), "the session to start")
@@ -122,7 +126,11 @@ def test_a_netliquidation_drop_between_bars_fires_the_drawdown_trigger(config_wi
         running.wait_for(lambda: kill_state(state).active, "the kill switch")
         result = running.stop()
     kill = kill_state(state)
-    assert kill.cause == "drawdown" and "drawdown 6.00% from peak NAV 100,000.00" in kill.reason and "(intraday)" in kill.reason
+    assert (
+        kill.cause == "drawdown"
+        and "drawdown 6.00% from peak NAV 100,000.00" in kill.reason
+        and "(intraday)" in kill.reason
+    )
     assert [e["detail"].split(":")[0] for e in result.events if e["event"] == "kill_switch"] == ["drawdown"]
 
 
@@ -142,7 +150,9 @@ def test_no_vix_quote_is_a_warning_an_event_and_an_off_trigger_in_the_summary(co
 
 def test_a_vix_quote_that_stops_coming_is_a_stale_event(config_with, tmp_path):
     config = config_with({})
-    with GatewayThread(GatewaySettings(data=(SAMPLE_PRICES, SAMPLE_VIX), port=0, cash=100_000.0, start=VIX_HIGH_DAY)) as gateway:
+    with GatewayThread(
+        GatewaySettings(data=(SAMPLE_PRICES, SAMPLE_VIX), port=0, cash=100_000.0, start=VIX_HIGH_DAY)
+    ) as gateway:
         running = RunningSession(request_for(config, gateway, tmp_path, vix_max_age_secs=0.5))
         state = tmp_path / "state"
         running.wait_for(lambda: session_is_trading(running, state), "the session to start")

@@ -37,10 +37,26 @@ PAPER = {
 KEY = ["datetime", "ticker", "side", "size", "order_type", "role", "tag"]
 
 
-def both(config_dir: Path, data: tuple[Path, ...], signals: Path, start: date, end: date, tmp_path: Path, vix: Path | None = None):
+def both(
+    config_dir: Path,
+    data: tuple[Path, ...],
+    signals: Path,
+    start: date,
+    end: date,
+    tmp_path: Path,
+    vix: Path | None = None,
+):
     config = load_config(config_dir)
-    backtest = run_backtest(BacktestRequest(config=config, data=data, signals=signals, start=start, end=end, out_dir=tmp_path / "bt", vix=vix))
-    rehearsal = run_rehearsal(RehearseRequest(config=config, data=data, signals=signals, start=start, end=end, out_dir=tmp_path / "rh", vix=vix))
+    backtest = run_backtest(
+        BacktestRequest(
+            config=config, data=data, signals=signals, start=start, end=end, out_dir=tmp_path / "bt", vix=vix
+        )
+    )
+    rehearsal = run_rehearsal(
+        RehearseRequest(
+            config=config, data=data, signals=signals, start=start, end=end, out_dir=tmp_path / "rh", vix=vix
+        )
+    )
     return backtest, rehearsal
 
 
@@ -65,18 +81,32 @@ def assert_parity(backtest, rehearsal) -> None:
 
 def test_rehearsal_gives_the_backtests_orders_fills_and_cash_on_the_bundled_sample(make_config_dir, tmp_path):
     config = make_config_dir({"config.yaml": PAPER})
-    backtest, rehearsal = both(config, (SAMPLE / "prices",), SAMPLE / "signals.csv", date(2021, 1, 26), date(2021, 4, 30), tmp_path)
+    backtest, rehearsal = both(
+        config, (SAMPLE / "prices",), SAMPLE / "signals.csv", date(2021, 1, 26), date(2021, 4, 30), tmp_path
+    )
     assert_parity(backtest, rehearsal)
     assert {row["tag"] for row in rehearsal.orders} == {"LIVE_SPINE", "PROHIBITED_LLM_DISCOVERY_LINK"}
     assert (rehearsal.run_dir / "ib_journal.sqlite3").is_file() and (rehearsal.run_dir / "pnl.png").is_file()
 
 
-def test_rehearsal_and_backtest_trip_the_breaker_and_the_vix_kill_switch_alike_through_the_sample_crash(make_config_dir, tmp_path):
+def test_rehearsal_and_backtest_trip_the_breaker_and_the_vix_kill_switch_alike_through_the_sample_crash(
+    make_config_dir, tmp_path
+):
     config = make_config_dir({"config.yaml": PAPER})
-    backtest, rehearsal = both(config, (SAMPLE / "prices",), SAMPLE / "signals.csv", date(2023, 4, 3), date(2023, 5, 12), tmp_path, vix=SAMPLE / "vix.csv")
+    backtest, rehearsal = both(
+        config,
+        (SAMPLE / "prices",),
+        SAMPLE / "signals.csv",
+        date(2023, 4, 3),
+        date(2023, 5, 12),
+        tmp_path,
+        vix=SAMPLE / "vix.csv",
+    )
     assert_parity(backtest, rehearsal)
     assert backtest.summary["breaker"]["tripped"] and rehearsal.summary["breaker"]["tripped"]
-    assert [t["datetime"] for t in backtest.summary["breaker"]["trips"]] == [t["datetime"] for t in rehearsal.summary["breaker"]["trips"]]
+    assert [t["datetime"] for t in backtest.summary["breaker"]["trips"]] == [
+        t["datetime"] for t in rehearsal.summary["breaker"]["trips"]
+    ]
     assert backtest.summary["kill_switch"]["cause"] == rehearsal.summary["kill_switch"]["cause"] == "vix"
     assert backtest.summary["kill_switch"]["datetime"] == rehearsal.summary["kill_switch"]["datetime"]
 
@@ -86,12 +116,16 @@ def test_rehearsal_gives_the_backtests_orders_on_real_nvda_and_orcl_prices(make_
     start, end = date(2006, 3, 1), date(2006, 6, 30)
     rows = []
     for ticker, other in (("NVDA", "ORCL"), ("ORCL", "NVDA")):
-        days = pd.read_csv(shared_data / f"{ticker.lower()}-{'1999' if ticker == 'NVDA' else '1995'}-2014.csv", parse_dates=["Date"])["Date"]
+        days = pd.read_csv(
+            shared_data / f"{ticker.lower()}-{'1999' if ticker == 'NVDA' else '1995'}-2014.csv", parse_dates=["Date"]
+        )["Date"]
         days = days[(days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))].dt.date.tolist()
         for n, day in enumerate(days[::6]):
             direction = "BUY" if (n // 2) % 2 == 0 else "SELL"
             kind = "propagated" if n % 3 == 0 else "direct"
-            rows.append(f"{day},{ticker},{0.0 if n % 5 == 4 else 0.2},{direction},{kind},{other if kind == 'propagated' else ticker}")
+            rows.append(
+                f"{day},{ticker},{0.0 if n % 5 == 4 else 0.2},{direction},{kind},{other if kind == 'propagated' else ticker}"
+            )
     signals = tmp_path / "signals.csv"
     signals.write_text("datetime,ticker,weight,direction,source_type,source_ticker\n" + "\n".join(sorted(rows)) + "\n")
     config = make_config_dir({"config.yaml": PAPER})
@@ -101,13 +135,20 @@ def test_rehearsal_gives_the_backtests_orders_on_real_nvda_and_orcl_prices(make_
 
 def test_signals_before_the_first_trading_day_only_warm_up_in_both_routes(make_config_dir, tmp_path):
     signals = tmp_path / "signals.csv"
-    signals.write_text("datetime,ticker,weight,direction,source_type,source_ticker\n2021-02-01,ALPH,0.1,BUY,direct,\n2021-02-03,BRVO,0.1,BUY,direct,\n")
+    signals.write_text(
+        "datetime,ticker,weight,direction,source_type,source_ticker\n2021-02-01,ALPH,0.1,BUY,direct,\n2021-02-03,BRVO,0.1,BUY,direct,\n"
+    )
     config = make_config_dir({"config.yaml": PAPER})
     # the traded window holds more than the 14-bar ATR period (the backtest refuses a shorter one)
     backtest, rehearsal = both(config, (SAMPLE / "prices",), signals, date(2021, 2, 2), date(2021, 2, 26), tmp_path)
     for result in (backtest, rehearsal):
         assert {row["ticker"] for row in result.orders} == {"BRVO"}
-        assert any(e["event"] == "skip" and "ALPH" in e["detail"] and "warm-up bar: trading starts on 2021-02-02" in e["detail"] for e in result.events)
+        assert any(
+            e["event"] == "skip"
+            and "ALPH" in e["detail"]
+            and "warm-up bar: trading starts on 2021-02-02" in e["detail"]
+            for e in result.events
+        )
 
 
 @pytest.mark.parametrize("flag", ["--start", "--end"])
@@ -116,6 +157,17 @@ def test_rehearse_names_a_bad_date_flag_with_exit_2(flag, make_config_dir, tmp_p
 
     from spine.cli import app
 
-    result = CliRunner().invoke(app, ["rehearse", "--config", str(make_config_dir({"config.yaml": PAPER})), flag, "2021-13-01", "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "rehearse",
+            "--config",
+            str(make_config_dir({"config.yaml": PAPER})),
+            flag,
+            "2021-13-01",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 2
     assert f"{flag} '2021-13-01': expected a date as YYYY-MM-DD" in result.output

@@ -41,7 +41,12 @@ def test_two_runs_started_in_the_same_second_get_two_folders(tmp_path):
     assert first != second
     assert re.fullmatch(r"backtest-20260102-030405-[0-9a-f]{6}", first)
     procs = [
-        subprocess.Popen([sys.executable, "-m", "spine.cli", "backtest", "--out", str(tmp_path / "runs"), "--end", "2021-03-31"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "spine.cli", "backtest", "--out", str(tmp_path / "runs"), "--end", "2021-03-31"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outcomes = [p.communicate() for p in procs]
@@ -81,12 +86,27 @@ def test_every_output_carries_the_research_label_with_omega_4_inactive(tmp_path,
 def test_without_a_vix_series_the_run_warns_records_an_event_and_says_off_in_the_summary(tmp_path, shared_data):
     signals = tmp_path / "s.csv"
     signals.write_text("datetime,ticker,weight,direction,source_type,source_ticker\n2008-03-03,NVDA,0.1,BUY,direct,\n")
-    args = ("backtest", "--data", shared_data / "nvda-1999-2014.csv", "--signals", signals, "--start", "2008-01-02", "--end", "2008-06-30", "--out", tmp_path / "runs")
+    args = (
+        "backtest",
+        "--data",
+        shared_data / "nvda-1999-2014.csv",
+        "--signals",
+        signals,
+        "--start",
+        "2008-01-02",
+        "--end",
+        "2008-06-30",
+        "--out",
+        tmp_path / "runs",
+    )
     result = cli(*args)
     assert result.exit_code == 0, result.output
     assert "warning: VIX kill-switch trigger is off: no VIX series for 2008-01-02..2008-06-30" in result.output
     run_dir = Path(result.output.strip().splitlines()[-1])
-    assert json.loads((run_dir / "summary.json").read_text())["kill_switch"]["vix_trigger"] == "off: no VIX series for 2008-01-02..2008-06-30"
+    assert (
+        json.loads((run_dir / "summary.json").read_text())["kill_switch"]["vix_trigger"]
+        == "off: no VIX series for 2008-01-02..2008-06-30"
+    )
     assert [row["event"] for row in rows(run_dir / "events.csv")].count("vix_trigger_off") == 1
     refused = cli(*args[:-1], tmp_path / "runs2", "--require-vix")
     assert refused.exit_code == 2 and "--require-vix" in refused.output
@@ -98,7 +118,21 @@ def test_a_vix_file_that_does_not_overlap_the_traded_period_is_reported_off(tmp_
     vix.write_text("DATE,OPEN,HIGH,LOW,CLOSE\n1990-01-02,17,17,17,17\n1990-01-03,18,18,18,18\n")
     signals = tmp_path / "s.csv"
     signals.write_text("datetime,ticker,weight,direction,source_type,source_ticker\n2008-03-03,NVDA,0.1,BUY,direct,\n")
-    result = cli("backtest", "--data", shared_data / "nvda-1999-2014.csv", "--signals", signals, "--start", "2008-01-02", "--end", "2008-03-31", "--vix", vix, "--out", tmp_path / "runs")
+    result = cli(
+        "backtest",
+        "--data",
+        shared_data / "nvda-1999-2014.csv",
+        "--signals",
+        signals,
+        "--start",
+        "2008-01-02",
+        "--end",
+        "2008-03-31",
+        "--vix",
+        vix,
+        "--out",
+        tmp_path / "runs",
+    )
     assert result.exit_code == 0, result.output
     assert "warning: VIX kill-switch trigger is off: no VIX series for 2008-01-02..2008-03-31" in result.output
 
@@ -106,7 +140,9 @@ def test_a_vix_file_that_does_not_overlap_the_traded_period_is_reported_off(tmp_
 def test_each_entry_row_names_the_cap_that_bound_it_and_the_shares_each_cap_allowed(tmp_path):
     _, run_dir = short_sample(tmp_path)
     entries = [row for row in rows(run_dir / "orders.csv") if row["role"] == "entry" and row["status"] == "Submitted"]
-    pattern = re.compile(r"(weight|funds|risk_budget|max_position_size) \(weight \d+, funds \d+, risk_budget \d+, max_position_size \d+\)")
+    pattern = re.compile(
+        r"(weight|funds|risk_budget|max_position_size) \(weight \d+, funds \d+, risk_budget \d+, max_position_size \d+\)"
+    )
     assert entries and all(pattern.fullmatch(row["sizing"]) for row in entries)
     for row in entries:
         caps = dict(part.rsplit(" ", 1) for part in row["sizing"].split("(")[1].rstrip(")").split(", "))

@@ -13,10 +13,16 @@ TIMING_KEYS = ("run_name", "elapsed_seconds", "bars_per_second")
 def test_a_statistics_only_run_has_the_summary_of_a_full_run_without_figures_or_reports(tmp_path):
     window = {"start": date(2021, 1, 4), "end": date(2021, 9, 30)}
     full = run_backtest(BacktestRequest(config=load_config(), out_dir=tmp_path / "full", **window))
-    lean = run_backtest(BacktestRequest(config=load_config(), out_dir=tmp_path / "lean", outputs="statistics", **window))
+    lean = run_backtest(
+        BacktestRequest(config=load_config(), out_dir=tmp_path / "lean", outputs="statistics", **window)
+    )
     assert lean.summary["trades"] > 0
-    assert {k: v for k, v in lean.summary.items() if k not in TIMING_KEYS} == {k: v for k, v in full.summary.items() if k not in TIMING_KEYS}
+    assert {k: v for k, v in lean.summary.items() if k not in TIMING_KEYS} == {
+        k: v for k, v in full.summary.items() if k not in TIMING_KEYS
+    }
     written = {p.name for p in lean.run_dir.iterdir()}
     assert {"orders.csv", "fills.csv", "equity.csv", "events.csv", "summary.json"} <= written
     assert not written & {"pnl.png", "report.html", "run.log", "trades.csv", "returns.csv", "config"}
-    assert {"pnl.png", "report.html", "run.log", "trades.csv", "returns.csv", "config"} <= {p.name for p in full.run_dir.iterdir()}
+    assert {"pnl.png", "report.html", "run.log", "trades.csv", "returns.csv", "config"} <= {
+        p.name for p in full.run_dir.iterdir()
+    }

@@ -44,6 +44,13 @@ def test_a_deferred_breaker_trips_on_the_same_navs_as_an_immediate_one(tmp_path)
             for day, nav in enumerate(navs):
                 breaker.record_nav(T0 + day * DAY, nav)
             breaker.close()
-            outcomes.append((breaker.tripped, breaker.tripped_at, breaker.trip_reason, [n for _, n in store.nav_window(timedelta(days=30))]))
+            outcomes.append(
+                (
+                    breaker.tripped,
+                    breaker.tripped_at,
+                    breaker.trip_reason,
+                    [n for _, n in store.nav_window(timedelta(days=30))],
+                )
+            )
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] is True

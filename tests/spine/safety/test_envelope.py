@@ -14,10 +14,18 @@ from spine.safety.envelope import format_envelope, resolve_envelope
 
 LIMITS = {"max_notional": 50000, "max_daily_loss": 1000, "max_sector_exposure": 0.5, "max_positions": 5}
 PAPER_COMPLETE = {
-    "config.yaml": {"broker": {"mode": "paper", "execution_enabled": True}, "risk": LIMITS, "compliance": {"research_only_override": True}},
+    "config.yaml": {
+        "broker": {"mode": "paper", "execution_enabled": True},
+        "risk": LIMITS,
+        "compliance": {"research_only_override": True},
+    },
 }
 LIVE_INCOMPLETE = {
-    "config.yaml": {"broker": {"mode": "live", "execution_enabled": True, "default_route": "live"}, "risk": LIMITS, "compliance": {"research_only_override": True}},
+    "config.yaml": {
+        "broker": {"mode": "live", "execution_enabled": True, "default_route": "live"},
+        "risk": LIMITS,
+        "compliance": {"research_only_override": True},
+    },
 }
 LIVE_AMBIGUOUS = {
     **LIVE_INCOMPLETE,
@@ -59,7 +67,9 @@ def envelope(tmp_path, changes, route=None, *, confirm_live=False):
         ("live complete, config only", LIVE_COMPLETE, "live", None, "live", True),
     ],
 )
-def test_each_config_of_the_table_resolves_to_its_route(tmp_path, name, changes, route, confirm, expected_route, allowed):
+def test_each_config_of_the_table_resolves_to_its_route(
+    tmp_path, name, changes, route, confirm, expected_route, allowed
+):
     env = envelope(tmp_path, changes, route, confirm_live=confirm)
     assert (env.route, env.allowed) == (expected_route, allowed), name
 
@@ -98,20 +108,31 @@ def test_live_incomplete_says_which_settings_are_missing(tmp_path):
 
 
 def test_live_with_a_paper_account_id_is_ambiguous_and_never_live(tmp_path):
-    changes = {**LIVE_COMPLETE, "trading_config.yaml": {"trading": {"ib": {"port": 4001}, "execution": {"live_account": "DU1"}}}}
+    changes = {
+        **LIVE_COMPLETE,
+        "trading_config.yaml": {"trading": {"ib": {"port": 4001}, "execution": {"live_account": "DU1"}}},
+    }
     env = envelope(tmp_path, changes, "live", confirm_live=True)
     assert env.route != "live"
     assert any("ambiguous" in b for b in env.blockers)
 
 
 def test_live_with_an_unknown_port_is_never_live(tmp_path):
-    changes = {**LIVE_COMPLETE, "trading_config.yaml": {"trading": {"ib": {"port": 5000}, "execution": {"live_account": "U1"}}}}
+    changes = {
+        **LIVE_COMPLETE,
+        "trading_config.yaml": {"trading": {"ib": {"port": 5000}, "execution": {"live_account": "U1"}}},
+    }
     env = envelope(tmp_path, changes, "live", confirm_live=True)
     assert env.route == "paper"
 
 
 def test_live_needs_the_kill_switch(tmp_path):
-    changes = {**LIVE_COMPLETE, "config.yaml": _merge(yaml.safe_load(yaml.safe_dump(LIVE_COMPLETE["config.yaml"])), {"risk": {"kill_switch": False}})}
+    changes = {
+        **LIVE_COMPLETE,
+        "config.yaml": _merge(
+            yaml.safe_load(yaml.safe_dump(LIVE_COMPLETE["config.yaml"])), {"risk": {"kill_switch": False}}
+        ),
+    }
     assert envelope(tmp_path, changes, "live", confirm_live=True).route != "live"
 
 
@@ -135,7 +156,10 @@ def test_paper_is_never_routed_to_a_live_port(tmp_path):
 
 
 def test_live_falling_back_to_paper_on_a_live_port_connects_to_the_paper_twin(tmp_path):
-    changes = {**LIVE_COMPLETE, "trading_config.yaml": {"trading": {"ib": {"port": 4001}, "execution": {"live_account": ""}}}}
+    changes = {
+        **LIVE_COMPLETE,
+        "trading_config.yaml": {"trading": {"ib": {"port": 4001}, "execution": {"live_account": ""}}},
+    }
     env = envelope(tmp_path, changes, "live", confirm_live=True)
     assert (env.route, env.port) == ("paper", 4002)
 

@@ -12,7 +12,13 @@ from spine.safety.circuit_breaker import CircuitBreaker
 from spine.safety.risk_gate import GateState, OrderIntent, PortfolioView, RiskGate
 
 T0 = datetime(2024, 3, 1, 15, 0, tzinfo=UTC)
-SECTORS = {"AAPL": "Technology", "MSFT": "Technology", "NVDA": "Semiconductors", "AMD": "Semiconductors", "SPY": "Broad Market ETF"}
+SECTORS = {
+    "AAPL": "Technology",
+    "MSFT": "Technology",
+    "NVDA": "Semiconductors",
+    "AMD": "Semiconductors",
+    "SPY": "Broad Market ETF",
+}
 LIMITS = RiskLimits(
     max_notional=10_000,
     max_daily_loss=1_000,
@@ -25,7 +31,18 @@ PRICES = {"AAPL": 100.0, "MSFT": 200.0, "NVDA": 50.0, "AMD": 100.0, "SPY": 500.0
 _ids = iter(range(1_000_000))
 
 
-def order(ticker="AAPL", side="BUY", quantity=10.0, price=None, *, role="entry", tag="t", intent_id=None, at=T0, order_type=None):
+def order(
+    ticker="AAPL",
+    side="BUY",
+    quantity=10.0,
+    price=None,
+    *,
+    role="entry",
+    tag="t",
+    intent_id=None,
+    at=T0,
+    order_type=None,
+):
     return OrderIntent(
         ticker=ticker,
         side=side,
@@ -62,7 +79,12 @@ def test_gate_with_default_zero_limits_rejects_a_buy_naming_max_daily_loss():
 
 @pytest.mark.parametrize(
     ("field", "rule"),
-    [("max_notional", "max_notional"), ("max_sector_exposure", "max_sector_exposure"), ("max_positions", "max_positions"), ("max_orders_per_minute", "rate_limit")],
+    [
+        ("max_notional", "max_notional"),
+        ("max_sector_exposure", "max_sector_exposure"),
+        ("max_positions", "max_positions"),
+        ("max_orders_per_minute", "rate_limit"),
+    ],
 )
 def test_gate_rejects_a_risk_adding_order_when_one_limit_is_zero(field, rule):
     decision = gate(LIMITS.model_copy(update={field: 0})).check(order(quantity=1), view())
@@ -206,7 +228,9 @@ def test_halt_rejects_a_risk_adding_order_naming_the_reason():
 def test_halt_lets_a_protective_stop_through():
     risk_gate = gate()
     risk_gate.halt("manual", T0)
-    assert risk_gate.check(order(side="SELL", price=95.0, role="stop", order_type="STP"), view(positions={"AAPL": 10})).accepted
+    assert risk_gate.check(
+        order(side="SELL", price=95.0, role="stop", order_type="STP"), view(positions={"AAPL": 10})
+    ).accepted
 
 
 def test_resume_returns_the_gate_to_active():
@@ -259,7 +283,9 @@ def test_a_closing_order_passes_even_with_zero_limits():
 
 
 def test_a_take_profit_leg_passes_with_zero_limits():
-    decision = gate(RiskLimits()).check(order(side="SELL", quantity=10, price=130.0, role="take_profit"), view(positions={"AAPL": 10}))
+    decision = gate(RiskLimits()).check(
+        order(side="SELL", quantity=10, price=130.0, role="take_profit"), view(positions={"AAPL": 10})
+    )
     assert decision.accepted
 
 
@@ -274,7 +300,9 @@ def test_a_closing_order_for_a_ticker_without_a_last_price_passes():
 
 
 def test_a_risk_reducing_order_with_a_nan_quantity_is_rejected():
-    decision = gate().check(order(side="SELL", quantity=math.nan, role="stop", price=95.0), view(positions={"AAPL": 10}))
+    decision = gate().check(
+        order(side="SELL", quantity=math.nan, role="stop", price=95.0), view(positions={"AAPL": 10})
+    )
     assert decision.rule == "quantity"
 
 
@@ -373,7 +401,9 @@ def test_accepted_protective_legs_count_toward_the_rate():
 def test_protective_legs_pass_past_the_rate_limit():
     risk_gate = gate(LIMITS.model_copy(update={"max_orders_per_minute": 1}))
     risk_gate.check(order(quantity=1), view())
-    assert risk_gate.check(order(side="SELL", quantity=1, price=95.0, role="stop"), view(positions={"AAPL": 1})).accepted
+    assert risk_gate.check(
+        order(side="SELL", quantity=1, price=95.0, role="stop"), view(positions={"AAPL": 1})
+    ).accepted
 
 
 # --- order of the checks --------------------------------------------------------------

@@ -11,7 +11,13 @@ from spine.config import RiskLimits
 from spine.safety.risk_gate import GateState, OrderIntent, PortfolioView, RiskGate
 
 T0 = datetime(2024, 3, 1, 15, 0, tzinfo=UTC)
-SECTORS = {"AAPL": "Technology", "MSFT": "Technology", "NVDA": "Semiconductors", "AMD": "Semiconductors", "SPY": "Broad Market ETF"}
+SECTORS = {
+    "AAPL": "Technology",
+    "MSFT": "Technology",
+    "NVDA": "Semiconductors",
+    "AMD": "Semiconductors",
+    "SPY": "Broad Market ETF",
+}
 PRICES = {"AAPL": 100.0, "MSFT": 200.0, "NVDA": 50.0, "AMD": 100.0, "SPY": 500.0}
 TICKERS = sorted(SECTORS)
 FEW = settings(max_examples=150, deadline=None)
@@ -104,7 +110,13 @@ def test_with_non_zero_limits_no_accepted_order_leaves_a_position_past_any_limit
 )
 def test_risk_reducing_orders_always_pass(book, signs, fraction, role, state):
     signed = {t: q * s for (t, q), s in zip(sorted(book.items()), signs, strict=False)}
-    gate = RiskGate(RiskLimits() if state == "zero_limits" else RiskLimits(max_notional=1, max_daily_loss=1, max_sector_exposure=0.01, max_positions=1), SECTORS, execution_allowed=state != "no_route")
+    gate = RiskGate(
+        RiskLimits()
+        if state == "zero_limits"
+        else RiskLimits(max_notional=1, max_daily_loss=1, max_sector_exposure=0.01, max_positions=1),
+        SECTORS,
+        execution_allowed=state != "no_route",
+    )
     if state == "halted":
         gate.halt("kill switch", T0)
     if state == "reducing":

@@ -65,7 +65,9 @@ def test_resume_then_a_rerun_on_the_same_state_does_not_trip_on_its_first_bar(tm
 def test_a_backtest_on_a_latched_state_says_so_before_it_starts(tmp_path, no_vix_config):
     state = tmp_path / "s"
     backtest(no_vix_config, state, tmp_path / "o1", "--end", "2023-05-31")
-    result = cli("backtest", "--config", no_vix_config, "--state", state, "--out", tmp_path / "o2", "--start", "2023-06-01")
+    result = cli(
+        "backtest", "--config", no_vix_config, "--state", state, "--out", tmp_path / "o2", "--start", "2023-06-01"
+    )
     lines = result.output.splitlines()
     notice = next(i for i, line in enumerate(lines) if "circuit breaker PAUSED" in line)
     assert notice < next(i for i, line in enumerate(lines) if "Backtest summary" in line)

@@ -92,9 +92,7 @@ def test_timestamps_are_stored_as_iso_text_in_utc(tmp_path):
 
 def test_nav_window_keeps_the_last_nav_one_day_back_and_everything_after(tmp_path):
     with StateStore.in_folder(tmp_path) as store:
-        store.record_navs(
-            [(T0 + timedelta(hours=h), 100.0 + h) for h in range(0, 49, 12)]
-        )
+        store.record_navs([(T0 + timedelta(hours=h), 100.0 + h) for h in range(0, 49, 12)])
         window = store.nav_window(timedelta(days=1))
     assert [nav for _, nav in window] == [124.0, 136.0, 148.0]
 

@@ -38,7 +38,11 @@ def test_each_change_of_freshness_is_one_event():
 
 def test_a_tick_without_a_usable_value_is_not_a_reading():
     line = VixLine("VIX", 60, START, lambda *_: None)
-    assert line.update(None, later(1)) is None and line.update(float("nan"), later(1)) is None and line.update(-1.0, later(1)) is None
+    assert (
+        line.update(None, later(1)) is None
+        and line.update(float("nan"), later(1)) is None
+        and line.update(-1.0, later(1)) is None
+    )
     assert line.reading is None
 
 

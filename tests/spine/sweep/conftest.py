@@ -84,7 +84,21 @@ def local_2x2(tmp_path_factory, small_market) -> Path:
     folder = tmp_path_factory.mktemp("local-2x2")
     grid = folder / "sweep.yaml"
     grid.write_text(GRID_2X2)
-    code, out, err = run_cli(["sweep", "--grid", str(grid), "--data", str(prices), "--signals", str(signals), "--out", str(folder / "sweeps"), "--workers", "2"])
+    code, out, err = run_cli(
+        [
+            "sweep",
+            "--grid",
+            str(grid),
+            "--data",
+            str(prices),
+            "--signals",
+            str(signals),
+            "--out",
+            str(folder / "sweeps"),
+            "--workers",
+            "2",
+        ]
+    )
     assert code == 0, err
     return Path(out.strip().splitlines()[-1])
 
@@ -123,14 +137,39 @@ def external_cluster(tmp_path_factory) -> Iterator[tuple[str, object]]:
     folder = tmp_path_factory.mktemp("dask")
     scheduler_file = folder / "scheduler.json"
     env = os.environ | {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"}
-    quiet = {"env": env, "cwd": folder, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
-    processes = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)], **quiet)]
+    quiet = {
+        "env": env,
+        "cwd": folder,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "start_new_session": True,
+    }
+    processes = [
+        subprocess.Popen(
+            [
+                str(DASK),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            **quiet,
+        )
+    ]
     client = None
     try:
         address = _scheduler_address(scheduler_file)
         assert address.startswith("tcp://127.0.0.1:")
         for _ in range(2):
-            processes.append(subprocess.Popen([str(DASK), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"], **quiet))
+            processes.append(
+                subprocess.Popen(
+                    [str(DASK), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"], **quiet
+                )
+            )
         client = Client(address, timeout=START_TIMEOUT_SECONDS)
         client.wait_for_workers(2, timeout=START_TIMEOUT_SECONDS)
         yield address, client

@@ -17,7 +17,10 @@ def test_an_override_changes_only_its_key_and_returns_a_validated_config():
 
 
 def test_a_misspelt_key_is_named_with_the_keys_that_exist():
-    with pytest.raises(ConfigError, match=r"sweep.yaml: strategy.take_profit_atx = 2: unknown key 'take_profit_atx' in strategy \(expected one of: atr_period, take_profit_atr"):
+    with pytest.raises(
+        ConfigError,
+        match=r"sweep.yaml: strategy.take_profit_atx = 2: unknown key 'take_profit_atx' in strategy \(expected one of: atr_period, take_profit_atr",
+    ):
         apply_overrides(load_config(), {"strategy.take_profit_atx": 2}, source="sweep.yaml")
 
 

@@ -14,8 +14,14 @@ from spine.sweep.results import (
 
 def summary(**extra):
     body = {
-        "start": "2021-01-04T00:00:00", "end": "2022-01-04T00:00:00", "start_value": 100_000.0, "end_value": 110_000.0,
-        "return_pct": 0.1, "max_drawdown_pct": 0.05, "sharpe": 1.2, "tickers": ["ALPH", "BRVO"],
+        "start": "2021-01-04T00:00:00",
+        "end": "2022-01-04T00:00:00",
+        "start_value": 100_000.0,
+        "end_value": 110_000.0,
+        "return_pct": 0.1,
+        "max_drawdown_pct": 0.05,
+        "sharpe": 1.2,
+        "tickers": ["ALPH", "BRVO"],
         "by_provenance": {"LIVE_SPINE": {"trades": 3, "pnl_net": 120.5}},
         "breaker": {"tripped": True, "trips": [{"datetime": "2021-06-01T00:00:00", "reason": "x"}]},
         "kill_switch": {"fired": False},
@@ -25,12 +31,18 @@ def summary(**extra):
 
 def test_nested_statistics_are_flattened_with_dots_and_record_lists_counted():
     flat = flatten(summary())
-    assert flat["by_provenance.LIVE_SPINE.trades"] == 3 and flat["tickers"] == "ALPH,BRVO" and flat["breaker.trips.count"] == 1
+    assert (
+        flat["by_provenance.LIVE_SPINE.trades"] == 3
+        and flat["tickers"] == "ALPH,BRVO"
+        and flat["breaker.trips.count"] == 1
+    )
 
 
 def test_a_statistic_added_to_the_summary_later_becomes_a_column_without_code_changes():
     task = {"trial": 0, "phase": "full", "params": {"strategy.atr_period": 14}, "key": "k"}
-    row = outcome_row(task, {"key": "k", "status": "ok", "summary": summary(sortino={"daily": 1.7})}, ("sortino.daily",))
+    row = outcome_row(
+        task, {"key": "k", "status": "ok", "summary": summary(sortino={"daily": 1.7})}, ("sortino.daily",)
+    )
     assert row["sortino.daily"] == 1.7 and row["objective"] == 1.7
     assert "sortino.daily" in columns([row], ["strategy.atr_period"])
 

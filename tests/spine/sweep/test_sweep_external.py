@@ -41,20 +41,54 @@ def sweep(cli, args: list[str]) -> Path:
     return Path(out.strip().splitlines()[-1])
 
 
-def test_the_same_sweep_on_an_external_scheduler_gives_the_same_results_csv(tmp_path, cli, small_market, sweep_file, external_cluster, local_2x2):
+def test_the_same_sweep_on_an_external_scheduler_gives_the_same_results_csv(
+    tmp_path, cli, small_market, sweep_file, external_cluster, local_2x2
+):
     address, _ = external_cluster
     prices, signals = small_market
-    remote = sweep(cli, ["--grid", str(sweep_file(GRID_2X2)), "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path), "--scheduler", address, "--workers", "2"])
+    remote = sweep(
+        cli,
+        [
+            "--grid",
+            str(sweep_file(GRID_2X2)),
+            "--data",
+            str(prices),
+            "--signals",
+            str(signals),
+            "--out",
+            str(tmp_path),
+            "--scheduler",
+            address,
+            "--workers",
+            "2",
+        ],
+    )
     pd.testing.assert_frame_equal(without_timing(results(local_2x2)), without_timing(results(remote)))
     assert len(results(remote)) == 4 and json.loads((remote / "summary.json").read_text())["scheduler"] == address
 
 
-def test_a_trial_that_raises_is_a_row_with_its_error_and_the_others_finish(tmp_path, cli, small_market, sweep_file, external_cluster):
+def test_a_trial_that_raises_is_a_row_with_its_error_and_the_others_finish(
+    tmp_path, cli, small_market, sweep_file, external_cluster
+):
     address, _ = external_cluster
     prices, signals = small_market
     # an ATR longer than the data passes the config model but makes Backtrader raise
     grid = sweep_file("strategy.atr_period: [14, 1000, 20]\n")
-    code, out, err = cli(["sweep", "--grid", str(grid), "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path), "--scheduler", address])
+    code, out, err = cli(
+        [
+            "sweep",
+            "--grid",
+            str(grid),
+            "--data",
+            str(prices),
+            "--signals",
+            str(signals),
+            "--out",
+            str(tmp_path),
+            "--scheduler",
+            address,
+        ]
+    )
     assert code == 0, err
     rows = results(Path(out.strip().splitlines()[-1])).set_index("strategy.atr_period")
     assert rows.loc[1000, "status"] == "error" and "IndexError" in rows.loc[1000, "error"]
@@ -62,16 +96,24 @@ def test_a_trial_that_raises_is_a_row_with_its_error_and_the_others_finish(tmp_p
     assert "1 error" in out
 
 
-def test_a_worker_killed_mid_sweep_becomes_a_crashed_row_and_the_cluster_recovers(tmp_path, sweep_file, external_cluster):
+def test_a_worker_killed_mid_sweep_becomes_a_crashed_row_and_the_cluster_recovers(
+    tmp_path, sweep_file, external_cluster
+):
     address, client = external_cluster
-    grid = sweep_file("strategy.take_profit_atr: [2.0, 3.0, 4.0]\n")  # the whole bundled sample: trials long enough to catch
+    grid = sweep_file(
+        "strategy.take_profit_atr: [2.0, 3.0, 4.0]\n"
+    )  # the whole bundled sample: trials long enough to catch
     request = SweepRequest(spec_path=grid, config=load_config(), scheduler=address, workers=2, out_dir=tmp_path)
     with ThreadPoolExecutor(1) as pool:
         running = pool.submit(run_sweep, request)
         victim = None
         deadline = time.monotonic() + 120
         while victim is None and time.monotonic() < deadline and not running.done():
-            busy = [worker for worker, keys in client.processing().items() if any(str(k).startswith("spine-trial-") for k in keys)]
+            busy = [
+                worker
+                for worker, keys in client.processing().items()
+                if any(str(k).startswith("spine-trial-") for k in keys)
+            ]
             if busy:
                 victim = client.run(os.getpid, workers=busy[:1])[busy[0]]
                 os.kill(victim, signal.SIGKILL)  # the worker process; its nanny starts a new one
@@ -88,13 +130,32 @@ def test_a_worker_killed_mid_sweep_becomes_a_crashed_row_and_the_cluster_recover
     client.wait_for_workers(2, timeout=90)  # the nanny brought a worker back
 
 
-def test_resume_after_the_driver_is_killed_runs_only_the_missing_trials(tmp_path, cli, small_market, sweep_file, external_cluster):
+def test_resume_after_the_driver_is_killed_runs_only_the_missing_trials(
+    tmp_path, cli, small_market, sweep_file, external_cluster
+):
     address, _ = external_cluster
     prices, signals = small_market
     grid = sweep_file("objective: return\nstrategy.take_profit_atr: [1.5, 2.0, 2.5, 3.0]\n")
     out_dir = tmp_path / "sweeps"
-    args = ["sweep", "--grid", str(grid), "--data", str(prices), "--signals", str(signals), "--out", str(out_dir), "--scheduler", address]
-    driver = subprocess.Popen([sys.executable, "-m", "spine.cli", *args, "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    args = [
+        "sweep",
+        "--grid",
+        str(grid),
+        "--data",
+        str(prices),
+        "--signals",
+        str(signals),
+        "--out",
+        str(out_dir),
+        "--scheduler",
+        address,
+    ]
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "spine.cli", *args, "--workers", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     journal = None
     try:
         deadline = time.monotonic() + 180
@@ -115,7 +176,11 @@ def test_resume_after_the_driver_is_killed_runs_only_the_missing_trials(tmp_path
     assert code == 0, err
     folder = Path(out.strip().splitlines()[-1])
     assert folder.name == journal.parent.name[1:].removesuffix(".partial") and not journal.parent.exists()
-    after = [json.loads(line)["outcome"]["key"] for line in (folder / "trials.jsonl").read_text().splitlines() if line.strip()]
+    after = [
+        json.loads(line)["outcome"]["key"]
+        for line in (folder / "trials.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     assert after[: len(before)] == before and len(after) == len(set(after)) == 4
     rows = results(folder)
     assert len(rows) == 4 and set(rows["status"]) == {"ok"}
@@ -125,8 +190,26 @@ def test_resume_after_the_driver_is_killed_runs_only_the_missing_trials(tmp_path
 def test_walk_forward_folds_never_train_on_test_data(tmp_path, cli, small_market, sweep_file, external_cluster):
     address, _ = external_cluster
     prices, signals = small_market
-    grid = sweep_file("objective: return\nstrategy.take_profit_atr: [2.0, 3.0]\nwalk_forward: {train: 1Y, test: 6M, step: 6M}\n")
-    folder = sweep(cli, ["--grid", str(grid), "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path), "--scheduler", address, "--workers", "2"])
+    grid = sweep_file(
+        "objective: return\nstrategy.take_profit_atr: [2.0, 3.0]\nwalk_forward: {train: 1Y, test: 6M, step: 6M}\n"
+    )
+    folder = sweep(
+        cli,
+        [
+            "--grid",
+            str(grid),
+            "--data",
+            str(prices),
+            "--signals",
+            str(signals),
+            "--out",
+            str(tmp_path),
+            "--scheduler",
+            address,
+            "--workers",
+            "2",
+        ],
+    )
     rows = results(folder)
     summary = json.loads((folder / "summary.json").read_text())["walk_forward"]
     assert len(summary["folds"]) == 3 and len(rows) == 3 * 2 + 3
@@ -136,7 +219,9 @@ def test_walk_forward_folds_never_train_on_test_data(tmp_path, cli, small_market
         assert (train["window_end"] < test["window_start"]).all()
         assert (pd.to_datetime(train["end"]) < pd.Timestamp(fold["test_start"])).all()  # the last bar trained on
         assert (pd.to_datetime(train["start"]) >= pd.Timestamp(fold["train_start"])).all()
-        assert pd.Timestamp(test["start"]) >= pd.Timestamp(fold["test_start"]) and pd.Timestamp(test["end"]) < pd.Timestamp(fold["test_end"]) + pd.Timedelta(days=1)
+        assert pd.Timestamp(test["start"]) >= pd.Timestamp(fold["test_start"]) and pd.Timestamp(
+            test["end"]
+        ) < pd.Timestamp(fold["test_end"]) + pd.Timedelta(days=1)
         best = train.loc[train["total_return"].idxmax()]
         assert test["strategy.take_profit_atr"] == best["strategy.take_profit_atr"] and test["trial"] == best["trial"]
         assert fold["gap"] == pytest.approx(best["total_return"] - test["total_return"], abs=1e-9)
@@ -147,28 +232,71 @@ def test_walk_forward_folds_never_train_on_test_data(tmp_path, cli, small_market
     assert summary["gap"] == pytest.approx(summary["in_sample_mean"] - summary["out_of_sample_mean"])
 
 
-def test_a_tpe_search_asks_optuna_and_keeps_the_study_in_a_journal_file(tmp_path, cli, small_market, sweep_file, external_cluster):
+def test_a_tpe_search_asks_optuna_and_keeps_the_study_in_a_journal_file(
+    tmp_path, cli, small_market, sweep_file, external_cluster
+):
     import optuna
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
     address, _ = external_cluster
     prices, signals = small_market
-    grid = sweep_file("search: tpe\ntrials: 3\nseed: 1\nobjective: calmar\nstrategy.take_profit_atr: {low: 1.5, high: 4.0}\nposition_sizing.atr_multiplier: [1.5, 2.5]\n")
-    folder = sweep(cli, ["--grid", str(grid), "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path), "--scheduler", address, "--workers", "2"])
+    grid = sweep_file(
+        "search: tpe\ntrials: 3\nseed: 1\nobjective: calmar\nstrategy.take_profit_atr: {low: 1.5, high: 4.0}\nposition_sizing.atr_multiplier: [1.5, 2.5]\n"
+    )
+    folder = sweep(
+        cli,
+        [
+            "--grid",
+            str(grid),
+            "--data",
+            str(prices),
+            "--signals",
+            str(signals),
+            "--out",
+            str(tmp_path),
+            "--scheduler",
+            address,
+            "--workers",
+            "2",
+        ],
+    )
     rows = results(folder)
     assert len(rows) == 3 and set(rows["status"]) == {"ok"}
-    assert rows["strategy.take_profit_atr"].between(1.5, 4.0).all() and set(rows["position_sizing.atr_multiplier"]) <= {1.5, 2.5}
-    study = optuna.load_study(study_name="sweep", storage=JournalStorage(JournalFileBackend(str(folder / "optuna.journal"))))
+    assert rows["strategy.take_profit_atr"].between(1.5, 4.0).all() and set(rows["position_sizing.atr_multiplier"]) <= {
+        1.5,
+        2.5,
+    }
+    study = optuna.load_study(
+        study_name="sweep", storage=JournalStorage(JournalFileBackend(str(folder / "optuna.journal")))
+    )
     told = {t.number: t.value for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))}
     assert told == pytest.approx(dict(zip(rows["trial"], rows["calmar"], strict=True)), abs=1e-9)
-    assert json.loads((folder / "summary.json").read_text())["best"]["objective"] == pytest.approx(max(told.values()), abs=1e-9)
+    assert json.loads((folder / "summary.json").read_text())["best"]["objective"] == pytest.approx(
+        max(told.values()), abs=1e-9
+    )
 
 
-def test_an_objective_that_is_not_a_statistic_stops_the_sweep_with_exit_2_and_leaves_nothing(tmp_path, cli, small_market, sweep_file, external_cluster):
+def test_an_objective_that_is_not_a_statistic_stops_the_sweep_with_exit_2_and_leaves_nothing(
+    tmp_path, cli, small_market, sweep_file, external_cluster
+):
     address, _ = external_cluster
     prices, signals = small_market
     grid = sweep_file("objective: sharp\nstrategy.take_profit_atr: [2.0]\n")
-    code, _, err = cli(["sweep", "--grid", str(grid), "--data", str(prices), "--signals", str(signals), "--out", str(tmp_path / "sweeps"), "--scheduler", address])
+    code, _, err = cli(
+        [
+            "sweep",
+            "--grid",
+            str(grid),
+            "--data",
+            str(prices),
+            "--signals",
+            str(signals),
+            "--out",
+            str(tmp_path / "sweeps"),
+            "--scheduler",
+            address,
+        ]
+    )
     assert code == 2 and "objective 'sharp' is not a statistic" in err and "sharpe" in err
     assert not any((tmp_path / "sweeps").iterdir())

@@ -15,7 +15,9 @@ from spine.sweep.universe import check_universes
 
 
 def test_universes_are_normalised_to_upper_case_comma_strings():
-    spec = sweep_spec_from_mapping({"tickers": ["alph, brvo", ["CHRL"]], "strategy.atr_period": [14]}, Path("sweep.yaml"))
+    spec = sweep_spec_from_mapping(
+        {"tickers": ["alph, brvo", ["CHRL"]], "strategy.atr_period": [14]}, Path("sweep.yaml")
+    )
     assert spec.parameters["tickers"] == ["ALPH,BRVO", "CHRL"]
 
 
@@ -27,7 +29,9 @@ def test_a_universe_naming_a_ticker_without_data_is_refused_naming_it():
 def test_a_trial_trades_only_its_universe(small_market):
     prices, signals = small_market
     config = load_config()
-    shared = SharedInputs(config=config, inputs=load_inputs(BacktestRequest(config=config, data=(prices,), signals=signals)))
+    shared = SharedInputs(
+        config=config, inputs=load_inputs(BacktestRequest(config=config, data=(prices,), signals=signals))
+    )
     outcome = run_trial(shared, {"key": "k", "params": {"tickers": "BRVO", "strategy.take_profit_atr": 2.5}})
     assert outcome["status"] == "ok", outcome.get("traceback")
     assert outcome["summary"]["tickers"] == ["BRVO"] and outcome["summary"]["trades"] > 0

@@ -32,12 +32,22 @@ def test_no_fold_fitting_the_data_is_a_config_error():
 
 
 def test_stitched_equity_starts_each_fold_where_the_previous_ended():
-    first = [{"datetime": datetime(2022, 1, 3), "value": 100_000.0}, {"datetime": datetime(2022, 1, 4), "value": 110_000.0}]
-    second = [{"datetime": datetime(2022, 1, 5), "value": 100_000.0}, {"datetime": datetime(2022, 1, 6), "value": 95_000.0}]
+    first = [
+        {"datetime": datetime(2022, 1, 3), "value": 100_000.0},
+        {"datetime": datetime(2022, 1, 4), "value": 110_000.0},
+    ]
+    second = [
+        {"datetime": datetime(2022, 1, 5), "value": 100_000.0},
+        {"datetime": datetime(2022, 1, 6), "value": 95_000.0},
+    ]
     stitched = stitch_equity([first, second])
     assert [round(r["value"], 2) for r in stitched] == [100_000.00, 110_000.00, 110_000.00, 104_500.00]
     assert [r["fold"] for r in stitched] == [0, 0, 1, 1]
 
 
 def test_the_gap_is_in_sample_minus_out_of_sample_over_folds_with_both():
-    assert gap_summary([2.0, 1.0, 3.0], [0.5, None, 1.0]) == {"in_sample_mean": 2.5, "out_of_sample_mean": 0.75, "gap": 1.75}
+    assert gap_summary([2.0, 1.0, 3.0], [0.5, None, 1.0]) == {
+        "in_sample_mean": 2.5,
+        "out_of_sample_mean": 0.75,
+        "gap": 1.75,
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -52,10 +53,37 @@ def _imports_alone() -> dict[str, subprocess.CompletedProcess[str]]:
     return _run_all({module: [sys.executable, "-c", f"import {module}"] for module in MODULES})
 
 
+# Collecting a test file costs mostly the third-party imports (pandas, Backtrader, ib_async...). A
+# parent that has imported those, and nothing of this repository, forks one child per test file:
+# each child imports the repository's modules and the test file afresh, as a lone collection does.
+_COLLECT_EACH_ALONE = """
+import json, os, sys, tempfile
+os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # the plugins are not what a test file needs to collect
+import backtrader, ib_async, matplotlib, numpy, pandas, pydantic, pytest, typer, yaml
+results = {}
+for path in sys.argv[1:]:
+    log = tempfile.TemporaryFile(mode="w+")
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        os._exit(int(pytest.main(["--collect-only", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", path])))
+    _, status = os.waitpid(pid, 0)
+    log.seek(0)
+    results[path] = [os.waitstatus_to_exitcode(status), log.read()[-2000:]]
+print(json.dumps(results))
+"""
+
+
 @cache
-def _collections_alone() -> dict[str, subprocess.CompletedProcess[str]]:
-    collect = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly", "-p", "no:cacheprovider"]
-    return _run_all({path: [*collect, path] for path in TEST_FILES})
+def _collections_alone() -> dict[str, tuple[int, str]]:
+    cores = os.cpu_count() or 2
+    shares = {f"share {n}": [sys.executable, "-c", _COLLECT_EACH_ALONE, *TEST_FILES[n::cores]] for n in range(cores)}
+    results: dict[str, tuple[int, str]] = {}
+    for share, done in _run_all(shares).items():
+        assert done.returncode == 0, f"{share}: {done.stderr[-2000:]}"
+        results.update({path: (code, log) for path, (code, log) in json.loads(done.stdout.splitlines()[-1]).items()})
+    return results
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -66,8 +94,8 @@ def test_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
 
 @pytest.mark.parametrize("path", TEST_FILES)
 def test_test_file_collects_alone(path: str) -> None:
-    done = _collections_alone()[path]
-    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    code, log = _collections_alone()[path]
+    assert code == 0, log
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:

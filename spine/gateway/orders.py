@@ -15,6 +15,10 @@ Rules, as IB applies them:
   (``ocaType`` 1 cancels the others at the first fill).
 * An order placed while bar ``k`` is current may fill from bar ``k + 1`` on; prices,
   the volume cap, impact and commission come from the shared ``FillModel``.
+* A bar resolves the working orders as the backtest's broker does (``matching_sequence``):
+  in placement order, the legs of one OCA group together and its stop legs first, so a
+  bar reaching both legs of a bracket fills the stop (at the open on a gap) and cancels
+  the take-profit.
 * Time in force is not simulated: every order is good until cancelled.
 * An order whose quantity or prices are not finite, not positive or absurd (above
   ``order_checks.MAX_ORDER_QUANTITY`` shares, outside ``MIN_PRICE``..``MAX_PRICE``) is rejected at
@@ -39,6 +43,9 @@ from spine.gateway.what_if import Preview, preview_order
 from spine.ib.codes import ErrorCode
 
 log = logging.getLogger("spine.gateway")
+
+STOP_ORDER_TYPES = frozenset({"STP", "STP LMT"})
+"""The order types of a bracket's adverse leg: matched before the other legs of their OCA group."""
 
 
 class OrderEngine:
@@ -240,8 +247,8 @@ class OrderEngine:
     # -- filling ----------------------------------------------------------------------------
 
     def on_bars(self, bars: dict[str, Bar]) -> None:
-        """Match every working order against the bars that start at the current time."""
-        for order in list(self._working.values()):
+        """Match every working order against the bars that start at the current time, in ``matching_sequence``."""
+        for order in self.matching_sequence():
             if order.status != Status.SUBMITTED or order.waiting_for_parent:
                 continue
             bar = bars.get(order.instrument.symbol)
@@ -252,6 +259,32 @@ class OrderEngine:
             except Exception as exc:  # one order's failure must never stop the clock for everyone
                 log.exception("order %s could not be matched; it is retired", order.key)
                 self._retire(order, f"the simulator could not fill this order ({type(exc).__name__}: {exc})")
+
+    def matching_sequence(self) -> list[WorkingOrder]:
+        """The working orders in the order a bar resolves them, as Backtrader's BackBroker does.
+
+        Placement order, except that the legs of one OCA group are matched together at the
+        place of the group's first leg, the stop legs before the others: Backtrader's bracket
+        holds its stop before its take-profit, so when one bar reaches both legs the stop, the
+        adverse leg, fills (at the open when the open already crossed it, else at its price)
+        and the take-profit is cancelled, whichever leg the client placed first.
+        """
+        sequence: list[list[WorkingOrder]] = []
+        groups: dict[tuple[object, ...], list[WorkingOrder]] = {}
+        for order in self._working.values():
+            key = order.oca_key()
+            if key is None:
+                sequence.append([order])
+            elif key in groups:
+                groups[key].append(order)
+            else:
+                groups[key] = [order]
+                sequence.append(groups[key])
+        return [
+            order
+            for legs in sequence
+            for order in sorted(legs, key=lambda o: o.request.order_type not in STOP_ORDER_TYPES)  # stable
+        ]
 
     def _retire(self, order: WorkingOrder, reason: str) -> None:
         """Take a broken order out of the book: Inactive, with error 201 naming the reason."""

@@ -133,6 +133,32 @@ def test_rehearsal_gives_the_backtests_orders_on_real_nvda_and_orcl_prices(make_
     assert_parity(backtest, rehearsal)
 
 
+def test_rehearsal_fills_the_stop_at_the_open_as_the_backtest_does_when_orcl_gaps_through_it(
+    make_config_dir, shared_data, tmp_path
+):
+    # 2008-09-19: ORCL opens at 20.99 above the short's stop (19.51) and its low, 15.00, reaches the
+    # take-profit (15.99). Both routes fill the stop at the open; the later entry is sized from that cash.
+    signals = tmp_path / "signals.csv"
+    signals.write_text(
+        "datetime,ticker,weight,direction,source_type,source_ticker\n"
+        "2008-09-17,ORCL,0.2,SELL,direct,ORCL\n"
+        "2008-09-22,ORCL,0.2,BUY,direct,ORCL\n"
+        "2008-10-01,ORCL,0.0,BUY,direct,ORCL\n"
+    )
+    config = make_config_dir({"config.yaml": PAPER})
+    backtest, rehearsal = both(
+        config, (shared_data / "orcl-1995-2014.csv",), signals, date(2008, 8, 20), date(2008, 10, 10), tmp_path
+    )
+    assert_parity(backtest, rehearsal)
+    for result in (backtest, rehearsal):
+        gap_day = [f for f in result.fills if pd.Timestamp(f["datetime"]).date() == date(2008, 9, 19)]
+        assert [(f["side"], f["role"], round(f["price"], 2)) for f in gap_day] == [("BUY", "stop", 21.00)]
+    bt_prices = [round(f["price"], 2) for f in backtest.fills]
+    assert bt_prices == [round(f["price"], 2) for f in rehearsal.fills]
+    bt_nav = [(pd.Timestamp(r["datetime"]).date(), round(r["value"], 2)) for r in backtest.equity]
+    assert bt_nav == [(pd.Timestamp(r["datetime"]).date(), round(r["value"], 2)) for r in rehearsal.equity]
+
+
 def test_signals_before_the_first_trading_day_only_warm_up_in_both_routes(make_config_dir, tmp_path):
     signals = tmp_path / "signals.csv"
     signals.write_text(

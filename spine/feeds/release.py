@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from spine.core.errors import ConfigError
-from spine.data.calendar import DEFAULT_EXCHANGE, exchange_calendar
+from spine.data.calendar import DEFAULT_EXCHANGE, ExchangeCalendar, exchange_calendar
 from spine.ib.records import Bar
 
 
@@ -44,14 +44,27 @@ class CalendarRelease:
             self.calendar = exchange_calendar(calendar_code)
         except ValueError as exc:
             raise ConfigError(f"config.yaml: paper.exchange_calendar = {calendar_code!r}: {exc}") from None
+        self.code = calendar_code
         self.zone = ZoneInfo(timezone)
         self.release_at = release_at
 
     def next_session(self, day: date) -> date:
+        """The exchange's first session after ``day``; the calendar grows to cover any day asked for."""
+        if not self.calendar.first_session <= day < self.calendar.last_session:
+            self.calendar = self._covering(day)
         try:
             return self.calendar.next_session(day)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+
+    def _covering(self, day: date) -> ExchangeCalendar:
+        """The loaded span widened to whole years including ``day`` and the year after it."""
+        first = min(day, self.calendar.first_session)
+        last = max(day + timedelta(days=366), self.calendar.last_session)
+        try:
+            return exchange_calendar(self.code, covering=(first, last))
+        except ValueError:
+            return self.calendar  # a span exchange_calendars cannot give: next_session says which day
 
     def release_time(self, day: date) -> datetime:
         """When D's bar is released, in UTC."""

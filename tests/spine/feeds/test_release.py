@@ -40,9 +40,11 @@ def test_unknown_calendar_names_the_config_key():
         CalendarRelease("XXXX")
 
 
-def test_a_day_outside_the_calendar_is_a_config_error_naming_the_calendar():
-    with pytest.raises(ConfigError, match=r"^1990-01-02 is outside the XNYS calendar \("):
-        CalendarRelease().next_session(date(1990, 1, 2))
+def test_a_day_before_the_default_span_widens_the_calendar_to_cover_it():
+    rule = CalendarRelease()
+    assert rule.next_session(date(1990, 1, 2)) == date(1990, 1, 3)
+    assert rule.next_session(date(2004, 11, 12)) == date(2004, 11, 15)  # a Friday, years before the default span
+    assert rule.next_session(date(2024, 3, 12)) == date(2024, 3, 13)
 
 
 def test_day_is_released_only_when_every_ticker_has_its_bar():

@@ -25,7 +25,8 @@ from pathlib import Path
 JOURNAL_FILE = "ib_journal.sqlite3"
 AHEAD_FILE = "ib_journal.ahead"  # submissions written ahead of their SQLite rows (see Journal.write_ahead)
 _AHEAD_TRIM_BYTES = 1 << 20
-_TERMINAL = ("Completed", "Canceled", "Expired", "Margin", "Rejected", "Lost")
+_COMPLETED = "Completed"
+_TERMINAL = (_COMPLETED, "Canceled", "Expired", "Margin", "Rejected", "Lost")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS intents (
@@ -230,13 +231,20 @@ class Journal:
         filled: float | None = None,
         acknowledged: bool | None = None,
     ) -> bool:
-        """Apply a status change; False (and nothing written) when it is the status already journaled."""
+        """Apply a status change; False (and nothing written) when it is the status already journaled.
+
+        Two things never go back: an order journaled ``Completed`` (filled) keeps that status,
+        whatever a later answer says (a completed order's status from ib_async carries no
+        fill count), and an order's filled shares only grow.
+        """
         row = self._conn.execute(
             "SELECT status, perm_id, acknowledged FROM orders WHERE order_id=?", (order_id,)
         ).fetchone()
         if row is None:
             return False
         old_status, old_perm, old_ack = row
+        if old_status == _COMPLETED:
+            status = _COMPLETED
         new_ack = int(acknowledged) if acknowledged is not None else old_ack
         new_perm = perm_id or old_perm
         changed = status != old_status
@@ -244,7 +252,8 @@ class Journal:
         with self._conn:
             self._conn.execute("BEGIN")
             self._conn.execute(
-                "UPDATE orders SET status=?, perm_id=?, acknowledged=?, filled=COALESCE(?, filled), updated_at=? WHERE order_id=?",
+                "UPDATE orders SET status=?, perm_id=?, acknowledged=?, filled=MAX(COALESCE(?, filled), filled), updated_at=? "
+                "WHERE order_id=?",
                 (status, new_perm, new_ack, filled, now, order_id),
             )
             if changed:
@@ -344,6 +353,25 @@ class Journal:
             str(r[0])
             for r in self._conn.execute("SELECT status FROM status_changes WHERE order_id=? ORDER BY seq", (order_id,))
         ]
+
+
+def journaled_intent_ids(state_dir: Path | str) -> set[str]:
+    """Every intent id the journal in ``state_dir`` knows (its intents and its orders), read-only.
+
+    For readers on other threads and processes (the ``OrderDispatcher``): opened read-only,
+    so it never creates the journal nor takes a write lock from the ``spine-ib`` thread.
+    """
+    path = Path(state_dir) / JOURNAL_FILE
+    if not path.is_file():
+        return set()
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT intent_id FROM intents UNION SELECT intent_id FROM orders").fetchall()
+    except sqlite3.OperationalError:  # a journal created a moment ago, its tables not yet written
+        return set()
+    finally:
+        conn.close()
+    return {str(r[0]) for r in rows}
 
 
 def _order(row: tuple) -> JournalOrder:

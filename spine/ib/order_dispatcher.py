@@ -10,31 +10,47 @@ order to the IB thread only when the gate accepts it. The orderRef is the ``comm
 ``<TAG>:<intent id>:entry:<attempt>``, TAG ``PROHIBITED_LLM_DISCOVERY_LINK`` for a
 propagated signal.
 
+Intent ids are unique across instances, processes and restarts: ``<prefix><the second in
+base36><4 random base36>-<ticker>`` (``spine.ib.translation.dispatch_intent_id``, at most 19
+characters, so the orderRef fits beside any tag), drawn again when this process issued it
+already or the journal in the session's state folder held it when the dispatcher was made. An id given in the signal's metadata
+(``intent_id``) is the caller's identity and is kept, fitted to the orderRef.
+
 ``session_or_broker`` is an ``IBSession`` or anything with the same ``submit(command)``
 returning a future of ``Submission`` and ``last_quote(ticker)``.
 """
 
 from __future__ import annotations
 
-import itertools
+import secrets
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from spine.config import SpineConfig, load_config
-from spine.core.errors import AccountUnavailable
+from spine.core.errors import AccountUnavailable, OrderRefError
 from spine.core.live_signal import LiveSignal
 from spine.core.sizing import size_position
 from spine.core.stops import RiskManager
+from spine.ib import translation as tr
 from spine.ib.account_monitor import AccountMonitor
+from spine.ib.journal import journaled_intent_ids
 from spine.ib.records import PlaceBracket
-from spine.ib.translation import format_order_ref
 from spine.safety.circuit_breaker import CircuitBreaker
 from spine.safety.envelope import resolve_envelope
 from spine.safety.risk_gate import OrderIntent, PortfolioView, RiskGate
 
 DEFAULT_QUOTE_MAX_AGE_SECS = 120.0
 SUBMIT_TIMEOUT_SECS = 5.0
+
+_ISSUED: set[str] = set()  # every intent id a dispatcher of this process made (two instances never share one)
+_ISSUED_LOCK = threading.Lock()
+
+
+def _token() -> str:
+    """4 random base36 characters (1.7 million values) for one intent id."""
+    return "".join(secrets.choice(tr.BASE36_DIGITS) for _ in range(tr.DISPATCH_TOKEN_WIDTH))
 
 
 class OrderDispatcher:
@@ -55,6 +71,10 @@ class OrderDispatcher:
     ) -> None:
         if not callable(getattr(session_or_broker, "submit", None)):
             raise TypeError(f"{type(session_or_broker).__name__} has no submit(command); pass an IBSession")
+        try:
+            tr.dispatch_intent_id(intent_prefix, "X", 0.0, "0" * tr.DISPATCH_TOKEN_WIDTH)
+        except OrderRefError as exc:
+            raise ValueError(str(exc)) from None
         self.session = session_or_broker
         self.risk_manager = risk_manager
         self.account_monitor = account_monitor
@@ -69,7 +89,9 @@ class OrderDispatcher:
         self.quote_max_age_secs = float(quote_max_age_secs)
         self._clock = clock
         self._prefix = intent_prefix
-        self._seq = itertools.count(1)
+        # The intent ids an earlier session on this state folder journaled (read once, read-only): never reused.
+        state_dir = getattr(getattr(session_or_broker, "settings", None), "state_dir", None)
+        self._journaled = journaled_intent_ids(state_dir) if state_dir is not None else set()
 
     # --- the seed's API ------------------------------------------------------------------
 
@@ -84,13 +106,20 @@ class OrderDispatcher:
             else max(signal.entry_price - take_atr * signal.atr_per_share, 0.01)
         )
         intent_id = self._intent_id(signal)
-        comment = format_order_ref(signal.tag, intent_id, "entry", 1)
+        try:
+            comment = tr.format_order_ref(signal.tag, intent_id, "entry", 1)
+        except OrderRefError as exc:
+            comment, ref_problem = "", str(exc)
+        else:
+            ref_problem = ""
         order_type = "LMT" if self.config.strategy.entry_order_type == "limit" else "MKT"
         result: dict[str, Any] = {
             "order_id": None, "ticker": signal.ticker.upper(), "quantity": 0, "side": side, "order_type": order_type,
             "stop_price": stop, "take_profit_price": take, "comment": comment, "status": "", "reason": "",
             "intent_id": intent_id, "tag": signal.tag,
         }  # fmt: skip
+        if ref_problem:
+            return self._done(result, "rejected", ref_problem, rule="order_ref")
         if self.account_monitor.is_stale():
             self.refresh_account()
         if self.breaker is not None and self.breaker.is_trading_paused():
@@ -192,11 +221,14 @@ class OrderDispatcher:
         meta = signal.metadata or {}
         given = str(meta.get("intent_id") or "")
         if given:
-            return given
-        # Short enough that the longest orderRef (propagated tag, take_profit role) stays within 64 characters.
-        stamp = _base36(int(self._clock().timestamp()))
-        ticker = "".join(ch for ch in signal.ticker.upper() if ch.isalnum() or ch in "._-")[:8]
-        return f"{self._prefix}{stamp}-{ticker}-{next(self._seq)}"
+            return tr.fit_intent_id(given)
+        second = self._clock().timestamp()
+        with _ISSUED_LOCK:
+            while True:
+                intent_id = tr.dispatch_intent_id(self._prefix, signal.ticker, second, _token())
+                if intent_id not in _ISSUED and intent_id not in self._journaled:
+                    _ISSUED.add(intent_id)
+                    return intent_id
 
     @staticmethod
     def _done(result: dict[str, Any], status: str, reason: str, rule: str = "") -> dict[str, Any]:
@@ -205,16 +237,6 @@ class OrderDispatcher:
         if rule:
             result["rule"] = rule
         return result
-
-
-def _base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        number, rest = divmod(number, 36)
-        out = digits[rest] + out
-        if number == 0:
-            return out
 
 
 __all__ = ["AccountUnavailable", "OrderDispatcher"]

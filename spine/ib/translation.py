@@ -29,11 +29,16 @@ error 399 order message warning     no change
 =================================  ==========================================
 
 orderRef: ``<TAG>:<intent id>:<role>:<attempt>``, at most 64 characters, so every leg at
-IB carries its provenance tag and can be matched to the journal after a restart.
+IB carries its provenance tag and can be matched to the journal after a restart. Each part
+has a bound (the tag one of three, the intent id ``intent_room(tag)``, the role one of four,
+the attempt two digits), so every ref Spine builds fits by construction; the intent ids Spine
+makes itself (restores, flattens, the dispatcher's) are at most ``INTENT_MAX``, which fits
+beside any tag.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -152,8 +157,22 @@ def bt_exec_type(ib_type: str) -> str:
 
 ORDER_REF_MAX = 64
 ORDER_ROLES = ("entry", "stop", "take_profit", "exit")
+# The provenance tags Spine's orders carry: a direct signal, a propagated one, the kill switch's flatten.
+ORDER_REF_TAGS = ("LIVE_SPINE", "PROHIBITED_LLM_DISCOVERY_LINK", "KILL_SWITCH")
+ATTEMPT_MAX = 99  # a leg sent again after IB lost it counts up; two digits at most
+_ROLE_WIDTH = max(len(role) for role in ORDER_ROLES)
+_ATTEMPT_WIDTH = len(str(ATTEMPT_MAX))
 _TAG = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _INTENT = re.compile(r"^[A-Za-z0-9._\-]+$")
+_NOT_INTENT = re.compile(r"[^A-Za-z0-9._\-]")
+
+
+def intent_room(tag: str) -> int:
+    """The most characters an intent id may have beside ``tag``, whatever the role and attempt (three ':')."""
+    return ORDER_REF_MAX - len(tag) - _ROLE_WIDTH - _ATTEMPT_WIDTH - 3
+
+
+INTENT_MAX = min(intent_room(tag) for tag in ORDER_REF_TAGS)  # 19: an intent this long fits beside every tag
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,37 +183,47 @@ class OrderRef:
     attempt: int
 
     def __str__(self) -> str:
-        return format_order_ref(self.tag, self.intent_id, self.role, self.attempt)
+        return f"{self.tag}:{self.intent_id}:{self.role}:{self.attempt}"
 
 
 def format_order_ref(tag: str, intent_id: str, role: str, attempt: int = 1) -> str:
-    """``<TAG>:<intent id>:<role>:<attempt>``; raises ``OrderRefError`` when a part does not fit."""
-    if not _TAG.match(tag):
-        raise OrderRefError(f"orderRef tag {tag!r} must be upper-case letters, digits and _")
+    """``<TAG>:<intent id>:<role>:<attempt>``; raises ``OrderRefError`` when a part is outside its bound.
+
+    Every part is bounded on its own: the tag is one of ``ORDER_REF_TAGS``, the intent id
+    at most ``intent_room(tag)`` characters, the role one of ``ORDER_ROLES``, the attempt
+    1 to ``ATTEMPT_MAX``; so a ref that passes is at most ``ORDER_REF_MAX`` characters.
+    """
+    if tag not in ORDER_REF_TAGS:
+        raise OrderRefError(f"orderRef tag {tag!r} is not one of {', '.join(ORDER_REF_TAGS)}")
     if not _INTENT.match(intent_id):
         raise OrderRefError(f"orderRef intent id {intent_id!r} must be letters, digits, '.', '_' or '-' (no ':')")
+    if len(intent_id) > intent_room(tag):
+        raise OrderRefError(
+            f"orderRef intent id {intent_id!r} is {len(intent_id)} characters; at most {intent_room(tag)} fit "
+            f"beside tag {tag}, as IB keeps at most {ORDER_REF_MAX} characters of an orderRef"
+        )
     if role not in ORDER_ROLES:
         raise OrderRefError(f"orderRef role {role!r} is not one of {', '.join(ORDER_ROLES)}")
-    if not isinstance(attempt, int) or attempt < 1:
-        raise OrderRefError(f"orderRef attempt {attempt!r} must be a whole number from 1")
+    if not isinstance(attempt, int) or isinstance(attempt, bool) or not 1 <= attempt <= ATTEMPT_MAX:
+        raise OrderRefError(f"orderRef attempt {attempt!r} must be a whole number from 1 to {ATTEMPT_MAX}")
     text = f"{tag}:{intent_id}:{role}:{attempt}"
-    if len(text) > ORDER_REF_MAX:
+    if len(text) > ORDER_REF_MAX:  # cannot happen with the bounds above; kept as the last word
         raise OrderRefError(f"orderRef {text!r} is {len(text)} characters; IB keeps at most {ORDER_REF_MAX}")
     return text
 
 
 def format_order_refs(tag: str, intent_id: str, roles: tuple[str, ...], attempt: int = 1) -> list[str]:
-    """``format_order_ref`` for several roles of one intent (a bracket's legs), the shared parts checked once."""
-    longest = max(roles, key=len)
-    format_order_ref(tag, intent_id, longest, attempt)  # raises for a bad tag, intent id, attempt or length
-    for role in roles:
-        if role not in ORDER_ROLES:
-            raise OrderRefError(f"orderRef role {role!r} is not one of {', '.join(ORDER_ROLES)}")
-    return [f"{tag}:{intent_id}:{role}:{attempt}" for role in roles]
+    """``format_order_ref`` for several roles of one intent (a bracket's legs)."""
+    return [format_order_ref(tag, intent_id, role, attempt) for role in roles]
 
 
 def parse_order_ref(text: str | None) -> OrderRef | None:
-    """The parts of one of our orderRefs; None for anything else (an order that is not ours)."""
+    """The parts of one of our orderRefs; None for anything else (an order that is not ours).
+
+    Lenient on purpose: any ``<TAG>:<intent id>:<role>:<attempt>`` within 64 characters
+    parses, so every ref an earlier session journaled (older intent shapes, longer intent
+    ids beside a short tag) is still recognised as ours.
+    """
     if not text or len(text) > ORDER_REF_MAX:
         return None
     parts = text.split(":")
@@ -210,3 +239,74 @@ def parse_order_ref(text: str | None) -> OrderRef | None:
     ):
         return None
     return OrderRef(tag, intent_id, role, int(attempt))
+
+
+# --- intent ids ----------------------------------------------------------------------------
+#
+# Every intent id Spine builds has a bounded length, so the orderRef around it fits by
+# construction: signal intents through ``fit_intent_id``, restored protective legs, flattens
+# and the kill's exits as ``<kind><8 base36 of the millisecond>-<ticker, first 8>`` (19), the
+# dispatcher's as ``<prefix, 1-3><6 base36 of the second><4 random base36>-<ticker, cut>`` (19).
+
+_STAMP_WIDTH = 8  # milliseconds, base36: 36**8 ms is 89 years before the stamp wraps
+_TICKER_WIDTH = 8
+BASE36_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+DISPATCH_PREFIX_MAX = 3
+DISPATCH_TOKEN_WIDTH = 4
+
+
+def base36(number: int, width: int) -> str:
+    """``number`` modulo ``36**width`` in base 36, zero-padded to exactly ``width`` characters."""
+    number %= 36**width
+    out = ""
+    for _ in range(width):
+        number, rest = divmod(number, 36)
+        out = BASE36_DIGITS[rest] + out
+    return out
+
+
+def fit_intent_id(text: str, room: int = INTENT_MAX) -> str:
+    """``text`` as an orderRef can carry it: safe characters, at most ``room`` long, the same every time.
+
+    Characters an orderRef cannot carry become '-'. A text that fits is kept as it is; a
+    longer one keeps its first ``room - 9`` characters and adds '-' and 8 hex of its SHA-1,
+    so two different texts stay different and re-reading the same text gives the same id.
+    """
+    clean = _NOT_INTENT.sub("-", text).strip("-") or "order"
+    if len(clean) <= room:
+        return clean
+    digest = hashlib.sha1(clean.encode()).hexdigest()[:8]
+    return f"{clean[: room - 9]}-{digest}"
+
+
+def _ticker_part(ticker: str, width: int) -> str:
+    return (_NOT_INTENT.sub("", ticker.upper()) or "X")[:width]
+
+
+def _stamped(kind: str, ticker: str, at_secs: float) -> str:
+    return f"{kind}{base36(int(round(at_secs * 1000)), _STAMP_WIDTH)}-{_ticker_part(ticker, _TICKER_WIDTH)}"
+
+
+def restore_intent_id(ticker: str, at_secs: float) -> str:
+    """The intent of a protective leg reconcile restores at unix time ``at_secs`` (at most 19 characters)."""
+    return _stamped("rs", ticker, at_secs)
+
+
+def flatten_intent_id(ticker: str, at_secs: float) -> str:
+    """The intent of the market exit a flatten sends at unix time ``at_secs`` (at most 19 characters)."""
+    return _stamped("fl", ticker, at_secs)
+
+
+def kill_intent_id(ticker: str, at_secs: float) -> str:
+    """The intent of the market exit the kill switch sends at unix time ``at_secs`` (at most 19 characters)."""
+    return _stamped("kl", ticker, at_secs)
+
+
+def dispatch_intent_id(prefix: str, ticker: str, at_secs: float, token: str) -> str:
+    """The intent of one ``OrderDispatcher`` bracket: prefix, the second, a random token, the ticker cut to fit."""
+    if not (1 <= len(prefix) <= DISPATCH_PREFIX_MAX and prefix.isascii() and prefix.isalnum()):
+        raise OrderRefError(f"intent prefix {prefix!r} must be 1 to {DISPATCH_PREFIX_MAX} letters or digits")
+    if not (len(token) == DISPATCH_TOKEN_WIDTH and all(ch in BASE36_DIGITS for ch in token)):
+        raise OrderRefError(f"intent token {token!r} must be {DISPATCH_TOKEN_WIDTH} base36 characters")
+    head = f"{prefix}{base36(int(at_secs), 6)}{token}-"
+    return head + _ticker_part(ticker, INTENT_MAX - len(head))

@@ -1,4 +1,4 @@
-"""The journal's write-ahead file: a submission written ahead of its SQLite rows survives a kill -9."""
+"""The journal: the write-ahead file survives a kill -9, statuses never go back, intent ids read from outside."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from spine.ib.journal import AHEAD_FILE, JOURNAL_FILE, Journal, JournalOrder
+from spine.ib.journal import AHEAD_FILE, JOURNAL_FILE, Journal, JournalOrder, journaled_intent_ids
 
 INTENT = ("k1", "ABC", "BUY", 10.0, "LIVE_SPINE", "bracket")
 
@@ -84,4 +84,36 @@ def test_without_the_write_ahead_file_a_submission_is_committed_at_once(tmp_path
     journal.write_ahead([entry_row()], intent=INTENT)
     assert (tmp_path / JOURNAL_FILE).exists() and not (tmp_path / AHEAD_FILE).exists()
     assert journal.order(7) is not None
+    journal.close()
+
+
+def test_a_completed_order_never_goes_back_to_a_working_status(tmp_path: Path) -> None:
+    journal = Journal.in_folder(tmp_path)
+    journal.record_submissions([entry_row()], intent=INTENT)
+    assert journal.record_status(7, "Completed", ib_status="Filled", filled=10.0)
+    for later in ("Partial", "Accepted", "Submitted"):
+        assert not journal.record_status(7, later, ib_status="Filled", filled=0.0, detail="reconcile")
+    row = journal.order(7)
+    assert row is not None and (row.status, row.filled) == ("Completed", 10.0)
+    assert journal.status_history(7) == ["Submitted", "Completed"]
+    journal.close()
+
+
+def test_the_filled_count_of_an_order_never_goes_down(tmp_path: Path) -> None:
+    journal = Journal.in_folder(tmp_path)
+    journal.record_submissions([entry_row()], intent=INTENT)
+    journal.record_status(7, "Partial", ib_status="Submitted", filled=4.0)
+    journal.record_status(7, "Partial", ib_status="Submitted", filled=0.0)
+    row = journal.order(7)
+    assert row is not None and row.filled == 4.0
+    journal.close()
+
+
+def test_intent_ids_are_read_from_another_process_without_writing(tmp_path: Path) -> None:
+    assert journaled_intent_ids(tmp_path) == set()
+    assert not (tmp_path / JOURNAL_FILE).exists()  # reading never creates the journal
+    journal = Journal.in_folder(tmp_path)
+    journal.record_submissions([entry_row()], intent=INTENT)
+    journal.record_intent("k2", "ABC", "SELL", 5.0, "LIVE_SPINE", "bracket")
+    assert journaled_intent_ids(tmp_path) == {"k1", "k2"}
     journal.close()

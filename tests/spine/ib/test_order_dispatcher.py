@@ -173,3 +173,67 @@ def test_working_entries_count_toward_the_notional_limit_in_a_burst(gateway, ope
     assert [r["status"] for r in results] == ["submitted", "submitted", "rejected"]
     assert results[2]["rule"] == "max_notional"
     assert session.working_entries() == {"ABC": 196.0}
+
+
+def _refs_at_gateway(gateway) -> list[str]:  # type: ignore[no-untyped-def]
+    return gateway.call(
+        lambda: (
+            [o.request.order_ref for o in gateway.simulator.engine.orders.values()]
+            + [r.order_ref for r in gateway.simulator.engine.held.values()]
+        )
+    )
+
+
+def test_two_dispatchers_in_the_same_second_send_different_order_refs(gateway, open_session, paper_config) -> None:
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    second = datetime.now(UTC).replace(microsecond=0)
+    first, other = (_dispatcher(session, paper_config, clock=lambda: second) for _ in range(2))
+    results = [first.dispatch(_signal()), other.dispatch(_signal())]
+    assert [r["status"] for r in results] == ["submitted", "submitted"], results
+    assert results[0]["intent_id"] != results[1]["intent_id"]
+    log.wait_for(lambda: len(_refs_at_gateway(gateway)) >= 6, "two brackets at the gateway")
+    refs = _refs_at_gateway(gateway)
+    assert len(refs) == len(set(refs)) == 6
+
+
+def test_a_dispatcher_after_a_restart_never_reuses_an_intent_id_the_journal_has(
+    gateway, open_session, paper_config, state_dir, monkeypatch
+) -> None:
+    import spine.ib.order_dispatcher as od
+    from spine.ib.journal import journaled_intent_ids
+
+    second = datetime.now(UTC).replace(microsecond=0)
+    tokens = iter(["aaaa", "aaaa", "bbbb"])  # the new process draws the token the first one drew
+    monkeypatch.setattr(od, "_token", lambda: next(tokens))
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    before = _dispatcher(session, paper_config, clock=lambda: second).dispatch(_signal())
+    assert before["status"] == "submitted", before
+    session.stop()
+    assert before["intent_id"] in journaled_intent_ids(state_dir)
+
+    monkeypatch.setattr(od, "_ISSUED", set())  # a new process remembers nothing of the first
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    after = _dispatcher(session, paper_config, clock=lambda: second).dispatch(_signal())
+    assert after["status"] == "submitted", after
+    assert after["intent_id"] != before["intent_id"] and after["comment"] != before["comment"]
+
+
+def test_an_intent_id_given_in_the_metadata_is_fitted_to_the_order_ref(gateway, open_session, paper_config) -> None:
+    from spine.ib import translation as tr
+
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    signal = LiveSignal(ticker="ABC", weight=0.01, direction="BUY", is_propagated=True, atr_per_share=2.0,
+                        entry_price=102.0, metadata={"intent_id": "a signal id far longer than any orderRef can carry"})  # fmt: skip
+    result = _dispatcher(session, paper_config).dispatch(signal)
+    assert result["status"] == "submitted", result
+    assert len(result["intent_id"]) <= tr.INTENT_MAX and len(result["comment"]) <= tr.ORDER_REF_MAX
+
+
+def test_an_intent_prefix_that_would_not_fit_is_refused_at_construction(gateway, open_session, paper_config) -> None:
+    session, _log = open_session(gateway)
+    with pytest.raises(ValueError, match="intent prefix 'dispatch'"):
+        _dispatcher(session, paper_config, intent_prefix="dispatch")

@@ -113,7 +113,7 @@ def test_order_ref_round_trips_and_carries_the_tag() -> None:
 def test_order_ref_longer_than_64_characters_is_refused() -> None:
     with pytest.raises(t.OrderRefError, match="IB keeps at most 64"):
         t.format_order_ref("PROHIBITED_LLM_DISCOVERY_LINK", "x" * 30, "take_profit", 1)
-    longest = t.format_order_ref("PROHIBITED_LLM_DISCOVERY_LINK", "x" * 20, "take_profit", 1)
+    longest = t.format_order_ref("PROHIBITED_LLM_DISCOVERY_LINK", "x" * t.INTENT_MAX, "take_profit", 1)
     assert len(longest) <= 64
 
 
@@ -136,3 +136,95 @@ def test_order_ref_parts_that_would_not_parse_back_are_refused(tag: str, intent:
 )
 def test_foreign_order_refs_parse_to_none(text: str | None) -> None:
     assert t.parse_order_ref(text) is None
+
+
+LONGEST_TICKER = "ABCDEFGHIJ.K"  # 12 characters: the most spine.core.tickers accepts
+FAR_FUTURE = 4_102_444_800.0  # 2100-01-01 in unix seconds: stamps keep their width
+
+
+def test_the_longest_ticker_is_one_spine_accepts() -> None:
+    from spine.core.tickers import is_ticker
+
+    assert is_ticker(LONGEST_TICKER) and not is_ticker(LONGEST_TICKER + "X")
+
+
+def _longest_intents(tag: str) -> dict[str, str]:
+    """The longest intent id of each kind Spine builds for an order carrying ``tag``."""
+    return {
+        "signal": t.fit_intent_id(f"{LONGEST_TICKER}-{'f' * 40}-exit", t.intent_room(tag)),
+        "signal given": t.fit_intent_id("x" * 200, t.intent_room(tag)),
+        "restore": t.restore_intent_id(LONGEST_TICKER, FAR_FUTURE),
+        "flatten": t.flatten_intent_id(LONGEST_TICKER, FAR_FUTURE),
+        "kill": t.kill_intent_id(LONGEST_TICKER, FAR_FUTURE),
+        "dispatcher": t.dispatch_intent_id("ddd", LONGEST_TICKER, FAR_FUTURE, "zzzz"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["signal", "signal given", "restore", "flatten", "kill", "dispatcher"])
+def test_every_order_ref_spine_builds_fits_64_characters(kind: str) -> None:
+    for tag in t.ORDER_REF_TAGS:
+        intent = _longest_intents(tag)[kind]
+        assert len(intent) <= t.intent_room(tag) and (kind.startswith("signal") or len(intent) <= t.INTENT_MAX)
+        for role in t.ORDER_ROLES:
+            text = t.format_order_ref(tag, intent, role, t.ATTEMPT_MAX)
+            assert len(text) <= t.ORDER_REF_MAX, text
+            assert t.parse_order_ref(text) == t.OrderRef(tag, intent, role, t.ATTEMPT_MAX)
+
+
+def test_the_intent_bound_is_what_the_longest_tag_role_and_attempt_leave() -> None:
+    longest = max(t.ORDER_REF_TAGS, key=len)
+    text = t.format_order_ref(longest, "x" * t.INTENT_MAX, "take_profit", t.ATTEMPT_MAX)
+    assert len(text) == t.ORDER_REF_MAX
+
+
+def test_an_intent_id_that_fits_is_kept_as_it_is() -> None:
+    assert t.fit_intent_id("NVDA-2") == "NVDA-2"
+    assert t.fit_intent_id("NVDA-2-exit") == "NVDA-2-exit"
+
+
+def test_a_long_intent_id_is_shortened_the_same_way_every_time() -> None:
+    long = "flatten-kill switch (vix): VIX closed at 45.10"
+    assert t.fit_intent_id(long) == t.fit_intent_id(long)
+    assert t.fit_intent_id(long) != t.fit_intent_id(long + "1")
+    assert len(t.fit_intent_id(long)) <= t.INTENT_MAX
+
+
+def test_restore_flatten_and_kill_intents_name_the_ticker_and_differ_by_the_millisecond() -> None:
+    assert "NVDA" in t.restore_intent_id("NVDA", 1_796_604_614.0)
+    assert t.restore_intent_id("NVDA", 1_796_604_614.0) != t.restore_intent_id("NVDA", 1_796_604_614.001)
+    stamp = 1_796_604_614.0
+    kinds = {t.restore_intent_id("NVDA", stamp), t.flatten_intent_id("NVDA", stamp), t.kill_intent_id("NVDA", stamp)}
+    assert len(kinds) == 3
+
+
+def test_an_attempt_past_the_bound_is_refused() -> None:
+    with pytest.raises(t.OrderRefError, match=f"from 1 to {t.ATTEMPT_MAX}"):
+        t.format_order_ref("LIVE_SPINE", "a", "stop", t.ATTEMPT_MAX + 1)
+
+
+def test_a_tag_spine_does_not_use_is_refused() -> None:
+    with pytest.raises(t.OrderRefError, match="LIVE_SPINE"):
+        t.format_order_ref("SOME_OTHER_TAG", "a", "stop", 1)
+
+
+def test_an_intent_past_its_tags_room_is_refused_even_for_a_short_role() -> None:
+    room = t.intent_room("LIVE_SPINE")
+    with pytest.raises(t.OrderRefError, match=f"at most {room}"):
+        t.format_order_ref("LIVE_SPINE", "x" * (room + 1), "stop", 1)
+    assert t.INTENT_MAX == t.intent_room("PROHIBITED_LLM_DISCOVERY_LINK") < room
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "LIVE_SPINE:restore-NVDA-1796604614:stop:1",
+        "LIVE_SPINE:flat-NVDA-1796604614123:exit:1",
+        "LIVE_SPINE:dtpng21-NVDA-1:entry:1",
+        "PROHIBITED_LLM_DISCOVERY_LINK:ALPH-2:take_profit:1",
+        "KILL_SWITCH:flatten-NVDA-kill-switch-vix-V-a1b2c3d4:exit:1",
+        "OLD_TAG:NVDA-2:stop:3",
+    ],
+)
+def test_order_refs_journaled_by_earlier_sessions_still_parse(text: str) -> None:
+    ref = t.parse_order_ref(text)
+    assert ref is not None and str(ref.intent_id) in text

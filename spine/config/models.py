@@ -46,6 +46,14 @@ class IBConnection(_Frozen):
     account_max_age_secs: float = Field(
         60.0, gt=0, description="an account snapshot older than this is stale: the sizer sizes 0"
     )
+    ack_timeout_secs: float = Field(
+        10.0, gt=0, description="an order IB has not acknowledged after this long is looked up at IB (open, completed)"
+    )
+    external_positions: Literal["refuse", "ignore"] = Field(
+        "refuse",
+        description="a position Spine did not open: refuse (the session refuses to trade its ticker) or ignore "
+        "(left alone, outside Spine's book, still in the account's NAV)",
+    )
 
 
 class ExecutionAccounts(_Frozen):

@@ -1,6 +1,7 @@
 """The IB paper route's IB side: one ``spine-ib`` thread owning ib_async, and the seed's API over it.
 
     account_monitor  ``AccountMonitor``: the seed's account API over a session or any provider
+    ack_watch        worker mixin: the acknowledgement timeout (lost legs and exits sent again), unprotected time
     bracket          native bracket legs from a ``PlaceBracket``, prices on the contract's tick (pure)
     codes            IB's error and notice codes (``ErrorCode``) and the sets that say how Spine reacts
     connection       worker mixin: connect with back-off, 326, account and port checks, 1100/1101/1102, heartbeat

@@ -72,11 +72,12 @@ class KillGuardMixin:
         if mode == "cancel_and_flatten":
             positions = await self._fetch("positions", self.ib.reqPositionsAsync())
             for p in positions:
-                if p.account != self._account or not p.position:
-                    continue
-                side = "SELL" if p.position > 0 else "BUY"
-                cmd = PlaceOrder(intent_id=f"kill-{p.contract.symbol}-{int(self._clock())}", ticker=p.contract.symbol.upper(),
-                                 side=side, quantity=int(abs(p.position)), order_type="MKT", tag="LIVE_SPINE", role="exit")  # fmt: skip
+                own = self._own_shares(p.contract.symbol, float(p.position)) if p.account == self._account else 0.0
+                if not own:
+                    continue  # another account's, or a position Spine did not open: left alone
+                side = "SELL" if own > 0 else "BUY"
+                cmd = PlaceOrder(intent_id=tr.kill_intent_id(p.contract.symbol, self._clock()), ticker=p.contract.symbol.upper(),
+                                 side=side, quantity=int(abs(own)), order_type="MKT", tag="LIVE_SPINE", role="exit")  # fmt: skip
                 await self._place_order(cmd, allow_any_state=True)
                 closed += 1
         self._emit(
@@ -153,6 +154,7 @@ class KillGuardMixin:
                 if p.position:
                     held[p.contract.symbol.upper()] = held.get(p.contract.symbol.upper(), 0.0) + float(p.position)
         explained, old = self._journal_positions(), self.journal.baseline()
+        held = {t: self._own_shares(t, v) for t, v in held.items()}  # an external position never joins the baseline
         baseline = {t: held.get(t, 0.0) - explained.get(t, 0.0) + old.get(t, 0.0) for t in set(held) | set(explained)}
         self.journal.set_baseline({t: v for t, v in baseline.items() if abs(v) > 1e-9 or t in old})
         self._foreign_execs, self._foreign_perms = set(), set()

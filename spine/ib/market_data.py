@@ -68,8 +68,8 @@ class MarketDataMixin:
             return
         marks = {p.contract.symbol.upper(): float(p.marketValue) for p in self.ib.portfolio(self._account)}
         positions = tuple(
-            PositionRecord(p.contract.symbol.upper(), float(p.position), float(p.avgCost), marks.get(p.contract.symbol.upper()))
-            for p in self.ib.positions(self._account) if p.position
+            PositionRecord(p.contract.symbol.upper(), own, float(p.avgCost), marks.get(p.contract.symbol.upper()))
+            for p in self.ib.positions(self._account) if (own := self._own_shares(p.contract.symbol, float(p.position)))
         )  # fmt: skip
         snapshot = AccountSnapshot(
             self._account, tuple(sorted(values.items())), positions, datetime.fromtimestamp(self._clock(), UTC)

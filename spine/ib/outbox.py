@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 
-from spine.ib.records import AccountSnapshot, Event, Quote, SessionState
+from spine.ib.records import AccountSnapshot, Event, ExternalPositions, Quote, SessionState
 
 
 class Outbox:
@@ -27,6 +27,8 @@ class Outbox:
         self._quotes: dict[str, Quote] = {}
         self._working: dict[str, float] = {}
         self._missing_indices: frozenset[str] = frozenset()
+        self._external: ExternalPositions | None = None
+        self._unprotected: dict[str, tuple[float, float, int]] = {}
 
     # --- written on the IB thread ---------------------------------------------------------
 
@@ -43,6 +45,12 @@ class Outbox:
 
     def publish_working(self, working: dict[str, float]) -> None:
         self._working = working  # replaced whole, never mutated: readers see one consistent dict
+
+    def publish_external(self, external: ExternalPositions) -> None:
+        self._external = external
+
+    def publish_unprotected(self, totals: dict[str, tuple[float, float, int]]) -> None:
+        self._unprotected = totals  # replaced whole, never mutated
 
     def publish_missing_index(self, symbol: str) -> None:
         self._missing_indices = self._missing_indices | {symbol}
@@ -96,6 +104,13 @@ class Outbox:
 
     def working_entries(self) -> dict[str, float]:
         return dict(self._working)
+
+    @property
+    def external(self) -> ExternalPositions | None:
+        return self._external
+
+    def unprotected(self) -> dict[str, tuple[float, float, int]]:
+        return dict(self._unprotected)
 
 
 __all__ = ["Outbox"]

@@ -10,7 +10,10 @@ by orderRef, never by order id alone (a restarted gateway reuses ids). The answe
 - ``missed_fills``: executions with our orderRef not yet applied (the caller applies each once);
 - ``halt_reasons``: an order not ours, a fill without our orderRef, a position the journal
   cannot explain: risk-adding orders stop until ``spine resume``;
-- ``protection``: per open position, the stop and take-profit quantity missing for its full size.
+- ``external``: positions in tickers the journal explains none of (Spine never opened them):
+  reported and left alone, never protected, never closed by Spine;
+- ``protection``: per position Spine opened, the stop and take-profit quantity missing for the
+  part of it the journal explains (an external position gets none).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class ReconcilePlan:
     missed_fills: list[ExecutionHalf] = field(default_factory=list)
     halt_reasons: list[str] = field(default_factory=list)
     protection: list[ProtectionGap] = field(default_factory=list)
+    external: dict[str, float] = field(default_factory=dict)
 
 
 def reconcile(
@@ -77,6 +81,7 @@ def reconcile(
     applied_exec_ids: set[str],
     journal_positions: Mapping[str, float],
     accepted_perm_ids: set[int] | None = None,
+    external_positions: Mapping[str, float] | None = None,
 ) -> ReconcilePlan:
     """Compare IB's view with the journal's; see the module docstring for the answer's parts.
 
@@ -84,6 +89,8 @@ def reconcile(
     (before the missed fills found here); an IB position that differs from that plus the
     missed fills is unexplained. ``applied_exec_ids`` also holds foreign executions and
     ``accepted_perm_ids`` the foreign orders the operator accepted with ``spine resume``.
+    ``external_positions`` are the external shares found before, per ticker: in a ticker
+    Spine also trades, IB's position must equal the journal's plus that.
     """
     accepted = accepted_perm_ids or set()
     plan = ReconcilePlan()
@@ -127,14 +134,33 @@ def reconcile(
         signed = e.shares if e.side == "BUY" else -e.shares
         expected[e.ticker.upper()] = expected.get(e.ticker.upper(), 0.0) + signed
     actual = {k.upper(): float(v) for k, v in positions.items() if abs(float(v)) > _EPS}
+    own = _own_positions(plan, actual, expected, {k.upper(): float(v) for k, v in (external_positions or {}).items()})
+    plan.protection = protection_gaps(own, [b for b in broker if b.working] + [a for a in plan.adopted if a.working])
+    return plan
+
+
+def _own_positions(
+    plan: ReconcilePlan, actual: dict[str, float], expected: dict[str, float], known: dict[str, float]
+) -> dict[str, float]:
+    """Spine's own positions, as far as the journal explains them; external ones and halts go on ``plan``."""
+    own: dict[str, float] = {}
     for ticker in sorted(set(actual) | {k for k, v in expected.items() if abs(v) > _EPS}):
         have, want = actual.get(ticker, 0.0), expected.get(ticker, 0.0)
-        if abs(have - want) > _EPS:
+        if abs(want) <= _EPS:
+            plan.external[ticker] = have  # the journal explains none of it: not Spine's
+            continue
+        outside = known.get(ticker, 0.0)
+        if outside:
+            plan.external[ticker] = outside
+        if abs(have - want - outside) > _EPS:
             plan.halt_reasons.append(
                 f"unexplained position: IB holds {have:g} {ticker}, the journal's fills explain {want:g}"
+                + (f" besides {outside:g} external" if outside else "")
             )
-    plan.protection = protection_gaps(actual, [b for b in broker if b.working] + [a for a in plan.adopted if a.working])
-    return plan
+        mine = have - outside
+        if mine * want > 0:
+            own[ticker] = mine if abs(mine) <= abs(want) else want  # never protect more than the journal explains
+    return own
 
 
 def protection_gaps(positions: Mapping[str, float], working: Iterable[BrokerOrder]) -> list[ProtectionGap]:

@@ -9,7 +9,8 @@ aware datetimes), so sharing one between threads can never race.
 Commands: ``PlaceBracket``, ``PlaceOrder``, ``Cancel``, ``Flatten``, ``Refresh``,
 ``RequestHistory``.
 Events: ``OrderSubmitted``, ``OrderStatus``, ``Fill``, ``Bar``, ``Quote``,
-``AccountSnapshot``, ``SessionStateChanged``, ``SessionError``.
+``AccountSnapshot``, ``SessionStateChanged``, ``SessionError``, ``ExternalPositions``,
+``Unprotected``.
 """
 
 from __future__ import annotations
@@ -282,4 +283,53 @@ class SessionError:
     at: datetime = field(default_factory=utc_now)
 
 
-Event = OrderSubmitted | OrderStatus | Fill | Bar | Quote | AccountSnapshot | SessionStateChanged | SessionError
+@dataclass(frozen=True, slots=True)
+class ExternalPositions:
+    """Positions IB holds that Spine did not open (its journal explains none of them), after a reconcile.
+
+    They are left alone: never protected, never closed by Spine, outside Spine's own book
+    (the account's NAV still counts them). ``refused`` is True under
+    ``trading.ib.external_positions: refuse``: the session refuses every order in their tickers.
+    """
+
+    positions: tuple[PositionRecord, ...]
+    refused: bool
+    at: datetime = field(default_factory=utc_now)
+
+    @property
+    def tickers(self) -> tuple[str, ...]:
+        return tuple(p.symbol for p in self.positions)
+
+    def describe(self) -> str:
+        """One line naming each: ticker, size and average cost."""
+        return ", ".join(f"{p.symbol} {p.position:g} @ avg cost {p.avg_cost:.2f}" for p in self.positions)
+
+
+@dataclass(frozen=True, slots=True)
+class Unprotected:
+    """A position of Spine's that spent ``seconds`` without a working stop IB acknowledged for its full size.
+
+    Sent when the episode ends (a stop works again, or the position closed); ``ended`` is False
+    for an episode still running when the session stopped.
+    """
+
+    ticker: str
+    position: float
+    seconds: float
+    since: datetime
+    ended: bool = True
+    at: datetime = field(default_factory=utc_now)
+
+
+Event = (
+    OrderSubmitted
+    | OrderStatus
+    | Fill
+    | Bar
+    | Quote
+    | AccountSnapshot
+    | SessionStateChanged
+    | SessionError
+    | ExternalPositions
+    | Unprotected
+)

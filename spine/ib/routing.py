@@ -13,6 +13,7 @@ from typing import Any
 
 from ib_async import Contract, Order
 
+from spine.core.errors import OrderRefError
 from spine.ib import translation as tr
 from spine.ib.bracket import LegSpec, bracket_legs, price_on_tick
 from spine.ib.codes import NO_CHANGE_CODES, ErrorCode
@@ -50,7 +51,21 @@ class OrderRoutingMixin:
         return ""
 
     def _bracket_refusal(self, cmd: PlaceBracket) -> str:
-        return self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected")
+        return (
+            self._resend_refusal(cmd.intent_id)
+            or self._external_refusal(cmd.ticker)
+            or (self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected"))
+        )
+
+    def _resend_refusal(self, intent_id: str) -> str:
+        """An intent already sent (journaled, or adopted from IB by its orderRef) is never sent again by a caller."""
+        if intent_id in self._known_intents:
+            return f"intent {intent_id!r} was already sent (journal); not sent again"
+        for trade in self.ib.openTrades():
+            ref = tr.parse_order_ref(trade.order.orderRef)
+            if ref is not None and ref.intent_id == intent_id:
+                return f"intent {intent_id!r} already works at IB ({trade.order.orderRef}); not sent again"
+        return ""
 
     def _refuse_bracket(self, cmd: PlaceBracket, why: str) -> Submission:
         for role in ("entry", "take_profit", "stop"):
@@ -115,11 +130,18 @@ class OrderRoutingMixin:
         return Submission(tuple(leg.order_id for leg in legs))
 
     async def _place_order(self, cmd: PlaceOrder, *, allow_any_state: bool = False) -> Submission:
-        ref = tr.format_order_ref(cmd.tag, cmd.intent_id, cmd.role, cmd.attempt)
+        try:
+            ref = tr.format_order_ref(cmd.tag, cmd.intent_id, cmd.role, cmd.attempt)
+        except OrderRefError as exc:  # refused by name; never an exception on the IB thread
+            self._refuse(f"{cmd.tag}:{cmd.intent_id}:{cmd.role}:{cmd.attempt}", cmd.quantity, str(exc))
+            self._emit(SessionError(0, f"{cmd.ticker}: {cmd.role} order refused: {exc}"))
+            return Submission((), str(exc))
         why = (
             ""
             if allow_any_state
-            else (self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected"))
+            else self._resend_refusal(cmd.intent_id)
+            or self._external_refusal(cmd.ticker)
+            or (self._risk_refusal() if cmd.adds_risk else ("" if self.ib.isConnected() else "not connected"))
         )
         if why:
             self._refuse(ref, cmd.quantity, why)
@@ -180,6 +202,8 @@ class OrderRoutingMixin:
         return rows, None if intent is None else (intent_id, ticker, intent[0], float(intent[1]), intent[2], intent[3])
 
     def _emit_submitted(self, intent_id: str, ticker: str, legs: list[LegSpec]) -> None:
+        self._known_intents.add(intent_id)
+        self._watch_sent([leg.order_id for leg in legs])
         for leg in legs:
             self._emit(OrderSubmitted(leg.order_id, leg.order_ref, intent_id, leg.role, ticker, leg.side, float(leg.quantity),  # type: ignore[arg-type]
                                       leg.order_type, leg.limit_price, leg.aux_price, leg.parent_id))  # fmt: skip
@@ -225,10 +249,11 @@ class OrderRoutingMixin:
         held = await self._fetch("positions", self.ib.reqPositionsAsync())
         for p in held:
             symbol = p.contract.symbol.upper()
-            if p.account == self._account and p.position and (not wanted or symbol in wanted):
-                side = "SELL" if p.position > 0 else "BUY"
-                await self._place_order(PlaceOrder(intent_id=f"flat-{symbol}-{int(self._clock() * 1000)}", ticker=symbol, side=side,
-                                                   quantity=int(abs(p.position)), order_type="MKT", tag="LIVE_SPINE", role="exit"),
+            own = self._own_shares(symbol, float(p.position)) if p.account == self._account else 0.0
+            if own and (not wanted or symbol in wanted):  # a position Spine did not open is left alone
+                side = "SELL" if own > 0 else "BUY"
+                await self._place_order(PlaceOrder(intent_id=tr.flatten_intent_id(symbol, self._clock()), ticker=symbol, side=side,
+                                                   quantity=int(abs(own)), order_type="MKT", tag="LIVE_SPINE", role="exit"),
                                         allow_any_state=True)  # fmt: skip
 
     def _hook_wrapper(self) -> None:

@@ -31,6 +31,7 @@ from spine.ib.records import (
     AccountSnapshot,
     Command,
     Event,
+    ExternalPositions,
     Quote,
     SessionState,
     Submission,
@@ -78,7 +79,11 @@ class IBSession:
         return self
 
     def stop(self, *, cancel_working: bool = False, timeout: float = 10.0) -> None:
-        """Disconnect and end the thread; working orders stay at IB unless ``cancel_working``."""
+        """Disconnect and end the thread; working orders stay at IB unless ``cancel_working``.
+
+        ``cancel_working`` cancels what adds risk (entries, the legs of an unfilled entry); the
+        stop and take-profit of a held position stay working.
+        """
         loop, worker = self._loop, self._worker
         if loop is not None and worker is not None and not self._stopped.is_set():
             loop.call_soon_threadsafe(worker.request_stop, cancel_working)
@@ -146,6 +151,19 @@ class IBSession:
     def working_entries(self) -> dict[str, float]:
         """Signed shares of our working (unfilled) entry orders per ticker; the gate counts them as exposure."""
         return self._outbox.working_entries()
+
+    def external_positions(self) -> ExternalPositions | None:
+        """Positions IB holds that Spine did not open (ticker, size, average cost), as of the last reconcile.
+
+        None before the first reconcile. Under ``trading.ib.external_positions: refuse``
+        (``.refused``) the session refuses every order in their tickers.
+        """
+        return self._outbox.external
+
+    def unprotected(self) -> dict[str, tuple[float, float, int]]:
+        """Per ticker: (total seconds, longest episode in seconds, episodes) a position of Spine's spent
+        without a working stop acknowledged by IB, this session (ongoing episodes included)."""
+        return self._outbox.unprotected()
 
     def get_account_info(self) -> dict:
         """The seed's provider API: ``{"margin_info": {...}, "positions": [...]}`` of the latest snapshot.

@@ -53,6 +53,15 @@ class SessionSettings(BaseModel):
     restore_take_profit_fraction: float = Field(
         0.20, gt=0, description="restored take-profit off the average cost, likewise"
     )
+    ack_timeout_secs: float = Field(
+        10.0,
+        gt=0,
+        description="an unacknowledged order is looked up at IB after this long (trading.ib.ack_timeout_secs)",
+    )
+    external_positions: Literal["refuse", "ignore"] = Field(
+        "refuse",
+        description="a position Spine did not open (trading.ib.external_positions): refuse its ticker or ignore it",
+    )
     order_messages_per_sec: float = Field(
         40.0, ge=0, description="spacing of order messages (IB allows 50/s); 0 turns it off"
     )
@@ -93,6 +102,8 @@ class SessionSettings(BaseModel):
             state_dir=Path(state_dir),
             account_max_age_secs=getattr(ib, "account_max_age_secs", DEFAULT_ACCOUNT_MAX_AGE_SECS),
             kill_on_trigger=config.kill_switch.on_trigger,
+            ack_timeout_secs=ib.ack_timeout_secs,
+            external_positions=ib.external_positions,
             tickers=tuple(t.strip().upper() for t in tickers),
             vix_symbol=vix_symbol,
         )

@@ -7,6 +7,7 @@ A mixin of ``spine.ib.worker.IBWorker``: ``self`` is the worker, whose state is 
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from spine.core.errors import FetchFailed
+from spine.core.errors import FetchFailed, OrderRefError
 from spine.core.numbers import finite_float
 from spine.ib import translation as tr
 from spine.ib.bracket import price_on_tick
@@ -25,11 +26,15 @@ from spine.ib.journal import JournalOrder
 from spine.ib.market_data import IB_UNSET_BOUND
 from spine.ib.reconcile import BrokerOrder, ProtectionGap, reconcile
 from spine.ib.records import (
+    ExternalPositions,
     OrderStatus,
     PlaceOrder,
+    PositionRecord,
     SessionError,
     SessionState,
 )
+
+EXTERNAL_META = "external_positions"  # journal meta: {ticker: shares} of positions Spine did not open
 
 
 class SyncMixin:
@@ -116,7 +121,8 @@ class SyncMixin:
         broker_done = [self._broker_order(t) for t in completed]
         accepted_perms = {int(p) for p in self.journal.acknowledged("perm")}
         plan = reconcile(journal_open, broker_open if not light else [], broker_done, executions, positions,
-                         applied_before, journal_positions, accepted_perms)  # fmt: skip
+                         applied_before, journal_positions, accepted_perms, self._external)  # fmt: skip
+        self._set_external(plan.external)
         self._foreign_execs = {
             e.exec_id for e in executions if tr.parse_order_ref(e.order_ref) is None
         } - applied_before
@@ -126,18 +132,57 @@ class SyncMixin:
             self._apply_order_plan(plan)
         self._apply_missed_fills(plan, fills)
         if not light:
+            await self._exits_again(plan.lost, broker_open + broker_done)
+        if not light:
             self._entries = self._working_entries(broker_open)
             self._publish_working()
             await self._protect(plan)
         return plan.halt_reasons
 
     def _account_positions(self, positions_raw: list[Any]) -> dict[str, float]:
-        """This account's non-zero positions by ticker."""
+        """This account's non-zero positions by ticker (their average costs kept for the external report)."""
         positions: dict[str, float] = {}
         for p in positions_raw:
             if p.account == self._account and p.position:
                 positions[p.contract.symbol.upper()] = positions.get(p.contract.symbol.upper(), 0.0) + float(p.position)
+                self._avg_costs[p.contract.symbol.upper()] = float(p.avgCost or 0.0)
         return positions
+
+    def _set_external(self, shares: dict[str, float]) -> None:
+        """Keep, journal and report the positions Spine did not open; said once per change (and once per session)."""
+        changed = shares != self._external or self.outbox.external is None
+        self._external = dict(shares)
+        if not changed:
+            return
+        if shares:
+            self.journal.set_meta(EXTERNAL_META, json.dumps(shares, sort_keys=True))
+        else:
+            self.journal.delete_meta(EXTERNAL_META)
+        refused = self.s.external_positions == "refuse"
+        report = ExternalPositions(
+            tuple(PositionRecord(t, v, self._avg_costs.get(t, 0.0)) for t, v in sorted(shares.items())), refused
+        )
+        self.outbox.publish_external(report)
+        self._emit(report)
+        if shares:
+            action = (
+                "orders in these tickers are refused (trading.ib.external_positions: refuse)"
+                if refused
+                else "outside Spine's book (trading.ib.external_positions: ignore)"
+            )
+            self._emit(SessionError(0, f"positions Spine did not open, left alone: {report.describe()}; {action}"))
+
+    def _own_shares(self, ticker: str, position: float) -> float:
+        """The part of IB's position in ``ticker`` that is Spine's (an external position is not)."""
+        return position - self._external.get(ticker.upper(), 0.0)
+
+    def _external_refusal(self, ticker: str) -> str:
+        if self.s.external_positions == "refuse" and ticker.upper() in self._external:
+            return (
+                f"{ticker.upper()} holds a position Spine did not open ({self._external[ticker.upper()]:g} shares); "
+                "trading it is refused (trading.ib.external_positions: refuse)"
+            )
+        return ""
 
     def _apply_order_plan(self, plan: Any) -> None:
         """Orders IB changed, adopted legs, and orders IB never acknowledged (lost, never re-sent)."""
@@ -151,6 +196,13 @@ class SyncMixin:
             )
             self._emit(OrderStatus(jo.order_id, 0, jo.order_ref, tr.REJECTED, "Lost", 0.0, jo.quantity, 0.0,
                                    "lost: never acknowledged by IB; not re-sent"))  # fmt: skip
+
+    async def _exits_again(self, lost: list[JournalOrder], broker: list[BrokerOrder]) -> None:
+        """An exit this session sent that IB never had goes again (the next attempt); missing legs are restored
+        by the protection check, and an earlier session's orders are left to the strategy that decides anew."""
+        for jo in lost:
+            if jo.role == "exit" and self._sent_at.pop(jo.order_id, None) is not None:
+                await self._send_again(jo, broker)
 
     def _apply_missed_fills(self, plan: Any, fills: list[Any]) -> None:
         """Executions that happened while the session was away, applied once each."""
@@ -219,6 +271,7 @@ class SyncMixin:
             else None
         ) or tr.ACCEPTED
         self.journal.record_intent(ref.intent_id, bo.ticker, bo.side, bo.quantity, ref.tag, "adopted")
+        self._known_intents.add(ref.intent_id)
         self.journal.record_submission(JournalOrder(bo.order_id, bo.perm_id, bo.order_ref, ref.intent_id, ref.role, bo.ticker, bo.side,
                                                     bo.quantity, bo.order_type, bo.limit_price, bo.aux_price, bo.parent_id,
                                                     bo.oca_group, status, True, bo.filled))  # fmt: skip
@@ -233,13 +286,19 @@ class SyncMixin:
     async def _restore_protection(self, gaps: list[ProtectionGap]) -> None:
         for gap in gaps:
             price = self._protective_price(gap)
-            ref_intent = f"restore-{gap.ticker}-{int(self._clock())}"
+            ref_intent = tr.restore_intent_id(gap.ticker, self._clock())  # at most 19: fits beside any tag
             oca = self._oca_of(gap.ticker, gap.side) or f"OCA:{ref_intent}"
             order_type = "STP" if gap.role == "stop" else "LMT"
             cmd = PlaceOrder(intent_id=ref_intent, ticker=gap.ticker, side=gap.side, quantity=round(gap.quantity),
                              order_type=order_type, tag=self._tag_for(gap.ticker),
                              role=gap.role, price=price if order_type == "LMT" else None,
                              aux_price=price if order_type == "STP" else None, oca_group=oca)  # fmt: skip
+            try:
+                tr.format_order_ref(cmd.tag, cmd.intent_id, cmd.role, cmd.attempt)
+            except OrderRefError as exc:  # one leg refused by name; the IB thread and the other gaps go on
+                self._emit(SessionError(0, f"{gap.ticker}: position {gap.position:g} lacks a working {gap.role}; "
+                                           f"not restored: {exc}"))  # fmt: skip
+                continue
             self._emit(SessionError(0, f"{gap.ticker}: position {gap.position:g} lacked a working {gap.role} for "
                                        f"{gap.quantity:g} shares; placing one at {price:g}"))  # fmt: skip
             await self._place_order(cmd, allow_any_state=True)
@@ -278,5 +337,19 @@ class SyncMixin:
         lmt = finite_float(o.lmtPrice, bound=IB_UNSET_BOUND)
         aux = finite_float(o.auxPrice, bound=IB_UNSET_BOUND)
         return BrokerOrder(int(o.orderId or 0), int(o.permId or 0), o.orderRef or "", trade.contract.symbol.upper(), o.action,
-                           float(o.totalQuantity), o.orderType, st.status, float(st.filled or 0), int(o.parentId or 0),
+                           float(o.totalQuantity), o.orderType, st.status, filled_shares(o, st), int(o.parentId or 0),
                            lmt if lmt else None, aux if aux else None, o.ocaGroup or "")  # fmt: skip
+
+
+def filled_shares(order: Any, status: Any) -> float:
+    """The shares IB says an order filled, from an open or a completed order alike.
+
+    ib_async builds a completed order's ``OrderStatus`` with ``filled=0`` (``completedOrder``
+    carries no status counts); the count is the order's own ``filledQuantity``. An order IB
+    reports ``Filled`` without any count filled all of it: read as 0 it would turn a
+    Completed order into Partial at every full reconcile.
+    """
+    filled = max(float(status.filled or 0), finite_float(order.filledQuantity, bound=IB_UNSET_BOUND) or 0.0)
+    if status.status == "Filled" and filled <= 0:
+        filled = float(order.totalQuantity)
+    return filled

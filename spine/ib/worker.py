@@ -4,6 +4,8 @@ It is put together from one mixin per job, each in its own module:
 
     connection    connect, back-off with tenacity, 326, account and port checks, 1100/1101/1102, heartbeat
     syncing       reconcile-before-trade after every connect and reconnect
+    ack_watch     the acknowledgement timeout (lost stops, take-profits and exits sent again) and the
+                  time positions spend without a working stop
     kill_guard    the manual kill read from the state database, the journal's halt and ``spine resume``
     routing       native brackets, single orders, cancels, flatten; statuses, order errors and fills back
     market_data   contract details, quote lines (the tickers' and the VIX index's), bars behind the pacer,
@@ -21,22 +23,25 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ib_async import IB, Contract
 
 from spine.core.errors import ClientIdInUse, ConnectFailed, FetchFailed, Refused
+from spine.ib.ack_watch import AckWatchMixin
 from spine.ib.bracket import LegSpec
 from spine.ib.codes import ErrorCode
 from spine.ib.connection import ConnectionMixin
 from spine.ib.fill_assembler import FillAssembler
 from spine.ib.halt import HALT_AT_META, HALT_META
-from spine.ib.journal import Journal
+from spine.ib.journal import Journal, journaled_intent_ids
 from spine.ib.kill_guard import KillGuardMixin
 from spine.ib.market_data import MarketDataMixin
 from spine.ib.outbox import Outbox
@@ -56,7 +61,7 @@ from spine.ib.records import (
 )
 from spine.ib.routing import RISK_STATES, OrderRoutingMixin
 from spine.ib.settings import SessionSettings
-from spine.ib.syncing import SyncMixin
+from spine.ib.syncing import EXTERNAL_META, SyncMixin
 from spine.safety.state_store import StateStore
 
 log = logging.getLogger("spine.ib")
@@ -72,7 +77,7 @@ class _FinishBracket:
     legs: list[LegSpec]
 
 
-class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, MarketDataMixin):
+class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderRoutingMixin, MarketDataMixin):
     """Runs on the ``spine-ib`` loop; see the module docstring."""
 
     def __init__(
@@ -117,6 +122,14 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
         self._foreign_execs: set[str] = set()
         self._foreign_perms: set[int] = set()
         self._ib_positions: dict[str, float] = {}
+        self._external: dict[str, float] = {
+            str(k): float(v) for k, v in json.loads(self.journal.meta(EXTERNAL_META) or "{}").items()
+        }  # positions Spine did not open: ticker -> shares
+        self._avg_costs: dict[str, float] = {}
+        self._known_intents: set[str] = journaled_intent_ids(settings.state_dir)  # sent once: never again
+        self._sent_at: dict[int, float] = {}  # orders sent this session, not yet acknowledged: id -> monotonic time
+        self._bare_since: dict[str, tuple[float, datetime, float, bool]] = {}  # positions without a working stop
+        self._bare_totals: dict[str, tuple[float, float, int]] = {}  # ticker -> (seconds, longest, episodes)
         self._halt_reason = self.journal.meta(HALT_META) or ""
         self._halt_at = self.journal.meta(HALT_AT_META) or ""
         ib.RaiseRequestErrors = True  # a request answered with an error raises; it never looks like an empty answer
@@ -158,7 +171,13 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(c)
-            for c in (self._command_loop(), self._kill_watch(), self._heartbeat(), self._account_loop())
+            for c in (
+                self._command_loop(),
+                self._kill_watch(),
+                self._heartbeat(),
+                self._account_loop(),
+                self._ack_watch(),
+            )
         ]
         try:
             while not self._stopping:
@@ -211,9 +230,9 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, OrderRoutingMixin, Ma
             if future is not None and not future.done():
                 future.set_result(Submission((), why))
         if self._cancel_on_stop and self.ib.isConnected():
-            for trade in list(self.ib.openTrades()):
-                self.ib.cancelOrder(trade.order)
+            await self._cancel_risk_adding()  # entries go; the stop and take-profit of a held position stay
             await asyncio.sleep(0.2)
+        self._close_protection_watch()
         if self.ib.isConnected():
             self.ib.disconnect()
         self.journal.close()

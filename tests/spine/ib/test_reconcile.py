@@ -60,11 +60,28 @@ def test_missed_fills_explain_the_position_and_applied_ones_are_skipped() -> Non
     assert plan.halt_reasons == []
 
 
-def test_a_fill_without_our_order_ref_and_an_unexplained_position_halt() -> None:
-    plan = reconcile([], [], [], [_exec("f1", ref="")], {"ABC": 5, "XYZ": 3}, set(), {})
+def test_a_fill_without_our_order_ref_halts() -> None:
+    plan = reconcile([], [], [], [_exec("f1", ref="")], {"ABC": 5}, set(), {})
     assert any("fill without our orderRef: execId f1" in r for r in plan.halt_reasons)
-    assert any("IB holds 5 ABC, the journal's fills explain 0" in r for r in plan.halt_reasons)
-    assert any("IB holds 3 XYZ" in r for r in plan.halt_reasons)
+
+
+def test_a_position_the_journal_explains_none_of_is_external_left_unprotected_and_no_halt() -> None:
+    plan = reconcile([], [], [], [], {"ABC": 5, "XYZ": -3}, set(), {})
+    assert plan.external == {"ABC": 5.0, "XYZ": -3.0}
+    assert plan.halt_reasons == [] and plan.protection == []
+
+
+def test_a_position_partly_explained_by_the_journal_halts_and_protects_only_the_explained_part() -> None:
+    plan = reconcile([], [], [], [], {"ABC": 15}, set(), {"ABC": 10})
+    assert any("IB holds 15 ABC, the journal's fills explain 10" in r for r in plan.halt_reasons)
+    assert {(g.role, g.quantity) for g in plan.protection} == {("stop", 10.0), ("take_profit", 10.0)}
+    assert plan.external == {}
+
+
+def test_a_known_external_position_beside_our_own_is_explained_and_only_ours_is_protected() -> None:
+    plan = reconcile([], [], [], [], {"ABC": 110}, set(), {"ABC": 10}, external_positions={"ABC": 100})
+    assert plan.halt_reasons == [] and plan.external == {"ABC": 100.0}
+    assert {(g.role, g.quantity) for g in plan.protection} == {("stop", 10.0), ("take_profit", 10.0)}
 
 
 def test_every_open_position_needs_stop_and_take_profit_for_its_full_size() -> None:

@@ -174,7 +174,7 @@ def test_an_external_fill_halts_new_risk_keeps_the_stops_and_resume_clears_it(ga
             if o.request.order_type == "STP" and o.request.symbol == "ABC"
         )
 
-    log.wait_for(lambda: stop_shares() == 15, "stops for all 15 shares (the external 5 got one too)")
+    assert stop_shares() == 10  # our own stop; the external 5 shares are not Spine's to protect
     assert ids[2] in _working(gateway)  # our own stop still works
     assert clear_session_halt(state_dir)
     assert session.wait_for_state(SessionState.ACTIVE)
@@ -204,9 +204,80 @@ def test_spine_resume_clears_a_session_halt_and_what_it_accepted_stays_accepted(
     assert result.exit_code == 0, result.output
     assert "IB session: HALTED" in result.output and "IB session halt: cleared" in result.output
     assert session.wait_for_state(SessionState.ACTIVE)
-    assert session.submit(_bracket("after-resume")).result(timeout=10).placed
+    after = PlaceBracket(intent_id="after-resume", ticker="XYZ", side="BUY", quantity=10, stop_price=18.0,
+                         take_profit_price=25.0, tag="LIVE_SPINE")  # fmt: skip
+    assert session.submit(after).result(timeout=10).placed  # ABC holds the external 2 shares: refused by default
     # What the operator accepted stays accepted: a reconnect reconciles to ACTIVE, not HALTED again.
     mark = len(log.drain())
     gateway.drop_connections()
     log.wait_for(lambda: SessionState.ACTIVE in _states_after(log, mark), "ACTIVE after the reconnect")
     assert SessionState.HALTED not in _states_after(log, mark)
+
+
+def _hold_before_spine(gateway, symbol: str, shares: float, price: float) -> None:  # type: ignore[no-untyped-def]
+    """A position the account held before Spine ever ran (no execution today, no orderRef): booked in the account."""
+    gateway.call(lambda: gateway.simulator.state.account.apply_fill(symbol, "BUY", shares, price, 0.0))
+
+
+def _orders_on(gateway, symbol: str) -> list:  # type: ignore[no-untyped-def]
+    return [o for o in _working(gateway).values() if o.request.symbol == symbol]
+
+
+def test_a_position_spine_did_not_open_is_reported_left_unprotected_and_its_ticker_refused(
+    gateway, open_session, state_dir
+) -> None:
+    from spine.ib.records import ExternalPositions
+
+    _hold_before_spine(gateway, "XYZ", 100, 20.25)
+    session, log = open_session(gateway)
+    report = session.external_positions()
+    assert report is not None and report.refused
+    assert [(p.symbol, p.position, p.avg_cost) for p in report.positions] == [("XYZ", 100.0, 20.25)]
+    assert "XYZ 100 @ avg cost 20.25" in report.describe()
+    assert any(isinstance(e, ExternalPositions) and e.tickers == ("XYZ",) for e in log.drain())
+    session.submit(Refresh("reconcile")).result(timeout=20)
+    assert session.wait_for_state(SessionState.ACTIVE)
+    assert _orders_on(gateway, "XYZ") == []  # no stop, no take-profit placed on it
+    refused = session.submit(PlaceBracket(intent_id="x1", ticker="XYZ", side="BUY", quantity=10, stop_price=18.0,
+                                          take_profit_price=25.0, tag="LIVE_SPINE")).result(timeout=10)  # fmt: skip
+    assert not refused.placed and "XYZ" in refused.refused and "external_positions: refuse" in refused.refused
+    assert _orders_on(gateway, "XYZ") == []
+    assert session_halt(state_dir) is None
+
+
+def test_an_ignored_external_position_stays_out_of_spines_book_and_only_spines_shares_are_protected(
+    gateway, open_session
+) -> None:
+    _hold_before_spine(gateway, "ABC", 100, 100.5)
+    session, log = open_session(gateway, external_positions="ignore")
+    report = session.external_positions()
+    assert report is not None and not report.refused and report.tickers == ("ABC",)
+    ids = log.place(_bracket("own"))
+    gateway.step(1)
+    log.wait_for(lambda: len(log.of(Fill)) == 1, "our entry fill")
+    session.submit(Refresh("reconcile")).result(timeout=20)  # publishes a fresh snapshot
+    assert session.wait_for_state(SessionState.ACTIVE)
+    snapshot = session.account_snapshot()
+    assert [(p.symbol, p.position) for p in snapshot.positions] == [("ABC", 10.0)]  # the external 100 is not Spine's
+    assert snapshot.value("NetLiquidation") is not None
+    stops = [o for o in _orders_on(gateway, "ABC") if o.request.order_type == "STP"]
+    assert [o.request.quantity for o in stops] == [10] and stops[0].request.order_id == ids[2]
+
+
+def test_an_intent_working_at_ib_that_a_new_state_folder_adopted_is_never_sent_again(
+    gateway, open_session, tmp_path
+) -> None:
+    first, log = open_session(gateway)
+    log.place(_bracket("s1"))
+    first.stop()
+    session, log = open_session(gateway, state_dir=tmp_path / "fresh")
+    adopted = [e for e in log.of(OrderStatus) if e.reason == "adopted"]
+    assert sorted(e.order_ref for e in adopted) == [f"LIVE_SPINE:s1:{r}:1" for r in ("entry", "stop", "take_profit")]
+    assert session.working_entries() == {"ABC": 10.0}  # the adopted entry counts as exposure
+    again = session.submit(_bracket("s1")).result(timeout=10)
+    assert not again.placed and "s1" in again.refused and "already" in again.refused
+    exit_again = session.submit(PlaceOrder(intent_id="s1", ticker="ABC", side="SELL", quantity=10, order_type="MKT",
+                                           tag="LIVE_SPINE", role="exit")).result(timeout=10)  # fmt: skip
+    assert not exit_again.placed
+    refs = sorted(o.request.order_ref for o in _working(gateway).values())
+    assert refs == [f"LIVE_SPINE:s1:{r}:1" for r in ("entry", "stop", "take_profit")]

@@ -19,6 +19,11 @@ into Backtrader notifications, positions and trades.
   entry rejects the children with it, and nothing is sent.
 - Matching is by orderRef (``<TAG>:<intent id>:<role>:<attempt>``), never by order id
   alone; the IB order id is recorded on the order when ``OrderSubmitted`` arrives.
+- Orders working at IB that this session did not send (the legs and exits of an earlier
+  session, or orders the reconcile adopted on a lost or new state folder) are ``adopt``-ed
+  at start: they become this broker's orders, so the strategy sees them (a close cancels
+  an earlier session's stop and take-profit), their fills move the position, the gate's
+  book counts the entries and exits among them, and their intents are never sent again.
 
 Implements ``brokers.GatedBroker``.
 """
@@ -31,6 +36,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import backtrader as bt
@@ -39,6 +45,7 @@ from brokers.base import HaltsOnKill, require_gate
 from brokers.gate_adapter import order_intent, order_type_of
 from brokers.order_roles import PROTECTIVE_ROLES, cancelled_by_kill, intent_of, role_of
 from spine.ib import translation as tr
+from spine.ib.journal import JOURNAL_FILE, Journal, JournalOrder
 from spine.ib.records import (
     AccountSnapshot,
     Cancel,
@@ -57,6 +64,8 @@ from spine.safety.risk_gate import PortfolioView, RiskGate
 _NO_BOOK = PortfolioView(nav=0.0, positions={}, last_prices={})
 _INTENT_CHARS = re.compile(r"[^A-Za-z0-9._\-]")
 _DEFAULT_TAG = "LIVE_SPINE"
+_FINAL = tr.TERMINAL_STATUSES
+_EXECTYPES = {"MKT": bt.Order.Market, "LMT": bt.Order.Limit, "STP": bt.Order.Stop, "STP LMT": bt.Order.StopLimit}
 
 
 def _whole(shares: float) -> float | int:
@@ -107,6 +116,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         self._by_ib_id: dict[int, bt.Order] = {}
         self._held: dict[int, list[bt.Order]] = {}  # parent ref -> legs waiting for the transmitting leg
         self._working: list[bt.Order] = []  # gate-accepted, non-protective, still alive
+        self._unfed_working: dict[str, tuple[str, float]] = {}  # adopted orderRef -> (ticker, signed shares left)
         self._seen_execs: set[str] = set()
         self._snapshot: AccountSnapshot | None = None
         self._bar_time: datetime | None = None
@@ -148,6 +158,61 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
             self._snapshot = snapshot
             self.startingcash = self.getcash()
             self._load_positions(snapshot)
+
+    def adopt_journal(self, state_dir: Path) -> list[bt.Order]:
+        """``adopt`` the orders the session's journal in ``state_dir`` still has working (after its reconcile)."""
+        path = Path(state_dir) / JOURNAL_FILE
+        if not path.is_file():
+            return []
+        journal = Journal(path)
+        try:
+            working = journal.orders(open_only=True)
+        finally:
+            journal.close()
+        return self.adopt(working)
+
+    def adopt(self, orders: Iterable[JournalOrder]) -> list[bt.Order]:
+        """Make the working orders found at IB (journal rows after the reconcile) this broker's own.
+
+        Only Spine's orders (an orderRef Spine can parse) on a traded ticker with shares left
+        to fill; an orderRef this broker already holds is skipped. Nothing is sent. Each
+        adopted order is accepted (IB acknowledged it) and its orderRef joins ``known_refs``.
+        """
+        adopted = []
+        for row in orders:
+            ref = tr.parse_order_ref(row.order_ref)
+            data = self._by_name.get(row.ticker.upper())
+            left = float(row.quantity) - float(row.filled or 0.0)
+            if ref is None or row.done or left <= 0 or row.order_ref in self._by_ref:
+                continue
+            self.known_refs.add(row.order_ref)
+            if data is None:  # a ticker this session does not trade: still in the gate's book until IB ends it
+                if ref.role not in PROTECTIVE_ROLES:
+                    self._unfed_working[row.order_ref] = (
+                        row.ticker.upper(),
+                        left if row.side.upper() == "BUY" else -left,
+                    )
+                continue
+            exectype = _EXECTYPES.get(row.order_type.upper(), bt.Order.Market)
+            price = row.aux_price if exectype in (bt.Order.Stop, bt.Order.StopLimit) else row.price
+            plimit = row.price if exectype == bt.Order.StopLimit else None
+            kind = bt.BuyOrder if row.side.upper() == "BUY" else bt.SellOrder
+            order = kind(owner=self._owner, data=data, size=_whole(left), price=price, pricelimit=plimit,
+                         exectype=exectype, simulated=True)  # fmt: skip  # simulated: the feed has no bar yet
+            order.p.simulated = False  # ... but it is a real order: notified, and its fills make trades
+            order.addinfo(tag=ref.tag, intent=ref.intent_id, role=ref.role, order_ref=row.order_ref,
+                          ib_order_id=row.order_id, adopted=True)  # fmt: skip
+            order.submit(self)
+            order.accept(self)
+            self._by_ref[row.order_ref] = order
+            self._by_ib_id[row.order_id] = order
+            if ref.role not in PROTECTIVE_ROLES:
+                self._working.append(order)
+            adopted.append(order)
+        if adopted:
+            shown = ", ".join(str(o.info["order_ref"]) for o in adopted)
+            self._record("adopted", f"{len(adopted)} working orders at IB adopted: {shown}")
+        return adopted
 
     def _load_positions(self, snapshot: AccountSnapshot) -> None:
         """Positions open at IB when the session starts become Backtrader positions (never ignored)."""
@@ -299,7 +364,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
     def _view(self, order: bt.Order, held: Mapping[str, float]) -> PortfolioView:
         """The book as the gate must see it: positions after every working non-protective order."""
         effective = dict(held)
-        for ticker, shares in self.external_positions.items():
+        for ticker, shares in (*self.external_positions.items(), *self._unfed_working.values()):
             effective[ticker] = effective.get(ticker, 0.0) + shares
         for working in self._alive_working():
             signed = abs(working.executed.remsize) * (1 if working.isbuy() else -1)
@@ -371,7 +436,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         return [o for o in self._by_ref.values() if o.alive()]
 
     def open_orders(self) -> list[bt.Order]:
-        """This session's orders still working at IB (or on their way there)."""
+        """This session's orders still working at IB (or on their way there), adopted ones included."""
         return self._alive_orders()
 
     def account_value(self, tag: str) -> float:
@@ -462,6 +527,8 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         return self._by_ref.get(order_ref) or self._by_ib_id.get(order_id)
 
     def _on_status(self, event: OrderStatus) -> None:
+        if event.order_ref in self._unfed_working and event.bt_status in _FINAL:
+            del self._unfed_working[event.order_ref]
         order = self._order_for(event.order_ref, event.order_id)
         if order is None or not order.alive():
             return
@@ -493,6 +560,11 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
             return  # each execution applied exactly once, also when a reconcile reports it again
         self._seen_execs.add(fill.exec_id)
         order = self._order_for(fill.order_ref, fill.order_id)
+        unfed = self._unfed_working.get(fill.order_ref)
+        if unfed is not None:
+            ticker, left = unfed
+            rest = max(abs(left) - abs(float(fill.shares)), 0.0)
+            self._unfed_working[fill.order_ref] = (ticker, math.copysign(rest, left))
         if order is None:
             self._record(
                 "external_fill",

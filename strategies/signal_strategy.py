@@ -11,6 +11,18 @@ One bracket per ticker: a signal in the direction already held is recorded as
 "already positioned"; the opposite direction closes (cancelling stop and take-profit)
 and opens the new bracket; weight 0 closes.
 
+What is "held" is the position *including working orders*: the filled position, plus the
+exits still working, plus the entries still working. Two bars that arrive together (a
+fetch that returns two days) therefore never send a second exit for a position whose
+first exit has not filled yet. A close cancels every working entry, stop and
+take-profit of the ticker the broker knows (``open_orders()``: also the legs of an
+earlier session the broker adopted at start), not only the legs this strategy placed,
+and sends an exit for what is left once the working exits fill.
+
+Every order of a signal carries its intent id (``SignalRecord.intent_id``, from the
+signal's identity, never its line number), so the same signal read again, in a
+regenerated file or below an inserted line, gives the same orderRef.
+
 Halted means quiet: while the broker's gate is HALTED (breaker or kill switch), a due
 signal is recorded as a skip (``gate HALTED (kill_switch: …)``) and nothing is sent. The
 gate would refuse it anyway; the strategy asks the broker (``halt_reason()``), never
@@ -26,6 +38,7 @@ from dataclasses import dataclass, field
 import backtrader as bt
 import numpy as np
 
+from brokers.order_roles import PROTECTIVE_ROLES, role_of
 from spine.core.events import EventLog
 from spine.core.live_signal import LiveSignal, provenance_tag
 from spine.core.stops import RiskManager
@@ -64,6 +77,7 @@ class TickerBook:
     first_dt: float | None = None
     direction: str | None = None
     legs: list[bt.Order] = field(default_factory=list)
+    exits: list[bt.Order] = field(default_factory=list)  # exits sent by this strategy (alive until filled)
 
     def entry_alive(self) -> bool:
         return bool(self.legs) and self.legs[0].alive()
@@ -227,8 +241,10 @@ class SignalStrategy(bt.Strategy):
         if halted is not None:
             self._skip(book, signal, f"gate HALTED ({halted})")
             return
-        position = self.getposition(book.data).size
-        held = "BUY" if position > 0 else "SELL" if position < 0 else None
+        working = self._working(book)
+        closing = self.getposition(book.data).size + _remaining(working, "exit")
+        effective = closing + _remaining(working, "entry")
+        held = "BUY" if effective > 0 else "SELL" if effective < 0 else None
         if held is None and book.entry_alive():
             held = book.direction
         tag = provenance_tag(signal.is_propagated)
@@ -236,7 +252,7 @@ class SignalStrategy(bt.Strategy):
             if held is None:
                 self._skip(book, signal, "weight 0 but nothing is held")
             else:
-                self._close(book, signal, tag, "weight 0 closes the position")
+                self._close(book, signal, tag, "weight 0 closes the position", working, closing)
             return
         if held == signal.direction:
             self.events.record(
@@ -246,7 +262,7 @@ class SignalStrategy(bt.Strategy):
             )
             return
         if held is not None:
-            self._close(book, signal, tag, f"reversed by a {signal.direction} signal")
+            self._close(book, signal, tag, f"reversed by a {signal.direction} signal", working, closing)
         self._open(book, signal, tag)
 
     def _open(self, book: TickerBook, signal: SignalRecord, tag: str) -> None:
@@ -286,7 +302,7 @@ class SignalStrategy(bt.Strategy):
             exectype, price = bt.Order.Market, None
         info = {
             "tag": tag,
-            "intent": f"{data._name}-{signal.row}",
+            "intent": signal.intent_id,
             "source_type": signal.source_type,
             "source_ticker": signal.source_ticker,
             "signal_row": signal.row,
@@ -308,25 +324,42 @@ class SignalStrategy(bt.Strategy):
             book.legs[0].addinfo(sizing=sizing)  # only the entry row says how it was sized
         book.direction = live.direction
 
-    def _close(self, book: TickerBook, signal: SignalRecord, tag: str, why: str) -> None:
-        for leg in book.legs:
-            if leg.alive():
-                leg.addinfo(cancel_reason=why)
-                self.cancel(leg)
+    def _close(
+        self, book: TickerBook, signal: SignalRecord, tag: str, why: str, working: list[bt.Order], closing: float
+    ) -> None:
+        """Cancel every working entry, stop and take-profit of the ticker; exit what working exits leave open."""
+        for order in working:
+            if role_of(order) != "exit" and order.alive():
+                order.addinfo(cancel_reason=why)
+                self.cancel(order)
         book.legs = []
         book.direction = None
-        position = self.getposition(book.data).size
-        if position:
-            self.close(
-                data=book.data,
-                tag=tag,
-                role="exit",
-                intent=f"{book.data._name}-{signal.row}-exit",
-                signal_row=signal.row,
+        book.exits = [order for order in book.exits if order.alive()]
+        if closing:
+            send = self.sell if closing > 0 else self.buy
+            book.exits.append(
+                send(
+                    data=book.data,
+                    size=abs(closing),
+                    tag=tag,
+                    role="exit",
+                    intent=f"{signal.intent_id}-x",
+                    signal_row=signal.row,
+                )
             )
         self.events.record(self._now(book), "close", f"{book.data._name} (row {signal.row}): {why}")
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _working(self, book: TickerBook) -> list[bt.Order]:
+        """Every order still working for the book's ticker: this strategy's legs and exits, and every
+        order the broker holds for it (``open_orders()``: an earlier session's legs it adopted)."""
+        orders = [order for order in (*book.legs, *book.exits) if order.alive()]
+        ask = getattr(self.broker, "open_orders", None)  # IBBroker; a backtest broker holds only this run's orders
+        if callable(ask):
+            seen = {id(order) for order in orders}
+            orders += [o for o in ask() if o.data is book.data and id(o) not in seen and o.alive()]
+        return orders
 
     def _halt_reason(self) -> str | None:
         """The broker's word on whether its gate is HALTED (a broker without a gate never is)."""
@@ -351,6 +384,20 @@ class SignalStrategy(bt.Strategy):
     @staticmethod
     def _now(book: TickerBook):
         return book.data.datetime.datetime(0)
+
+
+def _remaining(orders: list[bt.Order], role: str) -> float:
+    """Signed shares still to fill of the working ``orders`` with ``role`` (bracket children never count)."""
+    total = 0.0
+    for order in orders:
+        if order.parent is None and role_of(order) == role and role not in PROTECTIVE_ROLES:
+            left = abs(order.executed.remsize)
+            total += left if order.isbuy() else -left
+    return _whole(total)
+
+
+def _whole(shares: float) -> float | int:
+    return int(shares) if float(shares).is_integer() else shares
 
 
 def _by_ticker(signals: list[SignalRecord]) -> dict[str, list[SignalRecord]]:

@@ -8,6 +8,11 @@ as metadata on each signal. ``weight`` is the target fraction of NAV in [0, 1];
 or ``propagated`` (derived from another ticker's news through a supply-chain link, e.g.
 news on NVDA creating a BUY on TSM, with ``source_ticker`` NVDA).
 
+A signal's identity (``SignalRecord.signal_id``) is its optional ``signal_id`` cell, else a
+hash of its content (datetime, ticker, direction, weight, source_type, source_ticker);
+never its line number, so re-reading, regenerating or inserting lines above never changes
+it. ``intent_id`` derives the short id the orders of that signal carry.
+
 Like price files, signal files accept ``#`` comment lines, and every problem is one
 ``DataError`` naming the file, the editor line and the column, raised before anything
 is returned.
@@ -15,6 +20,7 @@ is returned.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -37,12 +43,13 @@ from spine.data.csv_table import (
 )
 from spine.data.prices import PriceSeries
 
-__all__ = ["DIRECTIONS", "SOURCE_TYPES", "SignalRecord", "load_signals"]
+__all__ = ["DIRECTIONS", "SOURCE_TYPES", "SignalRecord", "content_id", "load_signals"]
 
 DIRECTIONS = ("BUY", "SELL")
 SOURCE_TYPES = ("direct", "propagated")
 REQUIRED_COLUMNS = ("datetime", "ticker", "weight", "direction", "source_type")
-OPTIONAL_COLUMNS = ("source_ticker",)
+OPTIONAL_COLUMNS = ("source_ticker", "signal_id")
+INTENT_HASH_CHARS = 9  # hex characters of the identity's hash: <ticker>-<hash> is at most 22 characters, 24 with "-x"
 _EXPECTED_LAYOUT = "expected a header with datetime, ticker, weight, direction, source_type, source_ticker"
 _TIMESTAMP = "expected a timestamp like 2021-01-04 or 2021-01-04 09:30:00"
 _FRACTION = "expected a fraction of NAV between 0 and 1"
@@ -50,7 +57,11 @@ _FRACTION = "expected a fraction of NAV between 0 and 1"
 
 @dataclass(frozen=True)
 class SignalRecord:
-    """One validated signal; ``row`` is its line in the file, for messages and skip reports."""
+    """One validated signal; ``row`` is its line in the file, for messages and skip reports only.
+
+    ``signal_id`` is the file's ``signal_id`` cell (empty without one); ``identity`` is that
+    id, else ``content_id`` of the signal.
+    """
 
     datetime: pd.Timestamp
     ticker: str
@@ -60,11 +71,42 @@ class SignalRecord:
     source_ticker: str
     metadata: Mapping[str, str]
     row: int
+    signal_id: str = ""
+
+    @property
+    def identity(self) -> str:
+        """The ``signal_id``, or the hash of the content when none was given."""
+        return self.signal_id or content_id(
+            self.datetime, self.ticker, self.direction, self.weight, self.source_type, self.source_ticker
+        )
+
+    @property
+    def intent_id(self) -> str:
+        """``<ticker>-<9 hex characters of the identity's hash>``: the id every order of this signal carries."""
+        digest = hashlib.sha256(self.identity.encode()).hexdigest()[:INTENT_HASH_CHARS]
+        return f"{self.ticker.upper()}-{digest}"
 
     @property
     def is_propagated(self) -> bool:
         """True when the signal came from another ticker's news through a supply-chain link."""
         return self.source_type == "propagated"
+
+
+def content_id(
+    when: pd.Timestamp, ticker: str, direction: str, weight: float, source_type: str, source_ticker: str
+) -> str:
+    """A signal's identity from its content alone: the same signal gives the same id in any file, at any line."""
+    text = "|".join(
+        (
+            pd.Timestamp(when).isoformat(),
+            ticker.strip().upper(),
+            direction.strip().upper(),
+            repr(float(weight)),
+            source_type.strip().lower(),
+            source_ticker.strip().upper(),
+        )
+    )
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def load_signals(
@@ -114,8 +156,14 @@ def load_signals(
     if prices is not None:
         _check_against_prices(path, prices, table.row_lines, dates, ticker, keep)
 
+    if "signal_id" in names:
+        given = table.text(names["signal_id"]).str.strip().to_numpy(dtype=object)
+    else:
+        given = np.full(len(ticker), "", dtype=object)
     order = np.flatnonzero(keep)[np.argsort(dates[keep], kind="stable")]
-    columns = [a[order].tolist() for a in (ticker, weight, direction, source_type, source_ticker, table.row_lines)]
+    columns = [
+        a[order].tolist() for a in (ticker, weight, direction, source_type, source_ticker, table.row_lines, given)
+    ]
     return _records(_stamps(dates[order]), columns, _metadata(table, names, order))
 
 
@@ -159,8 +207,9 @@ def _records(stamps: list[pd.Timestamp], columns: list[list], metadata: list[dic
             source_ticker=source,
             metadata=meta,
             row=int(line),
+            signal_id=str(ident),
         )
-        for stamp, tick, size, side, kind, source, line, meta in zip(stamps, *columns, metadata, strict=True)
+        for stamp, tick, size, side, kind, source, line, ident, meta in zip(stamps, *columns, metadata, strict=True)
     ]
 
 

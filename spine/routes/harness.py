@@ -4,7 +4,9 @@ A backtest and a paper session differ only in their feeds and their broker. Ever
 that decides what to trade and when to stop (``SignalStrategy``, ``LiquiditySizer``,
 ``DrawdownBreaker``, ``KillSwitch``, ``RunRecorder`` and the report analyzers) is added
 here, from the config, so both routes run exactly the same pieces with the same
-parameters. The caller builds the broker (any ``GatedBroker``) and the feeds.
+parameters. The caller builds the broker (any ``GatedBroker``) and the feeds. A broker
+that can ``adopt_journal`` (``IBBroker``) takes over the orders the journal in the state
+folder still has working: the strategy then decides against them too.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import backtrader as bt
 
@@ -60,6 +63,9 @@ def wire_harness(
 ) -> bt.Cerebro:
     """Install ``broker`` and add the sizer, ``SignalStrategy`` and every analyzer to ``cerebro``."""
     cerebro.broker = require_gated_broker(broker, "the Spine harness")  # type: ignore[assignment]
+    adopt = getattr(broker, "adopt_journal", None)  # IBBroker: the orders an earlier session left working at IB
+    if callable(adopt):
+        adopt(Path(store.path).parent)  # the session's state folder holds its journal, reconciled by now
     sizing, execution = config.position_sizing, config.trading.execution
     cerebro.addsizer(
         LiquiditySizer,

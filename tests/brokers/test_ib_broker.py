@@ -15,6 +15,7 @@ from brokers import GatedBroker, IBBroker, MissingGateError, RiskGate
 from brokers.ib_broker import ib_intent_id
 from spine.config import RiskLimits
 from spine.ib import translation as tr
+from spine.ib.journal import JournalOrder
 from spine.ib.records import AccountSnapshot, PositionRecord
 
 NOW = datetime(2024, 3, 12, 15, 0, tzinfo=UTC)
@@ -142,3 +143,22 @@ def test_intraday_net_liquidation_trips_the_breaker_without_waiting_for_a_bar():
     assert breaker.tripped and gate.state == "HALTED"
     assert [name for name, _ in events] == ["breaker_trip"]
     assert "intraday NetLiquidation 94,900.00" in events[0][1]
+
+
+def journal_row(order_id: int, ref: str, status: str = "Accepted", filled: float = 0.0) -> JournalOrder:
+    return JournalOrder(order_id, 9000 + order_id, ref, ref.split(":")[1] if ":" in ref else "", "entry", "ALPH", "BUY",
+                        124.0, "MKT", None, None, 0, "", status, True, filled)  # fmt: skip
+
+
+def test_adopting_takes_only_spines_orders_with_shares_left_and_never_sends_their_intents_again():
+    broker = broker_with(snapshot({"NetLiquidation": 100_000.0}))
+    broker.adopt(
+        [
+            journal_row(6, "LIVE_SPINE:ALPH-0c60e1806:entry:1"),
+            journal_row(7, "someone else's order"),
+            journal_row(8, "LIVE_SPINE:ALPH-1d0a55f29:entry:1", status="Completed", filled=124.0),
+            journal_row(9, "LIVE_SPINE:ALPH-2e9b8a7c1:entry:1", status="Partial", filled=124.0),
+        ]
+    )
+    assert broker.known_refs == {"LIVE_SPINE:ALPH-0c60e1806:entry:1"}
+    assert broker.session.commands == []

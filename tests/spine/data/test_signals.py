@@ -211,3 +211,55 @@ def test_header_without_signal_rows_is_a_data_error(tmp_path):
 def test_missing_signal_file_is_a_data_error_naming_it(tmp_path):
     with pytest.raises(DataError, match="nope.csv"):
         load_signals(tmp_path / "nope.csv")
+
+
+# -- identity ---------------------------------------------------------------------------------
+
+
+def test_a_signals_identity_stays_when_a_line_is_inserted_above_it(tmp_path):
+    row = "2024-01-02,NVDA,0.05,BUY,direct,"
+    (before,) = load_signals(signals(tmp_path, row))
+    after = load_signals(signals(tmp_path, "2023-12-29,AMD,0.05,SELL,direct,", row))
+    assert (before.row, after[1].row) == (2, 3)
+    assert before.identity == after[1].identity
+    assert before.intent_id == after[1].intent_id
+
+
+def test_a_regenerated_file_with_the_same_content_gives_the_same_intent_ids(tmp_path):
+    first = load_signals(signals(tmp_path, "2024-01-02,nvda,0.050,buy,direct,"))
+    again = load_signals(signals(tmp_path, "2024-01-02,NVDA,0.05,BUY,direct,"))
+    assert [s.intent_id for s in first] == [s.intent_id for s in again]
+
+
+@pytest.mark.parametrize(
+    "changed",
+    ["2024-01-03,NVDA,0.05,BUY,direct,", "2024-01-02,NVDA,0.06,BUY,direct,", "2024-01-02,NVDA,0.05,SELL,direct,",
+     "2024-01-02,NVDA,0.05,BUY,propagated,TSM"],
+    ids=["datetime", "weight", "direction", "source"],
+)  # fmt: skip
+def test_a_signal_with_other_content_has_another_identity(changed, tmp_path):
+    (base,) = load_signals(signals(tmp_path, "2024-01-02,NVDA,0.05,BUY,direct,"))
+    (other,) = load_signals(signals(tmp_path, changed))
+    assert base.intent_id != other.intent_id
+
+
+def test_a_signal_id_column_is_the_identity_whatever_else_the_row_says(tmp_path):
+    path = write(tmp_path, f"{HEADER},signal_id", "2024-01-02,NVDA,0.05,BUY,direct,,news-7")
+    (first,) = load_signals(path)
+    path = write(tmp_path, f"signal_id,{HEADER}", "news-7,2024-01-05,NVDA,0.04,BUY,direct,")
+    (second,) = load_signals(path)
+    assert first.signal_id == second.signal_id == "news-7"
+    assert first.intent_id == second.intent_id
+    assert "signal_id" not in first.metadata
+
+
+def test_an_empty_signal_id_cell_falls_back_to_the_content(tmp_path):
+    (given,) = load_signals(write(tmp_path, f"{HEADER},signal_id", "2024-01-02,NVDA,0.05,BUY,direct,,"))
+    (plain,) = load_signals(signals(tmp_path, "2024-01-02,NVDA,0.05,BUY,direct,"))
+    assert given.signal_id == "" and given.intent_id == plain.intent_id
+
+
+def test_an_intent_id_and_its_exit_fit_24_characters_for_the_longest_ticker(tmp_path):
+    (record,) = load_signals(signals(tmp_path, "2024-01-02,ABCDEFGHIJKL,0.05,BUY,direct,"))
+    assert record.intent_id.startswith("ABCDEFGHIJKL-")
+    assert len(f"{record.intent_id}-x") <= 24

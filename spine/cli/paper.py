@@ -6,6 +6,7 @@ blocker as ``spine check`` does. Each ends by printing the run folder's path.
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -40,7 +41,7 @@ def paper_command(
         "state"
     ),
     signals: Annotated[
-        Path | None, typer.Option("--signals", help="signal CSV; rows appended while running are read")
+        Path | None, typer.Option("--signals", help="signal CSV (required); rows appended while running are read")
     ] = None,
     host: Annotated[str | None, typer.Option("--host", help="IB Gateway / TWS host (default trading.ib.host)")] = None,
     port: Annotated[int | None, typer.Option("--port", help="paper port (default: the envelope's paper port)")] = None,
@@ -55,7 +56,18 @@ def paper_command(
         typer.Option("--once", help="refresh, reconcile, check the breaker, dispatch due signals, record NAV, exit"),
     ] = False,
     cancel_on_exit: Annotated[
-        bool, typer.Option("--cancel-on-exit", help="cancel working orders at IB when stopping")
+        bool,
+        typer.Option(
+            "--cancel-on-exit",
+            help="cancel working entries at IB when stopping; the stop and take-profit of held positions stay",
+        ),
+    ] = False,
+    flatten_on_exit: Annotated[
+        bool,
+        typer.Option(
+            "--flatten-on-exit",
+            help="when stopping, also close the positions in the session's tickers at market (asks first on a terminal)",
+        ),
     ] = False,
     require_vix: Annotated[
         bool, typer.Option("--require-vix", help="fail (exit 2) when IB sends no VIX index quote for the kill switch")
@@ -66,12 +78,18 @@ def paper_command(
 
     cfg = load_config(config)
     envelope = require_paper(cfg, "spine paper")
+    if signals is None:
+        raise InputError("--signals FILE is required: spine paper trades only the signals it is given")
     if duration is not None and duration <= 0:
         raise InputError(f"--duration {duration:g}: expected a number of seconds above 0")
+    if flatten_on_exit and sys.stdin.isatty():
+        question = "--flatten-on-exit: when this session stops, its positions are closed at market. Continue?"
+        if not typer.confirm(question, default=False, err=True):
+            raise InputError("--flatten-on-exit was not confirmed; nothing was started")
     request = PaperRequest(
         config=cfg,
         state_dir=state,
-        signals=signals if signals is not None else SAMPLE_SIGNALS,
+        signals=signals,
         host=host or cfg.trading.ib.host,
         port=port if port is not None else envelope.port,
         client_id=client_id if client_id is not None else cfg.trading.ib.client_id,
@@ -80,6 +98,7 @@ def paper_command(
         duration_secs=duration,
         once=once,
         cancel_on_exit=cancel_on_exit,
+        flatten_on_exit=flatten_on_exit,
         require_vix=require_vix,
     )
     try:
@@ -102,6 +121,9 @@ def rehearse_command(
     start: Annotated[str | None, typer.Option("--start", help="first trading day; bars before it warm up")] = None,
     end: Annotated[str | None, typer.Option("--end", help="last day replayed")] = None,
     out: Annotated[Path, typer.Option("--out", help="where the run folder is written")] = Path("runs"),
+    vix: Annotated[
+        Path | None, typer.Option("--vix", help="VIX index file for the kill switch (default: the sample's, with it)")
+    ] = None,
 ) -> None:
     """Rehearse a paper session against the in-process gateway simulator, in lockstep (deterministic)."""
     from spine.routes.rehearse import RehearseRequest, run_rehearsal
@@ -119,9 +141,11 @@ def rehearse_command(
         start=_day(start, "--start"),
         end=_day(end, "--end"),
         out_dir=out,
-        vix=SAMPLE_VIX
-        if not data and SAMPLE_VIX.is_file()
-        else None,  # as spine backtest: the bundled VIX only with the bundled sample
+        vix=vix
+        if vix is not None
+        else (
+            SAMPLE_VIX if not data and SAMPLE_VIX.is_file() else None
+        ),  # as spine backtest: the bundled VIX only with the bundled sample
     )
     try:
         with quiet_ib_async():

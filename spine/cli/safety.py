@@ -8,6 +8,7 @@ after the user types RESUME; ``status`` shows both and the NAV history.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -152,10 +153,35 @@ def status_command(
                 typer.echo(f"  {_when(trigger.at)} {trigger.cause}: {trigger.detail}")
         else:
             typer.echo("kill switch: clear")
+        halt = _journal_halt(state)
+        if halt is not None:
+            typer.echo(f"IB session: HALTED since {halt[1] or 'an unknown time'}: {halt[0]} (spine resume clears it)")
         if span.count:
             typer.echo(f"NAV history: {span.count} NAVs from {_when(span.first)} to {_when(span.last)}")
         else:
             typer.echo("NAV history: empty (since the last baseline)")
+
+
+def _journal_halt(state: Path) -> tuple[str, str] | None:
+    """(reason, since) of the IB session's reconcile halt in the journal, read-only (nothing is created or written)."""
+    from spine.ib.halt import HALT_AT_META, HALT_META
+    from spine.ib.journal import JOURNAL_FILE
+
+    path = state / JOURNAL_FILE
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = dict(
+                conn.execute("SELECT key, value FROM meta WHERE key IN (?, ?)", (HALT_META, HALT_AT_META)).fetchall()
+            )
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"--state {state}: {path} is not a readable journal ({exc})") from None
+    reason = rows.get(HALT_META)
+    return None if reason is None else (str(reason), str(rows.get(HALT_AT_META) or ""))
 
 
 def _confirm(yes: bool, what: str) -> None:

@@ -12,8 +12,14 @@ trading bar; after that, day D's final bar is released at ``paper.release_at`` o
 trading day of ``paper.exchange_calendar``. An orderRef already in the journal (an intent
 sent by an earlier session on the same state folder) is never sent again.
 
+One session per state folder: every input (signals, ``--out``, the state folder) is
+checked and the folder's lock taken (``spine.safety.state_lock``) before connecting; a
+second session on the folder is refused (exit 2) naming the running one's pid and start.
+
 Ctrl-C or SIGTERM stops at the next step: working orders stay at IB unless
-``--cancel-on-exit``. The run folder is written at the end, with the journal copied in.
+``--cancel-on-exit``, which cancels working entries (the stop and take-profit of a held
+position stay); ``--flatten-on-exit`` also closes the session's positions at market.
+The run folder is written at the end, with the journal copied in.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from spine.data.signal_source import SignalFile
 from spine.feeds.live import BarPump
 from spine.feeds.release import CalendarRelease
 from spine.ib import IBSession, SessionSettings
-from spine.ib.records import Quote, SessionError, SessionStateChanged
+from spine.ib.records import Flatten, Quote, SessionError, SessionState, SessionStateChanged
 from spine.routes.harness import warmup_bar_count
 from spine.routes.session import (
     JOURNAL_FILE,
@@ -39,20 +45,25 @@ from spine.routes.session import (
     StopFlag,
     WallClockDriver,
     build_session_cerebro,
+    check_out_dir,
+    check_state_folder,
     fetch_history,
     require_paper,
     session_summary,
     split_warmup,
     stopping_on_signals,
     tickers_of,
+    took_over,
     wait_active,
     write_session_folder,
 )
 from spine.runs import summary as runs_summary
+from spine.safety.state_lock import StateLock
 from spine.safety.state_store import StateStore
 from spine.safety.vix_line import VixLine
 
 ACK_WAIT_SECS = 10.0
+FLATTEN_WAIT_SECS = 30.0  # how long --flatten-on-exit waits for the closing orders to be handed to IB
 HANDOFF_TIMEOUT_SECS = (
     0.01  # IBBroker waits (GIL released) this long at most for each order to reach ib_async; see README
 )
@@ -71,7 +82,8 @@ class PaperRequest:
     until: date | None = None
     duration_secs: float | None = None
     once: bool = False
-    cancel_on_exit: bool = False
+    cancel_on_exit: bool = False  # cancel working entries when stopping; protective legs of held positions stay
+    flatten_on_exit: bool = False  # also close the session's positions at market when stopping (cancels their legs)
     connect_timeout_secs: float = 30.0
     vix_wait_secs: float = (
         5.0  # how long after ACTIVE the first VIX index quote may take before the trigger is reported off
@@ -125,8 +137,10 @@ class StatusLine:
 
 
 def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> SessionResult:
+    """Check every input, take the state folder's lock, then connect and trade; the run folder is written at the end."""
     config = request.config
     require_paper(config, "spine paper")
+    check_out_dir(request.out_dir)
     stop = stop if stop is not None else StopFlag()
     events = EventLog()
     signals = SignalFile(
@@ -136,8 +150,6 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
     paper = config.paper
     rule = CalendarRelease(paper.exchange_calendar, paper.timezone, paper.release_at)
     count = warmup_bar_count(config.strategy.atr_period)
-    request.state_dir.mkdir(parents=True, exist_ok=True)
-    known = journaled_refs(request.state_dir)
     settings = SessionSettings.from_config(config, request.state_dir, host=request.host, port=request.port,
                                            client_id=request.client_id, tickers=tickers, vix_symbol=VIX_SYMBOL)  # fmt: skip
     settings = settings.model_copy(update={"account_refresh_secs": request.account_refresh_secs})
@@ -146,22 +158,28 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
         from spine.core.errors import SafetyError
 
         raise SafetyError(f"spine paper refuses: {refusal}")
-    session = IBSession(settings)
-    holder: dict[str, object] = {}
-    with stopping_on_signals(stop):
-        strategy, summary, status = _trade(request, session, signals, events, rule, count, known, stop, holder, tickers)
-    if status.tty:
-        sys.stderr.write("\n")
-    run_dir = write_session_folder(
-        request.out_dir,
-        "paper",
-        config,
-        strategy,
-        events,
-        summary,
-        request.state_dir,
-        f"Spine paper: {', '.join(tickers)}",
-    )
+    with StateLock.hold(request.state_dir, "spine paper") as lock:
+        took_over(lock, events)
+        check_state_folder(request.state_dir)
+        known = journaled_refs(request.state_dir)  # read under the lock: no other session can add to it meanwhile
+        session = IBSession(settings)
+        holder: dict[str, object] = {}
+        with stopping_on_signals(stop):
+            strategy, summary, status = _trade(
+                request, session, signals, events, rule, count, known, stop, holder, tickers
+            )
+        if status.tty:
+            sys.stderr.write("\n")
+        run_dir = write_session_folder(
+            request.out_dir,
+            "paper",
+            config,
+            strategy,
+            events,
+            summary,
+            request.state_dir,
+            f"Spine paper: {', '.join(tickers)}",
+        )
     recorder = strategy.analyzers.recorder
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
@@ -216,8 +234,35 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
             summary["kill_switch"]["vix_trigger"] = vix_status
             summary["kill_switch"]["vix_quote"] = vix_line.status(datetime.now(UTC)) if vix_line is not None else None
     finally:
-        session.stop(cancel_working=request.cancel_on_exit)
+        if request.flatten_on_exit:
+            _flatten_at_exit(session, tickers, events)
+        session.stop(cancel_working=request.cancel_on_exit or request.flatten_on_exit)
     return strategy, summary, status
+
+
+def _flatten_at_exit(session: IBSession, tickers: tuple[str, ...], events: EventLog) -> None:
+    """``--flatten-on-exit``: cancel the session's tickers' working orders and close their positions at market."""
+    if session.state is not SessionState.ACTIVE:
+        message = f"--flatten-on-exit: not closing positions, the IB session is {session.state}; check the account"
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+        events.record(datetime.now(UTC), "flatten_skipped", message)
+        return
+    snapshot = session.account_snapshot()
+    positions = snapshot.positions if snapshot is not None else ()
+    held = {p.symbol.upper(): p.position for p in positions if p.symbol.upper() in tickers and p.position}
+    try:
+        session.submit(Flatten("--flatten-on-exit", tickers)).result(FLATTEN_WAIT_SECS)
+    except Exception as exc:  # noqa: BLE001 - the session stops next either way; say what did not happen
+        message = f"--flatten-on-exit: the closing orders were not confirmed sent ({exc}); check the account"
+        print(f"warning: {message}", file=sys.stderr, flush=True)
+        events.record(datetime.now(UTC), "flatten_failed", message)
+        return
+    closing = ", ".join(f"{t} {q:+g}" for t, q in sorted(held.items())) or "no position"
+    events.record(
+        datetime.now(UTC),
+        "flatten",
+        f"--flatten-on-exit: closing at market {closing}; working orders of {', '.join(tickers)} cancelled",
+    )
 
 
 def vix_trigger_status(config: SpineConfig, quote: Quote | None, wait_secs: float) -> str:

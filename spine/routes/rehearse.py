@@ -19,6 +19,7 @@ It rehearses paper: the same envelope checks and top-level ``risk`` limits as
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -42,15 +43,19 @@ from spine.routes.session import (
     SessionResult,
     StopFlag,
     build_session_cerebro,
+    check_out_dir,
     fetch_history,
     require_paper,
     session_summary,
     split_warmup,
     stopping_on_signals,
     tickers_of,
+    took_over,
     wait_active,
     write_session_folder,
 )
+from spine.runs import summary as runs_summary
+from spine.safety.state_lock import StateLock
 from spine.safety.state_store import StateStore
 
 REHEARSAL_ACCOUNT = "DU0000001"
@@ -74,6 +79,7 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
     """Refuse unless paper is allowed; otherwise rehearse and write the run folder."""
     config = request.config
     require_paper(config, "spine rehearse")
+    check_out_dir(request.out_dir)
     stop = stop if stop is not None else StopFlag()
     events = EventLog()
     signals = SignalFile(
@@ -87,9 +93,18 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
     trade_from = _trade_from(market, request.start, count)
     gateway_settings = GatewaySettings(data=request.data, port=0, account=REHEARSAL_ACCOUNT, cash=config.backtest.cash,
                                fill_model=FillModel.from_settings(config.backtest))  # fmt: skip
+    vix_status = rehearsal_vix_status(config, request.vix, trade_from, request.end)
+    if vix_status.startswith("off: "):  # as the backtest: a kill switch without its VIX is never silent
+        print(f"warning: VIX kill-switch trigger is {vix_status}", file=sys.stderr, flush=True)
+        events.record(datetime.now(UTC), "vix_trigger_off", vix_status[len("off: ") :])
     with tempfile.TemporaryDirectory(prefix="spine-rehearse-") as scratch:
         state_dir = request.state_dir if request.state_dir is not None else Path(scratch) / "state"
-        with stopping_on_signals(stop), GatewayThread(gateway_settings, market) as gateway:
+        with (
+            StateLock.hold(state_dir, "spine rehearse") as held,
+            stopping_on_signals(stop),
+            GatewayThread(gateway_settings, market) as gateway,
+        ):
+            took_over(held, events)
             while gateway.call(lambda: market.now.date()) < trade_from and not gateway.call(lambda: market.at_end):
                 gateway.step(1)  # the simulator's clock waits on the first trading day; earlier bars are history
             # The rehearsal's clock is the simulator's, not the wall's: snapshots never go stale by wall time.
@@ -143,6 +158,7 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                         elapsed,
                     )
                     summary["stopped_by"] = stop.reason or "end of data"
+                    summary["kill_switch"]["vix_trigger"] = vix_status
                     summary["simulator_steps"] = driver.steps
             finally:
                 session.stop(cancel_working=False)
@@ -160,6 +176,23 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
                          float(summary["final_cash"]))  # fmt: skip
+
+
+def rehearsal_vix_status(config: SpineConfig, vix: Path | None, trade_from: date, end: date | None) -> str:
+    """``summary.json`` ``kill_switch.vix_trigger`` on ``spine rehearse``: ``on: …`` or ``off: <why>``, as the backtest."""
+    source = None
+    if vix is not None:
+        days = [
+            d
+            for d in load_vix(vix).dates.astype("datetime64[D]").tolist()
+            if d >= trade_from and (end is None or d <= end)
+        ]
+        source = f"VIX {days[0]}..{days[-1]}" if days else None
+    period = f"{trade_from}..{end}" if end is not None else f"{trade_from} on"
+    missing = f"no VIX series for {period}" + (f" in {vix}" if vix is not None else " (pass --vix FILE)")
+    return runs_summary.vix_trigger_status(
+        config.risk, config.kill_switch.vix_threshold, source=source, missing=missing
+    )
 
 
 def vix_bars(path: Path, warm_days: set[date], trade_from: date, end: date | None) -> tuple[list[Bar], list[Bar]]:

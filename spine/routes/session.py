@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 import signal
+import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +40,7 @@ from spine.core.events import EventLog
 from spine.data.signal_source import SignalFile
 from spine.feeds.live import BarPump, LiveDailyFeed
 from spine.feeds.release import CalendarRelease
-from spine.ib.records import Bar, Refresh, RequestHistory, SessionState
+from spine.ib.records import Bar, Refresh, RequestHistory, SessionState, SessionStateChanged
 from spine.ib.session import IBSession
 from spine.reports.build import write_reports
 from spine.routes.harness import HarnessWiring, wire_harness
@@ -49,12 +52,58 @@ from spine.runs.write import (
     write_run_files,
 )
 from spine.safety.envelope import Envelope, resolve_envelope
+from spine.safety.state_lock import StateLock
 from spine.safety.state_store import StateStore
 from spine.safety.vix_line import VixLine
 
 JOURNAL_FILE = "ib_journal.sqlite3"
 WAIT_SECS = 30.0  # how long a lockstep barrier waits for the session before it gives up
 POLL_SECS = 0.002
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """``--out`` can receive a run folder: checked before a session connects, so bad input never follows orders.
+
+    Nothing is created here; the folder (and its missing parents) is made when the run folder is written.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: is a file; expected a folder to receive the run folder")
+    existing = out_dir
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing != out_dir and not existing.is_dir():
+        raise InputError(f"--out {out_dir}: {existing} is a file; expected a folder to receive the run folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out_dir}: {existing} is not writable; expected a writable folder")
+
+
+def check_state_folder(state_dir: Path) -> None:
+    """The state folder's databases open (the state store and the IB journal) before a session connects."""
+    with StateStore.in_folder(state_dir):
+        pass
+    journal = state_dir / JOURNAL_FILE
+    if journal.exists():
+        try:
+            conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"--state {state_dir}: {journal} is not a readable journal ({exc}); expected the "
+                             "SQLite journal a session wrote") from None  # fmt: skip
+
+
+def took_over(lock: StateLock, events: EventLog) -> None:
+    """Say so (console and events) when the state folder's lock was left by a session that was killed."""
+    if lock.previous is None:
+        return
+    message = (f"took over the state folder's lock left by {lock.previous.describe()}, which ended without "
+               "releasing it (killed); reconcile with IB decides what it left")  # fmt: skip
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+    events.record(datetime.now(UTC), "state_lock_taken_over", message)
 
 
 def require_paper(config: SpineConfig, command: str) -> Envelope:
@@ -268,7 +317,17 @@ def _cents(value: float | None) -> int | None:
 
 
 def wait_active(session: IBSession, timeout_secs: float) -> None:
-    if not session.wait_for_state(SessionState.ACTIVE, timeout=timeout_secs):
+    """Until the session is ACTIVE with an account snapshot; a HALTED session is refused at once, naming why."""
+    session.wait_for_state(SessionState.ACTIVE, SessionState.HALTED, timeout=timeout_secs)
+    if session.state is SessionState.HALTED:
+        reasons = [
+            e.reason
+            for e in session.poll_events()
+            if isinstance(e, SessionStateChanged) and e.new == SessionState.HALTED
+        ]
+        why = reasons[-1] if reasons else "no reason reported"
+        raise SafetyError(f"the IB session is HALTED: {why}; nothing was traded (see `spine status`, `spine resume`)")
+    if session.state is not SessionState.ACTIVE:
         raise BrokerError(f"the IB session did not become ACTIVE within {timeout_secs:g} s (state {session.state})")
     deadline = time.monotonic() + timeout_secs
     while session.account_snapshot() is None:

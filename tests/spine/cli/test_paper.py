@@ -6,10 +6,12 @@ gateway simulator (``GatewayThread``); nothing of ib_async is mocked.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from typer.testing import CliRunner
 
 from spine.cli import app
 from spine.config import load_config
+from spine.core.resources import SAMPLE_VIX
 from spine.gateway import GatewaySettings, GatewayThread
 from spine.routes.paper import PaperRequest, run_paper
 from spine.safety.state_store import StateStore
@@ -95,9 +98,9 @@ def test_once_places_one_native_bracket_per_due_signal_with_its_provenance_tag(p
     result = once(paper_config(), gateway, tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,propagated,ECHO"])
     sent = gateway_orders(gateway)
     assert sorted(r.order_ref for r in sent) == [
-        "PROHIBITED_LLM_DISCOVERY_LINK:ALPH-2:entry:1",
-        "PROHIBITED_LLM_DISCOVERY_LINK:ALPH-2:stop:1",
-        "PROHIBITED_LLM_DISCOVERY_LINK:ALPH-2:take_profit:1",
+        "PROHIBITED_LLM_DISCOVERY_LINK:ALPH-853cf24bb:entry:1",
+        "PROHIBITED_LLM_DISCOVERY_LINK:ALPH-853cf24bb:stop:1",
+        "PROHIBITED_LLM_DISCOVERY_LINK:ALPH-853cf24bb:take_profit:1",
     ]
     legs = {r.order_ref.split(":")[2]: r for r in sent}
     entry, stop, take_profit = legs["entry"], legs["stop"], legs["take_profit"]
@@ -193,7 +196,7 @@ def test_a_signal_on_a_warm_up_bar_never_produces_an_order(paper_config, gateway
         and f"warm-up bar: trading starts on {LAST_DAY}" in e["detail"]
         for e in result.events
     )
-    assert {r.order_ref.split(":")[1] for r in gateway_orders(gateway)} == {"BRVO-3"}
+    assert {r.order_ref.split(":")[1] for r in gateway_orders(gateway)} == {"BRVO-801d0d2bc"}
 
 
 def test_ctrl_c_stops_a_running_session_cleanly_and_writes_its_run_folder(paper_config, gateway, tmp_path):
@@ -264,3 +267,177 @@ def test_spine_kill_reaches_a_running_session_and_cancels_its_working_orders_at_
     assert process.returncode == 0, err
     events = (Path(out.strip().splitlines()[-1]) / "events.csv").read_text()
     assert "operator stop" in events
+
+
+def start_paper(config: Path, state: Path, signal_file: Path, port: int, out: Path, *extra: str, client_id: int = 1):
+    command = [sys.executable, "-m", "spine.cli", "paper", "--config", str(config), "--state", str(state),
+               "--signals", str(signal_file), "--port", str(port), "--out", str(out), "--client-id", str(client_id),
+               *extra]  # fmt: skip
+    return subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
+
+
+def wait_active_line(process: subprocess.Popen) -> None:
+    for line in process.stderr:
+        if line.startswith("session ACTIVE"):
+            return
+    raise AssertionError(f"the session never became ACTIVE (exit {process.wait()})")
+
+
+def test_two_sessions_started_together_on_one_state_folder_send_each_order_once(paper_config, gateway, tmp_path):
+    config, state = paper_config(), tmp_path / "state"
+    signal_file = signals(tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,", f"{LAST_DAY},BRVO,0.05,BUY,direct,"])
+    first = start_paper(config, state, signal_file, gateway.port, tmp_path / "runs", client_id=1)
+    second = start_paper(config, state, signal_file, gateway.port, tmp_path / "runs", client_id=2)
+    try:
+        deadline = time.monotonic() + 60
+        while first.poll() is None and second.poll() is None:  # the one refused exits at once; the other runs
+            assert time.monotonic() < deadline, "neither session was refused"
+            time.sleep(0.05)
+        refused, running = (first, second) if first.poll() is not None else (second, first)
+        assert refused.returncode == 2
+        refusal = refused.stderr.read()
+        assert f"in use by spine paper (pid {running.pid}, started " in refusal and "Traceback" not in refusal
+        wait_active_line(running)
+        while len(gateway_orders(gateway)) < 6:
+            assert running.poll() is None, running.stderr.read()
+        running.send_signal(signal.SIGINT)
+        _, err = running.communicate(timeout=60)
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.kill()
+    assert running.returncode == 0, err
+    refs = [r.order_ref for r in gateway_orders(gateway)]
+    assert len(refs) == 6 and len(set(refs)) == 6
+
+
+def test_a_session_killed_with_sigkill_leaves_its_lock_to_the_next_session(paper_config, gateway, tmp_path):
+    config, state = paper_config(), tmp_path / "state"
+    signal_file = signals(tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,"])
+    killed = start_paper(config, state, signal_file, gateway.port, tmp_path / "runs")
+    try:
+        wait_active_line(killed)
+        while len(gateway_orders(gateway)) < 3:
+            assert killed.poll() is None, killed.stderr.read()
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.communicate(timeout=60)
+    result = once(config, gateway, tmp_path / "next", [f"{LAST_DAY},ALPH,0.05,BUY,direct,"], state=state)
+    taken = [e["detail"] for e in result.events if e["event"] == "state_lock_taken_over"]
+    assert len(taken) == 1 and f"pid {killed.pid}" in taken[0]
+    assert len(gateway_orders(gateway)) == 3  # the killed session's bracket, never sent again
+
+
+def test_out_naming_a_file_is_exit_2_before_connecting_and_sends_nothing(paper_config, gateway, tmp_path):
+    out = tmp_path / "runs"
+    out.write_text("not a folder")
+    result = CliRunner().invoke(app, ["paper", "--config", str(paper_config()), "--state", str(tmp_path / "state"),
+                                      "--signals", str(signals(tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,"])),
+                                      "--port", str(gateway.port), "--out", str(out), "--once"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"--out {out}: is a file; expected a folder" in result.output and "Traceback" not in result.output
+    assert gateway_orders(gateway) == []
+    assert "session ACTIVE" not in result.output  # refused before connecting
+
+
+def gateway_book(gw: GatewayThread) -> dict[str, str]:
+    """Each order's role and ticker (``ALPH entry``, ``ALPH exit``...) -> its status at the gateway (one per role)."""
+    engine = gw.simulator.engine
+    orders = gw.call(lambda: [(o.request.symbol, o.request.order_ref, o.status) for o in engine.orders.values()])
+    return {f"{symbol} {ref.split(':')[2]}": status for symbol, ref, status in orders}
+
+
+def wait_until(done, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "the gateway never reached the expected book"
+        time.sleep(0.01)
+
+
+def held_and_working(paper_config, tmp_path: Path, **exit_options: bool):
+    """ALPH held with its stop and take-profit working, then a session on ALPH and BRVO that sends a BRVO entry and stops."""
+    config, state = paper_config(), tmp_path / "state"
+    gw = gateway_at(DAY_BEFORE)
+    gw.__enter__()
+    once(config, gw, tmp_path / "first", [f"{DAY_BEFORE},ALPH,0.05,BUY,direct,"], state=state)
+    gw.step(1)  # ALPH's market entry fills at LAST_DAY's open; its legs stay working
+    request = PaperRequest(config=load_config(config), state_dir=state, port=gw.port, once=True, out_dir=tmp_path / "runs",
+                           signals=signals(tmp_path / "second", [f"{DAY_BEFORE},ALPH,0.05,BUY,direct,",
+                                                                 f"{LAST_DAY},BRVO,0.05,BUY,direct,"]), **exit_options)  # fmt: skip
+    result = run_paper(request)
+    return gw, result
+
+
+def test_cancel_on_exit_cancels_working_entries_and_keeps_the_legs_of_held_positions(paper_config, tmp_path):
+    gw, _ = held_and_working(paper_config, tmp_path, cancel_on_exit=True)
+    try:
+        engine = gw.simulator.engine
+        wait_until(lambda: gw.call(lambda: all(o.done for o in engine.orders.values() if o.request.symbol == "BRVO")))
+        book = gateway_book(gw)
+    finally:
+        gw.__exit__(None, None, None)
+    assert book["ALPH entry"] == "Filled"
+    assert book["ALPH stop"] not in ("Cancelled", "Filled") and book["ALPH take_profit"] not in ("Cancelled", "Filled")
+    assert {book["BRVO entry"], book["BRVO stop"], book["BRVO take_profit"]} == {"Cancelled"}
+
+
+def test_flatten_on_exit_closes_held_positions_at_market_and_cancels_their_legs(paper_config, tmp_path):
+    gw, result = held_and_working(paper_config, tmp_path, flatten_on_exit=True)
+    try:
+        engine = gw.simulator.engine
+        wait_until(lambda: gw.call(lambda: all(o.done for o in engine.orders.values()
+                                               if o.request.order_type != "MKT" or o.request.symbol == "BRVO")))  # fmt: skip
+        book = gateway_book(gw)
+        closing = gw.call(
+            lambda: [o.request for o in engine.orders.values() if o.request.order_ref.split(":")[2] == "exit"]
+        )
+    finally:
+        gw.__exit__(None, None, None)
+    assert book["ALPH stop"] == "Cancelled" and book["ALPH take_profit"] == "Cancelled"
+    assert [(r.symbol, r.action, r.quantity, r.order_type) for r in closing] == [("ALPH", "SELL", 124, "MKT")]
+    assert {book["BRVO entry"], book["BRVO stop"], book["BRVO take_profit"]} == {"Cancelled"}
+    assert any(e["event"] == "flatten" and "ALPH +124" in e["detail"] for e in result.events)
+
+
+def test_paper_without_signals_is_exit_2_and_trades_nothing(paper_config, gateway, tmp_path):
+    result = CliRunner().invoke(app, ["paper", "--config", str(paper_config()), "--state", str(tmp_path / "state"),
+                                      "--port", str(gateway.port), "--out", str(tmp_path / "runs"), "--once"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "--signals FILE is required" in result.output
+    assert gateway_orders(gateway) == []
+
+
+def test_a_halted_session_says_why_at_once_and_exits_2(make_config_dir, gateway, tmp_path):
+    config = make_config_dir(
+        {"config.yaml": PAPER, "trading_config.yaml": {"trading.execution.paper_account": "DU7654321"}}
+    )
+    started = time.monotonic()
+    result = CliRunner().invoke(app, ["paper", "--config", str(config), "--state", str(tmp_path / "state"),
+                                      "--signals", str(signals(tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,"])),
+                                      "--port", str(gateway.port), "--out", str(tmp_path / "runs"), "--once"])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "the IB session is HALTED: " in result.output and "DU7654321" in result.output
+    assert "did not become ACTIVE" not in result.output and "Traceback" not in result.output
+    assert time.monotonic() - started < 20  # not the 30 s connect timeout
+    assert gateway_orders(gateway) == []
+
+
+def rehearse_summary(config: Path, tmp_path: Path, *extra: str):
+    rows = [f"{DAY_BEFORE},ALPH,0.05,BUY,direct,"]
+    result = CliRunner().invoke(app, ["rehearse", "--config", str(config), "--data", str(SAMPLE_PRICES), "--start", "2023-11-13",
+                                      "--signals", str(signals(tmp_path, rows)), "--out", str(tmp_path / "runs"), *extra])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return result.output, json.loads((Path(result.output.strip().splitlines()[-1]) / "summary.json").read_text())
+
+
+def test_rehearse_on_real_data_without_vix_warns_that_the_vix_trigger_is_off(paper_config, tmp_path):
+    output, summary = rehearse_summary(paper_config(), tmp_path)
+    assert "warning: VIX kill-switch trigger is off: no VIX series for 2023-11-13" in output
+    assert summary["kill_switch"]["vix_trigger"].startswith("off: no VIX series")
+
+
+def test_rehearse_takes_a_vix_file_for_the_kill_switch(paper_config, tmp_path):
+    output, summary = rehearse_summary(paper_config(), tmp_path, "--vix", str(SAMPLE_VIX))
+    assert "VIX kill-switch trigger is off" not in output
+    assert summary["kill_switch"]["vix_trigger"].startswith("on: VIX 2023-11-13..")

@@ -11,7 +11,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
-from spine.cli.safety import check_command, kill_command, resume_command
+from spine.cli.safety import check_command, kill_command, resume_command, status_command
 from spine.config import SHIPPED_CONFIG_DIR
 from spine.core.errors import InputError
 from spine.safety.state_store import StateStore
@@ -48,6 +48,7 @@ app = typer.Typer()
 app.command("check")(check_command)
 app.command("kill")(kill_command)
 app.command("resume")(resume_command)
+app.command("status")(status_command)
 runner = CliRunner()
 
 
@@ -184,3 +185,21 @@ def test_resume_with_nothing_active_has_nothing_to_resume(tmp_path):
 
 def test_kill_with_an_empty_reason_is_an_input_error(tmp_path):
     assert isinstance(run("kill", "--reason", "  ", "--state", tmp_path).exception, InputError)
+
+
+def test_status_shows_the_ib_sessions_journal_halt_without_writing_the_journal(tmp_path):
+    from spine.ib.halt import HALT_AT_META, HALT_META
+    from spine.ib.journal import JOURNAL_FILE, Journal
+
+    state = tmp_path / "state"
+    StateStore.in_folder(state).close()
+    journal = Journal(state / JOURNAL_FILE)
+    journal.set_meta(HALT_META, "unexplained position: IB holds 100 AAPL, the journal's fills explain 0")
+    journal.set_meta(HALT_AT_META, "2026-12-07T03:00:00+00:00")
+    journal.close()
+    before = {p.name: p.read_bytes() for p in state.iterdir()}
+    result = run("status", "--state", state)
+    assert result.exit_code == 0, result.output
+    assert ("IB session: HALTED since 2026-12-07T03:00:00+00:00: unexplained position: IB holds 100 AAPL, "
+            "the journal's fills explain 0") in result.output  # fmt: skip
+    assert {name: (state / name).read_bytes() for name in before} == before  # SQLite may add its -shm/-wal, no data

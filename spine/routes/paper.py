@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from spine.config import SpineConfig
-from spine.core.errors import BrokerError, InputError
+from spine.core.errors import BrokerError, InputError, SafetyError
 from spine.core.events import EventLog
 from spine.data.signal_source import SignalFile
 from spine.feeds.live import BarPump
@@ -155,8 +155,6 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
     settings = settings.model_copy(update={"account_refresh_secs": request.account_refresh_secs})
     refusal = settings.refuses_port()
     if refusal:
-        from spine.core.errors import SafetyError
-
         raise SafetyError(f"spine paper refuses: {refusal}")
     with StateLock.hold(request.state_dir, "spine paper") as lock:
         took_over(lock, events)
@@ -193,6 +191,7 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
     session.start()
     try:
         wait_active(session, request.connect_timeout_secs)
+        _positions_spine_did_not_open(session, tickers, events)
         print(
             f"session {session.state}: {request.host}:{request.port} client {request.client_id}, tickers {', '.join(tickers)}",
             file=sys.stderr,
@@ -230,6 +229,10 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
             elapsed = time.perf_counter() - started
             summary = session_summary(config, "paper", strategy, broker, tickers, request.signals, start_value, elapsed)
             summary["stopped_by"] = stop.reason or ("--once" if request.once else "end")
+            summary["unprotected"] = {
+                ticker: {"seconds": round(total, 3), "longest_seconds": round(longest, 3), "episodes": episodes}
+                for ticker, (total, longest, episodes) in sorted(session.unprotected().items())
+            }
             summary["trade_from"] = trade_from.isoformat()
             summary["kill_switch"]["vix_trigger"] = vix_status
             summary["kill_switch"]["vix_quote"] = vix_line.status(datetime.now(UTC)) if vix_line is not None else None
@@ -238,6 +241,22 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
             _flatten_at_exit(session, tickers, events)
         session.stop(cancel_working=request.cancel_on_exit or request.flatten_on_exit)
     return strategy, summary, status
+
+
+def _positions_spine_did_not_open(session: IBSession, tickers: tuple[str, ...], events: EventLog) -> None:
+    """Said at start and left alone; a ticker the signals trade is refused (exit 2) unless they are ignored."""
+    report = session.external_positions()
+    if report is None or not report.positions:
+        return
+    detail = report.describe()
+    events.record(datetime.now(UTC), "external_positions", detail)
+    print(f"warning: IB holds positions Spine did not open, left alone: {detail}", file=sys.stderr, flush=True)
+    traded = sorted(set(report.tickers) & set(tickers))
+    if report.refused and traded:
+        raise SafetyError(
+            f"{', '.join(traded)}: IB holds positions Spine did not open ({detail}) and the signals trade "
+            f"{', '.join(traded)}; close them, or set trading.ib.external_positions: ignore to trade beside them"
+        )
 
 
 def _flatten_at_exit(session: IBSession, tickers: tuple[str, ...], events: EventLog) -> None:

@@ -441,3 +441,27 @@ def test_rehearse_takes_a_vix_file_for_the_kill_switch(paper_config, tmp_path):
     output, summary = rehearse_summary(paper_config(), tmp_path, "--vix", str(SAMPLE_VIX))
     assert "VIX kill-switch trigger is off" not in output
     assert summary["kill_switch"]["vix_trigger"].startswith("on: VIX 2023-11-13..")
+
+
+def test_a_position_spine_did_not_open_in_a_traded_ticker_is_exit_2_naming_it_and_sends_nothing(
+    paper_config, gateway, tmp_path
+):
+    gateway.call(lambda: gateway.simulator.state.account.apply_fill("ALPH", "BUY", 100, 31.5, 0.0))
+    rows = [f"{LAST_DAY},ALPH,0.05,BUY,direct,"]
+    args = ["paper", "--config", str(paper_config()), "--state", str(tmp_path / "state"), "--signals", str(signals(tmp_path, rows)),
+            "--port", str(gateway.port), "--once", "--out", str(tmp_path / "runs")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "ALPH: IB holds positions Spine did not open (ALPH 100 @ avg cost 31.50)" in result.output
+    assert "trading.ib.external_positions: ignore" in result.output
+    assert "Traceback" not in result.output
+    assert gateway_orders(gateway) == []
+
+
+def test_a_position_spine_did_not_open_in_another_ticker_is_said_at_start_and_left_alone(
+    paper_config, gateway, tmp_path
+):
+    gateway.call(lambda: gateway.simulator.state.account.apply_fill("ECHO", "BUY", 40, 12.25, 0.0))
+    result = once(paper_config(), gateway, tmp_path, [f"{LAST_DAY},ALPH,0.05,BUY,direct,"])
+    assert [e["detail"] for e in result.events if e["event"] == "external_positions"] == ["ECHO 40 @ avg cost 12.25"]
+    assert {r.symbol for r in gateway_orders(gateway)} == {"ALPH"}  # nothing placed on ECHO

@@ -49,6 +49,10 @@ class RunRecorder(bt.Analyzer):
         ("progress", None),  # Callable[[int], None]: called with the bar count every few bars
         ("progress_every", 250),
         ("trade_from", None),  # datetime.date: no equity rows for warm-up bars before it
+        (
+            "sink",
+            None,
+        ),  # Callable[[str, dict], None]: each row as it is recorded, with its file name (a session's run folder)
     )
 
     def start(self) -> None:
@@ -66,6 +70,8 @@ class RunRecorder(bt.Analyzer):
         self._trade_tag: dict[int, str] = {}  # trade ref -> tag of the entry that opened it
         self._progress: Callable[[int], None] | None = self.p.progress
         self._bars = 0
+        self._cash = _account_cash(self.strategy.broker)
+        self._sink: Callable[[str, dict[str, Any]], None] | None = self.p.sink
 
     def _order_id(self, ref: int) -> int:
         if ref not in self._ids:
@@ -107,19 +113,20 @@ class RunRecorder(bt.Analyzer):
         # Only a partial or complete execution carries new fills.
         fills = list(order.executed.iterpending()) if status == _PARTIAL or status == _COMPLETED else ()
         for bit in fills:
-            self.fills.append(
-                {
-                    "datetime": _when(bit.dt),
-                    "order_id": static["order_id"],
-                    "ticker": static["ticker"],
-                    "side": static["side"],
-                    "size": abs(bit.size),
-                    "price": bit.price,
-                    "commission": bit.closedcomm + bit.openedcomm,
-                    "tag": static["tag"],
-                    "role": static["role"],
-                }
-            )
+            fill = {
+                "datetime": _when(bit.dt),
+                "order_id": static["order_id"],
+                "ticker": static["ticker"],
+                "side": static["side"],
+                "size": abs(bit.size),
+                "price": bit.price,
+                "commission": bit.closedcomm + bit.openedcomm,
+                "tag": static["tag"],
+                "role": static["role"],
+            }
+            self.fills.append(fill)
+            if self._sink is not None:
+                self._sink("fills.csv", fill)
             if static["role"] == "entry":
                 self._open_tag[static["ticker"]] = static["tag"]
         # Keep the date number and the order's status code; datetimes and reasons are made when `orders` is read.
@@ -127,19 +134,18 @@ class RunRecorder(bt.Analyzer):
         self._change_stamps.append(self._status_stamp(order, status, fills))
         self._change_codes.append(status)
         self._change_infos.append(order.info if status in _REASON_CODES else None)
+        if self._sink is not None:
+            self._sink("orders.csv", _order_row(static, self._change_stamps[-1], status, self._change_infos[-1]))
 
     @property
     def orders(self) -> list[dict[str, Any]]:
         """One row per order per status change, in the order they happened."""
-        rows = []
-        for static, stamp, status, info in zip(
-            self._change_statics, self._change_stamps, self._change_codes, self._change_infos, strict=True
-        ):
-            name = _STATUS_NAMES[status]
-            rows.append(
-                {**static, "datetime": _when(stamp), "status": name, "reason": _reason(info, name, static["role"])}
+        return [
+            _order_row(static, stamp, status, info)
+            for static, stamp, status, info in zip(
+                self._change_statics, self._change_stamps, self._change_codes, self._change_infos, strict=True
             )
-        return rows
+        ]
 
     def notify_trade(self, trade: bt.Trade) -> None:
         # Backtrader notifies a bar's orders before its trades: on a reversal the new entry
@@ -163,9 +169,15 @@ class RunRecorder(bt.Analyzer):
         broker = self.strategy.broker
         if self.p.trade_from is not None and self.strategy.datetime.date(0) < self.p.trade_from:
             return
-        self.equity.append(
-            {"datetime": self.strategy.datetime.datetime(0), "value": broker.getvalue(), "cash": broker.getcash()}
-        )
+        row = {
+            "datetime": self.strategy.datetime.datetime(0),
+            "value": broker.getvalue(),
+            "cash": self._cash(),
+            "available_funds": broker.get_available_funds(),
+        }
+        self.equity.append(row)
+        if self._sink is not None:
+            self._sink("equity.csv", row)
         self._bars += 1
         if self._progress is not None and self._bars % self.p.progress_every == 0:
             self._progress(self._bars)
@@ -197,6 +209,23 @@ class RunRecorder(bt.Analyzer):
         if status in _DONE_ELSEWHERE_CODES and order.executed.dt:
             return order.executed.dt
         return self.strategy.datetime[0]
+
+
+def _order_row(static: dict[str, Any], stamp: float, status: int, info: Any) -> dict[str, Any]:
+    name = _STATUS_NAMES[status]
+    return {**static, "datetime": _when(stamp), "status": name, "reason": _reason(info, name, static["role"])}
+
+
+def _account_cash(broker: bt.BrokerBase) -> Callable[[], float]:
+    """The account's cash on every route: IB's TotalCashValue on an IB broker, Backtrader's cash otherwise.
+
+    An IB broker's ``getcash()`` is AvailableFunds (what an order may spend), which the
+    ``available_funds`` column holds on every route; ``cash`` is the cash itself.
+    """
+    account_value = getattr(broker, "account_value", None)
+    if callable(account_value):
+        return functools.partial(account_value, "TotalCashValue")
+    return broker.getcash
 
 
 def _reason(info: Any, status: str, role: str) -> str:

@@ -12,8 +12,21 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from dataclasses import dataclass
 
 from spine.ib.records import AccountSnapshot, Event, ExternalPositions, Quote, SessionState
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailure:
+    """Why the last connect attempt failed, in words naming host, port and client id.
+
+    ``final``: the session gave up (HALTED, e.g. a client id still in use after its retries, or
+    an account this login does not manage); otherwise it keeps retrying with back-off.
+    """
+
+    message: str
+    final: bool = False
 
 
 class Outbox:
@@ -29,6 +42,7 @@ class Outbox:
         self._missing_indices: frozenset[str] = frozenset()
         self._external: ExternalPositions | None = None
         self._unprotected: dict[str, tuple[float, float, int]] = {}
+        self._connect_failure: ConnectFailure | None = None
 
     # --- written on the IB thread ---------------------------------------------------------
 
@@ -51,6 +65,10 @@ class Outbox:
 
     def publish_unprotected(self, totals: dict[str, tuple[float, float, int]]) -> None:
         self._unprotected = totals  # replaced whole, never mutated
+
+    def publish_connect_failure(self, failure: ConnectFailure | None) -> None:
+        """The last connect attempt's failure; None once a connection is made."""
+        self._connect_failure = failure
 
     def publish_missing_index(self, symbol: str) -> None:
         self._missing_indices = self._missing_indices | {symbol}
@@ -112,5 +130,9 @@ class Outbox:
     def unprotected(self) -> dict[str, tuple[float, float, int]]:
         return dict(self._unprotected)
 
+    @property
+    def connect_failure(self) -> ConnectFailure | None:
+        return self._connect_failure
 
-__all__ = ["Outbox"]
+
+__all__ = ["ConnectFailure", "Outbox"]

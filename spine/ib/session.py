@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from spine.core.errors import SessionNotRunning
-from spine.ib.outbox import Outbox
+from spine.ib.outbox import ConnectFailure, Outbox
 from spine.ib.records import (
     AccountSnapshot,
     Command,
@@ -164,6 +164,13 @@ class IBSession:
         """Per ticker: (total seconds, longest episode in seconds, episodes) a position of Spine's spent
         without a working stop acknowledged by IB, this session (ongoing episodes included)."""
         return self._outbox.unprotected()
+
+    def connect_failure(self) -> ConnectFailure | None:
+        """Why the last connect attempt failed, naming host, port and client id; None once connected.
+
+        ``final`` when the session gave up (it is HALTED); otherwise it is still retrying with back-off.
+        """
+        return self._outbox.connect_failure
 
     def get_account_info(self) -> dict:
         """The seed's provider API: ``{"margin_info": {...}, "positions": [...]}`` of the latest snapshot.

@@ -49,6 +49,7 @@ from spine.routes.session import (
     check_state_folder,
     fetch_history,
     require_paper,
+    session_run_folder,
     session_summary,
     split_warmup,
     stopping_on_signals,
@@ -137,7 +138,7 @@ class StatusLine:
 
 
 def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> SessionResult:
-    """Check every input, take the state folder's lock, then connect and trade; the run folder is written at the end."""
+    """Check every input, take the state folder's lock, then connect and trade, writing the run folder as it goes."""
     config = request.config
     require_paper(config, "spine paper")
     check_out_dir(request.out_dir)
@@ -162,22 +163,15 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
         known = journaled_refs(request.state_dir)  # read under the lock: no other session can add to it meanwhile
         session = IBSession(settings)
         holder: dict[str, object] = {}
-        with stopping_on_signals(stop):
-            strategy, summary, status = _trade(
-                request, session, signals, events, rule, count, known, stop, holder, tickers
-            )
-        if status.tty:
-            sys.stderr.write("\n")
-        run_dir = write_session_folder(
-            request.out_dir,
-            "paper",
-            config,
-            strategy,
-            events,
-            summary,
-            request.state_dir,
-            f"Spine paper: {', '.join(tickers)}",
-        )
+        with session_run_folder(request.out_dir, "paper", config, events, tickers) as run_folder:
+            holder["run_folder"] = run_folder
+            with stopping_on_signals(stop):
+                strategy, summary, status = _trade(
+                    request, session, signals, events, rule, count, known, stop, holder, tickers
+                )
+            if status.tty:
+                sys.stderr.write("\n")
+            run_dir = write_session_folder(run_folder, config, strategy, events, summary, request.state_dir)
     recorder = strategy.analyzers.recorder
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
@@ -216,7 +210,8 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
             cerebro, broker = build_session_cerebro(config, pump, signals, events=events, store=store, route="paper",
                                                     trade_from=trade_from, wall_clock=lambda: datetime.now(UTC),
                                                     intraday_breaker=True, vix_line=vix_line,
-                                                    handoff_timeout_secs=HANDOFF_TIMEOUT_SECS)  # fmt: skip
+                                                    handoff_timeout_secs=HANDOFF_TIMEOUT_SECS,
+                                                    run_folder=holder.get("run_folder"))  # type: ignore[arg-type]  # fmt: skip
             broker.known_refs = known
             holder["broker"] = broker
             start_value = float(session.account_snapshot().value("NetLiquidation") or 0.0)  # type: ignore[union-attr]

@@ -46,6 +46,7 @@ from spine.routes.session import (
     check_out_dir,
     fetch_history,
     require_paper,
+    session_run_folder,
     session_summary,
     split_warmup,
     stopping_on_signals,
@@ -101,6 +102,7 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
         state_dir = request.state_dir if request.state_dir is not None else Path(scratch) / "state"
         with (
             StateLock.hold(state_dir, "spine rehearse") as held,
+            session_run_folder(request.out_dir, "rehearse", config, events, tickers) as run_folder,
             stopping_on_signals(stop),
             GatewayThread(gateway_settings, market) as gateway,
         ):
@@ -142,7 +144,8 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                 driver.sync_account(pump)
                 with StateStore.in_folder(state_dir) as store:
                     cerebro, broker = build_session_cerebro(config, pump, signals, events=events, store=store, route="paper",
-                                                            trade_from=trade_from, wall_clock=lambda: datetime.now(UTC))  # fmt: skip
+                                                            trade_from=trade_from, wall_clock=lambda: datetime.now(UTC),
+                                                            run_folder=run_folder)  # fmt: skip
                     holder["broker"] = broker
                     started = time.perf_counter()
                     strategy = cerebro.run()[0]
@@ -162,16 +165,7 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                     summary["simulator_steps"] = driver.steps
             finally:
                 session.stop(cancel_working=False)
-        run_dir = write_session_folder(
-            request.out_dir,
-            "rehearse",
-            config,
-            strategy,
-            events,
-            summary,
-            state_dir,
-            f"Spine rehearsal: {', '.join(tickers)}",
-        )
+            run_dir = write_session_folder(run_folder, config, strategy, events, summary, state_dir)
     recorder = strategy.analyzers.recorder
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],

@@ -9,7 +9,9 @@ and never skips a day.
 
 Both refuse unless the safety envelope resolves to paper (``require_paper``), run under
 the top-level ``risk`` limits, and write the same run folder as a backtest (orders, fills,
-equity, events, returns, summary, pnl.png, config, run.log) plus the session's journal.
+equity, events, returns, summary, pnl.png, config, run.log) plus the session's journal. The
+folder exists from the session's start and each recorded row is appended as it happens, so a
+killed session leaves what it did for ``spine report``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 
 import backtrader as bt
 
-from analyzers import CircuitBreaker
+from analyzers import CircuitBreaker, RunRecorder
 from brokers import IBBroker, RiskGate
 from spine.config import SpineConfig
 from spine.core.errors import BrokerError, InputError, SafetyError
@@ -45,12 +47,7 @@ from spine.ib.session import IBSession
 from spine.reports.build import write_reports
 from spine.routes.harness import HarnessWiring, wire_harness
 from spine.runs.summary import run_summary
-from spine.runs.write import (
-    atomic_folder,
-    point_latest,
-    run_folder_name,
-    write_run_files,
-)
+from spine.runs.write import LiveRunFolder
 from spine.safety.envelope import Envelope, resolve_envelope
 from spine.safety.state_lock import StateLock
 from spine.safety.state_store import StateStore
@@ -317,18 +314,36 @@ def _cents(value: float | None) -> int | None:
 
 
 def wait_active(session: IBSession, timeout_secs: float) -> None:
-    """Until the session is ACTIVE with an account snapshot; a HALTED session is refused at once, naming why."""
+    """Until the session is ACTIVE with an account snapshot; a HALTED session is refused at once, naming why.
+
+    A connect that failed for good (a client id still in use after its retries, an account this
+    login does not manage) HALTs the session, so it ends here at once; a connect still retrying
+    (a closed port, no answer) ends at ``timeout_secs`` with the last attempt's words. Both name
+    host, port and client id.
+    """
     session.wait_for_state(SessionState.ACTIVE, SessionState.HALTED, timeout=timeout_secs)
+    failure = session.connect_failure()
     if session.state is SessionState.HALTED:
-        reasons = [
-            e.reason
-            for e in session.poll_events()
-            if isinstance(e, SessionStateChanged) and e.new == SessionState.HALTED
-        ]
-        why = reasons[-1] if reasons else "no reason reported"
+        if failure is not None and failure.final:
+            why = failure.message
+        else:
+            reasons = [
+                e.reason
+                for e in session.poll_events()
+                if isinstance(e, SessionStateChanged) and e.new == SessionState.HALTED
+            ]
+            why = reasons[-1] if reasons else "no reason reported"
         raise SafetyError(f"the IB session is HALTED: {why}; nothing was traded (see `spine status`, `spine resume`)")
     if session.state is not SessionState.ACTIVE:
-        raise BrokerError(f"the IB session did not become ACTIVE within {timeout_secs:g} s (state {session.state})")
+        s = session.settings
+        if failure is not None:
+            raise BrokerError(
+                f"the IB session did not become ACTIVE within {timeout_secs:g} s: {failure.message}; nothing was traded"
+            )
+        raise BrokerError(
+            f"the IB session at {s.host}:{s.port} (client id {s.client_id}) did not become ACTIVE within "
+            f"{timeout_secs:g} s (state {session.state}); nothing was traded"
+        )
     deadline = time.monotonic() + timeout_secs
     while session.account_snapshot() is None:
         if time.monotonic() > deadline:
@@ -379,8 +394,12 @@ def split_warmup(bars: Sequence[Bar], trade_from: date, count: int) -> tuple[lis
 def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFile, *, events: EventLog, store: StateStore,
                           route: str, trade_from: date | None, wall_clock: Callable[[], datetime],
                           intraday_breaker: bool = False, vix_line: VixLine | None = None,
-                          handoff_timeout_secs: float = 0.0) -> tuple[bt.Cerebro, IBBroker]:  # fmt: skip
-    """The backtest's harness over IBBroker and live feeds, under the top-level risk limits."""
+                          handoff_timeout_secs: float = 0.0,
+                          run_folder: LiveRunFolder | None = None) -> tuple[bt.Cerebro, IBBroker]:  # fmt: skip
+    """The backtest's harness over IBBroker and live feeds, under the top-level risk limits.
+
+    With ``run_folder``, the recorder appends each order, fill and equity row to it as it records it.
+    """
     cerebro = bt.Cerebro(stdstats=False, quicknotify=True)
     feeds = []
     for ticker in pump.tickers:
@@ -411,6 +430,10 @@ def build_session_cerebro(config: SpineConfig, pump: BarPump, signals: SignalFil
         intraday_kill=intraday_breaker,  # the same intraday feed: NetLiquidation, and the VIX quote when there is one
     )
     wire_harness(cerebro, config, broker, breaker, wiring, events=events, store=store)
+    if run_folder is not None:
+        for analyzer, _args, kwargs in cerebro.analyzers:
+            if analyzer is RunRecorder:
+                kwargs["sink"] = run_folder.row
     return cerebro, broker
 
 
@@ -424,17 +447,31 @@ def session_summary(config: SpineConfig, route: str, strategy: bt.Strategy, brok
     return summary
 
 
-def write_session_folder(out_dir: Path, stem: str, config: SpineConfig, strategy: bt.Strategy, events: EventLog,
-                         summary: dict[str, Any], state_dir: Path, title: str) -> Path:  # fmt: skip
-    name = run_folder_name(out_dir, kind=stem)
-    with atomic_folder(out_dir, name) as folder:
-        write_run_files(folder, config, strategy, events, summary)
-        write_reports(folder)
-        journal = state_dir / JOURNAL_FILE
-        if journal.is_file():
-            shutil.copy2(journal, folder / JOURNAL_FILE)
-    point_latest(out_dir, name)
-    return out_dir / name
+@contextmanager
+def session_run_folder(out_dir: Path, kind: str, config: SpineConfig, events: EventLog,
+                       tickers: Sequence[str]) -> Iterator[LiveRunFolder]:  # fmt: skip
+    """The session's run folder from its start (``paper-…``/``rehearse-…``, ``latest`` pointing at it).
+
+    Rows are appended as the session records them, so a killed session leaves them for
+    ``spine report``; a session that fails before recording a row leaves no folder.
+    """
+    folder = LiveRunFolder.open(out_dir, kind, config, events, tickers=tickers)
+    try:
+        yield folder
+    except BaseException:
+        folder.abandon()
+        raise
+
+
+def write_session_folder(folder: LiveRunFolder, config: SpineConfig, strategy: bt.Strategy, events: EventLog,
+                         summary: dict[str, Any], state_dir: Path) -> Path:  # fmt: skip
+    """Finish the session's run folder: the complete CSVs, config, summary, reports and the journal's copy."""
+    folder.finish(config, strategy, events, summary)
+    write_reports(folder.path)
+    journal = state_dir / JOURNAL_FILE
+    if journal.is_file():
+        shutil.copy2(journal, folder.path / JOURNAL_FILE)
+    return folder.path
 
 
 def tickers_of(signals: SignalFile, available: Sequence[str] | None = None) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """The run folder: what every route writes and every report reads.
 
 columns  the columns of ``orders.csv``, ``fills.csv``, ``equity.csv``, ``events.csv``, ``returns.csv``
-write    the folder's name, written all or nothing; the recorded CSVs, resolved config and summary
+write    the folder's name; a backtest's written all or nothing, a session's appended row by row
 read     ``RunFiles``: the folder read back (what the reports are built from)
 summary  ``summary.json``'s facts, built one way for every route
 """

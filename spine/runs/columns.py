@@ -27,7 +27,7 @@ ORDER_COLUMNS = (
     "sizing",
 )
 FILL_COLUMNS = ("datetime", "order_id", "ticker", "side", "size", "price", "commission", "tag", "role")
-EQUITY_COLUMNS = ("datetime", "value", "cash")
+EQUITY_COLUMNS = ("datetime", "value", "cash", "available_funds")
 EVENT_COLUMNS = ("datetime", "event", "detail")
 RETURN_COLUMNS = ("datetime", "return")
 

@@ -1,8 +1,10 @@
-"""Writing a run folder: its name, the recorded CSVs with the research label, all or nothing.
+"""Writing a run folder: its name, the recorded CSVs with the research label.
 
-Everything is written into a hidden temporary folder beside the target and renamed
-into place at the end, so a failed or interrupted run leaves no half-written folder.
-Numbers are written with ``repr`` (shortest exact form), so the same run gives the
+A backtest writes everything into a hidden temporary folder beside the target and renames
+it into place at the end, so a failed or interrupted run leaves no half-written folder
+(``atomic_folder``). A session (``LiveRunFolder``) runs for days: its folder exists from the
+start and every recorded row is appended as it happens, so a killed session keeps what it
+did and ``spine report RUN_DIR`` can build its reports. Numbers are written with ``repr`` (shortest exact form), so the same run gives the
 same bytes.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import math
 import os
 import re
@@ -28,7 +31,7 @@ import yaml
 from spine.config import SpineConfig
 from spine.core.errors import InputError
 from spine.core.events import EventLog
-from spine.core.files import write_json
+from spine.core.files import write_json, write_text_atomically
 from spine.core.labels import RESEARCH_LABEL, csv_comment
 from spine.runs.columns import (
     EQUITY_COLUMNS,
@@ -198,3 +201,141 @@ def write_resolved_config(folder: Path, config: SpineConfig) -> None:
     header += f"# resolved from {config.folder}\n"
     for filename, body in config.to_files().items():
         (folder / filename).write_text(header + yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+
+
+LIVE_FILES: dict[str, Sequence[str]] = {
+    "orders.csv": ORDER_COLUMNS,
+    "fills.csv": FILL_COLUMNS,
+    "equity.csv": EQUITY_COLUMNS,
+    "events.csv": EVENT_COLUMNS,
+}
+UNFINISHED = "the session ended without finishing its run folder (killed or crashed): reports from the rows recorded"
+
+
+class LiveRunFolder:
+    """A session's run folder, written as the session goes.
+
+    ``open`` makes the folder (named as every run folder, ``latest`` pointing at it) with each
+    CSV's research label and header and a minimal ``summary.json``; ``row`` appends one
+    recorded row and flushes it, with any events recorded since the last row; ``finish``
+    replaces the CSVs and ``summary.json`` in one step each with the complete run (the same
+    bytes an all-at-once folder holds) and writes the resolved ``config/``. A session that
+    fails before recording anything leaves no folder (``abandon``); one that fails later, or
+    is killed, leaves the rows it recorded.
+    """
+
+    def __init__(self, out_dir: Path, name: str, events: EventLog, *, created_out_dir: bool, previous: str | None):
+        self.out_dir, self.name, self.path = out_dir, name, out_dir / name
+        self._events = events
+        self._events_written = 0
+        self._created_out_dir = created_out_dir
+        self._previous = previous  # where ``latest`` pointed before this session
+        self._streams: dict[str, tuple[io.TextIOWrapper, Any]] = {}
+        self._rows = 0
+
+    @classmethod
+    def open(
+        cls, out_dir: Path, kind: str, config: SpineConfig, events: EventLog, *, tickers: Sequence[str] = ()
+    ) -> LiveRunFolder:
+        created = _prepare_out_dir(out_dir)
+        name = run_folder_name(out_dir, kind=kind)
+        link = out_dir / LATEST_LINK
+        previous = os.readlink(link) if link.is_symlink() else None
+        try:
+            (out_dir / name).mkdir()
+        except OSError as exc:
+            if created:
+                with contextlib.suppress(OSError):
+                    out_dir.rmdir()
+            raise InputError(
+                f"--out {out_dir}: cannot write into the folder ({exc.strerror or exc}); expected a writable folder"
+            ) from None
+        folder = cls(out_dir, name, events, created_out_dir=created, previous=previous)
+        research = config.research_only
+        for filename, columns in LIVE_FILES.items():
+            stream = (folder.path / filename).open("w", encoding="utf-8", newline="")
+            stream.write(csv_text((), columns, research_only=research))
+            stream.flush()
+            folder._streams[filename] = (stream, csv.writer(stream, lineterminator="\n"))
+        write_json(
+            folder.path / "summary.json",
+            {
+                "route": kind,
+                "run_name": name,
+                "research_only": research,
+                "tickers": list(tickers),
+                "stopped_by": UNFINISHED,
+            },
+        )
+        point_latest(out_dir, name)
+        return folder
+
+    def row(self, filename: str, row: Mapping[str, Any]) -> None:
+        """Append one recorded row to ``filename`` (and the events recorded since the last row), flushed."""
+        if filename != "events.csv":
+            self._catch_up_events()
+            self._rows += 1
+        self._write(filename, row)
+
+    def _write(self, filename: str, row: Mapping[str, Any]) -> None:
+        if filename not in self._streams:
+            return
+        stream, writer = self._streams[filename]
+        writer.writerow([format_cell(row.get(column)) for column in LIVE_FILES[filename]])
+        stream.flush()
+
+    def _catch_up_events(self) -> None:
+        recorded = self._events.events
+        for event in recorded[self._events_written :]:
+            self._write("events.csv", {"datetime": event.datetime, "event": event.event, "detail": event.detail})
+        self._events_written = len(recorded)
+
+    def _close(self) -> None:
+        streams, self._streams = self._streams, {}
+        for stream, _ in streams.values():
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def finish(
+        self, config: SpineConfig, strategy: bt.Strategy, events: EventLog, summary: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Replace the appended files with the complete run and write ``config/`` and ``summary.json``."""
+        self._close()
+        recorder = strategy.analyzers.recorder
+        rows = event_rows(events)
+        research = config.research_only
+        complete = {
+            "orders.csv": recorder.orders,
+            "fills.csv": recorder.fills,
+            "equity.csv": recorder.equity,
+            "events.csv": rows,
+        }
+        for filename, records in complete.items():
+            write_text_atomically(self.path / filename, csv_text(records, LIVE_FILES[filename], research_only=research))
+        config_dir = self.path / "config"
+        if config_dir.exists():
+            shutil.rmtree(config_dir)
+        write_resolved_config(config_dir, config)
+        write_text_atomically(
+            self.path / "summary.json", json.dumps(dict(summary), indent=2, sort_keys=True, default=str) + "\n"
+        )
+        return rows
+
+    def abandon(self) -> None:
+        """After a failure: keep the folder when it recorded a row (``spine report`` reads it), else remove it."""
+        if self._rows:
+            self._catch_up_events()
+            self._close()
+            return
+        self._close()
+        shutil.rmtree(self.path, ignore_errors=True)
+        link = self.out_dir / LATEST_LINK
+        if link.is_symlink() and os.readlink(link) == self.name:
+            if self._previous is not None:
+                point_latest(self.out_dir, self._previous)
+            else:
+                with contextlib.suppress(OSError):
+                    link.unlink()
+        if self._created_out_dir:
+            with contextlib.suppress(OSError):
+                self.out_dir.rmdir()

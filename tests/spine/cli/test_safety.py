@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -203,3 +204,78 @@ def test_status_shows_the_ib_sessions_journal_halt_without_writing_the_journal(t
     assert ("IB session: HALTED since 2026-12-07T03:00:00+00:00: unexplained position: IB holds 100 AAPL, "
             "the journal's fills explain 0") in result.output  # fmt: skip
     assert {name: (state / name).read_bytes() for name in before} == before  # SQLite may add its -shm/-wal, no data
+
+
+def _halt_on_an_unexplained_position(state: Path, price_folder: Path):  # type: ignore[no-untyped-def]
+    """A gateway, a session that bought 10 ABC, 2 more ABC at IB that no fill explains: the session HALTs and stops."""
+    from brokers.fill_model import FillModel
+    from spine.gateway import GatewaySettings, GatewayThread
+    from spine.ib import IBSession, SessionSettings, SessionState
+    from spine.ib.records import Fill, OrderStatus, PlaceBracket, Refresh
+
+    gateway = GatewayThread(GatewaySettings(data=(price_folder,), port=0, fill_model=FillModel())).start()
+    gateway.step(1)
+    settings = SessionSettings(port=gateway.port, client_id=7, state_dir=state, tickers=("ABC",),
+                               backoff_initial_secs=0.05, backoff_max_secs=0.5, kill_poll_secs=0.05)  # fmt: skip
+    session = IBSession(settings).start()
+    try:
+        assert session.wait_for_state(SessionState.ACTIVE, timeout=10)
+        bracket = PlaceBracket(intent_id="own", ticker="ABC", side="BUY", quantity=10, stop_price=90.0,
+                               take_profit_price=130.0, tag="LIVE_SPINE")  # fmt: skip
+        submission = session.submit(bracket).result(timeout=10)
+        assert submission.placed, submission.refused
+        seen: list[object] = []
+
+        def wait_for(what: str, predicate) -> None:  # type: ignore[no-untyped-def]
+            deadline = time.monotonic() + 10
+            while not predicate():
+                assert time.monotonic() < deadline, f"timed out waiting for {what}"
+                event = session.next_event(timeout=0.05)
+                if event is not None:
+                    seen.append(event)
+
+        def status_of(order_id: int) -> set[str]:
+            return {e.bt_status for e in seen if isinstance(e, OrderStatus) and e.order_id == order_id}
+
+        wait_for("the bracket acknowledged", lambda: all(status_of(i) for i in submission.order_ids))
+        gateway.step(1)
+        wait_for("our entry fill", lambda: any(isinstance(e, Fill) for e in seen))
+        account = gateway.simulator.account  # 2 more ABC from outside the API: no execution explains them
+        gateway.call(lambda: account.apply_fill("ABC", "BUY", 2, 100.0, 0.0))
+        session.submit(Refresh("reconcile")).result(timeout=20)
+        assert session.wait_for_state(SessionState.HALTED, timeout=10)
+    except BaseException:
+        gateway.stop()
+        raise
+    finally:
+        session.stop()
+    return gateway, settings
+
+
+def test_an_offline_resume_of_an_unexplained_position_halt_sticks_for_the_next_session(tmp_path):
+    from spine.ib import IBSession, SessionState
+    from spine.ib.halt import session_halt
+
+    prices = tmp_path / "prices"
+    prices.mkdir()
+    days = ("2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07", "2020-01-08", "2020-01-09")
+    rows = ["Date,Open,High,Low,Close,Adj Close,Volume"] + [f"{d},100,101,99,100.5,100.5,1000000" for d in days]
+    (prices / "abc.csv").write_text("\n".join(rows) + "\n")
+    state = tmp_path / "state"
+    gateway, settings = _halt_on_an_unexplained_position(state, prices)
+    try:
+        halt = session_halt(state)
+        assert halt is not None and "unexplained position: IB holds 12 ABC" in halt[0]
+        result = run("resume", "--state", state, "--yes")  # no session runs
+        assert result.exit_code == 0, result.output
+        assert "IB session halt: cleared" in result.output
+        session = IBSession(settings).start()
+        try:
+            assert session.wait_for_state(SessionState.ACTIVE, SessionState.HALTED, timeout=10)
+            assert session.state is SessionState.ACTIVE, session_halt(state)
+            time.sleep(0.3)  # a few kill polls: the halt does not come back
+            assert session.state is SessionState.ACTIVE and session_halt(state) is None
+        finally:
+            session.stop()
+    finally:
+        gateway.stop()

@@ -9,6 +9,10 @@ Rules, as IB applies them:
   modification, placing the id of a finished order is error 103.
 * ``transmit=False`` holds an order silently; the first ``transmit=True`` order of the
   family (same ``parentId``) releases the parent and every held child at once.
+* A child whose ``parentId`` the gateway does not know (the parent never arrived, or was
+  cancelled while held) is refused, as IB refuses it ("Can't find order" for the parent id):
+  each leg of that family is rejected at release with error 201 "parent order N not found"
+  and ends Inactive; it never works, so it can never open a position on its own.
 * Children of a parent are PreSubmitted until the parent fills completely, then
   Submitted; they form one OCA group: a fill of one reduces the others, a complete
   fill cancels them. Orders sharing an explicit ``ocaGroup`` behave the same way
@@ -124,6 +128,11 @@ class OrderEngine:
         family.append(req)
         family.sort(key=lambda r: (r.parent_id != 0, r.order_id))
         root = family[0] if family[0].parent_id == 0 else None
+        if root is None and (client, root_id) not in self.orders:
+            for child in family:  # the parent never arrived (or was cancelled while held): nothing to attach to
+                inst = self.market.instruments[child.symbol.upper()]
+                self._reject(child, inst, ErrorCode.ORDER_REJECTED, f"parent order {root_id} not found")
+            return
         if root is not None:
             affordable = self._check_funds(root)
             if affordable:

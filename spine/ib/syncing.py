@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from spine.core.errors import FetchFailed, OrderRefError
 from spine.core.numbers import finite_float
 from spine.ib import translation as tr
 from spine.ib.bracket import price_on_tick
+from spine.ib.halt import record_resume
 from spine.ib.journal import JournalOrder
 from spine.ib.market_data import IB_UNSET_BOUND
 from spine.ib.reconcile import BrokerOrder, ProtectionGap, reconcile
@@ -71,6 +73,10 @@ class SyncMixin:
         finally:
             self._in_reconcile = False
         self._publish_snapshot()
+        if plan_halts or self._halt_reason:  # what an offline `spine resume` accepts, as of this reconcile
+            record_resume(self.journal, held={t: self._own_shares(t, v) for t, v in self._ib_positions.items()},
+                          explained=self._journal_positions(), exec_ids=self._foreign_execs,
+                          perm_ids=self._foreign_perms)  # fmt: skip
         if plan_halts:
             self._halt("; ".join(plan_halts))
         elif self._halt_reason:
@@ -136,6 +142,7 @@ class SyncMixin:
         if not light:
             self._entries = self._working_entries(broker_open)
             self._publish_working()
+            await self._fit_legs_to_positions(broker_open, positions)
             await self._protect(plan)
         return plan.halt_reasons
 
@@ -240,7 +247,64 @@ class SyncMixin:
                     )
                 )
         else:
-            await self._restore_protection(plan.protection)
+            await self._restore_protection(self._beside_exits(plan.protection))
+
+    async def _fit_legs_to_positions(self, broker_open: list[BrokerOrder], positions: dict[str, float]) -> None:
+        """A protective leg never opens a position. Spine's working stops and take-profits on a flat position or
+        on the side that would enlarge it are cancelled; those that would close more than the position holds (a
+        reversal whose exit IB never had, a position trimmed under its legs) are cut to its size in place, so the
+        position keeps its stop while the modification travels (a lost one changes nothing). A child whose parent
+        filled is modified without its parentId, as IB wants it."""
+        trades = {t.order.orderId: t for t in self.ib.openTrades()}
+        for ticker in sorted({b.ticker.upper() for b in broker_open}):
+            position = self._own_shares(ticker, positions.get(ticker, 0.0))
+            closing = "SELL" if position > 0 else "BUY" if position < 0 else ""
+            opening = [b for b in broker_open if b.ticker.upper() == ticker and b.side != closing
+                       and b.status == "Submitted" and _role_of(b) in ("stop", "take_profit") and b.order_id in trades]  # fmt: skip
+            for b in opening:  # a flat position's legs, or an earlier position's on the other side
+                self._emit(SessionError(0, f"{b.order_ref} would open or enlarge {ticker} (position {position:g}); "
+                                           "cancelled"))  # fmt: skip
+                await self._space_order_message()
+                self.ib.cancelOrder(trades[b.order_id].order)
+            if not closing:
+                continue
+            for role in ("stop", "take_profit"):
+                legs = [b for b in broker_open if b.ticker.upper() == ticker and b.side == closing
+                        and b.status == "Submitted" and _role_of(b) == role and b.order_id in trades]  # fmt: skip
+                if sum(max(b.quantity - b.filled, 0.0) for b in legs) <= abs(position) + 1e-9:
+                    continue
+                self._emit(SessionError(0, f"{ticker}: working {role} legs close more than the position "
+                                           f"{position:g}; cut to its size"))  # fmt: skip
+                left = abs(position)
+                for b in legs:
+                    remaining = max(b.quantity - b.filled, 0.0)
+                    keep = min(remaining, left)
+                    left -= keep
+                    if keep >= remaining - 1e-9:
+                        continue
+                    order = trades[b.order_id].order
+                    await self._space_order_message()
+                    if keep <= 1e-9:
+                        self.ib.cancelOrder(order)
+                    else:
+                        order.totalQuantity = b.filled + keep
+                        order.parentId = 0
+                        self.ib.placeOrder(trades[b.order_id].contract, order)
+
+    def _beside_exits(self, gaps: list[ProtectionGap]) -> list[ProtectionGap]:
+        """The gaps less what Spine's open exits (working, or just sent again) will close: legs restored for
+        shares an exit is closing would be left working on the flat position once it fills."""
+        closing: dict[tuple[str, str], float] = {}
+        for jo in self.journal.orders(open_only=True):
+            if jo.role == "exit":
+                key = (jo.ticker.upper(), jo.side)
+                closing[key] = closing.get(key, 0.0) + max(jo.quantity - jo.filled, 0.0)
+        left = []
+        for gap in gaps:
+            quantity = gap.quantity - closing.get((gap.ticker.upper(), gap.side), 0.0)
+            if quantity > 1e-9:
+                left.append(replace(gap, quantity=quantity))
+        return left
 
     def _journal_positions(self) -> dict[str, float]:
         out: dict[str, float] = dict(self.journal.baseline())
@@ -339,6 +403,12 @@ class SyncMixin:
         return BrokerOrder(int(o.orderId or 0), int(o.permId or 0), o.orderRef or "", trade.contract.symbol.upper(), o.action,
                            float(o.totalQuantity), o.orderType, st.status, filled_shares(o, st), int(o.parentId or 0),
                            lmt if lmt else None, aux if aux else None, o.ocaGroup or "")  # fmt: skip
+
+
+def _role_of(order: BrokerOrder) -> str:
+    """A Spine order's role from its orderRef; an order Spine did not send has none."""
+    ref = tr.parse_order_ref(order.order_ref)
+    return ref.role if ref is not None else ""
 
 
 def filled_shares(order: Any, status: Any) -> float:

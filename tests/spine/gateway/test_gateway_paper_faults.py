@@ -174,3 +174,21 @@ def test_scheduled_margin_warning_reaches_a_client(start_gateway, connect, wait_
     codes: list[int] = []
     ib.errorEvent += lambda req_id, code, text, contract: codes.append(code)
     wait_until(ib, lambda: 2148 in codes, what="the scheduled 2148")
+
+
+def test_bracket_legs_whose_parent_was_swallowed_are_rejected_and_never_work(gateway, ib, wait_until):
+    parent_order, take_profit_order, stop_order = ib.bracketOrder("BUY", 5, 103.0, 106.0, 96.0, orderRef="lost-parent")
+    gateway.blackhole()
+    parent = ib.placeOrder(ABC, parent_order)
+    take_profit = ib.placeOrder(ABC, take_profit_order)
+    stop = ib.placeOrder(ABC, stop_order)
+    wait_until(ib, lambda: take_profit.isDone() and stop.isDone(), what="the legs' rejection")
+    assert parent.orderStatus.status == "PendingSubmit"
+    assert take_profit.orderStatus.status == stop.orderStatus.status == "Inactive"
+    assert [e.errorCode for e in stop.log if e.errorCode] == [201]
+    assert any(f"parent order {parent.order.orderId} not found" in e.message for e in stop.log)
+    assert ib.reqOpenOrders() == []
+    for _ in range(4):  # the bars reach both legs' prices: nothing fills
+        gateway.step()
+    ib.reqCurrentTime()
+    assert ib.reqExecutions() == [] and ib.positions() == []

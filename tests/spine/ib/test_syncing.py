@@ -5,7 +5,16 @@ from __future__ import annotations
 from spine.ib import SessionState
 from spine.ib import translation as tr
 from spine.ib.journal import Journal
-from spine.ib.records import OrderStatus, PlaceBracket, Refresh, SessionError
+from spine.ib.records import (
+    Cancel,
+    Fill,
+    OrderStatus,
+    PlaceBracket,
+    PlaceOrder,
+    Refresh,
+    SessionError,
+    SessionStateChanged,
+)
 
 PROPAGATED = "PROHIBITED_LLM_DISCOVERY_LINK"
 
@@ -23,6 +32,12 @@ def _hold_then_stop(gateway, open_session, tag: str = "LIVE_SPINE") -> list[int]
     log.wait_status(ids[0], "Completed")
     session.stop()
     return ids
+
+
+def _step_once_it_works(gateway, log, order_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Release the next bar once the gateway works the order (an order placed during a bar fills from the next)."""
+    log.wait_for(lambda: gateway.call(lambda: (7, order_id) in gateway.simulator.engine.orders), "the order at IB")
+    gateway.step(1)
 
 
 def _new_orders(gateway, before: set) -> list:  # type: ignore[no-untyped-def]
@@ -78,3 +93,69 @@ def test_a_filled_order_stays_completed_in_the_journal_across_a_restart(gateway,
         assert history[history.index("Completed") :] == ["Completed"], history
     finally:
         journal.close()
+
+
+def test_a_reconnect_that_sends_a_lost_exit_again_restores_no_legs_the_exit_closes(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    entry, take_profit, stop = log.place(_bracket("ABC-5e1b0c7a93"))
+    gateway.step(1)
+    log.wait_status(entry, "Completed")
+    session.submit(Cancel(intent_id="ABC-5e1b0c7a93")).result(timeout=10)  # a close: the legs go, then the exit
+    log.wait_status(stop, "Canceled")
+    log.wait_status(take_profit, "Canceled")
+    gateway.blackhole()
+    session.submit(PlaceOrder(intent_id="ABC-5e1b0c7a93-x", ticker="ABC", side="SELL", quantity=10, order_type="MKT",
+                              tag="LIVE_SPINE", role="exit")).result(timeout=10)  # fmt: skip
+    mark = len(log.drain())
+    gateway.drop_connections()
+    log.wait_for(lambda: any(isinstance(e, SessionStateChanged) and e.new is SessionState.ACTIVE
+                             for e in log.drain()[mark:]), "ACTIVE after the reconnect")  # fmt: skip
+    session.submit(Refresh("reconcile")).result(timeout=20)  # a round trip: anything sent before it has arrived
+
+    def working_refs() -> list[str]:
+        return gateway.call(lambda: sorted(o.request.order_ref for o in gateway.simulator.engine.orders.values()
+                                           if not o.done))  # fmt: skip
+
+    assert working_refs() == ["LIVE_SPINE:ABC-5e1b0c7a93-x:exit:2"]  # no stop or take-profit beside the exit
+    gateway.step(1)
+    log.wait_for(lambda: any(e.order_ref == "LIVE_SPINE:ABC-5e1b0c7a93-x:exit:2" for e in log.of(Fill)), "the fill")
+    assert gateway.call(lambda: gateway.simulator.state.account.holdings["ABC"].quantity) == 0
+    assert working_refs() == []
+
+
+def test_legs_larger_than_the_position_are_cut_to_its_size_in_place_at_reconcile(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    entry, take_profit, stop = log.place(_bracket("ABC-0d4e2f6b81"))
+    gateway.step(1)
+    log.wait_status(entry, "Completed")
+    (trim,) = session.submit(PlaceOrder(intent_id="ABC-0d4e2f6b81-t", ticker="ABC", side="SELL", quantity=4,
+                                        order_type="MKT", tag="LIVE_SPINE", role="exit")).result(timeout=10).order_ids  # fmt: skip
+    _step_once_it_works(gateway, log, trim)
+    log.wait_status(trim, "Completed")  # 6 held; the bracket's legs still close 10
+    mark = len(log.drain())
+    gateway.drop_connections()
+    log.wait_for(lambda: any(isinstance(e, SessionStateChanged) and e.new is SessionState.ACTIVE
+                             for e in log.drain()[mark:]), "ACTIVE after the reconnect")  # fmt: skip
+    session.submit(Refresh("reconcile")).result(timeout=20)  # a round trip: anything sent before it has arrived
+
+    def working() -> list[tuple[int, float]]:
+        return gateway.call(lambda: sorted((k[1], o.quantity - o.filled)
+                                           for k, o in gateway.simulator.engine.orders.items() if not o.done))  # fmt: skip
+
+    log.wait_for(lambda: working() == sorted([(take_profit, 6), (stop, 6)]), "the same legs cut to the 6 held")
+
+
+def test_legs_left_working_on_a_flat_position_are_cancelled_at_reconcile(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    entry, take_profit, stop = log.place(_bracket("ABC-3c9a7e1f05"))
+    gateway.step(1)
+    log.wait_status(entry, "Completed")
+    (out,) = session.submit(PlaceOrder(intent_id="ABC-3c9a7e1f05-x", ticker="ABC", side="SELL", quantity=10,
+                                       order_type="MKT", tag="LIVE_SPINE", role="exit")).result(timeout=10).order_ids  # fmt: skip
+    _step_once_it_works(gateway, log, out)
+    log.wait_status(out, "Completed")  # flat; the bracket's legs would open a short of 10
+    gateway.drop_connections()
+    log.wait_status(stop, "Canceled")
+    log.wait_status(take_profit, "Canceled")
+    session.submit(Refresh("reconcile")).result(timeout=20)
+    assert gateway.call(lambda: [k for k, o in gateway.simulator.engine.orders.items() if not o.done]) == []

@@ -40,9 +40,15 @@ class _Frozen(BaseModel):
 
 
 class IBConnection(_Frozen):
-    host: str = "127.0.0.1"
-    port: int = Field(4002, ge=1, le=65535)
-    client_id: int = Field(1, ge=0)
+    host: str = Field("127.0.0.1", description="host of IB Gateway or TWS (or of `spine gateway`)")
+    port: int = Field(
+        4002,
+        ge=1,
+        le=65535,
+        description="API port: 4002 IB Gateway paper, 7497 TWS paper; a paper route maps the live ports 4001/7496 "
+        "to their paper twins",
+    )
+    client_id: int = Field(1, ge=0, description="API client id; one connection per id at a time")
     account_max_age_secs: float = Field(
         60.0, gt=0, description="an account snapshot older than this is stale: the sizer sizes 0"
     )
@@ -57,15 +63,15 @@ class IBConnection(_Frozen):
 
 
 class ExecutionAccounts(_Frozen):
-    paper_account: str = ""
-    live_account: str = ""
+    paper_account: str = Field("", description="IB paper account id (paper ids start with D); the paper route needs it")
+    live_account: str = Field("", description="IB live account id; empty: live trading is not configured")
     min_order_size: int = Field(1, ge=0, description="shares; smaller orders are skipped")
     max_position_size: int = Field(10_000, ge=0, description="shares per position")
 
 
 class TradingSection(_Frozen):
-    ib: IBConnection = IBConnection()
-    execution: ExecutionAccounts = ExecutionAccounts()
+    ib: IBConnection = Field(IBConnection(), description="connection to IB Gateway or TWS")
+    execution: ExecutionAccounts = Field(ExecutionAccounts(), description="accounts and order size bounds")
 
 
 class PositionSizing(_Frozen):
@@ -74,18 +80,27 @@ class PositionSizing(_Frozen):
 
 
 class TradingConfigFile(_Frozen):
-    trading: TradingSection = TradingSection()
-    position_sizing: PositionSizing = PositionSizing()
+    trading: TradingSection = Field(TradingSection(), description="IB connection and execution accounts")
+    position_sizing: PositionSizing = Field(PositionSizing(), description="the risk budget and the Smart Stop distance")
 
 
 # --- strategy_params.yaml ------------------------------------------------------------
 
 
 class StrategySettings(_Frozen):
-    atr_period: int = Field(14, ge=1, le=1000)
-    take_profit_atr: float = Field(3.0, gt=0)
-    entry_order_type: Literal["market", "limit"] = "market"
-    limit_offset_bps: float = Field(0.0, ge=0, le=10_000)
+    atr_period: int = Field(
+        14, ge=1, le=1000, description="bars for the ATR (Wilder) behind the Smart Stop, take-profit and risk budget"
+    )
+    take_profit_atr: float = Field(3.0, gt=0, description="take-profit distance from the entry price, in ATRs")
+    entry_order_type: Literal["market", "limit"] = Field(
+        "market", description="entry order of each bracket: market or limit"
+    )
+    limit_offset_bps: float = Field(
+        0.0,
+        ge=0,
+        le=10_000,
+        description="limit entries: priced this many basis points better than the signal bar's close",
+    )
     price_tick: float = Field(
         0.01,
         ge=0,
@@ -94,23 +109,33 @@ class StrategySettings(_Frozen):
 
 
 class CircuitBreakerSettings(_Frozen):
-    enabled: bool = True
-    max_1d_drawdown_pct: float = Field(0.05, gt=0, lt=1)
-    cooldown_minutes: float | None = Field(None, gt=0)
+    enabled: bool = Field(True, description="whether the 1-day drawdown circuit breaker watches NAV")
+    max_1d_drawdown_pct: float = Field(
+        0.05, gt=0, lt=1, description="a 1-day NAV drop of this fraction or more latches the breaker"
+    )
+    cooldown_minutes: float | None = Field(
+        None, gt=0, description="unset: only `spine resume` clears the latch; set: it clears this long after the trip"
+    )
 
 
 class StrategyParamsFile(_Frozen):
-    strategy: StrategySettings = StrategySettings()
-    circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+    strategy: StrategySettings = Field(StrategySettings(), description="the strategy's parameters")
+    circuit_breaker: CircuitBreakerSettings = Field(
+        CircuitBreakerSettings(), description="the 1-day drawdown circuit breaker"
+    )
 
 
 # --- config.yaml: the safety envelope and the backtest -------------------------------
 
 
 class BrokerSettings(_Frozen):
-    mode: Literal["disabled", "paper", "live"] = "disabled"
-    execution_enabled: bool = False
-    default_route: Literal["paper", "live"] = "paper"
+    mode: Literal["disabled", "paper", "live"] = Field(
+        "disabled", description="the most the envelope allows: disabled, paper or live (backtests run whatever it says)"
+    )
+    execution_enabled: bool = Field(False, description="must be true before paper or live can send an order")
+    default_route: Literal["paper", "live"] = Field(
+        "paper", description="the route when enabled; paper unless live is fully configured"
+    )
 
 
 class RiskLimits(_Frozen):
@@ -120,14 +145,22 @@ class RiskLimits(_Frozen):
     max_daily_loss: float = Field(0.0, ge=0, description="loss from the day's opening NAV, account currency")
     max_sector_exposure: float = Field(0.0, ge=0, description="gross exposure per sector, fraction of NAV")
     max_positions: int = Field(0, ge=0, description="open positions")
-    kill_switch: bool = True
+    kill_switch: bool = Field(
+        True, description="the automatic kill-switch triggers (VIX, drawdown); a manual `spine kill` works either way"
+    )
     max_price_deviation_pct: float = Field(0.10, ge=0, description="price collar, fraction of last price")
-    max_orders_per_minute: int = Field(60, ge=0)
+    max_orders_per_minute: int = Field(
+        60, ge=0, description="order-rate limit over a trailing 60 s; the order past it is rejected"
+    )
 
 
 class ComplianceSettings(_Frozen):
-    omega_4_active: bool = True
-    research_only_override: bool = False
+    omega_4_active: bool = Field(
+        True, description="Ω4, the research-only label; every current route labels its outputs research only either way"
+    )
+    research_only_override: bool = Field(
+        False, description="must be true (with the rest of the envelope) before paper or live can trade"
+    )
 
 
 class KillSwitchSettings(_Frozen):
@@ -141,11 +174,26 @@ class KillSwitchSettings(_Frozen):
     close with no cooldown).
     """
 
-    vix_threshold: float = Field(40.0, gt=0)
+    vix_threshold: float = Field(40.0, gt=0, description="a VIX close above this fires the kill switch")
     max_drawdown_pct: float = Field(0.20, ge=-1, le=1, description="from peak NAV; sign ignored")
-    on_trigger: Literal["cancel", "cancel_all", "cancel_and_flatten"] = "cancel"
-    cooldown_minutes: float | None = Field(None, gt=0, allow_inf_nan=False)
-    rearm_vix_below: float | None = Field(None, gt=0, allow_inf_nan=False)
+    on_trigger: Literal["cancel", "cancel_all", "cancel_and_flatten"] = Field(
+        "cancel",
+        description="cancel keeps the protective legs of filled positions; cancel_all cancels them too; "
+        "cancel_and_flatten also closes every position",
+    )
+    cooldown_minutes: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="unset: only `spine resume` clears a fired switch; set: an automatic trigger re-arms this long after it fired",
+    )
+    rearm_vix_below: float | None = Field(
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="re-arm also needs a VIX close below this level (alone: re-arms on the first such close); "
+        "at most vix_threshold",
+    )
 
     @model_validator(mode="after")
     def _rearm_below_the_trigger(self) -> KillSwitchSettings:
@@ -174,23 +222,29 @@ class SlippageSettings(_Frozen):
     the bar's volume so that large orders fill over several bars.
     """
 
-    model: Literal["none", "fixed_bps", "volume_share"] = "fixed_bps"
-    bps: float = Field(5.0, ge=0, le=10_000)
-    volume_limit: float = Field(0.025, gt=0, le=1)
-    price_impact: float = Field(0.1, ge=0, le=1)
+    model: Literal["none", "fixed_bps", "volume_share"] = Field(
+        "fixed_bps", description="none, fixed_bps or volume_share"
+    )
+    bps: float = Field(5.0, ge=0, le=10_000, description="fixed_bps: every fill this many basis points worse")
+    volume_limit: float = Field(
+        0.025, gt=0, le=1, description="volume_share: a fill takes at most this fraction of the bar's volume"
+    )
+    price_impact: float = Field(
+        0.1, ge=0, le=1, description="volume_share: impact is price_impact * share**2 of the price"
+    )
 
 
 class BacktestSettings(_Frozen):
-    cash: float = Field(100_000.0, gt=0)
-    commission_bps: float = Field(0.0, ge=0, le=10_000)
+    cash: float = Field(100_000.0, gt=0, description="starting cash, account currency")
+    commission_bps: float = Field(0.0, ge=0, le=10_000, description="commission, basis points of traded notional")
     commission: str | None = Field(
         None,
         pattern=r"^\s*(bps:\d+(\.\d+)?|ibkr_fixed)\s*$",
         description="bps:N or ibkr_fixed; overrides commission_bps when set (shared by SimBroker and the gateway)",
     )
-    slippage: SlippageSettings = SlippageSettings()
+    slippage: SlippageSettings = Field(SlippageSettings(), description="the slippage model")
     max_drawdown_pct: float = Field(-0.15, ge=-1, le=1, description="kill-switch drawdown in a backtest; sign ignored")
-    risk: RiskLimits | None = None
+    risk: RiskLimits | None = Field(None, description="a backtest's pre-trade limits; absent: the top-level risk")
 
 
 class PaperSettings(_Frozen):
@@ -200,22 +254,30 @@ class PaperSettings(_Frozen):
     ``exchange_calendar`` (an ``exchange_calendars`` code, XNYS for NYSE).
     """
 
-    release_at: time = time(9, 30, 30)
-    exchange_calendar: str = "XNYS"
-    timezone: str = "America/New_York"
+    release_at: time = Field(
+        time(9, 30, 30), description="exchange time at which day D's final bar is released, on the next trading day"
+    )
+    exchange_calendar: str = Field("XNYS", description="an exchange_calendars code (XNYS for NYSE)")
+    timezone: str = Field("America/New_York", description="the exchange's time zone, for release_at")
 
 
 class EnvelopeFile(_Frozen):
-    broker: BrokerSettings = BrokerSettings()
-    risk: RiskLimits = RiskLimits()
-    compliance: ComplianceSettings = ComplianceSettings()
-    kill_switch: KillSwitchSettings = KillSwitchSettings()
-    backtest: BacktestSettings = BacktestSettings()
-    paper: PaperSettings = PaperSettings()
+    broker: BrokerSettings = Field(BrokerSettings(), description="the route the envelope allows")
+    risk: RiskLimits = Field(RiskLimits(), description="pre-trade limits for paper and live; zero means zero trading")
+    compliance: ComplianceSettings = Field(ComplianceSettings(), description="the research-only label and its override")
+    kill_switch: KillSwitchSettings = Field(
+        KillSwitchSettings(), description="Ω2: the kill switch's triggers and re-arm"
+    )
+    backtest: BacktestSettings = Field(
+        BacktestSettings(), description="cash, costs and limits of a historical simulation"
+    )
+    paper: PaperSettings = Field(PaperSettings(), description="when a paper session sees a day's bar")
 
 
 class SectorsFile(_Frozen):
-    sectors: dict[str, str] = {}
+    sectors: dict[str, str] = Field(
+        {}, description="ticker -> sector, for risk.max_sector_exposure; a ticker missing here is never traded"
+    )
 
     @field_validator("sectors")
     @classmethod

@@ -3,6 +3,7 @@
     models  the pydantic models, one per section (``RiskLimits``, ``KillSwitchSettings``, ...),
             and ``SpineConfig``, the whole configuration
     loader  ``load_config(folder)``: read the YAML files, one ``ConfigError`` per problem
+    overrides  ``--set KEY=VALUE``: dotted keys set in the file bodies before they are validated
 
 ``from spine.config import load_config, SpineConfig`` is the usual entry.
 """

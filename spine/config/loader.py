@@ -8,6 +8,7 @@ model (the sweep spec uses them too).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from spine.config.models import (
     StrategyParamsFile,
     TradingConfigFile,
 )
+from spine.config.overrides import overridden_bodies
 from spine.core.errors import ConfigError
 from spine.core.resources import shipped_path
 
@@ -136,7 +138,7 @@ def model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     return current
 
 
-def _validate(model: type[BaseModel], path: Path, body: dict[str, Any]) -> Any:
+def _validate(model: type[BaseModel], path: Path | str, body: dict[str, Any]) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -145,26 +147,40 @@ def _validate(model: type[BaseModel], path: Path, body: dict[str, Any]) -> Any:
         raise ConfigError(f"{path}: {detail}") from None
 
 
-def load_config(folder: str | Path | None = None) -> SpineConfig:
+def load_config(folder: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> SpineConfig:
     """Load and validate the config folder (default: the shipped ``config/``).
 
     ``sectors.yaml`` is optional in a custom folder: without it the shipped sector
     map is used, so a folder holding only the three required files still runs.
+    ``overrides`` (``{"risk.max_positions": 5}``, what ``--set`` gives) are set in the
+    file bodies after the files validate, then validated the same way; a problem names
+    the ``--set`` assignment and the key path.
     """
     root = Path(folder) if folder is not None else SHIPPED_CONFIG_DIR
     if not root.is_dir():
         raise ConfigError(
             f"{root}: config folder not found (expected a folder with {TRADING_FILE}, {STRATEGY_FILE}, {ENVELOPE_FILE})"
         )
-    trading = _validate(TradingConfigFile, root / TRADING_FILE, _read_yaml(root / TRADING_FILE))
-    strategy = _validate(StrategyParamsFile, root / STRATEGY_FILE, _read_yaml(root / STRATEGY_FILE))
-    envelope = _validate(EnvelopeFile, root / ENVELOPE_FILE, _read_yaml(root / ENVELOPE_FILE))
     sectors_path = root / SECTORS_FILE
     if not sectors_path.is_file():
         sectors_path = SHIPPED_CONFIG_DIR / SECTORS_FILE
-    sectors = (
-        _validate(SectorsFile, sectors_path, _read_yaml(sectors_path)) if sectors_path.is_file() else SectorsFile()
-    )
+    paths = {
+        TRADING_FILE: root / TRADING_FILE,
+        STRATEGY_FILE: root / STRATEGY_FILE,
+        ENVELOPE_FILE: root / ENVELOPE_FILE,
+    }
+    paths[SECTORS_FILE] = sectors_path
+    models = {TRADING_FILE: TradingConfigFile, STRATEGY_FILE: StrategyParamsFile, ENVELOPE_FILE: EnvelopeFile, SECTORS_FILE: SectorsFile}  # fmt: skip
+    bodies: dict[str, dict[str, Any]] = {}
+    files: dict[str, Any] = {}
+    for name, path in paths.items():
+        bodies[name] = _read_yaml(path) if name != SECTORS_FILE or path.is_file() else {}
+        files[name] = _validate(models[name], path, bodies[name])
+    if overrides:
+        bodies, made = overridden_bodies(bodies, overrides)
+        for name, assignments in made.items():
+            files[name] = _validate(models[name], ", ".join(assignments), bodies[name])
+    trading, strategy, envelope, sectors = (files[name] for name in models)
     return SpineConfig(
         folder=root,
         trading=trading.trading,

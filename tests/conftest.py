@@ -120,3 +120,90 @@ def wide_stops():
         "trading_config.yaml": {"position_sizing.atr_multiplier": 10.0},
         "strategy_params.yaml": {"strategy.take_profit_atr": 50.0},
     }
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
+class ChromiumLog:
+    """What the browser said: console errors and every network request, read from Chromium's own logs."""
+
+    def __init__(self, driver) -> None:
+        self._driver = driver
+        self._requests: dict[str, str] = {}
+        self._failed: list[str] = []
+        self._console: list[dict] = []
+
+    def _drain(self) -> None:
+        import json
+
+        for entry in self._driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            params = message.get("params", {})
+            if message.get("method") == "Network.requestWillBeSent":
+                self._requests[params["requestId"]] = params["request"]["url"]
+            elif message.get("method") == "Network.loadingFailed":
+                url = self._requests.get(params["requestId"], "?")
+                self._failed.append(f"{url}: {params.get('errorText', '')}")
+        self._console.extend(self._driver.get_log("browser"))
+
+    def console_errors(self) -> list[str]:
+        """Console messages at level SEVERE (JavaScript errors, failed resources) since the browser started."""
+        self._drain()
+        return [entry["message"] for entry in self._console if entry["level"] == "SEVERE"]
+
+    def requested_urls(self) -> list[str]:
+        """Every URL the pages asked for, in order (data: URLs included)."""
+        self._drain()
+        return list(self._requests.values())
+
+    def failed_requests(self) -> list[str]:
+        """Each request that failed, as ``url: reason``."""
+        self._drain()
+        return list(self._failed)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Debian Chromium driven by Selenium, with every address but loopback unreachable.
+
+    Requests to anything other than 127.0.0.1/localhost go to a dead proxy and fail, so a page that loads a
+    resource from the network shows it in ``chromium_log.failed_requests()``. One browser per test module.
+    """
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are required (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--window-size=1400,1000",
+        "--proxy-server=http://127.0.0.1:9",
+        "--proxy-bypass-list=<-loopback>",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(15)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture(scope="module")
+def chromium_log(chromium) -> ChromiumLog:
+    """The console and network log of the module's ``chromium`` browser."""
+    return ChromiumLog(chromium)

@@ -19,6 +19,7 @@
     session          ``IBSession``: the thread, its loop, submit / poll_events / state
     session_like     ``IBSessionLike``: what the broker, the feeds and the drivers may ask of a session
     settings         ``SessionSettings`` (frozen pydantic)
+    snapshots        ``SnapshotRecorder``: connection state, pulse and account snapshots in the journal, for watchers
     syncing          worker mixin: reconcile-before-trade after every connect and reconnect
     translation      IB and Backtrader statuses and order types, the orderRef format (pure)
     worker           ``IBWorker`` on the IB thread, one mixin per job, publishing to the session's outbox

@@ -75,6 +75,10 @@ class MarketDataMixin:
             self._account, tuple(sorted(values.items())), positions, datetime.fromtimestamp(self._clock(), UTC)
         )
         self.outbox.publish_snapshot(snapshot)
+        vix = self.s.vix_symbol
+        self.snapshots.account(
+            snapshot, self.outbox.quote(vix) if vix else None, bool(vix) and self.outbox.index_missing(vix)
+        )
         self._emit(snapshot)
 
     async def _contract_details(self, contract: Contract, where: str) -> list:

@@ -61,6 +61,7 @@ from spine.ib.records import (
 )
 from spine.ib.routing import RISK_STATES, OrderRoutingMixin
 from spine.ib.settings import SessionSettings
+from spine.ib.snapshots import SnapshotRecorder
 from spine.ib.syncing import EXTERNAL_META, SyncMixin
 from spine.safety.state_store import StateStore
 
@@ -90,6 +91,8 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self.journal = Journal.in_folder(settings.state_dir)
         self.journal.open_write_ahead()  # the one writer: what a crash left there becomes journal rows first
         self.store = StateStore.in_folder(settings.state_dir)
+        self.snapshots = SnapshotRecorder(self.journal.path, host=settings.host, port=settings.port,
+                                          client_id=settings.client_id)  # what a watcher reads  # fmt: skip
         self.assembler = FillAssembler(self.journal.fill_ids())
         self.pacer = HistoricalPacer.scaled(time.monotonic, settings.pacing_scale)
         self._commands: asyncio.Queue[
@@ -177,6 +180,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
                 self._heartbeat(),
                 self._account_loop(),
                 self._ack_watch(),
+                self.snapshots.pulse_forever(),
             )
         ]
         try:
@@ -236,6 +240,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         if self.ib.isConnected():
             self.ib.disconnect()
         self.journal.close()
+        self.snapshots.close()
         self.store.close()
 
     async def _command_loop(self) -> None:
@@ -294,4 +299,5 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         old, self._state = self._state, state
         log.info("session %s -> %s: %s", old, state, reason)
         self.outbox.publish_state(state)
+        self.snapshots.state(old, state, reason, self._account)
         self._emit(SessionStateChanged(old, state, reason))

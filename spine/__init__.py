@@ -3,6 +3,7 @@
 One subpackage per domain; imports point one way, down this list (``make lint`` checks it):
 
     cli      every ``spine`` command, thin: parse flags, call a route or a tool
+    api      ``spine.backtest(...) -> RunResult``: the backtest route from Python, for notebooks
     sweep    parameter sweeps and walk-forward on Dask
     routes   backtest, paper, rehearse: one module per route, one shared harness
     reports  trades, statistics, figures and report.html, built from a run folder only
@@ -19,6 +20,22 @@ The Backtrader pieces live beside this package, each in its own plural folder:
 ``strategies`` and ``analyzers`` (above ``brokers``), ``brokers`` (above ``feeds`` and ``ib``).
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["RunResult", "__version__", "backtest"]
+
+_LAZY = {"RunResult": "spine.api", "backtest": "spine.api"}  # loaded on first use: ``import spine`` stays cheap
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'spine' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -191,7 +191,6 @@ def chromium():
         "--disable-extensions",
         "--window-size=1400,1000",
         "--proxy-server=http://127.0.0.1:9",
-        "--proxy-bypass-list=<-loopback>",
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})

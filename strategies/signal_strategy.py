@@ -3,7 +3,8 @@
 On each bar, for each ticker, the strategy takes the signals that have come due,
 builds a ``LiveSignal`` (entry price = the bar's close, ATR from Backtrader's
 indicator), sizes it with the ``LiquiditySizer`` and sends a bracket: entry, Smart Stop
-and take-profit, every leg tagged ``PROHIBITED_LLM_DISCOVERY_LINK`` (propagated
+and take-profit (entry and stop only when ``take_profit_atr`` is None; the stop is never
+left out), every leg tagged ``PROHIBITED_LLM_DISCOVERY_LINK`` (propagated
 signal) or ``LIVE_SPINE`` (direct). It never checks limits itself: the broker's risk
 gate does, so the same strategy is safe on every route.
 
@@ -93,7 +94,7 @@ class SignalStrategy(bt.Strategy):
         ),  # a SignalSource (e.g. a growing SignalFile), {ticker: [SignalRecord]}, a list of SignalRecord, or a CSV path
         ("tradable", None),  # names of the feeds that may be traded (others, like VIX, are context)
         ("atr_period", 14),
-        ("take_profit_atr", 3.0),
+        ("take_profit_atr", 3.0),  # None: no take-profit leg (entry + stop)
         ("entry_order_type", "market"),
         ("limit_offset_bps", 0.0),
         ("atr_multiplier", 2.0),
@@ -293,8 +294,10 @@ class SignalStrategy(bt.Strategy):
         buy = live.is_buy
         tick = float(self.p.price_tick or 0.0)
         stop = round_to_tick(self.risk_manager.compute_smart_stop(live.direction, entry_price, atr), tick)
-        reach = self.p.take_profit_atr * atr
-        take_profit = round_to_tick(entry_price + reach if buy else max(entry_price - reach, MIN_TAKE_PROFIT), tick)
+        take_profit = None  # strategy.take_profit_atr: null places entry + stop only; the stop is never optional
+        if self.p.take_profit_atr is not None:
+            reach = self.p.take_profit_atr * atr
+            take_profit = round_to_tick(entry_price + reach if buy else max(entry_price - reach, MIN_TAKE_PROFIT), tick)
         if self.p.entry_order_type == "limit":
             offset = self.p.limit_offset_bps / 10_000.0
             exectype, price = bt.Order.Limit, round_to_tick(entry_price * (1.0 - offset if buy else 1.0 + offset), tick)
@@ -311,15 +314,18 @@ class SignalStrategy(bt.Strategy):
         }
         sizing = decision.sizing
         bracket = self.buy_bracket if buy else self.sell_bracket
-        book.legs = bracket(
+        legs = bracket(
             data=data,
             size=decision.shares,
             price=price,
             exectype=exectype,
             stopprice=stop,
+            stopexec=bt.Order.Stop,
             limitprice=take_profit,
+            limitexec=bt.Order.Limit if take_profit is not None else None,
             **info,
         )
+        book.legs = [leg for leg in legs if leg is not None]
         if book.legs:
             book.legs[0].addinfo(sizing=sizing)  # only the entry row says how it was sized
         book.direction = live.direction

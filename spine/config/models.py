@@ -91,7 +91,12 @@ class StrategySettings(_Frozen):
     atr_period: int = Field(
         14, ge=1, le=1000, description="bars for the ATR (Wilder) behind the Smart Stop, take-profit and risk budget"
     )
-    take_profit_atr: float = Field(3.0, gt=0, description="take-profit distance from the entry price, in ATRs")
+    take_profit_atr: float | None = Field(
+        3.0,
+        gt=0,
+        description="take-profit distance from the entry price, in ATRs; null places entry + stop only "
+        "(backtest route; the stop is never optional)",
+    )
     entry_order_type: Literal["market", "limit"] = Field(
         "market", description="entry order of each bracket: market or limit"
     )

@@ -1,8 +1,10 @@
 """Load and validate a signal feed: target weights per ticker and time.
 
-A signal file is a CSV with the columns ``datetime, ticker, weight, direction,
-source_type, source_ticker`` (names matched case-insensitively; ``source_ticker`` may
-be left out, it then reads as empty). Any other column is kept, by its original name,
+A signal file is a CSV with the columns ``datetime, ticker, weight, direction`` and
+optionally ``source_type, source_ticker`` (names matched case-insensitively). Without a
+``source_type`` column every signal is ``direct``; without ``source_ticker`` it reads as
+empty. A file that names a ``source_ticker`` but has no ``source_type`` column is refused:
+a provenance is never guessed. Any other column is kept, by its original name,
 as metadata on each signal. ``weight`` is the target fraction of NAV in [0, 1];
 ``direction`` is BUY or SELL; ``source_type`` is ``direct`` (news on the ticker itself)
 or ``propagated`` (derived from another ticker's news through a supply-chain link, e.g.
@@ -47,10 +49,13 @@ __all__ = ["DIRECTIONS", "SOURCE_TYPES", "SignalRecord", "content_id", "load_sig
 
 DIRECTIONS = ("BUY", "SELL")
 SOURCE_TYPES = ("direct", "propagated")
-REQUIRED_COLUMNS = ("datetime", "ticker", "weight", "direction", "source_type")
-OPTIONAL_COLUMNS = ("source_ticker", "signal_id")
+REQUIRED_COLUMNS = ("datetime", "ticker", "weight", "direction")
+OPTIONAL_COLUMNS = ("source_type", "source_ticker", "signal_id")
+DEFAULT_SOURCE_TYPE = "direct"  # a file without a source_type column: news on the ticker itself
 INTENT_HASH_CHARS = 9  # hex characters of the identity's hash: <ticker>-<hash> is at most 22 characters, 24 with "-x"
-_EXPECTED_LAYOUT = "expected a header with datetime, ticker, weight, direction, source_type, source_ticker"
+_EXPECTED_LAYOUT = (
+    "expected a header with datetime, ticker, weight, direction (and optionally source_type, source_ticker)"
+)
 _TIMESTAMP = "expected a timestamp like 2021-01-04 or 2021-01-04 09:30:00"
 _FRACTION = "expected a fraction of NAV between 0 and 1"
 
@@ -128,11 +133,24 @@ def load_signals(
     ticker = table.text(names["ticker"]).str.upper().to_numpy(dtype=object)
     weight, _ = table.numbers(names["weight"])
     direction = table.text(names["direction"]).str.upper().to_numpy(dtype=object)
-    source_type = table.text(names["source_type"]).str.lower().to_numpy(dtype=object)
+    if "source_type" in names:
+        source_type = table.text(names["source_type"]).str.lower().to_numpy(dtype=object)
+    else:
+        source_type = np.full(len(ticker), DEFAULT_SOURCE_TYPE, dtype=object)
     if "source_ticker" in names:
         source_ticker = table.text(names["source_ticker"]).str.upper().to_numpy(dtype=object)
     else:
         source_ticker = np.full(len(ticker), "", dtype=object)
+    if "source_type" not in names and (source_ticker != "").any():
+        i = int(np.flatnonzero(source_ticker != "")[0])
+        raise fail(
+            path,
+            "a source_ticker without a source_type column",
+            "expected a source_type column (propagated for a signal derived from source_ticker's news)",
+            row=table.row(i),
+            column="source_ticker",
+            value=str(source_ticker[i]),
+        )
 
     error = first_failure(path, _signal_rules(table, names, dates, ticker, weight, direction, source_type), table.row)
     if error is not None:
@@ -244,7 +262,7 @@ def _signal_rules(
             "source_type",
             "unknown source_type",
             "expected direct or propagated",
-            cell("source_type"),
+            cell("source_type") if "source_type" in names else (lambda i: ""),
         ),
     ]
 

@@ -263,3 +263,22 @@ def test_an_intent_id_and_its_exit_fit_24_characters_for_the_longest_ticker(tmp_
     (record,) = load_signals(signals(tmp_path, "2024-01-02,ABCDEFGHIJKL,0.05,BUY,direct,"))
     assert record.intent_id.startswith("ABCDEFGHIJKL-")
     assert len(f"{record.intent_id}-x") <= 24
+
+
+# --- source_type is optional ---------------------------------------------------------
+
+
+def test_a_file_without_source_type_reads_every_signal_as_direct(tmp_path):
+    path = write(tmp_path, "datetime,ticker,weight,direction", "2021-01-05,NVDA,0.1,BUY", "2021-01-06,ORCL,0,SELL")
+    records = load_signals(path)
+    assert [(r.ticker, r.source_type, r.source_ticker, r.is_propagated) for r in records] == [
+        ("NVDA", "direct", "", False),
+        ("ORCL", "direct", "", False),
+    ]
+
+
+def test_a_source_ticker_without_a_source_type_column_is_refused_not_guessed(tmp_path):
+    path = write(tmp_path, "datetime,ticker,weight,direction,source_ticker", "2021-01-05,TSM,0.1,BUY,NVDA")
+    message = error_of(path)
+    assert_names(message, path, 2, "source_ticker")
+    assert "a source_ticker without a source_type column" in message

@@ -4,9 +4,12 @@ build       ``write_reports``: every report of a run folder (trades, returns, st
 trades      ``build_trades``: the closed-trade list (``trades.csv``), replayed from the fills
 statistics  ``run_statistics``: return, risk and trade figures for ``summary.json``
 benchmark   ``resolve_benchmark``: the value curve a run is measured against
+metrics     trade quality, tail risk, worst drawdowns, rolling figures, per-ticker and provenance x exit tables
 halts       when trading was halted (breaker latch, kill switch), read from ``events.csv``
 figures     the P&L figure (``pnl.png``): equity against the benchmark over a drawdown panel
-tearsheet   ``report.html``: a self-contained tearsheet of one run folder
+charts      the interactive charts of ``report.html`` as Plotly figure dictionaries
+plotly_inline  Plotly's JavaScript inlined once (compressed) and the loader that draws a page's figures
+tearsheet   ``report.html``: a self-contained, interactive tearsheet of one run folder
 """
 
 from spine.reports.benchmark import Benchmark, resolve_benchmark

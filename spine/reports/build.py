@@ -11,18 +11,30 @@ reader sees the old report or the new one, never half of one.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from spine.core.files import write_text_atomically
 from spine.core.labels import RESEARCH_LABEL
 from spine.reports.benchmark import BENCHMARK_COLUMNS, Benchmark
+from spine.reports.metrics import (
+    drawdown_periods,
+    last_closes,
+    provenance_by_exit_reason,
+    rolling_figures,
+    rolling_summary,
+    tail_risk,
+    ticker_table,
+    trade_quality,
+)
 from spine.reports.statistics import equity_returns, run_statistics
 from spine.reports.trades import TRADE_COLUMNS, build_trades
 from spine.runs.columns import RETURN_COLUMNS
-from spine.runs.read import RunFiles
+from spine.runs.read import RunFiles, read_run_csv
 from spine.runs.write import csv_text
 
 RUN_LOG_KEYS = (
@@ -30,12 +42,15 @@ RUN_LOG_KEYS = (
     "sortino", "calmar", "max_drawdown", "max_drawdown_duration_bars", "exposure", "trades", "trades_open", "win_rate",
     "profit_factor", "expectancy", "average_r", "median_r", "orders", "rejected_orders", "rejected_brackets",
 )  # fmt: skip
+PRICE_COLUMNS = ("datetime", "ticker", "open", "high", "low", "close")
+PRICES_FILE = "prices.csv"
 
 
 def write_reports(
     run_dir: Path | str,
     *,
     benchmark: Benchmark | None = None,
+    prices: Mapping[str, Any] | None = None,
     log_scale: bool = False,
     outputs: Literal["all", "statistics"] = "all",
 ) -> dict[str, Any]:
@@ -47,6 +62,9 @@ def write_reports(
 
     ``benchmark`` (on the run's bars) is written to ``benchmark.csv``; without one, an
     existing ``benchmark.csv`` is used, and without that the reports have no benchmark.
+    ``prices`` (ticker -> bars with ``dates``, ``open``, ``high``, ``low``, ``close`` arrays)
+    is written to ``prices.csv`` over the run's bars, for the price panels of
+    ``report.html`` and the per-ticker marks; a rebuild reads the file back.
     """
     folder = Path(run_dir)
     research = _research_only(folder)
@@ -59,17 +77,34 @@ def write_reports(
     times = pd.DatetimeIndex(files.equity["datetime"])
     trades = build_trades(files.fills, files.orders, files.events, times)
     everything = outputs == "all"
+    returns = equity_returns(files.equity, start_value)
+    bars = None
+    if everything and prices is not None:
+        price_table = price_rows(prices, times)
+        write_text_atomically(folder / PRICES_FILE, csv_text(price_table, PRICE_COLUMNS, research_only=research))
+        bars = pd.DataFrame(price_table, columns=list(PRICE_COLUMNS))
+    elif everything:
+        bars = read_prices(folder)
     if everything:
         write_text_atomically(
             folder / "trades.csv", csv_text(trades.to_dict("records"), TRADE_COLUMNS, research_only=research)
         )
-        returns = equity_returns(files.equity, start_value)
         rows = [{"datetime": when.to_pydatetime(), "return": float(value)} for when, value in returns.items()]
         write_text_atomically(folder / "returns.csv", csv_text(rows, RETURN_COLUMNS, research_only=research))
 
     bench_values, bench_name = _benchmark_series(files, benchmark, times, start_value)
     summary = dict(files.summary)
     summary.update(run_statistics(files.equity, trades, files.orders, start_value, bench_values, bench_name))
+    summary.update(trade_quality(trades))
+    summary.update(tail_risk(returns, summary.get("monthly_returns") or {}))
+    rolling = None
+    if everything:
+        rolling = rolling_figures(returns, _returns_of(bench_values, start_value))
+        values = pd.Series(files.equity["value"].astype(float).to_numpy(), index=times)
+        summary["worst_drawdowns"] = drawdown_periods(values, start_value)
+        summary["rolling_6m"] = rolling_summary(rolling)
+        summary["by_ticker"] = ticker_table(trades, files.fills, last_closes(bars))
+        summary["by_provenance_exit_reason"] = provenance_by_exit_reason(trades)
     if summary.get("end_value") is None and len(files.equity):  # a route that did not record it: the last bar's value
         summary["end_value"] = float(files.equity["value"].iloc[-1])
     summary["deprecated_aliases"] = {"return_pct": "total_return", "max_drawdown_pct": "max_drawdown"}
@@ -78,20 +113,25 @@ def write_reports(
     if not everything:
         return summary
 
-    # matplotlib is heavy: load it only when drawing
-    from spine.reports.tearsheet import equity_figure_pngs, render_tearsheet
+    # matplotlib is heavy: load it only when drawing, and draw only pnl.png (report.html is interactive)
+    import io
+
+    from spine.reports.figures import plot_pnl
+    from spine.reports.tearsheet import render_tearsheet
 
     title = f"Spine {summary.get('route', 'run')}: {', '.join(summary.get('tickers', []))}"
-    pngs = equity_figure_pngs(
-        files.equity, files.events, bench_values, bench_name, research, title=title
-    )  # one figure, both scales
-    png = pngs[log_scale]
+    buffer = io.BytesIO()
+    plot_pnl(
+        files.equity, buffer, title=title, research_only=research, events=files.events, benchmark=bench_values,
+        benchmark_name=bench_name, log_scale=log_scale,
+    )  # type: ignore[arg-type]  # fmt: skip
     temp_png = folder / ".pnl.png.tmp"
-    temp_png.write_bytes(png)
+    temp_png.write_bytes(buffer.getvalue())
     temp_png.replace(folder / "pnl.png")
     page = render_tearsheet(
         summary=summary, equity=files.equity, trades=trades, events=files.events, benchmark=bench_values,
-        benchmark_name=bench_name, research_only=research, equity_png=pngs,
+        benchmark_name=bench_name, research_only=research, returns=returns, rolling=rolling, prices=bars,
+        orders=files.orders,
     )  # fmt: skip
     write_text_atomically(folder / "report.html", page)
     write_text_atomically(folder / "run.log", run_log(summary, research))
@@ -118,6 +158,37 @@ def run_log(summary: dict[str, Any], research_only: bool) -> str:
         f"kill switch: {'fired ' + str(kill.get('datetime')) + ': ' + str(kill.get('cause')) if kill.get('fired') else 'not fired'}"
     )
     return "\n".join(lines) + "\n"
+
+
+def price_rows(prices: Mapping[str, Any], times: pd.DatetimeIndex) -> list[dict[str, Any]]:
+    """Each ticker's bars inside the run's first and last bar, as ``prices.csv`` rows."""
+    if not len(times):
+        return []
+    first, last = np.datetime64(times[0]), np.datetime64(times[-1])
+    rows: list[dict[str, Any]] = []
+    for ticker, series in prices.items():
+        dates = np.asarray(series.dates, dtype="datetime64[ns]")
+        keep = (dates >= first) & (dates <= last)
+        stamps = pd.DatetimeIndex(dates[keep]).to_pydatetime()
+        columns = [np.asarray(getattr(series, name), dtype=float)[keep].tolist() for name in PRICE_COLUMNS[2:]]
+        rows.extend(
+            {"datetime": when, "ticker": str(ticker), "open": o, "high": h, "low": lo, "close": c}
+            for when, o, h, lo, c in zip(stamps, *columns, strict=True)
+        )
+    return rows
+
+
+def read_prices(folder: Path) -> pd.DataFrame | None:
+    """``prices.csv`` of a run folder, or None when the route did not write one."""
+    path = folder / PRICES_FILE
+    return read_run_csv(path) if path.is_file() else None
+
+
+def _returns_of(values: pd.Series | None, start_value: float) -> pd.Series | None:
+    if values is None or not len(values):
+        return None
+    array = values.to_numpy(dtype=float)
+    return pd.Series(array / np.concatenate(([start_value], array[:-1])) - 1.0, index=values.index)
 
 
 def _benchmark_series(

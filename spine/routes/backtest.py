@@ -320,7 +320,9 @@ def run_backtest(
         summary["run_name"] = name
         orders = recorder.orders
         event_rows = write_run_files(folder, config, strategy, events, summary, outputs=request.outputs)
-        summary = write_reports(folder, benchmark=benchmark, log_scale=request.log_scale, outputs=request.outputs)
+        summary = write_reports(
+            folder, benchmark=benchmark, prices=inputs.prices, log_scale=request.log_scale, outputs=request.outputs
+        )
     run_dir = request.out_dir / name
     point_latest(request.out_dir, name)
     return BacktestResult(

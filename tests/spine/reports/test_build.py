@@ -76,15 +76,27 @@ def test_report_html_is_self_contained_with_every_section_and_the_label_on_top(r
     assert body.startswith("<div class='research' id='research-only'>RESEARCH ONLY")
     for section in SECTIONS:
         assert f"<section id='{section}'>" in page
-    assert not re.search(r"https?://|src=['\"]//|<script|<link|@import|url\(", page, flags=re.IGNORECASE)
-    sources = re.findall(r"src='([^']*)'", page)
-    assert len(sources) == 3 and all(s.startswith("data:image/png;base64,") for s in sources)  # linear, log, underwater
+    assert not re.search(r"https?://|src=['\"]|<link(?! rel='icon' href='data:,')|@import|url\(", page, flags=re.I)
+    assert page.count("id='plotly-gzip'") == 1  # the library inlined once
+    assert len(page.encode()) <= 5_000_000
+    charts = re.findall(r"data-chart='([^']+)'", page)
+    assert {"equity-chart", "underwater-chart", "rolling-chart", "yearly-chart", "distribution-chart"} <= set(charts)
+    assert sum(c.startswith("price-") for c in charts) == 5  # one price panel per ticker
     assert "id='logscale'" in page
     safety = page.split("<section id='safety'>", 1)[1].split("</section>", 1)[0]
     assert "circuit breaker" in safety and "kill switch" in safety and "2023-04-24" in safety
     trades = page.split("<section id='trades'>", 1)[1]
     assert "Trades (342)" in trades and "take_profit" in trades
     assert "PROHIBITED_LLM_DISCOVERY_LINK" in page.split("<section id='provenance'>", 1)[1]
+
+
+def test_report_html_and_pnl_png_are_rebuilt_byte_for_byte(run_dir, tmp_path):
+    copy = tmp_path / "again"
+    shutil.copytree(run_dir, copy)
+    (copy / "report.html").unlink()
+    assert CliRunner().invoke(app, ["report", str(copy)]).exit_code == 0
+    assert (copy / "report.html").read_bytes() == (run_dir / "report.html").read_bytes()
+    assert (copy / "pnl.png").read_bytes() == (run_dir / "pnl.png").read_bytes()
 
 
 def test_spine_report_rebuilds_the_reports_from_the_folder_alone(run_dir, tmp_path):

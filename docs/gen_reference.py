@@ -351,6 +351,14 @@ COLUMN_TEXT = {
         "datetime": "bar time",
         "value": "the benchmark's value, starting at the starting cash",
     },
+    "prices.csv": {
+        "datetime": "bar time",
+        "ticker": "the traded ticker",
+        "open": "the bar's open",
+        "high": "the bar's high",
+        "low": "the bar's low",
+        "close": "the bar's close",
+    },
 }
 
 OTHER_FILES = [
@@ -378,6 +386,7 @@ def _column_table(filename: str, columns: tuple[str, ...]) -> list[str]:
 
 def run_folder_page() -> str:
     from spine.reports.benchmark import BENCHMARK_COLUMNS
+    from spine.reports.build import PRICE_COLUMNS
     from spine.reports.trades import TRADE_COLUMNS
     from spine.runs import columns as c
 
@@ -389,6 +398,11 @@ def run_folder_page() -> str:
         ("returns.csv", c.RETURN_COLUMNS, "the equity curve's returns"),
         ("trades.csv", TRADE_COLUMNS, "one row per trade, rebuilt from the fills; open trades last"),
         ("benchmark.csv", BENCHMARK_COLUMNS, "the benchmark's value curve on the run's bars"),
+        (
+            "prices.csv",
+            PRICE_COLUMNS,
+            "backtests: each traded ticker's bars over the run, for the report's price panels",
+        ),
     ]
     lines = [
         "# Run folder reference\n",
@@ -420,7 +434,7 @@ SIGNAL_TEXT = {
     "ticker": "the ticker to trade: letters, digits, `.` and `-`, at most 12 characters",
     "weight": "target fraction of NAV, 0 to 1; 0 closes the position",
     "direction": "one of {directions}",
-    "source_type": "one of {source_types}: `direct` is news on the ticker itself (tag `LIVE_SPINE`), "
+    "source_type": "one of {source_types} (without the column every signal is `direct`): `direct` is news on the ticker itself (tag `LIVE_SPINE`), "
     "`propagated` comes from another ticker's news along a supply-chain link (tag "
     "`PROHIBITED_LLM_DISCOVERY_LINK`)",
     "source_ticker": "for a propagated signal, the ticker whose news it came from; empty otherwise",

@@ -286,6 +286,17 @@ def provenance_chart(trades: pd.DataFrame) -> Figure:
     return {"data": data, "layout": _layout("cumulative net P&L", height=300)}
 
 
+def text_colour(red: int, green: int, blue: int) -> str:
+    """Black or white, whichever reads on a background of this colour (its relative luminance, WCAG)."""
+
+    def linear(channel: int) -> float:
+        c = channel / 255.0
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+    return "#000" if luminance > 0.179 else "#fff"
+
+
 def _trade_hover(row: Mapping[str, Any], level: tuple[float | None, float | None]) -> str:
     stop, target = level
     exit_ = (

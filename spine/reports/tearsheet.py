@@ -27,6 +27,7 @@ from spine.reports.charts import (
     price_chart,
     provenance_chart,
     rolling_chart,
+    text_colour,
     underwater_chart,
     yearly_chart,
 )
@@ -268,17 +269,6 @@ def trade_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         ("skew / excess kurtosis", f"{_ratio(summary.get('skew'))} / {_ratio(summary.get('kurtosis'))}"),
         ("winning months", _pct(summary.get("win_month_rate"))),
     ]
-
-
-def text_colour(red: int, green: int, blue: int) -> str:
-    """Black or white, whichever reads on a background of this colour (its relative luminance, WCAG)."""
-
-    def linear(channel: int) -> float:
-        c = channel / 255.0
-        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-
-    luminance = 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
-    return "#000" if luminance > 0.179 else "#fff"
 
 
 def _halt_caption(found: Sequence[Halt]) -> str:

@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from spine.core.labels import RESEARCH_LABEL
+from spine.reports.charts import text_colour
 
 MAX_LEVELS = 10
 BINS = 8
@@ -76,7 +77,9 @@ def plot_heatmap(table: pd.DataFrame, path: Path, *, p1: str, p2: str, objective
     axis.set_title(f"{objective} (best over the other parameters)", fontsize=10)
     for (i, j), value in np.ndenumerate(values):
         if np.isfinite(value):
-            axis.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white")
+            red, green, blue, _ = image.cmap(image.norm(value))  # the cell's colour: dark text on light cells
+            ink = text_colour(round(red * 255), round(green * 255), round(blue * 255))
+            axis.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color=ink)
     fig.colorbar(image, ax=axis, label=objective)
     if research_only:
         fig.text(

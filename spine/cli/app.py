@@ -1,8 +1,10 @@
 """The ``spine`` command line: one sub-command per route or tool.
 
 Every ``InputError`` or ``SafetyError`` becomes one message on stderr and exit code 2,
-with no traceback; anything else is a bug and keeps its traceback. The translation is
-done around each command, so it holds for the installed ``spine`` script and for
+with no traceback; anything else is a bug and keeps its traceback. A usage error (a flag
+value ``spine.cli.params`` refuses, an unknown flag, a missing argument) is one line and
+exit code 2 as well (``usage_error_line``). The translation is done around each command
+and in the group's ``main``, so it holds for the installed ``spine`` script and for
 ``typer.testing.CliRunner().invoke(app, ...)`` alike.
 
 ``spine --help`` must answer fast, so commands whose modules load pandas, Backtrader or
@@ -20,9 +22,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from typer._click import exceptions as usage  # typer vendors click: its usage errors are these classes
 from typer.core import TyperCommand, TyperGroup
 
 from spine.cli.backtest import backtest_command
+from spine.cli.params import FlagValueError
 from spine.cli.report import report_command
 from spine.cli.safety import check_command, kill_command, resume_command, status_command
 from spine.core.errors import InputError, SafetyError
@@ -91,6 +95,46 @@ class _LazyGroup(TyperGroup):
         if args and args[0] in LAZY_COMMANDS and args[0] not in self.commands:
             self.commands[args[0]] = _load_lazy(args[0])
         return super().resolve_command(ctx, args)
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """typer's ``main``, with every usage error shown as one line (exit code 2)."""
+        try:
+            outcome = super().main(*args, standalone_mode=False, **kwargs)
+        except usage.NoArgsIsHelpError as exc:  # ``spine`` alone: the help text
+            if not standalone_mode:
+                raise
+            exc.show()
+            sys.exit(exc.exit_code)
+        except usage.ClickException as exc:
+            if not standalone_mode:
+                raise
+            Console(stderr=True).print(f"error: {usage_error_line(exc)}", highlight=False, soft_wrap=True, markup=False)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            Console(stderr=True).print("aborted")
+            sys.exit(1)
+        if standalone_mode:
+            sys.exit(outcome if isinstance(outcome, int) and not isinstance(outcome, bool) else 0)
+        return outcome
+
+
+def usage_error_line(exc: Exception) -> str:
+    """A usage error as one line: ``--port 0: expected ...``, or typer's text with the command's --help."""
+    param, hint = getattr(exc, "param", None), getattr(exc, "param_hint", None)
+    if isinstance(exc, usage.BadParameter) and not isinstance(exc, usage.MissingParameter) and (param or hint):
+        names = hint if hint is not None else param.get_error_hint()  # type: ignore[union-attr]
+        flag = (names if isinstance(names, str) else " / ".join(names)).replace("'", "")
+        message = str(exc.message).removeprefix("Value error, ")
+        text = f"{flag} {message}" if isinstance(exc, FlagValueError) else f"{flag}: {message}"
+    else:
+        text = exc.format_message() if isinstance(exc, usage.ClickException) else str(exc)
+    text = " ".join(text.split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None and not isinstance(exc, FlagValueError):
+        text += f" ({ctx.command_path} --help lists the flags)"
+    return text
 
 
 def _version(value: bool) -> None:
@@ -172,13 +216,12 @@ def _main(argv: list[str] | None) -> int:
     except typer.Abort:
         Console(stderr=True).print("aborted")
         return 1
-    except Exception as exc:
-        # Usage errors from the CLI parser (typer vendors click) know how to show themselves.
-        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
-        if callable(show) and isinstance(code, int):
-            show()
-            return code
-        raise
+    except usage.NoArgsIsHelpError as exc:
+        exc.show()
+        return exc.exit_code
+    except usage.ClickException as exc:
+        Console(stderr=True).print(f"error: {usage_error_line(exc)}", highlight=False, soft_wrap=True, markup=False)
+        return exc.exit_code
     return outcome if isinstance(outcome, int) else 0
 
 

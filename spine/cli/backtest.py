@@ -22,6 +22,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from spine.cli.params import paths_given
 from spine.core.errors import InputError
 from spine.core.labels import RESEARCH_LABEL
 from spine.core.tickers import checked_ticker
@@ -129,7 +130,7 @@ def backtest_command(
         console.print(f"[bold yellow]{RESEARCH_LABEL}[/]", highlight=False)
     request = BacktestRequest(
         config=cfg,
-        data=tuple(Path(part) for value in data or () for part in value.split(",") if part.strip()),
+        data=paths_given(data, "--data") or (),
         source=source,  # type: ignore[arg-type]
         signals=signals,
         tickers=_parse_tickers(tickers),

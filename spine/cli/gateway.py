@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from brokers.fill_model import CommissionSpecError, FillModel
+from spine.cli.params import ACCOUNT, LISTEN_PORT, number, paths_given
 from spine.config import load_config
 from spine.core.errors import InputError
 from spine.gateway.faults import FaultPlan
@@ -44,6 +45,10 @@ FAULTS_HELP = (
     "commission_first | external_fill[=SYMBOL[:QTY]] | margin_warning | data_lost=SECONDS "
     "(e.g. 'reject=201:No permissions,silent=5@60'); repeatable"
 )
+CASH = number(0, 1e12, "a finite amount above 0 and at most 1,000,000,000,000", above_low=True)
+SPEED = number(0, 1000, "0 (a frozen clock) to 1,000 bars per second")
+SPREAD_BPS = number(0, 10_000, "0 to 10,000 basis points")
+MAX_EXTERNAL_FILL = 10_000_000  # shares: an external fill is a manual trade, not an overflow test
 COMMISSION_HELP = (
     "commission overriding the config's backtest.commission: bps:N (N basis points of notional) | ibkr_fixed "
     "(USD 0.005/share, min USD 1.00, max 1% of trade value per order)"
@@ -73,7 +78,7 @@ def build_settings(
     given, else ``DEFAULT_CASH``. Commission: ``--commission``, else the config's.
     """
     loopback_host(host)
-    paths = tuple(Path(part) for item in data for part in str(item).split(",") if part)
+    paths = paths_given(data, "--data")
     if not paths:
         raise InputError("--data: give at least one price CSV file or folder")
     backtest = load_config(config).backtest
@@ -102,6 +107,30 @@ def build_settings(
     )
 
 
+def check_served(settings: GatewaySettings, market: MarketClock) -> None:
+    """Every ``--index`` and ``external_fill`` ticker is one the replay serves; a fill's size is sane."""
+    served = sorted(market.instruments)
+    for ticker in settings.indices:
+        if ticker not in market.instruments:
+            raise InputError(
+                f"--index {ticker}: no price file for it in --data; expected one of the tickers served: {', '.join(served)}"
+            )
+    for fault in settings.faults.items:
+        if fault.kind != "external_fill":
+            continue
+        item = f"external_fill={fault.symbol}:{fault.quantity:g}"
+        if fault.symbol and fault.symbol not in market.instruments:
+            raise InputError(
+                f"--faults {item}: {fault.symbol} is not served; expected one of the tickers served: {', '.join(served)}"
+            )
+        if fault.symbol and market.instruments[fault.symbol].sec_type != "STK":
+            raise InputError(f"--faults {item}: {fault.symbol} is an index; expected a traded ticker")
+        if not 0 < abs(fault.quantity) <= MAX_EXTERNAL_FILL:
+            raise InputError(
+                f"--faults {item}: expected a non-zero QTY of at most {MAX_EXTERNAL_FILL:,} shares either way"
+            )
+
+
 def gateway_command(
     data: Annotated[
         list[Path], typer.Option("--data", help="price CSV files or folders (repeatable or comma-separated)")
@@ -110,13 +139,16 @@ def gateway_command(
         str, typer.Option("--host", help="loopback address to listen on (127.0.0.1, ::1, localhost)")
     ] = DEFAULT_HOST,
     port: Annotated[
-        int, typer.Option("--port", help="TCP port (4002: IB Gateway paper; 0: any free port)")
+        int, typer.Option("--port", parser=LISTEN_PORT, help="TCP port (4002: IB Gateway paper; 0: any free port)")
     ] = DEFAULT_PORT,
-    account: Annotated[str, typer.Option("--account", help="paper account code")] = DEFAULT_ACCOUNT,
+    account: Annotated[str, typer.Option("--account", parser=ACCOUNT, help="paper account code")] = DEFAULT_ACCOUNT,
     cash: Annotated[
-        float | None, typer.Option("--cash", help="starting cash (default: backtest.cash of --config, else 1,000,000)")
+        float | None,
+        typer.Option("--cash", parser=CASH, help="starting cash (default: backtest.cash of --config, else 1,000,000)"),
     ] = None,
-    speed: Annotated[float, typer.Option("--speed", help="bars per second the clock replays (0: frozen clock)")] = 1.0,
+    speed: Annotated[
+        float, typer.Option("--speed", parser=SPEED, help="bars per second the clock replays (0: frozen clock)")
+    ] = 1.0,
     slippage: Annotated[str | None, typer.Option("--slippage", help=SLIPPAGE_HELP)] = None,
     config: Annotated[
         Path | None,
@@ -131,7 +163,10 @@ def gateway_command(
         str | None, typer.Option("--end", help="last day of the replay window, YYYY-MM-DD (the clock stops there)")
     ] = None,
     spread_bps: Annotated[
-        float, typer.Option("--spread-bps", help="quoted bid/ask spread around the replayed price, in basis points")
+        float,
+        typer.Option(
+            "--spread-bps", parser=SPREAD_BPS, help="quoted bid/ask spread around the replayed price, in basis points"
+        ),
     ] = DEFAULT_SPREAD_BPS,
     commission: Annotated[str | None, typer.Option("--commission", help=COMMISSION_HELP)] = None,
     index: Annotated[
@@ -169,6 +204,7 @@ def gateway_command(
         end=settings.end,
         indices=settings.indices,
     )
+    check_served(settings, market)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     last = market.to_datetime(market.timeline[market.last_index])
     typer.echo(

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from spine.cli.params import CLIENT_ID, HOST, PORT, SECONDS
 from spine.config import load_config
 from spine.core.errors import BrokerError, InputError
 from spine.core.resources import SAMPLE_PRICES, SAMPLE_SIGNALS, SAMPLE_VIX
@@ -43,14 +44,21 @@ def paper_command(
     signals: Annotated[
         Path | None, typer.Option("--signals", help="signal CSV (required); rows appended while running are read")
     ] = None,
-    host: Annotated[str | None, typer.Option("--host", help="IB Gateway / TWS host (default trading.ib.host)")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="paper port (default: the envelope's paper port)")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", parser=HOST, help="IB Gateway / TWS host (default trading.ib.host)")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", parser=PORT, help="paper port (default: the envelope's paper port)")
+    ] = None,
     client_id: Annotated[
-        int | None, typer.Option("--client-id", help="IB API client id (default trading.ib.client_id)")
+        int | None,
+        typer.Option("--client-id", parser=CLIENT_ID, help="IB API client id (default trading.ib.client_id)"),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="where the run folder is written")] = Path("runs"),
     until: Annotated[str | None, typer.Option("--until", help="stop after this date (YYYY-MM-DD)")] = None,
-    duration: Annotated[float | None, typer.Option("--duration", help="stop after this many seconds")] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", parser=SECONDS, help="stop after this many seconds")
+    ] = None,
     once: Annotated[
         bool,
         typer.Option("--once", help="refresh, reconcile, check the breaker, dispatch due signals, record NAV, exit"),
@@ -80,8 +88,6 @@ def paper_command(
     envelope = require_paper(cfg, "spine paper")
     if signals is None:
         raise InputError("--signals FILE is required: spine paper trades only the signals it is given")
-    if duration is not None and duration <= 0:
-        raise InputError(f"--duration {duration:g}: expected a number of seconds above 0")
     if flatten_on_exit and sys.stdin.isatty():
         question = "--flatten-on-exit: when this session stops, its positions are closed at market. Continue?"
         if not typer.confirm(question, default=False, err=True):
@@ -90,7 +96,7 @@ def paper_command(
         config=cfg,
         state_dir=state,
         signals=signals,
-        host=host or cfg.trading.ib.host,
+        host=host if host is not None else cfg.trading.ib.host,
         port=port if port is not None else envelope.port,
         client_id=client_id if client_id is not None else cfg.trading.ib.client_id,
         out_dir=out,

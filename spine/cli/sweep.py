@@ -16,6 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from spine.cli.params import WORKERS, paths_given
 from spine.config import load_config
 from spine.core.errors import InputError
 from spine.core.labels import RESEARCH_LABEL
@@ -88,7 +89,9 @@ def sweep_command(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", help="local worker processes (default: one per core); with --scheduler, workers to wait for"
+            "--workers",
+            parser=WORKERS,
+            help="local worker processes (default: one per core); with --scheduler, workers to wait for",
         ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="folder that receives the sweep folder")] = Path("runs"),
@@ -110,8 +113,6 @@ def sweep_command(
         raise InputError(
             f'spine sweep needs {" and ".join(missing)}, which the sweep extra installs: pip install -e ".[sweep]"'
         )
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers {workers}: expected a whole number of at least 1")
     if grid is None:
         if resume is None:
             raise InputError(
@@ -130,7 +131,7 @@ def sweep_command(
     request = SweepRequest(
         spec_path=grid,
         config=cfg,
-        data=tuple(Path(part) for value in data or () for part in value.split(",") if part.strip()),
+        data=paths_given(data, "--data") or (),
         signals=signals,
         scheduler=scheduler,
         workers=workers,

@@ -1,0 +1,62 @@
+"""``spine paper``: every bad flag or file is one line and exit 2, before any folder is made or a socket opened."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PAPER = {
+    "broker.mode": "paper",
+    "broker.execution_enabled": True,
+    "compliance.research_only_override": True,
+    "risk.max_notional": 50_000,
+    "risk.max_daily_loss": 10_000,
+    "risk.max_sector_exposure": 0.6,
+    "risk.max_positions": 10,
+}
+HEADER = "datetime,ticker,weight,direction,source_type,source_ticker\n"
+
+
+@pytest.fixture
+def paper_inputs(make_config_dir, tmp_path: Path) -> dict[str, Path]:
+    signals = tmp_path / "signals.csv"
+    signals.write_text(HEADER + "2023-11-17,ALPH,0.05,BUY,direct,\n")
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    return {"config": make_config_dir({"config.yaml": PAPER}), "signals": signals, "afile": afile}
+
+
+CASES = [
+    (["--port", "-1"], "--port -1", "1 to 65535"),
+    (["--port", "70000"], "--port 70000", "1 to 65535"),
+    (["--port", "0"], "--port 0", "1 to 65535"),
+    (["--port", "abc"], "--port abc", "TCP port"),
+    (["--client-id", "-1"], "--client-id -1", "2147483647"),
+    (["--client-id", "2147483648"], "--client-id 2147483648", "int32"),
+    (["--duration", "nan"], "--duration nan", "finite number of seconds"),
+    (["--duration", "inf"], "--duration inf", "finite number of seconds"),
+    (["--duration", "-5"], "--duration -5", "above 0"),
+    (["--duration", "0"], "--duration 0", "above 0"),
+    (["--host", ""], "--host ''", "host name or IP address"),
+    (["--host", "a\nb"], "--host", "host name or IP address"),
+    (["--until", "2023-13-40"], "--until '2023-13-40'", "YYYY-MM-DD"),
+    (["--state", "{afile}"], "--state", "is a file"),
+    (["--out", "{afile}"], "--out", "is a file"),
+    (["--signals", "missing.csv"], "missing.csv", ""),
+    (["--config", "nowhere"], "nowhere", "config folder not found"),
+]
+
+
+@pytest.mark.parametrize(("flags", "where", "expected"), CASES, ids=[" ".join(c[0]) for c in CASES])
+def test_a_bad_flag_is_one_line_and_exit_2_and_leaves_no_state_folder(refuses, paper_inputs, flags, where, expected):
+    given = {"--config": paper_inputs["config"], "--signals": paper_inputs["signals"]}
+    flags = [f.replace("{afile}", str(paper_inputs["afile"])) for f in flags]
+    for flag, value in zip(flags[::2], flags[1::2], strict=True):
+        given[flag] = value
+    args = ["paper", "--once", "--state", "st", "--out", "out", *(x for pair in given.items() for x in pair)]
+    refuses(args, where, expected)
+
+
+def test_paper_without_signals_is_refused_before_anything_is_made(refuses, paper_inputs):
+    refuses(["paper", "--once", "--config", paper_inputs["config"], "--state", "st", "--out", "out"], "--signals")

@@ -26,8 +26,11 @@ from typing import Any, Protocol
 import backtrader as bt
 
 from spine.feeds.release import DayBuffer, ReleaseRule
-from spine.ib.records import AccountSnapshot, Bar, Command, Fill, OrderStatus
+from spine.ib.records import AccountSnapshot, Bar, Command, Fill, OrderStatus, SessionError
 from spine.ib.session_like import IBSessionLike
+
+KILL_EXECUTED = "kill switch (on_trigger "  # how the IB thread reports the kill switch it executed
+KILL_CLEARED = "kill switch cleared"
 
 
 class Driver(Protocol):
@@ -67,6 +70,7 @@ class BarPump:
         self.snapshots_seen = 0
         self.last_status: dict[str, str] = {}  # orderRef -> latest Backtrader status the session reported
         self.last_snapshot: Any = None
+        self.kill_executed = False  # the IB thread reported the kill switch executed (and no resume since)
         self.released_days: list[date] = []
         self.warmup_days: list[date] = []
         self.finished = False
@@ -103,6 +107,11 @@ class BarPump:
                     self.last_snapshot = event
                 elif isinstance(event, OrderStatus) and event.order_ref:
                     self.last_status[event.order_ref] = event.bt_status
+                elif isinstance(event, SessionError) and event.code == 0:
+                    if event.message.startswith(KILL_EXECUTED):
+                        self.kill_executed = True
+                    elif event.message.startswith(KILL_CLEARED):
+                        self.kill_executed = False
                 self._held.append(event)
 
     def load_warmup(self, bars: Iterable[Bar]) -> None:

@@ -11,11 +11,15 @@ releases one day per clock step and never skips one.
 
 ``DayBuffer`` holds bars until their day is final and releases a day only when every
 expected ticker has its bar (a ticker with no bar that day, e.g. halted, is released
-without it once a later day is complete). Pure: no Backtrader, no socket.
+without it once a later day is complete). A day is never final before an earlier one
+(both rules are monotone in the day), so a release asks the rule about the oldest pending
+days only, up to the first that is not final: its cost is the days it releases, not the
+days waiting (a rehearsal buffers every future VIX bar at start). Pure: no Backtrader, no socket.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -76,7 +80,11 @@ class CalendarRelease:
 
 
 class ReplayRelease:
-    """Against the simulator: D is final once the replay clock's current day is D or later."""
+    """Against the simulator: D is final once the replay clock's current day is D or later.
+
+    ``clock_day`` is called once per day asked about; the lockstep driver answers it from the
+    clock position it keeps (no round trip to the simulator's thread).
+    """
 
     def __init__(self, clock_day: Callable[[], date]) -> None:
         self.clock_day = clock_day
@@ -98,6 +106,7 @@ class DayBuffer:
         self.tickers = tuple(sorted({t.upper() for t in tickers}))
         self.rule = rule
         self._pending: dict[date, dict[str, Bar]] = {}
+        self._days: list[date] = []  # the pending days, oldest first
         self._released_through: date | None = None
         self.ignored: list[Bar] = []  # bars for days already released (a re-sent bar is never a second bar)
 
@@ -109,32 +118,38 @@ class DayBuffer:
         """Treat every day up to ``day`` as released (the warm-up): a later copy of one is never a second bar."""
         if self._released_through is None or day > self._released_through:
             self._released_through = day
-        for old in [d for d in self._pending if d <= day]:
+        cut = bisect.bisect_right(self._days, day)
+        for old in self._days[:cut]:
             del self._pending[old]
+        del self._days[:cut]
 
     def add(self, bars: Iterable[Bar]) -> None:
         for bar in bars:
             if self._released_through is not None and bar.day <= self._released_through:
                 self.ignored.append(bar)
                 continue
-            self._pending.setdefault(bar.day, {})[bar.ticker.upper()] = (
-                bar  # a later copy of the same day replaces a partial one
-            )
+            bars = self._pending.get(bar.day)
+            if bars is None:
+                bars = self._pending[bar.day] = {}
+                bisect.insort(self._days, bar.day)
+            bars[bar.ticker.upper()] = bar  # a later copy of the same day replaces a partial one
 
     def release(self, now: datetime) -> list[ReleasedDay]:
         """The days that are final at ``now`` and complete (or superseded by a complete later day)."""
-        final = sorted(day for day in self._pending if self.rule.is_final(day, now))
-        complete = [day for day in final if self._complete(day)]
-        if not complete:
+        last = -1  # index of the newest final, complete day
+        for k, day in enumerate(self._days):
+            if not self.rule.is_final(day, now):
+                break  # no later day is final either
+            if self._complete(day):
+                last = k
+        if last < 0:
             return []
-        last = complete[-1]
         out = []
-        for day in final:
-            if day > last:
-                break
+        for day in self._days[: last + 1]:
             bars = self._pending.pop(day)
             out.append(ReleasedDay(day, tuple(bars[t] for t in sorted(bars))))
             self._released_through = day
+        del self._days[: last + 1]
         return out
 
     def _complete(self, day: date) -> bool:

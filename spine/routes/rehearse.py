@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from brokers import FillModel
 from spine.config import SpineConfig
@@ -113,15 +114,19 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
             settings = SessionSettings.from_config(
                 config, state_dir, host="127.0.0.1", port=gateway.port, client_id=request.client_id, tickers=tickers
             )
-            # Nor does IB's historical pacing apply to replay time: the simulator does not pace, so neither does the session.
+            # Nor do IB's historical pacing and message rate apply to replay time: the simulator enforces
+            # neither, so the session's pacer shrinks to microseconds, its order messages go unspaced and
+            # ib_async's throttle is off (brackets still reach the simulator parent, take-profit, stop).
             session = IBSession(
                 settings.model_copy(
                     update={
                         "paper_account": REHEARSAL_ACCOUNT,
                         "account_max_age_secs": 1e9,
                         "pacing_scale": REPLAY_PACING_SCALE,
+                        "order_messages_per_sec": 0.0,
                     }
-                )
+                ),
+                ib_factory=unthrottled_ib,
             )
             session.start()
             try:
@@ -132,8 +137,13 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                 )
                 holder: dict[str, object] = {}
                 driver = LockstepDriver(
-                    gateway, lambda: holder.get("broker"), end=request.end, stop=stop, tickers=tickers
-                )  # type: ignore[arg-type,return-value]
+                    gateway,
+                    lambda: holder.get("broker"),  # type: ignore[arg-type,return-value]
+                    end=request.end,
+                    stop=stop,
+                    tickers=tickers,
+                    kill_active=lambda: "store" in holder and holder["store"].kill_switch().active,  # type: ignore[attr-defined]
+                )
                 context = ("VIX",) if request.vix is not None else ()
                 pump = BarPump(session, tickers, ReplayRelease(driver.clock_day), driver=driver, context=context)
                 if request.vix is not None:
@@ -146,7 +156,7 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                     cerebro, broker = build_session_cerebro(config, pump, signals, events=events, store=store, route="paper",
                                                             trade_from=trade_from, wall_clock=lambda: datetime.now(UTC),
                                                             run_folder=run_folder)  # fmt: skip
-                    holder["broker"] = broker
+                    holder["broker"], holder["store"] = broker, store
                     started = time.perf_counter()
                     strategy = cerebro.run()[0]
                     elapsed = time.perf_counter() - started
@@ -170,6 +180,20 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
                          float(summary["final_cash"]))  # fmt: skip
+
+
+def unthrottled_ib() -> Any:
+    """ib_async's ``IB`` without its wall-clock message throttle (45 messages a second), built on the IB thread.
+
+    Only against the in-process simulator: it enforces no message rate, and a rehearsal's
+    time is the replay clock's, so the throttle would only hold a day's messages back on
+    the wall clock (it capped a rehearsal at about 8 simulated days a second).
+    """
+    from ib_async import IB
+
+    ib = IB()
+    ib.client.MaxRequests = 0  # ib_async: 0 turns the throttle off
+    return ib
 
 
 def rehearsal_vix_status(config: SpineConfig, vix: Path | None, trade_from: date, end: date | None) -> str:

@@ -174,24 +174,39 @@ class LockstepDriver:
     each release time) and waits for the answer; only then is the next day released. The
     simulator never serves a bar past its clock, so a rehearsal sees each day only once
     the clock has reached it.
+
+    A kill switch recorded in the state database is executed by the IB thread (its kill
+    watch) before the clock moves on, so its event always comes with the next bar, however
+    fast the rehearsal runs: a rehearsal's ``events.csv`` is the same on every run.
+
+    The clock's position is kept here, set by a clock listener on the simulator's thread
+    after every bar, so the day release and the end check read it without a round trip to
+    that thread: a simulated day costs the same few round trips (the step, the executions
+    count, the account) however long the window.
     """
 
     def __init__(self, gateway: Any, broker_ref: Callable[[], IBBroker | None], *, end: date | None, stop: StopFlag,
-                 tickers: Sequence[str] = ()) -> None:  # fmt: skip
+                 tickers: Sequence[str] = (), kill_active: Callable[[], bool] = lambda: False) -> None:  # fmt: skip
         self.gateway = gateway
         self.broker_ref = broker_ref
+        self.kill_active = kill_active
         self.end = end
         self.stop = stop
         self.tickers = tuple(tickers)
         self.steps = 0
+        self._timezone = gateway.simulator.settings.timezone  # frozen settings: read on any thread
+        self.position = gateway.position
+        gateway.add_clock_listener(self._on_clock)
+
+    def _on_clock(self, position: Any) -> None:
+        """On the simulator's thread, after every bar: one attribute swap (a frozen position)."""
+        self.position = position
 
     def clock_day(self) -> date:
-        return self.gateway.call(lambda: self.gateway.simulator.market.now.date())
+        return self.position.now.date()
 
     def at_end(self) -> bool:
-        sim = self.gateway.simulator
-        done = self.gateway.call(lambda: sim.market.at_end)
-        return done or (self.end is not None and self.clock_day() >= self.end)
+        return self.position.at_end or (self.end is not None and self.clock_day() >= self.end)
 
     def advance(self, pump: BarPump) -> bool:
         if self.stop or self.at_end():
@@ -199,6 +214,8 @@ class LockstepDriver:
         broker = self.broker_ref()
         if broker is not None:
             self._wait(lambda: self._caught_up(pump, broker), pump, "the gateway to answer every order and cancel")
+        if not pump.kill_executed and self.kill_active():
+            self._wait(lambda: pump.kill_executed, pump, "the session to execute the kill switch")
         self.gateway.step(1)
         self.steps += 1
         sim = self.gateway.simulator
@@ -212,8 +229,7 @@ class LockstepDriver:
         """The bars up to the clock (the new day's, and the one before in case an answer was lost), answered."""
         if not self.tickers:
             return
-        sim = self.gateway.simulator
-        end = self.gateway.call(lambda: f"{sim.market.now:%Y%m%d %H:%M:%S} {sim.settings.timezone}")
+        end = f"{self.position.now:%Y%m%d %H:%M:%S} {self._timezone}"
         future = pump.submit(RequestHistory(self.tickers, duration="2 D", end=end, warmup=False))
         self._wait(future.done, pump, f"the daily bars up to {end} from the gateway")
 

@@ -89,3 +89,19 @@ def test_a_ticker_missing_a_day_is_released_without_it_once_a_later_day_is_compl
 
 def test_warm_up_is_the_atr_period_plus_the_breaker_lookback():
     assert warmup_bar_count(14) == 15
+
+
+def test_a_release_asks_the_rule_about_the_oldest_pending_days_only_up_to_the_first_not_final():
+    asked: list[date] = []
+
+    class Counting:
+        def is_final(self, day: date, now: datetime) -> bool:
+            asked.append(day)
+            return day <= date(2024, 1, 3)
+
+    buffer = DayBuffer(["NVDA"], Counting())
+    days = [date(2024, 1, d) for d in range(2, 31)]
+    buffer.add(bar("NVDA", d) for d in reversed(days))  # every future bar pending from the start, out of order
+    released = buffer.release(datetime(2024, 1, 3, tzinfo=UTC))
+    assert [r.day for r in released] == [date(2024, 1, 2), date(2024, 1, 3)]
+    assert asked == [date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)]

@@ -232,7 +232,7 @@ def _section_lines(
     text = _cell(description)
     text = (text[:1].upper() + text[1:] + ".") if text else ""
     if optional:
-        text += " Optional section: absent or `null` unless written."
+        text += " This section is optional."
     if model.__doc__ and model.__doc__.strip() and not model.__doc__.startswith(model.__name__ + "("):
         doc = model.__doc__.strip().replace("``", "`")
         text += "\n\n" + "\n".join(line.strip() for line in doc.splitlines())

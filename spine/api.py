@@ -103,6 +103,7 @@ def backtest(
     """
     from spine.config import SpineConfig, load_config
     from spine.routes.backtest import BacktestRequest, run_backtest
+    from spine.routes.preflight import unused_overrides
 
     if isinstance(config, SpineConfig):
         if overrides:
@@ -115,6 +116,9 @@ def backtest(
     def notify(line: str) -> None:
         notices.append(line)
         warnings.warn(line, SpineWarning, stacklevel=3)
+
+    for line in unused_overrides(cfg, list(overrides or {})):
+        notify(line)
 
     with tempfile.TemporaryDirectory(prefix="spine-api-") as scratch:
         inputs = _Inputs(Path(scratch))

@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from spine.cli.params import paths_given
+from spine.config.overrides import parse_assignments
 from spine.core.errors import InputError
 from spine.core.labels import RESEARCH_LABEL
 from spine.core.tickers import checked_ticker
@@ -116,18 +117,31 @@ def backtest_command(
         str, typer.Option("--benchmark", help="TICKER | FILE | equal-weight (buy-and-hold of the traded tickers)")
     ] = "equal-weight",
     log_scale: Annotated[bool, typer.Option("--log-scale", help="log scale for pnl.png's value axis")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="change one config setting for this run, e.g. --set backtest.risk.max_positions=5 (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Historical simulation: signals become provenance-tagged brackets on the simulated broker."""
     from spine.config import load_config
     from spine.core.process import run_frozen
     from spine.routes.backtest import BacktestRequest, run_backtest, summary_rows
+    from spine.routes.preflight import unused_overrides
+    from spine.runs.summary import halt_lines
 
     if source not in ("csv", "yfinance"):
         raise InputError(f"--source {source!r} is not known; expected csv or yfinance")
-    cfg = load_config(config)
+    overrides = parse_assignments(set_ or [])
+    cfg = load_config(config, overrides=overrides)
     console = Console()
     if cfg.research_only:
         console.print(f"[bold yellow]{RESEARCH_LABEL}[/]", highlight=False)
+    for line in unused_overrides(cfg, list(overrides)):
+        console.print(line, style="bold yellow", markup=False, highlight=False, soft_wrap=True)
     request = BacktestRequest(
         config=cfg,
         data=paths_given(data, "--data") or (),
@@ -159,4 +173,7 @@ def backtest_command(
     for label, value in summary_rows(result.summary):
         table.add_row(label, value)
     console.print(table)
+    for line in halt_lines(result.summary.get("halts") or []):
+        if line.startswith("halted from"):  # a run that ended halted says so, in full, outside the table
+            console.print(line, style="bold red", markup=False, highlight=False, soft_wrap=True)
     print(result.run_dir)

@@ -35,6 +35,7 @@ from spine.reports.statistics import equity_returns, run_statistics
 from spine.reports.trades import TRADE_COLUMNS, build_trades
 from spine.runs.columns import RETURN_COLUMNS
 from spine.runs.read import RunFiles, read_run_csv
+from spine.runs.summary import halt_lines
 from spine.runs.write import csv_text
 
 RUN_LOG_KEYS = (
@@ -157,6 +158,7 @@ def run_log(summary: dict[str, Any], research_only: bool) -> str:
     lines.append(
         f"kill switch: {'fired ' + str(kill.get('datetime')) + ': ' + str(kill.get('cause')) if kill.get('fired') else 'not fired'}"
     )
+    lines += [f"halt: {line}" for line in halt_lines(summary.get("halts") or [])]  # every trip, firing and re-arm
     return "\n".join(lines) + "\n"
 
 

@@ -35,6 +35,7 @@ from spine.data.signals import SignalRecord, load_signals
 from spine.feeds.array import ArrayFeed
 from spine.reports.build import write_reports
 from spine.routes.harness import HarnessWiring, warmup_bar_count, wire_harness
+from spine.routes.preflight import check_sectors, refusals_at_start
 from spine.runs import summary as runs_summary
 from spine.runs.summary import run_summary
 from spine.runs.write import (
@@ -283,6 +284,10 @@ def run_backtest(
     config = request.config
     say = notify if notify is not None else (lambda line: None)
     inputs = load_inputs(request) if inputs is None else inputs  # a sweep worker passes inputs it holds in memory
+    check_sectors(config, config.backtest_risk, list(inputs.prices))  # exit 2 before anything runs or is written
+    refusals = refusals_at_start(config, config.backtest_risk)
+    for line in refusals:
+        say(line)
     bar_times = sorted({when for series in inputs.prices.values() for when in series.dates.tolist()})
     benchmark = resolve_benchmark(
         request.benchmark, inputs.prices, bar_times, float(config.backtest.cash), cache_dir=request.cache_dir
@@ -293,8 +298,7 @@ def run_backtest(
             raise InputError(
                 f"--require-vix: the VIX kill-switch trigger is {vix_status}; pass --vix FILE covering the traded period"
             )
-        unused = f" (the VIX file {inputs.vix_path} does not overlap it)" if inputs.vix_path is not None else ""
-        say(f"warning: VIX kill-switch trigger is {vix_status}{unused}")
+        say(f"warning: VIX kill-switch trigger is {vix_status}; {vix_fix(request, inputs.vix_path)}")
     set_total = getattr(progress, "set_total", None)
     if callable(set_total):
         set_total(bar_count(inputs))
@@ -309,6 +313,8 @@ def run_backtest(
             first_bar = _to_datetime(min(series.dates[0] for series in inputs.prices.values()))
             if vix_status.startswith("off: no VIX"):
                 events.record(first_bar, "vix_trigger_off", vix_status[len("off: ") :])
+            for line in refusals:
+                events.record(first_bar, "refused_at_start", line.removeprefix("warning: "))
             cerebro = build_cerebro(config, inputs, events=events, store=store, progress=progress)
             started = time.perf_counter()
             strategy = runner(cerebro) if runner is not None else cerebro.run()[0]
@@ -328,6 +334,16 @@ def run_backtest(
     return BacktestResult(
         run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows
     )
+
+
+def vix_fix(request: BacktestRequest, vix_path: Path | None) -> str:
+    """How to arm the VIX trigger: the flag, and a VIX file the --data folders already hold."""
+    if vix_path is not None:
+        return f"the VIX file {vix_path} does not overlap it; pass --vix FILE covering the traded period"
+    found = [path for path in discover_price_files(request.data) if ticker_from_path(path) == VIX_FEED] if request.data else []  # fmt: skip
+    if found:
+        return f"pass --vix {found[0]} (found in --data) to arm it"
+    return "pass --vix FILE (a VIX CSV: DATE,OPEN,HIGH,LOW,CLOSE) covering the traded period to arm it"
 
 
 def _to_datetime(stamp: Any) -> datetime:
@@ -420,11 +436,14 @@ def summary_rows(summary: dict[str, Any]) -> Sequence[tuple[str, str]]:
         )
     )
     breaker = summary["breaker"]
-    rows.append(("circuit breaker", f"tripped: {breaker['reason']}" if breaker.get("tripped") else "not tripped"))
+    trips = len(breaker.get("trips") or ()) or int(bool(breaker.get("tripped")))
+    rows.append(("circuit breaker", f"tripped {trips} time(s)" if breaker.get("tripped") or trips else "not tripped"))
     kill = summary["kill_switch"]
-    rows.append(
-        ("kill switch", f"fired {kill.get('datetime')}: {kill.get('cause')}" if kill.get("fired") else "not fired")
-    )
+    rearms = len(kill.get("rearms") or ())
+    fired = f"fired {kill.get('fires', 1)} time(s), re-armed {rearms} time(s)"
+    rows.append(("kill switch", fired if kill.get("fired") else "not fired"))
+    halts = summary.get("halts") or []
+    rows.extend(("  halt", line) for line in runs_summary.halt_lines(halts) if not line.startswith("halted from"))
     if kill.get("vix_trigger"):
         rows.append(("VIX trigger", str(kill["vix_trigger"])))
     return rows

@@ -10,6 +10,7 @@ figures     the P&L figure (``pnl.png``): equity against the benchmark over a dr
 charts      the interactive charts of ``report.html`` as Plotly figure dictionaries
 plotly_inline  Plotly's JavaScript inlined once (compressed) and the loader that draws a page's figures
 tearsheet   ``report.html``: a self-contained, interactive tearsheet of one run folder
+sweep_report  a sweep folder's ``report.html``: heat maps, parameter importance, the trials compared
 """
 
 from spine.reports.benchmark import Benchmark, resolve_benchmark

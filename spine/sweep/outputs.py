@@ -16,7 +16,7 @@ from typing import Any
 from spine.core.files import write_json
 from spine.core.labels import RESEARCH_LABEL
 from spine.runs.write import csv_text
-from spine.sweep.heatmap import write_heatmaps
+from spine.sweep.heatmap import heatmap_tables, write_heatmaps
 from spine.sweep.plan import SweepPlan, SweepRequest
 from spine.sweep.results import best_row, columns, sort_rows
 from spine.sweep.walk_forward import gap_summary, stitch_equity
@@ -157,4 +157,7 @@ def write_outputs(
         "duration_seconds": round(duration_seconds, 3),
     }
     write_json(folder / "summary.json", summary)
+    from spine.reports.sweep_report import write_sweep_report  # the trials compared, in one page
+
+    write_sweep_report(folder, ordered, summary, heatmap_tables(ordered, spec.names, maximize=maximize))
     return summary

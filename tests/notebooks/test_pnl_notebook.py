@@ -38,12 +38,20 @@ def execute(kernel_name: str, run_dir: Path | None = None):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     if run_dir is not None:
         at = next(i for i, cell in enumerate(nb.cells) if "parameters" in cell.metadata.get("tags", []))
-        nb.cells.insert(at + 1, nbformat.v4.new_code_cell(f"RUN_DIR = {str(run_dir)!r}", metadata={"tags": ["injected-parameters"]}))
-    nbclient.NotebookClient(nb, timeout=300, kernel_name=kernel_name, resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+        nb.cells.insert(
+            at + 1, nbformat.v4.new_code_cell(f"RUN_DIR = {str(run_dir)!r}", metadata={"tags": ["injected-parameters"]})
+        )
+    nbclient.NotebookClient(
+        nb, timeout=300, kernel_name=kernel_name, resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    ).execute()
     outputs = [output for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    images = [o for o in outputs if o.output_type in ("display_data", "execute_result") and "image/png" in o.get("data", {})]
-    tables = "".join(o.get("data", {}).get("text/html", "") for o in outputs if o.output_type in ("display_data", "execute_result"))
+    images = [
+        o for o in outputs if o.output_type in ("display_data", "execute_result") and "image/png" in o.get("data", {})
+    ]
+    tables = "".join(
+        o.get("data", {}).get("text/html", "") for o in outputs if o.output_type in ("display_data", "execute_result")
+    )
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     return images, tables, text
 
@@ -64,17 +72,22 @@ def test_notebook_reads_the_run_folder_it_is_given_and_leaves_it_untouched(kerne
     run_dir = run_backtest(BacktestRequest(config=load_config(), out_dir=tmp_path / "runs")).run_dir
     before = snapshot(tmp_path)
     images, tables, text = execute(kernel_name, run_dir)
-    assert len(images) >= 3  # equity/drawdown, P&L by provenance and exit reason, R multiples
+    assert len(images) >= 4  # equity/drawdown, P&L by provenance and exit reason, cumulative P&L by tag, R multiples
     assert "Sortino" in tables and "profit factor" in tables and "take_profit" in tables
     assert f"run folder (given): {run_dir}" in text and "RESEARCH ONLY" in text
     closed = re.search(r"closed-trade net P&L ([-\d,.]+); equity moved ([-\d,.]+)", text)
     assert closed is not None and closed.group(1) == closed.group(2)  # trades agree with the equity curve to the cent
     trades = pd.read_csv(run_dir / "trades.csv", comment="#")
     assert closed.group(1) == f"{trades.loc[trades.exit_reason != 'open', 'pnl_net'].sum():,.2f}"
+    per_ticker = re.search(r"per-ticker total P&L ([-\d,.]+)", text)
+    assert per_ticker is not None and per_ticker.group(1) == closed.group(2)  # the per-ticker table sums to the P&L
+    assert "Kelly fraction" in tables and "worst drawdowns" in tables
     assert snapshot(tmp_path) == before
 
 
-def test_without_a_run_folder_the_notebook_runs_the_sample_says_so_and_removes_it(kernel_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_a_run_folder_the_notebook_runs_the_sample_says_so_and_removes_it(
+    kernel_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     empty = tmp_path / "no-runs"
     empty.mkdir()
     monkeypatch.setenv("SPINE_RUNS_DIR", str(empty))

@@ -105,3 +105,26 @@ def test_a_screenshot_of_the_page_is_not_blank(report, chromium):
     image = Image.open(io.BytesIO(chromium.get_screenshot_as_png())).convert("RGB")
     colours = image.getcolors(maxcolors=1_000_000)
     assert colours is not None and len(colours) > 50
+
+
+def test_a_sweep_report_draws_its_heat_map_with_values_and_logs_no_error(tmp_path, chromium, chromium_log):
+    import itertools
+
+    import pandas as pd
+
+    from spine.reports.sweep_report import write_sweep_report
+
+    rows = [
+        {"trial": n, "phase": "full", "status": "ok", "tp": tp, "atr": atr, "objective": tp * 0.2 + atr * 0.01}
+        for n, (tp, atr) in enumerate(itertools.product([1.0, 2.0, 3.0], [1.5, 2.0]))
+    ]
+    summary = {"objective": "sharpe", "direction": "maximize", "search": "grid", "parameters": ["tp", "atr"]}
+    table = pd.DataFrame({1.5: [0.215, 0.415, 0.615], 2.0: [0.22, 0.42, 0.62]}, index=[1.0, 2.0, 3.0])
+    page = write_sweep_report(tmp_path, rows, summary, {("tp", "atr"): table})
+    chromium.get(page.as_uri())
+    WebDriverWait(chromium, 15).until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-charts-drawn"))
+    cells = chromium.execute_script(
+        "return Array.from(document.querySelectorAll('#heatmap-0 text')).map(t => t.textContent);"
+    )
+    assert "0.620" in cells and "0.215" in cells  # d3 ".3g" keeps three significant digits
+    assert chromium_log.failed_requests() == [] and chromium_log.console_errors() == []

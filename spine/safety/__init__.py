@@ -6,6 +6,7 @@ circuit_breaker  ``CircuitBreaker``: the latched 1-day drawdown breaker (pure; t
 kill_rules       when the kill switch fires (VIX, drawdown) and when it may re-arm (pure)
 vix_line         the VIX reading the kill switch watches on the paper route, with its freshness
 state_store      the state folder's SQLite database: NAV history, breaker latch, kill switch, triggers
+state_marker     the marker beside it: write count and a checksummed copy of the latch, written before each commit
 state_lock       ``StateLock``: one session per state folder (an OS file lock held for the session's life)
 """
 

@@ -10,11 +10,23 @@ Timestamps are stored as ISO-8601 UTC text with microseconds (fixed width, so te
 is time order). A naive datetime is taken to be UTC.
 
 Fail closed: a state folder that has been used carries a marker file beside the
-database (``spine_state.marker.json``) with the schema version and the number of durable
-writes. A folder whose marker is there but whose database is missing, empty, unreadable,
-of another schema or older than the marker (a lost ``-wal`` file) is refused with a
-``SafetyError`` until the operator runs ``spine resume --reset-state``: a lost latch must
-never look like a fresh, unlatched state.
+database (``spine_state.marker.json``, see ``spine.safety.state_marker``) with the schema
+version, the number of durable writes and a checksummed copy of the latch rows. A durable
+write takes the database's write lock, writes the marker, then commits and checkpoints:
+the marker is never behind the database. On opening, the two must agree:
+
+- the same write count and the same latch: sound;
+- the marker one write ahead (a write cut short by a kill, or committed into a ``-wal``
+  file that was then lost): every latch the marker holds and the database lacks is
+  restored from the marker, with a ``restored`` trigger; nothing is ever unlatched;
+- anything else (the same count but another latch: a flipped bit or an edit; the
+  database two or more writes behind; the marker behind the database; a database that
+  is missing, empty, unreadable, without its tables or of another schema) is refused
+  with a ``SafetyError`` until the operator runs ``spine resume --reset-state``: a lost
+  latch must never look like a fresh, unlatched state.
+
+The check runs under the write lock whenever the first look disagrees, so a reader that
+opens the folder while a session is writing waits for the write and sees it whole.
 
 NAV history is kept per *scope*: one account for a paper session (its history survives
 restarts), one run for a backtest (a backtest never measures its drawdown against
@@ -23,20 +35,26 @@ another run's NAV). A reset retires every NAV recorded so far: a new baseline.
 
 from __future__ import annotations
 
-import json
-import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
 from spine.core.clock import as_utc
 from spine.core.errors import InputError, SafetyError
+from spine.safety.state_marker import (
+    MARKER_FILE,
+    LatchRows,
+    Marker,
+    MarkerProblem,
+    canonical,
+    read_marker,
+    write_marker,
+)
 
 STATE_FILE = "spine_state.sqlite3"
-MARKER_FILE = "spine_state.marker.json"
 SCHEMA_VERSION = 2
 _TABLES = frozenset({"breaker", "nav_history", "kill_switch", "triggers", "meta"})
 LOCK_TIMEOUT_SECONDS = 2.0
@@ -132,7 +150,7 @@ class StateStore:
     refuse a damaged or lost state (see the module docstring).
     """
 
-    def __init__(self, path: Path | str, *, nav_scope: str = "", marker: Path | None = None) -> None:
+    def __init__(self, path: Path | str, *, nav_scope: str = "", marker: Path | None = None, new: bool = True) -> None:
         self.path = Path(path)
         self.nav_scope = nav_scope
         self._marker = marker
@@ -142,10 +160,15 @@ class StateStore:
                 where, isolation_level=None, timeout=LOCK_TIMEOUT_SECONDS
             )  # explicit transactions
             fresh = where == ":memory:" or not self._tables()
+            if fresh and not new:
+                raise _refusal(
+                    self.path, "the database holds no Spine tables but its marker says this folder has been used"
+                )
             if fresh:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.executescript(_SCHEMA)
                 self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                self._conn.execute("PRAGMA wal_checkpoint(FULL)")  # the schema in the main file: a lost -wal keeps it
             else:
                 self._check_schema()
                 self._conn.execute("PRAGMA journal_mode=WAL")
@@ -185,7 +208,11 @@ class StateStore:
                     f"--state {folder}: cannot create the state folder ({exc.strerror or exc}); expected a writable folder"
                 ) from None
             store = cls(db, nav_scope=nav_scope, marker=marker)
-            store._write_marker(0)
+            try:
+                store._write_marker(0, store._latch_rows())
+            except OSError as exc:
+                store.close()
+                raise _refusal(marker, f"cannot write the marker file ({exc.strerror or exc})") from None
             return store
         if not marker.exists():
             raise _refusal(
@@ -197,13 +224,16 @@ class StateStore:
             raise _refusal(db, f"the database is missing but {MARKER_FILE} says this folder has been used")
         if db.stat().st_size == 0:
             raise _refusal(db, "the database is empty (0 bytes) but this folder has been used")
-        store = cls(db, nav_scope=nav_scope, marker=marker)
-        seq = store._seq()
-        if seq < expected:
+        store = cls(db, nav_scope=nav_scope, marker=marker, new=False)
+        try:
+            if not store._agrees_with(expected):
+                store._settle_with_marker()
+        except sqlite3.Error as exc:
             store.close()
-            raise _refusal(db, f"the database is older than its marker (write {seq} of {expected}; a lost -wal file?)")
-        if seq > expected:
-            store._write_marker(seq)  # killed between the commit and the marker write
+            raise _refusal(db, _sqlite_problem(exc)) from None
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod
@@ -253,20 +283,102 @@ class StateStore:
             raise ValueError(f"meta.seq is {row!r}, expected a whole number")
         return row[0]
 
-    def _write_marker(self, seq: int) -> None:
-        if self._marker is None:
-            return
-        temporary = self._marker.with_name(f".{self._marker.name}.tmp")
-        temporary.write_text(
-            json.dumps({"schema": SCHEMA_VERSION, "seq": seq, "database": STATE_FILE}) + "\n", encoding="utf-8"
+    def _latch_rows(self) -> LatchRows:
+        """The breaker's and the kill switch's rows exactly as stored (what the marker keeps a copy of)."""
+        breaker = self._conn.execute(
+            "SELECT tripped, tripped_at, reason, baseline_from FROM breaker WHERE id = 1"
+        ).fetchone()
+        kill = self._conn.execute("SELECT active, cause, reason, at FROM kill_switch WHERE id = 1").fetchone()
+        if breaker is None or kill is None:
+            raise _refusal(self.path, "the breaker or kill-switch row is missing")
+        for value in (*breaker, *kill):
+            if not (value is None or type(value) in (int, str)):
+                raise _refusal(self.path, f"a latch value is not what Spine wrote ({value!r:.80})")
+        return {"breaker": list(breaker), "kill_switch": list(kill)}
+
+    def _write_marker(self, seq: int, latch: LatchRows) -> None:
+        if self._marker is not None:
+            write_marker(self._marker, schema=SCHEMA_VERSION, seq=seq, latch=latch, database=STATE_FILE)
+
+    def _agrees_with(self, marker: Marker) -> bool:
+        return (
+            marker.latch is not None
+            and marker.seq == self._seq()
+            and canonical(marker.latch) == canonical(self._latch_rows())
         )
-        os.replace(temporary, self._marker)
+
+    def _settle_with_marker(self) -> None:
+        """Decide, under the write lock, what a database and a marker that disagree mean (module docstring)."""
+        assert self._marker is not None
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _refusal(self.path, _sqlite_problem(exc)) from None
+        try:
+            marker = _read_marker(self._marker)  # again, under the lock: a writer may have just finished
+            seq, rows = self._seq(), self._latch_rows()
+            if marker.latch is None:  # an older Spine's marker: no copy of the latch to compare with
+                if seq < marker.seq:
+                    raise _refusal(
+                        self.path,
+                        f"the database is older than its marker (write {seq} of {marker.seq}; a lost -wal file?)",
+                    )
+                self._write_marker(seq, rows)
+            elif seq == marker.seq:
+                if canonical(marker.latch) != canonical(rows):
+                    raise _refusal(
+                        self.path,
+                        f"the latch in the database ({canonical(rows):.300}) differs from its copy in {MARKER_FILE} "
+                        f"({canonical(marker.latch):.300}): one of them is damaged or was edited",
+                    )
+            elif seq == marker.seq - 1:
+                self._restore_from(marker.latch, marker.seq)
+            elif seq < marker.seq:
+                raise _refusal(
+                    self.path, f"the database is older than its marker (write {seq} of {marker.seq}; a lost -wal file?)"
+                )
+            else:
+                raise _refusal(
+                    self.path,
+                    f"the marker is older than the database (write {marker.seq} of {seq}; restored from a backup?)",
+                )
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+        self._conn.execute("PRAGMA wal_checkpoint(FULL)")
+
+    def _restore_from(self, latch: LatchRows, seq: int) -> None:
+        """The last write did not reach the main file: put back every latch the marker holds (never clear one)."""
+        rows = self._latch_rows()
+        now = _iso(datetime.now(UTC))
+        why = f"the latch in {MARKER_FILE} was not in the database (a write cut short by a kill, or a lost -wal file)"
+        breaker, kill = latch["breaker"], latch["kill_switch"]
+        if breaker[0] == 1 and rows["breaker"][0] != 1:
+            self._conn.execute(
+                "UPDATE breaker SET tripped = 1, tripped_at = ?, reason = ? WHERE id = 1", (breaker[1], breaker[2])
+            )
+            self._conn.execute(
+                "INSERT INTO triggers (at, source, cause, detail) VALUES (?, 'breaker', 'restored', ?)", (now, why)
+            )
+        if kill[0] == 1 and rows["kill_switch"][0] != 1:
+            self._conn.execute(
+                "UPDATE kill_switch SET active = 1, cause = ?, reason = ?, at = ? WHERE id = 1",
+                (kill[1], kill[2], kill[3]),
+            )
+            self._conn.execute(
+                "INSERT INTO triggers (at, source, cause, detail) VALUES (?, 'kill_switch', 'restored', ?)", (now, why)
+            )
+        self._conn.execute("UPDATE meta SET seq = ? WHERE id = 1", (seq,))
+        self._write_marker(seq, self._latch_rows())
 
     def _write(self, statements: list[tuple[str, tuple[Any, ...]]], *, durable: bool) -> None:
         """Run the statements in one transaction, committed before returning.
 
-        A durable write also counts itself in ``meta.seq``, is checkpointed into the main
-        file and then recorded in the marker, so losing the ``-wal`` file is detected.
+        A durable write also counts itself in ``meta.seq`` and, still holding the write
+        lock, records the new count and latch in the marker *before* it commits; then it
+        checkpoints into the main file. A kill or a lost ``-wal`` at any point leaves a
+        marker that is level with the database or one write ahead, never behind.
         """
         if durable:
             self._conn.execute("PRAGMA synchronous=FULL")
@@ -276,15 +388,18 @@ class StateStore:
             try:
                 for sql, args in statements:
                     self._conn.execute(sql, args)
+                if durable:
+                    self._write_marker(self._seq(), self._latch_rows())
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
             if durable:
                 self._conn.execute("PRAGMA wal_checkpoint(FULL)")
-                self._write_marker(self._seq())
         except sqlite3.OperationalError as exc:
             raise _refusal(self.path, _sqlite_problem(exc)) from None
+        except OSError as exc:
+            raise _refusal(self.path, f"cannot write the marker file ({exc.strerror or exc})") from None
         finally:
             if durable:
                 self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -475,16 +590,14 @@ def _sqlite_problem(exc: sqlite3.Error) -> str:
     return f"not a readable Spine state database ({text})"
 
 
-def _read_marker(marker: Path) -> int:
+def _read_marker(marker: Path) -> Marker:
     try:
-        body = json.loads(marker.read_text(encoding="utf-8"))
-        seq = body["seq"]
-        schema = body["schema"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
-        raise _refusal(marker, f"the marker file is unreadable ({exc.__class__.__name__})") from None
-    if schema != SCHEMA_VERSION or not isinstance(seq, int) or seq < 0:
-        raise _refusal(marker, f"the marker file is from an unknown schema ({schema!r}, seq {seq!r})")
-    return seq
+        body = read_marker(marker)
+    except MarkerProblem as exc:
+        raise _refusal(marker, str(exc)) from None
+    if body.schema != SCHEMA_VERSION:
+        raise _refusal(marker, f"the marker file is from an unknown schema ({body.schema!r}, seq {body.seq!r})")
+    return body
 
 
 def _refusal(path: Path, problem: str) -> SafetyError:

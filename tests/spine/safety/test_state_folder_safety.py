@@ -106,13 +106,28 @@ def test_a_used_state_folder_whose_database_is_lost_or_damaged_refuses_to_run(tm
     refused(cli("kill", "--reason", "x", "--state", state), db)
 
 
-def test_a_database_older_than_its_marker_refuses_to_run(tmp_path):
+def test_a_database_one_write_behind_its_marker_gets_the_latch_back_from_the_marker(tmp_path):
     state = tmp_path / "s"
     StateStore.in_folder(state).close()
     backup = tmp_path / "backup.sqlite3"
     shutil.copy(state / STATE_FILE, backup)  # before the trip: what is left when the -wal is lost
     with StateStore.in_folder(state) as store:
         store.trip_breaker("2023-04-24", "drawdown", "dd")
+    shutil.copy(backup, state / STATE_FILE)
+    with StateStore.open_folder(state, create=False) as store:
+        latch = store.breaker_latch()
+        assert (latch.tripped, latch.reason) == (True, "dd")
+        assert [t.cause for t in store.triggers()][-1] == "restored"
+
+
+def test_a_database_two_writes_behind_its_marker_refuses_to_run(tmp_path):
+    state = tmp_path / "s"
+    StateStore.in_folder(state).close()
+    backup = tmp_path / "backup.sqlite3"
+    shutil.copy(state / STATE_FILE, backup)
+    with StateStore.in_folder(state) as store:
+        store.trip_breaker("2023-04-24", "drawdown", "dd")
+        store.set_kill_switch("2023-04-24", "manual", "stop")
     shutil.copy(backup, state / STATE_FILE)
     refused(cli("backtest", "--state", state, "--out", tmp_path / "out"), state / STATE_FILE)
 

@@ -15,8 +15,10 @@ import typer
 
 from spine.cli.params import CLIENT_ID, HOST, PORT, SECONDS
 from spine.config import load_config
+from spine.config.overrides import parse_assignments
 from spine.core.errors import BrokerError, InputError
 from spine.core.resources import SAMPLE_PRICES, SAMPLE_SIGNALS, SAMPLE_VIX
+from spine.routes.harness import require_take_profit_leg_support
 from spine.routes.session import quiet_ib_async, require_paper
 
 
@@ -80,12 +82,21 @@ def paper_command(
     require_vix: Annotated[
         bool, typer.Option("--require-vix", help="fail (exit 2) when IB sends no VIX index quote for the kill switch")
     ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="change one config setting for this session, e.g. --set risk.max_positions=5 (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Trade the signals on an IB paper account (or `spine gateway`) behind the same gate as the backtest."""
     from spine.routes.paper import PaperRequest, run_paper
 
-    cfg = load_config(config)
+    cfg = load_config(config, overrides=parse_assignments(set_ or []))
     envelope = require_paper(cfg, "spine paper")
+    require_take_profit_leg_support(cfg, None)  # entry + stop without a take-profit is the backtest's only
     if signals is None:
         raise InputError("--signals FILE is required: spine paper trades only the signals it is given")
     if flatten_on_exit and sys.stdin.isatty():
@@ -130,12 +141,21 @@ def rehearse_command(
     vix: Annotated[
         Path | None, typer.Option("--vix", help="VIX index file for the kill switch (default: the sample's, with it)")
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="change one config setting for this rehearsal, e.g. --set risk.max_positions=5 (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Rehearse a paper session against the in-process gateway simulator, in lockstep (deterministic)."""
     from spine.routes.rehearse import RehearseRequest, run_rehearsal
 
-    cfg = load_config(config)
+    cfg = load_config(config, overrides=parse_assignments(set_ or []))
     require_paper(cfg, "spine rehearse")
+    require_take_profit_leg_support(cfg, None)  # entry + stop without a take-profit is the backtest's only
     if data and signals is None:
         raise InputError(
             "--signals FILE is required with --data (the bundled sample signals only cover the sample tickers)"

@@ -30,6 +30,14 @@ def check_command(
         str | None, typer.Option("--route", help="paper or live (default: from broker.default_route)")
     ] = None,
     confirm_live: Annotated[bool, typer.Option("--confirm-live", help="count the live confirmation as given")] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="check the config with one setting changed, as a run with the same --set would use it (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Print the safety envelope as it resolves; exit 0 only when the route asked for is allowed."""
     from spine.config import (
@@ -40,7 +48,10 @@ def check_command(
     if route is not None and route not in ("paper", "live"):
         raise InputError(f"--route {route!r} is not a route; use paper or live")
     # check inspects the config; only the command that trades live enforces --confirm-live.
-    envelope = resolve_envelope(load_config(config), route, confirm_live=True if confirm_live else None)  # type: ignore[arg-type]
+    from spine.config.overrides import parse_assignments
+
+    cfg = load_config(config, overrides=parse_assignments(set_ or []))
+    envelope = resolve_envelope(cfg, route, confirm_live=True if confirm_live else None)  # type: ignore[arg-type]
     for line in format_envelope(envelope):
         typer.echo(line)
     if not envelope.allowed:

@@ -8,8 +8,12 @@
     sim_broker    ``SimBroker``: the backtest broker (Backtrader's BackBroker, gated)
     ib_broker     ``IBBroker``: the IB paper broker over an IB session, gated
 
-The gate itself is ``spine.safety.risk_gate.RiskGate``, re-exported here.
+The gate itself is ``spine.safety.risk_gate.RiskGate``, re-exported here. ``IBBroker`` is
+imported on first use (``from brokers import IBBroker`` works as any other name): a
+backtest never loads the IB route.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from brokers.base import (
     GatedBroker,
@@ -20,7 +24,6 @@ from brokers.base import (
 )
 from brokers.fill_model import Bar, FillModel
 from brokers.gate_adapter import ORDER_TYPES, order_intent
-from brokers.ib_broker import IBBroker
 from brokers.sim_broker import SimBroker
 from spine.safety.risk_gate import (
     GateDecision,
@@ -29,6 +32,9 @@ from spine.safety.risk_gate import (
     PortfolioView,
     RiskGate,
 )
+
+if TYPE_CHECKING:
+    from brokers.ib_broker import IBBroker
 
 __all__ = [
     "ORDER_TYPES",
@@ -48,3 +54,11 @@ __all__ = [
     "require_gate",
     "require_gated_broker",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "IBBroker":
+        from brokers.ib_broker import IBBroker
+
+        return IBBroker
+    raise AttributeError(f"module 'brokers' has no attribute {name!r}")

@@ -7,9 +7,10 @@ exit code 2 as well (``usage_error_line``). The translation is done around each 
 and in the group's ``main``, so it holds for the installed ``spine`` script and for
 ``typer.testing.CliRunner().invoke(app, ...)`` alike.
 
-``spine --help`` must answer fast, so commands whose modules load pandas, Backtrader or
-the gateway (``gateway``, ``data``) are imported only when they run (``_LazyGroup``);
-their one-line help is written here.
+``spine --help`` and ``spine check`` must answer fast, so every command's module is
+imported only when that command runs (``_LazyGroup``): ``--help`` loads no command module
+(no pydantic config, pandas, Backtrader or gateway), ``check`` only ``spine.cli.safety``.
+Their one-line help is written here.
 """
 
 from __future__ import annotations
@@ -25,10 +26,7 @@ from rich.console import Console
 from typer._click import exceptions as usage  # typer vendors click: its usage errors are these classes
 from typer.core import TyperCommand, TyperGroup
 
-from spine.cli.backtest import backtest_command
 from spine.cli.params import FlagValueError
-from spine.cli.report import report_command
-from spine.cli.safety import check_command, kill_command, resume_command, status_command
 from spine.core.errors import InputError, SafetyError
 from spine.core.process import collect_less_often, skip_exit_collection
 
@@ -37,6 +35,36 @@ EXIT_BAD_INPUT = 2
 # name -> (module, attribute, one-line help); an attribute named ``*_app`` builds a typer
 # app (a sub-group), any other is a command function. Loaded on first use, never for --help.
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "backtest": (
+        "spine.cli.backtest",
+        "backtest_command",
+        "Historical simulation: signals become provenance-tagged brackets on the simulated broker.",
+    ),
+    "check": (
+        "spine.cli.safety",
+        "check_command",
+        "Print the safety envelope as it resolves; exit 0 only when the route asked for is allowed.",
+    ),
+    "kill": (
+        "spine.cli.safety",
+        "kill_command",
+        "Set the manual kill switch (Ω2) in the state database: trading halts until `spine resume`.",
+    ),
+    "resume": (
+        "spine.cli.safety",
+        "resume_command",
+        "Clear the kill switch and the circuit-breaker latch after a typed confirmation.",
+    ),
+    "status": (
+        "spine.cli.safety",
+        "status_command",
+        "Print the breaker latch, the kill switch, their causes and times, and the NAV history's span.",
+    ),
+    "report": (
+        "spine.cli.report",
+        "report_command",
+        "Rebuild trades.csv, the statistics in summary.json, pnl.png, report.html and run.log from a run folder.",
+    ),
     "gateway": (
         "spine.cli.gateway",
         "gateway_command",
@@ -184,14 +212,6 @@ def _root(
     ),
 ) -> None:
     """Spine: research signals to provenance-tagged bracket orders, behind a fail-closed safety envelope."""
-
-
-app.command("backtest")(refusing_bad_input(backtest_command))
-app.command("check")(refusing_bad_input(check_command))
-app.command("kill")(refusing_bad_input(kill_command))
-app.command("resume")(refusing_bad_input(resume_command))
-app.command("status")(refusing_bad_input(status_command))
-app.command("report")(refusing_bad_input(report_command))
 
 
 def main(argv: list[str] | None = None) -> int:

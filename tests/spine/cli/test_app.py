@@ -236,6 +236,15 @@ def test_check_imports_none_of_backtrader_pandas_matplotlib_scipy():
     assert _heavy_modules_after(["check"]) == []
 
 
+def test_help_imports_no_command_module_nor_the_config_models():
+    from spine.cli.app import LAZY_COMMANDS
+
+    unwanted = ("spine.config", "pydantic", *sorted({module for module, _, _ in LAZY_COMMANDS.values()}))
+    code = f"import sys; from spine.cli import main; main(['--help']); print(sorted(m for m in sys.modules if m.startswith({unwanted!r})))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert ast.literal_eval(done.stdout.strip().splitlines()[-1]) == []
+
+
 def test_main_called_with_arguments_leaves_the_garbage_collector_as_it_was():
     import gc
 

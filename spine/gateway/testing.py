@@ -8,6 +8,8 @@ the simulator's loop: ``gateway.call(lambda: blackhole_next(gateway.simulator, I
     send_notice             push an error/notice code (1100, 1101, 1102, 2148 ...) to every client
     blackhole_next          swallow the next N requests of one message id (an order never acknowledged,
                             an executions request never answered)
+    before_next             run an action just before the next request of one message id is answered
+                            (a manual trade while a client reconciles)
     roll_back_order_ids     nextValidId restarts from a low number, as after a gateway restart
     commission_first        fills send commissionReport before execDetails (``CommissionFirstPushes``)
     set_min_tick            change an instrument's minimum tick (contract details)
@@ -19,9 +21,10 @@ the simulator's loop: ``gateway.call(lambda: blackhole_next(gateway.simulator, I
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import time
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from spine.gateway import messages as msg
@@ -38,6 +41,7 @@ __all__ = [
     "PACING_TEXT",
     "CommissionFirstPushes",
     "HistoryPacing",
+    "before_next",
     "blackhole_next",
     "commission_first",
     "enforce_history_pacing",
@@ -79,6 +83,32 @@ def blackhole_next(sim: GatewaySimulator, msg_id: int, count: int = 1) -> None:
         return answer(session, fields)
 
     undo = handlers.intercept(msg_id, swallow)
+
+
+def before_next(sim: GatewaySimulator, msg_id: int, action: Callable[[], object]) -> None:
+    """Run ``action`` (on the simulator's loop; awaited when it returns an awaitable, e.g. ``sim.step(1)``) just
+    before the next request with message id ``msg_id`` is answered, once: a manual trade or a fill pushed
+    between a client's executions and positions requests."""
+    handlers = sim.handlers
+    answer = handlers.handler_for(msg_id)
+    if answer is None:
+        raise ValueError(f"message id {msg_id} has no handler to pass requests on to")
+
+    def first(session: ClientConnection, fields: list[str]) -> Awaitable[None] | None:
+        undo()
+        done = action()
+        if not inspect.isawaitable(done):
+            return answer(session, fields)
+
+        async def then() -> None:
+            await done
+            answered = answer(session, fields)
+            if answered is not None:
+                await answered
+
+        return then()
+
+    undo = handlers.intercept(msg_id, first)
 
 
 def roll_back_order_ids(sim: GatewaySimulator, next_id: int = 1) -> None:

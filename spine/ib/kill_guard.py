@@ -70,7 +70,7 @@ class KillGuardMixin:
         self.ib.reqGlobalCancel()
         closed = 0
         if mode == "cancel_and_flatten":
-            positions = await self._fetch("positions", self.ib.reqPositionsAsync())
+            positions = await self._positions_now()
             for p in positions:
                 own = self._own_shares(p.contract.symbol, float(p.position)) if p.account == self._account else 0.0
                 if not own:
@@ -91,7 +91,7 @@ class KillGuardMixin:
     async def _cancel_risk_adding(self) -> tuple[int, int, int]:
         """Cancel this client's working orders that add risk; (cancelled, kept, other clients' orders)."""
         try:  # asked of IB now: a fill's position update may still be on its way, and a kill may run before the reconcile
-            held_list = await self._fetch("positions", self.ib.reqPositionsAsync())
+            held_list = await self._positions_now()
             trades = await self._fetch("open orders", self.ib.reqAllOpenOrdersAsync())
         except FetchFailed:
             held_list, trades = self.ib.positions(self._account), self.ib.openTrades()

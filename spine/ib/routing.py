@@ -246,7 +246,7 @@ class OrderRoutingMixin:
                 await self._space_order_message()
                 self.ib.cancelOrder(trade.order)
         # Positions asked of IB now, not read from the cache: a fill's position update may still be on its way.
-        held = await self._fetch("positions", self.ib.reqPositionsAsync())
+        held = await self._positions_now()
         for p in held:
             symbol = p.contract.symbol.upper()
             own = self._own_shares(symbol, float(p.position)) if p.account == self._account else 0.0
@@ -287,19 +287,26 @@ class OrderRoutingMixin:
                              float(execution.cumQty or 0.0))  # fmt: skip
 
     def _on_execution(self, half: ExecutionHalf) -> None:
+        """An execution, live or answering a reconcile's request. One without our orderRef (a manual trade in
+        TWS) halts new risk; during a reconcile the halt waits for the reconcile's end (``_sync``), so one that
+        arrives after the executions were fetched halts as well."""
         if self.assembler.is_applied(half.exec_id):
             return
-        if tr.parse_order_ref(half.order_ref) is None and not self._in_reconcile:
+        if tr.parse_order_ref(half.order_ref) is None:
             self._foreign_execs.add(half.exec_id)
-            self._halt(
-                f"fill without our orderRef: execId {half.exec_id} {half.side} {half.shares:g} {half.ticker} @ {half.price:g}"
-            )
+            why = f"fill without our orderRef: execId {half.exec_id} {half.side} {half.shares:g} {half.ticker} @ {half.price:g}"
+            if self._in_reconcile:
+                self._foreign_in_sync[half.exec_id] = why
+            else:
+                self._halt(why)
         done = self.assembler.add_execution(half)
         if done is not None:
             self._apply_fill(done, missed=self._in_reconcile)
 
     def _apply_fill(self, done: AssembledFill, *, missed: bool) -> None:
+        """Journal and report a fill once. ``missed``: a fill of Spine's found by a reconcile (a foreign one never is)."""
         e = done.execution
+        missed = missed and tr.parse_order_ref(e.order_ref) is not None
         if not self.journal.record_fill(e.exec_id, e.order_id, e.perm_id, e.order_ref, e.ticker, e.side, e.shares, e.price,
                                         done.commission, e.at, missed=missed):  # fmt: skip
             return

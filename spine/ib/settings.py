@@ -58,6 +58,9 @@ class SessionSettings(BaseModel):
         gt=0,
         description="an unacknowledged order is looked up at IB after this long (trading.ib.ack_timeout_secs)",
     )
+    position_settle_secs: float = Field(
+        0.5, ge=0, description="a reconcile reads positions again this long after one the journal cannot explain"
+    )
     external_positions: Literal["refuse", "ignore"] = Field(
         "refuse",
         description="a position Spine did not open (trading.ib.external_positions): refuse its ticker or ignore it",

@@ -37,6 +37,7 @@ from spine.ib.records import (
 )
 
 EXTERNAL_META = "external_positions"  # journal meta: {ticker: shares} of positions Spine did not open
+UNEXPLAINED = "unexplained position"  # how the plan's halt reason for a position the journal cannot explain begins
 
 
 class SyncMixin:
@@ -106,7 +107,7 @@ class SyncMixin:
     async def _reconcile(self, *, light: bool) -> list[str]:
         """Compare the journal with what IB says (light: executions and positions only), then act on the plan."""
         applied_before = self.journal.fill_ids() | self.journal.acknowledged("exec")
-        journal_positions = self._journal_positions()
+        self._foreign_in_sync = {}
         if light:
             open_trades, completed = [], []
         else:
@@ -116,7 +117,7 @@ class SyncMixin:
         # A minute of overlap: an execution on the boundary is fetched again and skipped by its execId.
         flt = ExecutionFilter(time=(since - timedelta(minutes=1)).strftime("%Y%m%d-%H:%M:%S") if since else "")
         fills = await self._fetch("executions", self.ib.reqExecutionsAsync(flt))
-        positions = self._account_positions(await self._fetch("positions", self.ib.reqPositionsAsync()))
+        await self._positions_now()
         executions = [self._half(f.contract, f.execution) for f in fills]
         if light:
             journal_open = self.journal.orders(open_only=True)
@@ -126,12 +127,23 @@ class SyncMixin:
             broker_open = [self._broker_order(t) for t in open_trades]
         broker_done = [self._broker_order(t) for t in completed]
         accepted_perms = {int(p) for p in self.journal.acknowledged("perm")}
-        plan = reconcile(journal_open, broker_open if not light else [], broker_done, executions, positions,
-                         applied_before, journal_positions, accepted_perms, self._external)  # fmt: skip
+
+        def plan_now() -> tuple[Any, dict[str, float]]:
+            # IB's positions (ib_async's cache, current after the positions request) and the journal's fills read
+            # at one moment: a fill that arrived while IB was asked (live, or answering the executions request) is
+            # in both, never in one only.
+            positions = self._account_positions(self.ib.positions())
+            applied = self.journal.fill_ids() | self.journal.acknowledged("exec")
+            return reconcile(journal_open, broker_open if not light else [], broker_done, executions, positions,
+                             applied, self._journal_positions(), accepted_perms, self._external), positions  # fmt: skip
+
+        plan, positions = plan_now()
+        if any(why.startswith(UNEXPLAINED) for why in plan.halt_reasons):  # a position update may be on the wire
+            await asyncio.sleep(self.s.position_settle_secs)
+            plan, positions = plan_now()
         self._set_external(plan.external)
-        self._foreign_execs = {
-            e.exec_id for e in executions if tr.parse_order_ref(e.order_ref) is None
-        } - applied_before
+        self._foreign_execs = ({e.exec_id for e in executions if tr.parse_order_ref(e.order_ref) is None}
+                               | set(self._foreign_in_sync)) - applied_before  # fmt: skip
         self._foreign_perms = {b.perm_id for b in broker_open if tr.parse_order_ref(b.order_ref) is None and b.working}
         self._ib_positions = positions
         if not light:
@@ -144,7 +156,25 @@ class SyncMixin:
             self._publish_working()
             await self._fit_legs_to_positions(broker_open, positions)
             await self._protect(plan)
-        return plan.halt_reasons
+        return plan.halt_reasons + self._foreign_since_fetch(plan.halt_reasons)
+
+    def _foreign_since_fetch(self, reasons: list[str]) -> list[str]:
+        """Fills without our orderRef that arrived during this reconcile and that its plan did not see."""
+        said = " ".join(reasons)
+        accepted = self.journal.acknowledged("exec")
+        return [why for exec_id, why in self._foreign_in_sync.items()
+                if f"execId {exec_id} " not in said and exec_id not in accepted]  # fmt: skip
+
+    async def _positions_now(self) -> list[Any]:
+        """IB's positions asked now, one per account and contract.
+
+        ib_async's answer to reqPositions lists every position message that came while it was
+        asked: a position that changes meanwhile (a fill, a manual trade) is listed twice, the
+        pushed update and the answer. The last message per contract is IB's position."""
+        latest: dict[tuple[str, object], Any] = {}
+        for p in await self._fetch("positions", self.ib.reqPositionsAsync()):
+            latest[(p.account, p.contract.conId or p.contract.symbol)] = p
+        return list(latest.values())
 
     def _account_positions(self, positions_raw: list[Any]) -> dict[str, float]:
         """This account's non-zero positions by ticker (their average costs kept for the external report)."""
@@ -307,8 +337,13 @@ class SyncMixin:
         return left
 
     def _journal_positions(self) -> dict[str, float]:
+        """The positions Spine's fills (with our orderRef) add up to, on the baseline a resume accepted.
+
+        A fill without our orderRef is journaled but never Spine's: its shares are external."""
         out: dict[str, float] = dict(self.journal.baseline())
         for row in self.journal.fills():
+            if tr.parse_order_ref(str(row[3])) is None:
+                continue
             ticker, side, shares = str(row[4]).upper(), str(row[5]), float(row[6])
             out[ticker] = out.get(ticker, 0.0) + (shares if side == "BUY" else -shares)
         return out

@@ -123,6 +123,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self._tasks: list[asyncio.Task[None]] = []
         self._entries: dict[int, tuple[str, float]] = {}  # working entry legs: order id -> (ticker, signed remaining)
         self._foreign_execs: set[str] = set()
+        self._foreign_in_sync: dict[str, str] = {}  # exec id -> halt reason, seen during the running reconcile
         self._foreign_perms: set[int] = set()
         self._ib_positions: dict[str, float] = {}
         self._external: dict[str, float] = {
@@ -188,25 +189,25 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
                 self._disconnected.clear()
                 try:
                     await self._connect_with_backoff()
-                except Refused as exc:
-                    self._halt(str(exc), persist=False)
+                except Refused as exc:  # each reason is published before the state it explains
                     self._emit(SessionError(0, str(exc)))
+                    self._halt(str(exc), persist=False)
                     await self._wake.wait()
                     break
                 except ClientIdInUse:
                     message = (f"client id {self.s.client_id} is in use at {self.s.host}:{self.s.port} after "
                                f"{self._client_id_refusals} attempts (error 326); stop the other connection or pick "
                                "another --client-id")  # fmt: skip
-                    self._set_state(SessionState.HALTED, message)
                     self._emit(SessionError(int(ErrorCode.CLIENT_ID_IN_USE), message))
+                    self._set_state(SessionState.HALTED, message)
                     await self._wake.wait()
                     break
                 except ConnectFailed as exc:
                     if self._stopping:
                         break
                     message = f"gave up connecting to {self.s.host}:{self.s.port} after {self.s.reconnect_max_attempts} attempts: {exc}"
-                    self._set_state(SessionState.HALTED, message)
                     self._emit(SessionError(0, message))
+                    self._set_state(SessionState.HALTED, message)
                     await self._wake.wait()
                     break
                 if self._stopping:
@@ -298,6 +299,6 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
             return
         old, self._state = self._state, state
         log.info("session %s -> %s: %s", old, state, reason)
+        self._emit(SessionStateChanged(old, state, reason))  # first: whoever sees the new state finds its event
         self.outbox.publish_state(state)
         self.snapshots.state(old, state, reason, self._account)
-        self._emit(SessionStateChanged(old, state, reason))

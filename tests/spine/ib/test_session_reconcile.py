@@ -119,6 +119,7 @@ def test_an_executions_timeout_keeps_syncing_and_is_never_read_as_no_fills(gatew
 
 def test_1100_then_1102_degrades_then_light_reconcile_back_to_active(gateway, open_session) -> None:
     _session, log = open_session(gateway)
+    log.wait_for(lambda: SessionState.ACTIVE in _states_after(log, 0), "the event of the first ACTIVE")
     mark = len(log.drain())
     gateway.go_silent(0.3)
     log.wait_for(lambda: _states_after(log, mark)[-1:] == [SessionState.ACTIVE], "ACTIVE after 1102")
@@ -281,3 +282,52 @@ def test_an_intent_working_at_ib_that_a_new_state_folder_adopted_is_never_sent_a
     assert not exit_again.placed
     refs = sorted(o.request.order_ref for o in _working(gateway).values())
     assert refs == [f"LIVE_SPINE:s1:{r}:1" for r in ("entry", "stop", "take_profit")]
+
+
+def test_a_fill_without_our_orderref_during_a_reconcile_halts_and_never_becomes_spines_position(
+    gateway, open_session, state_dir
+) -> None:
+    from spine.gateway.testing import before_next
+
+    session, log = open_session(gateway)
+    # A manual trade in TWS lands between the reconcile's executions request and its positions request.
+    gateway.call(
+        lambda: before_next(gateway.simulator, InMsg.REQ_POSITIONS, lambda: gateway.simulator.external_fill("XYZ", 5))
+    )
+    session.submit(Refresh("reconcile")).result(timeout=20)
+    assert session.wait_for_state(SessionState.HALTED)
+    reason = session_halt(state_dir)
+    assert reason is not None and "fill without our orderRef" in reason[0] and "XYZ" in reason[0]
+    journal = Journal.in_folder(state_dir)
+    (row,) = [r for r in journal.fills() if r[4] == "XYZ"]
+    journal.close()
+    assert row[3] == "" and row[-1] == 0  # journaled as what it is, not as a fill of Spine's the session missed
+    assert clear_session_halt(state_dir)
+    assert session.wait_for_state(SessionState.ACTIVE)
+    session.submit(Refresh("reconcile")).result(timeout=20)  # the journal now holds that fill
+    assert session.wait_for_state(SessionState.ACTIVE)
+    assert [o for o in _working(gateway).values() if o.request.symbol == "XYZ"] == []  # never protected by Spine
+    report = session.external_positions()
+    assert report is not None and report.tickers == ("XYZ",)
+
+
+def test_a_fill_of_ours_during_a_reconcile_is_counted_once_and_explains_the_position(
+    gateway, open_session, state_dir
+) -> None:
+    from spine.gateway.testing import before_next
+
+    session, log = open_session(gateway)
+    entry, _take_profit, stop = log.place(_bracket("during"))
+    # The entry fills between the reconcile's executions request and its positions request: IB's answer
+    # lists the position twice (the pushed update and the answer) and the fill arrives live.
+    gateway.call(lambda: before_next(gateway.simulator, InMsg.REQ_POSITIONS, lambda: gateway.simulator.step(1)))
+    session.submit(Refresh("reconcile")).result(timeout=20)
+    log.wait_for(lambda: any(e.order_id == entry for e in log.of(Fill)), "the entry's fill")
+    assert session.wait_for_state(SessionState.ACTIVE)
+    assert session_halt(state_dir) is None
+    assert session.state is SessionState.ACTIVE
+    stops = [o for o in _working(gateway).values() if o.request.order_type == "STP"]
+    assert [(o.request.order_id, o.remaining) for o in stops] == [(stop, 10)]
+    journal = Journal.in_folder(state_dir)
+    assert len(journal.fills()) == 1
+    journal.close()

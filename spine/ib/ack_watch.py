@@ -11,6 +11,10 @@ cancelled at IB (so a late original can never work beside its successor), and
   prices and OCA group; ``<tag>:<intent>:<role>:<attempt + 1>``), for no more than the position
   it closes still holds, and never while IB works an earlier attempt of it.
 
+A size change (a leg cut to its position by reconcile) is timed the same way: one IB has
+not confirmed within the timeout (its open order still shows the old size) is sent again,
+once per timeout, until IB shows the new size or the order ends.
+
 The stop watch: every position of Spine's (an external one is not) is checked against the
 stops IB acknowledged; the time it spends without a working stop for its full size is
 measured per episode, sent as an ``Unprotected`` event when the episode ends, warned about
@@ -50,6 +54,10 @@ class AckWatchMixin:
         for order_id in order_ids:
             self._sent_at[order_id] = now
 
+    def _watch_resize(self, order_id: int, quantity: float) -> None:
+        """A modification of ``order_id`` to ``quantity`` shares was handed to ib_async now."""
+        self._resized_at[order_id] = (time.monotonic(), quantity)
+
     async def _ack_watch(self) -> None:
         tick = min(0.5, self.s.ack_timeout_secs / 4)
         while True:
@@ -57,6 +65,7 @@ class AckWatchMixin:
             try:
                 self._measure_protection()
                 await self._check_acknowledgements()
+                await self._check_resizes()
             except FetchFailed:
                 continue  # asked again at the next tick; a failed answer is never "IB has nothing"
             except Exception as exc:  # noqa: BLE001 - the watch must outlive one bad turn
@@ -93,6 +102,31 @@ class AckWatchMixin:
                 continue
             await self._lost_unanswered(jo)
             await self._send_again(jo, broker)
+
+    async def _check_resizes(self) -> None:
+        """Size changes IB has not confirmed within the timeout: asked of IB, and sent again while it shows the old size."""
+        if self._in_reconcile or self._state in _QUIET_STATES or not self.ib.isConnected():
+            return
+        now = time.monotonic()
+        if not any(now - sent >= self.s.ack_timeout_secs for sent, _ in self._resized_at.values()):
+            return
+        open_trades = await self._fetch("open orders", self.ib.reqAllOpenOrdersAsync())  # updates ib_async's orders
+        at_ib = {t.order.orderId: t for t in open_trades if t.order.clientId in (self.s.client_id, 0)}
+        for order_id, (sent, quantity) in list(self._resized_at.items()):
+            if time.monotonic() - sent < self.s.ack_timeout_secs:
+                continue
+            trade = at_ib.get(order_id)
+            if trade is None or trade.isDone() or abs(float(trade.order.totalQuantity) - quantity) <= _EPS:
+                del self._resized_at[order_id]  # confirmed, or the order ended: nothing left to follow
+                continue
+            was = float(trade.order.totalQuantity)
+            self._emit(SessionError(0, f"{trade.order.orderRef}: size change {was:g} -> {quantity:g} not confirmed by "
+                                       f"IB within {self.s.ack_timeout_secs:g} s; sent again"))  # fmt: skip
+            trade.order.totalQuantity = quantity
+            trade.order.parentId = 0
+            await self._space_order_message()
+            self.ib.placeOrder(trade.contract, trade.order)
+            self._resized_at[order_id] = (time.monotonic(), quantity)
 
     async def _lost_unanswered(self, jo: JournalOrder) -> None:
         """IB never answered and does not have it: Lost, and its id cancelled at IB in case the original is late."""

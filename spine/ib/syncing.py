@@ -320,6 +320,7 @@ class SyncMixin:
                         order.totalQuantity = b.filled + keep
                         order.parentId = 0
                         self.ib.placeOrder(trades[b.order_id].contract, order)
+                        self._watch_resize(b.order_id, b.filled + keep)
 
     def _beside_exits(self, gaps: list[ProtectionGap]) -> list[ProtectionGap]:
         """The gaps less what Spine's open exits (working, or just sent again) will close: legs restored for

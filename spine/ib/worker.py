@@ -132,6 +132,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self._avg_costs: dict[str, float] = {}
         self._known_intents: set[str] = journaled_intent_ids(settings.state_dir)  # sent once: never again
         self._sent_at: dict[int, float] = {}  # orders sent this session, not yet acknowledged: id -> monotonic time
+        self._resized_at: dict[int, tuple[float, float]] = {}  # size changes not yet confirmed: id -> (time, shares)
         self._bare_since: dict[str, tuple[float, datetime, float, bool]] = {}  # positions without a working stop
         self._bare_totals: dict[str, tuple[float, float, int]] = {}  # ticker -> (seconds, longest, episodes)
         self._halt_reason = self.journal.meta(HALT_META) or ""

@@ -110,3 +110,26 @@ def test_the_time_a_position_spends_without_a_working_stop_is_measured_and_journ
     stored = json.loads(journal.meta("unprotected_secs") or "{}")
     journal.close()
     assert stored["ABC"][2] == 1 and stored["ABC"][0] >= ACK_SECS
+
+
+def test_a_legs_size_change_ib_never_acknowledged_is_sent_again(gateway, open_session):  # type: ignore[no-untyped-def]
+    from spine.ib.records import Refresh
+
+    session, log = open_session(gateway, ack_timeout_secs=ACK_SECS)
+    _entry, take_profit, stop = log.place(PlaceBracket(intent_id="own", ticker="ABC", side="BUY", quantity=10,
+                                                       stop_price=90.0, take_profit_price=130.0, tag="LIVE_SPINE"))  # fmt: skip
+    gateway.step(1)
+    log.wait_for(lambda: len(log.of(Fill)) == 1, "the entry fill")
+    session.submit(PlaceOrder(intent_id="trim", ticker="ABC", side="SELL", quantity=4, order_type="MKT",
+                              tag="LIVE_SPINE", role="exit")).result(timeout=10)  # fmt: skip
+    gateway.step(1)
+    log.wait_for(lambda: len(log.of(Fill)) == 2, "the trimming exit's fill")
+    gateway.blackhole()  # the first leg cut to the position (the stop) is swallowed
+    session.submit(Refresh("reconcile")).result(timeout=20)
+
+    def sizes() -> dict[int, float]:
+        working = _working(gateway)
+        return {i: working[i].request.quantity for i in (stop, take_profit) if i in working}
+
+    log.wait_for(lambda: sizes() == {stop: 6, take_profit: 6}, "both legs cut to the 6 shares held", timeout=10)
+    assert session.state is SessionState.ACTIVE

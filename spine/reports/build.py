@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from spine.core.errors import InputError
 from spine.core.files import write_text_atomically
 from spine.core.labels import RESEARCH_LABEL
 from spine.reports.benchmark import BENCHMARK_COLUMNS, Benchmark
@@ -181,9 +182,25 @@ def price_rows(prices: Mapping[str, Any], times: pd.DatetimeIndex) -> list[dict[
 
 
 def read_prices(folder: Path) -> pd.DataFrame | None:
-    """``prices.csv`` of a run folder, or None when the route did not write one."""
+    """``prices.csv`` of a run folder, or None when the route did not write one; a bad cell is bad input."""
     path = folder / PRICES_FILE
-    return read_run_csv(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    frame = read_run_csv(path)
+    missing = [c for c in PRICE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: column {', '.join(missing)} missing; expected the header {','.join(PRICE_COLUMNS)}")
+    header_line = 1 + sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.startswith("#"))
+    for column in PRICE_COLUMNS[2:]:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = np.flatnonzero(values.isna().to_numpy())
+        if len(bad):
+            raise InputError(
+                f"{path} line {header_line + 1 + int(bad[0])}, column {column}: {frame[column].iloc[bad[0]]!r} "
+                "is not a number; expected a price"
+            )
+        frame[column] = values
+    return frame
 
 
 def _returns_of(values: pd.Series | None, start_value: float) -> pd.Series | None:

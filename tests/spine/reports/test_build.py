@@ -172,3 +172,21 @@ def test_backtest_benchmark_spy_goes_through_the_yfinance_cache_into_every_repor
     assert "benchmark: SPY" in (run / "report.html").read_text()
     assert "benchmark SPY" in (run / "run.log").read_text()
     assert "SPY" in result.output
+
+
+def test_spine_report_names_a_bad_price_cell_and_writes_nothing(run_dir, tmp_path):
+    copy = tmp_path / "bad-prices"
+    shutil.copytree(run_dir, copy)
+    lines = (copy / "prices.csv").read_text().splitlines()
+    assert lines[1] == "datetime,ticker,open,high,low,close"
+    cells = lines[4].split(",")
+    cells[5] = "n/a"
+    lines[4] = ",".join(cells)
+    (copy / "prices.csv").write_text("\n".join(lines) + "\n")
+    before = {p.name: p.stat().st_mtime_ns for p in copy.iterdir()}
+    result = CliRunner().invoke(app, ["report", str(copy)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{copy / 'prices.csv'} line 5, column close: 'n/a' is not a number; expected a price" in " ".join(
+        result.output.split()
+    )
+    assert {p.name: p.stat().st_mtime_ns for p in copy.iterdir()} == before

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from spine.core.errors import DataError
 from spine.data.yahoo_cache import DEFAULT_CACHE_DIR, fetch_to_cache
 
 
@@ -16,9 +18,25 @@ def fetch_command(
     end: Annotated[str, typer.Option("--end", help="Last day, inclusive (YYYY-MM-DD)")],
     cache_dir: Annotated[Path, typer.Option("--cache", help="Cache folder")] = DEFAULT_CACHE_DIR,
 ) -> None:
-    """Download daily prices with yfinance into the CSV cache and print the files written."""
-    for path in fetch_to_cache(tickers, start, end, cache_dir):
-        typer.echo(str(path))
+    """Download daily prices with yfinance into the CSV cache and print the files written.
+
+    Each ticker is tried and reported on its own: its cache file is replaced whole or not
+    at all. A ticker that failed is one line on stderr (a network failure says so); the
+    command exits 2 when any failed.
+    """
+    names = [part for part in re.split(r"[,\s]+", tickers) if part.strip()] or [tickers]
+    failed = []
+    for ticker in names:
+        try:
+            (path,) = fetch_to_cache([ticker], start, end, cache_dir)
+        except DataError as exc:
+            failed.append(ticker.strip().upper())
+            typer.echo(f"error: {exc}", err=True)
+        else:
+            typer.echo(str(path))
+    if failed:
+        typer.echo(f"fetched {len(names) - len(failed)} of {len(names)} tickers; failed: {', '.join(failed)}", err=True)
+        raise typer.Exit(2)
 
 
 def build_data_app() -> typer.Typer:

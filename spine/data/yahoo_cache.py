@@ -14,15 +14,22 @@ only counts as missing when it holds a trading day of the New York Stock Exchang
 (``spine.data.calendar``), so a range of weekends and holidays is never fetched.
 
 Downloads go through exactly ``yfinance.download`` (looked up at call time), so tests
-replace that one attribute with recorded frames and never reach the network. Prices
+replace that one attribute with recorded frames and never reach the network. yfinance
+does not raise when the network fails: it logs and returns an empty frame. Its log
+lines, prints and library warnings are kept out of the terminal, and a network cause
+among them (host unreachable, timed out, an HTTP status) is the error, not "no data". Prices
 are requested auto-adjusted (splits and dividends folded into OHLC); an ``Adj Close``
 column, if a frame has one, is ignored as it is in price files.
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import re
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -35,7 +42,7 @@ from spine.core.tickers import checked_ticker
 from spine.data.calendar import exchange_calendar
 from spine.data.prices import PRICE_COLUMNS, load_price_file, series_from_arrays
 
-__all__ = ["DEFAULT_CACHE_DIR", "ensure_cached", "fetch_to_cache"]
+__all__ = ["DEFAULT_CACHE_DIR", "ensure_cached", "fetch_to_cache", "network_failure"]
 
 DEFAULT_CACHE_DIR = Path("data/cache")
 _COVERS = re.compile(r"covers ((?:\d{4}-\d{2}-\d{2}\.\.\d{4}-\d{2}-\d{2},?)+)")
@@ -114,24 +121,110 @@ def ensure_cached(
 # --- downloading ---------------------------------------------------------------------
 
 
+class _Collected(logging.Handler):
+    """What yfinance logs while it downloads, kept for the one message instead of printed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+@contextmanager
+def _quiet_yfinance() -> Iterator[list[str]]:
+    """Silence yfinance's log lines, its prints and library warnings; yield what they said."""
+    logger = logging.getLogger("yfinance")
+    handler = _Collected()
+    saved = logger.handlers[:], logger.propagate
+    logger.handlers, logger.propagate = [handler], False
+    printed = io.StringIO()
+    try:
+        with warnings.catch_warnings(), redirect_stdout(printed), redirect_stderr(printed):
+            warnings.simplefilter("ignore")
+            yield handler.lines
+    finally:
+        logger.handlers, logger.propagate = saved
+        handler.lines.extend(line for line in printed.getvalue().splitlines() if line.strip())
+
+
+_HOST = re.compile(r"(?:Could not resolve host|Failed to resolve|resolve host)[:\s'\"]+([\w.-]+)", re.IGNORECASE)
+_STATUS = re.compile(r"(?:HTTP Error|status code|HTTP/\d(?:\.\d)?|HTTP)[:\s]+(\d{3})\b", re.IGNORECASE)
+_NO_NAME = re.compile(r"DNSError|Name or service not known|nodename nor servname|getaddrinfo|name resolution", re.I)
+_NO_ROUTE = re.compile(
+    r"Connection refused|Failed to connect|Couldn't connect|No route to host|Network is unreachable|"
+    r"ConnectionError|Connection reset|SSL",
+    re.IGNORECASE,
+)
+_TIMEOUT = re.compile(r"timed? ?out|Timeout", re.IGNORECASE)
+_RATE = re.compile(r"YFRateLimitError|Too Many Requests|Rate limit", re.IGNORECASE)
+
+
+def network_failure(text: str) -> str | None:
+    """The network cause in what yfinance said (host unreachable, timed out, an HTTP status), or None."""
+    host = _HOST.search(text)
+    if host:
+        return f"host unreachable (could not resolve {host.group(1)})"
+    if _NO_NAME.search(text):
+        return "host unreachable (the name lookup failed)"
+    if _TIMEOUT.search(text):
+        return "timed out"
+    if _RATE.search(text):
+        return "HTTP status 429 (rate limited)"
+    status = _STATUS.search(text)
+    if status and status.group(1) not in ("200", "404"):
+        return f"HTTP status {status.group(1)}"
+    if _NO_ROUTE.search(text):
+        return "host unreachable (the connection failed)"
+    return None
+
+
+def _unreachable(ticker: str, why: str, said: str) -> DataError:
+    detail = " ".join(said.split())
+    detail = detail if len(detail) <= 100 else detail[:97] + "..."
+    return DataError(
+        ticker,
+        f"Yahoo Finance could not be reached: {why} [{detail}]; nothing was written for {ticker}. "
+        "Check the network connection (or proxy) and run the same command again",
+    )
+
+
 def _download(ticker: str, first: date, last: date, path: Path) -> pd.DataFrame:
-    """One ``yfinance.download`` call for one ticker, normalized to our columns."""
+    """One ``yfinance.download`` call for one ticker, normalized to our columns.
+
+    yfinance reports a failed download by logging it and returning an empty frame; its
+    log lines and library warnings are collected here, never printed, and a network
+    cause among them (host unreachable, timed out, an HTTP status) is the error.
+    """
     import yfinance  # imported here: it is slow to import and only this path needs it
 
+    said: list[str] = []
     try:
-        raw = yfinance.download(
-            ticker,
-            start=first.isoformat(),
-            end=(last + timedelta(days=1)).isoformat(),  # yfinance's end is exclusive
-            auto_adjust=True,
-            progress=False,
-        )
+        with _quiet_yfinance() as said:
+            raw = yfinance.download(
+                ticker,
+                start=first.isoformat(),
+                end=(last + timedelta(days=1)).isoformat(),  # yfinance's end is exclusive
+                auto_adjust=True,
+                progress=False,
+            )
     except Exception as exc:  # noqa: BLE001 - yfinance raises many kinds; the trader needs one message
+        text = f"{type(exc).__name__}: {exc}"
+        why = network_failure(text)
+        if why is not None:
+            raise _unreachable(ticker, why, text) from None
         raise DataError(
             path,
             f"yfinance download of {ticker} failed ({exc}); expected a reachable Yahoo Finance",
         ) from None
-    return _normalize(raw, ticker, path)
+    frame = _normalize(raw, ticker, path)
+    if frame.empty and said:
+        causes = [(why, line) for line in said if (why := network_failure(line)) is not None]
+        causes.sort(key=lambda cause: "could not resolve" not in cause[0])  # the line naming the host first
+        if causes:
+            raise _unreachable(ticker, *causes[0])
+    return frame
 
 
 def _normalize(raw: pd.DataFrame | None, ticker: str, path: Path) -> pd.DataFrame:

@@ -271,3 +271,83 @@ def test_fetch_command_prints_the_files_written(yahoo, tmp_path):
         str(tmp_path / "NVDA.csv"),
         str(tmp_path / "ORCL.csv"),
     ]
+
+
+# --- what a failed download says ------------------------------------------------------
+
+
+class OfflineYahoo:
+    """``yfinance.download`` with no network, as yfinance behaves offline: it logs, warns, prints and returns nothing."""
+
+    def __init__(self, said: str):
+        self.said = said
+        self.calls: list[str] = []
+
+    def __call__(self, tickers, **kwargs):
+        import logging
+        import warnings
+
+        self.calls.append(tickers)
+        logging.getLogger("yfinance").error(f"\n1 Failed download:\n['{tickers}']: {self.said}")
+        warnings.warn("a pandas deprecation", DeprecationWarning, stacklevel=2)
+        print(f"curl: {self.said}")
+        return pd.DataFrame()
+
+
+def _fetch(tmp_path, *tickers):
+    from spine.cli.app import app
+
+    args = [
+        "data",
+        "fetch",
+        ",".join(tickers),
+        "--start",
+        "2020-01-01",
+        "--end",
+        "2020-01-31",
+        "--cache",
+        str(tmp_path),
+    ]
+    return CliRunner().invoke(app, args)
+
+
+@pytest.mark.parametrize(
+    ("said", "why"),
+    [
+        ("DNSError('Failed to perform, curl: (6) Could not resolve host: query2.finance.yahoo.com')",
+         "host unreachable (could not resolve query2.finance.yahoo.com)"),
+        ("Timeout('Failed to perform, curl: (28) Operation timed out after 10001 milliseconds')", "timed out"),
+        ("HTTPError('HTTP Error 503: Service Unavailable')", "HTTP status 503"),
+    ],
+)  # fmt: skip
+def test_offline_fetch_names_the_network_for_every_ticker_and_exits_2(monkeypatch, tmp_path, said, why):
+    offline = OfflineYahoo(said)
+    monkeypatch.setattr(yfinance, "download", offline)
+    result = _fetch(tmp_path / "cache", "NVDA", "ORCL")
+    assert result.exit_code == 2
+    lines = result.output.splitlines()
+    assert offline.calls == ["NVDA", "ORCL"]  # each ticker tried, not only the first
+    assert [line.split(": Yahoo")[0] for line in lines[:2]] == ["error: NVDA", "error: ORCL"]
+    assert all(f"Yahoo Finance could not be reached: {why}" in line for line in lines[:2])
+    assert lines[2:] == ["fetched 0 of 2 tickers; failed: NVDA, ORCL"]  # no library noise, no traceback
+    assert not (tmp_path / "cache").exists()
+
+
+def test_one_failed_ticker_does_not_stop_the_others_and_leaves_no_half_written_file(monkeypatch, tmp_path):
+    good = FakeYahoo({"NVDA": recorded("NVDA")})
+    offline = OfflineYahoo("ConnectionError('Failed to connect to query2.finance.yahoo.com port 443')")
+    monkeypatch.setattr(
+        yfinance, "download", lambda tickers, **kw: (good if tickers == "NVDA" else offline)(tickers, **kw)
+    )
+    result = _fetch(tmp_path, "ORCL", "NVDA")
+    assert result.exit_code == 2
+    assert "error: ORCL: Yahoo Finance could not be reached: host unreachable (the connection failed)" in result.output
+    assert str(tmp_path / "NVDA.csv") in result.output.splitlines()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["NVDA.csv"]
+    assert len(load_price_file(tmp_path / "NVDA.csv")) == len(pd.bdate_range("2020-01-01", "2020-01-31"))
+
+
+def test_the_cache_holds_the_new_years_eve_bar_of_2010(monkeypatch, tmp_path):
+    monkeypatch.setattr(yfinance, "download", FakeYahoo({"NVDA": recorded("NVDA", "2010-12-01", "2011-01-31")}))
+    [path] = ensure_cached(["NVDA"], "2010-12-20", "2011-01-07", cache_dir=tmp_path)
+    assert "2010-12-31" in [str(day)[:10] for day in load_price_file(path).dates]

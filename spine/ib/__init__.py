@@ -8,6 +8,7 @@
     fill_assembler   ``FillAssembler``: execDetails paired with commissionReport by execId, once (pure)
     halt             the reconcile halt as ``spine resume`` reads and clears it in the journal
     journal          the SQLite journal in the state folder, written by the IB thread only
+    journal_check    a damaged journal (garbage, empty, cut short, failing quick_check) refused with one line
     kill_guard       worker mixin: the manual kill from the state database, the halt and its resume
     market_data      worker mixin: contract details, quote lines, bars behind the pacer, account snapshots
     order_dispatcher ``OrderDispatcher``: the seed's order API, through the risk gate

@@ -22,6 +22,8 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
+from spine.ib.journal_check import check_journal
+
 JOURNAL_FILE = "ib_journal.sqlite3"
 AHEAD_FILE = "ib_journal.ahead"  # submissions written ahead of their SQLite rows (see Journal.write_ahead)
 _AHEAD_TRIM_BYTES = 1 << 20
@@ -94,6 +96,8 @@ class Journal:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        if str(path) != ":memory:":
+            check_journal(self.path)  # a damaged journal is refused with one line, before anything writes to it
         self._conn = sqlite3.connect(str(path), isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a committed row survives the process being killed (kill -9); only an

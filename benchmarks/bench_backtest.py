@@ -9,16 +9,24 @@ through the same ``ArrayFeed``. Each run happens in its own process so that peak
   LiquiditySizer, gated SimBroker, RunRecorder, DrawdownBreaker, KillSwitch and the stock
   analyzers), with limits wide enough that the risk gate, circuit breaker and kill
   switch never refuse or halt: the point is the harness's overhead, not its rejections.
+  Its sizing is bounded at bare's 50 shares (``trading.execution.max_position_size``), so
+  it places bare's orders: the benchmark prints both order counts and exits 1 when they
+  differ by more than 1% (the ratios would compare unequal work).
 - ``bare``: ``bt.Cerebro(stdstats=False)``, a minimal strategy with ``bt.ind.ATR(14)`` per
   feed that places the same brackets (stop entry -/+ 2 ATR, take-profit +/- 3 ATR) with
   ``bt.sizers.FixedSize`` and closes on opposite or weight-0 signals, the default
   BackBroker with the same cash and a percentage commission, no analyzers.
 
+Both variants run ``cerebro.run()`` under the same collector settings: ``run_frozen``
+(``spine.core.process``: the set-up frozen out of the collector, young collections every
+10,000 allocations), as ``spine backtest`` runs it; with ``BENCH_GC`` set, both run plain
+``cerebro.run()`` after that setting instead.
+
 Prints bars/s, elapsed seconds and peak RSS (medians over ``--repeat`` runs of each,
 alternating harness and bare), then the time and memory ratios against the targets
-(harness within 1.10x the bare time and 1.5x its memory; the CPU-time ratio is printed beside
-the wall-time one). A benchmark, not a test: it
-exits 0 whether or not the targets are met.
+(harness within 1.10x the bare CPU time and 1.5x its memory; the wall-time ratio is printed beside
+the CPU one). A benchmark, not a test: it exits 0 whether or not the targets are met, and 1
+only when the two variants did not do the same work.
 
 ``--with-old-analyzers`` adds a third variant, ``harness-bt``: the harness plus the five
 Backtrader analyzers it attached to every bar before the statistics moved after the run
@@ -61,7 +69,8 @@ MEMORY_TARGET = 1.5
 START = "2000-01-03"
 SEED = 7
 EVERY_N_BARS = 5  # one signal per ticker per week of daily bars
-BARE_STAKE = 50  # shares per bracket in the bare variant
+BARE_STAKE = 50  # shares per bracket in the bare variant, and the harness's max_position_size
+SAME_WORK = 0.01  # the harness's order count within 1% of bare's, or the ratios are not comparable
 WIDE_OPEN = 1e12
 
 
@@ -91,7 +100,7 @@ def write_data(folder: Path, tickers: int, bars: int, every_n_bars: int = EVERY_
 
 
 def bench_config(tickers: Sequence[str]):  # -> SpineConfig, imported lazily
-    """The shipped config with limits no benchmark order reaches and sectors for the tickers."""
+    """The shipped config with limits no benchmark order reaches, sizes bounded at bare's stake, sectors for the tickers."""
     from spine.config import RiskLimits, load_config
 
     config = load_config()
@@ -107,7 +116,11 @@ def bench_config(tickers: Sequence[str]):  # -> SpineConfig, imported lazily
     backtest = config.backtest.model_copy(update={"risk": risk, "max_drawdown_pct": 1.0})
     breaker = config.circuit_breaker.model_copy(update={"max_1d_drawdown_pct": 0.99})
     sectors = dict(config.sectors) | {ticker: "Synthetic" for ticker in tickers}
-    return config.model_copy(update={"backtest": backtest, "circuit_breaker": breaker, "sectors": sectors})
+    execution = config.trading.execution.model_copy(update={"max_position_size": BARE_STAKE})
+    trading = config.trading.model_copy(update={"execution": execution})
+    return config.model_copy(
+        update={"backtest": backtest, "circuit_breaker": breaker, "sectors": sectors, "trading": trading}
+    )
 
 
 def add_old_analyzers(cerebro: bt.Cerebro) -> None:
@@ -282,8 +295,9 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
     cerebro, prices = bare_cerebro(prices_dir, signals_csv, cash=cash, commission_bps=commission_bps)
     before = _maxrss_kib()
     apply_gc_mode()
+    run = harness_run(cerebro)  # the same collector settings as the harness
     started, cpu_started = time.perf_counter(), time.process_time()
-    strategy = cerebro.run()[0]
+    strategy = run()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return _result(
         "bare",
@@ -301,10 +315,11 @@ def run_bare(prices_dir: Path, signals_csv: Path, *, cash: float, commission_bps
 
 
 def harness_run(cerebro: bt.Cerebro) -> Any:
-    """How the ``spine`` command runs the harness's Cerebro: ``spine.core.process.run_frozen`` (the set-up frozen out of the collector).
+    """How the ``spine`` command runs a Cerebro: ``spine.core.process.run_frozen`` (the set-up frozen out of the collector).
 
-    A tree from before ``run_frozen`` existed (``--before``), or ``BENCH_GC`` set, runs
-    plain ``cerebro.run()``; bare Backtrader always runs plain ``cerebro.run()``.
+    Every variant runs this way, bare Backtrader included, so the collector setting is not
+    part of the ratio. A tree from before ``run_frozen`` existed (``--before``), or
+    ``BENCH_GC`` set, runs plain ``cerebro.run()``.
     """
     import importlib
     import os
@@ -406,22 +421,32 @@ def run_child(variant: str, prices_dir: Path, signals_csv: Path, before: Path | 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def same_work_gap(results: dict[str, list[dict[str, Any]]]) -> float:
+    """The harness's order count against bare's, as a fraction (0.0: the same orders)."""
+    harness, bare = results["harness"][-1]["orders"], results["bare"][-1]["orders"]
+    return (harness - bare) / bare if bare else float("inf")
+
+
 def report(results: dict[str, list[dict[str, Any]]]) -> str:
     def median(variant: str, key: str) -> float:
         return statistics.median(r[key] for r in results[variant])
 
     lines = [
-        f"{'variant':<9} {'bars/s':>10} {'elapsed s':>10} {'peak RSS MB':>12} {'orders':>7} {'filled':>7} {'rejected':>9} {'stats s':>8}"
+        f"{'variant':<9} {'bars/s':>10} {'elapsed s':>10} {'CPU s':>7} {'peak RSS MB':>12} {'orders':>7} {'filled':>7} {'rejected':>9} {'stats s':>8}"
     ]
     for variant in results:
         last = results[variant][-1]
         lines.append(
-            f"{variant:<9} {median(variant, 'bars_per_s'):>10,.0f} {median(variant, 'elapsed_s'):>10.2f} "
+            f"{variant:<9} {median(variant, 'bars_per_s'):>10,.0f} {median(variant, 'elapsed_s'):>10.2f} {median(variant, 'cpu_s'):>7.2f} "
             f"{median(variant, 'peak_rss_kib') / 1024:>12.1f} {last['orders']:>7} {last['completed']:>7} {last['rejected']:>9} {median(variant, 'stats_s'):>8.2f}"
         )
+    harness_orders, bare_orders = results["harness"][-1]["orders"], results["bare"][-1]["orders"]
+    lines.append(
+        f"orders: harness {harness_orders}, bare {bare_orders} ({same_work_gap(results):+.2%}; the same work within {SAME_WORK:.0%})"
+    )
     time_ratio = median("harness", "elapsed_s") / median("bare", "elapsed_s")
     memory_ratio = median("harness", "peak_rss_kib") / median("bare", "peak_rss_kib")
-    lines.append(f"time ratio harness/bare: {time_ratio:.2f} (target <= {TIME_TARGET:.2f})")
+    lines.append(f"wall-time ratio harness/bare: {time_ratio:.2f}")
     lines.append(f"memory ratio harness/bare: {memory_ratio:.2f} (target <= {MEMORY_TARGET})")
     with_stats = (median("harness", "elapsed_s") + median("harness", "stats_s")) / median("bare", "elapsed_s")
     lines.append(f"time ratio (harness run + post-run statistics)/bare: {with_stats:.2f}")
@@ -511,6 +536,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     flush=True,
                 )
     print(report(results))
+    gap = same_work_gap(results)
+    if abs(gap) > SAME_WORK:
+        print(
+            f"error: the harness placed {gap:+.2%} orders against bare (more than {SAME_WORK:.0%}): not the same work"
+        )
+        return 1
     return 0
 
 

@@ -23,18 +23,30 @@ from spine.core.labels import RESEARCH_LABEL
 
 
 class RichSweepProgress:
-    """A rich progress bar over trials on stderr, with ok/error/crashed counts."""
+    """A rich progress bar over trials on stderr, with ok/error/crashed counts.
 
-    def __init__(self, console: Console) -> None:
+    ``label`` (the research-only label) is printed on stdout once the sweep is checked and
+    starts, so a refused sweep file is one line and nothing else.
+    """
+
+    def __init__(self, console: Console, label: str | None = None) -> None:
         self.console = console
+        self.label = label
         self.progress: Progress | None = None
         self.task = None
         self.counts = {"ok": 0, "error": 0, "crashed": 0, "resumed": 0}
 
+    def _say_label(self) -> None:
+        if self.label:
+            Console().print(f"[bold yellow]{self.label}[/]", highlight=False)
+            self.label = None
+
     def info(self, text: str) -> None:
+        self._say_label()
         self.console.print(text, highlight=False, soft_wrap=True)
 
     def start(self, total: int, done: int) -> None:
+        self._say_label()
         self.progress = Progress(
             TextColumn("trials"),
             BarColumn(),
@@ -126,8 +138,6 @@ def sweep_command(
             raise InputError(f"--resume {resume}: no sweep.yaml saved there; give --grid FILE")
     cfg = load_config(config)
     console = Console(stderr=True)
-    if cfg.research_only:
-        Console().print(f"[bold yellow]{RESEARCH_LABEL}[/]", highlight=False)
     request = SweepRequest(
         spec_path=grid,
         config=cfg,
@@ -138,7 +148,7 @@ def sweep_command(
         out_dir=out,
         resume=resume,
     )
-    progress = RichSweepProgress(console)
+    progress = RichSweepProgress(console, RESEARCH_LABEL if cfg.research_only else None)
     try:
         result = run_sweep(request, progress=progress)
     except KeyboardInterrupt:

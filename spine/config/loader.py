@@ -1,4 +1,4 @@
-"""Reading a config folder: YAML hardened against oversized files and alias bombs, one clear error.
+"""Reading a config folder: hardened YAML (``spine.config.yaml_file``), one clear error.
 
 ``load_config`` turns every problem (a missing file, bad YAML, an unknown key, a bad
 value) into one ``ConfigError`` naming the file, the key path, the bad value and what is
@@ -8,11 +8,12 @@ model (the sweep spec uses them too).
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from spine.config.models import (
@@ -27,93 +28,32 @@ from spine.config.models import (
     TradingConfigFile,
 )
 from spine.config.overrides import overridden_bodies
+from spine.config.yaml_file import read_yaml_file, shown
 from spine.core.errors import ConfigError
 from spine.core.resources import shipped_path
 
+LOG = logging.getLogger(__name__)  # an empty config file is said (on stderr when nothing else handles it)
 SHIPPED_CONFIG_DIR = shipped_path("config")  # the checkout's config/, or the installed copy
-
-MAX_CONFIG_BYTES = 256 * 1024  # a config file is a few kilobytes; anything this big is not one
-MAX_CONFIG_NODES = 10_000  # values after expanding aliases: an alias bomb is refused, not expanded
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    """One config file as a mapping; every way it can be unreadable is one ``ConfigError``."""
+    """One config file as a mapping; every way it can be unreadable is one ``ConfigError`` (``yaml_file``)."""
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found (expected a YAML file here)")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            f"{path}: file is {len(raw):,} bytes; expected a config file of at most {MAX_CONFIG_BYTES:,} bytes"
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); expected a UTF-8 YAML file"
-        ) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        _refuse_alias_bombs(path, node)
-        body = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: YAML nested too deeply; expected a config of a few levels of sections") from None
+    body = read_yaml_file(path, "config file")
     if body is None:
+        consequence = " (broker.mode disabled, zero limits: trading disabled)" if path.name == ENVELOPE_FILE else ""
+        LOG.warning(f"note: {path} is empty: every default of it applies{consequence}")
         return {}
     if not isinstance(body, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level, got {type(body).__name__}")
     return body
 
 
-def _refuse_alias_bombs(path: Path, root: yaml.Node | None) -> None:
-    """Count the values the document expands to (aliases included) without expanding it."""
-    if root is None:
-        return
-    sizes: dict[int, int] = {}
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if id(node) in sizes and not done:
-            continue
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            children = [part for pair in node.value for part in pair]
-        if not done:
-            stack.append((node, True))
-            stack.extend((child, False) for child in children if id(child) not in sizes)
-            continue
-        total = 1 + sum(sizes.get(id(child), 1) for child in children)
-        sizes[id(node)] = total
-        if total > MAX_CONFIG_NODES:
-            raise ConfigError(
-                f"{path}: YAML aliases expand to more than {MAX_CONFIG_NODES:,} values; "
-                "expected a plain config (an alias bomb is refused, not expanded)"
-            )
-
-
-def _shown(value: Any, limit: int = 120) -> str:
-    """A bad value for a message, never longer than ``limit`` characters."""
-    import reprlib
-
-    short = reprlib.Repr()
-    short.maxstring = short.maxother = limit
-    short.maxlevel, short.maxlist, short.maxdict = 3, 6, 6
-    text = short.repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def describe_error(error: dict[str, Any], model: type[BaseModel]) -> str:
     loc = ".".join(str(part) for part in error["loc"]) or "(top level)"
     kind = error["type"]
-    value = _shown(error.get("input"))
+    value = shown(error.get("input"))
     if kind == "extra_forbidden":
         parent = model_at(model, error["loc"][:-1])
         known = ", ".join(parent.model_fields) if parent is not None else ""
@@ -138,7 +78,21 @@ def model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     return current
 
 
+def _refuse_non_finite(where: Path | str, body: Any) -> None:
+    """Every number in a config body is finite (a ``--set`` value skips the YAML file checks)."""
+    stack: list[tuple[str, Any]] = [("", body)]
+    while stack:
+        keys, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: {keys or '(top level)'} = {value}: expected a finite number")
+        if isinstance(value, dict):
+            stack.extend((f"{keys}.{k}" if keys else str(k), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{keys}[{i}]", v) for i, v in enumerate(value))
+
+
 def _validate(model: type[BaseModel], path: Path | str, body: dict[str, Any]) -> Any:
+    _refuse_non_finite(path, body)
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -195,4 +149,5 @@ def load_config(folder: str | Path | None = None, overrides: Mapping[str, Any] |
         sectors=sectors.sectors,
         sectors_file=sectors_path,
         paper=envelope.paper,
+        sweep=envelope.sweep,
     )

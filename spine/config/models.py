@@ -266,6 +266,17 @@ class PaperSettings(_Frozen):
     timezone: str = Field("America/New_York", description="the exchange's time zone, for release_at")
 
 
+class SweepSettings(_Frozen):
+    """Bounds of ``spine sweep``: how many trials one sweep file may ask for."""
+
+    max_trials: int = Field(
+        10_000,
+        ge=1,
+        description="trials a sweep may run (the product of its grid's sizes, or its trials: N); counted before "
+        "anything is validated or started",
+    )
+
+
 class EnvelopeFile(_Frozen):
     broker: BrokerSettings = Field(BrokerSettings(), description="the route the envelope allows")
     risk: RiskLimits = Field(RiskLimits(), description="pre-trade limits for paper and live; zero means zero trading")
@@ -277,6 +288,7 @@ class EnvelopeFile(_Frozen):
         BacktestSettings(), description="cash, costs and limits of a historical simulation"
     )
     paper: PaperSettings = Field(PaperSettings(), description="when a paper session sees a day's bar")
+    sweep: SweepSettings = Field(SweepSettings(), description="how large one sweep may be")
 
 
 class SectorsFile(_Frozen):
@@ -309,6 +321,7 @@ class SpineConfig(_Frozen):
     sectors: dict[str, str]
     sectors_file: Path
     paper: PaperSettings = PaperSettings()
+    sweep: SweepSettings = SweepSettings()
 
     @property
     def backtest_risk(self) -> RiskLimits:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from spine.config import SpineConfig, describe_error, model_at
+from spine.config import SpineConfig, describe_error, model_at, shown
 from spine.core.errors import ConfigError
 from spine.sweep.universe import UNIVERSE_KEY
 
@@ -38,7 +38,7 @@ def check_key(key: str, value: Any, *, source: str | Path) -> None:
     """Refuse a key that is not one setting of the config models, naming it and what exists."""
     if _is_fixed(key):
         raise ConfigError(
-            f"{source}: {key} = {value!r}: not sweepable; the safety envelope ({', '.join(FIXED_SECTIONS[2:])}) is fixed for a sweep"
+            f"{source}: {key} = {shown(value)}: not sweepable; the safety envelope ({', '.join(FIXED_SECTIONS[2:])}) is fixed for a sweep"
         )
     parts = key.split(".")
     model: type[BaseModel] = SpineConfig
@@ -47,18 +47,18 @@ def check_key(key: str, value: Any, *, source: str | Path) -> None:
         if part not in fields:
             where = ".".join(parts[:depth]) or "the config"
             raise ConfigError(
-                f"{source}: {key} = {value!r}: unknown key {part!r} in {where} (expected one of: {', '.join(fields)})"
+                f"{source}: {key} = {shown(value)}: unknown key {part!r} in {where} (expected one of: {', '.join(fields)})"
             )
         section = model_at(model, (part,))
         if depth == len(parts) - 1:
             if section is not None:
                 raise ConfigError(
-                    f"{source}: {key} = {value!r}: {key} is a section, not a setting (expected one of: {', '.join(section.model_fields)})"
+                    f"{source}: {key} = {shown(value)}: {key} is a section, not a setting (expected one of: {', '.join(section.model_fields)})"
                 )
             return
         if section is None:
             raise ConfigError(
-                f"{source}: {key} = {value!r}: {'.'.join(parts[: depth + 1])} is a setting, not a section; expected a dotted path to one setting"
+                f"{source}: {key} = {shown(value)}: {'.'.join(parts[: depth + 1])} is a setting, not a section; expected a dotted path to one setting"
             )
         model = section
 

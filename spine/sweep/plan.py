@@ -15,7 +15,7 @@ from spine.config import SpineConfig
 from spine.routes.backtest import BacktestRequest, load_inputs
 from spine.sweep.overrides import apply_overrides, validate_all
 from spine.sweep.search_space import fixed_points
-from spine.sweep.spec import Range, SweepSpec, load_sweep_spec
+from spine.sweep.spec import Range, SweepSpec, check_trial_count, load_sweep_spec
 from spine.sweep.trial import SharedInputs, data_fingerprint
 from spine.sweep.universe import UNIVERSE_KEY, check_universes
 from spine.sweep.walk_forward import Fold, make_folds
@@ -50,6 +50,7 @@ def plan_sweep(request: SweepRequest) -> SweepPlan:
     """Every check that can fail on input, before a cluster starts or a folder is made."""
     source = request.spec_path
     spec = load_sweep_spec(source)
+    check_trial_count(spec, request.config, source)  # counted, not listed: a huge grid is refused at once
     for name in spec.names:
         value = spec.parameters[name]
         samples = [value.low, value.high] if isinstance(value, Range) else value

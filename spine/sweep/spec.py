@@ -15,6 +15,7 @@ naming the file, the key and the bad value.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -32,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from spine.config import describe_error
+from spine.config import SpineConfig, describe_error, read_yaml_file, shown
 from spine.core.errors import ConfigError
 from spine.sweep.universe import UNIVERSE_KEY, normalise_universe
 
@@ -82,10 +82,10 @@ def parse_duration(text: str) -> pd.DateOffset:
     """``3Y``, ``6M``, ``2W``, ``30D`` as a calendar offset (years and months stay calendar-exact)."""
     match = _DURATION.match(str(text))
     if match is None:
-        raise ValueError(f"{text!r} is not a duration; expected a number and a unit D, W, M or Y, like 3Y or 6M")
+        raise ValueError(f"{shown(text)} is not a duration; expected a number and a unit D, W, M or Y, like 3Y or 6M")
     n, unit = int(match.group(1)), match.group(2).upper()
     if n == 0:
-        raise ValueError(f"{text!r} is zero; expected a positive duration")
+        raise ValueError(f"{shown(text)} is zero; expected a positive duration")
     return {
         "D": pd.DateOffset(days=n),
         "W": pd.DateOffset(weeks=n),
@@ -163,7 +163,7 @@ def _read_section(draft: _Draft, key: Any, value: Any) -> None:
     """``parameters:`` or ``grid:``, a mapping of (possibly nested) config keys."""
     if not isinstance(value, dict):
         raise ConfigError(
-            f"{draft.path}: {key} = {value!r}: expected a mapping of dotted config keys to value lists or ranges"
+            f"{draft.path}: {key} = {shown(value)}: expected a mapping of dotted config keys to value lists or ranges"
         )
     _flatten_parameters(value, "", draft.parameters, draft.path)
 
@@ -180,7 +180,7 @@ def _read_setting(draft: _Draft, key: Any, value: Any) -> None:
 
 def _refuse_unknown(draft: _Draft, key: Any, value: Any) -> None:
     raise ConfigError(
-        f"{draft.path}: {key} = {value!r}: unknown key (expected dotted config keys such as strategy.take_profit_atr, "
+        f"{draft.path}: {key} = {shown(value)}: unknown key (expected dotted config keys such as strategy.take_profit_atr, "
         f"or one of: {', '.join(RESERVED_KEYS)})"
     )
 
@@ -210,7 +210,7 @@ def _values(key: str, value: Any, path: Path) -> list[Any] | dict[str, Any]:
 def _universe_values(key: str, value: Any, path: Path) -> list[Any] | dict[str, Any]:
     """One universe or a list of them, each as ``"ALPH,BRVO"``; never a range."""
     if isinstance(value, dict):
-        raise ConfigError(f'{path}: {key} = {value!r}: expected a list of universes, like ["ALPH,BRVO", CHRL]')
+        raise ConfigError(f'{path}: {key} = {shown(value)}: expected a list of universes, like ["ALPH,BRVO", CHRL]')
     universes = [normalise_universe(v) for v in value] if isinstance(value, list) else [normalise_universe(value)]
     return _values(key, universes, path)
 
@@ -226,13 +226,13 @@ def _objective(settings: dict[str, Any], path: Path) -> tuple[str, Any]:
         unknown = set(objective) - {"name", "direction"}
         if unknown or "name" not in objective:
             raise ConfigError(
-                f"{path}: objective = {objective!r}: expected a statistic name, or {{name: sharpe, direction: maximize}}"
+                f"{path}: objective = {shown(objective)}: expected a statistic name, or {{name: sharpe, direction: maximize}}"
             )
         direction = objective.get("direction", direction)
         objective = objective["name"]
     if not isinstance(objective, str) or not objective.strip():
         raise ConfigError(
-            f"{path}: objective = {objective!r}: expected a statistic of the run summary, like sharpe, calmar or return"
+            f"{path}: objective = {shown(objective)}: expected a statistic of the run summary, like sharpe, calmar or return"
         )
     objective = objective.strip()
     if direction is None:
@@ -242,6 +242,10 @@ def _objective(settings: dict[str, Any], path: Path) -> tuple[str, Any]:
 
 def sweep_spec_from_mapping(body: Any, path: Path) -> SweepSpec:
     """Validate a parsed sweep file; ``path`` is only for messages."""
+    if body is None:
+        raise ConfigError(
+            f"{path}: the sweep file is empty; expected dotted config keys with lists or ranges, like strategy.take_profit_atr: [2, 3]"
+        )
     if not isinstance(body, dict):
         raise ConfigError(
             f"{path}: expected a mapping at the top level (dotted config keys, objective, search ...), got {type(body).__name__}"
@@ -291,16 +295,38 @@ def _check_search(spec: SweepSpec, path: Path) -> None:
 
 
 def load_sweep_spec(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep file."""
+    """Read and validate a sweep file (hardened YAML: ``spine.config.read_yaml_file``)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: sweep file not found (expected a YAML file with the parameters to sweep)")
-    try:
-        body = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the file: {exc.strerror}") from None
-    return sweep_spec_from_mapping(body, path)
+    return sweep_spec_from_mapping(read_yaml_file(path, "sweep file"), path)
+
+
+def grid_sizes(spec: SweepSpec) -> dict[str, int]:
+    """How many values each parameter of a grid takes (a range's ``count``), without listing them."""
+    return {name: len(v) if isinstance(v, list) else (v.count or 1) for name, v in spec.parameters.items()}
+
+
+def trial_count(spec: SweepSpec) -> int:
+    """The trials a sweep asks for: the product of the grid's sizes, or its random or TPE trials."""
+    if spec.search == "grid":
+        return math.prod(grid_sizes(spec).values())
+    if spec.trials is not None:
+        return spec.trials
+    return max((v.count or 0 for v in spec.parameters.values() if isinstance(v, Range)), default=0)
+
+
+def check_trial_count(spec: SweepSpec, config: SpineConfig, path: Path) -> int:
+    """Refuse a sweep of more than ``sweep.max_trials`` trials, counted before anything is listed or checked."""
+    limit, count = config.sweep.max_trials, trial_count(spec)
+    if count <= limit:
+        return count
+    if spec.search == "grid":
+        sizes = grid_sizes(spec)
+        shown_sizes = " x ".join(f"{size:,}" for size in sizes.values())
+        asked = f"the grid of {', '.join(sizes)} holds {shown_sizes} = {count:,} trials"
+    else:
+        asked = f"search: {spec.search} asks for {count:,} trials"
+    raise ConfigError(
+        f"{path}: {asked}; expected at most sweep.max_trials = {limit:,} (sweep fewer values, or raise sweep.max_trials)"
+    )

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from spine.config import shown
 from spine.core.errors import ConfigError
 from spine.routes.backtest import BacktestInputs, clip_to_traded_period
 
@@ -32,7 +33,7 @@ def check_universes(values: Iterable[Any], loaded: Iterable[str], *, source: str
         missing = [t for t in universe.split(",") if t not in have] if universe else ["(none)"]
         if missing:
             raise ConfigError(
-                f"{source}: {UNIVERSE_KEY} = {value!r}: no price data for {', '.join(missing)}; expected tickers of the loaded data ({', '.join(sorted(have))})"
+                f"{source}: {UNIVERSE_KEY} = {shown(value)}: no price data for {', '.join(missing)}; expected tickers of the loaded data ({', '.join(sorted(have))})"
             )
 
 

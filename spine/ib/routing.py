@@ -7,6 +7,7 @@ A mixin of ``spine.ib.worker.IBWorker``: ``self`` is the worker, whose state is 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -81,6 +82,66 @@ class OrderRoutingMixin:
         legs = self._start_bracket(cmd, contract)
         return await self._finish_bracket(cmd, contract, legs)
 
+    # --- an entry waits for its ticker's exit ------------------------------------------------
+
+    def _exit_unacknowledged(self, ticker: str) -> JournalOrder | None:
+        """An exit of ``ticker`` sent this session that IB has not acknowledged yet (and that has not ended)."""
+        for order_id in list(self._sent_at):
+            jo = self.journal.order(order_id)
+            if (
+                jo is not None
+                and jo.role == "exit"
+                and jo.ticker == ticker.upper()
+                and not jo.acknowledged
+                and not jo.done
+            ):
+                return jo
+        return None
+
+    def _holds_entry(self, cmd: PlaceBracket | PlaceOrder) -> bool:
+        is_entry = isinstance(cmd, PlaceBracket) or cmd.role == "entry"
+        return is_entry and self._exit_unacknowledged(cmd.ticker) is not None
+
+    def _hold_entry(self, cmd: PlaceBracket | PlaceOrder, future: concurrent.futures.Future[Submission] | None) -> None:
+        """A reversal's (or any) entry waits until IB acknowledged the exit of its ticker sent before it.
+
+        Why: an exit IB lost is sent again only after the acknowledgement timeout; an entry
+        sent meanwhile could fill against the position the exit was to close, and its bracket's
+        legs would then work on the wrong side. The entry goes once the exit is acknowledged
+        or has ended; after three acknowledgement timeouts it is refused, nothing sent."""
+        pending = self._exit_unacknowledged(cmd.ticker)
+        assert pending is not None
+        self._emit(SessionError(0, f"{cmd.ticker.upper()}: entry {cmd.intent_id} held until IB acknowledges the exit "
+                                   f"{pending.order_ref}"))  # fmt: skip
+        task = asyncio.get_running_loop().create_task(self._place_after_exit(cmd, future))
+        self._held_entries[cmd.intent_id] = (cmd, task)
+
+    async def _place_after_exit(self, cmd: PlaceBracket | PlaceOrder, future: concurrent.futures.Future[Submission] | None) -> None:  # fmt: skip
+        result = Submission((), "the session stopped while the entry waited for its ticker's exit; nothing was sent")
+        try:
+            limit = 3 * self.s.ack_timeout_secs
+            deadline = time.monotonic() + limit
+            while (pending := self._exit_unacknowledged(cmd.ticker)) is not None:
+                if time.monotonic() >= deadline:
+                    why = f"IB did not acknowledge the exit {pending.order_ref} within {limit:g} s; the entry was not sent"
+                    result = self._refuse_entry(cmd, why, tr.REJECTED)
+                    return
+                await asyncio.sleep(0.05)
+            result = await (self._place_bracket(cmd) if isinstance(cmd, PlaceBracket) else self._place_order(cmd))
+        except Exception as exc:  # noqa: BLE001 - as in the command loop: one bad command must not end the session
+            self._command_failed(cmd, exc, future)
+        finally:
+            self._held_entries.pop(cmd.intent_id, None)
+            if future is not None and not future.done():
+                future.set_result(result)
+
+    def _refuse_entry(self, cmd: PlaceBracket | PlaceOrder, why: str, status: str) -> Submission:
+        roles = ("entry", "take_profit", "stop") if isinstance(cmd, PlaceBracket) else (cmd.role,)
+        for role in roles:
+            ref = f"{cmd.tag}:{cmd.intent_id}:{role}:{cmd.attempt}"
+            self._emit(OrderStatus(0, 0, ref, status, "", 0.0, float(cmd.quantity), 0.0, why))
+        return Submission((), why)
+
     def _bracket_now(self, cmd: PlaceBracket) -> list[LegSpec] | None:
         """The bracket's parent placed at once, from the hop's own callback, when nothing has to wait.
 
@@ -91,7 +152,7 @@ class OrderRoutingMixin:
         are spaced after it anyway). Returns None, touching nothing, when it cannot.
         """
         contract = self._contracts.get(cmd.ticker.upper())
-        if contract is None or self._order_gap() > 0 or self._bracket_refusal(cmd):
+        if contract is None or self._order_gap() > 0 or self._bracket_refusal(cmd) or self._holds_entry(cmd):
             return None
         self._last_order_msg = time.monotonic()
         return self._start_bracket(cmd, contract)
@@ -221,6 +282,12 @@ class OrderRoutingMixin:
         return order
 
     async def _cancel(self, cmd: Cancel) -> None:
+        held = self._held_entries.pop(cmd.intent_id or "", None)
+        if held is not None:  # never sent: withdrawn here, its caller told it was cancelled
+            entry, task = held
+            task.cancel()
+            self._refuse_entry(entry, "cancelled while it waited for its ticker's exit; nothing was sent", tr.CANCELED)
+            return
         targets = []
         for trade in self.ib.openTrades():
             ref = tr.parse_order_ref(trade.order.orderRef)

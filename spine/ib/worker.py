@@ -133,6 +133,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self._known_intents: set[str] = journaled_intent_ids(settings.state_dir)  # sent once: never again
         self._sent_at: dict[int, float] = {}  # orders sent this session, not yet acknowledged: id -> monotonic time
         self._resized_at: dict[int, tuple[float, float]] = {}  # size changes not yet confirmed: id -> (time, shares)
+        self._held_entries: dict[str, tuple[Any, asyncio.Task[None]]] = {}  # intent -> entry waiting for an exit
         self._bare_since: dict[str, tuple[float, datetime, float, bool]] = {}  # positions without a working stop
         self._bare_totals: dict[str, tuple[float, float, int]] = {}  # ticker -> (seconds, longest, episodes)
         self._halt_reason = self.journal.meta(HALT_META) or ""
@@ -221,8 +222,10 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
             await self._shutdown()
 
     async def _shutdown(self) -> None:
-        for task in self._tasks:
+        held = [task for _cmd, task in self._held_entries.values()]
+        for task in self._tasks + held:
             task.cancel()
+        await asyncio.gather(*held, return_exceptions=True)  # each held entry tells its caller nothing was sent
         while not self._commands.empty():
             cmd, future, handoff = self._commands.get_nowait()
             if handoff is not None:
@@ -256,6 +259,9 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
             try:
                 if isinstance(cmd, _FinishBracket):
                     result = await self._finish_bracket(cmd.command, await self._contract(cmd.command.ticker), cmd.legs)
+                elif isinstance(cmd, (PlaceBracket, PlaceOrder)) and self._holds_entry(cmd):
+                    self._hold_entry(cmd, future)  # the held entry answers its future itself
+                    future = None
                 elif isinstance(cmd, PlaceBracket):
                     result = await self._place_bracket(cmd)
                 elif isinstance(cmd, PlaceOrder):

@@ -133,3 +133,27 @@ def test_a_legs_size_change_ib_never_acknowledged_is_sent_again(gateway, open_se
 
     log.wait_for(lambda: sizes() == {stop: 6, take_profit: 6}, "both legs cut to the 6 shares held", timeout=10)
     assert session.state is SessionState.ACTIVE
+
+
+def test_a_reversals_entry_waits_until_ib_acknowledges_the_exit_before_it(gateway, open_session):  # type: ignore[no-untyped-def]
+    from spine.ib.records import SessionError
+
+    session, log = _held_without_legs(gateway, open_session)
+    gateway.blackhole()  # the exit is lost: sent again after the acknowledgement timeout
+    session.submit(PlaceOrder(intent_id="out", ticker="ABC", side="SELL", quantity=10, order_type="MKT",
+                              tag="LIVE_SPINE", role="exit")).result(timeout=10)  # fmt: skip
+    reversal = session.submit(PlaceBracket(intent_id="short", ticker="ABC", side="SELL", quantity=5, stop_price=115.0,
+                                           take_profit_price=80.0, tag="LIVE_SPINE"))  # fmt: skip
+    placed = reversal.result(timeout=10)
+    assert placed.placed, placed.refused
+    assert any(isinstance(e, SessionError) and "entry short held" in e.message for e in log.drain())
+
+    def perm(ref: str) -> int:
+        return next(o.perm_id for o in gateway.call(lambda: list(gateway.simulator.engine.orders.values()))
+                    if o.request.order_ref == ref)  # fmt: skip
+
+    assert perm("LIVE_SPINE:short:entry:1") > perm("LIVE_SPINE:out:exit:2")  # IB had the exit first
+    gateway.step(1)
+    log.wait_for(lambda: len(log.of(Fill)) == 3, "the exit's and the entry's fills")
+    held = gateway.call(lambda: gateway.simulator.state.account.holdings["ABC"].quantity)
+    assert held == -5

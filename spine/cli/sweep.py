@@ -113,6 +113,33 @@ def sweep_command(
             "--resume", help="an interrupted sweep's folder (or its --out folder): run only the missing trials"
         ),
     ] = None,
+    tickers: Annotated[str | None, typer.Option("--tickers", help="only these tickers, e.g. NVDA,ORCL")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="first date, YYYY-MM-DD (as spine backtest)")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="last date, YYYY-MM-DD (as spine backtest)")] = None,
+    vix: Annotated[
+        Path | None, typer.Option("--vix", help="VIX CSV (DATE,OPEN,HIGH,LOW,CLOSE) for every trial's kill switch")
+    ] = None,
+    benchmark: Annotated[
+        str | None,
+        typer.Option("--benchmark", help="TICKER | FILE | equal-weight (buy-and-hold of the traded tickers)"),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="a label added to the sweep folder's name")] = None,
+    keep: Annotated[
+        str,
+        typer.Option(
+            "--keep",
+            metavar="best|all|none",
+            help="keep full run folders (with report.html) under the sweep folder's runs/: the best trial, all, or none",
+        ),
+    ] = "none",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="change one base config setting for every trial, e.g. --set backtest.cash=50000 (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Parameter sweeps and walk-forward on Dask: one fresh gated backtest per trial."""
     import importlib.util
@@ -136,7 +163,16 @@ def sweep_command(
         grid = next((p for p in saved if p.is_file()), None)
         if grid is None:
             raise InputError(f"--resume {resume}: no sweep.yaml saved there; give --grid FILE")
-    cfg = load_config(config)
+    from spine.cli.backtest import _parse_date, _parse_tickers
+    from spine.config.overrides import parse_assignments
+    from spine.runs.write import run_folder_name
+    from spine.sweep.keep import KEEP_CHOICES
+
+    if keep not in KEEP_CHOICES:
+        raise InputError(f"--keep {keep!r} is not known; expected best, all or none")
+    if name is not None:
+        run_folder_name(out, name)  # the same label rule as spine backtest --name, checked before anything starts
+    cfg = load_config(config, overrides=parse_assignments(set_ or []))
     console = Console(stderr=True)
     request = SweepRequest(
         spec_path=grid,
@@ -147,6 +183,13 @@ def sweep_command(
         workers=workers,
         out_dir=out,
         resume=resume,
+        tickers=_parse_tickers(tickers),
+        start=_parse_date(start, "--start"),
+        end=_parse_date(end, "--end"),
+        vix=vix,
+        benchmark=benchmark,
+        name=name,
+        keep=keep,  # type: ignore[arg-type]
     )
     progress = RichSweepProgress(console, RESEARCH_LABEL if cfg.research_only else None)
     try:
@@ -169,6 +212,8 @@ def sweep_command(
             highlight=False,
             soft_wrap=True,
         )
+    for kept in result.kept:
+        Console().print(f"kept: {kept}", highlight=False, soft_wrap=True)
     statuses = result.summary["statuses"]
     Console().print(
         f"trials: {statuses['ok']} ok, {statuses['error']} error, {statuses['crashed']} crashed", highlight=False

@@ -14,6 +14,7 @@ sweep_folder  the hidden working folder and its journal, renamed into place when
 results       trial outcomes as rows of ``results.csv``, and the objective read from them
 heatmap       heat maps of the objective over each pair of swept parameters
 outputs       the finished folder: ``results.csv``, ``summary.json``, heat maps, walk-forward files
+keep          ``--keep best|all|none``: the kept trials run again as full run folders (``report.html``)
 runner        ``run_sweep``: plan, start or join the cluster, run the trials, write the folder
 """
 

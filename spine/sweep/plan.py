@@ -8,11 +8,14 @@ before a cluster starts or a folder is made, so bad input leaves nothing behind.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from spine.config import SpineConfig
 from spine.routes.backtest import BacktestRequest, load_inputs
+from spine.routes.preflight import check_sectors
+from spine.sweep.keep import Keep
 from spine.sweep.overrides import apply_overrides, validate_all
 from spine.sweep.search_space import fixed_points
 from spine.sweep.spec import Range, SweepSpec, check_trial_count, load_sweep_spec
@@ -33,6 +36,14 @@ class SweepRequest:
     workers: int | None = None
     out_dir: Path = Path("runs")
     resume: Path | None = None
+    # the backtest's own flags, so a sweep repeats a backtest's window, VIX and tickers
+    tickers: tuple[str, ...] | None = None
+    start: date | None = None
+    end: date | None = None
+    vix: Path | None = None
+    benchmark: str | None = None  # TICKER | FILE | equal-weight (None: equal-weight)
+    name: str | None = None  # a label added to the sweep folder's name
+    keep: Keep = "none"  # best | all | none: full run folders (report.html) for the best trial or all
 
 
 @dataclass(frozen=True)
@@ -58,13 +69,25 @@ def plan_sweep(request: SweepRequest) -> SweepPlan:
             apply_overrides(request.config, {name: sample}, source=source)
     points = [] if spec.search == "tpe" else fixed_points(spec)
     validate_all(request.config, points, source=source)
-    inputs = load_inputs(BacktestRequest(config=request.config, data=request.data, signals=request.signals))
+    inputs = load_inputs(
+        BacktestRequest(
+            config=request.config,
+            data=request.data,
+            signals=request.signals,
+            tickers=request.tickers,
+            start=request.start,
+            end=request.end,
+            vix=request.vix,
+        )
+    )
+    check_sectors(request.config, request.config.backtest_risk, list(inputs.prices))
     if UNIVERSE_KEY in spec.parameters:
         check_universes(spec.parameters[UNIVERSE_KEY], inputs.prices, source=source)
-    shared = SharedInputs(config=request.config, inputs=inputs)
+    shared = SharedInputs(config=request.config, inputs=inputs, benchmark=request.benchmark)
     folds: list[Fold] = []
     if spec.walk_forward is not None:
         first = min(s.start for s in inputs.prices.values()).date()
+        first = max(first, request.start) if request.start is not None else first  # warm-up bars are not a fold
         last = max(s.end for s in inputs.prices.values()).date()
         folds = make_folds(first, last, spec.walk_forward, source=str(source))
     return SweepPlan(spec=spec, shared=shared, fingerprint=data_fingerprint(shared), folds=folds, points=points)

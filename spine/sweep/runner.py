@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from spine.core.errors import InputError
 from spine.sweep.cluster import dashboard_available, open_client
+from spine.sweep.keep import keep_runs
 from spine.sweep.outputs import write_outputs
 from spine.sweep.plan import SweepPlan, SweepRequest, plan_sweep
 from spine.sweep.results import best_row, outcome_row
@@ -39,6 +40,7 @@ class SweepResult:
     # "driver_cpu": CPU seconds of this process during "trials" (the driver, and for a
     # LocalCluster its scheduler and nannies, which share the cores with the workers)
     phases: dict[str, float] = field(default_factory=dict)
+    kept: list[Path] = field(default_factory=list)  # --keep: the kept trials' full run folders
 
 
 class SweepProgress(Protocol):
@@ -286,6 +288,8 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
     """
     progress = progress or _Quiet()
     plan = plan_sweep(request)
+    for line in start_notices(plan, request):
+        progress.info(line)
     resumed = resume_sweep_folder(request.resume) if request.resume is not None else None
     started = time.perf_counter()
     with open_client(request.scheduler, request.workers) as client:
@@ -300,7 +304,7 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
         progress.info(f"cluster: {where}")
         if dashboard_available() and getattr(client, "dashboard_link", None):
             progress.info(f"dashboard: {client.dashboard_link}")
-        folder = resumed or new_sweep_folder(request.out_dir)
+        folder = resumed or new_sweep_folder(request.out_dir, request.name)
         progress.info(f"sweep folder (in progress): {folder.work}")
         book = _Book(
             folder=folder,
@@ -339,6 +343,8 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
         folder.work, rows, book.outcomes, plan=plan, request=request, duration_seconds=time.perf_counter() - started
     )
     finished = folder.finish()
+    kept = keep_runs(finished, rows, plan.shared, plan.spec.names, keep=request.keep,
+                     maximize=plan.spec.direction == "maximize", benchmark=request.benchmark, say=progress.info)  # fmt: skip
     marks = (
         started,
         warmed,
@@ -354,4 +360,16 @@ def run_sweep(request: SweepRequest, *, progress: SweepProgress | None = None) -
         )
     }
     phases["driver_cpu"] = round(executor.cpu_marks[-1] - executor.cpu_marks[0], 3) if executor.cpu_marks else 0.0
-    return SweepResult(folder=finished, rows=rows, summary=summary, phases=phases)
+    return SweepResult(folder=finished, rows=rows, summary=summary, phases=phases, kept=kept)
+
+
+def start_notices(plan: SweepPlan, request: SweepRequest) -> list[str]:
+    """The lines a backtest prints before it runs, for the sweep's base data: a VIX trigger that is off."""
+    from spine.routes.backtest import BacktestRequest, vix_fix, vix_trigger_status
+
+    inputs = plan.shared.inputs
+    status = vix_trigger_status(plan.shared.config, inputs, inputs.vix_path)
+    if not status.startswith("off: no VIX"):
+        return []
+    fix = vix_fix(BacktestRequest(config=plan.shared.config, data=request.data), inputs.vix_path)
+    return [f"warning: VIX kill-switch trigger is {status} in every trial; {fix}"]

@@ -77,9 +77,10 @@ class SweepFolder:
             shutil.rmtree(self.work, ignore_errors=True)
 
 
-def new_sweep_folder(out_dir: Path) -> SweepFolder:
+def new_sweep_folder(out_dir: Path, label: str | None = None) -> SweepFolder:
+    """A new working folder ``.sweep-YYYYmmdd-HHMMSS[-<label>].partial`` (``label``: ``--name``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"sweep-{datetime.now():%Y%m%d-%H%M%S}"
+    stem = f"sweep-{datetime.now():%Y%m%d-%H%M%S}" + (f"-{label}" if label else "")
     name = unique_run_name(out_dir, stem)
     while (out_dir / f".{name}.partial").exists():
         name = unique_run_name(out_dir, f"{name}-x")

@@ -37,6 +37,7 @@ class SharedInputs:
 
     config: SpineConfig
     inputs: BacktestInputs
+    benchmark: str | None = None  # --benchmark: TICKER | FILE | equal-weight (None: equal-weight)
 
 
 def data_fingerprint(shared: SharedInputs) -> str:
@@ -110,7 +111,12 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
         )
         with tempfile.TemporaryDirectory(prefix="spine-trial-") as folder:
             request = BacktestRequest(
-                config=config, signals=inputs.signals_path, out_dir=Path(folder), state_dir=None, outputs="statistics"
+                config=config,
+                signals=inputs.signals_path,
+                out_dir=Path(folder),
+                state_dir=None,
+                outputs="statistics",
+                benchmark=shared.benchmark,
             )
             result = run_backtest(request, inputs=inputs, runner=run_frozen)  # a worker owns its process
         outcome["status"] = "ok"

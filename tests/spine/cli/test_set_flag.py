@@ -22,9 +22,11 @@ def _one_line(output: str) -> str:
     return " ".join(output.split())
 
 
-@pytest.mark.parametrize("command", ["backtest", "check", "rehearse", "paper"])
+@pytest.mark.parametrize("command", ["backtest", "check", "rehearse", "paper", "sweep"])
 def test_a_bad_value_is_exit_2_with_the_yaml_message_and_the_key_path(command, tmp_path):
-    result = CliRunner().invoke(app, [command, "--set", "circuit_breaker.max_1d_drawdown_pct=2", "--out", str(tmp_path)] if command not in ("check",) else [command, "--set", "circuit_breaker.max_1d_drawdown_pct=2"])  # fmt: skip
+    where = {"check": [], "sweep": ["--grid", str(tmp_path / "sweep.yaml"), "--out", str(tmp_path)]}
+    args = [command, "--set", "circuit_breaker.max_1d_drawdown_pct=2", *where.get(command, ["--out", str(tmp_path)])]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert (
         "--set circuit_breaker.max_1d_drawdown_pct=2: circuit_breaker.max_1d_drawdown_pct = 2: input should be less than 1"

@@ -29,7 +29,9 @@ def report_command(
         summary = rebuild_sweep_report(run_dir)
     else:
         from spine.reports.build import write_reports
+        from spine.runs import read_summary
 
+        read_summary(run_dir)  # a damaged folder is one line (exit 2) before any report is rewritten
         summary = write_reports(run_dir, log_scale=log_scale)
     console = Console()
     if summary.get("research_label"):

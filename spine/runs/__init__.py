@@ -6,8 +6,8 @@ read     ``RunFiles``: the folder read back (what the reports are built from)
 summary  ``summary.json``'s facts, built one way for every route
 """
 
-from spine.runs.read import RunFiles, read_run_csv
+from spine.runs.read import RunFiles, read_run_csv, read_summary
 from spine.runs.summary import run_summary
 from spine.runs.write import atomic_folder, write_run_files
 
-__all__ = ["RunFiles", "atomic_folder", "read_run_csv", "run_summary", "write_run_files"]
+__all__ = ["RunFiles", "atomic_folder", "read_run_csv", "read_summary", "run_summary", "write_run_files"]

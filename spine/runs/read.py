@@ -9,12 +9,14 @@ rebuilds them later from the folder alone.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from spine.config import shown
 from spine.core.errors import InputError
 from spine.runs.columns import REQUIRED
 
@@ -28,14 +30,19 @@ def read_run_csv(path: Path) -> pd.DataFrame:
     ``#`` inside a field, such as a rejection reason. Timestamps are naive bar times;
     a ``+00:00`` suffix (some events carry one) is dropped so one column has one kind.
     """
-    with path.open(encoding="utf-8") as stream:
-        skip = 0
-        while stream.readline().startswith("#"):
-            skip += 1
     try:
+        with path.open(encoding="utf-8") as stream:
+            skip = 0
+            while stream.readline().startswith("#"):
+                skip += 1
         frame = pd.read_csv(path, skiprows=skip, keep_default_na=False, na_values=[""])
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a readable CSV ({exc}); expected the file as a run wrote it") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); expected the CSV as a run wrote it"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise InputError(f"{path}: not a readable CSV ({reason}); expected the file as a run wrote it") from None
     columns, numeric = REQUIRED.get(path.name, ((), ()))
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -57,13 +64,21 @@ def read_run_csv(path: Path) -> pd.DataFrame:
 
 def _check_numbers(frame: pd.DataFrame, column: str, path: Path, skip: int) -> None:
     values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() & frame[column].notna()
-    if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
-        raise InputError(
-            f"{path} line {skip + 2 + row}, column {column}: {frame[column].iloc[row]!r} is not a number; expected a number"
-        )
+    for bad, problem in (
+        (values.isna() & frame[column].notna(), "is not a number; expected a number"),
+        (values.isin([math.inf, -math.inf]), "is not a finite number; expected a finite number"),
+    ):
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise InputError(
+                f"{path} line {skip + 2 + row}, column {column}: {_cell(frame[column].iloc[row])} {problem}"
+            )
     frame[column] = values
+
+
+def _cell(value: object) -> str:
+    """A CSV cell for a message: text quoted, a number as written (``inf``, never ``np.float64(inf)``)."""
+    return shown(value, 60) if isinstance(value, str) else str(value)
 
 
 def _is_time(value: object) -> bool:
@@ -80,6 +95,69 @@ def parse_times(column: pd.Series) -> pd.Series:
     return pd.to_datetime(text, format="ISO8601")
 
 
+NEEDED = ("orders.csv", "fills.csv", "equity.csv", "events.csv", "summary.json")
+# summary.json keys the reports take as they are (the statistics are recomputed): key -> (types, expected)
+SUMMARY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "start_value": ((int, float), "a finite number"),
+    "end_value": ((int, float), "a finite number"),
+    "final_cash": ((int, float), "a finite number"),
+    "route": ((str,), "a route name"),
+    "start": ((str,), "a date"),
+    "end": ((str,), "a date"),
+    "tickers": ((list,), "a list of tickers"),
+    "research_only": ((bool,), "true or false"),
+    "benchmark": ((dict,), "a mapping"),
+    "breaker": ((dict,), "a mapping"),
+    "kill_switch": ((dict,), "a mapping"),
+}
+
+
+def read_summary(folder: Path) -> dict[str, Any]:
+    """A run folder's ``summary.json``, checked: the folder is complete, the file is a JSON object of sane values.
+
+    Every problem (a file, not a folder; a missing file; bytes that are not UTF-8; a JSON
+    list; a start value that is not a finite number) is one ``InputError`` naming the file.
+    """
+    if folder.is_file():
+        raise InputError(
+            f"{folder}: is a file, not a folder; expected a run folder written by spine backtest, rehearse or paper"
+        )
+    if not folder.is_dir():
+        raise InputError(
+            f"run folder {folder} does not exist; expected a folder written by `spine backtest` (runs/backtest-...)"
+        )
+    missing = [name for name in NEEDED if not (folder / name).is_file()]
+    if missing:
+        raise InputError(
+            f"run folder {folder} lacks {', '.join(missing)}; expected a complete run folder ({', '.join(NEEDED)})"
+        )
+    path = folder / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); expected the JSON a run wrote"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply; expected the summary a run wrote") from None
+    if not isinstance(summary, dict):
+        raise InputError(
+            f"{path}: a JSON {type(summary).__name__}; expected an object of run facts (start_value, tickers ...)"
+        )
+    for key, (types, expected) in SUMMARY_KEYS.items():
+        value = summary.get(key)
+        if value is None:
+            continue
+        bad = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+        bad = bad or (isinstance(value, float) and not math.isfinite(value))
+        bad = bad or (key == "tickers" and not all(isinstance(t, str) for t in value))
+        if bad:
+            raise InputError(f"{path}: {key} = {shown(value, 60)}; expected {expected}")
+    return summary
+
+
 @dataclass(frozen=True)
 class RunFiles:
     """What a run folder recorded, as frames: the reports' only input."""
@@ -94,22 +172,9 @@ class RunFiles:
 
     @classmethod
     def load(cls, run_dir: Path | str) -> RunFiles:
-        """Read ``run_dir``; a missing required file is bad input naming the file."""
+        """Read ``run_dir``; a missing or damaged file is bad input naming the file, the line and the value."""
         folder = Path(run_dir)
-        if not folder.is_dir():
-            raise InputError(
-                f"run folder {folder} does not exist; expected a folder written by `spine backtest` (runs/backtest-...)"
-            )
-        needed = ("orders.csv", "fills.csv", "equity.csv", "events.csv", "summary.json")
-        missing = [name for name in needed if not (folder / name).is_file()]
-        if missing:
-            raise InputError(
-                f"run folder {folder} lacks {', '.join(missing)}; expected a complete run folder ({', '.join(needed)})"
-            )
-        try:
-            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{folder / 'summary.json'} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+        summary = read_summary(folder)
         benchmark_path = folder / "benchmark.csv"
         return cls(
             run_dir=folder,

@@ -142,7 +142,7 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                     end=request.end,
                     stop=stop,
                     tickers=tickers,
-                    kill_active=lambda: "store" in holder and holder["store"].kill_switch().active,  # type: ignore[attr-defined]
+                    kill_active=lambda: holder.get("kill_since_start") is True and holder["store"].kill_switch().active,  # type: ignore[attr-defined]
                 )
                 context = ("VIX",) if request.vix is not None else ()
                 pump = BarPump(session, tickers, ReplayRelease(driver.clock_day), driver=driver, context=context)
@@ -157,6 +157,9 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                                                             trade_from=trade_from, wall_clock=lambda: datetime.now(UTC),
                                                             run_folder=run_folder)  # fmt: skip
                     holder["broker"], holder["store"] = broker, store
+                    # A kill already in the state folder was executed at connect (its event came with the
+                    # history); only a kill set during the rehearsal is waited for before the clock moves on.
+                    holder["kill_since_start"] = not store.kill_switch().active
                     started = time.perf_counter()
                     strategy = cerebro.run()[0]
                     elapsed = time.perf_counter() - started

@@ -76,7 +76,7 @@ def _type_name(param: Any) -> str:
         if typing.get_origin(annotation) is typing.Literal:
             choices = typing.get_args(annotation)
         if choices:
-            return " \\| ".join(str(choice) for choice in choices)
+            return " | ".join(str(choice) for choice in choices)
         name = _PARAM_TYPES.get(annotation) or getattr(annotation, "name", None) or getattr(annotation, "__name__", "")
         name = str(name).upper()
     if param.multiple:
@@ -148,13 +148,13 @@ def cli_page() -> str:
             lines += ["| argument | type | help |", "|---|---|---|"]
             for arg in arguments:
                 help_text = getattr(arg, "help", "")
-                lines.append(f"| `{arg.name.upper()}` | {_type_name(arg)} | {_cell(help_text)} |")
+                lines.append(f"| `{arg.name.upper()}` | {_cell(_type_name(arg))} | {_cell(help_text)} |")
             lines.append("")
         if options:
             lines += ["| option | type | default | help |", "|---|---|---|---|"]
             for opt in options:
                 names = ", ".join(f"`{name}`" for name in [*opt.opts, *opt.secondary_opts])
-                lines.append(f"| {names} | {_type_name(opt)} | {_default(opt)} | {_cell(opt.help)} |")
+                lines.append(f"| {names} | {_cell(_type_name(opt))} | {_default(opt)} | {_cell(opt.help)} |")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

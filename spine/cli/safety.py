@@ -72,10 +72,7 @@ def kill_command(
     if not reason.strip():
         raise InputError("--reason is empty; say why trading is being stopped")
     now = datetime.now(UTC)
-    if state.exists() and not state.is_dir():
-        raise InputError(
-            f"--state {state}: is a file, not a folder; expected a state folder (one holding {STATE_FILE})"
-        )
+    _state_folder(state)
     if not create and not (state / STATE_FILE).exists() and not (state / MARKER_FILE).exists():
         raise InputError(
             f"--state {state}: holds no state database ({STATE_FILE}); {_state_folders_hint()} Pass --create to start a new one there"
@@ -103,10 +100,7 @@ def resume_command(
     Resuming also starts a new NAV baseline, so the next run does not measure its first
     bar against the NAV of before the halt.
     """
-    if state.exists() and not state.is_dir():
-        raise InputError(
-            f"--state {state}: is a file, not a folder; expected a state folder (one holding {STATE_FILE})"
-        )
+    _state_folder(state)
     if reset_state:
         _reset_state(state, yes)
         return
@@ -148,11 +142,13 @@ def status_command(
     state: Annotated[Path, typer.Option("--state", help="the session's state folder")] = Path("state"),
 ) -> None:
     """Print the breaker latch, the kill switch, their causes and times, and the NAV history's span."""
+    _state_folder(state)
     if not (state / STATE_FILE).exists() and not (state / MARKER_FILE).exists():
         raise InputError(f"--state {state}: holds no state database ({STATE_FILE}); {_state_folders_hint()}")
     with StateStore.open_folder(state, create=False) as store:
         latch, kill, span = store.breaker_latch(), store.kill_switch(), store.nav_span()
         history = store.kill_history() if kill.active else []
+        halt = _journal_halt(state)  # read before anything is printed: a damaged journal is one line
         typer.echo(f"state: {(state / STATE_FILE).resolve()}")
         if latch.tripped:
             typer.echo(f"circuit breaker: PAUSED since {_when(latch.tripped_at)}: {latch.reason}")
@@ -164,13 +160,20 @@ def status_command(
                 typer.echo(f"  {_when(trigger.at)} {trigger.cause}: {trigger.detail}")
         else:
             typer.echo("kill switch: clear")
-        halt = _journal_halt(state)
         if halt is not None:
             typer.echo(f"IB session: HALTED since {halt[1] or 'an unknown time'}: {halt[0]} (spine resume clears it)")
         if span.count:
             typer.echo(f"NAV history: {span.count} NAVs from {_when(span.first)} to {_when(span.last)}")
         else:
             typer.echo("NAV history: empty (since the last baseline)")
+
+
+def _state_folder(state: Path) -> None:
+    """``--state`` naming a file is refused as one (never taken for a folder without a database)."""
+    if state.exists() and not state.is_dir():
+        raise InputError(
+            f"--state {state}: is a file, not a folder; expected a state folder (one holding {STATE_FILE})"
+        )
 
 
 def _journal_halt(state: Path) -> tuple[str, str] | None:

@@ -57,16 +57,6 @@ def test_a_set_without_equals_is_exit_2_with_an_example():
     assert "expected KEY=VALUE with a dotted key" in _one_line(result.output)
 
 
-def test_a_risk_key_a_backtest_does_not_read_is_warned_about(tmp_path):
-    result = CliRunner().invoke(
-        app, ["backtest", "--set", "risk.max_positions=5", "--start", "2023-10-02", "--out", str(tmp_path)]
-    )
-    assert result.exit_code == 0, result.output
-    assert "warning: --set risk.max_positions: a backtest runs under backtest.risk, not risk" in _one_line(
-        result.output
-    )
-
-
 def test_rehearse_refuses_a_bracket_without_a_take_profit_before_it_starts(make_config_dir, tmp_path):
     folder = make_config_dir({"config.yaml": PAPER})
     out = tmp_path / "runs"

@@ -94,7 +94,7 @@ def test_without_vix_the_warning_names_the_flag_and_the_file_in_the_data_folder(
     result = CliRunner().invoke(
         app,
         ["backtest", "--data", str(shared_data), "--signals", str(_monthly_signals(tmp_path / "s.csv")),
-         "--start", "2004-01-01", "--end", "2004-06-30", "--out", str(out)],
+         "--start", "2004-01-01", "--end", "2004-03-31", "--out", str(out)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert f"pass --vix {shared_data / 'vix-daily.csv'} (found in --data) to arm it" in " ".join(result.output.split())
@@ -123,8 +123,10 @@ def test_a_zero_limit_is_said_before_the_run_not_found_in_orders_csv(tmp_path, s
     result = CliRunner().invoke(
         app,
         ["backtest", "--data", str(shared_data / "nvda-1999-2014.csv"), "--signals", str(_monthly_signals(tmp_path / "s.csv")),
-         "--tickers", "NVDA", "--start", "2004-01-01", "--end", "2004-06-30", "--out", str(out),
-         "--set", "backtest.risk.max_positions=0"],
+         "--tickers", "NVDA", "--start", "2004-01-01", "--end", "2004-03-31", "--out", str(out),
+         "--set", "backtest.risk.max_positions=0", "--set", "risk.max_positions=5"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "warning: backtest.risk.max_positions is 0 (zero means zero)" in " ".join(result.output.split())
+    said = " ".join(result.output.split())
+    assert "warning: backtest.risk.max_positions is 0 (zero means zero)" in said
+    assert "warning: --set risk.max_positions: a backtest runs under backtest.risk, not risk" in said

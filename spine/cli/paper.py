@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from spine.cli.params import CLIENT_ID, HOST, PORT, SECONDS
+from spine.cli.params import CLIENT_ID, HOST, PORT, SECONDS, paths_given
 from spine.config import load_config
 from spine.config.overrides import parse_assignments
 from spine.core.errors import BrokerError, InputError
@@ -160,12 +160,15 @@ def rehearse_command(
         raise InputError(
             "--signals FILE is required with --data (the bundled sample signals only cover the sample tickers)"
         )
+    first, last = _day(start, "--start"), _day(end, "--end")
+    if first is not None and last is not None and last < first:
+        raise InputError(f"--end {last} is before --start {first}; expected --end on or after --start")
     request = RehearseRequest(
         config=cfg,
-        data=tuple(data) if data else (SAMPLE_PRICES,),
+        data=paths_given(data, "--data") or (SAMPLE_PRICES,),
         signals=signals if signals is not None else SAMPLE_SIGNALS,
-        start=_day(start, "--start"),
-        end=_day(end, "--end"),
+        start=first,
+        end=last,
         out_dir=out,
         vix=vix
         if vix is not None

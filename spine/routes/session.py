@@ -495,7 +495,10 @@ def tickers_of(signals: SignalFile, available: Sequence[str] | None = None) -> t
     if available is not None:
         wanted = [t for t in wanted if t in set(available)]
     if not wanted:
+        named = sorted({r.ticker for r in signals.initial})
+        have = f"; the prices hold {', '.join(sorted(available)[:20])}" if available is not None else ""
         raise InputError(
-            f"{signals.path}: no signal names a ticker to trade (expected rows with a ticker that has prices)"
+            f"{signals.path}: no signal names a ticker with prices (the rows name {', '.join(named[:20]) or 'none'}{have}); "
+            "expected rows with a ticker that has prices"
         )
     return tuple(wanted)

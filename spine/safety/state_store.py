@@ -415,13 +415,16 @@ class StateStore:
     def record_navs(self, rows: list[tuple[Any, float]]) -> None:
         """Append many NAVs in one transaction (bulk path)."""
         args = [(_iso(ts), float(nav), self.nav_scope) for ts, nav in rows]
-        self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany("INSERT INTO nav_history (ts, nav, scope) VALUES (?, ?, ?)", args)
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany("INSERT INTO nav_history (ts, nav, scope) VALUES (?, ?, ?)", args)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:  # locked by another process mid-run: one refusal, never a traceback
+            raise _refusal(self.path, _sqlite_problem(exc)) from None
 
     def nav_window(self, span: timedelta) -> list[tuple[datetime, float]]:
         """The NAVs a 1-day (``span``) drawdown needs, oldest first, of this scope only.

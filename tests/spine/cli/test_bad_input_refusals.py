@@ -140,3 +140,23 @@ def test_tickers_with_a_dot_or_a_dash_are_symbols():
     from spine.core.tickers import is_ticker
 
     assert all(is_ticker(t) for t in ("BRK.B", "BF-B", "NVDA", "A", "ABCDEFGHIJKL"))
+
+
+def test_a_state_database_locked_by_another_process_mid_run_is_one_line_and_leaves_nothing(tmp_path):
+    import sqlite3
+
+    from spine.safety.state_store import StateStore
+
+    state = tmp_path / "state"
+    StateStore.in_folder(state).close()
+    holder = sqlite3.connect(state / "spine_state.sqlite3", isolation_level=None, timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = cli(
+            "backtest", "--state", state, "--out", tmp_path / "runs", "--start", "2021-03-01", "--end", "2021-05-28"
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    clean_refusal(result, "spine_state.sqlite3", "locked by another process")
+    assert not (tmp_path / "runs").exists()

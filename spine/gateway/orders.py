@@ -25,9 +25,15 @@ Rules, as IB applies them:
   the take-profit.
 * Time in force is not simulated: every order is good until cancelled.
 * An order whose quantity or prices are not finite, not positive or absurd (above
-  ``order_checks.MAX_ORDER_QUANTITY`` shares, outside ``MIN_PRICE``..``MAX_PRICE``) is rejected at
-  placeOrder with error 201 and the reason; and an exception while one order is matched
-  retires that order (Inactive, error 201) instead of escaping into the clock.
+  ``order_checks.MAX_ORDER_QUANTITY`` shares, fractional, outside ``MIN_PRICE``..``MAX_PRICE``,
+  a limit or stop more than ``PRICE_BAND`` times from the market) is rejected at placeOrder
+  with error 201 and the reason; and an exception while one order is matched retires that
+  order (Inactive, error 201) instead of escaping into the clock.
+* Funds (``spine.gateway.funds``): an order is valued at its worst price and must fit the
+  available funds together with every working order, at placement and on a modification
+  (a refused modification is error 201 and the order works on unchanged); each fill is
+  checked at its price before it is booked, and a fill the account cannot carry retires
+  the order (Inactive, error 201) instead. No order takes an account below its margin.
 * ``what_if`` orders are never placed: ``preview`` answers them from the account.
 """
 
@@ -40,8 +46,9 @@ from dataclasses import replace
 from brokers.fill_model import Bar, FillModel
 from spine.gateway.account import Account
 from spine.gateway.faults import Faults
+from spine.gateway.funds import Demand, demand_of, shortfall, working_demands
 from spine.gateway.market import Instrument, MarketClock
-from spine.gateway.order_checks import validate_order
+from spine.gateway.order_checks import market_problem, validate_order
 from spine.gateway.order_records import Execution, OrderListener, OrderRequest, Status, WorkingOrder
 from spine.gateway.what_if import Preview, preview_order
 from spine.ib.codes import ErrorCode
@@ -87,8 +94,8 @@ class OrderEngine:
         if existing is not None:
             if existing.done:
                 self._error(req, ErrorCode.DUPLICATE_ORDER_ID, "Duplicate order id")
-            elif problem := validate_order(req):
-                self._error(req, ErrorCode.ORDER_REJECTED, f"Order rejected - reason:{problem}")
+            elif problem := validate_order(req) or self._market_problem(req) or self._check_funds(req, existing):
+                self._error(req, ErrorCode.ORDER_REJECTED, f"Order rejected - reason:{problem}")  # the order works on
             else:
                 self._modify(existing, req)
             return
@@ -103,6 +110,7 @@ class OrderEngine:
         problem = validate_order(req)
         if not problem and instrument.is_index:
             problem = f"{instrument.symbol} is an index (IND): indices cannot be traded"
+        problem = problem or self._market_problem(req)
         if problem:
             self._reject(req, instrument, ErrorCode.ORDER_REJECTED, problem)
             return
@@ -173,16 +181,21 @@ class OrderEngine:
         order.quantity = max(req.quantity, order.filled)
         self.listener.order_opened(order)
 
-    def _check_funds(self, req: OrderRequest) -> str:
-        bar = self.market.current_bar(req.symbol.upper())
-        estimate = req.limit_price if req.order_type in ("LMT", "STP LMT") else req.stop_price
-        if estimate is None:
-            estimate = bar.close if bar is not None else 0.0
-        commission = self.fill_model.commission(req.quantity, estimate)
-        verdict = self.account.check_affordable(
-            req.symbol.upper(), req.action, req.quantity, estimate, commission, self.market.marks()
-        )
-        return "" if verdict.ok else verdict.reason
+    def _market_problem(self, req: OrderRequest) -> str:
+        return market_problem(req, self.market.marks().get(req.symbol.upper()))
+
+    def _check_funds(self, req: OrderRequest, replacing: WorkingOrder | None = None) -> str:
+        """Why the order (new, or ``replacing`` a working one) does not fit with every working order, or ""."""
+        marks = self.market.marks()
+        symbol = req.symbol.upper()
+        shares = max(req.quantity - replacing.filled, 0.0) if replacing is not None else req.quantity
+        group = replacing.oca_key() if replacing is not None else None
+        demand = demand_of(req, shares, marks.get(symbol), group)
+        if demand is None:
+            return f"no market price for {symbol} yet to value the order"
+        others = working_demands((o for o in self._working.values() if o is not replacing), marks)
+        commission = self.fill_model.commission(shares, demand.price) if shares > 0 else 0.0
+        return shortfall(self.account, [*others, demand], commission, marks)
 
     def _reject(self, req: OrderRequest, inst: Instrument, code: int, text: str) -> None:
         order = WorkingOrder(req, inst, self._new_perm_id(), req.quantity, Status.INACTIVE, self.market.index + 1)
@@ -325,6 +338,13 @@ class OrderEngine:
         commission = self.fill_model.order_commission(
             order.filled, order.avg_fill_price, qty, price, order.commission_paid
         )
+        fill = Demand(order.instrument.symbol, r.action, qty, price, None)
+        if problem := shortfall(self.account, [fill], commission, self.market.marks()):
+            self._retire(order, f"at the fill price {price:g}: {problem}")
+            for child in self._children(order):
+                if not child.done:
+                    self._cancel(child, "parent order rejected")
+            return
         self._fill(order, qty, price, commission)
 
     def _fill(self, order: WorkingOrder, qty: float, price: float, commission: float) -> None:

@@ -16,11 +16,13 @@ past that clock, and injects faults on demand. Modules, one job each:
     market         instruments and the clock replaying bars
     order_records  order status names, order requests, working orders, executions, ``OrderListener``
     order_checks   what an order must pass at placeOrder (error 201 otherwise)
+    funds          an order's worst price, the funds working orders reserve, the checks at placement, modification and fill
     what_if        what-if previews: margin and commission, nothing placed
     orders         the order engine: brackets, OCA, fills, cancels
     order_ids      the nextValidId handed out: the engine's next free id, rolled back or pinned
     faults         fault injection state and the ``--faults`` syntax
     client         one client connection: negotiated version, subscriptions, backpressure
+    limits         per-connection limits after the handshake (frame size and time, startApi, idle) and the frame reader
     ticks          market-data ticks of the current bar, quotes on the tick grid
     pushes         what is sent unasked: order events, positions, account updates, market data
     state          ``SimulatorState``: what the request handlers act on

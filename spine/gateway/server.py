@@ -38,6 +38,7 @@ from spine.gateway.fault_actions import FaultActions
 from spine.gateway.faults import Faults
 from spine.gateway.handlers import RequestHandlers
 from spine.gateway.history import HistoryService
+from spine.gateway.limits import read_frame
 from spine.gateway.market import ClockPosition, MarketClock
 from spine.gateway.order_ids import OrderIdSource
 from spine.gateway.order_records import OrderListener
@@ -296,9 +297,9 @@ class GatewaySimulator(FaultActions):
         self._connections.add(session)
         try:
             await asyncio.wait_for(self._handshake(reader, session), HANDSHAKE_TIMEOUT_SECS)
+            limits = self.settings.limits
             while True:
-                header = await reader.readexactly(4)
-                payload = await reader.readexactly(frame_length(header))
+                payload = await read_frame(reader, limits, registered=session.client_id is not None)
                 if not self._online.is_set():
                     await self._online.wait()
                 await self.handlers.dispatch(session, decode_payload(payload))

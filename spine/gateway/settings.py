@@ -11,6 +11,7 @@ from brokers.fill_model import FillModel
 from spine.config import SlippageSettings
 from spine.core.errors import InputError
 from spine.gateway.faults import FaultPlan
+from spine.gateway.limits import ConnectionLimits
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4002  # IB Gateway's paper-trading port
@@ -86,6 +87,7 @@ class GatewaySettings:
     end: str | None = None  # YYYY-MM-DD: the replay window's last day (default: the end of the data)
     spread_bps: float = DEFAULT_SPREAD_BPS  # quoted bid/ask spread around the replayed price
     indices: tuple[str, ...] = ()  # tickers served as indices (IND on CBOE) beside spine.data.prices.INDEX_TICKERS
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)  # per connection, after the handshake
 
     def __post_init__(self) -> None:
         loopback_host(self.host)

@@ -131,14 +131,44 @@ def _prepare_out_dir(out_dir: Path) -> bool:
     return not existed
 
 
+_PARTIAL = re.compile(r"^\..+\.partial-(\d+)-[0-9a-f]{6}$")
+
+
+def remove_stale_partials(out_dir: Path) -> list[Path]:
+    """Remove the hidden ``.NAME.partial-PID-XXXXXX`` folders of runs whose process is gone; return them."""
+    removed: list[Path] = []
+    for path in out_dir.iterdir() if out_dir.is_dir() else ():
+        match = _PARTIAL.match(path.name)
+        if match is None or not path.is_dir() or _running(int(match.group(1))):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process (or a pid we cannot ask about): keep its folder
+    return True
+
+
 @contextmanager
 def atomic_folder(out_dir: Path, name: str) -> Iterator[Path]:
     """Yield a temporary folder; on success rename it to ``out_dir/name``, on failure remove it.
 
     A failure also removes ``out_dir`` when this call created it and it is empty, so a
-    failed run leaves nothing behind.
+    failed run leaves nothing behind. A run killed outright (``kill -9``) cannot clean up:
+    its hidden folder is removed by the next run into the same ``out_dir``, once no
+    process of this machine has its pid (``remove_stale_partials``).
     """
     created = _prepare_out_dir(out_dir)
+    remove_stale_partials(out_dir)
     temp = out_dir / f".{name}.partial-{os.getpid()}-{secrets.token_hex(3)}"
     try:
         temp.mkdir()

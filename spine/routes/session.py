@@ -21,7 +21,6 @@ import math
 import os
 import shutil
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -42,6 +41,7 @@ from spine.core.events import EventLog
 from spine.data.signal_source import SignalFile
 from spine.feeds.live import BarPump, LiveDailyFeed
 from spine.feeds.release import CalendarRelease
+from spine.ib.journal_check import check_journal
 from spine.ib.records import Bar, Refresh, RequestHistory, SessionState, SessionStateChanged
 from spine.ib.session import IBSession
 from spine.reports.build import write_reports
@@ -80,17 +80,7 @@ def check_state_folder(state_dir: Path) -> None:
     """The state folder's databases open (the state store and the IB journal) before a session connects."""
     with StateStore.in_folder(state_dir):
         pass
-    journal = state_dir / JOURNAL_FILE
-    if journal.exists():
-        try:
-            conn = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-            try:
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            finally:
-                conn.close()
-        except sqlite3.DatabaseError as exc:
-            raise InputError(f"--state {state_dir}: {journal} is not a readable journal ({exc}); expected the "
-                             "SQLite journal a session wrote") from None  # fmt: skip
+    check_journal(state_dir / JOURNAL_FILE)
 
 
 def took_over(lock: StateLock, events: EventLog) -> None:

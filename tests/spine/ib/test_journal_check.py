@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from spine.cli import app
 from spine.core.errors import SafetyError
 from spine.ib.journal import JOURNAL_FILE, Journal
 from spine.ib.journal_check import check_journal
@@ -55,3 +59,37 @@ def test_a_damaged_journal_is_refused_with_the_file_and_the_way_out(tmp_path, ho
     message = str(refusal.value)
     assert str(path) in message and f"mv {path} {path}.broken" in message and "\n" not in message
     assert path.stat().st_size <= 1 << 20  # nothing was written to it
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("how", ["garbage", "cut mid-page"])
+def test_spine_paper_refuses_a_damaged_journal_before_connecting(tmp_path, make_config_dir, how):
+    state = tmp_path / "state"
+    path = written_journal(state)
+    damaged(path, how)
+    signals = tmp_path / "signals.csv"
+    signals.write_text("datetime,ticker,weight,direction,source_type,source_ticker\n2023-11-17,ALPH,0.05,BUY,direct,\n")
+    config = make_config_dir({"config.yaml": PAPER})
+    args = [
+        "paper",
+        "--config",
+        config,
+        "--state",
+        state,
+        "--signals",
+        signals,
+        "--port",
+        closed_port(),
+        "--out",
+        tmp_path / "runs",
+    ]
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, sqlite3.Error)
+    assert str(path) in result.output and "move" in result.output.lower()
+    assert not (tmp_path / "runs").exists()

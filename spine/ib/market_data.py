@@ -46,6 +46,16 @@ class MarketDataMixin:
             ):
                 self._publish_snapshot()
 
+    def _on_account_value(self, value: Any) -> None:
+        """NetLiquidation moved (IB pushes account values as its marks change): a fresh snapshot on the next turn of
+        the loop (after the rest of IB's batch), so the breaker and the status line follow NAV within a second, not
+        only every ``account_refresh_secs``."""
+        if value.tag != "NetLiquidation" or value.account != self._account or value.value == self._nav_seen:
+            return
+        self._nav_seen = value.value
+        if self.ib.isConnected() and self._state in (SessionState.ACTIVE, SessionState.DEGRADED, SessionState.HALTED):
+            asyncio.get_running_loop().call_soon(self._publish_snapshot)
+
     async def _subscribe_account(self) -> None:
         await self._fetch("account updates", self.ib.reqAccountUpdatesAsync(self._account))
 

@@ -130,6 +130,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
             str(k): float(v) for k, v in json.loads(self.journal.meta(EXTERNAL_META) or "{}").items()
         }  # positions Spine did not open: ticker -> shares
         self._avg_costs: dict[str, float] = {}
+        self._nav_seen = ""  # the last NetLiquidation IB pushed (a change publishes a snapshot)
         self._known_intents: set[str] = journaled_intent_ids(settings.state_dir)  # sent once: never again
         self._sent_at: dict[int, float] = {}  # orders sent this session, not yet acknowledged: id -> monotonic time
         self._resized_at: dict[int, tuple[float, float]] = {}  # size changes not yet confirmed: id -> (time, shares)
@@ -149,6 +150,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         ib.orderStatusEvent += self._on_order_status
         ib.disconnectedEvent += self._on_disconnected
         ib.pendingTickersEvent += self._on_tickers
+        ib.accountValueEvent += self._on_account_value
 
     def enqueue(self, command: Command, future: concurrent.futures.Future[Submission] | None = None,
                 handoff: threading.Event | None = None) -> None:  # fmt: skip

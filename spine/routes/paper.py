@@ -19,11 +19,21 @@ second session on the folder is refused (exit 2) naming the running one's pid an
 Ctrl-C or SIGTERM stops at the next step: working orders stay at IB unless
 ``--cancel-on-exit``, which cancels working entries (the stop and take-profit of a held
 position stay); ``--flatten-on-exit`` also closes the session's positions at market.
-The run folder is written at the end, with the journal copied in.
+The run folder is written at the end, with the journal copied in. After Ctrl-C or SIGTERM
+the session disconnects first and the process ends at once: the folder gets its CSVs and
+``summary.json`` with the statistics, and the drawn reports (``pnl.png``, ``report.html``,
+``trades.csv``, ``returns.csv``) are left to ``spine report <folder>``, which the last line
+names.
+
+The status line (stderr; redrawn each second on a terminal, otherwise printed when it
+changes, at most once a second, and once a minute) reads the session's latest account
+snapshot and the state folder's kill switch each time: NAV, day P&L against the day's
+opening NAV, and the gate HALTED within a second of ``spine kill``.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -38,6 +48,7 @@ from spine.feeds.live import BarPump
 from spine.feeds.release import CalendarRelease
 from spine.ib import IBSession, SessionSettings
 from spine.ib.records import Flatten, Quote, SessionError, SessionState, SessionStateChanged
+from spine.reports.build import write_reports
 from spine.routes.harness import warmup_bar_count
 from spine.routes.session import (
     JOURNAL_FILE,
@@ -69,6 +80,7 @@ HANDOFF_TIMEOUT_SECS = (
     0.01  # IBBroker waits (GIL released) this long at most for each order to reach ib_async; see README
 )
 VIX_SYMBOL = "VIX"  # quoted as an index, IND on CBOE (SessionSettings.vix_exchange)
+INTERRUPTS = frozenset({"SIGINT", "SIGTERM"})  # StopFlag reasons of Ctrl-C and SIGTERM
 
 
 @dataclass(frozen=True)
@@ -111,30 +123,47 @@ def journaled_refs(state_dir: Path) -> set[str]:
 
 
 class StatusLine:
-    """The live status line: session state, NAV, day P&L, open orders, gate state (once a second on a terminal)."""
+    """The live status line: session state, NAV, day P&L, open orders, gate state, VIX (see the module docstring)."""
 
     def __init__(self, session: IBSession, holder: dict[str, object], stream=sys.stderr) -> None:
         self.session = session
         self.holder = holder
         self.stream = stream
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self._last = 0.0
+        self._last = float("-inf")
+        self._shown = ""
 
     def __call__(self) -> None:
         now = time.monotonic()
-        if now - self._last < (1.0 if self.tty else 60.0):
+        if now - self._last < 1.0:
             return
-        self._last = now
-        broker = self.holder.get("broker")
-        if broker is None:
+        text = self.text()
+        if text is None or (not self.tty and text == self._shown and now - self._last < 60.0):
             return
-        gate = broker.gate  # type: ignore[attr-defined]
-        text = (f"session {self.session.state} | NAV {broker.getvalue():,.2f} | day P&L {gate.daily_pnl:,.2f} | "  # type: ignore[attr-defined]
-                f"open orders {len(broker.open_orders())} | gate {gate.state}")  # type: ignore[attr-defined]  # fmt: skip
-        line = broker.vix_line  # type: ignore[attr-defined]
-        text += f" | {line.status(datetime.now(UTC)) if line is not None else 'VIX trigger off'}"
+        self._last, self._shown = now, text
         self.stream.write(("\r" + text.ljust(100)) if self.tty else text + "\n")
         self.stream.flush()
+
+    def text(self) -> str | None:
+        broker = self.holder.get("broker")
+        if broker is None:
+            return None
+        gate = broker.gate  # type: ignore[attr-defined]
+        snapshot = self.session.account_snapshot()
+        live = snapshot.value("NetLiquidation") if snapshot is not None else None
+        nav = float(live) if live is not None else float(broker.getvalue())  # type: ignore[attr-defined]
+        text = (f"session {self.session.state} | NAV {nav:,.2f} | day P&L {gate.day_pnl_at(nav):,.2f} | "
+                f"open orders {len(broker.open_orders())} | gate {self._gate_state(gate)}")  # type: ignore[attr-defined]  # fmt: skip
+        line = broker.vix_line  # type: ignore[attr-defined]
+        return text + f" | {line.status(datetime.now(UTC)) if line is not None else 'VIX trigger off'}"
+
+    def _gate_state(self, gate) -> str:  # type: ignore[no-untyped-def]
+        """The gate's state; HALTED as soon as the state folder holds a kill (the IB thread acts on it at once,
+        the gate at the next bar)."""
+        store = self.holder.get("store")
+        if store is not None and store.kill_switch().active:  # type: ignore[attr-defined]
+            return "HALTED (kill switch)"
+        return str(gate.state)
 
 
 def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> SessionResult:
@@ -171,11 +200,30 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
                 )
             if status.tty:
                 sys.stderr.write("\n")
-            run_dir = write_session_folder(run_folder, config, strategy, events, summary, request.state_dir)
+            if stop.reason in INTERRUPTS:
+                run_dir = _write_folder_at_once(
+                    run_folder, config, strategy, events, summary, request.state_dir, stop.reason
+                )
+            else:
+                run_dir = write_session_folder(run_folder, config, strategy, events, summary, request.state_dir)
     recorder = strategy.analyzers.recorder
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
                          float(summary["final_cash"]))  # fmt: skip
+
+
+def _write_folder_at_once(folder, config: SpineConfig, strategy, events: EventLog, summary: dict,  # type: ignore[no-untyped-def]
+                          state_dir: Path, why: str) -> Path:  # fmt: skip
+    """After Ctrl-C: the CSVs, ``summary.json`` with its statistics and the journal's copy; drawing is left to
+    ``spine report``, so the process ends within a second or two of the signal."""
+    folder.finish(config, strategy, events, summary)
+    write_reports(folder.path, outputs="statistics")
+    journal = state_dir / JOURNAL_FILE
+    if journal.is_file():
+        shutil.copy2(journal, folder.path / JOURNAL_FILE)
+    print(f"stopped ({why}): run folder {folder.path}; `spine report {folder.path}` draws "
+          "its reports", file=sys.stderr, flush=True)  # fmt: skip
+    return folder.path
 
 
 def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, events: EventLog, rule: CalendarRelease, count: int,
@@ -207,6 +255,7 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
         pump.load_warmup(warm)
         pump.buffer.add(live)
         with StateStore.in_folder(request.state_dir) as store:
+            holder["store"] = store
             cerebro, broker = build_session_cerebro(config, pump, signals, events=events, store=store, route="paper",
                                                     trade_from=trade_from, wall_clock=lambda: datetime.now(UTC),
                                                     intraday_breaker=True, vix_line=vix_line,
@@ -231,6 +280,7 @@ def _trade(request: PaperRequest, session: IBSession, signals: SignalFile, event
             summary["trade_from"] = trade_from.isoformat()
             summary["kill_switch"]["vix_trigger"] = vix_status
             summary["kill_switch"]["vix_quote"] = vix_line.status(datetime.now(UTC)) if vix_line is not None else None
+            holder.pop("store", None)
     finally:
         if request.flatten_on_exit:
             _flatten_at_exit(session, tickers, events)

@@ -150,6 +150,10 @@ class RiskGate:
     def daily_pnl(self) -> float:
         return self._daily_pnl
 
+    def day_pnl_at(self, nav: float) -> float:
+        """Today's P&L were the NAV ``nav`` now (between bars): against the day's opening NAV, as ``mark`` counts it."""
+        return self._daily_pnl if self._day_open_nav is None else float(nav) - self._day_open_nav
+
     def mark(self, timestamp: Any, nav: float) -> None:
         """Track today's P&L from the previous close; REDUCING once it is at or below −max_daily_loss."""
         when = as_utc(timestamp)

@@ -194,8 +194,9 @@ def test_the_status_line_names_a_stale_vix():
 
     line = VixLine("VIX", 60, datetime.now(UTC) - timedelta(seconds=600), lambda *_: None)
     line.update(20.45, datetime.now(UTC) - timedelta(seconds=300))
-    broker = SimpleNamespace(gate=SimpleNamespace(daily_pnl=0.0, state="ACTIVE"), getvalue=lambda: 100_000.0,
+    broker = SimpleNamespace(gate=SimpleNamespace(day_pnl_at=lambda nav: 0.0, state="ACTIVE"), getvalue=lambda: 100_000.0,
                              open_orders=list, vix_line=line)  # fmt: skip
     stream = Terminal()
-    StatusLine(SimpleNamespace(state="ACTIVE"), {"broker": broker}, stream=stream)()  # type: ignore[arg-type]
+    session = SimpleNamespace(state="ACTIVE", account_snapshot=lambda: None)
+    StatusLine(session, {"broker": broker}, stream=stream)()  # type: ignore[arg-type]
     assert "| VIX stale " in stream.getvalue()

@@ -13,6 +13,7 @@
     ├── BrokerError                  stop: the broker cannot be used for this run; say why, exit code 1
     ├── NotSentError                 skip: one command or order did not go out; report it, the next may
     │   ├── OrderRefError            an orderRef that is not ours or does not fit IB's 64 characters (also ValueError)
+    │   ├── UnknownContract          a ticker IB has no contract for (also ValueError)
     │   └── SessionNotRunning        a command before ``start()`` or after ``stop()`` (also RuntimeError)
     └── TemporaryBrokerError         retry: the broker did not answer this time; never read it as "nothing there"
         ├── AccountUnavailable       no account answer: retry later, never read it as flat (also RuntimeError)
@@ -91,6 +92,10 @@ class OrderRefError(NotSentError, ValueError):
     """An orderRef that is not ours or does not fit IB's 64 characters."""
 
 
+class UnknownContract(NotSentError, ValueError):
+    """IB has no contract for a ticker: nothing was sent for it."""
+
+
 class SessionNotRunning(NotSentError, RuntimeError):
     """A command was submitted before ``start()`` or after ``stop()``: nothing was sent."""
 
@@ -131,4 +136,5 @@ __all__ = [
     "SessionNotRunning",
     "SpineError",
     "TemporaryBrokerError",
+    "UnknownContract",
 ]

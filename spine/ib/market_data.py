@@ -11,7 +11,7 @@ from typing import Any
 
 from ib_async import Contract, Index, RequestError, Stock
 
-from spine.core.errors import FetchFailed
+from spine.core.errors import FetchFailed, UnknownContract
 from spine.core.numbers import finite_float
 from spine.ib.records import (
     AccountSnapshot,
@@ -149,7 +149,7 @@ class MarketDataMixin:
         if key not in self._contracts:
             await self._qualify([key])
         if key not in self._contracts:
-            raise ValueError(f"{key} has no IB contract; nothing was sent")
+            raise UnknownContract(f"{key} has no IB contract; nothing was sent")
         return self._contracts[key]
 
     def _subscribe_quotes(self, *, resubscribe: bool) -> None:

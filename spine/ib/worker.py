@@ -34,7 +34,7 @@ from typing import Any
 
 from ib_async import IB, Contract
 
-from spine.core.errors import ClientIdInUse, ConnectFailed, FetchFailed, Refused
+from spine.core.errors import ClientIdInUse, ConnectFailed, FetchFailed, NotSentError, Refused
 from spine.ib.ack_watch import AckWatchMixin
 from spine.ib.bracket import LegSpec
 from spine.ib.codes import ErrorCode
@@ -289,7 +289,10 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
                     future.set_result(result)
 
     def _command_failed(self, cmd: Any, exc: Exception, future: concurrent.futures.Future[Submission] | None) -> None:
-        log.exception("command %r failed", cmd)
+        if isinstance(exc, NotSentError):  # expected (a ticker IB does not know ...): one line, no traceback
+            log.warning("command %s failed: %s", type(cmd).__name__, exc)
+        else:
+            log.exception("command %r failed", cmd)
         self._emit(SessionError(0, f"command {type(cmd).__name__} failed: {exc}"))
         if future is not None and not future.done():
             future.set_result(Submission((), f"failed: {exc}"))

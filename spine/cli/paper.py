@@ -1,11 +1,15 @@
 """``spine paper`` and ``spine rehearse``: typer command functions (registered in ``spine.cli.app``).
 
 Both refuse with exit code 2 unless the safety envelope resolves to paper, listing every
-blocker as ``spine check`` does. Each ends by printing the run folder's path.
+blocker as ``spine check`` does. Each ends by printing the run folder's path. A ``spine
+paper`` that fails (no connection, a refusal) removes the state folder it created when
+that folder records nothing (no order, halt, kill or latch), so a failed first run leaves
+nothing behind.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -16,7 +20,7 @@ import typer
 from spine.cli.params import CLIENT_ID, HOST, PORT, SECONDS, paths_given
 from spine.config import load_config
 from spine.config.overrides import parse_assignments
-from spine.core.errors import BrokerError, InputError
+from spine.core.errors import BrokerError, InputError, SafetyError
 from spine.core.resources import SAMPLE_PRICES, SAMPLE_SIGNALS, SAMPLE_VIX
 from spine.routes.harness import require_take_profit_leg_support
 from spine.routes.session import quiet_ib_async, require_paper
@@ -25,6 +29,38 @@ from spine.routes.session import quiet_ib_async, require_paper
 def _broker_failure(exc: BrokerError) -> typer.Exit:
     typer.echo(f"error: {exc}", err=True)
     return typer.Exit(1)
+
+
+def _remove_unused_state(state: Path, new: bool) -> None:
+    """Remove a state folder this failed run created, when it records nothing.
+
+    Nothing means: no order in the journal, no halt, no kill switch, no breaker latch
+    and no trigger in the state database. A folder that existed before, or that holds
+    any record, is kept as it is.
+    """
+    if not new or not state.is_dir():
+        return
+    from spine.ib.halt import session_halt
+    from spine.ib.journal import JOURNAL_FILE, Journal
+    from spine.safety.state_store import STATE_FILE, StateStore
+
+    try:
+        if (state / JOURNAL_FILE).is_file():
+            journal = Journal(state / JOURNAL_FILE)
+            try:
+                if journal.orders():
+                    return
+            finally:
+                journal.close()
+        if session_halt(state) is not None:
+            return
+        if (state / STATE_FILE).is_file():
+            with StateStore.open_folder(state, create=False) as store:
+                if store.triggers() or store.kill_switch().active or store.breaker_latch().tripped:
+                    return
+    except Exception:  # noqa: BLE001 - anything unreadable is kept for the user to look at
+        return
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def _day(value: str | None, flag: str) -> date | None:
@@ -90,6 +126,9 @@ def paper_command(
             help="change one config setting for this session, e.g. --set risk.max_positions=5 (repeatable)",
         ),
     ] = None,
+    show_account: Annotated[
+        bool, typer.Option("--show-account", help="write the account ids into the run folder (masked by default)")
+    ] = False,
 ) -> None:
     """Trade the signals on an IB paper account (or `spine gateway`) behind the same gate as the backtest."""
     from spine.routes.paper import PaperRequest, run_paper
@@ -117,12 +156,18 @@ def paper_command(
         cancel_on_exit=cancel_on_exit,
         flatten_on_exit=flatten_on_exit,
         require_vix=require_vix,
+        show_account=show_account,
     )
+    new_state = not state.exists()
     try:
         with quiet_ib_async():
             result = run_paper(request)
     except BrokerError as exc:
+        _remove_unused_state(state, new_state)
         raise _broker_failure(exc) from None
+    except (InputError, SafetyError):
+        _remove_unused_state(state, new_state)
+        raise
     typer.echo(f"session ended ({result.summary.get('stopped_by', '')}): NAV {result.summary['end_value']:,.2f}")
     typer.echo(str(result.run_dir))
 
@@ -149,6 +194,9 @@ def rehearse_command(
             help="change one config setting for this rehearsal, e.g. --set risk.max_positions=5 (repeatable)",
         ),
     ] = None,
+    show_account: Annotated[
+        bool, typer.Option("--show-account", help="write the account ids into the run folder (masked by default)")
+    ] = False,
 ) -> None:
     """Rehearse a paper session against the in-process gateway simulator, in lockstep (deterministic)."""
     from spine.routes.rehearse import RehearseRequest, run_rehearsal
@@ -175,6 +223,7 @@ def rehearse_command(
         else (
             SAMPLE_VIX if not data and SAMPLE_VIX.is_file() else None
         ),  # as spine backtest: the bundled VIX only with the bundled sample
+        show_account=show_account,
     )
     try:
         with quiet_ib_async():

@@ -60,3 +60,30 @@ def test_a_bad_flag_is_one_line_and_exit_2_and_leaves_no_state_folder(refuses, p
 
 def test_paper_without_signals_is_refused_before_anything_is_made(refuses, paper_inputs):
     refuses(["paper", "--once", "--config", paper_inputs["config"], "--state", "st", "--out", "out"], "--signals")
+
+
+def test_a_refused_session_removes_the_state_folder_it_created_and_keeps_one_that_existed(
+    make_config_dir, paper_inputs, tmp_path
+):
+    from typer.testing import CliRunner
+
+    from spine.cli import app
+    from spine.gateway import GatewaySettings, GatewayThread
+
+    other_account = make_config_dir(
+        {"config.yaml": PAPER, "trading_config.yaml": {"trading.execution.paper_account": "DU9999999"}}
+    )
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("kept\n")
+    prices = Path(__file__).resolve().parents[3] / "data" / "sample" / "prices"
+    with GatewayThread(GatewaySettings(data=(prices,), port=0, start="2023-11-17")) as gw:
+        for state in (tmp_path / "fresh", existing):
+            args = ["paper", "--once", "--config", other_account, "--signals", paper_inputs["signals"], "--state", state,
+                    "--out", tmp_path / "out", "--port", gw.port]  # fmt: skip
+            result = CliRunner().invoke(app, [str(a) for a in args])
+            assert result.exit_code == 2, result.output
+            assert "is not managed by this login" in result.output
+    assert not (tmp_path / "fresh").exists()
+    assert (existing / "notes.txt").read_text() == "kept\n"
+    assert not (tmp_path / "out").exists()

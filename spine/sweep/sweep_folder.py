@@ -11,6 +11,7 @@ finishes the folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -35,6 +36,7 @@ class SweepFolder:
     work: Path
     final: Path
     created: bool
+    out_created: bool = False  # the --out folder itself was made for this sweep
 
     @property
     def journal(self) -> Path:
@@ -72,13 +74,17 @@ class SweepFolder:
         return self.final
 
     def discard(self) -> None:
-        """Remove a folder this run created (bad input found before any result was kept)."""
+        """Remove a folder this run created (bad input found before any result was kept), and --out if made for it."""
         if self.created and self.work.exists():
             shutil.rmtree(self.work, ignore_errors=True)
+        if self.out_created:
+            with contextlib.suppress(OSError):
+                self.work.parent.rmdir()  # only when empty
 
 
 def new_sweep_folder(out_dir: Path, label: str | None = None) -> SweepFolder:
     """A new working folder ``.sweep-YYYYmmdd-HHMMSS[-<label>].partial`` (``label``: ``--name``)."""
+    out_created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"sweep-{datetime.now():%Y%m%d-%H%M%S}" + (f"-{label}" if label else "")
     name = unique_run_name(out_dir, stem)
@@ -87,7 +93,7 @@ def new_sweep_folder(out_dir: Path, label: str | None = None) -> SweepFolder:
     work = out_dir / f".{name}.partial"
     work.mkdir()
     (work / META_FILE).write_text(json.dumps({"name": name}) + "\n", encoding="utf-8")
-    return SweepFolder(work=work, final=out_dir / name, created=True)
+    return SweepFolder(work=work, final=out_dir / name, created=True, out_created=out_created)
 
 
 def resume_sweep_folder(path: Path) -> SweepFolder:

@@ -139,7 +139,7 @@ class Journal:
                 self.record_submissions(missing, intent=intent, at=at)
                 recovered += len(missing)
         self._ahead_fd = os.open(
-            self.path.with_name(AHEAD_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644
+            self.path.with_name(AHEAD_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o666
         )
         return recovered
 

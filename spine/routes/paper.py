@@ -98,6 +98,7 @@ class PaperRequest:
     cancel_on_exit: bool = False  # cancel working entries when stopping; protective legs of held positions stay
     flatten_on_exit: bool = False  # also close the session's positions at market when stopping (cancels their legs)
     connect_timeout_secs: float = 30.0
+    show_account: bool = False  # write the account ids into the run folder's config/ (masked by default)
     vix_wait_secs: float = (
         5.0  # how long after ACTIVE the first VIX index quote may take before the trigger is reported off
     )
@@ -202,10 +203,19 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
                 sys.stderr.write("\n")
             if stop.reason in INTERRUPTS:
                 run_dir = _write_folder_at_once(
-                    run_folder, config, strategy, events, summary, request.state_dir, stop.reason
+                    run_folder,
+                    config,
+                    strategy,
+                    events,
+                    summary,
+                    request.state_dir,
+                    stop.reason,
+                    show_account=request.show_account,
                 )
             else:
-                run_dir = write_session_folder(run_folder, config, strategy, events, summary, request.state_dir)
+                run_dir = write_session_folder(
+                    run_folder, config, strategy, events, summary, request.state_dir, show_account=request.show_account
+                )
     recorder = strategy.analyzers.recorder
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],
@@ -213,10 +223,10 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
 
 
 def _write_folder_at_once(folder, config: SpineConfig, strategy, events: EventLog, summary: dict,  # type: ignore[no-untyped-def]
-                          state_dir: Path, why: str) -> Path:  # fmt: skip
+                          state_dir: Path, why: str, *, show_account: bool = False) -> Path:  # fmt: skip
     """After Ctrl-C: the CSVs, ``summary.json`` with its statistics and the journal's copy; drawing is left to
     ``spine report``, so the process ends within a second or two of the signal."""
-    folder.finish(config, strategy, events, summary)
+    folder.finish(config, strategy, events, summary, show_account=show_account)
     write_reports(folder.path, outputs="statistics")
     journal = state_dir / JOURNAL_FILE
     if journal.is_file():

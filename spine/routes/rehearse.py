@@ -75,6 +75,7 @@ class RehearseRequest:
     state_dir: Path | None = None  # default: a fresh temporary folder (the journal is copied to the run folder)
     vix: Path | None = None  # an index file read as the kill switch's VIX feed, released day by day with the prices
     client_id: int = 1
+    show_account: bool = False  # write the account ids into the run folder's config/ (masked by default)
 
 
 def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> SessionResult:
@@ -178,7 +179,9 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                     summary["simulator_steps"] = driver.steps
             finally:
                 session.stop(cancel_working=False)
-            run_dir = write_session_folder(run_folder, config, strategy, events, summary, state_dir)
+            run_dir = write_session_folder(
+                run_folder, config, strategy, events, summary, state_dir, show_account=request.show_account
+            )
     recorder = strategy.analyzers.recorder
     return SessionResult(run_dir, summary, recorder.orders, recorder.fills, recorder.equity,
                          [{"datetime": e.datetime, "event": e.event, "detail": e.detail} for e in events.events],

@@ -470,9 +470,10 @@ def session_run_folder(out_dir: Path, kind: str, config: SpineConfig, events: Ev
 
 
 def write_session_folder(folder: LiveRunFolder, config: SpineConfig, strategy: bt.Strategy, events: EventLog,
-                         summary: dict[str, Any], state_dir: Path) -> Path:  # fmt: skip
-    """Finish the session's run folder: the complete CSVs, config, summary, reports and the journal's copy."""
-    folder.finish(config, strategy, events, summary)
+                         summary: dict[str, Any], state_dir: Path, *, show_account: bool = False) -> Path:  # fmt: skip
+    """Finish the session's run folder: the complete CSVs, config (account ids masked unless ``show_account``),
+    summary, reports and the journal's copy."""
+    folder.finish(config, strategy, events, summary, show_account=show_account)
     write_reports(folder.path)
     journal = state_dir / JOURNAL_FILE
     if journal.is_file():

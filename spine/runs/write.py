@@ -199,6 +199,7 @@ def write_run_files(
     summary: Mapping[str, Any],
     *,
     outputs: Literal["all", "statistics"] = "all",
+    show_account: bool = False,
 ) -> list[dict[str, Any]]:
     """Write what the run recorded into ``folder``; return the event rows.
 
@@ -206,7 +207,8 @@ def write_run_files(
     ``summary.json``. The reports (trades, statistics, returns, pnl.png, report.html,
     run.log) are built afterwards from these files alone (``spine.reports.write_reports``),
     so every route gets the same reports and ``spine report RUN_DIR`` can rebuild them.
-    ``outputs="statistics"`` (a sweep trial) leaves out the resolved ``config/``.
+    ``outputs="statistics"`` (a sweep trial) leaves out the resolved ``config/``. Account
+    ids in ``config/`` are masked unless ``show_account``.
     """
     recorder = strategy.analyzers.recorder
     rows = event_rows(events)
@@ -220,17 +222,45 @@ def write_run_files(
     )
     (folder / "events.csv").write_text(csv_text(rows, EVENT_COLUMNS, research_only=research), encoding="utf-8")
     if outputs == "all":
-        write_resolved_config(folder / "config", config)
+        write_resolved_config(folder / "config", config, show_account=show_account)
     write_json(folder / "summary.json", dict(summary))
     return rows
 
 
-def write_resolved_config(folder: Path, config: SpineConfig) -> None:
+ACCOUNT_KEYS = ("paper_account", "live_account")  # under trading.execution
+
+
+def mask_account(code: str) -> str:
+    """An account id with all but its first two and last two characters starred (``DU1234567`` → ``DU*****67``)."""
+    code = str(code)
+    if len(code) <= 4:
+        return "*" * len(code)
+    return code[:2] + "*" * (len(code) - 4) + code[-2:]
+
+
+def write_resolved_config(folder: Path, config: SpineConfig, *, show_account: bool = False) -> None:
+    """The resolved config files; account ids masked (``mask_account``) unless ``show_account``."""
     folder.mkdir()
     header = f"# {RESEARCH_LABEL}\n" if config.research_only else ""
     header += f"# resolved from {config.folder}\n"
+    if not show_account:
+        header += "# account ids masked (spine paper / rehearse --show-account writes them)\n"
     for filename, body in config.to_files().items():
+        if not show_account:
+            body = _masked(body)
         (folder / filename).write_text(header + yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+
+
+def _masked(body: Any) -> Any:
+    """A copy of a config file's body with every account id (``ACCOUNT_KEYS``, at any depth) masked."""
+    if isinstance(body, dict):
+        return {
+            key: mask_account(value) if key in ACCOUNT_KEYS and isinstance(value, str) and value else _masked(value)
+            for key, value in body.items()
+        }
+    if isinstance(body, list):
+        return [_masked(item) for item in body]
+    return body
 
 
 LIVE_FILES: dict[str, Sequence[str]] = {
@@ -327,9 +357,16 @@ class LiveRunFolder:
                 stream.close()
 
     def finish(
-        self, config: SpineConfig, strategy: bt.Strategy, events: EventLog, summary: Mapping[str, Any]
+        self,
+        config: SpineConfig,
+        strategy: bt.Strategy,
+        events: EventLog,
+        summary: Mapping[str, Any],
+        *,
+        show_account: bool = False,
     ) -> list[dict[str, Any]]:
-        """Replace the appended files with the complete run and write ``config/`` and ``summary.json``."""
+        """Replace the appended files with the complete run and write ``config/`` (account ids masked
+        unless ``show_account``) and ``summary.json``."""
         self._close()
         recorder = strategy.analyzers.recorder
         rows = event_rows(events)
@@ -345,7 +382,7 @@ class LiveRunFolder:
         config_dir = self.path / "config"
         if config_dir.exists():
             shutil.rmtree(config_dir)
-        write_resolved_config(config_dir, config)
+        write_resolved_config(config_dir, config, show_account=show_account)
         write_text_atomically(
             self.path / "summary.json", json.dumps(dict(summary), indent=2, sort_keys=True, default=str) + "\n"
         )

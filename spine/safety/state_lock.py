@@ -72,7 +72,7 @@ class StateLock:
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
             path = state_dir / LOCK_FILE
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides the mode
         except OSError as exc:
             raise InputError(
                 f"--state {state_dir}: cannot create the state folder's lock file ({exc.strerror})"

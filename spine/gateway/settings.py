@@ -7,8 +7,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from brokers.fill_model import FillModel
-from spine.config import SlippageSettings
+from spine.config import SlippageSettings, describe_error
 from spine.core.errors import InputError
 from spine.gateway.faults import FaultPlan
 from spine.gateway.limits import ConnectionLimits
@@ -50,9 +52,20 @@ def loopback_host(host: str) -> str:
     return str(address)
 
 
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def parse_slippage(spec: str) -> SlippageSettings:
     """``none``, ``fixed_bps:BPS`` or ``volume_share:VOLUME_LIMIT:PRICE_IMPACT``."""
     name, *args = spec.strip().split(":")
+    for arg in args:
+        number = _number(arg)
+        if number is not None and not math.isfinite(number):
+            raise SlippageSpecError(f"--slippage {spec!r}: {arg} is not a finite number; expected a finite number")
     try:
         if name == "none" and not args:
             return SlippageSettings(model="none")
@@ -60,8 +73,14 @@ def parse_slippage(spec: str) -> SlippageSettings:
             return SlippageSettings(model="fixed_bps", bps=float(args[0]))
         if name == "volume_share" and len(args) == 2:
             return SlippageSettings(model="volume_share", volume_limit=float(args[0]), price_impact=float(args[1]))
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise SlippageSpecError(f"--slippage {spec!r}: {exc}".splitlines()[0]) from None
+    except ValidationError as exc:  # the field, its value and its bounds, as a config file's would be
+        problem = "; ".join(describe_error(error, SlippageSettings) for error in exc.errors())
+        raise SlippageSpecError(f"--slippage {spec!r}: {problem}") from None
+    except ValueError:
+        raise SlippageSpecError(
+            f"--slippage {spec!r}: {':'.join(args)} is not a number; expected fixed_bps:BPS or "
+            "volume_share:VOLUME_LIMIT:PRICE_IMPACT with numbers"
+        ) from None
     raise SlippageSpecError(
         f"--slippage {spec!r}: expected none, fixed_bps:BPS or volume_share:VOLUME_LIMIT:PRICE_IMPACT"
     )

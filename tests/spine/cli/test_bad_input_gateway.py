@@ -27,6 +27,10 @@ CASES = [
     (["--host", "0.0.0.0"], "--host", "0.0.0.0"),
     (["--start", "2021-13-01"], "--start", "2021-13-01"),
     (["--end", "2001-01-01"], "--end", "2001-01-01"),
+    (["--slippage", "fixed_bps:-5"], "--slippage 'fixed_bps:-5': bps = -5.0", "greater than or equal to 0"),
+    (["--slippage", "volume_share:2:0.1"], "volume_limit = 2.0", "less than or equal to 1"),
+    (["--slippage", "fixed_bps:nan"], "--slippage 'fixed_bps:nan': nan", "finite number"),
+    (["--commission", "bps:-5"], "--commission", "bps:-5"),
 ]
 
 

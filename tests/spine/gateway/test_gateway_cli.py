@@ -101,7 +101,7 @@ def test_help_documents_every_option():
         (["--start", "2020-13-01"], "--start '2020-13-01': expected a date YYYY-MM-DD"),
         (["--start", "2021-01-01"], "the replay window holds no bar (the data runs 2020-01-02..2020-01-10)"),
         (["--commission", "flat:1"], "--commission 'flat:1': expected bps:N"),
-        (["--spread-bps", "-1"], "--spread-bps -1.0: expected 0..10000"),
+        (["--spread-bps", "-1"], "--spread-bps -1: expected 0 to 10,000 basis points"),
         (["--faults", "data_lost=nan"], "--faults: bad argument 'nan'"),
     ],
 )

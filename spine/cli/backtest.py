@@ -138,18 +138,19 @@ def backtest_command(
     overrides = parse_assignments(set_ or [])
     cfg = load_config(config, overrides=overrides)
     console = Console()
-    if cfg.research_only:
-        console.print(f"[bold yellow]{RESEARCH_LABEL}[/]", highlight=False)
     for line in unused_overrides(cfg, list(overrides)):
         console.print(line, style="bold yellow", markup=False, highlight=False, soft_wrap=True)
+    first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
+    if first is not None and last is not None and last < first:
+        raise InputError(f"--end {last} is before --start {first}; expected --end on or after --start")
     request = BacktestRequest(
         config=cfg,
         data=paths_given(data, "--data") or (),
         source=source,  # type: ignore[arg-type]
         signals=signals,
         tickers=_parse_tickers(tickers),
-        start=_parse_date(start, "--start"),
-        end=_parse_date(end, "--end"),
+        start=first,
+        end=last,
         out_dir=out,
         vix=vix,
         state_dir=state,
@@ -158,6 +159,8 @@ def backtest_command(
         benchmark=benchmark,
         log_scale=log_scale,
     )
+    if cfg.research_only:  # said once every flag is read: a bad flag is one line and nothing else
+        console.print(f"[bold yellow]{RESEARCH_LABEL}[/]", highlight=False)
     progress = _LateProgress(Console(stderr=True), total=0)
 
     def notify(line: str) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from spine.core.errors import DataError
-from spine.data.yahoo_cache import DEFAULT_CACHE_DIR, fetch_to_cache
+from spine.data.yahoo_cache import DEFAULT_CACHE_DIR, checked_request, fetch_to_cache
 
 
 def fetch_command(
@@ -24,7 +23,7 @@ def fetch_command(
     at all. A ticker that failed is one line on stderr (a network failure says so); the
     command exits 2 when any failed.
     """
-    names = [part for part in re.split(r"[,\s]+", tickers) if part.strip()] or [tickers]
+    names, _ = checked_request(tickers, start, end)  # bad tickers or dates: one line, before any download
     failed = []
     for ticker in names:
         try:

@@ -42,7 +42,7 @@ from spine.core.tickers import checked_ticker
 from spine.data.calendar import exchange_calendar
 from spine.data.prices import PRICE_COLUMNS, load_price_file, series_from_arrays
 
-__all__ = ["DEFAULT_CACHE_DIR", "ensure_cached", "fetch_to_cache", "network_failure"]
+__all__ = ["DEFAULT_CACHE_DIR", "checked_request", "ensure_cached", "fetch_to_cache", "network_failure"]
 
 DEFAULT_CACHE_DIR = Path("data/cache")
 _COVERS = re.compile(r"covers ((?:\d{4}-\d{2}-\d{2}\.\.\d{4}-\d{2}-\d{2},?)+)")
@@ -347,6 +347,11 @@ def _merge(held: pd.DataFrame | None, fresh: pd.DataFrame) -> pd.DataFrame:
 
 
 # --- dates and coverage --------------------------------------------------------------
+
+
+def checked_request(tickers: Sequence[str] | str, start: str | date, end: str | date) -> tuple[list[str], Interval]:
+    """The tickers and the [start, end] window of a fetch, checked before anything is downloaded."""
+    return _tickers(tickers), _dates(start, end)
 
 
 def _tickers(tickers: Sequence[str] | str) -> list[str]:

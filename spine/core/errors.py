@@ -60,7 +60,9 @@ class DataError(InputError):
             where += f", row {row}"
         if column is not None:
             where += f", column '{column}'"
-        shown = "" if value is None else f" (got {value!r})"
+        text = repr(value)
+        text = text if len(text) <= 120 else text[:117] + "..."  # a message never renders an unbounded value
+        shown = "" if value is None else f" (got {text})"
         super().__init__(f"{where}: {message}{shown}")
         self.path = path
         self.row = row

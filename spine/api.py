@@ -120,6 +120,11 @@ def backtest(
     for line in unused_overrides(cfg, list(overrides or {})):
         notify(line)
 
+    if prices is not None and signals is None:
+        raise InputError(
+            "signals: required with your own prices (a path or a frame with datetime, ticker, weight, direction); "
+            "the bundled sample's signals only cover the sample tickers"
+        )
     with tempfile.TemporaryDirectory(prefix="spine-api-") as scratch:
         inputs = _Inputs(Path(scratch))
         request = BacktestRequest(

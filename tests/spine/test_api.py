@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import spine
-from spine.core.errors import ConfigError, DataError
+from spine.core.errors import ConfigError, DataError, InputError
 from spine.core.resources import SAMPLE_PRICES, SAMPLE_SIGNALS, SAMPLE_VIX
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "sample"  # the CLI's run folder on the bundled sample
@@ -83,3 +83,8 @@ def test_importing_spine_loads_neither_pandas_nor_backtrader():
     code = "import sys, spine; print('pandas' in sys.modules, 'backtrader' in sys.modules, callable(spine.backtest))"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert shown == ["False", "False", "True"]
+
+
+def test_own_prices_without_signals_are_refused_naming_what_is_missing():
+    with pytest.raises(InputError, match=r"^signals: required with your own prices"):
+        spine.backtest(_sample_frames(), None)

@@ -111,6 +111,10 @@ def load_config(folder: str | Path | None = None, overrides: Mapping[str, Any] |
     the ``--set`` assignment and the key path.
     """
     root = Path(folder) if folder is not None else SHIPPED_CONFIG_DIR
+    if root.is_file():
+        raise ConfigError(
+            f"{root}: is a file, not a folder; expected the config folder holding {TRADING_FILE}, {STRATEGY_FILE}, {ENVELOPE_FILE}"
+        )
     if not root.is_dir():
         raise ConfigError(
             f"{root}: config folder not found (expected a folder with {TRADING_FILE}, {STRATEGY_FILE}, {ENVELOPE_FILE})"

@@ -183,7 +183,9 @@ def _refuse_duplicate_columns(path: Path, header: str, line: int) -> None:
 def _parser_error_line(message: str, kept: list[int]) -> int | None:
     found = re.search(r"line (\d+)", message)
     if not found:
-        return None
+        quoted = re.search(r"starting at row (\d+)", message)  # pandas counts these rows from 0, the header first
+        index = int(quoted.group(1)) if quoted else -1
+        return kept[index] + 1 if 0 <= index < len(kept) else None
     joined_line = int(found.group(1))
     return kept[joined_line - 1] + 1 if 0 < joined_line <= len(kept) else None
 
@@ -192,6 +194,8 @@ def _describe_parser_error(message: str) -> str:
     found = re.search(r"Expected (\d+) fields .* saw (\d+)", message)
     if found:
         return f"row has {found.group(2)} fields; expected {found.group(1)} like the header"
+    if "EOF inside string" in message:
+        return "a quote opened in this row is never closed; expected each quoted field closed on its line"
     return f"not a readable CSV ({message.strip()})"
 
 

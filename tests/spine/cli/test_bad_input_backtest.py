@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
+
+from spine.cli import app
 
 CASES = [
     (["backtest", "--start", "2022-06-01", "--end", "2022-01-01"], "--end 2022-01-01 is before --start 2022-06-01"),
@@ -27,3 +30,25 @@ CASES = [
 def test_a_bad_flag_is_one_line_and_exit_2_and_writes_nothing(refuses, args, where):
     out = ["--out", "out"] if args[0] == "backtest" else []
     refuses([*args, *out], where)
+
+
+def test_a_config_path_that_is_a_file_is_said_to_be_a_file(refuses, tmp_path):
+    afile = tmp_path / "config.yaml"
+    afile.write_text("broker: {}\n")
+    refuses(["check", "--config", afile], f"{afile}: is a file, not a folder", "config folder")
+
+
+def test_an_unterminated_quote_in_a_signal_file_names_its_row_as_an_editor_counts_it(tmp_path):
+    signals = tmp_path / "signals.csv"
+    signals.write_text(
+        "datetime,ticker,weight,direction,source_type,source_ticker\n"
+        "2021-06-01,ALPH,0.05,BUY,direct,\n"
+        '2021-06-03,"ALPH,0.05,BUY,direct,\n'
+        "2021-06-04,ALPH,0.05,BUY,direct,\n"
+    )
+    result = CliRunner().invoke(app, ["backtest", "--signals", str(signals), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert result.stderr.splitlines() == [  # stdout holds the research label, said before the run reads its inputs
+        f"error: {signals}, row 3: a quote opened in this row is never closed; expected each quoted field closed on its line"
+    ]
+    assert not (tmp_path / "out").exists()

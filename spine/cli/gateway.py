@@ -207,11 +207,13 @@ def gateway_command(
     check_served(settings, market)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     last = market.to_datetime(market.timeline[market.last_index])
+    host = loopback_host(settings.host)
+    where = f"{host}:{settings.port}" if settings.port else f"{host}, on a free port (named on the next line)"
     typer.echo(
         f"spine gateway: server versions {MIN_SERVER_VERSION}..{SERVER_VERSION}, account {settings.account} "
         f"(cash {settings.cash:,.2f}), commission {settings.fill_model.describe_commission()}, "
         f"{', '.join(sorted(market.instruments))} replayed {market.now:%Y-%m-%d}..{last:%Y-%m-%d}, "
-        f"listening on {loopback_host(settings.host)}:{settings.port} (Ctrl-C to stop)"
+        f"listening on {where} (Ctrl-C to stop)"
     )
     try:
         asyncio.run(GatewaySimulator(settings, market).serve_forever())

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from spine.cli.params import CLIENT_ID, HOST, PORT, SECONDS, paths_given
-from spine.config import load_config
+from spine.config import SpineConfig, load_config
 from spine.config.overrides import parse_assignments
 from spine.core.errors import BrokerError, InputError, SafetyError
 from spine.core.resources import SAMPLE_PRICES, SAMPLE_SIGNALS, SAMPLE_VIX
@@ -61,6 +61,22 @@ def _remove_unused_state(state: Path, new: bool) -> None:
     except Exception:  # noqa: BLE001 - anything unreadable is kept for the user to look at
         return
     shutil.rmtree(state, ignore_errors=True)
+
+
+def _check_signal_sectors(cfg: SpineConfig, signals: Path) -> None:
+    """Exit 2 before connecting when a signalled ticker has no sector (the gate would refuse all its orders).
+
+    A signal file that is not there yet, or not readable yet, is left to the session, which waits for it or
+    names the problem.
+    """
+    from spine.data.signals import load_signals
+    from spine.routes.preflight import check_sectors
+
+    try:
+        tickers = sorted({signal.ticker for signal in load_signals(signals)})
+    except InputError:
+        return
+    check_sectors(cfg, cfg.risk, tickers)
 
 
 def _day(value: str | None, flag: str) -> date | None:
@@ -138,6 +154,7 @@ def paper_command(
     require_take_profit_leg_support(cfg, None)  # entry + stop without a take-profit is the backtest's only
     if signals is None:
         raise InputError("--signals FILE is required: spine paper trades only the signals it is given")
+    _check_signal_sectors(cfg, signals)
     if flatten_on_exit and sys.stdin.isatty():
         question = "--flatten-on-exit: when this session stops, its positions are closed at market. Continue?"
         if not typer.confirm(question, default=False, err=True):
@@ -208,6 +225,7 @@ def rehearse_command(
         raise InputError(
             "--signals FILE is required with --data (the bundled sample signals only cover the sample tickers)"
         )
+    _check_signal_sectors(cfg, signals if signals is not None else SAMPLE_SIGNALS)
     first, last = _day(start, "--start"), _day(end, "--end")
     if first is not None and last is not None and last < first:
         raise InputError(f"--end {last} is before --start {first}; expected --end on or after --start")

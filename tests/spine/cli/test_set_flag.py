@@ -68,3 +68,17 @@ def test_rehearse_refuses_a_bracket_without_a_take_profit_before_it_starts(make_
         _one_line(result.output)
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["rehearse", "paper"])
+def test_a_signalled_ticker_without_a_sector_is_refused_before_the_session_starts(command, make_config_dir, tmp_path):
+    folder = make_config_dir({"config.yaml": PAPER})
+    signals = tmp_path / "signals.csv"
+    signals.write_text("datetime,ticker,weight,direction\n2023-11-16,ACME,0.2,BUY\n")
+    out = tmp_path / "runs"
+    args = [command, "--config", str(folder), "--signals", str(signals), "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--data", str(tmp_path)] if command == "rehearse" else args)
+    assert result.exit_code == 2, result.output
+    assert "sectors.yaml: no sector for ACME; risk.max_sector_exposure is 0.6" in _one_line(result.output)
+    assert "--set sectors.ACME=<sector>" in _one_line(result.output)
+    assert not out.exists()

@@ -380,11 +380,16 @@ def _provenance(summary: Mapping[str, Any], trades: pd.DataFrame) -> str:
         _bucket_rows(summary.get("by_exit_reason") or {}), ("exit reason", "trades", "P&L", "P&L net", "win rate")
     )
     crossed = summary.get("by_provenance_exit_reason") or {}
-    every_reason = sorted({reason for by_reason in crossed.values() for reason in by_reason})
     cross_rows = [
-        [tag] + [_cross_cell(by_reason.get(reason)) for reason in every_reason] for tag, by_reason in crossed.items()
+        [tag, reason, bucket["trades"], _money(bucket["pnl_net"])]
+        for tag, by_reason in crossed.items()
+        for reason, bucket in by_reason.items()
     ]
-    cross = _table(cross_rows, ("tag", *every_reason)) if cross_rows else "<p>no closed trades</p>"
+    cross = (
+        _table(cross_rows, ("tag", "exit reason", "trades", "P&L net"), left=(0, 1))
+        if cross_rows
+        else "<p>no closed trades</p>"
+    )
     over_time = (
         figure_block("provenance-chart", provenance_chart(trades)) if (trades["exit_reason"] != "open").any() else ""
     )
@@ -393,13 +398,9 @@ def _provenance(summary: Mapping[str, Any], trades: pd.DataFrame) -> str:
         "propagated from a linked ticker.</p>"
         f"<div class='grid'><div><h3>by provenance (tag of the entry)</h3>{provenance}</div>"
         f"<div><h3>by exit reason</h3>{reasons}</div>"
-        f"<div><h3>provenance &#215; exit reason (trades, net P&L)</h3>{cross}</div></div>"
+        f"<div><h3>provenance &#215; exit reason</h3>{cross}</div></div>"
         f"<h3>cumulative net P&L by provenance</h3>{over_time}"
     )
-
-
-def _cross_cell(bucket: Mapping[str, Any] | None) -> str:
-    return "" if not bucket else f"{bucket['trades']}: {_money(bucket['pnl_net'])}"
 
 
 def _safety(found: Sequence[Halt], summary: Mapping[str, Any]) -> str:

@@ -197,11 +197,11 @@ def _download(ticker: str, first: date, last: date, path: Path) -> pd.DataFrame:
     log lines and library warnings are collected here, never printed, and a network
     cause among them (host unreachable, timed out, an HTTP status) is the error.
     """
-    import yfinance  # imported here: it is slow to import and only this path needs it
-
     said: list[str] = []
     try:
         with _quiet_yfinance() as said:
+            import yfinance  # here: slow to import, only this path needs it, and its import may warn
+
             raw = yfinance.download(
                 ticker,
                 start=first.isoformat(),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -207,6 +208,10 @@ class OrderRoutingMixin:
         if why:
             self._refuse(ref, cmd.quantity, why)
             return Submission((), why)
+        if cmd.role == "exit" and not cmd.oca_group:
+            group = self._exit_group(cmd.ticker, cmd.side)
+            if group:
+                cmd = replace(cmd, oca_group=group)
         contract = await self._contract(cmd.ticker)
         tick = self._min_ticks.get(cmd.ticker.upper(), 0.01)
         leg = LegSpec(self.ib.client.getReqId(), cmd.role, cmd.side, cmd.quantity, cmd.order_type,
@@ -294,10 +299,13 @@ class OrderRoutingMixin:
             if (cmd.order_id is not None and trade.order.orderId == cmd.order_id) or (
                 cmd.order_id is None and ref is not None and ref.intent_id == cmd.intent_id
             ):
-                targets.append(trade.order)
-        for order in targets:
+                targets.append(trade)
+        for trade in targets:
+            if self.s.leg_cancel_grace_secs > 0 and self._protects_held_position(trade):
+                self._defer_leg_cancel(trade)
+                continue
             await self._space_order_message()
-            self.ib.cancelOrder(order)
+            self.ib.cancelOrder(trade.order)
         if not targets:
             self._emit(
                 SessionError(
@@ -305,6 +313,55 @@ class OrderRoutingMixin:
                     f"cancel: no working order for {cmd.order_id or cmd.intent_id!r}",
                 )
             )
+
+    # --- a close keeps its position's legs until its exit fills ------------------------------
+
+    def _protects_held_position(self, trade: Any) -> bool:
+        """A stop or take-profit of Spine's, working at IB on the closing side of a position Spine holds."""
+        ref = tr.parse_order_ref(trade.order.orderRef)
+        if (
+            ref is None
+            or ref.role not in ("stop", "take_profit")
+            or trade.orderStatus.status not in ("PreSubmitted", "Submitted")
+        ):
+            return False
+        symbol = trade.contract.symbol.upper()
+        held = sum(float(p.position) for p in self.ib.positions(self._account) if p.contract.symbol.upper() == symbol)
+        own = self._own_shares(symbol, held)
+        return (
+            abs(own) > 1e-9
+            and (own > 0) == (trade.order.action == "SELL")
+            and trade.order.parentId not in self._entries  # a leg of an entry still working goes at once
+        )
+
+    def _defer_leg_cancel(self, trade: Any) -> None:
+        """A close cancels the legs, then sends its exit. Cancelled at once, the legs would leave the position
+        without a stop until the exit fills (the next open, or later when IB loses the exit). So the cancel
+        waits ``leg_cancel_grace_secs``: an exit of the ticker sent meanwhile joins the legs' OCA group, and IB
+        cancels them when it fills (or cancels the exit when the stop fills first); without one they go."""
+        order_id = trade.order.orderId
+        self._leg_cancels[order_id] = trade
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.s.leg_cancel_grace_secs, lambda: loop.create_task(self._cancel_leg_now(order_id)))
+
+    async def _cancel_leg_now(self, order_id: int) -> None:
+        trade = self._leg_cancels.pop(order_id, None)
+        if trade is None or trade.isDone() or not self.ib.isConnected():
+            return  # left to its exit's OCA group, or it ended
+        await self._space_order_message()
+        self.ib.cancelOrder(trade.order)
+
+    def _exit_group(self, ticker: str, side: str) -> str:
+        """The OCA group an exit of ``ticker`` joins: that of the legs whose cancel waits for it, when they share one
+        (they are then left to the group); else '' and their cancels go ahead."""
+        waiting = [t for t in self._leg_cancels.values()
+                   if t.contract.symbol.upper() == ticker.upper() and t.order.action == side]  # fmt: skip
+        groups = {str(t.order.ocaGroup or "") for t in waiting}
+        if len(groups) != 1 or "" in groups:
+            return ""
+        for t in waiting:
+            del self._leg_cancels[t.order.orderId]
+        return groups.pop()
 
     async def _flatten(self, cmd: Flatten) -> None:
         wanted = {t.upper() for t in cmd.tickers}

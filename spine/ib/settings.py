@@ -58,6 +58,11 @@ class SessionSettings(BaseModel):
         gt=0,
         description="an unacknowledged order is looked up at IB after this long (trading.ib.ack_timeout_secs)",
     )
+    leg_cancel_grace_secs: float = Field(
+        0.5,
+        ge=0,
+        description="a held position's stop or take-profit cancel waits this long for an exit to join it; 0: at once",
+    )
     position_settle_secs: float = Field(
         0.5, ge=0, description="a reconcile reads positions again this long after one the journal cannot explain"
     )

@@ -135,6 +135,9 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self._sent_at: dict[int, float] = {}  # orders sent this session, not yet acknowledged: id -> monotonic time
         self._resized_at: dict[int, tuple[float, float]] = {}  # size changes not yet confirmed: id -> (time, shares)
         self._held_entries: dict[str, tuple[Any, asyncio.Task[None]]] = {}  # intent -> entry waiting for an exit
+        self._leg_cancels: dict[
+            int, Any
+        ] = {}  # order id -> trade: a held position's leg whose cancel waits for an exit
         self._bare_since: dict[str, tuple[float, datetime, float, bool]] = {}  # positions without a working stop
         self._bare_totals: dict[str, tuple[float, float, int]] = {}  # ticker -> (seconds, longest, episodes)
         self._halt_reason = self.journal.meta(HALT_META) or ""

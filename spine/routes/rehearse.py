@@ -125,6 +125,7 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                         "account_max_age_secs": 1e9,
                         "pacing_scale": REPLAY_PACING_SCALE,
                         "order_messages_per_sec": 0.0,
+                        "leg_cancel_grace_secs": 0.0,  # the clock waits for a close's cancels, as in the backtest
                     }
                 ),
                 ib_factory=unthrottled_ib,

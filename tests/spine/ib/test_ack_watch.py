@@ -88,7 +88,7 @@ def test_a_slow_acknowledgement_is_never_sent_twice(gateway, open_session):  # t
     log.wait_status(first, "Accepted", timeout=10)
     gateway.delay_acks(0)
     session.submit(PlaceOrder(intent_id="probe", ticker="XYZ", side="BUY", quantity=1, order_type="LMT",
-                              tag="LIVE_SPINE", role="entry", price=1.0, adds_risk=True)).result(timeout=10)  # fmt: skip
+                              tag="LIVE_SPINE", role="entry", price=20.0, adds_risk=True)).result(timeout=10)  # fmt: skip
     log.wait_for(lambda: "LIVE_SPINE:probe:entry:1" in _refs(gateway), "a later order at IB (a round trip)")
     stops = [r for r in _refs(gateway) if ":guard:stop:" in r]
     assert stops == ["LIVE_SPINE:guard:stop:1"]

@@ -338,3 +338,29 @@ def test_brackets_submitted_back_to_back_reach_ib_async_parent_first_one_bracket
     for submission in submissions:
         for order_id in submission.order_ids:
             log.wait_status(order_id, "Accepted", "Partial", "Completed")
+
+
+def test_a_close_keeps_the_positions_stop_working_until_its_lost_exit_is_sent_again_and_fills(gateway, open_session):
+    from spine.ib.records import Cancel, Fill, PlaceOrder
+
+    session, log = open_session(gateway, ack_timeout_secs=0.6)
+    _entry, take_profit, stop = log.place(_bracket("held", stop_price=80.0))
+    gateway.step(1)
+    log.wait_for(lambda: len(log.of(Fill)) == 1, "the entry fill")
+    gateway.blackhole()  # the exit is lost: IB has it only as the next attempt, after the acknowledgement timeout
+    for leg in (stop, take_profit):  # a close: the legs cancelled, then the exit
+        session.submit(Cancel(order_id=leg))
+    session.submit(PlaceOrder(intent_id="close", ticker="ABC", side="SELL", quantity=10, order_type="MKT",
+                              tag="LIVE_SPINE", role="exit")).result(timeout=10)  # fmt: skip
+
+    def working() -> dict[int, str]:
+        return gateway.call(lambda: {o.request.order_id: o.request.order_ref for o in
+                                     gateway.simulator.engine.orders.values() if not o.done})  # fmt: skip
+
+    log.wait_for(lambda: "LIVE_SPINE:close:exit:2" in working().values(), "attempt 2 of the exit at IB", timeout=10)
+    assert stop in working() and take_profit in working()  # the position kept its stop all along
+    gateway.step(1)
+    log.wait_for(lambda: any(e.order_ref == "LIVE_SPINE:close:exit:2" for e in log.of(Fill)), "the exit's fill")
+    log.wait_status(stop, "Canceled")  # IB cancelled the legs with the exit's fill (one OCA group)
+    log.wait_status(take_profit, "Canceled")
+    assert gateway.call(lambda: gateway.simulator.state.account.holdings["ABC"].quantity) == 0

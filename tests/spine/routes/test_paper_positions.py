@@ -55,17 +55,21 @@ def position_at_gateway(gw: GatewayThread, ticker: str) -> float:
 # -- a restart: the earlier session's stop and take-profit ----------------------------------------------
 
 
-def test_a_close_after_a_restart_cancels_the_stop_and_take_profit_of_the_earlier_session(paper_config, tmp_path):
+def test_a_close_after_a_restart_takes_the_stop_and_take_profit_of_the_earlier_session_with_its_exit(
+    paper_config, tmp_path
+):
     config, state = paper_config(), tmp_path / "state"
     with gateway_at(DAY_BEFORE) as gateway:
         once(config, gateway, tmp_path / "first", [f"{DAY_BEFORE},ALPH,0.05,BUY,direct,"], state=state)
         gateway.step(1)  # the entry fills at LAST_DAY's open; its stop and take-profit work at the gateway
         assert position_at_gateway(gateway, "ALPH") == 124
         assert {r.order_type for r in working_at_gateway(gateway, "ALPH")} == {"STP", "LMT"}
-        second = once(config, gateway, tmp_path / "second", [f"{LAST_DAY},ALPH,0,SELL,direct,"], state=state)
-        assert [(r.action, r.order_type) for r in working_at_gateway(gateway, "ALPH")] == [("SELL", "MKT")]
-        cancelled = {row["role"] for row in second.orders if row["status"] == "Canceled"}
-        assert cancelled == {"stop", "take_profit"}
+        once(config, gateway, tmp_path / "second", [f"{LAST_DAY},ALPH,0,SELL,direct,"], state=state)
+        # The close's exit joined the earlier session's stop and take-profit in one OCA group: the position keeps
+        # its stop until the exit fills, and IB cancels both legs when it does.
+        working = working_at_gateway(gateway, "ALPH")
+        assert sorted((r.action, r.order_type) for r in working) == [("SELL", "LMT"), ("SELL", "MKT"), ("SELL", "STP")]
+        assert len({r.oca_group for r in working}) == 1
 
 
 # -- two bars released together -----------------------------------------------------------------------

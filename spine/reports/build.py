@@ -42,7 +42,9 @@ from spine.runs.write import csv_text
 RUN_LOG_KEYS = (
     "start", "end", "tickers", "start_value", "end_value", "total_return", "cagr", "annual_volatility", "sharpe",
     "sortino", "calmar", "max_drawdown", "max_drawdown_duration_bars", "exposure", "trades", "trades_open", "win_rate",
-    "profit_factor", "expectancy", "average_r", "median_r", "orders", "rejected_orders", "rejected_brackets",
+    "profit_factor", "expectancy", "average_r", "median_r", "best_trade", "worst_trade", "average_win", "average_loss",
+    "max_consecutive_wins", "max_consecutive_losses", "sqn", "kelly", "var_95", "cvar_95", "orders", "rejected_orders",
+    "rejected_brackets",
 )  # fmt: skip
 PRICE_COLUMNS = ("datetime", "ticker", "open", "high", "low", "close")
 PRICES_FILE = "prices.csv"
@@ -147,6 +149,8 @@ def run_log(summary: dict[str, Any], research_only: bool) -> str:
     for group in ("by_provenance", "by_exit_reason"):
         for key, bucket in (summary.get(group) or {}).items():
             lines.append(f"{group} {key}: {bucket.get('trades')} trades, pnl_net {bucket.get('pnl_net', 0.0):.2f}")
+    for ticker, row in (summary.get("by_ticker") or {}).items():
+        lines.append(f"by_ticker {ticker}: {row['trades']} trades, total_pnl {row['total_pnl']:.2f}")
     bench = summary.get("benchmark") or {}
     if bench:
         lines.append(

@@ -63,6 +63,8 @@ def test_run_log_has_provenance_exit_reasons_and_the_safety_outcome(run_dir):
     for needle in (
         "by_provenance LIVE_SPINE",
         "by_exit_reason stop",
+        "by_ticker ALPH",
+        "sqn: ",
         "circuit breaker: tripped",
         "kill switch: fired",
         "benchmark equal-weight",

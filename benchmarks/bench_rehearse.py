@@ -88,14 +88,14 @@ def paper_config(folder: Path) -> Path:
     return folder
 
 
-def real_signals(path: Path, start: str, end: str) -> Path:
+def real_signals(path: Path, start: str, end: str, shared: Path = SHARED) -> Path:
     """One signal per ticker every 6 trading days, alternating sides, a third propagated."""
     import csv
 
     rows = []
     for ticker, other, name in (("NVDA", "ORCL", "nvda-1999-2014.csv"), ("ORCL", "YHOO", "orcl-1995-2014.csv"),
                                 ("YHOO", "NVDA", "yhoo-1996-2014.csv")):  # fmt: skip
-        with (SHARED / name).open() as handle:
+        with (shared / name).open() as handle:
             days = [r["Date"] for r in csv.DictReader(handle) if start <= r["Date"] <= end]
         for n, day in enumerate(days[::6]):
             side = "BUY" if (n // 2) % 2 == 0 else "SELL"
@@ -106,7 +106,7 @@ def real_signals(path: Path, start: str, end: str) -> Path:
     return path
 
 
-def windows(scratch: Path) -> dict[str, Window]:
+def windows(scratch: Path, shared: Path = SHARED) -> dict[str, Window]:
     sample = HERE / "data" / "sample"
     out = {
         "sample": Window(
@@ -116,10 +116,10 @@ def windows(scratch: Path) -> dict[str, Window]:
             "sample-year", (sample / "prices",), sample / "signals.csv", sample / "vix.csv", "2021-01-26", "2021-12-31"
         ),  # fmt: skip
     }
-    if SHARED.is_dir():
-        files = tuple(SHARED / n for n in ("nvda-1999-2014.csv", "orcl-1995-2014.csv", "yhoo-1996-2014.csv"))
-        signals = real_signals(scratch / "real-signals.csv", "2008-01-02", "2010-12-31")
-        out["real"] = Window("real", files, signals, SHARED / "vix-daily.csv", "2008-01-02", "2010-12-31")
+    if shared.is_dir():
+        files = tuple(shared / n for n in ("nvda-1999-2014.csv", "orcl-1995-2014.csv", "yhoo-1996-2014.csv"))
+        signals = real_signals(scratch / "real-signals.csv", "2008-01-02", "2010-12-31", shared)
+        out["real"] = Window("real", files, signals, shared / "vix-daily.csv", "2008-01-02", "2010-12-31")
     return out
 
 
@@ -178,13 +178,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each variant")
     parser.add_argument("--before", type=Path, help="another tree whose rehearsal runs interleaved ('rehearse-before')")
     parser.add_argument("--keep", type=Path, help="keep every run folder under this folder")
+    parser.add_argument("--shared", type=Path, default=SHARED, help="the real price files (default: ../shared/data)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-rehearse-") as tmp:
         scratch = Path(args.keep) if args.keep else Path(tmp)
         scratch.mkdir(parents=True, exist_ok=True)
         config = paper_config(scratch / "config") if not (scratch / "config").exists() else scratch / "config"
-        known = windows(scratch)
+        known = windows(scratch, args.shared)
         chosen = args.window or [w for w in ("sample", "real") if w in known]
+        if "real" in chosen and "real" not in known:
+            parser.error(f"--window real needs the real price files; {args.shared} is not a folder (--shared DIR)")
         variants = [("backtest", HERE, "backtest"), ("rehearse", HERE, "rehearse")]
         if args.before is not None:
             variants.append(("rehearse-before", args.before.resolve(), "rehearse"))

@@ -89,6 +89,7 @@ class BacktestInputs:
     signals_path: Path
     vix_path: Path | None = None
     trade_from: date | None = None  # --start: bars before it (when the data has them) only warm up
+    left_out: dict[str, int] = field(default_factory=dict)  # --tickers: signals of other tickers, by ticker
 
 
 def load_inputs(request: BacktestRequest) -> BacktestInputs:
@@ -113,13 +114,24 @@ def load_inputs(request: BacktestRequest) -> BacktestInputs:
                 warmup_bar_count(request.config.strategy.atr_period),
             )
     signals = load_signals(signals_path, prices=prices, tickers=request.tickers)
+    left_out: dict[str, int] = {}
+    if request.tickers is not None:  # said, not silent: the rows --tickers leaves out
+        for signal in load_signals(signals_path):
+            if signal.ticker not in request.tickers:
+                left_out[signal.ticker] = left_out.get(signal.ticker, 0) + 1
     vix_path = (
         request.vix if request.vix is not None else (SAMPLE_VIX if using_sample and SAMPLE_VIX.is_file() else None)
     )
     vix = clip_to_traded_period(load_vix(vix_path), prices) if vix_path is not None else None
     check_window(prices, request.config.strategy.atr_period, request.start)
     return BacktestInputs(
-        prices=prices, signals=signals, vix=vix, signals_path=signals_path, vix_path=vix_path, trade_from=request.start
+        prices=prices,
+        signals=signals,
+        vix=vix,
+        signals_path=signals_path,
+        vix_path=vix_path,
+        trade_from=request.start,
+        left_out=dict(sorted(left_out.items())),
     )
 
 
@@ -288,6 +300,9 @@ def run_backtest(
     refusals = refusals_at_start(config, config.backtest_risk)
     for line in refusals:
         say(line)
+    left_out = left_out_line(inputs.left_out)
+    if left_out:
+        say(f"note: {left_out}")
     bar_times = sorted({when for series in inputs.prices.values() for when in series.dates.tolist()})
     benchmark = resolve_benchmark(
         request.benchmark, inputs.prices, bar_times, float(config.backtest.cash), cache_dir=request.cache_dir
@@ -315,6 +330,8 @@ def run_backtest(
                 events.record(first_bar, "vix_trigger_off", vix_status[len("off: ") :])
             for line in refusals:
                 events.record(first_bar, "refused_at_start", line.removeprefix("warning: "))
+            if left_out:
+                events.record(first_bar, "signals_left_out", left_out)
             cerebro = build_cerebro(config, inputs, events=events, store=store, progress=progress)
             started = time.perf_counter()
             strategy = runner(cerebro) if runner is not None else cerebro.run()[0]
@@ -324,6 +341,8 @@ def run_backtest(
         summary["kill_switch"]["vix_trigger"] = vix_status
         summary["state_at_start"] = notice
         summary["run_name"] = name
+        if inputs.left_out:
+            summary["signals_left_out"] = dict(inputs.left_out)
         orders = recorder.orders
         event_rows = write_run_files(folder, config, strategy, events, summary, outputs=request.outputs)
         summary = write_reports(
@@ -334,6 +353,15 @@ def run_backtest(
     return BacktestResult(
         run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows
     )
+
+
+def left_out_line(left_out: dict[str, int]) -> str:
+    """``--tickers`` left out N signals of TICKER, ...: the rows of the signal file this run does not trade."""
+    if not left_out:
+        return ""
+    shown = ", ".join(f"{count} of {ticker}" for ticker, count in list(left_out.items())[:8])
+    more = f" and {len(left_out) - 8} more tickers" if len(left_out) > 8 else ""
+    return f"--tickers left out {sum(left_out.values())} signals ({shown}{more})"
 
 
 def vix_fix(request: BacktestRequest, vix_path: Path | None) -> str:

@@ -118,7 +118,7 @@ def test_a_ticker_without_a_sector_is_exit_2_naming_it_the_file_and_the_fix(tmp_
     assert not out.exists() or not any(out.iterdir())
 
 
-def test_a_zero_limit_is_said_before_the_run_not_found_in_orders_csv(tmp_path, shared_data):
+def test_a_zero_limit_and_the_signals_tickers_leaves_out_are_said_before_the_run(tmp_path, shared_data):
     out = tmp_path / "runs"
     result = CliRunner().invoke(
         app,
@@ -130,3 +130,8 @@ def test_a_zero_limit_is_said_before_the_run_not_found_in_orders_csv(tmp_path, s
     said = " ".join(result.output.split())
     assert "warning: backtest.risk.max_positions is 0 (zero means zero)" in said
     assert "warning: --set risk.max_positions: a backtest runs under backtest.risk, not risk" in said
+    left_out = "--tickers left out 119 signals (119 of ORCL)"
+    assert f"note: {left_out}" in said
+    (run_dir,) = [path for path in out.iterdir() if path.is_dir() and not path.is_symlink()]
+    assert json.loads((run_dir / "summary.json").read_text())["signals_left_out"] == {"ORCL": 119}
+    assert f"signals_left_out,{left_out}" in (run_dir / "events.csv").read_text()

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from brokers.fill_model import FillModel
 from spine.gateway.account import Account
+from spine.gateway.funds import worst_price
 from spine.gateway.market import MarketClock
 from spine.gateway.order_checks import validate_order
 from spine.gateway.order_records import OrderRequest
@@ -47,11 +48,10 @@ def preview_order(account: Account, market: MarketClock, fill_model: FillModel, 
     problem = validate_order(req)
     if problem:
         return problem
-    bar = market.current_bar(symbol)
-    estimate = req.limit_price if req.order_type in ("LMT", "STP LMT") else req.stop_price
-    if estimate is None:
-        estimate = bar.close if bar is not None else 0.0
     marks = market.marks()
+    estimate = worst_price(req, marks.get(symbol))  # as the order would be checked when placed (spine.gateway.funds)
+    if estimate is None:
+        estimate = 0.0
     values = account.values(marks)
     held = account.holding(symbol).quantity
     signed = req.quantity if req.action == "BUY" else -req.quantity

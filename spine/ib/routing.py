@@ -101,7 +101,7 @@ class OrderRoutingMixin:
 
     def _holds_entry(self, cmd: PlaceBracket | PlaceOrder) -> bool:
         is_entry = isinstance(cmd, PlaceBracket) or cmd.role == "entry"
-        return is_entry and self._exit_unacknowledged(cmd.ticker) is not None
+        return self.s.hold_entry_for_exit and is_entry and self._exit_unacknowledged(cmd.ticker) is not None
 
     def _hold_entry(self, cmd: PlaceBracket | PlaceOrder, future: concurrent.futures.Future[Submission] | None) -> None:
         """A reversal's (or any) entry waits until IB acknowledged the exit of its ticker sent before it.
@@ -109,7 +109,8 @@ class OrderRoutingMixin:
         Why: an exit IB lost is sent again only after the acknowledgement timeout; an entry
         sent meanwhile could fill against the position the exit was to close, and its bracket's
         legs would then work on the wrong side. The entry goes once the exit is acknowledged
-        or has ended; after three acknowledgement timeouts it is refused, nothing sent."""
+        or has ended; after three acknowledgement timeouts it is refused, nothing sent
+        (``hold_entry_for_exit``; a rehearsal, whose clock waits for every answer, turns it off)."""
         pending = self._exit_unacknowledged(cmd.ticker)
         assert pending is not None
         self._emit(SessionError(0, f"{cmd.ticker.upper()}: entry {cmd.intent_id} held until IB acknowledges the exit "

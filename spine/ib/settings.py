@@ -58,6 +58,9 @@ class SessionSettings(BaseModel):
         gt=0,
         description="an unacknowledged order is looked up at IB after this long (trading.ib.ack_timeout_secs)",
     )
+    hold_entry_for_exit: bool = Field(
+        True, description="an entry waits until IB acknowledged the exit of its ticker sent before it"
+    )
     leg_cancel_grace_secs: float = Field(
         0.5,
         ge=0,

@@ -125,7 +125,10 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
                         "account_max_age_secs": 1e9,
                         "pacing_scale": REPLAY_PACING_SCALE,
                         "order_messages_per_sec": 0.0,
-                        "leg_cancel_grace_secs": 0.0,  # the clock waits for a close's cancels, as in the backtest
+                        # The clock waits for every answer: a close's cancels and exit are settled before the next
+                        # bar, as in the backtest, and orders reach the simulator in the backtest's order.
+                        "leg_cancel_grace_secs": 0.0,
+                        "hold_entry_for_exit": False,
                     }
                 ),
                 ib_factory=unthrottled_ib,

@@ -101,6 +101,13 @@ _TABLE_SCRIPT = """
     document.getElementById('trade-count').textContent = String(shown);
   }
   selects.forEach(function(s){ s.addEventListener('change', apply); });
+  var alone = document.getElementById('strategy-only');
+  if (alone) {
+    alone.addEventListener('change', function(){
+      Plotly.restyle('equity-chart', {visible: alone.checked ? false : true}, [1]);
+      Plotly.relayout('equity-chart', {'yaxis.autorange': true});
+    });
+  }
   var log = document.getElementById('logscale');
   if (log) {
     log.addEventListener('change', function(){
@@ -154,7 +161,8 @@ def render_tearsheet(
         )
     )
     equity_body = (
-        "<label><input type='checkbox' id='logscale'> log scale</label>"
+        "<label><input type='checkbox' id='logscale'> log scale</label> "
+        + ("<label><input type='checkbox' id='strategy-only'> strategy only</label>" if benchmark is not None else "")
         + figure_block("equity-chart", equity_chart(equity, benchmark, benchmark_name, found))
         + _halt_caption(found)
     )

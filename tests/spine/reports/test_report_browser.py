@@ -83,6 +83,16 @@ def test_the_log_toggle_makes_the_value_axis_logarithmic(report, chromium):
     chromium.find_element(By.ID, "logscale").click()
 
 
+def test_strategy_only_hides_the_benchmark_and_fits_the_axis_to_the_strategy(report, chromium):
+    top = "return document.getElementById('equity-chart')._fullLayout.yaxis.range[1];"
+    before = chromium.execute_script(top)
+    chromium.find_element(By.ID, "strategy-only").click()
+    WebDriverWait(chromium, 5).until(lambda d: d.execute_script(top) < before)
+    strategy_peak = chromium.execute_script("return Math.max(...document.getElementById('equity-chart').data[0].y);")
+    assert chromium.execute_script(top) < strategy_peak * 1.1
+    chromium.find_element(By.ID, "strategy-only").click()
+
+
 def test_the_trade_table_filters_by_ticker_and_sorts_by_a_column(report, chromium):
     rows = (
         "return Array.from(document.querySelectorAll('#trade-table tbody tr')).filter(r => r.style.display !== 'none')"

@@ -27,7 +27,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
-TARGETS_S = {"backtest": 3.0, "help": 0.5, "check": 0.5}  # warm demo <= 3 s; --help and check < 0.5 s
+TARGETS_S = {"backtest": 3.0, "help": 0.4, "check": 0.4}  # warm demo <= 3 s wall; --help and check < 0.4 s CPU
+DEMO_CPU_TARGET_S = 2.5  # warm demo <= 2.5 s CPU
 
 
 def command_args(command: str, out_dir: Path) -> list[str]:
@@ -81,9 +82,7 @@ def report(times: Timings, trees: dict[str, Path], commands: list[str], loads: t
     labels = list(trees)
     lines = [f"load average (1, 5, 15 min) at start {loads[0]}, at end {loads[1]}", ""]
     lines.append(
-        "| command | "
-        + " | ".join(f"{label}: wall median (min-max), CPU median" for label in labels)
-        + " | target (wall) |"
+        "| command | " + " | ".join(f"{label}: wall median (min-max), CPU median" for label in labels) + " | target |"
     )
     lines.append("|---|" + "---|" * len(labels) + "---|")
     for command in commands:
@@ -92,12 +91,17 @@ def report(times: Timings, trees: dict[str, Path], commands: list[str], loads: t
             walls = [wall for wall, _ in times[(label, command)]]
             cpu = statistics.median(cpu for _, cpu in times[(label, command)])
             cells.append(f"{statistics.median(walls):.2f} s ({min(walls):.2f}-{max(walls):.2f}), CPU {cpu:.2f} s")
-        after = statistics.median(wall for wall, _ in times[(labels[0], command)])
-        verdict = "met" if after <= TARGETS_S[command] else "missed"
+        wall = statistics.median(w for w, _ in times[(labels[0], command)])
+        cpu = statistics.median(c for _, c in times[(labels[0], command)])
+        if command == "backtest":
+            ok = wall <= TARGETS_S[command] and cpu <= DEMO_CPU_TARGET_S
+            target = f"<= {TARGETS_S[command]:g} s wall (idle machine), <= {DEMO_CPU_TARGET_S:g} s CPU"
+        else:
+            ok, target = cpu < TARGETS_S[command], f"< {TARGETS_S[command]:g} s CPU"
         lines.append(
             f"| `spine {' '.join(command_args(command, Path('DIR'))).replace(' --out DIR', '')}` | "
             + " | ".join(cells)
-            + f" | {'<=' if command == 'backtest' else '<'} {TARGETS_S[command]:g} s: {verdict} |"
+            + f" | {target}: {'met' if ok else 'missed'} |"
         )
     return "\n".join(lines)
 
@@ -120,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeat must be at least 1")
     trees = {"this checkout": HERE}
     if args.before is not None:
-        if not (args.before / "spine" / "cli.py").is_file():
-            parser.error(f"--before {args.before}: no spine/cli.py there")
+        if not ((args.before / "spine" / "cli.py").is_file() or (args.before / "spine" / "cli").is_dir()):
+            parser.error(f"--before {args.before}: no spine/cli there")
         trees["before"] = args.before.resolve()
     start_load = _load()
     with tempfile.TemporaryDirectory(prefix="bench-demo-") as scratch:

@@ -149,9 +149,10 @@ def test_a_reversals_entry_waits_until_ib_acknowledges_the_exit_before_it(gatewa
     assert any(isinstance(e, SessionError) and "entry short held" in e.message for e in log.drain())
 
     def perm(ref: str) -> int:
-        return next(o.perm_id for o in gateway.call(lambda: list(gateway.simulator.engine.orders.values()))
-                    if o.request.order_ref == ref)  # fmt: skip
+        return next((o.perm_id for o in gateway.call(lambda: list(gateway.simulator.engine.orders.values()))
+                     if o.request.order_ref == ref), 0)  # fmt: skip
 
+    log.wait_for(lambda: perm("LIVE_SPINE:short:entry:1") > 0, "the reversal's entry at IB")
     assert perm("LIVE_SPINE:short:entry:1") > perm("LIVE_SPINE:out:exit:2")  # IB had the exit first
     gateway.step(1)
     log.wait_for(lambda: len(log.of(Fill)) == 3, "the exit's and the entry's fills")

@@ -73,6 +73,11 @@ class RichSweepProgress:
             self.progress.stop()
 
 
+def _figure(value: object) -> str:
+    """An objective as a trader reads it: four significant digits, not a 16-digit float."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def sweep_command(
     grid: Annotated[
         Path | None,
@@ -208,7 +213,7 @@ def sweep_command(
     if best:
         shown = ", ".join(f"{k}={v}" for k, v in best["params"].items())
         Console().print(
-            f"best trial {best['trial']}: {shown} ({result.summary['objective']} {best['objective']})",
+            f"best trial {best['trial']}: {shown} ({result.summary['objective']} {_figure(best['objective'])})",
             highlight=False,
             soft_wrap=True,
         )

@@ -72,6 +72,8 @@ def test_keep_best_writes_the_best_trials_full_run_folder_equal_to_a_backtest(ke
     (kept,) = [path for path in (folder / "runs").iterdir() if path.is_dir() and not path.is_symlink()]
     assert kept.name.endswith(f"-trial-{best['trial']}") and f"kept: {kept}" in " ".join(out.split())
     assert (kept / "report.html").is_file()
+    objective = f"{best['objective']:.4g}" if isinstance(best["objective"], float) else str(best["objective"])
+    assert f"best trial {best['trial']}: strategy.take_profit_atr=" in out and f"(total_return {objective})" in out
     data, signals = market
     take_profit = best["params"]["strategy.take_profit_atr"]
     code, bt_out, err = run_cli(

@@ -3,6 +3,7 @@
 One subpackage per domain; imports point one way, down this list (``make lint`` checks it):
 
     cli      every ``spine`` command, thin: parse flags, call a route or a tool
+    dashboard  ``spine dashboard``: a live, read-only web page over the state folders, with a kill button
     api      ``spine.backtest(...) -> RunResult``: the backtest route from Python, for notebooks
     sweep    parameter sweeps and walk-forward on Dask
     routes   backtest, paper, rehearse: one module per route, one shared harness

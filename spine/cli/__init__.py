@@ -9,6 +9,7 @@ paper     ``spine paper`` and ``spine rehearse``
 gateway   ``spine gateway``
 sweep     ``spine sweep``
 data      ``spine data fetch``
+dashboard ``spine dashboard``
 """
 
 from spine.cli.app import EXIT_BAD_INPUT, app, main

@@ -81,6 +81,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "rehearse_command",
         "Rehearse a paper session against the in-process gateway simulator, in lockstep and deterministic.",
     ),
+    "dashboard": (
+        "spine.cli.dashboard",
+        "dashboard_command",
+        "Live read-only web page of paper sessions and rehearsals, with a kill button.",
+    ),
     "sweep": (
         "spine.cli.sweep",
         "sweep_command",

@@ -3,7 +3,9 @@
 ``read_rows`` opens, reads and closes in one call, so the dashboard holds no connection
 between two reads: a session that restarts, or a state folder moved aside, is seen as it
 is at the next read. A missing file or table reads as no rows; a file that is not a
-database reads as no rows and says so in ``problem``.
+database reads as no rows and says so in ``problems``. A database with no ``-wal`` file
+beside it (no session has it open) is read as ``immutable``, so the read creates no
+``-wal`` or ``-shm`` file either: the folder is left exactly as it was.
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ class Reader:
         queries = list(queries)
         if not self.path.is_file():
             return [[] for _ in queries]
+        # No -wal beside the file: no writer has it open, everything is in the file itself. Read it as immutable
+        # then, or SQLite would create the -wal and -shm files a WAL database needs (a read must leave none behind).
+        quiet = "" if self.path.with_name(self.path.name + "-wal").exists() else "&immutable=1"
         try:
-            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=READ_TIMEOUT_SECS)
+            conn = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro{quiet}", uri=True, timeout=READ_TIMEOUT_SECS
+            )
         except sqlite3.Error as exc:
             self.problems.append(f"{self.path}: {exc}")
             return [[] for _ in queries]

@@ -7,14 +7,18 @@ before a cluster starts or a folder is made, so bad input leaves nothing behind.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from spine.config import SpineConfig
+from spine.core.errors import InputError
 from spine.routes.backtest import BacktestRequest, load_inputs
 from spine.routes.preflight import check_sectors
+from spine.routes.session import check_out_dir
 from spine.sweep.keep import Keep
 from spine.sweep.overrides import apply_overrides, validate_all
 from spine.sweep.search_space import fixed_points
@@ -57,9 +61,25 @@ class SweepPlan:
     points: list[dict[str, Any]]  # empty for a TPE search
 
 
+def _check_out(out_dir: Path) -> None:
+    """``--out`` can receive a sweep folder: tried with a temporary folder in its nearest existing parent."""
+    check_out_dir(out_dir)
+    existing = out_dir
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".spine-out-check-", dir=existing))
+    except OSError as exc:
+        raise InputError(
+            f"--out {out_dir}: cannot create a folder in {existing} ({exc.strerror or exc}); expected a writable folder"
+        ) from None
+
+
 def plan_sweep(request: SweepRequest) -> SweepPlan:
     """Every check that can fail on input, before a cluster starts or a folder is made."""
     source = request.spec_path
+    if request.resume is None:
+        _check_out(request.out_dir)  # a file or an unwritable folder: said before any work
     spec = load_sweep_spec(source)
     check_trial_count(spec, request.config, source)  # counted, not listed: a huge grid is refused at once
     for name in spec.names:

@@ -84,14 +84,26 @@ class SweepFolder:
 
 def new_sweep_folder(out_dir: Path, label: str | None = None) -> SweepFolder:
     """A new working folder ``.sweep-YYYYmmdd-HHMMSS[-<label>].partial`` (``label``: ``--name``)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: is a file; expected a folder to receive the sweep folder")
     out_created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"--out {out_dir}: cannot create the folder ({exc.strerror or exc}); expected a writable folder"
+        ) from None
     stem = f"sweep-{datetime.now():%Y%m%d-%H%M%S}" + (f"-{label}" if label else "")
     name = unique_run_name(out_dir, stem)
     while (out_dir / f".{name}.partial").exists():
         name = unique_run_name(out_dir, f"{name}-x")
     work = out_dir / f".{name}.partial"
-    work.mkdir()
+    try:
+        work.mkdir()
+    except OSError as exc:
+        raise InputError(
+            f"--out {out_dir}: cannot write into the folder ({exc.strerror or exc}); expected a writable folder"
+        ) from None
     (work / META_FILE).write_text(json.dumps({"name": name}) + "\n", encoding="utf-8")
     return SweepFolder(work=work, final=out_dir / name, created=True, out_created=out_created)
 

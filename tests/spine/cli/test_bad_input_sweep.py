@@ -62,6 +62,8 @@ FLAGS = [
     (["--data", ","], "--data ','", "names no path"),
     (["--grid", "missing.yaml"], "missing.yaml", "not found"),
     (["--resume", "nowhere"], "--resume", "nowhere"),
+    (["--out", "/proc/spine-sweeps"], "--out /proc/spine-sweeps", "writable folder"),
+    (["--out", "{grid}"], "--out", "is a file"),
 ]
 
 
@@ -69,6 +71,7 @@ FLAGS = [
 def test_a_bad_flag_is_one_line_and_leaves_nothing(refuses, tmp_path, flags, where, expected):
     grid = tmp_path / "sweep.yaml"
     grid.write_text("strategy.take_profit_atr: [2, 3]\n")
+    flags = [f.replace("{grid}", str(grid)) for f in flags]
     given = {"--grid": str(grid), "--workers": "1", "--out": "out", **dict(zip(flags[::2], flags[1::2], strict=True))}
     if "--resume" in given:
         del given["--grid"]

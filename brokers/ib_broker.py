@@ -385,13 +385,14 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         intent = ib_intent_id(intent_of(entry), tag)
         side = "BUY" if entry.isbuy() else "SELL"
         quantity = round(abs(entry.size))
-        if len(legs) == 3:
+        if len(legs) > 1:  # a bracket: entry, stop and (unless strategy.take_profit_atr is null) take-profit
             stop = next(o for o in legs[1:] if role_of(o) == "stop")
-            take_profit = next(o for o in legs[1:] if role_of(o) == "take_profit")
+            take_profit = next((o for o in legs[1:] if role_of(o) == "take_profit"), None)
             entry_type, limit = order_type_of(entry)
             command: Any = PlaceBracket(intent_id=intent, ticker=entry.data._name, side=side, quantity=quantity,
-                                        stop_price=float(stop.price), take_profit_price=float(take_profit.price), tag=tag,
-                                        entry_type=entry_type, limit_price=limit)  # fmt: skip
+                                        stop_price=float(stop.price),
+                                        take_profit_price=None if take_profit is None else float(take_profit.price),
+                                        tag=tag, entry_type=entry_type, limit_price=limit)  # fmt: skip
         else:
             role = role_of(entry)
             order_type, price = order_type_of(entry)

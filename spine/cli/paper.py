@@ -22,7 +22,6 @@ from spine.config import SpineConfig, load_config
 from spine.config.overrides import parse_assignments
 from spine.core.errors import BrokerError, InputError, SafetyError
 from spine.core.resources import SAMPLE_PRICES, SAMPLE_SIGNALS, SAMPLE_VIX
-from spine.routes.harness import require_take_profit_leg_support
 from spine.routes.session import quiet_ib_async, require_paper
 
 
@@ -151,7 +150,6 @@ def paper_command(
 
     cfg = load_config(config, overrides=parse_assignments(set_ or []))
     envelope = require_paper(cfg, "spine paper")
-    require_take_profit_leg_support(cfg, None)  # entry + stop without a take-profit is the backtest's only
     if signals is None:
         raise InputError("--signals FILE is required: spine paper trades only the signals it is given")
     _check_signal_sectors(cfg, signals)
@@ -220,7 +218,6 @@ def rehearse_command(
 
     cfg = load_config(config, overrides=parse_assignments(set_ or []))
     require_paper(cfg, "spine rehearse")
-    require_take_profit_leg_support(cfg, None)  # entry + stop without a take-profit is the backtest's only
     if data and signals is None:
         raise InputError(
             "--signals FILE is required with --data (the bundled sample signals only cover the sample tickers)"

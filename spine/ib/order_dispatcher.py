@@ -6,7 +6,8 @@ stop; returns ``status: "paused"`` and places nothing while the circuit breaker 
 paused; sizes from the ``AccountMonitor`` (0 when its snapshot is stale, with the reason);
 values the order at the session's live quote (a missing or stale quote fails closed, a
 gap past ``risk.max_price_deviation_pct`` is the gate's ``price_collar``); and hands the
-order to the IB thread only when the gate accepts it. The orderRef is the ``comment``:
+order to the IB thread only when the gate accepts it. The bracket has no take-profit
+(``take_profit_price`` None) when ``strategy.take_profit_atr`` is null. The orderRef is the ``comment``:
 ``<TAG>:<intent id>:entry:<attempt>``, TAG ``PROHIBITED_LLM_DISCOVERY_LINK`` for a
 propagated signal.
 
@@ -99,9 +100,11 @@ class OrderDispatcher:
         """Place one bracket for ``signal`` or say why not; the result always has every key."""
         side = "BUY" if signal.is_buy else "SELL"
         stop = self.risk_manager.compute_smart_stop(side, signal.entry_price, signal.atr_per_share)
-        take_atr = self.config.strategy.take_profit_atr
+        take_atr = self.config.strategy.take_profit_atr  # None: entry + stop only; the stop is never optional
         take = (
-            signal.entry_price + take_atr * signal.atr_per_share
+            None
+            if take_atr is None
+            else signal.entry_price + take_atr * signal.atr_per_share
             if side == "BUY"
             else max(signal.entry_price - take_atr * signal.atr_per_share, 0.01)
         )

@@ -13,7 +13,9 @@ by orderRef, never by order id alone (a restarted gateway reuses ids). The answe
 - ``external``: positions in tickers the journal explains none of (Spine never opened them):
   reported and left alone, never protected, never closed by Spine;
 - ``protection``: per position Spine opened, the stop and take-profit quantity missing for the
-  part of it the journal explains (an external position gets none).
+  part of it the journal explains (an external position gets none). With
+  ``strategy.take_profit_atr: null`` the brackets have no take-profit, and only the stop is
+  checked (``protective_roles``): a reconcile never invents a take-profit.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from spine.ib.journal import JournalOrder
 from spine.ib.translation import parse_order_ref
 
 _EPS = 1e-9
+PROTECTIVE_ROLES = ("stop", "take_profit")
 WORKING = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"})
 
 
@@ -82,6 +85,7 @@ def reconcile(
     journal_positions: Mapping[str, float],
     accepted_perm_ids: set[int] | None = None,
     external_positions: Mapping[str, float] | None = None,
+    protective_roles: tuple[str, ...] = PROTECTIVE_ROLES,
 ) -> ReconcilePlan:
     """Compare IB's view with the journal's; see the module docstring for the answer's parts.
 
@@ -90,7 +94,8 @@ def reconcile(
     missed fills is unexplained. ``applied_exec_ids`` also holds foreign executions and
     ``accepted_perm_ids`` the foreign orders the operator accepted with ``spine resume``.
     ``external_positions`` are the external shares found before, per ticker: in a ticker
-    Spine also trades, IB's position must equal the journal's plus that.
+    Spine also trades, IB's position must equal the journal's plus that. ``protective_roles``
+    are the legs every position must have working (``("stop",)`` when brackets have no take-profit).
     """
     accepted = accepted_perm_ids or set()
     plan = ReconcilePlan()
@@ -135,7 +140,8 @@ def reconcile(
         expected[e.ticker.upper()] = expected.get(e.ticker.upper(), 0.0) + signed
     actual = {k.upper(): float(v) for k, v in positions.items() if abs(float(v)) > _EPS}
     own = _own_positions(plan, actual, expected, {k.upper(): float(v) for k, v in (external_positions or {}).items()})
-    plan.protection = protection_gaps(own, [b for b in broker if b.working] + [a for a in plan.adopted if a.working])
+    working = [b for b in broker if b.working] + [a for a in plan.adopted if a.working]
+    plan.protection = protection_gaps(own, working, protective_roles)
     return plan
 
 
@@ -163,8 +169,13 @@ def _own_positions(
     return own
 
 
-def protection_gaps(positions: Mapping[str, float], working: Iterable[BrokerOrder]) -> list[ProtectionGap]:
-    """For each open position, how much working stop and take-profit it lacks for its full size."""
+def protection_gaps(
+    positions: Mapping[str, float], working: Iterable[BrokerOrder], roles: tuple[str, ...] = PROTECTIVE_ROLES
+) -> list[ProtectionGap]:
+    """For each open position, how much of each protective leg in ``roles`` it lacks for its full size.
+
+    The stop is always checked, whatever ``roles`` says: it is never optional.
+    """
     working = list(working)
     gaps: list[ProtectionGap] = []
     seen_ids: set[int] = set()
@@ -173,6 +184,7 @@ def protection_gaps(positions: Mapping[str, float], working: Iterable[BrokerOrde
             continue
         closing = "SELL" if position > 0 else "BUY"
         covered = {"stop": 0.0, "take_profit": 0.0}
+        wanted = {"stop", *roles}
         for b in working:
             if b.order_id in seen_ids or b.ticker.upper() != ticker.upper() or b.side != closing:
                 continue
@@ -182,6 +194,8 @@ def protection_gaps(positions: Mapping[str, float], working: Iterable[BrokerOrde
                 seen_ids.add(b.order_id)
                 covered[role] += b.quantity - b.filled
         for role, qty in covered.items():
+            if role not in wanted:
+                continue
             missing = abs(position) - qty
             if missing > _EPS:
                 gaps.append(ProtectionGap(ticker, role, closing, missing, position))

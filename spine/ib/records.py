@@ -52,6 +52,9 @@ class SessionState(StrEnum):
 class PlaceBracket:
     """A native IB bracket: entry parent, take-profit child, stop child, one OCA group.
 
+    ``take_profit_price`` None (``strategy.take_profit_atr: null``) sends the entry parent
+    and the stop child only; the stop is never optional.
+
     ``entry_type`` is "MKT" or "LMT" (then ``limit_price`` is required). Prices are
     rounded to the contract's minimum tick on the IB thread. ``intent_id`` names the
     decision; every leg's orderRef is ``<tag>:<intent_id>:<role>:<attempt>``.
@@ -62,7 +65,7 @@ class PlaceBracket:
     side: Side
     quantity: int
     stop_price: float
-    take_profit_price: float
+    take_profit_price: float | None
     tag: str
     entry_type: str = "MKT"
     limit_price: float | None = None

@@ -17,7 +17,7 @@ from ib_async import Contract, Order
 
 from spine.core.errors import OrderRefError
 from spine.ib import translation as tr
-from spine.ib.bracket import LegSpec, bracket_legs, price_on_tick
+from spine.ib.bracket import LegSpec, bracket_legs, bracket_roles, price_on_tick
 from spine.ib.codes import NO_CHANGE_CODES, ErrorCode
 from spine.ib.fill_assembler import AssembledFill, ExecutionHalf
 from spine.ib.journal import JournalOrder
@@ -70,7 +70,7 @@ class OrderRoutingMixin:
         return ""
 
     def _refuse_bracket(self, cmd: PlaceBracket, why: str) -> Submission:
-        for role in ("entry", "take_profit", "stop"):
+        for role in bracket_roles(cmd):
             self._refuse(tr.format_order_ref(cmd.tag, cmd.intent_id, role, cmd.attempt), cmd.quantity, why)
         return Submission((), why)
 
@@ -138,7 +138,7 @@ class OrderRoutingMixin:
                 future.set_result(result)
 
     def _refuse_entry(self, cmd: PlaceBracket | PlaceOrder, why: str, status: str) -> Submission:
-        roles = ("entry", "take_profit", "stop") if isinstance(cmd, PlaceBracket) else (cmd.role,)
+        roles = bracket_roles(cmd) if isinstance(cmd, PlaceBracket) else (cmd.role,)
         for role in roles:
             ref = f"{cmd.tag}:{cmd.intent_id}:{role}:{cmd.attempt}"
             self._emit(OrderStatus(0, 0, ref, status, "", 0.0, float(cmd.quantity), 0.0, why))
@@ -164,8 +164,8 @@ class OrderRoutingMixin:
         ticker = cmd.ticker.upper()
         client = self.ib.client
         first = client.getReqId()
-        client.getReqId()
-        client.getReqId()
+        for _ in bracket_roles(cmd)[1:]:
+            client.getReqId()
         legs = bracket_legs(cmd, first, self._min_ticks.get(ticker, 0.01))
         rows, intent = self._journal_rows(cmd.intent_id, ticker, legs[:1], (cmd.side, cmd.quantity, cmd.tag, "bracket"))
         at = self.journal.write_ahead(rows, intent=intent)
@@ -179,8 +179,9 @@ class OrderRoutingMixin:
     async def _finish_bracket(self, cmd: PlaceBracket, contract: Contract, legs: list[LegSpec]) -> Submission:
         """The children: journaled together before either reaches ib_async, each spaced after the last message.
 
-        The parent went with ``transmit=False``, so IB holds it until the stop (``transmit=True``)
-        arrives: a session that dies in between leaves nothing working at IB.
+        The parent went with ``transmit=False``, so IB holds it until the stop (``transmit=True``,
+        the last child, with or without a take-profit before it) arrives: a session that dies in
+        between leaves nothing working at IB.
         """
         ticker = cmd.ticker.upper()
         children = legs[1:]

@@ -53,6 +53,11 @@ class SessionSettings(BaseModel):
     restore_take_profit_fraction: float = Field(
         0.20, gt=0, description="restored take-profit off the average cost, likewise"
     )
+    take_profit_leg: bool = Field(
+        True,
+        description="brackets carry a take-profit (strategy.take_profit_atr not null); False: a reconcile restores "
+        "a missing stop only, never a take-profit",
+    )
     ack_timeout_secs: float = Field(
         10.0,
         gt=0,
@@ -115,9 +120,15 @@ class SessionSettings(BaseModel):
             kill_on_trigger=config.kill_switch.on_trigger,
             ack_timeout_secs=ib.ack_timeout_secs,
             external_positions=ib.external_positions,
+            take_profit_leg=config.strategy.take_profit_atr is not None,
             tickers=tuple(t.strip().upper() for t in tickers),
             vix_symbol=vix_symbol,
         )
+
+    @property
+    def protective_roles(self) -> tuple[str, ...]:
+        """The legs a reconcile restores on a position missing them: the stop always, the take-profit when brackets have one."""
+        return ("stop", "take_profit") if self.take_profit_leg else ("stop",)
 
     @property
     def kill_flattens(self) -> bool:

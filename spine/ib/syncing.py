@@ -135,7 +135,8 @@ class SyncMixin:
             positions = self._account_positions(self.ib.positions())
             applied = self.journal.fill_ids() | self.journal.acknowledged("exec")
             return reconcile(journal_open, broker_open if not light else [], broker_done, executions, positions,
-                             applied, self._journal_positions(), accepted_perms, self._external), positions  # fmt: skip
+                             applied, self._journal_positions(), accepted_perms, self._external,
+                             self.s.protective_roles), positions  # fmt: skip
 
         plan, positions = plan_now()
         if any(why.startswith(UNEXPLAINED) for why in plan.halt_reasons):  # a position update may be on the wire

@@ -19,11 +19,8 @@ from pathlib import Path
 import backtrader as bt
 
 from analyzers import CircuitBreaker, DrawdownBreaker, KillSwitch, RunRecorder
-from brokers import SimBroker
 from brokers.base import GatedBroker, require_gated_broker
 from spine.config import RiskLimits, SpineConfig
-from spine.config.models import STRATEGY_FILE
-from spine.core.errors import ConfigError
 from spine.core.events import EventLog
 from spine.data.signal_source import SignalSource
 from spine.safety.state_store import StateStore
@@ -37,20 +34,6 @@ def warmup_bar_count(atr_period: int, breaker_lookback_days: int = 1) -> int:
     warms up on as many bars before ``--start``, so both see the same indicator values.
     """
     return int(atr_period) + int(breaker_lookback_days)
-
-
-def require_take_profit_leg_support(config: SpineConfig, broker: object) -> None:
-    """Refuse ``strategy.take_profit_atr: null`` on a broker that sends native three-leg brackets.
-
-    The simulated broker places entry + stop when there is no take-profit; the IB routes
-    (paper, rehearse) send IB brackets whose protection checks expect a take-profit leg,
-    so they refuse the setting before anything is sent. The stop is never optional.
-    """
-    if config.strategy.take_profit_atr is None and not isinstance(broker, SimBroker):
-        raise ConfigError(
-            f"{config.folder / STRATEGY_FILE}: strategy.take_profit_atr = None: entry + stop without a take-profit "
-            "runs on the backtest route only; expected a number of ATRs for a paper or rehearsal session"
-        )
 
 
 @dataclass(frozen=True)
@@ -80,7 +63,6 @@ def wire_harness(
 ) -> bt.Cerebro:
     """Install ``broker`` and add the sizer, ``SignalStrategy`` and every analyzer to ``cerebro``."""
     cerebro.broker = require_gated_broker(broker, "the Spine harness")  # type: ignore[assignment]
-    require_take_profit_leg_support(config, broker)
     adopt = getattr(broker, "adopt_journal", None)  # IBBroker: the orders an earlier session left working at IB
     if callable(adopt):
         adopt(Path(store.path).parent)  # the session's state folder holds its journal, reconciled by now

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import spine
-from spine.config import load_config
-from spine.core.errors import ConfigError
-from spine.routes.harness import require_take_profit_leg_support
 from spine.runs.read import read_run_csv
 
 GOLDEN_ORDERS = Path(__file__).resolve().parents[1] / "golden" / "sample" / "orders.csv"
@@ -37,9 +32,3 @@ def test_with_a_take_profit_every_entry_carries_a_stop_and_a_take_profit():
     legs = _legs_by_entry(read_run_csv(GOLDEN_ORDERS))
     assert len(legs) > 100
     assert set(map(tuple, legs.values())) == {("stop", "take_profit")}
-
-
-def test_the_ib_routes_refuse_a_bracket_without_a_take_profit_before_anything_is_sent():
-    config = load_config(overrides={"strategy.take_profit_atr": None})
-    with pytest.raises(ConfigError, match=r"strategy\.take_profit_atr = None: entry \+ stop without a take-profit"):
-        require_take_profit_leg_support(config, object())  # any broker but the simulated one (IBBroker)

@@ -49,3 +49,12 @@ def test_a_bracket_is_parent_take_profit_stop_with_transmit_only_on_the_stop() -
 def test_a_limit_entry_without_a_price_is_refused() -> None:
     with pytest.raises(ValueError, match="limit_price"):
         bracket_legs(PlaceBracket("s1", "ABC", "BUY", 1, 90.0, 110.0, "LIVE_SPINE", entry_type="LMT"), 1, 0.01)
+
+
+def test_a_bracket_without_a_take_profit_is_parent_and_stop_the_stop_transmitting() -> None:
+    cmd = PlaceBracket("s1", "ABC", "BUY", 7, stop_price=89.996, take_profit_price=None, tag="LIVE_SPINE")
+    parent, stop = bracket_legs(cmd, 41, 0.01)
+    assert [(leg.order_id, leg.role, leg.transmit, leg.parent_id) for leg in (parent, stop)] == [
+        (41, "entry", False, 0), (42, "stop", True, 41)]  # fmt: skip
+    assert (stop.side, stop.order_type, stop.aux_price, stop.oca_group) == ("SELL", "STP", 90.0, "OCA:s1:1")
+    assert stop.order_ref == "LIVE_SPINE:s1:stop:1"

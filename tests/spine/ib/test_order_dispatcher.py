@@ -97,6 +97,22 @@ def test_a_direct_signal_is_tagged_live_spine(gateway, open_session, paper_confi
     assert result["status"] == "submitted" and result["comment"].startswith("LIVE_SPINE:")
 
 
+def test_without_a_take_profit_the_dispatcher_sends_the_entry_and_its_stop_only(
+    gateway, open_session, make_config_dir
+) -> None:
+    config = load_config(make_config_dir(PAPER), {"strategy.take_profit_atr": None})
+    session, log = open_session(gateway)
+    _wait_quote(session, log)
+    result = _dispatcher(session, config).dispatch(_signal(propagated=False))
+    assert result["status"] == "submitted", result
+    assert (result["stop_price"], result["take_profit_price"], len(result["order_ids"])) == (98.0, None, 2)
+    entry_id, stop_id = result["order_ids"]
+    log.wait_status(stop_id, "Accepted")  # the stop transmitted the pair: the gateway works both
+    legs = gateway.call(lambda: {k[1]: o.request for k, o in gateway.simulator.engine.orders.items()})
+    assert sorted(legs) == [entry_id, stop_id]
+    assert (legs[stop_id].order_type, legs[stop_id].parent_id, legs[stop_id].stop_price) == ("STP", entry_id, 98.0)
+
+
 def test_a_paused_breaker_places_nothing_and_still_computes_the_stop(gateway, open_session, paper_config) -> None:
     session, log = open_session(gateway)
     _wait_quote(session, log)

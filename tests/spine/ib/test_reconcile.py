@@ -95,3 +95,13 @@ def test_every_open_position_needs_stop_and_take_profit_for_its_full_size() -> N
         ("XYZ", "stop", "BUY", 3.0),
         ("XYZ", "take_profit", "BUY", 3.0),
     ]
+
+
+def test_without_take_profit_legs_a_position_needs_only_its_stop_and_never_gets_a_take_profit() -> None:
+    gaps = protection_gaps({"ABC": 10, "XYZ": -3}, [_bo(1, "stop", 11)], ("stop",))
+    assert [(g.ticker, g.role, g.side, g.quantity) for g in gaps] == [("XYZ", "stop", "BUY", 3.0)]
+
+
+def test_the_stop_is_checked_even_when_the_roles_leave_it_out() -> None:
+    gaps = protection_gaps({"ABC": 10}, [], ())
+    assert [(g.role, g.quantity) for g in gaps] == [("stop", 10.0)]

@@ -26,3 +26,9 @@ def test_an_unknown_external_positions_value_names_the_key_and_the_values_expect
         load_config(make_config_dir({"trading_config.yaml": {"trading.ib.external_positions": "adopt"}}))
     message = str(raised.value)
     assert "trading.ib.external_positions" in message and "adopt" in message and "refuse" in message
+
+
+@pytest.mark.parametrize(("take_profit_atr", "roles"), [(3.0, ("stop", "take_profit")), (None, ("stop",))])
+def test_a_reconcile_restores_a_take_profit_only_when_the_strategy_places_one(take_profit_atr, roles, tmp_path) -> None:
+    config = load_config(overrides={"strategy.take_profit_atr": take_profit_atr})
+    assert SessionSettings.from_config(config, tmp_path).protective_roles == roles

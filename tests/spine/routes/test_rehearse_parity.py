@@ -45,8 +45,9 @@ def both(
     end: date,
     tmp_path: Path,
     vix: Path | None = None,
+    overrides: dict | None = None,
 ):
-    config = load_config(config_dir)
+    config = load_config(config_dir, overrides)
     backtest = run_backtest(
         BacktestRequest(
             config=config, data=data, signals=signals, start=start, end=end, out_dir=tmp_path / "bt", vix=vix
@@ -87,6 +88,18 @@ def test_rehearsal_gives_the_backtests_orders_fills_and_cash_on_the_bundled_samp
     assert_parity(backtest, rehearsal)
     assert {row["tag"] for row in rehearsal.orders} == {"LIVE_SPINE", "PROHIBITED_LLM_DISCOVERY_LINK"}
     assert (rehearsal.run_dir / "ib_journal.sqlite3").is_file() and (rehearsal.run_dir / "pnl.png").is_file()
+
+
+def test_without_a_take_profit_the_rehearsal_gives_the_backtests_entries_and_stops_and_nothing_else(
+    make_config_dir, tmp_path
+):
+    config = make_config_dir({"config.yaml": PAPER})
+    backtest, rehearsal = both(config, (SAMPLE / "prices",), SAMPLE / "signals.csv", date(2021, 1, 26),
+                               date(2021, 3, 12), tmp_path, overrides={"strategy.take_profit_atr": None})  # fmt: skip
+    assert_parity(backtest, rehearsal)
+    for result in (backtest, rehearsal):
+        roles = submitted(result.orders)["role"]
+        assert "take_profit" not in set(roles) and (roles == "entry").sum() == (roles == "stop").sum() >= 5
 
 
 def test_rehearsal_and_backtest_trip_the_breaker_and_the_vix_kill_switch_alike_through_the_sample_crash(

@@ -95,7 +95,7 @@ class StrategySettings(_Frozen):
         3.0,
         gt=0,
         description="take-profit distance from the entry price, in ATRs; null places entry + stop only "
-        "(backtest route; the stop is never optional)",
+        "(on every route; the stop is never optional)",
     )
     entry_order_type: Literal["market", "limit"] = Field(
         "market", description="entry order of each bracket: market or limit"

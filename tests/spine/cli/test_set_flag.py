@@ -57,19 +57,6 @@ def test_a_set_without_equals_is_exit_2_with_an_example():
     assert "expected KEY=VALUE with a dotted key" in _one_line(result.output)
 
 
-def test_rehearse_refuses_a_bracket_without_a_take_profit_before_it_starts(make_config_dir, tmp_path):
-    folder = make_config_dir({"config.yaml": PAPER})
-    out = tmp_path / "runs"
-    result = CliRunner().invoke(
-        app, ["rehearse", "--config", str(folder), "--set", "strategy.take_profit_atr=null", "--out", str(out)]
-    )
-    assert result.exit_code == 2, result.output
-    assert "strategy.take_profit_atr = None: entry + stop without a take-profit runs on the backtest route only" in (
-        _one_line(result.output)
-    )
-    assert not out.exists()
-
-
 @pytest.mark.parametrize("command", ["rehearse", "paper"])
 def test_a_signalled_ticker_without_a_sector_is_refused_before_the_session_starts(command, make_config_dir, tmp_path):
     folder = make_config_dir({"config.yaml": PAPER})

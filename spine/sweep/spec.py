@@ -50,6 +50,7 @@ OBJECTIVE_ALIASES = {
     "max_drawdown_pct": ("max_drawdown_pct", "max_drawdown"),
 }
 MINIMISED_BY_DEFAULT = frozenset({"drawdown", "max_drawdown", "max_drawdown_pct", "rejected_orders"})
+_LONGEST = {"D": 36_525, "W": 5_218, "M": 1_200, "Y": 100}  # a walk-forward span never exceeds 100 years
 _DURATION = re.compile(r"^\s*(\d+)\s*([dwmyDWMY])\s*$")
 
 
@@ -86,6 +87,8 @@ def parse_duration(text: str) -> pd.DateOffset:
     n, unit = int(match.group(1)), match.group(2).upper()
     if n == 0:
         raise ValueError(f"{shown(text)} is zero; expected a positive duration")
+    if n > _LONGEST[unit]:
+        raise ValueError(f"{shown(text)} is longer than 100 years; expected at most {_LONGEST[unit]}{unit}")
     return {
         "D": pd.DateOffset(days=n),
         "W": pd.DateOffset(weeks=n),

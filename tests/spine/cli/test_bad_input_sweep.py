@@ -46,6 +46,11 @@ FILES = [
     (b"", "the sweep file is empty", "dotted config keys"),
     (b"- strategy.take_profit_atr\n", "expected a mapping at the top level", ""),
     (b"strategy.take_profit_atr: [abc]\n", "strategy.take_profit_atr", "abc"),
+    (
+        b"strategy.take_profit_atr: [2]\nwalk_forward: {train: 99999999999Y, test: 1Y}\n",
+        "walk_forward.train",
+        "100 years",
+    ),
 ]
 
 

@@ -160,7 +160,10 @@ def desk(tmp_path_factory) -> Iterator[LiveDesk]:
     gateway.start()
     (root / "state").mkdir()
     (root / "spare-state").mkdir()
-    (root / "runs").mkdir()
+    past = root / "runs" / "past-backtest"  # a run folder from before: its report opens from the page
+    past.mkdir(parents=True)
+    (past / "summary.json").write_text('{"route": "backtest"}')
+    (past / "report.html").write_text("<!doctype html><html><head><title>past run</title></head><body></body></html>")
     live = LiveDesk(root, gateway, paper_config(root / "config"), root / "state", root / "spare-state", root / "runs")
     try:
         live.start_dashboard()

@@ -202,7 +202,7 @@ def _contents(folder: Path) -> dict[str, str]:
 
 
 def test_the_dashboard_never_writes_to_the_sessions_databases_but_through_the_kill(desk, opened):
-    desk.stop_session()
+    desk.kill_session_hard()  # no writer left: whatever changes in the files now is the dashboard's
     opened.get(desk.url)
     before = _contents(desk.state)
     wait_until(lambda: page(opened)["stale"], 8, "the stopped session stale on the page")
@@ -231,3 +231,14 @@ def test_each_state_folder_has_its_tab_and_a_folder_without_a_session_says_so(de
     assert view["positions"] == [] and view["working"] == []
     opened.find_element("css selector", ".tab[data-folder='0']").click()
     assert page(opened)["positions"][0]["ticker"] == "ALPH"
+
+
+def test_past_run_folders_are_listed_and_open_their_report(desk, opened):
+    opened.get(desk.url)
+    links = wait_until(lambda: opened.execute_script(
+        "return [...document.querySelectorAll('#runs a')].map(a => a.getAttribute('href'))"), 5, "a run folder's report")  # fmt: skip
+    assert [link.split("?")[0] for link in links] == ["/runs/past-backtest/report.html"]
+    opened.get(desk.base + links[0])
+    assert opened.title == "past run"
+    assert desk.get(links[0].replace("?token=", "?token=wrong"))[0] == 403
+    assert desk.get(f"/runs/../state/spine_state.sqlite3?token={desk.token}")[0] == 404

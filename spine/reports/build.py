@@ -48,6 +48,8 @@ RUN_LOG_KEYS = (
 )  # fmt: skip
 PRICE_COLUMNS = ("datetime", "ticker", "open", "high", "low", "close")
 PRICES_FILE = "prices.csv"
+# the report's tables: a statistics-only run (a sweep trial) computes the summary's figures without them
+REPORT_ONLY_KEYS = ("by_provenance_exit_reason", "by_ticker", "rolling_6m", "worst_drawdowns")
 
 
 def write_reports(

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from spine.config import load_config
+from spine.reports.build import REPORT_ONLY_KEYS
 from spine.routes.backtest import BacktestRequest, run_backtest
 
 TIMING_KEYS = ("run_name", "elapsed_seconds", "bars_per_second")
+NOT_COMPARED = TIMING_KEYS + REPORT_ONLY_KEYS
 
 
 def test_a_statistics_only_run_has_the_summary_of_a_full_run_without_figures_or_reports(tmp_path):
@@ -17,9 +19,10 @@ def test_a_statistics_only_run_has_the_summary_of_a_full_run_without_figures_or_
         BacktestRequest(config=load_config(), out_dir=tmp_path / "lean", outputs="statistics", **window)
     )
     assert lean.summary["trades"] > 0
-    assert {k: v for k, v in lean.summary.items() if k not in TIMING_KEYS} == {
-        k: v for k, v in full.summary.items() if k not in TIMING_KEYS
+    assert {k: v for k, v in lean.summary.items() if k not in NOT_COMPARED} == {
+        k: v for k, v in full.summary.items() if k not in NOT_COMPARED
     }
+    assert set(REPORT_ONLY_KEYS) <= set(full.summary)
     written = {p.name for p in lean.run_dir.iterdir()}
     assert {"orders.csv", "fills.csv", "equity.csv", "events.csv", "summary.json"} <= written
     assert not written & {"pnl.png", "report.html", "run.log", "trades.csv", "returns.csv", "config"}

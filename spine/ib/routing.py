@@ -211,7 +211,7 @@ class OrderRoutingMixin:
             self._refuse(ref, cmd.quantity, why)
             return Submission((), why)
         if cmd.role == "exit" and not cmd.oca_group:
-            group = self._exit_group(cmd.ticker, cmd.side)
+            group = self._exit_group(cmd.ticker, cmd.side, cmd.quantity)
             if group:
                 cmd = replace(cmd, oca_group=group)
         contract = await self._contract(cmd.ticker)
@@ -339,8 +339,8 @@ class OrderRoutingMixin:
     def _defer_leg_cancel(self, trade: Any) -> None:
         """A close cancels the legs, then sends its exit. Cancelled at once, the legs would leave the position
         without a stop until the exit fills (the next open, or later when IB loses the exit). So the cancel
-        waits ``leg_cancel_grace_secs``: an exit of the ticker sent meanwhile joins the legs' OCA group, and IB
-        cancels them when it fills (or cancels the exit when the stop fills first); without one they go."""
+        waits ``leg_cancel_grace_secs``: an exit of the ticker sent meanwhile (or before, still open) in the legs'
+        OCA group takes them with its fill, and IB cancels the exit when the stop fills first; else they go."""
         order_id = trade.order.orderId
         self._leg_cancels[order_id] = trade
         loop = asyncio.get_running_loop()
@@ -350,19 +350,25 @@ class OrderRoutingMixin:
         trade = self._leg_cancels.pop(order_id, None)
         if trade is None or trade.isDone() or not self.ib.isConnected():
             return  # left to its exit's OCA group, or it ended
+        group = str(trade.order.ocaGroup or "")
+        if group and any(jo.role == "exit" and jo.oca_group == group for jo in self.journal.orders(open_only=True)):
+            return  # an exit sent earlier closes the position in the leg's OCA group: IB cancels the leg when it fills
         await self._space_order_message()
         self.ib.cancelOrder(trade.order)
 
-    def _exit_group(self, ticker: str, side: str) -> str:
-        """The OCA group an exit of ``ticker`` joins: that of the legs whose cancel waits for it, when they share one
-        (they are then left to the group); else '' and their cancels go ahead."""
-        waiting = [t for t in self._leg_cancels.values()
-                   if t.contract.symbol.upper() == ticker.upper() and t.order.action == side]  # fmt: skip
-        groups = {str(t.order.ocaGroup or "") for t in waiting}
-        if len(groups) != 1 or "" in groups:
+    def _exit_group(self, ticker: str, side: str, quantity: float) -> str:
+        """The OCA group an exit of ``ticker`` joins: that of the working stop and take-profit of the position it
+        closes (whole), when they share one. IB then cancels them when the exit fills, and the exit when the stop
+        fills first; their cancels waiting for the exit are dropped. Else '' (a partial exit leaves the legs)."""
+        symbol = ticker.upper()
+        legs = [t for t in self.ib.openTrades() if t.contract.symbol.upper() == symbol and t.order.action == side
+                and self._protects_held_position(t)]  # fmt: skip
+        held = sum(float(p.position) for p in self.ib.positions(self._account) if p.contract.symbol.upper() == symbol)
+        groups = {str(t.order.ocaGroup or "") for t in legs}
+        if not legs or len(groups) != 1 or "" in groups or quantity + 1e-9 < abs(self._own_shares(symbol, held)):
             return ""
-        for t in waiting:
-            del self._leg_cancels[t.order.orderId]
+        for t in legs:
+            self._leg_cancels.pop(t.order.orderId, None)
         return groups.pop()
 
     async def _flatten(self, cmd: Flatten) -> None:

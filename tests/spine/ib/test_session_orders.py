@@ -364,3 +364,29 @@ def test_a_close_keeps_the_positions_stop_working_until_its_lost_exit_is_sent_ag
     log.wait_status(stop, "Canceled")  # IB cancelled the legs with the exit's fill (one OCA group)
     log.wait_status(take_profit, "Canceled")
     assert gateway.call(lambda: gateway.simulator.state.account.holdings["ABC"].quantity) == 0
+
+
+def test_legs_cancelled_after_the_exit_that_closes_their_position_stay_until_it_fills(gateway, open_session):
+    from spine.ib.records import Cancel, Fill, PlaceOrder
+
+    session, log = open_session(gateway, ack_timeout_secs=0.6)
+    _entry, take_profit, stop = log.place(_bracket("held", stop_price=80.0))
+    gateway.step(1)
+    log.wait_for(lambda: len(log.of(Fill)) == 1, "the entry fill")
+    gateway.blackhole()  # the exit is lost, then sent again after the acknowledgement timeout
+    session.submit(PlaceOrder(intent_id="close", ticker="ABC", side="SELL", quantity=10, order_type="MKT",
+                              tag="LIVE_SPINE", role="exit")).result(timeout=10)  # fmt: skip
+    for leg in (stop, take_profit):  # a later close of the same position: legs cancelled, no new exit
+        session.submit(Cancel(order_id=leg))
+
+    def working() -> dict[int, tuple[str, str]]:
+        return gateway.call(lambda: {o.request.order_id: (o.request.order_ref, o.request.oca_group) for o in
+                                     gateway.simulator.engine.orders.values() if not o.done})  # fmt: skip
+
+    log.wait_for(lambda: any(r == "LIVE_SPINE:close:exit:2" for r, _ in working().values()), "attempt 2 at IB", 10)
+    now = working()
+    assert stop in now and take_profit in now  # still protecting the position
+    assert len({group for _ref, group in now.values()}) == 1  # the exit in the legs' OCA group
+    gateway.step(1)
+    log.wait_status(stop, "Canceled")
+    assert gateway.call(lambda: gateway.simulator.state.account.holdings["ABC"].quantity) == 0

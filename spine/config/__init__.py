@@ -14,6 +14,7 @@ from spine.config.loader import (
     describe_error,
     load_config,
     model_at,
+    refuse_non_finite,
 )
 from spine.config.models import (
     BacktestSettings,
@@ -56,5 +57,6 @@ __all__ = [
     "model_at",
     "parse_yaml",
     "read_yaml_file",
+    "refuse_non_finite",
     "shown",
 ]

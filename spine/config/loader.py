@@ -78,8 +78,12 @@ def model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | 
     return current
 
 
-def _refuse_non_finite(where: Path | str, body: Any) -> None:
-    """Every number in a config body is finite (a ``--set`` value skips the YAML file checks)."""
+def refuse_non_finite(where: Path | str, body: Any) -> None:
+    """Every number in a config body is finite: a ``ConfigError`` names the first key path that is not.
+
+    Run on the body as written (a ``--set`` value skips the YAML file checks) and on the
+    validated model, where text such as ``'1e400'`` or ``'inf'`` has become a number.
+    """
     stack: list[tuple[str, Any]] = [("", body)]
     while stack:
         keys, value = stack.pop()
@@ -92,13 +96,15 @@ def _refuse_non_finite(where: Path | str, body: Any) -> None:
 
 
 def _validate(model: type[BaseModel], path: Path | str, body: dict[str, Any]) -> Any:
-    _refuse_non_finite(path, body)
+    refuse_non_finite(path, body)
     try:
-        return model.model_validate(body)
+        validated = model.model_validate(body)
     except ValidationError as exc:
         problems = [describe_error(err, model) for err in exc.errors()]
         detail = problems[0] if len(problems) == 1 else "; ".join(problems)
         raise ConfigError(f"{path}: {detail}") from None
+    refuse_non_finite(path, validated.model_dump())  # text such as '1e400' or 'inf' that became a number
+    return validated
 
 
 def load_config(folder: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> SpineConfig:

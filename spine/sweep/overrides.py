@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from spine.config import SpineConfig, describe_error, model_at, shown
+from spine.config import SpineConfig, describe_error, model_at, refuse_non_finite, shown
 from spine.core.errors import ConfigError
 from spine.sweep.universe import UNIVERSE_KEY
 
@@ -84,10 +84,19 @@ def apply_overrides(
             node = node[part]
         node[parts[-1]] = value
     try:
-        return SpineConfig.model_validate(body)
+        validated = SpineConfig.model_validate(body)
     except ValidationError as exc:
         problems = [describe_error(err, SpineConfig) for err in exc.errors()]
         raise ConfigError(f"{source}: {'; '.join(problems)}") from None
+    refuse_non_finite(source, {key: _dotted(validated, key) for key in params if key != UNIVERSE_KEY})
+    return validated
+
+
+def _dotted(config: SpineConfig, key: str) -> Any:
+    node: Any = config
+    for part in key.split("."):
+        node = getattr(node, part, None)
+    return node
 
 
 def validate_all(config: SpineConfig, trials: Iterable[Mapping[str, Any]], *, source: str | Path) -> None:

@@ -51,6 +51,7 @@ FILES = [
         "walk_forward.train",
         "100 years",
     ),
+    (b"strategy.take_profit_atr: [2, 1e400]\n", "strategy.take_profit_atr = inf", "finite number"),
 ]
 
 

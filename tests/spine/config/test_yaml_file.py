@@ -76,6 +76,18 @@ def test_an_empty_config_file_is_said_and_every_default_applies(tmp_path, caplog
     ]
 
 
+@pytest.mark.parametrize("text", ["1e400", "'inf'", "-Infinity"])
+def test_text_that_becomes_a_non_finite_number_is_refused_after_validation(tmp_path, text):
+    folder = tmp_path / "config"
+    shutil.copytree(SHIPPED_CONFIG_DIR, folder)
+    body = (folder / "config.yaml").read_text().replace("max_notional: 50000", f"max_notional: {text}")
+    (folder / "config.yaml").write_text(body)
+    with pytest.raises(
+        ConfigError, match=r"config\.yaml: backtest\.risk\.max_notional = -?inf: expected a finite number"
+    ):
+        load_config(folder)
+
+
 def test_a_set_value_of_inf_is_refused_naming_the_assignment(tmp_path):
     with pytest.raises(ConfigError, match=r"risk\.max_notional = inf: expected a finite number"):
         load_config(None, overrides={"risk.max_notional": float("inf")})

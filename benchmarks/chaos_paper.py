@@ -27,7 +27,10 @@ Counts (each should be 0):
     second_session_ran       a second session on a busy state folder that was not refused at once
 
 A difference seen at a check is read again after a short wait before it is counted
-(a fill or a cancel may be on the wire). Exit 0 always: this is a measurement.
+(a fill or a cancel may be on the wire). Each check also writes one line to ``checks.log``
+in the campaign's folder (wall time, session start, positions and Spine's working legs), and
+an ``unprotected_too_long`` example names the check that first saw the gap, so every example
+can be read against the session logs and run folders. Exit 0 always: this is a measurement.
 
     .venv/bin/python benchmarks/chaos_paper.py [--faults 200] [--kills 20] [--seed 1] [--propagated 0.35]
 """
@@ -478,6 +481,7 @@ class Chaos:
         self.starts = 0
         self.history = HistoryRequests()
         self.fetches_at_step = 0
+        self.first_seen: dict[str, str] = {}  # ticker -> the check that first saw its running gap in protection
 
     # -- sessions
 
@@ -580,7 +584,9 @@ class Chaos:
             self.tally.add("position_mismatches", {f"check {self.tally.checks}: {', '.join(sorted(mismatch))}"})
         for name, keys in found.items():
             self.tally.add(name, keys)
-        self.watch_protection(read_gateway(self.gateway))
+        book = read_gateway(self.gateway)
+        self.trace(book)
+        self.watch_protection(book)
 
     def watch_protection(self, book: GatewayBook) -> None:
         now = time.monotonic()
@@ -592,7 +598,18 @@ class Chaos:
         for ticker in gaps:
             first = since.setdefault(ticker, now)
             if now - first > self.ack_timeout:
-                self.tally.add("unprotected_too_long", {f"{ticker} from {first:.0f}"})
+                self.tally.add("unprotected_too_long", {f"{ticker} from {self.first_seen[ticker]}"})
+            elif first == now:
+                self.first_seen[ticker] = f"check {self.tally.checks} at {time.strftime('%H:%M:%S')}"
+
+    def trace(self, book: GatewayBook) -> None:
+        """One line per check in ``checks.log``: the wall time, positions and Spine's working legs per ticker."""
+        legs = sorted(f"{o.symbol} {role_of(o.ref)} {o.action} {o.remaining:g}" for o in book.orders
+                      if o.working and role_of(o.ref) in ("stop", "take_profit"))  # fmt: skip
+        positions = {t: round(q) for t, q in sorted(spine_positions(book).items())}
+        line = f"{time.strftime('%H:%M:%S')} check {self.tally.checks} start {self.starts} positions {positions} legs {legs}"
+        with (self.work / "checks.log").open("a") as out:
+            out.write(line + "\n")
 
     # -- the run
 

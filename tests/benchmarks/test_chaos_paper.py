@@ -2,9 +2,8 @@
 
 The campaign runs once for the module (30 faults, 3 kill -9, ``spine paper`` as a
 subprocess against ``GatewayThread`` on the real prices) and each count is its own test.
-The counts the paper route keeps at zero are asserted; the others are expected failures
-until the behaviour they measure is guaranteed (``strict=False``: they pass once it is).
-The measures themselves are checked on small hand-built books.
+Every count is asserted to be zero, each its own test; the measures themselves are checked
+on small hand-built books.
 """
 
 from __future__ import annotations
@@ -53,34 +52,8 @@ def test_campaign_injects_every_fault_and_kill_and_trades_through_them(campaign)
     assert campaign["orders"] > 0 and campaign["fills"] > 0
 
 
-@pytest.mark.parametrize(
-    "count",
-    [
-        "duplicated_orders",
-        "lost_fills",
-        "fills_applied_twice",
-        "position_mismatches",
-        "double_exits",
-        "session_crashes",
-        "restarts_never_active",
-        "second_session_ran",
-    ],
-)
+@pytest.mark.parametrize("count", chaos.COUNTS)
 def test_campaign_keeps_at_zero(campaign, count):
-    assert campaign[count] == 0, campaign["examples"].get(count)
-
-
-NOT_YET_GUARANTEED = {  # the behaviour each count measures, not yet guaranteed by the paper route
-    "orphan_legs": "every working stop and take-profit belongs to the position it closes, across sessions",
-    "unprotected_too_long": "every position has a working stop within the acknowledgement timeout",
-}
-
-
-@pytest.mark.parametrize(
-    "count",
-    [pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=why)) for name, why in NOT_YET_GUARANTEED.items()],
-)
-def test_campaign_count_is_zero(campaign, count):
     assert campaign[count] == 0, campaign["examples"].get(count)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from spine.core.errors import DataError
+from spine.core.errors import DataError, InputError
 from spine.data.yahoo_cache import DEFAULT_CACHE_DIR, checked_request, fetch_to_cache
 
 
@@ -24,6 +24,8 @@ def fetch_command(
     command exits 2 when any failed.
     """
     names, _ = checked_request(tickers, start, end)  # bad tickers or dates: one line, before any download
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise InputError(f"--cache {cache_dir}: is a file; expected a folder for the cached price files")
     failed = []
     for ticker in names:
         try:

@@ -23,6 +23,7 @@ CASES = [
     (["data", "fetch", ",", "--start", "2021-01-01", "--end", "2021-02-01"], ","),
     (["data", "fetch", "NVDA", "--start", "garbage", "--end", "2021-02-01"], "garbage"),
     (["nosuchcommand"], "No such command 'nosuchcommand'"),
+    (["data", "fetch", "NVDA", "--start", "2021-01-01", "--end", "2021-02-01", "--cache", __file__], "--cache"),
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from spine.cli.params import HOST, LISTEN_PORT
 from spine.cli.safety import kill_command
 from spine.core.errors import InputError
 
@@ -28,8 +29,8 @@ def dashboard_command(
         list[Path] | None, typer.Option("--state", help="a state folder to show (repeat for several; one tab each)")
     ] = None,
     runs: Annotated[Path | None, typer.Option("--runs", help="folder of run folders to list (each opens its report.html)")] = None,
-    host: Annotated[str, typer.Option("--host", help="address to listen on (loopback unless named; then it warns)")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="port to listen on (0: any free port)")] = 8765,
+    host: Annotated[str, typer.Option("--host", parser=HOST, help="address to listen on (loopback unless named; then it warns)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", parser=LISTEN_PORT, help="port to listen on (0: any free port)")] = 8765,
     config: Annotated[Path | None, typer.Option("--config", help="config folder (default: the shipped config/)")] = None,
 ) -> None:  # fmt: skip
     """Serve a live, read-only page of the sessions in the state folders, with a kill button; prints its URL and token."""
@@ -42,13 +43,12 @@ def dashboard_command(
     folders = tuple(state or [Path("state")])
     for folder in folders:
         if not folder.is_dir():
-            raise InputError(f"--state {folder}: no such folder; expected a session's state folder")
+            kind = "is a file" if folder.exists() else "no such folder"
+            raise InputError(f"--state {folder}: {kind}; expected a session's state folder")
     if len(set(f.resolve() for f in folders)) != len(folders):
         raise InputError("--state: the same folder is named twice")
     if runs is not None and not runs.is_dir():
         raise InputError(f"--runs {runs}: no such folder; expected a folder of run folders")
-    if not 0 <= port <= 65535:
-        raise InputError(f"--port {port}: expected a port from 0 to 65535")
     if not is_loopback(host):
         typer.echo(f"warning: --host {host} is not loopback: anyone who can reach it and has the token can kill trading",
                    err=True)  # fmt: skip

@@ -24,7 +24,7 @@ def test_a_runs_folder_that_does_not_exist_and_a_bad_port_are_refused(tmp_path):
     result = run("--state", str(tmp_path), "--runs", str(tmp_path / "nope"))
     assert (result.exit_code, f"--runs {tmp_path / 'nope'}: no such folder" in result.output) == (2, True)
     result = run("--state", str(tmp_path), "--port", "70000")
-    assert (result.exit_code, "--port 70000: expected a port from 0 to 65535" in result.output) == (2, True)
+    assert (result.exit_code, "--port 70000: expected a TCP port from 1 to 65535, or 0" in result.output) == (2, True)
 
 
 def test_a_port_in_use_is_one_line_naming_it(tmp_path):

@@ -43,7 +43,7 @@ CASES = [
     (["--data", ",", "--signals", "{tmp}/good.csv"], "--data ','", "names no path"),
     (["--data", str(SAMPLE_PRICES)], "--signals FILE is required with --data", ""),
     (["--signals", "{tmp}/bad_row.csv"], "bad_row.csv, row 3, column 'weight'", "between 0 and 1"),
-    (["--signals", "{tmp}/unknown.csv"], "unknown.csv", "ZZZZ"),
+    (["--signals", "{tmp}/unknown.csv"], "ZZZZ", ""),  # no prices (or no sector) for it
     (["--signals", "{tmp}/missing.csv"], "missing.csv", ""),
     (["--out", "{tmp}/afile"], "--out", "is a file"),
     (["--vix", "novix.csv"], "novix.csv", "not found"),

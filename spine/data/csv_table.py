@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spine.config import shown
 from spine.core.errors import DataError
 
 __all__ = [
@@ -72,7 +73,7 @@ class CsvTable:
             if key in names:
                 raise DataError(
                     self.path,
-                    f"column '{key}' appears twice (as {names[key]!r} and {name!r}); expected each column once",
+                    f"column '{key}' appears twice (as {shown(names[key], 60)} and {shown(name, 60)}); expected each column once",
                     row=self.header_line,
                     column=key,
                 )
@@ -173,7 +174,7 @@ def _refuse_duplicate_columns(path: Path, header: str, line: int) -> None:
             first_position, first_name = seen[key]
             raise DataError(
                 path,
-                f"column {name.strip()!r} (column {position}) duplicates {first_name.strip()!r} (column {first_position}); expected each column once",
+                f"column {shown(name.strip(), 60)} (column {position}) duplicates {shown(first_name.strip(), 60)} (column {first_position}); expected each column once",
                 row=line,
                 column=name.strip(),
             )
@@ -208,7 +209,7 @@ def fail(path: Path, problem: str, expected: str, *, row: int | None, column: st
     ``DataError`` puts the value last; here the expectation follows it, so the message is
     composed here and ``value`` is attached afterwards for callers that inspect it.
     """
-    error = DataError(path, f"{problem} (got {value!r}); {expected}", row=row, column=column)
+    error = DataError(path, f"{problem} (got {shown(value)}); {expected}", row=row, column=column)
     error.value = value
     return error
 

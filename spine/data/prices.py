@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from spine.config import shown
 from spine.core.errors import DataError
 from spine.core.tickers import TICKER_RULE, is_ticker
 from spine.data.csv_table import Rule, fail, first_failure, number_shown, parse_times, read_csv_table, unreadable_number
@@ -392,7 +393,7 @@ def window_bound(value: str | date | None, origin: Path, name: str, *, end_of_da
     except (ValueError, TypeError):
         raise DataError(
             origin,
-            f"{name} is not a date (got {value!r}); expected a date like 2021-01-04",
+            f"{name} is not a date (got {shown(value)}); expected a date like 2021-01-04",
         ) from None
     if stamp.tzinfo is not None:
         stamp = stamp.tz_localize(None)

@@ -57,7 +57,7 @@ def read_run_csv(path: Path) -> pd.DataFrame:
         except (ValueError, TypeError):
             bad = next(i for i, v in enumerate(frame["datetime"]) if not _is_time(v))
             raise InputError(
-                f"{path} line {skip + 2 + bad}, column datetime: {frame['datetime'].iloc[bad]!r} is not a date-time; expected YYYY-MM-DD HH:MM:SS"
+                f"{path} line {skip + 2 + bad}, column datetime: {_cell(frame['datetime'].iloc[bad])} is not a date-time; expected YYYY-MM-DD HH:MM:SS"
             ) from None
     return frame
 

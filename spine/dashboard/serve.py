@@ -27,6 +27,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise InputError(f"--host {host} --port {port}: cannot listen there ({exc.strerror})") from None
+    sock.listen(128)  # connections wait in the backlog from now on, before uvicorn has started
     sock.set_inheritable(True)
     return sock
 

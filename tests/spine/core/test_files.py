@@ -41,7 +41,7 @@ def test_a_file_written_in_one_step_gets_the_mode_the_umask_gives(tmp_path, umas
 def test_a_backtest_under_umask_077_leaves_nothing_readable_by_others_and_masks_the_account(tmp_path, umask):
     umask(0o077)
     out, state = tmp_path / "runs", tmp_path / "state"
-    result = CliRunner().invoke(app, ["backtest", "--start", "2023-09-01", "--out", str(out), "--state", str(state)])
+    result = CliRunner().invoke(app, ["backtest", "--start", "2023-10-16", "--out", str(out), "--state", str(state)])
     assert result.exit_code == 0, result.output
     written = [p for p in (*out.rglob("*"), *state.rglob("*")) if not p.is_symlink()]
     assert any(p.name == "report.html" for p in written) and any(p.name == "spine_state.marker.json" for p in written)

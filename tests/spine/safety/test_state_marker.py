@@ -61,8 +61,7 @@ def killed_inside_a_write(state: Path, when: str, latch: str) -> None:
         lost.unlink()  # the -wal (and -shm) are lost after the kill
 
 
-@pytest.mark.parametrize("when", ["after-commit", "before-commit"])
-@pytest.mark.parametrize("latch", ["breaker", "kill_switch"])
+@pytest.mark.parametrize(("latch", "when"), [("breaker", "after-commit"), ("kill_switch", "before-commit")])
 def test_a_kill_inside_the_latching_write_then_a_lost_wal_still_opens_latched(tmp_path, when, latch):
     state = tmp_path / "s"
     killed_inside_a_write(state, when, latch)

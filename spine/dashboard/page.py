@@ -55,11 +55,18 @@ function tabs() {
 
 function rows(id, items, row) { $(id).querySelector('tbody').innerHTML = items.map(row).join(''); }
 
-function chart(nav) {
+function chart(nav, drawdown, threshold) {
   const x = nav.map(p => p[0]), y = nav.map(p => p[1]);
   if (WITH_PLOTLY && window.Plotly) {
-    Plotly.react('nav-chart', [{x, y, type: 'scatter', mode: 'lines', name: 'NAV', line: {color: '#2a5db0'}}],
-      {margin: {l: 60, r: 10, t: 10, b: 30}, height: 220, showlegend: false}, {displayModeBar: false, responsive: true});
+    const dx = drawdown.map(p => p[0]), dy = drawdown.map(p => p[1]);
+    Plotly.react('nav-chart', [
+      {x, y, type: 'scatter', mode: 'lines', name: 'NAV', line: {color: '#2a5db0'}},
+      {x: dx, y: dy, type: 'scatter', mode: 'lines', name: '1-day drawdown %', yaxis: 'y2', line: {color: '#a00000'}},
+      {x: [dx[0], dx[dx.length - 1]], y: [threshold, threshold], type: 'scatter', mode: 'lines', yaxis: 'y2',
+       name: "breaker's threshold", line: {color: '#a00000', dash: 'dash'}}],
+      {margin: {l: 70, r: 10, t: 10, b: 30}, height: 300, showlegend: true, legend: {orientation: 'h'},
+       yaxis: {domain: [0.42, 1], title: 'NAV'}, yaxis2: {domain: [0, 0.32], title: 'drawdown %', autorange: 'reversed'}},
+      {displayModeBar: false, responsive: true});
     return;
   }
   if (y.length < 2) { $('nav-chart').innerHTML = '<span class="muted">no NAV yet</span>'; return; }
@@ -88,7 +95,7 @@ function render(payload) {
   $('day-pnl').textContent = money(a.day_pnl);
   $('drawdown').textContent = a.drawdown_pct === null ? '—' : `${a.drawdown_pct.toFixed(2)}%`;
   $('threshold').textContent = `${a.threshold_pct.toFixed(2)}%` + (a.breaker_enabled ? '' : ' (breaker off)');
-  chart(v.nav);
+  chart(v.nav, v.drawdown, a.threshold_pct);
   rows('positions', v.positions, p => `<tr data-ticker="${esc(p.ticker)}" class="${p.unprotected ? 'unprotected' : ''}">
     <td>${esc(p.ticker)}${p.unprotected ? ' — NO WORKING STOP' : ''}</td><td class="shares">${num(p.shares)}</td>
     <td>${num(p.mark)}</td><td class="stop">${num(p.stop)}</td><td>${num(p.stop_distance_atr)}</td>

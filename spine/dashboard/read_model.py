@@ -16,6 +16,7 @@ and the take-profit ``take_profit_atr`` ATRs on the other side, so their gap is
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 from dataclasses import dataclass
@@ -119,6 +120,7 @@ def folder_view(*, status: tuple | None, states: list[tuple], snapshots: list[tu
         "session": session,
         "account": _account(snapshots, navs, settings),
         "nav": nav_series,
+        "drawdown": drawdown_series(nav_series),
         "positions": positions,
         "working": working,
         "fills": [_fill(f, tags) for f in fills[-RECENT_FILLS:]][::-1],
@@ -269,6 +271,17 @@ def _account(snapshots: list[tuple], navs: list[tuple], settings: ViewSettings) 
         "drawdown_pct": None if drawdown is None else round(drawdown * 100, 3),
         "threshold_pct": settings.max_1d_drawdown_pct * 100, "breaker_enabled": settings.breaker_enabled,
     }  # fmt: skip
+
+
+def drawdown_series(nav: list[list[Any]]) -> list[list[Any]]:
+    """[time, 1-day drawdown in %] for each NAV point, each against the NAV at or before one day earlier."""
+    times = [datetime.fromisoformat(t) for t, _ in nav]
+    out = []
+    for i, (at, value) in enumerate(zip(times, (v for _, v in nav), strict=True)):
+        j = bisect.bisect_right(times, at - timedelta(days=1), 0, i + 1) - 1
+        reference = nav[max(j, 0)][1]
+        out.append([nav[i][0], round(max(0.0, (reference - value) / reference) * 100, 3) if reference > 0 else None])
+    return out
 
 
 def one_day_drawdown(history: list[tuple[datetime, float]], at: datetime, nav: float | None) -> float | None:

@@ -70,6 +70,10 @@ def test_the_page_shows_the_working_bracket_the_gateway_holds(desk, opened):
     view = page(opened)
     assert view["state"] == "ACTIVE" and not view["stale"]
     assert view["nav"] == "100,000.00"
+    drawn = opened.execute_script(
+        "const c = document.getElementById('nav-chart'); return c.data ? c.data.map(t => [t.name, t.y.length]) : null"
+    )
+    assert drawn and drawn[0][0] == "NAV" and drawn[0][1] >= 1  # plotly.js, served by the dashboard itself
 
 
 def test_a_fill_at_the_gateway_appears_on_the_page_within_two_seconds(desk, opened):

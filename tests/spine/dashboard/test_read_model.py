@@ -5,7 +5,14 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from spine.dashboard.read_model import ViewSettings, folder_view, one_day_drawdown, pnl_by_tag, read_folder
+from spine.dashboard.read_model import (
+    ViewSettings,
+    drawdown_series,
+    folder_view,
+    one_day_drawdown,
+    pnl_by_tag,
+    read_folder,
+)
 from spine.ib.journal import Journal, JournalOrder
 from spine.safety.state_store import StateStore
 
@@ -109,3 +116,9 @@ def test_a_folder_without_databases_reads_as_empty_and_creates_nothing(tmp_path)
     out = read_folder(tmp_path, ViewSettings(), NOW)
     assert (out["found"], out["positions"], out["working"]) == (False, [], [])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_drawdown_series_measures_each_nav_against_the_nav_one_day_before_it():
+    nav = [[(NOW - timedelta(hours=h)).isoformat(), v] for h, v in ((50, 100.0), (30, 110.0), (20, 99.0), (1, 104.5))]
+    # 50 h: itself; 30 h: against 50 h (100, a rise); 20 h: against 50 h (100); 1 h: against 30 h (110)
+    assert [p[1] for p in drawdown_series(nav)] == [0.0, 0.0, 1.0, 5.0]

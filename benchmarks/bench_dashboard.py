@@ -11,7 +11,7 @@ session makes:
 - idle CPU: the dashboard's CPU seconds (``/proc/PID/stat``) over ``--idle-secs`` with the
   page open and nothing written;
 - burst: 200 signals' brackets (600 orders, in 200 transactions, as fast as SQLite takes
-  them), then every entry acknowledged; the dashboard's CPU over the burst until the page
+  them), then every order acknowledged; the dashboard's CPU over the burst until the page
   shows all 600 working orders, and how long that took.
 
     .venv/bin/python benchmarks/bench_dashboard.py [--writes 50] [--idle-secs 10]
@@ -104,6 +104,7 @@ def main() -> None:
                 latencies.append(seen - written)
                 time.sleep(0.05)
             latencies.sort()
+            print("latencies (ms):", " ".join(f"{v:.0f}" for v in latencies))
             p50 = statistics.median(latencies)
             p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
             print(f"journal write -> page: p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {latencies[-1]:.0f} ms "

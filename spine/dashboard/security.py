@@ -7,10 +7,10 @@
   relative links work); without it: 403;
 - the ``Host`` header must name the address the dashboard listens on (or ``localhost``
   for a loopback address): a page on another site that resolves its name to 127.0.0.1
-  (DNS rebinding) is refused;
+  (DNS rebinding) is refused; listening on every address (``0.0.0.0``), any name passes;
 - a request that changes anything must be a ``POST`` with the token in the
-  ``X-Spine-Token`` header (a cookie alone is not enough) and an ``Origin`` naming this
-  dashboard (``Sec-Fetch-Site``, when the browser sends it, must be ``same-origin``): a
+  ``X-Spine-Token`` header (a cookie alone is not enough) and an ``Origin`` naming the
+  host the request was sent to (its ``Host`` header) (``Sec-Fetch-Site``, when the browser sends it, must be ``same-origin``): a
   form or script on another origin is refused with 403.
 
 Every answer carries a content security policy that lets the page load nothing but its
@@ -52,8 +52,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def allowed_hosts(host: str, port: int) -> frozenset[str]:
-    """The ``Host`` header values this dashboard answers to."""
+def allowed_hosts(host: str, port: int) -> frozenset[str] | None:
+    """The ``Host`` header values this dashboard answers to; None (any) when it listens on every address."""
+    if host in ("0.0.0.0", "::", ""):
+        return None  # reached by whatever name the network gives the machine: the token alone guards it
     names = {host}
     if is_loopback(host):
         names |= {"localhost", "127.0.0.1", "[::1]"}
@@ -80,9 +82,9 @@ def request_token(scope: Scope, headers: dict[str, str]) -> str:
     return morsel.value if morsel is not None else ""
 
 
-def refusal(scope: Scope, headers: dict[str, str], token: str, hosts: frozenset[str]) -> str:
+def refusal(scope: Scope, headers: dict[str, str], token: str, hosts: frozenset[str] | None) -> str:
     """Why this request is refused ("" when it is let through)."""
-    if headers.get("host", "") not in hosts:
+    if hosts is not None and headers.get("host", "") not in hosts:
         return "unknown Host header"
     if not secrets.compare_digest(request_token(scope, headers).encode(), token.encode()):
         return "token missing or wrong: open the URL printed at start"
@@ -94,7 +96,7 @@ def refusal(scope: Scope, headers: dict[str, str], token: str, hosts: frozenset[
         return "a state-changing request needs the token in its X-Spine-Token header"
     origin = headers.get("origin", "")
     parts = urlsplit(origin)
-    if not origin or parts.scheme != "http" or parts.netloc not in hosts:
+    if not origin or parts.scheme != "http" or parts.netloc != headers.get("host", ""):
         return "cross-origin request refused"
     if headers.get("sec-fetch-site", "same-origin") != "same-origin":
         return "cross-origin request refused"
@@ -105,7 +107,7 @@ class Guard:
     """ASGI middleware: refuse with 403 what ``refusal`` names; set the token cookie and the CSP on what passes."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], *, token: str,
-                 hosts: frozenset[str]) -> None:  # fmt: skip
+                 hosts: frozenset[str] | None) -> None:  # fmt: skip
         self.app = app
         self.token = token
         self.hosts = hosts

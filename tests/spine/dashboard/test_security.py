@@ -51,3 +51,12 @@ def test_a_run_file_outside_the_runs_folder_is_never_served(tmp_path):
     assert run_file(root, "a/report.html") == (root / "a" / "report.html").resolve()
     for bad in ("../secret.txt", "link", str(tmp_path / "secret.txt"), "a", "a/missing.html"):
         assert run_file(root, bad) is None, bad
+
+
+def test_listening_on_every_address_any_host_name_passes_but_the_origin_must_still_match_it():
+    anywhere = allowed_hosts("0.0.0.0", 8765)
+    headers = {"host": "desk-7.lan:8765", "x-spine-token": TOKEN, "origin": "http://desk-7.lan:8765"}
+    assert anywhere is None
+    assert refusal(scope("POST"), headers, TOKEN, anywhere) == ""
+    assert "cross-origin" in refusal(scope("POST"), {**headers, "origin": "http://evil.example"}, TOKEN, anywhere)
+    assert "token" in refusal(scope(), {"host": "desk-7.lan:8765"}, TOKEN, anywhere)

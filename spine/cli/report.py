@@ -50,10 +50,22 @@ def rebuild_sweep_report(folder: Path) -> dict[str, Any]:
     try:
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         frame = pd.read_csv(folder / "results.csv", comment="#")
-    except (json.JSONDecodeError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (
+        json.JSONDecodeError,
+        pd.errors.ParserError,
+        pd.errors.EmptyDataError,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as exc:
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise InputError(
-            f"{folder}: results.csv or summary.json is unreadable ({exc}); expected a sweep folder"
+            f"{folder}: results.csv or summary.json is unreadable ({reason}); expected a sweep folder"
         ) from None
+    if not isinstance(summary, dict) or not isinstance(summary.get("parameters", []), (list, dict)):
+        raise InputError(
+            f"{folder / 'summary.json'}: not the summary spine sweep writes (an object with its parameters); "
+            "expected a folder written by spine sweep"
+        )
     missing = [c for c in ("trial", "status", "objective") if c not in frame.columns]
     if missing or "parameters" not in summary:
         raise InputError(

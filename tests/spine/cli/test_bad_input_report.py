@@ -69,3 +69,32 @@ def test_a_report_on_a_file_says_it_is_a_file(refuses, sound_run):
 
 def test_a_report_on_a_missing_folder_names_it(refuses, tmp_path):
     refuses(["report", tmp_path / "nowhere"], "nowhere does not exist", "")
+
+
+SWEEP_DAMAGE = [
+    ("summary a list", b"[1, 2]", b"trial,status,objective\n0,ok,1.0\n", "summary.json", "spine sweep writes"),
+    ("summary garbage", b"\x9a\xff" * 20, b"trial,status,objective\n0,ok,1.0\n", "unreadable", "sweep folder"),
+    ("summary nested", b"[" * 100_000, b"trial,status,objective\n0,ok,1.0\n", "unreadable", "sweep folder"),
+    ("results empty", b'{"parameters": ["a"]}', b"", "unreadable", "sweep folder"),
+    (
+        "results lack objective",
+        b'{"parameters": ["a"]}',
+        b"trial,status\n0,ok\n",
+        "results.csv: column objective",
+        "spine sweep",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("summary", "results", "where", "expected"), [d[1:] for d in SWEEP_DAMAGE], ids=[d[0] for d in SWEEP_DAMAGE]
+)
+def test_a_damaged_sweep_folder_is_one_line_and_nothing_is_written(
+    refuses, tmp_path, summary, results, where, expected
+):
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / "summary.json").write_bytes(summary)
+    (folder / "results.csv").write_bytes(results)
+    refuses(["report", folder], where, expected)
+    assert sorted(p.name for p in folder.iterdir()) == ["results.csv", "summary.json"]

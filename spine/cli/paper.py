@@ -39,6 +39,20 @@ def _remove_unused_state(state: Path, new: bool) -> None:
     """
     if not new or not state.is_dir():
         return
+    from spine.safety.state_lock import StateLock
+
+    try:
+        lock = StateLock.acquire(state, "spine paper (removing the state folder of a failed start)")
+    except Exception:  # noqa: BLE001 - another session holds it (or it cannot be taken): never touch the folder
+        return
+    try:
+        if _records_nothing(state):
+            shutil.rmtree(state, ignore_errors=True)  # under the lock: no session can start on it meanwhile
+    finally:
+        lock.release()
+
+
+def _records_nothing(state: Path) -> bool:
     from spine.ib.halt import session_halt
     from spine.ib.journal import JOURNAL_FILE, Journal
     from spine.safety.state_store import STATE_FILE, StateStore
@@ -48,18 +62,18 @@ def _remove_unused_state(state: Path, new: bool) -> None:
             journal = Journal(state / JOURNAL_FILE)
             try:
                 if journal.orders():
-                    return
+                    return False
             finally:
                 journal.close()
         if session_halt(state) is not None:
-            return
+            return False
         if (state / STATE_FILE).is_file():
             with StateStore.open_folder(state, create=False) as store:
                 if store.triggers() or store.kill_switch().active or store.breaker_latch().tripped:
-                    return
+                    return False
     except Exception:  # noqa: BLE001 - anything unreadable is kept for the user to look at
-        return
-    shutil.rmtree(state, ignore_errors=True)
+        return False
+    return True
 
 
 def _check_signal_sectors(cfg: SpineConfig, signals: Path) -> None:

@@ -87,3 +87,15 @@ def test_a_refused_session_removes_the_state_folder_it_created_and_keeps_one_tha
     assert not (tmp_path / "fresh").exists()
     assert (existing / "notes.txt").read_text() == "kept\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_a_state_folder_another_session_holds_is_never_removed_after_a_failed_start(tmp_path):
+    from spine.cli.paper import _remove_unused_state
+    from spine.safety.state_lock import StateLock
+
+    state = tmp_path / "state"  # made by a session that started at the same moment and holds its lock
+    with StateLock.hold(state, "spine paper"):
+        _remove_unused_state(state, True)
+        assert (state / "session.lock").is_file()
+    _remove_unused_state(state, True)  # once nobody holds it and it records nothing, it goes
+    assert not state.exists()

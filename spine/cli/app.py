@@ -15,10 +15,12 @@ Their one-line help is written here.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import typer
@@ -196,13 +198,35 @@ app = typer.Typer(
 )
 
 
+class _StderrNotes(logging.Handler):
+    """The config loader's notes (an empty config file), each one line on the command's stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        Console(stderr=True).print(record.getMessage(), markup=False, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def config_notes_on_stderr() -> Iterator[None]:
+    """While a command runs, what ``spine.config`` says (WARNING and up) goes to its stderr, once."""
+    logger = logging.getLogger("spine.config")
+    handler, propagate = _StderrNotes(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def refusing_bad_input(command: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a command so bad input or a safety refusal is one line on stderr and exit code 2."""
 
     @functools.wraps(command)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
-            return command(*args, **kwargs)
+            with config_notes_on_stderr():
+                return command(*args, **kwargs)
         except (InputError, SafetyError) as exc:
             Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_BAD_INPUT) from None

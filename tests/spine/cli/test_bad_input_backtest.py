@@ -53,3 +53,15 @@ def test_an_unterminated_quote_in_a_signal_file_names_its_row_as_an_editor_count
         f"error: {signals}, row 3: a quote opened in this row is never closed; expected each quoted field closed on its line"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_config_yaml_is_said_on_stderr_and_every_default_applies(make_config_dir):
+    folder = make_config_dir()
+    (folder / "config.yaml").write_text("")
+    result = CliRunner().invoke(app, ["check", "--config", str(folder)])
+    assert result.exit_code == 1  # the defaults: trading disabled
+    assert result.stderr.splitlines() == [
+        f"note: {folder / 'config.yaml'} is empty: every default of it applies "
+        "(broker.mode disabled, zero limits: trading disabled)"
+    ]
+    assert "route: disabled" in result.stdout

@@ -13,16 +13,22 @@ from spine.gateway import GatewayThread
 REPO = Path(__file__).resolve().parents[3]
 
 
-def _config_with(tmp_path: Path, extra: str) -> Path:
+def _config_with(tmp_path: Path, replacements: dict[str, str]) -> Path:
     folder = tmp_path / "config"
     shutil.copytree(REPO / "config", folder)
     text = (folder / "config.yaml").read_text()
-    (folder / "config.yaml").write_text(text.replace("  commission_bps: 1.0", "  commission_bps: 1.0\n" + extra))
+    for line, new in replacements.items():
+        assert line in text, line
+        text = text.replace(line, new, 1)
+    (folder / "config.yaml").write_text(text)
     return folder
 
 
 def test_the_gateway_takes_commission_and_cash_from_the_config(tmp_path, price_folder, connect, wait_until):
-    folder = _config_with(tmp_path, "  commission: ibkr_fixed\n  cash: 25000")
+    folder = _config_with(
+        tmp_path,
+        {"  cash: 100000": "  cash: 25000", "  commission_bps: 1.0": "  commission_bps: 1.0\n  commission: ibkr_fixed"},
+    )
     settings = build_settings([price_folder], "127.0.0.1", 0, "DU0000001", None, 0.0, "none", folder, None)
     assert settings.cash == 25_000.0 and settings.fill_model.commission_scheme == "ibkr_fixed"
     assert build_settings([price_folder], "127.0.0.1", 0, "DU1", None, 0.0, None, None, None).cash == 1_000_000.0

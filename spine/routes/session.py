@@ -153,6 +153,10 @@ def stopping_on_signals(flag: StopFlag) -> Iterator[None]:
 # --- drivers: what moves time on when no bar is waiting ------------------------------------
 
 
+_ANSWERED = frozenset({"Accepted", "Partial", "Completed", "Canceled", "Rejected", "Margin", "Expired"})
+_FINAL = frozenset({"Completed", "Canceled", "Rejected", "Margin", "Expired"})
+
+
 class LockstepDriver:
     """Steps the in-process simulator one bar once the session has caught up with the last one.
 
@@ -184,6 +188,8 @@ class LockstepDriver:
         self.stop = stop
         self.tickers = tuple(tickers)
         self.steps = 0
+        self._answered = 0  # broker.sent_refs[:_answered] have an answer from the gateway
+        self._final = 0  # broker.cancel_refs[:_final] are final
         self._timezone = gateway.simulator.settings.timezone  # frozen settings: read on any thread
         self.position = gateway.position
         gateway.add_clock_listener(self._on_clock)
@@ -243,13 +249,20 @@ class LockstepDriver:
             if time.monotonic() > deadline:
                 raise BrokerError(f"rehearsal: the session's account never matched the gateway's ({target})")
 
-    @staticmethod
-    def _caught_up(pump: BarPump, broker: IBBroker) -> bool:
-        answered = {"Accepted", "Partial", "Completed", "Canceled", "Rejected", "Margin", "Expired"}
-        final = {"Completed", "Canceled", "Rejected", "Margin", "Expired"}
-        return all(pump.last_status.get(ref) in answered for ref in broker.sent_refs) and all(
-            pump.last_status.get(ref) in final for ref in broker.cancel_refs
-        )
+    def _caught_up(self, pump: BarPump, broker: IBBroker) -> bool:
+        """Every leg sent has an answer and every cancel asked for is final.
+
+        The broker's lists only grow and an answer is never taken back, so the check goes on
+        from the first leg (and cancel) still waiting: its cost is the new orders, not every
+        order of the session (which made each day's barrier grow with the window).
+        """
+        status = pump.last_status
+        sent, cancels = broker.sent_refs, broker.cancel_refs
+        while self._answered < len(sent) and status.get(sent[self._answered]) in _ANSWERED:
+            self._answered += 1
+        while self._final < len(cancels) and status.get(cancels[self._final]) in _FINAL:
+            self._final += 1
+        return self._answered == len(sent) and self._final == len(cancels)
 
     def _wait(self, done: Callable[[], bool], pump: BarPump, what: str) -> None:
         deadline = time.monotonic() + WAIT_SECS

@@ -80,7 +80,7 @@ def _config_with(tmp_path: Path, extra: str) -> Path:
 
 
 def test_backtest_commission_in_the_config_overrides_commission_bps(tmp_path):
-    backtest = load_config(_config_with(tmp_path, "  commission: ibkr_fixed\n  cash: 25000")).backtest
+    backtest = load_config(_config_with(tmp_path, "  commission: ibkr_fixed")).backtest
     model = FillModel.from_settings(backtest)
     assert (model.commission_scheme, model.describe_commission()) == ("ibkr_fixed", "ibkr_fixed")
     assert FillModel.from_settings(load_config().backtest).describe_commission() == "bps:1"  # unchanged default

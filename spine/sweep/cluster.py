@@ -6,6 +6,14 @@ row, not be retried on the next worker until several have died, so the local
 scheduler allows no retry of a task whose worker was lost (``allowed-failures: 0``);
 an external scheduler keeps its own setting (start it with
 ``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0`` for the same behaviour).
+
+On Linux the local workers are forked from the driver (Dask's
+``distributed.worker.multiprocessing-method: fork``) after the driver has imported what a
+trial runs on: a worker starts in a fraction of a second with Backtrader, pandas and the
+harness already loaded, where a spawned one starts a fresh interpreter and imports them
+again (3-5 s for a 1- or 2-worker cluster on two cores), and a forked worker also closes
+in milliseconds. Elsewhere (macOS, Windows: fork is unsafe or absent) workers are spawned
+and warmed by ``WarmWorker`` as on an external cluster.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -31,6 +40,11 @@ LOCAL_CLUSTER_SETTINGS = {
 }
 
 
+def worker_start_method(platform: str = sys.platform) -> str:
+    """How a local worker process starts: forked from the warm driver on Linux, spawned elsewhere."""
+    return "fork" if platform.startswith("linux") else "spawn"
+
+
 def dashboard_available() -> bool:
     """The Dask dashboard needs bokeh, which the sweep extra does not force on anyone."""
     return importlib.util.find_spec("bokeh") is not None
@@ -44,7 +58,12 @@ def open_client(scheduler: str | None, workers: int | None) -> Iterator[object]:
 
     if scheduler is None:
         count = workers if workers is not None else max(1, os.cpu_count() or 1)
-        with dask.config.set(LOCAL_CLUSTER_SETTINGS):
+        method = worker_start_method()
+        if method == "fork":
+            from spine.sweep.warm import TRIAL_MODULES, import_modules
+
+            import_modules(TRIAL_MODULES)  # once, here: every forked worker starts with them loaded
+        with dask.config.set({**LOCAL_CLUSTER_SETTINGS, "distributed.worker.multiprocessing-method": method}):
             cluster = LocalCluster(
                 n_workers=count,
                 threads_per_worker=1,

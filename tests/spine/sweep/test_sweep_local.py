@@ -110,8 +110,12 @@ class KillWorkersAfterFirstTrial:
             return
         import psutil
 
-        for child in psutil.Process().children():
-            if "spawn_main" in " ".join(child.cmdline()):  # a worker process, not the resource tracker
+        driver = psutil.Process()
+        for child in driver.children():
+            command = child.cmdline()
+            # a local worker: forked from this process (the same command line) or spawned
+            # (multiprocessing's spawn_main); not the resource tracker or another test's processes
+            if command == driver.cmdline() or "spawn_main" in " ".join(command):
                 child.send_signal(signal.SIGKILL)
                 self.killed.append(child.pid)
 

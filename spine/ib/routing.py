@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ib_async import Contract, Order
+from ib_async import OrderStatus as IBOrderStatus
 
 from spine.core.errors import OrderRefError
 from spine.ib import translation as tr
@@ -63,8 +64,13 @@ class OrderRoutingMixin:
         """An intent already sent (journaled, or adopted from IB by its orderRef) is never sent again by a caller."""
         if intent_id in self._known_intents:
             return f"intent {intent_id!r} was already sent (journal); not sent again"
-        for trade in self.ib.openTrades():
-            ref = tr.parse_order_ref(trade.order.orderRef)
+        field = f":{intent_id}:"  # a ref naming this intent holds it between colons: only those are parsed
+        done = IBOrderStatus.DoneStates
+        for trade in self.ib.trades():  # openTrades(), with the cheap test on the ref first
+            text = trade.order.orderRef
+            if not text or field not in text or trade.orderStatus.status in done:
+                continue
+            ref = tr.parse_order_ref(text)
             if ref is not None and ref.intent_id == intent_id:
                 return f"intent {intent_id!r} already works at IB ({trade.order.orderRef}); not sent again"
         return ""
@@ -87,7 +93,10 @@ class OrderRoutingMixin:
 
     def _exit_unacknowledged(self, ticker: str) -> JournalOrder | None:
         """An exit of ``ticker`` sent this session that IB has not acknowledged yet (and that has not ended)."""
+        roles = self._sent_roles
         for order_id in list(self._sent_at):
+            if roles.get(order_id, "exit") != "exit":
+                continue  # an entry or a bracket leg sent this session: never an exit, no journal read needed
             jo = self.journal.order(order_id)
             if (
                 jo is not None
@@ -272,6 +281,11 @@ class OrderRoutingMixin:
     def _emit_submitted(self, intent_id: str, ticker: str, legs: list[LegSpec]) -> None:
         self._known_intents.add(intent_id)
         self._watch_sent([leg.order_id for leg in legs])
+        roles = self._sent_roles
+        if len(roles) > 4 * len(self._sent_at) + 64:  # only the unacknowledged ones are ever asked about
+            self._sent_roles = roles = {i: r for i, r in roles.items() if i in self._sent_at}
+        for leg in legs:
+            roles[leg.order_id] = leg.role
         for leg in legs:
             self._emit(OrderSubmitted(leg.order_id, leg.order_ref, intent_id, leg.role, ticker, leg.side, float(leg.quantity),  # type: ignore[arg-type]
                                       leg.order_type, leg.limit_price, leg.aux_price, leg.parent_id))  # fmt: skip

@@ -133,6 +133,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self._nav_seen = ""  # the last NetLiquidation IB pushed (a change publishes a snapshot)
         self._known_intents: set[str] = journaled_intent_ids(settings.state_dir)  # sent once: never again
         self._sent_at: dict[int, float] = {}  # orders sent this session, not yet acknowledged: id -> monotonic time
+        self._sent_roles: dict[int, str] = {}  # the role of each order sent this session (pruned to the unacknowledged)
         self._resized_at: dict[int, tuple[float, float]] = {}  # size changes not yet confirmed: id -> (time, shares)
         self._held_entries: dict[str, tuple[Any, asyncio.Task[None]]] = {}  # intent -> entry waiting for an exit
         self._leg_cancels: dict[

@@ -50,8 +50,9 @@ _ISSUED_LOCK = threading.Lock()
 
 
 def _token() -> str:
-    """4 random base36 characters (1.7 million values) for one intent id."""
-    return "".join(secrets.choice(tr.BASE36_DIGITS) for _ in range(tr.DISPATCH_TOKEN_WIDTH))
+    """4 random base36 characters (1.7 million values) for one intent id, from one draw of the system's randomness."""
+    width = tr.DISPATCH_TOKEN_WIDTH
+    return tr.base36(secrets.randbelow(36**width), width)
 
 
 class OrderDispatcher:
@@ -90,6 +91,7 @@ class OrderDispatcher:
         self.quote_max_age_secs = float(quote_max_age_secs)
         self._clock = clock
         self._prefix = intent_prefix
+        self._token_ahead = ""  # the next intent id's random token, drawn after the last placement, off its path
         # The intent ids an earlier session on this state folder journaled (read once, read-only): never reused.
         state_dir = getattr(getattr(session_or_broker, "settings", None), "state_dir", None)
         self._journaled = journaled_intent_ids(state_dir) if state_dir is not None else set()
@@ -98,6 +100,14 @@ class OrderDispatcher:
 
     def dispatch(self, signal: LiveSignal) -> dict[str, Any]:
         """Place one bracket for ``signal`` or say why not; the result always has every key."""
+        try:
+            return self._dispatch(signal)
+        finally:  # the bracket is at ib_async (or refused): the next token costs the next signal nothing
+            if not self._token_ahead:
+                self._token_ahead = _token()
+
+    def _dispatch(self, signal: LiveSignal) -> dict[str, Any]:
+        now = self._clock()  # read once: the intent id's second, the quote's age and the gate's time
         side = "BUY" if signal.is_buy else "SELL"
         stop = self.risk_manager.compute_smart_stop(side, signal.entry_price, signal.atr_per_share)
         take_atr = self.config.strategy.take_profit_atr  # None: entry + stop only; the stop is never optional
@@ -108,7 +118,7 @@ class OrderDispatcher:
             if side == "BUY"
             else max(signal.entry_price - take_atr * signal.atr_per_share, 0.01)
         )
-        intent_id = self._intent_id(signal)
+        intent_id = self._intent_id(signal, now)
         try:
             comment = tr.format_order_ref(signal.tag, intent_id, "entry", 1)
         except OrderRefError as exc:
@@ -125,11 +135,12 @@ class OrderDispatcher:
             return self._done(result, "rejected", ref_problem, rule="order_ref")
         if self.account_monitor.is_stale():
             self.refresh_account()
+            now = self._clock()  # a refresh is a round trip: the quote's age and the gate's time are read after it
         if self.breaker is not None and self.breaker.is_trading_paused():
             return self._done(result, "paused", f"circuit breaker paused: {self.breaker.trip_reason or 'manual pause'}")
         if self.account_monitor.is_stale():
             return self._done(result, "skipped", f"sized 0: {self.account_monitor.stale_reason()}")
-        quote_price, quote_problem = self._quote(signal.ticker)
+        quote_price, quote_problem = self._quote(signal.ticker, now)
         if quote_problem:
             return self._done(result, "rejected", quote_problem, rule="price")
         nav = self.account_monitor.get_net_liquidation()
@@ -141,7 +152,6 @@ class OrderDispatcher:
         if order_type == "LMT":
             offset = self.config.strategy.limit_offset_bps / 10_000
             limit = signal.entry_price * (1 - offset) if side == "BUY" else signal.entry_price * (1 + offset)
-        now = self._clock()
         self.gate.mark(now, nav)
         intent = OrderIntent(signal.ticker.upper(), side, float(decision.shares), order_type,  # type: ignore[arg-type]
                              limit if limit is not None else signal.entry_price, signal.tag, intent_id, "entry", now)  # fmt: skip
@@ -192,13 +202,13 @@ class OrderDispatcher:
             min_order_size=execution.min_order_size,
         )  # fmt: skip
 
-    def _quote(self, ticker: str) -> tuple[float, str]:
+    def _quote(self, ticker: str, now: datetime) -> tuple[float, str]:
         """The live price to value the order at, or why there is none (fail closed)."""
         get = getattr(self.session, "last_quote", None)
         quote = get(ticker) if callable(get) else None
         if quote is None:
             return 0.0, f"no quote for {ticker.upper()} yet; the price collar cannot be checked"
-        age = (self._clock() - quote.at).total_seconds()
+        age = (now - quote.at).total_seconds()
         if age > self.quote_max_age_secs:
             return (
                 0.0,
@@ -220,18 +230,20 @@ class OrderDispatcher:
             out[str(row["symbol"]).upper()] = out.get(str(row["symbol"]).upper(), 0.0) + float(row["position"])
         return out
 
-    def _intent_id(self, signal: LiveSignal) -> str:
+    def _intent_id(self, signal: LiveSignal, now: datetime) -> str:
         meta = signal.metadata or {}
         given = str(meta.get("intent_id") or "")
         if given:
             return tr.fit_intent_id(given)
-        second = self._clock().timestamp()
+        second = now.timestamp()
+        token, self._token_ahead = self._token_ahead or _token(), ""
         with _ISSUED_LOCK:
             while True:
-                intent_id = tr.dispatch_intent_id(self._prefix, signal.ticker, second, _token())
+                intent_id = tr.dispatch_intent_id(self._prefix, signal.ticker, second, token)
                 if intent_id not in _ISSUED and intent_id not in self._journaled:
                     _ISSUED.add(intent_id)
                     return intent_id
+                token = _token()  # taken already (this process or the journal): draw again
 
     @staticmethod
     def _done(result: dict[str, Any], status: str, reason: str, rule: str = "") -> dict[str, Any]:

@@ -220,7 +220,8 @@ def test_a_dispatcher_after_a_restart_never_reuses_an_intent_id_the_journal_has(
     from spine.ib.journal import journaled_intent_ids
 
     second = datetime.now(UTC).replace(microsecond=0)
-    tokens = iter(["aaaa", "aaaa", "bbbb"])  # the new process draws the token the first one drew
+    # each dispatch draws the next token after its placement: the new process draws the token the first one drew
+    tokens = iter(["aaaa", "zzzz", "aaaa", "bbbb", "yyyy"])
     monkeypatch.setattr(od, "_token", lambda: next(tokens))
     session, log = open_session(gateway)
     _wait_quote(session, log)

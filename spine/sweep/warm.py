@@ -5,6 +5,8 @@ most of them lazily (only a run that writes reports needs them). On a fresh work
 that is seconds of the first trial's time. ``WarmWorker`` is a Dask worker plugin:
 registered once by the driver, it runs on every worker of the cluster, on a local or
 an external one, and on any worker that joins later (a nanny's restart after a crash).
+A local cluster's workers forked from the driver (``spine.sweep.cluster``) already have
+the modules loaded, so there it finds nothing left to import.
 """
 
 from __future__ import annotations

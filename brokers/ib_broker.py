@@ -19,6 +19,10 @@ into Backtrader notifications, positions and trades.
   entry rejects the children with it, and nothing is sent.
 - Matching is by orderRef (``<TAG>:<intent id>:<role>:<attempt>``), never by order id
   alone; the IB order id is recorded on the order when ``OrderSubmitted`` arrives.
+- A stop, take-profit or exit IB never acknowledged and the IB thread sends again
+  (``OrderStatus.resent_as``: the next attempt's orderRef) stays the same Backtrader
+  order: it is not reported Rejected, the lost attempt's ids stop naming it, and the next
+  attempt's statuses and fills are its own (a fill completes it and moves the position).
 - Orders working at IB that this session did not send (the legs and exits of an earlier
   session, or orders the reconcile adopted on a lost or new state folder) are ``adopt``-ed
   at start: they become this broker's orders, so the strategy sees them (a close cancels
@@ -533,6 +537,9 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         order = self._order_for(event.order_ref, event.order_id)
         if order is None or not order.alive():
             return
+        if event.resent_as:
+            self._follow_attempt(order, event)
+            return
         status = event.bt_status
         if status == tr.ACCEPTED and order.status == bt.Order.Submitted:
             order.accept(self)
@@ -555,6 +562,26 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         elif status == tr.EXPIRED:
             order.expire()
             self.notify(order)
+
+    def _follow_attempt(self, order: bt.Order, lost: OrderStatus) -> None:
+        """IB lost this attempt and the IB thread sent the next one: the same order, now under the new orderRef.
+
+        The lost attempt's ids stop naming the order (its cancel at IB ends nothing here);
+        the next attempt's ``OrderSubmitted`` records its IB order id.
+        """
+        old_ref, new_ref = str(order.info.get("order_ref") or lost.order_ref), lost.resent_as
+        for ref in {old_ref, lost.order_ref}:
+            if self._by_ref.get(ref) is order:
+                del self._by_ref[ref]
+        for ib_id in {order.info.get("ib_order_id"), lost.order_id}:
+            if ib_id is not None and self._by_ib_id.get(int(ib_id)) is order:
+                del self._by_ib_id[int(ib_id)]
+        if old_ref in self._unfed_working:
+            self._unfed_working[new_ref] = self._unfed_working.pop(old_ref)
+        self._by_ref[new_ref] = order
+        order.addinfo(order_ref=new_ref, ib_order_id=None, lost_refs=(*order.info.get("lost_refs", ()), old_ref))
+        self.sent_refs.append(new_ref)
+        self._record("order_resent", f"{old_ref} lost (IB never acknowledged it); the order follows {new_ref}")
 
     def _on_fill(self, fill: Fill) -> None:
         if fill.exec_id in self._seen_execs:

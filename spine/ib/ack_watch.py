@@ -9,7 +9,9 @@ cancelled at IB (so a late original can never work beside its successor), and
   bracket whose entry never filled is never sent again either);
 - a stop, a take-profit or an exit is sent again as the next attempt (same intent, role,
   prices and OCA group; ``<tag>:<intent>:<role>:<attempt + 1>``), for no more than the position
-  it closes still holds, and never while IB works an earlier attempt of it.
+  it closes still holds, and never while IB works an earlier attempt of it. Its ``Lost``
+  status then names the next attempt (``OrderStatus.resent_as``), so the caller's order
+  follows that attempt instead of ending (``IBBroker`` keeps the same Backtrader order).
 
 A size change (a leg cut to its position by reconcile) is timed the same way: one IB has
 not confirmed within the timeout (its open order still shows the old size) is sent again,
@@ -32,7 +34,7 @@ import logging
 import time
 from datetime import UTC, datetime
 
-from spine.core.errors import FetchFailed
+from spine.core.errors import FetchFailed, OrderRefError
 from spine.ib import translation as tr
 from spine.ib.journal import JournalOrder
 from spine.ib.reconcile import BrokerOrder
@@ -100,8 +102,10 @@ class AckWatchMixin:
             if known is not None:
                 self._apply_broker_view(jo, known)
                 continue
-            await self._lost_unanswered(jo)
-            await self._send_again(jo, broker)
+            again = self._next_attempt(jo, broker)
+            await self._lost_unanswered(jo, resent_as=again)
+            if again is not None:
+                await self._send_again(jo, again)
 
     async def _check_resizes(self) -> None:
         """Size changes IB has not confirmed within the timeout: asked of IB, and sent again while it shows the old size."""
@@ -128,15 +132,21 @@ class AckWatchMixin:
             self.ib.placeOrder(trade.contract, trade.order)
             self._resized_at[order_id] = (time.monotonic(), quantity)
 
-    async def _lost_unanswered(self, jo: JournalOrder) -> None:
-        """IB never answered and does not have it: Lost, and its id cancelled at IB in case the original is late."""
+    async def _lost_unanswered(self, jo: JournalOrder, *, resent_as: PlaceOrder | None = None) -> None:
+        """IB never answered and does not have it: Lost, and its id cancelled at IB in case the original is late.
+
+        With ``resent_as`` (the next attempt about to be sent) the ``Lost`` status names that
+        attempt's orderRef, so the caller's order follows it instead of ending.
+        """
         timeout = self.s.ack_timeout_secs
         self.journal.record_status(
             jo.order_id, "Lost", detail=f"not acknowledged within {timeout:g} s and unknown to IB (open and completed)"
         )
         self._track_status(jo.order_id, tr.REJECTED, 0.0)
+        next_ref = "" if resent_as is None else _order_ref(resent_as)
         self._emit(OrderStatus(jo.order_id, 0, jo.order_ref, tr.REJECTED, "Lost", 0.0, jo.quantity, 0.0,
-                               f"lost: not acknowledged by IB within {timeout:g} s and unknown to it"))  # fmt: skip
+                               f"lost: not acknowledged by IB within {timeout:g} s and unknown to it"
+                               + (f"; sent again as {next_ref}" if next_ref else ""), resent_as=next_ref))  # fmt: skip
         doomed = [t for t in self.ib.openTrades() if t.order.orderId == jo.order_id]
         if jo.role == "entry":  # the legs of a bracket whose entry IB never had would work on no position
             doomed += [t for t in self.ib.openTrades() if t.order.parentId == jo.order_id]
@@ -144,28 +154,40 @@ class AckWatchMixin:
             await self._space_order_message()
             self.ib.cancelOrder(trade.order)
 
-    async def _send_again(self, jo: JournalOrder, broker: list[BrokerOrder]) -> None:
-        """A lost stop, take-profit or exit goes again as the next attempt, for what its position still holds."""
+    def _next_attempt(self, jo: JournalOrder, broker: list[BrokerOrder]) -> PlaceOrder | None:
+        """The next attempt of a lost stop, take-profit or exit, for what its position still holds; None when it is not sent again."""
         ref = tr.parse_order_ref(jo.order_ref)
         if ref is None:
-            return
+            return None
         why = self._not_sent_again(jo, broker)
         if why:
             self._emit(SessionError(0, f"{jo.order_ref} lost (IB never acknowledged it); not sent again: {why}"))
-            return
+            return None
         quantity = self._closing_quantity(jo, broker)
         if quantity <= _EPS:
             self._emit(
                 SessionError(0, f"{jo.order_ref} lost; not sent again: the position it closes no longer needs it")
             )
-            return
+            return None
         cmd = PlaceOrder(intent_id=jo.intent_id, ticker=jo.ticker, side=jo.side, quantity=round(quantity),  # type: ignore[arg-type]
                          order_type=jo.order_type, tag=ref.tag, role=jo.role, price=jo.price, aux_price=jo.aux_price,
                          attempt=ref.attempt + 1, oca_group=jo.oca_group)  # fmt: skip
-        self._emit(
-            SessionError(0, f"{jo.order_ref} lost (IB never acknowledged it); sending attempt {ref.attempt + 1}")
-        )
-        await self._place_order(cmd, allow_any_state=True)
+        try:
+            _order_ref(cmd)
+        except OrderRefError as exc:
+            self._emit(SessionError(0, f"{jo.order_ref} lost; not sent again: {exc}"))
+            return None
+        return cmd
+
+    async def _send_again(self, jo: JournalOrder, cmd: PlaceOrder) -> None:
+        """Send the next attempt; one that could not be handed to IB is reported Rejected under its own orderRef."""
+        self._emit(SessionError(0, f"{jo.order_ref} lost (IB never acknowledged it); sending attempt {cmd.attempt}"))
+        try:
+            await self._place_order(cmd, allow_any_state=True)
+        except Exception as exc:  # noqa: BLE001 - the caller's order follows this attempt: it must hear how it ended
+            self._emit(OrderStatus(0, 0, _order_ref(cmd), tr.REJECTED, "", 0.0, float(cmd.quantity), 0.0,
+                                   f"attempt {cmd.attempt} could not be sent: {exc}"))  # fmt: skip
+            raise
 
     def _not_sent_again(self, jo: JournalOrder, broker: list[BrokerOrder]) -> str:
         if jo.role not in ("stop", "take_profit", "exit"):
@@ -265,3 +287,7 @@ class AckWatchMixin:
         for ticker in list(self._bare_since):
             self._end_bare(ticker, now, ended=False)
         self._publish_unprotected(now)
+
+
+def _order_ref(cmd: PlaceOrder) -> str:
+    return tr.format_order_ref(cmd.tag, cmd.intent_id, cmd.role, cmd.attempt)

@@ -178,6 +178,9 @@ class OrderStatus:
     ``bt_status`` is one of Submitted, Accepted, Partial, Completed, Canceled, Rejected,
     Margin, Expired (``spine.ib.translation``); ``ib_status`` and ``error_code`` are IB's
     raw words, kept for the record. ``reason`` is set for refusals and cancels.
+    ``resent_as`` is set on the ``Lost`` status of a stop, take-profit or exit IB never
+    acknowledged when the acknowledgement watch sends it again: the orderRef of the next
+    attempt, which stands for the same order (its statuses and fills are that order's).
     """
 
     order_id: int
@@ -191,6 +194,7 @@ class OrderStatus:
     reason: str = ""
     error_code: int = 0
     at: datetime = field(default_factory=utc_now)
+    resent_as: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,18 +229,29 @@ class SyncMixin:
         for bo in plan.adopted:
             self._adopt(bo)
         for jo in plan.lost:
-            self.journal.record_status(
-                jo.order_id, "Lost", detail="never acknowledged by IB and unknown to it; not re-sent"
-            )
-            self._emit(OrderStatus(jo.order_id, 0, jo.order_ref, tr.REJECTED, "Lost", 0.0, jo.quantity, 0.0,
-                                   "lost: never acknowledged by IB; not re-sent"))  # fmt: skip
+            if not self._may_go_again(jo):  # one that may is marked Lost by _exits_again, naming its next attempt
+                self._mark_lost(jo, None)
+
+    def _may_go_again(self, jo: JournalOrder) -> bool:
+        return jo.role == "exit" and jo.order_id in self._sent_at
+
+    def _mark_lost(self, jo: JournalOrder, again: PlaceOrder | None) -> None:
+        next_ref = "" if again is None else tr.format_order_ref(again.tag, again.intent_id, again.role, again.attempt)
+        then = f"sent again as {next_ref}" if next_ref else "not re-sent"
+        self.journal.record_status(jo.order_id, "Lost", detail=f"never acknowledged by IB and unknown to it; {then}")
+        self._emit(OrderStatus(jo.order_id, 0, jo.order_ref, tr.REJECTED, "Lost", 0.0, jo.quantity, 0.0,
+                               f"lost: never acknowledged by IB; {then}", resent_as=next_ref))  # fmt: skip
 
     async def _exits_again(self, lost: list[JournalOrder], broker: list[BrokerOrder]) -> None:
         """An exit this session sent that IB never had goes again (the next attempt); missing legs are restored
         by the protection check, and an earlier session's orders are left to the strategy that decides anew."""
         for jo in lost:
-            if jo.role == "exit" and self._sent_at.pop(jo.order_id, None) is not None:
-                await self._send_again(jo, broker)
+            if self._may_go_again(jo):
+                del self._sent_at[jo.order_id]
+                again = self._next_attempt(jo, broker)
+                self._mark_lost(jo, again)
+                if again is not None:
+                    await self._send_again(jo, again)
 
     def _apply_missed_fills(self, plan: Any, fills: list[Any]) -> None:
         """Executions that happened while the session was away, applied once each."""

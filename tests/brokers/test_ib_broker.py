@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import backtrader as bt
+import pandas as pd
 import pytest
 
 from brokers import GatedBroker, IBBroker, MissingGateError, RiskGate
@@ -16,7 +18,7 @@ from brokers.ib_broker import ib_intent_id
 from spine.config import RiskLimits
 from spine.ib import translation as tr
 from spine.ib.journal import JournalOrder
-from spine.ib.records import AccountSnapshot, PositionRecord
+from spine.ib.records import AccountSnapshot, Fill, OrderStatus, OrderSubmitted, PositionRecord
 
 NOW = datetime(2024, 3, 12, 15, 0, tzinfo=UTC)
 WIDE = RiskLimits(
@@ -162,3 +164,75 @@ def test_adopting_takes_only_spines_orders_with_shares_left_and_never_sends_thei
     )
     assert broker.known_refs == {"LIVE_SPINE:ALPH-0c60e1806:entry:1"}
     assert broker.session.commands == []
+
+
+def held_abc(events: list | None = None):
+    """A broker holding 10 ABC (from the snapshot) on a feed standing on one bar, and that feed."""
+    bars = pd.DataFrame({"open": [100.0], "high": [101.0], "low": [99.0], "close": [100.5], "volume": [1e6]},
+                        index=pd.to_datetime(["2024-03-12"]))  # fmt: skip
+    data = bt.feeds.PandasData(dataname=bars, name="ABC")
+    bt.Cerebro().adddata(data)
+    data._start()
+    data.next()
+    broker = IBBroker(session=RecordQueue(snapshot({"NetLiquidation": 100_000.0}, positions=[PositionRecord("ABC", 10.0, 100.0)])),
+                      gate=RiskGate(WIDE, {}), wall_clock=lambda: NOW,
+                      on_event=(lambda when, name, detail: events.append((name, detail))) if events is not None else None)  # fmt: skip
+    broker.watch([data])
+    broker.start()
+    return broker, data
+
+
+def sent_exit(broker, data):  # type: ignore[no-untyped-def]
+    """A market exit of the 10 ABC, handed to the IB thread and acknowledged as order 9 (attempt 1)."""
+    order = bt.SellOrder(owner=None, data=data, size=10, exectype=bt.Order.Market)
+    order.addinfo(tag="LIVE_SPINE", intent="out", role="exit")
+    broker.submit(order)
+    broker.apply(OrderSubmitted(9, "LIVE_SPINE:out:exit:1", "out", "exit", "ABC", "SELL", 10.0, "MKT", None, None))
+    return order
+
+
+def lost(order_id: int, ref: str, resent_as: str = ""):  # type: ignore[no-untyped-def]
+    return OrderStatus(order_id, 0, ref, tr.REJECTED, "Lost", 0.0, 10.0, 0.0, "lost", resent_as=resent_as)
+
+
+def statuses_of(broker) -> list[int]:  # type: ignore[no-untyped-def]
+    out = []
+    while (note := broker.get_notification()) is not None:
+        out.append(note.status)
+    return out
+
+
+def test_a_lost_exit_sent_again_is_the_same_order_and_the_next_attempts_fill_completes_it():
+    events: list = []
+    broker, data = held_abc(events)
+    order = sent_exit(broker, data)
+    broker.apply(lost(9, "LIVE_SPINE:out:exit:1", resent_as="LIVE_SPINE:out:exit:2"))
+    cancelled_at_ib = OrderStatus(9, 0, "LIVE_SPINE:out:exit:1", tr.CANCELED, "Cancelled", 0.0, 0.0, 0.0)
+    broker.apply(cancelled_at_ib)  # the lost attempt's id is cancelled at IB: that ends nothing here
+    broker.apply(OrderSubmitted(12, "LIVE_SPINE:out:exit:2", "out", "exit", "ABC", "SELL", 10.0, "MKT", None, None))
+    assert order.alive() and order.info["ib_order_id"] == 12
+    broker.apply(Fill("e1", 12, 77, "LIVE_SPINE:out:exit:2", "ABC", "SELL", 10.0, 101.25, 1.0, NOW))
+    assert order.status == bt.Order.Completed
+    assert broker.getposition(data).size == 0
+    seen = statuses_of(broker)
+    assert bt.Order.Rejected not in seen and bt.Order.Canceled not in seen
+    assert broker.sent_refs == ["LIVE_SPINE:out:exit:1", "LIVE_SPINE:out:exit:2"]
+    assert (
+        "order_resent",
+        "LIVE_SPINE:out:exit:1 lost (IB never acknowledged it); the order follows LIVE_SPINE:out:exit:2",
+    ) in events
+
+
+def test_a_lost_exit_not_sent_again_is_rejected():
+    broker, data = held_abc()
+    order = sent_exit(broker, data)
+    broker.apply(lost(9, "LIVE_SPINE:out:exit:1"))
+    assert order.status == bt.Order.Rejected and broker.getposition(data).size == 10
+
+
+def test_a_next_attempt_the_ib_thread_refuses_rejects_the_order():
+    broker, data = held_abc()
+    order = sent_exit(broker, data)
+    broker.apply(lost(9, "LIVE_SPINE:out:exit:1", resent_as="LIVE_SPINE:out:exit:2"))
+    broker.apply(OrderStatus(0, 0, "LIVE_SPINE:out:exit:2", tr.REJECTED, "", 0.0, 10.0, 0.0, "not connected"))
+    assert order.status == bt.Order.Rejected and order.info["reject_reason"] == "not connected"

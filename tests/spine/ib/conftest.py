@@ -135,3 +135,55 @@ def open_session(state_dir: Path) -> Iterator[Callable[..., tuple[IBSession, Eve
     yield open_
     for session in sessions:
         session.stop()
+
+
+class StrategyBroker:
+    """``IBBroker`` on a session, as a Backtrader strategy sees it: one feed standing on the first bar of ``ticker``.
+
+    From construction on, the broker alone takes the session's events (an ``EventLog`` on
+    the same session would take them from it). ``wait_for`` applies them as Backtrader's
+    cycle does and keeps the statuses the strategy was notified of.
+    """
+
+    def __init__(self, session: IBSession, ticker: str = "ABC") -> None:
+        import backtrader as bt
+        import pandas as pd
+
+        from brokers import IBBroker, RiskGate
+        from spine.config import RiskLimits
+
+        day, open_, high, low, close, volume = BARS[ticker][0]
+        bars = pd.DataFrame({"open": [open_], "high": [high], "low": [low], "close": [close], "volume": [volume]},
+                            index=pd.to_datetime([day]))  # fmt: skip
+        self.data = bt.feeds.PandasData(dataname=bars, name=ticker)
+        bt.Cerebro().adddata(self.data)
+        self.data._start()
+        self.data.next()
+        limits = RiskLimits(max_notional=1e9, max_daily_loss=1e9, max_sector_exposure=100, max_positions=100,
+                            max_price_deviation_pct=1.0, max_orders_per_minute=1000)  # fmt: skip
+        self.broker = IBBroker(session=session, gate=RiskGate(limits, {}))
+        self.broker.watch([self.data])
+        self.broker.start()
+        self.statuses: list[int] = []
+
+    def position(self) -> float:
+        return self.broker.getposition(self.data).size
+
+    def exit(self, intent: str, shares: int):  # type: ignore[no-untyped-def]
+        """The strategy closes ``shares`` long with a market exit (a Backtrader order, through the gate)."""
+        import backtrader as bt
+
+        order = bt.SellOrder(owner=None, data=self.data, size=shares, exectype=bt.Order.Market)
+        order.addinfo(tag="LIVE_SPINE", intent=intent, role="exit")
+        self.broker.submit(order)
+        return order
+
+    def wait_for(self, predicate: Callable[[], bool], what: str, timeout: float = WAIT_SECS) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.05)
+            self.broker.next()
+            while (note := self.broker.get_notification()) is not None:
+                self.statuses.append(note.status)

@@ -7,6 +7,7 @@ import json
 from spine.ib import SessionState
 from spine.ib.journal import Journal
 from spine.ib.records import Cancel, Fill, OrderStatus, PlaceBracket, PlaceOrder, Unprotected
+from tests.spine.ib.conftest import StrategyBroker
 
 ACK_SECS = 0.6
 
@@ -158,3 +159,22 @@ def test_a_reversals_entry_waits_until_ib_acknowledges_the_exit_before_it(gatewa
     log.wait_for(lambda: len(log.of(Fill)) == 3, "the exit's and the entry's fills")
     held = gateway.call(lambda: gateway.simulator.state.account.holdings["ABC"].quantity)
     assert held == -5
+
+
+def test_a_resent_exits_fill_completes_the_strategys_order_and_its_position_equals_ibs(gateway, open_session):  # type: ignore[no-untyped-def]
+    import backtrader as bt
+
+    session, log = _held_without_legs(gateway, open_session)
+    log.wait_for(lambda: session.account_snapshot() is not None, "an account snapshot")
+    strategy = StrategyBroker(session)
+    assert strategy.position() == 10
+    gateway.blackhole()
+    exit_order = strategy.exit("out", 10)
+    strategy.wait_for(lambda: "LIVE_SPINE:out:exit:2" in _refs(gateway), "attempt 2 of the exit at IB")
+    gateway.step(1)
+    strategy.wait_for(lambda: not exit_order.alive(), "the strategy's exit order to end")
+    assert exit_order.status == bt.Order.Completed, exit_order.info.get("reject_reason")
+    held = gateway.call(lambda: gateway.simulator.state.account.holdings["ABC"].quantity)
+    assert strategy.position() == held == 0
+    assert bt.Order.Rejected not in strategy.statuses and bt.Order.Canceled not in strategy.statuses
+    assert exit_order.info["order_ref"] == "LIVE_SPINE:out:exit:2"

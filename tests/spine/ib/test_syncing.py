@@ -15,6 +15,7 @@ from spine.ib.records import (
     SessionError,
     SessionStateChanged,
 )
+from tests.spine.ib.conftest import StrategyBroker
 
 PROPAGATED = "PROHIBITED_LLM_DISCOVERY_LINK"
 
@@ -121,6 +122,33 @@ def test_a_reconnect_that_sends_a_lost_exit_again_restores_no_legs_the_exit_clos
     log.wait_for(lambda: any(e.order_ref == "LIVE_SPINE:ABC-5e1b0c7a93-x:exit:2" for e in log.of(Fill)), "the fill")
     assert gateway.call(lambda: gateway.simulator.state.account.holdings["ABC"].quantity) == 0
     assert working_refs() == []
+
+
+def test_an_exit_a_reconnect_sends_again_stays_the_strategys_order_and_its_fill_moves_its_position(gateway, open_session) -> None:  # fmt: skip
+    import backtrader as bt
+
+    session, log = open_session(gateway)
+    entry, take_profit, stop = log.place(_bracket("ABC-3c8e5a7f10"))
+    gateway.step(1)
+    log.wait_status(entry, "Completed")
+    session.submit(Cancel(intent_id="ABC-3c8e5a7f10")).result(timeout=10)
+    log.wait_status(stop, "Canceled")
+    log.wait_status(take_profit, "Canceled")
+    log.wait_for(lambda: session.account_snapshot() is not None, "an account snapshot")
+    strategy = StrategyBroker(session)
+    strategy.wait_for(lambda: strategy.position() == 10, "the entry's 10 shares in the strategy's position")
+    gateway.blackhole()
+    exit_order = strategy.exit("ABC-3c8e5a7f10-x", 10)
+    strategy.wait_for(lambda: "ib_order_id" in exit_order.info, "the exit handed to IB")
+    gateway.drop_connections()
+    strategy.wait_for(lambda: exit_order.info.get("order_ref") == "LIVE_SPINE:ABC-3c8e5a7f10-x:exit:2",
+                      "the strategy's exit following attempt 2")  # fmt: skip
+    gateway.step(1)
+    strategy.wait_for(lambda: not exit_order.alive(), "the strategy's exit order to end")
+    assert exit_order.status == bt.Order.Completed, exit_order.info.get("reject_reason")
+    held = gateway.call(lambda: gateway.simulator.state.account.holdings["ABC"].quantity)
+    assert strategy.position() == held == 0
+    assert bt.Order.Rejected not in strategy.statuses
 
 
 def test_legs_larger_than_the_position_are_cut_to_its_size_in_place_at_reconcile(gateway, open_session) -> None:

@@ -1,4 +1,5 @@
-"""Order routing over loopback: an order whose orderRef cannot be built is refused by name, nothing sent."""
+"""Order routing: an order whose orderRef cannot be built is refused by name, nothing sent (over loopback); an intent
+that works at IB (ib_async fed the replies TWS sends) is never sent again."""
 
 from __future__ import annotations
 
@@ -17,3 +18,35 @@ def test_an_order_past_the_last_attempt_is_refused_by_name_and_the_session_goes_
     assert refused and "attempt" in refused[0].reason
     assert gateway.call(lambda: len(gateway.simulator.engine.orders) + len(gateway.simulator.engine.held)) == 0
     assert session.state is SessionState.ACTIVE
+
+
+def _ib_knowing(*orders: tuple[int, str, str]):  # type: ignore[no-untyped-def]
+    """A real (unconnected) ib_async IB fed ``openOrder`` replies as TWS sends them: (order id, orderRef, status)."""
+    from ib_async import IB, Contract, Order, OrderState
+
+    ib = IB()
+    for order_id, ref, status in orders:
+        order = Order(orderId=order_id, clientId=1, permId=1000 + order_id, action="BUY", totalQuantity=1,
+                      orderType="MKT", orderRef=ref)  # fmt: skip
+        ib.wrapper.openOrder(order_id, Contract(symbol="ABC", secType="STK"), order, OrderState(status=status))
+    return ib
+
+
+def test_an_intent_that_works_at_ib_is_not_sent_again_and_one_that_ended_or_only_shares_a_prefix_is() -> None:
+    from types import SimpleNamespace
+
+    from spine.ib.routing import OrderRoutingMixin
+
+    ib = _ib_knowing(
+        (1, "LIVE_SPINE:d0abc-ABC:entry:1", "Submitted"),
+        (2, "LIVE_SPINE:d0old-ABC:stop:1", "Cancelled"),
+        (3, "LIVE_SPINE:d0pre-ABCD:entry:1", "Submitted"),
+        (4, "not ours", "Submitted"),
+    )
+    worker = SimpleNamespace(_known_intents=set(), ib=ib)
+    why = OrderRoutingMixin._resend_refusal(worker, "d0abc-ABC")  # type: ignore[arg-type]
+    assert "already works at IB" in why and "LIVE_SPINE:d0abc-ABC:entry:1" in why
+    assert OrderRoutingMixin._resend_refusal(worker, "d0old-ABC") == ""  # type: ignore[arg-type]
+    assert OrderRoutingMixin._resend_refusal(worker, "d0pre-ABC") == ""  # type: ignore[arg-type]
+    worker._known_intents.add("d0new-ABC")
+    assert "already sent" in OrderRoutingMixin._resend_refusal(worker, "d0new-ABC")  # type: ignore[arg-type]

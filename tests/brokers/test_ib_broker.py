@@ -175,7 +175,7 @@ def held_abc(events: list | None = None):
     data._start()
     data.next()
     broker = IBBroker(session=RecordQueue(snapshot({"NetLiquidation": 100_000.0}, positions=[PositionRecord("ABC", 10.0, 100.0)])),
-                      gate=RiskGate(WIDE, {}), wall_clock=lambda: NOW,
+                      gate=RiskGate(WIDE, {"ABC": "Technology"}), wall_clock=lambda: NOW,
                       on_event=(lambda when, name, detail: events.append((name, detail))) if events is not None else None)  # fmt: skip
     broker.watch([data])
     broker.start()
@@ -236,3 +236,18 @@ def test_a_next_attempt_the_ib_thread_refuses_rejects_the_order():
     broker.apply(lost(9, "LIVE_SPINE:out:exit:1", resent_as="LIVE_SPINE:out:exit:2"))
     broker.apply(OrderStatus(0, 0, "LIVE_SPINE:out:exit:2", tr.REJECTED, "", 0.0, 10.0, 0.0, "not connected"))
     assert order.status == bt.Order.Rejected and order.info["reject_reason"] == "not connected"
+
+
+def test_a_lost_stop_leg_sent_again_stays_the_brackets_stop_and_its_fill_closes_the_position():
+    broker, data = held_abc()
+    entry = bt.BuyOrder(owner=None, data=data, size=5, exectype=bt.Order.Market, transmit=False)
+    entry.addinfo(tag="LIVE_SPINE", intent="in")
+    stop = bt.SellOrder(owner=None, data=data, size=5, price=95.0, exectype=bt.Order.Stop, parent=entry, transmit=True)
+    for order in (entry, stop):
+        broker.submit(order)
+    assert stop.info["order_ref"] == "LIVE_SPINE:in:stop:1"
+    broker.apply(Fill("e1", 20, 70, "LIVE_SPINE:in:entry:1", "ABC", "BUY", 5.0, 100.5, 1.0, NOW))
+    broker.apply(lost(22, "LIVE_SPINE:in:stop:1", resent_as="LIVE_SPINE:in:stop:2"))
+    broker.apply(OrderSubmitted(30, "LIVE_SPINE:in:stop:2", "in", "stop", "ABC", "SELL", 5.0, "STP", None, 95.0))
+    broker.apply(Fill("e2", 30, 71, "LIVE_SPINE:in:stop:2", "ABC", "SELL", 5.0, 95.0, 1.0, NOW))
+    assert stop.status == bt.Order.Completed and broker.getposition(data).size == 10

@@ -47,6 +47,7 @@ from spine.data.signal_source import SignalFile
 from spine.feeds.live import BarPump
 from spine.feeds.release import CalendarRelease
 from spine.ib import IBSession, SessionSettings
+from spine.ib.journal_check import check_journal
 from spine.ib.records import Flatten, Quote, SessionError, SessionState, SessionStateChanged
 from spine.reports.build import write_reports
 from spine.routes.harness import warmup_bar_count
@@ -187,6 +188,7 @@ def run_paper(request: PaperRequest, *, stop: StopFlag | None = None) -> Session
     refusal = settings.refuses_port()
     if refusal:
         raise SafetyError(f"spine paper refuses: {refusal}")
+    check_journal(request.state_dir / JOURNAL_FILE)  # a damaged journal: refused before the lock is made beside it
     with StateLock.hold(request.state_dir, "spine paper") as lock:
         took_over(lock, events)
         check_state_folder(request.state_dir)

@@ -77,10 +77,13 @@ def check_out_dir(out_dir: Path) -> None:
 
 
 def check_state_folder(state_dir: Path) -> None:
-    """The state folder's databases open (the state store and the IB journal) before a session connects."""
+    """The state folder's databases open (the IB journal, then the state store) before a session connects.
+
+    The journal is checked first: a damaged one is refused before the state store is created beside it.
+    """
+    check_journal(state_dir / JOURNAL_FILE)
     with StateStore.in_folder(state_dir):
         pass
-    check_journal(state_dir / JOURNAL_FILE)
 
 
 def took_over(lock: StateLock, events: EventLog) -> None:

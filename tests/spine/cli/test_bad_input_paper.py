@@ -99,3 +99,20 @@ def test_a_state_folder_another_session_holds_is_never_removed_after_a_failed_st
         assert (state / "session.lock").is_file()
     _remove_unused_state(state, True)  # once nobody holds it and it records nothing, it goes
     assert not state.exists()
+
+
+def test_a_damaged_journal_in_an_existing_state_folder_is_refused_and_nothing_is_made_beside_it(paper_inputs, tmp_path):
+    from typer.testing import CliRunner
+
+    from spine.cli import app
+
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "ib_journal.sqlite3").write_bytes(b"not a database at all" * 64)
+    args = ["paper", "--once", "--config", paper_inputs["config"], "--signals", paper_inputs["signals"],
+            "--state", state, "--out", tmp_path / "out"]  # fmt: skip
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 2, result.output
+    assert "ib_journal.sqlite3" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in state.iterdir()) == ["ib_journal.sqlite3"]
+    assert not (tmp_path / "out").exists()

@@ -117,6 +117,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         self._marks: dict[str, float] = {}
         self._owner: bt.Strategy | None = None
         self._by_ref: dict[str, bt.Order] = {}  # orderRef -> the Backtrader order
+        self._live: dict[str, bt.Order] = {}  # the entries of _by_ref not yet seen dead, in the same order
         self._by_ib_id: dict[int, bt.Order] = {}
         self._held: dict[int, list[bt.Order]] = {}  # parent ref -> legs waiting for the transmitting leg
         self._working: list[bt.Order] = []  # gate-accepted, non-protective, still alive
@@ -208,7 +209,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
                           ib_order_id=row.order_id, adopted=True)  # fmt: skip
             order.submit(self)
             order.accept(self)
-            self._by_ref[row.order_ref] = order
+            self._by_ref[row.order_ref] = self._live[row.order_ref] = order
             self._by_ib_id[row.order_id] = order
             if ref.role not in PROTECTIVE_ROLES:
                 self._working.append(order)
@@ -406,7 +407,7 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         for leg in legs:
             ref = self._ref_for(leg, entry)
             leg.addinfo(order_ref=ref)
-            self._by_ref[ref] = leg
+            self._by_ref[ref] = self._live[ref] = leg
             self.sent_refs.append(ref)
         self.sent.append(command)
         wait = float(self.p.handoff_timeout_secs)
@@ -438,7 +439,11 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         return True
 
     def _alive_orders(self) -> list[bt.Order]:
-        return [o for o in self._by_ref.values() if o.alive()]
+        """The orders of ``_by_ref`` still alive, in its order; a dead order never comes back, so it is dropped."""
+        dead = [ref for ref, order in self._live.items() if not order.alive()]
+        for ref in dead:
+            del self._live[ref]
+        return list(self._live.values())
 
     def open_orders(self) -> list[bt.Order]:
         """This session's orders still working at IB (or on their way there), adopted ones included."""
@@ -573,12 +578,13 @@ class IBBroker(HaltsOnKill, bt.BrokerBase):
         for ref in {old_ref, lost.order_ref}:
             if self._by_ref.get(ref) is order:
                 del self._by_ref[ref]
+                self._live.pop(ref, None)
         for ib_id in {order.info.get("ib_order_id"), lost.order_id}:
             if ib_id is not None and self._by_ib_id.get(int(ib_id)) is order:
                 del self._by_ib_id[int(ib_id)]
         if old_ref in self._unfed_working:
             self._unfed_working[new_ref] = self._unfed_working.pop(old_ref)
-        self._by_ref[new_ref] = order
+        self._by_ref[new_ref] = self._live[new_ref] = order
         order.addinfo(order_ref=new_ref, ib_order_id=None, lost_refs=(*order.info.get("lost_refs", ()), old_ref))
         self.sent_refs.append(new_ref)
         self._record("order_resent", f"{old_ref} lost (IB never acknowledged it); the order follows {new_ref}")

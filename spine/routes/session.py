@@ -55,7 +55,7 @@ from spine.safety.vix_line import VixLine
 
 JOURNAL_FILE = "ib_journal.sqlite3"
 WAIT_SECS = 30.0  # how long a lockstep barrier waits for the session before it gives up
-POLL_SECS = 0.002
+POLL_SECS = 0.0005  # a barrier polls the session this often: the day waits for its answers, not for the poll
 
 
 def check_out_dir(out_dir: Path) -> None:

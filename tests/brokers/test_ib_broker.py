@@ -251,3 +251,20 @@ def test_a_lost_stop_leg_sent_again_stays_the_brackets_stop_and_its_fill_closes_
     broker.apply(OrderSubmitted(30, "LIVE_SPINE:in:stop:2", "in", "stop", "ABC", "SELL", 5.0, "STP", None, 95.0))
     broker.apply(Fill("e2", 30, 71, "LIVE_SPINE:in:stop:2", "ABC", "SELL", 5.0, 95.0, 1.0, NOW))
     assert stop.status == bt.Order.Completed and broker.getposition(data).size == 10
+
+
+def test_open_orders_are_the_working_ones_in_sending_order_and_an_ended_order_leaves_them():
+    broker, data = held_abc()
+    exit_order = sent_exit(broker, data)
+    entry = bt.BuyOrder(owner=None, data=data, size=5, exectype=bt.Order.Market, transmit=False)
+    entry.addinfo(tag="LIVE_SPINE", intent="in")
+    stop = bt.SellOrder(owner=None, data=data, size=5, price=95.0, exectype=bt.Order.Stop, parent=entry, transmit=True)
+    for order in (entry, stop):
+        broker.submit(order)
+    assert broker.open_orders() == [exit_order, entry, stop]
+    broker.apply(Fill("e1", 20, 70, "LIVE_SPINE:in:entry:1", "ABC", "BUY", 5.0, 100.5, 1.0, NOW))
+    assert broker.open_orders() == [exit_order, stop]
+    broker.apply(lost(9, "LIVE_SPINE:out:exit:1", resent_as="LIVE_SPINE:out:exit:2"))
+    assert broker.open_orders() == [stop, exit_order]  # the order follows its next attempt, sent last
+    broker.apply(Fill("e2", 12, 77, "LIVE_SPINE:out:exit:2", "ABC", "SELL", 10.0, 101.25, 1.0, NOW))
+    assert broker.open_orders() == [stop]

@@ -46,24 +46,29 @@ def trade_quality(trades: pd.DataFrame) -> dict[str, Any]:
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
     days = (pd.to_datetime(closed["exit_datetime"]) - pd.to_datetime(closed["entry_datetime"])).dt.days
     bars = pd.to_numeric(closed["bars_held"], errors="coerce").dropna()
-    spread = float(pnl.std()) if len(pnl) > 1 else math.nan
+    spread = float(np.std(pnl.to_numpy(), ddof=1)) if len(pnl) > 1 else math.nan
     win_rate = len(wins) / len(closed) if len(closed) else math.nan
-    payoff = float(wins.mean() / -losses.mean()) if len(wins) and len(losses) else math.nan
+    payoff = _mean(wins) / -_mean(losses) if len(wins) and len(losses) else math.nan
     streak_wins, streak_losses = longest_streaks(_in_closing_order(closed)["pnl_net"].astype(float).to_numpy())
     return {
         "best_trade": finite_float(pnl.max()) if len(pnl) else None,
         "worst_trade": finite_float(pnl.min()) if len(pnl) else None,
-        "average_win": finite_float(wins.mean()) if len(wins) else None,
-        "average_loss": finite_float(losses.mean()) if len(losses) else None,
-        "average_trade_duration_days": finite_float(days.mean()) if len(days) else None,
+        "average_win": finite_float(_mean(wins)) if len(wins) else None,
+        "average_loss": finite_float(_mean(losses)) if len(losses) else None,
+        "average_trade_duration_days": finite_float(_mean(days)) if len(days) else None,
         "max_trade_duration_days": int(days.max()) if len(days) else None,
-        "average_trade_duration_bars": finite_float(bars.mean()) if len(bars) else None,
+        "average_trade_duration_bars": finite_float(_mean(bars)) if len(bars) else None,
         "max_trade_duration_bars": int(bars.max()) if len(bars) else None,
         "max_consecutive_wins": streak_wins,
         "max_consecutive_losses": streak_losses,
-        "sqn": finite_float(math.sqrt(len(pnl)) * float(pnl.mean()) / spread) if spread and spread > 0 else None,
+        "sqn": finite_float(math.sqrt(len(pnl)) * _mean(pnl) / spread) if spread and spread > 0 else None,
         "kelly": finite_float(win_rate - (1.0 - win_rate) / payoff) if payoff and payoff > 0 else None,
     }
+
+
+def _mean(values: pd.Series) -> float:
+    """The mean by numpy alone: pandas takes another summation when bottleneck is installed, and the last digit moves."""
+    return float(np.mean(values.to_numpy(dtype=float)))
 
 
 def longest_streaks(pnl: np.ndarray) -> tuple[int, int]:

@@ -123,6 +123,7 @@ def test_a_legs_size_change_ib_never_acknowledged_is_sent_again(gateway, open_se
     log.wait_for(lambda: len(log.of(Fill)) == 1, "the entry fill")
     session.submit(PlaceOrder(intent_id="trim", ticker="ABC", side="SELL", quantity=4, order_type="MKT",
                               tag="LIVE_SPINE", role="exit")).result(timeout=10)  # fmt: skip
+    log.wait_for(lambda: any(":trim:" in ref for ref in _refs(gateway)), "the trimming exit working at the gateway")
     gateway.step(1)
     log.wait_for(lambda: len(log.of(Fill)) == 2, "the trimming exit's fill")
     gateway.blackhole()  # the first leg cut to the position (the stop) is swallowed

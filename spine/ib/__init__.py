@@ -7,6 +7,7 @@
     connection       worker mixin: connect with back-off, 326, account and port checks, 1100/1101/1102, heartbeat
     fill_assembler   ``FillAssembler``: execDetails paired with commissionReport by execId, once (pure)
     halt             the reconcile halt as ``spine resume`` reads and clears it in the journal
+    intent_index     ``IntentsAtIB``: the intents ib_async holds an order of (the resend check's index)
     journal          the SQLite journal in the state folder, written by the IB thread only
     journal_check    a damaged journal (garbage, empty, cut short, failing quick_check) refused with one line
     kill_guard       worker mixin: the manual kill from the state database, the halt and its resume

@@ -64,6 +64,8 @@ class OrderRoutingMixin:
         """An intent already sent (journaled, or adopted from IB by its orderRef) is never sent again by a caller."""
         if intent_id in self._known_intents:
             return f"intent {intent_id!r} was already sent (journal); not sent again"
+        if not self._intents_at_ib.may_hold(intent_id):
+            return ""  # no order ib_async holds names it (spine.ib.intent_index): nothing to walk
         field = f":{intent_id}:"  # a ref naming this intent holds it between colons: only those are parsed
         done = IBOrderStatus.DoneStates
         for trade in self.ib.trades():  # openTrades(), with the cheap test on the ref first
@@ -183,6 +185,7 @@ class OrderRoutingMixin:
         self.journal.record_written_ahead(rows, intent=intent, at=at)
         self._emit_submitted(cmd.intent_id, ticker, legs[:1])
         self._track_entries(ticker, legs[:1])
+        self._intents_at_ib.catch_up()
         return legs
 
     async def _finish_bracket(self, cmd: PlaceBracket, contract: Contract, legs: list[LegSpec]) -> Submission:
@@ -200,6 +203,7 @@ class OrderRoutingMixin:
         for leg in children:
             await self._space_order_message()
             self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC"))
+        self._intents_at_ib.catch_up()
         return Submission(tuple(leg.order_id for leg in legs))
 
     async def _place_order(self, cmd: PlaceOrder, *, allow_any_state: bool = False) -> Submission:
@@ -239,6 +243,7 @@ class OrderRoutingMixin:
         self.journal.record_written_ahead(rows, intent=intent, at=at)
         self._emit_submitted(cmd.intent_id, cmd.ticker.upper(), [leg])
         self._track_entries(cmd.ticker.upper(), [leg])
+        self._intents_at_ib.catch_up()
         return Submission((leg.order_id,))
 
     def _track_entries(self, ticker: str, legs: list[LegSpec]) -> None:

@@ -41,6 +41,7 @@ from spine.ib.codes import ErrorCode
 from spine.ib.connection import ConnectionMixin
 from spine.ib.fill_assembler import FillAssembler
 from spine.ib.halt import HALT_AT_META, HALT_META
+from spine.ib.intent_index import IntentsAtIB
 from spine.ib.journal import Journal, journaled_intent_ids
 from spine.ib.kill_guard import KillGuardMixin
 from spine.ib.market_data import MarketDataMixin
@@ -132,6 +133,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self._avg_costs: dict[str, float] = {}
         self._nav_seen = ""  # the last NetLiquidation IB pushed (a change publishes a snapshot)
         self._known_intents: set[str] = journaled_intent_ids(settings.state_dir)  # sent once: never again
+        self._intents_at_ib = IntentsAtIB(ib)  # the intents ib_async holds an order of: the resend check's index
         self._sent_at: dict[int, float] = {}  # orders sent this session, not yet acknowledged: id -> monotonic time
         self._sent_roles: dict[int, str] = {}  # the role of each order sent this session (pruned to the unacknowledged)
         self._resized_at: dict[int, tuple[float, float]] = {}  # size changes not yet confirmed: id -> (time, shares)

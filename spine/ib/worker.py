@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ib_async import IB, Contract
+from ib_async import IB, Contract, Order
 
 from spine.core.errors import ClientIdInUse, ConnectFailed, FetchFailed, NotSentError, Refused
 from spine.ib.ack_watch import AckWatchMixin
@@ -134,6 +134,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self._nav_seen = ""  # the last NetLiquidation IB pushed (a change publishes a snapshot)
         self._known_intents: set[str] = journaled_intent_ids(settings.state_dir)  # sent once: never again
         self._intents_at_ib = IntentsAtIB(ib)  # the intents ib_async holds an order of: the resend check's index
+        self._spare_order: Order | None = Order()  # the next order's blank ib_async Order, made off the signal's path
         self._sent_at: dict[int, float] = {}  # orders sent this session, not yet acknowledged: id -> monotonic time
         self._sent_roles: dict[int, str] = {}  # the role of each order sent this session (pruned to the unacknowledged)
         self._resized_at: dict[int, tuple[float, float]] = {}  # size changes not yet confirmed: id -> (time, shares)

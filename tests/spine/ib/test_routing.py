@@ -51,3 +51,37 @@ def test_an_intent_that_works_at_ib_is_not_sent_again_and_one_that_ended_or_only
     assert OrderRoutingMixin._resend_refusal(worker, "d0pre-ABC") == ""  # type: ignore[arg-type]
     worker._known_intents.add("d0new-ABC")
     assert "already sent" in OrderRoutingMixin._resend_refusal(worker, "d0new-ABC")  # type: ignore[arg-type]
+
+
+def test_an_order_filled_in_from_the_spare_blank_equals_one_built_with_its_fields() -> None:
+    from types import SimpleNamespace
+
+    from ib_async import Order
+
+    from spine.ib.bracket import bracket_legs
+    from spine.ib.records import PlaceBracket
+    from spine.ib.routing import OrderRoutingMixin
+
+    cmd = PlaceBracket(
+        "d0spare-ABC", "ABC", "SELL", 7, 101.234, 95.5, "LIVE_SPINE", entry_type="LMT", limit_price=99.99
+    )
+    for leg, tif in zip(bracket_legs(cmd, 40, 0.01), ("DAY", "GTC", "GTC"), strict=True):
+        worker = SimpleNamespace(_spare_order=Order(), _account="DU123")
+        built = OrderRoutingMixin._ib_order(worker, leg, tif=tif)  # type: ignore[arg-type]
+        assert worker._spare_order is None  # used once: the next send makes another
+        expected = Order(orderId=leg.order_id, action=leg.side, totalQuantity=leg.quantity, orderType=leg.order_type,
+                         transmit=leg.transmit, parentId=leg.parent_id, orderRef=leg.order_ref, tif=tif, account="DU123")  # fmt: skip
+        if leg.limit_price is not None:
+            expected.lmtPrice = leg.limit_price
+        if leg.aux_price is not None:
+            expected.auxPrice = leg.aux_price
+        if leg.oca_group:
+            expected.ocaGroup, expected.ocaType = leg.oca_group, 1
+        assert _fields(built) == _fields(expected)  # ib_async's Order compares by identity: compare every field
+        assert _fields(OrderRoutingMixin._ib_order(worker, leg, tif=tif)) == _fields(expected)  # no spare: built afresh
+
+
+def _fields(order: object) -> dict[str, object]:
+    from dataclasses import fields
+
+    return {f.name: getattr(order, f.name) for f in fields(order)}  # type: ignore[arg-type]

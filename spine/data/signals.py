@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +65,8 @@ class SignalRecord:
     """One validated signal; ``row`` is its line in the file, for messages and skip reports only.
 
     ``signal_id`` is the file's ``signal_id`` cell (empty without one); ``identity`` is that
-    id, else ``content_id`` of the signal.
+    id, else ``content_id`` of the signal. Both ids are worked out once per record (on
+    first use; ``load_signals`` does it while loading), never per order.
     """
 
     datetime: pd.Timestamp
@@ -78,14 +79,14 @@ class SignalRecord:
     row: int
     signal_id: str = ""
 
-    @property
+    @cached_property
     def identity(self) -> str:
         """The ``signal_id``, or the hash of the content when none was given."""
         return self.signal_id or content_id(
             self.datetime, self.ticker, self.direction, self.weight, self.source_type, self.source_ticker
         )
 
-    @property
+    @cached_property
     def intent_id(self) -> str:
         """``<ticker>-<9 hex characters of the identity's hash>``: the id every order of this signal carries."""
         digest = hashlib.sha256(self.identity.encode()).hexdigest()[:INTENT_HASH_CHARS]
@@ -215,7 +216,8 @@ def _metadata(table: CsvTable, names: dict[str, str], order: np.ndarray) -> list
 
 
 def _records(stamps: list[pd.Timestamp], columns: list[list], metadata: list[dict[str, str]]) -> list[SignalRecord]:
-    return [
+    """The records, each with its intent id worked out here, at load, rather than when its orders are sent."""
+    records = [
         SignalRecord(
             datetime=stamp,
             ticker=tick,
@@ -229,6 +231,9 @@ def _records(stamps: list[pd.Timestamp], columns: list[list], metadata: list[dic
         )
         for stamp, tick, size, side, kind, source, line, ident, meta in zip(stamps, *columns, metadata, strict=True)
     ]
+    for record in records:
+        record.intent_id  # noqa: B018 (cached on the record)
+    return records
 
 
 def _signal_rules(

@@ -31,10 +31,9 @@ ORDER_TYPES: dict[int | None, tuple[str, str | None]] = {
 
 def order_type_of(order: bt.Order) -> tuple[str, float | None]:
     """IB order type and the price the gate checks (None for market orders)."""
-    order_type, attribute = ORDER_TYPES.get(order.exectype, ("STP LMT", "pricelimit"))
-    price = (
-        getattr(order.p, attribute) if attribute is not None else None
-    )  # order.p: the params, without Order.__getattr__
+    params = order.p  # the params, without Order.__getattr__'s detour
+    order_type, attribute = ORDER_TYPES.get(params.exectype, ("STP LMT", "pricelimit"))
+    price = getattr(params, attribute) if attribute is not None else None
     return order_type, None if price is None else float(price)
 
 
@@ -42,10 +41,11 @@ def order_intent(order: bt.Order, now: datetime | None) -> OrderIntent:
     """The ``OrderIntent`` for a Backtrader order at ``now`` (its intent id names the leg's role)."""
     role = role_of(order)
     order_type, price = order_type_of(order)
+    size = order.size
     return OrderIntent(
         ticker=order.p.data._name,
         side="BUY" if order.isbuy() else "SELL",
-        quantity=float(abs(order.size)) if order.size is not None else math.nan,
+        quantity=float(abs(size)) if size is not None else math.nan,
         order_type=order_type,
         price=price,
         tag=str(order.info.get("tag", "")),

@@ -109,9 +109,30 @@ class RunRecorder(bt.Analyzer):
 
     def notify_order(self, order: bt.Order) -> None:
         status = order.status
-        static = self._static(order)
-        # Only a partial or complete execution carries new fills.
-        fills = list(order.executed.iterpending()) if status == _PARTIAL or status == _COMPLETED else ()
+        static = self._statics.get(order.ref)
+        if static is None:
+            static = self._static(order)
+        if status == _PARTIAL or status == _COMPLETED:  # only these carry new fills
+            fills = list(order.executed.iterpending())
+            self._record_fills(static, fills)
+            stamp = fills[-1].dt if fills else self.strategy.datetime[0]
+        elif status == _SUBMITTED:
+            stamp = order.created.dt
+        elif status in _DONE_ELSEWHERE_CODES and order.executed.dt:
+            stamp = order.executed.dt
+        else:
+            stamp = self.strategy.datetime[0]
+        # Keep the date number and the order's status code; datetimes and reasons are made when `orders` is read.
+        info = order.info if status in _REASON_CODES else None
+        self._change_statics.append(static)
+        self._change_stamps.append(stamp)
+        self._change_codes.append(status)
+        self._change_infos.append(info)
+        if self._sink is not None:
+            self._sink("orders.csv", _order_row(static, stamp, status, info))
+
+    def _record_fills(self, static: dict[str, Any], fills: list[Any]) -> None:
+        """A fill row per execution bit of a partial or complete execution."""
         for bit in fills:
             fill = {
                 "datetime": _when(bit.dt),
@@ -129,13 +150,6 @@ class RunRecorder(bt.Analyzer):
                 self._sink("fills.csv", fill)
             if static["role"] == "entry":
                 self._open_tag[static["ticker"]] = static["tag"]
-        # Keep the date number and the order's status code; datetimes and reasons are made when `orders` is read.
-        self._change_statics.append(static)
-        self._change_stamps.append(self._status_stamp(order, status, fills))
-        self._change_codes.append(status)
-        self._change_infos.append(order.info if status in _REASON_CODES else None)
-        if self._sink is not None:
-            self._sink("orders.csv", _order_row(static, self._change_stamps[-1], status, self._change_infos[-1]))
 
     @property
     def orders(self) -> list[dict[str, Any]]:
@@ -198,17 +212,6 @@ class RunRecorder(bt.Analyzer):
             "fills": len(self.fills),
             "trades_by_tag": dict(by_tag),
         }
-
-    # -- helpers -----------------------------------------------------------------------
-
-    def _status_stamp(self, order: bt.Order, status: int, fills) -> float:
-        if fills:
-            return fills[-1].dt
-        if status == _SUBMITTED:
-            return order.created.dt
-        if status in _DONE_ELSEWHERE_CODES and order.executed.dt:
-            return order.executed.dt
-        return self.strategy.datetime[0]
 
 
 def _order_row(static: dict[str, Any], stamp: float, status: int, info: Any) -> dict[str, Any]:

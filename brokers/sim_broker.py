@@ -17,6 +17,7 @@ import itertools
 import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import backtrader as bt
 
@@ -39,6 +40,8 @@ class FillModelCommission(bt.CommInfoBase):
     )
 
     def _getcommission(self, size: float, price: float, pseudoexec: bool) -> float:
+        if not size:  # Backtrader asks for the opened and the closed part of every fill; one is often 0
+            return 0.0
         return self.p.fill_model.commission(size, price)
 
 
@@ -74,17 +77,25 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
             self.p.filler = FillModelFiller(self.fill_model)
         self.addcommissioninfo(FillModelCommission(fill_model=self.fill_model))
         self._datas: list[bt.AbstractDataBase] = []
+        self._lines: list[tuple[str, Any, Any]] = []  # (name, close line, datetime line) of each watched feed
         self._marks: dict[str, float] = {}
         self._owner: bt.Strategy | None = None
         self._working: list[bt.Order] = []  # gate-accepted, non-protective, still alive
         self._bar_time: datetime | None = None
         self._marks_stale = False  # True from the end of a broker pass until the bar's first submit()
+        self._shorts: float | None = None  # the shorts' value at this bar's closes; None: not worked out yet
+        # (what working and submitted entries commit, how many submitted orders it counts); None: work it out
+        self._committed: tuple[float | None, int] = (None, 0)
+        self._effective: dict[str, float] | None = None  # the book during one gate pass (see _view)
 
     # -- wiring -----------------------------------------------------------------------
 
     def watch(self, datas: Iterable[bt.AbstractDataBase]) -> None:
         """The tradable feeds: their closes mark the book the gate sees and their clock dates events."""
         self._datas = list(datas)
+        # Each feed's close and datetime lines, looked up once: read through the feed, every read
+        # passes two more attribute layers, and the broker reads every feed on every bar.
+        self._lines = [(d._name, d.lines.close, d.lines.datetime) for d in self._datas]
 
     def get_available_funds(self) -> float:
         """What a new order may spend, as IB's AvailableFunds counts it, minus working entries' commitments.
@@ -94,20 +105,40 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         value off Backtrader's cash (which holds the proceeds). The IB paper route sizes
         from the same number, so both routes size alike.
         """
-        committed = 0.0
-        # Every working entry passed the gate and sits in self._working.
-        for order in itertools.chain(self._working, self.submitted):
-            # order.p: Backtrader's params without Order.__getattr__'s detour (every sizing call walks these)
-            if order.isbuy() and order.p.parent is None and order.alive() and role_of(order) == "entry":
-                price = order.p.price if order.p.price else order.created.price
-                committed += abs(order.executed.remsize) * float(price or 0.0)
-        marks = self._bar_marks()  # this bar's closes, read once per bar (a feed's close line is slow to index)
-        shorts = sum(
-            -position.size * (marks[data._name] if data._name in marks else float(data.close[0]))
-            for data, position in self.positions.items()
-            if position.size < 0 and (data._name in marks or len(data))
-        )
-        return self.getcash() - 2.0 * shorts - committed
+        return self.getcash() - 2.0 * self._short_value() - self._committed_funds()
+
+    def _committed_funds(self) -> float:
+        """What the working and submitted buy entries commit, summed in that order.
+
+        Every working entry passed the gate and sits in ``self._working``; the bar's new
+        orders wait in ``self.submitted``. The sum is kept between calls: orders submitted
+        since the last call are added to it in the order they came (the same additions as
+        a sum from scratch), and it is worked out again after anything else that can end or
+        fill an order (the broker's pass, a cancel, a kill).
+        """
+        committed, counted = self._committed
+        if committed is None:
+            committed, counted = _commitment(0.0, itertools.chain(self._working, self.submitted)), len(self.submitted)
+        elif counted < len(self.submitted):
+            committed = _commitment(committed, itertools.islice(self.submitted, counted, None))
+            counted = len(self.submitted)
+        self._committed = (committed, counted)
+        return committed
+
+    def cancel(self, order: bt.Order, bracket: bool = False) -> bool:
+        self._committed = (None, 0)  # a cancelled entry commits nothing
+        return super().cancel(order, bracket=bracket)
+
+    def _short_value(self) -> float:
+        """The shorts at this bar's closes, worked out once per bar: positions move only in the broker's pass."""
+        if self._shorts is None:  # reset by each broker pass
+            marks = self._bar_marks()  # this bar's closes, read once per bar (a feed's close line is slow to index)
+            self._shorts = sum(
+                -position.size * (marks[data._name] if data._name in marks else float(data.close[0]))
+                for data, position in self.positions.items()
+                if position.size < 0 and (data._name in marks or len(data))
+            )
+        return self._shorts
 
     def get_net_liquidation(self) -> float:
         """NAV: cash plus positions at the last close (Backtrader's value)."""
@@ -143,21 +174,24 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
 
     def check_submitted(self) -> None:
         """Run every submitted order through the gate before Backtrader's own cash check."""
+        self._committed = (None, 0)
         if self.submitted:
             # Neither the feeds nor the positions move while the broker checks submissions.
             now = self._bar_time
             held = {data._name: position.size for data, position in self.positions.items() if position.size}
             kept = []
+            self._effective = None
             while self.submitted:
                 order = self.submitted.popleft()
                 if order.status == bt.Order.Submitted and not self._passes_gate(order, now, held):
                     continue
                 kept.append(order)
+            self._effective = None
             self.submitted.extend(kept)
         super().check_submitted()
 
     def _passes_gate(self, order: bt.Order, now: datetime | None, held: dict[str, float]) -> bool:
-        parent = order.parent
+        parent = order.p.parent
         if parent is not None and parent.status in (bt.Order.Rejected, bt.Order.Canceled, bt.Order.Margin):
             # A child of a refused parent never goes out: it is not shown to the gate, so it
             # is never counted as accepted (rate limit, duplicates).
@@ -170,8 +204,14 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         view = _NO_BOOK if intent.role in PROTECTIVE_ROLES else self._view(order, held)
         decision = self.gate.check(intent, view)
         if decision.accepted:
-            self._working_add(order, intent.role)
+            if intent.role not in PROTECTIVE_ROLES:
+                self._working.append(order)  # counts toward the book until it fills or dies
+                effective = self._effective
+                if effective is not None:  # the next order's book: this one added, as _view would add it
+                    name, left = order.p.data._name, abs(order.executed.remsize)
+                    effective[name] = effective.get(name, 0.0) + (left if order.isbuy() else -left)
             return True
+        self._effective = None  # a refusal cancels the rest of its bracket: the book is worked out again
         order.addinfo(reject_rule=decision.rule, reject_reason=decision.reason)
         order.reject(self)
         self.notify(order)
@@ -180,29 +220,27 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         return False
 
     def _view(self, order: bt.Order, held: dict[str, float]) -> PortfolioView:
-        """The book as the gate must see it: positions after every working non-protective order."""
-        effective = dict(held)
-        self._working = [o for o in self._working if o.alive()]
-        for working in self._working:
-            signed = abs(working.executed.remsize) * (1 if working.isbuy() else -1)
-            effective[working.data._name] = effective.get(working.data._name, 0.0) + signed
+        """The book as the gate must see it: positions after every working non-protective order.
+
+        Worked out on the first order of a gate pass that needs it and kept for the pass:
+        each accepted order is added to it (``_passes_gate``), and a refusal, which may
+        cancel working orders, has it worked out again.
+        """
+        effective = self._effective
+        if effective is None:
+            effective = dict(held)
+            self._working = alive = [o for o in self._working if o.alive()]
+            for working in alive:
+                name = working.p.data._name
+                left = abs(working.executed.remsize)
+                effective[name] = effective.get(name, 0.0) + (left if working.isbuy() else -left)
+            self._effective = effective
         last_prices: Mapping[str, float] = self._marks
         created_close = order.created.pclose
-        if (
-            created_close is not None
-            and math.isfinite(created_close)
-            and self._marks.get(order.data._name) != created_close
-        ):
-            last_prices = {
-                **self._marks,
-                order.data._name: float(created_close),
-            }  # a plain dict: the gate reads every held mark
+        name = order.p.data._name
+        if created_close is not None and math.isfinite(created_close) and self._marks.get(name) != created_close:
+            last_prices = {**self._marks, name: float(created_close)}  # a plain dict: the gate reads every held mark
         return PortfolioView(nav=float(self._value), positions=effective, last_prices=last_prices)
-
-    def _working_add(self, order: bt.Order, role: str | None = None) -> None:
-        """Accepted entries and exits count toward the book until they fill or die."""
-        if (role if role is not None else role_of(order)) not in PROTECTIVE_ROLES:
-            self._working.append(order)
 
     # -- the kill switch --------------------------------------------------------------
 
@@ -213,6 +251,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         gets ``reason`` as its cancel reason.
         """
         cancelled: list[bt.Order] = []
+        self._committed = (None, 0)
 
         def doomed(order: bt.Order) -> bool:
             return cancelled_by_kill(order, risk_adding_only=risk_adding_only)
@@ -247,23 +286,35 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
     def next(self) -> None:
         # One pass over the feeds for the clock (it does not move during the broker's pass).
         stamp = None
-        for d in self._datas:
-            if len(d):
-                when = d.datetime[0]
+        for _, _, clock in self._lines:
+            if len(clock):
+                when = clock[0]
                 if stamp is None or when > stamp:
                     stamp = when
         # Shared by the gate checks below; in UTC already, so the gate's as_utc has nothing to convert.
         self._bar_time = bt.num2date(stamp).replace(tzinfo=UTC) if stamp is not None else None
         super().next()
+        self._committed = (None, 0)  # fills and expiries end or shrink entries
         # The closes the next bar's orders are checked against are this bar's: read on the
         # first submit() after this pass (most bars send no order), before any feed moves.
         self._marks_stale = True
+        self._shorts = None
         if self._bar_time is not None:
             self.gate.mark(self._bar_time, float(self._value))
 
     def _bar_marks(self) -> dict[str, float]:
         """The watched feeds' closes on this bar, read on the first call after the broker's pass."""
         if self._marks_stale:
-            self._marks = {d._name: float(d.close[0]) for d in self._datas if len(d)}
+            self._marks = {name: float(close[0]) for name, close, _ in self._lines if len(close)}
             self._marks_stale = False
         return self._marks
+
+
+def _commitment(total: float, orders: Iterable[bt.Order]) -> float:
+    """``total`` plus what each alive buy entry among ``orders`` commits (unfilled shares at its price)."""
+    for order in orders:
+        params = order.p  # Backtrader's params without Order.__getattr__'s detour
+        if params.parent is None and order.isbuy() and order.alive() and role_of(order) == "entry":
+            price = params.price if params.price else order.created.price
+            total += abs(order.executed.remsize) * float(price or 0.0)
+    return total

@@ -11,27 +11,22 @@ import backtrader as bt
 
 PROTECTIVE_ROLES = frozenset({"stop", "take_profit"})
 _STOP_TYPES = frozenset({bt.Order.Stop, bt.Order.StopLimit, bt.Order.StopTrail, bt.Order.StopTrailLimit})
-_ROLE_KEY = "_spine_role"  # where role_of keeps an order's role
 
 
 def role_of(order: bt.Order) -> str:
-    """The order's role, worked out on the first call and kept on the order (and on the clones made of it afterwards).
+    """The order's role, from its ``role`` info (given when the order is made) or its parent and type.
 
-    An order's role never changes: it comes from its ``role`` info (given when the order is
-    made) or from its parent and type, all fixed at creation.
+    Read from Backtrader's params (``order.p``), without ``Order.__getattr__``'s detour: it is
+    asked several times per order. Not kept on the order: a new attribute on every order (and
+    on each of its notification copies) costs more memory than the reads cost time.
     """
-    known = order.__dict__.get(_ROLE_KEY)
-    if known is not None:
-        return known
     explicit = order.info.get("role")
     if explicit:
-        role = str(explicit)
-    elif order.p.parent is not None:  # order.p: Backtrader's params, without Order.__getattr__'s detour
-        role = "stop" if order.p.exectype in _STOP_TYPES else "take_profit"
-    else:
-        role = "entry"
-    order.__dict__[_ROLE_KEY] = role
-    return role
+        return str(explicit)
+    params = order.p
+    if params.parent is not None:
+        return "stop" if params.exectype in _STOP_TYPES else "take_profit"
+    return "entry"
 
 
 def intent_of(order: bt.Order) -> str:

@@ -316,27 +316,13 @@ class RiskGate:
             )
         # One pass over the book: the sector's gross exposure and the open-position count.
         positions, working, sectors, marks = view.positions, view.working, self.sectors, view.last_prices
-        names = positions.keys() | working.keys() if working else positions.keys()
-        gross = 0.0
-        open_count = 0
-        for name in names:
-            if name == ticker:
-                shares = float(positions.get(name, 0.0)) + float(working.get(name, 0.0))
-                if abs(shares) >= _EPSILON:
-                    open_count += 1
-                continue
-            shares = float(positions.get(name, 0.0)) + (float(working.get(name, 0.0)) if working else 0.0)
-            if abs(shares) < _EPSILON:
-                continue
-            open_count += 1
-            if sectors.get(name) != sector:
-                continue
-            mark = marks.get(name)
-            if not _finite_positive(mark):
-                return GateDecision(
-                    False, "max_sector_exposure", f"no usable last price for {name} in sector {sector} (got {mark!r})"
-                )
-            gross += abs(shares) * float(mark)  # type: ignore[arg-type]
+        if working:
+            book = self._book_with_working(view, ticker, sector)
+        else:
+            book = _book(positions, ticker, sector, sectors, marks)
+        if isinstance(book, GateDecision):
+            return book
+        gross, open_count = book
         if abs(projected) >= _EPSILON:
             mark = marks.get(ticker)
             if not _finite_positive(mark):
@@ -361,6 +347,31 @@ class RiskGate:
         return ACCEPTED
 
     # --- helpers -----------------------------------------------------------------------
+
+    def _book_with_working(self, view: PortfolioView, ticker: str, sector: str) -> tuple[float, int] | GateDecision:
+        """The sector's gross exposure (without ``ticker``) and the open-position count, working orders included."""
+        positions, working, sectors, marks = view.positions, view.working, self.sectors, view.last_prices
+        gross = 0.0
+        open_count = 0
+        for name in positions.keys() | working.keys():
+            if name == ticker:
+                shares = float(positions.get(name, 0.0)) + float(working.get(name, 0.0))
+                if abs(shares) >= _EPSILON:
+                    open_count += 1
+                continue
+            shares = float(positions.get(name, 0.0)) + (float(working.get(name, 0.0)) if working else 0.0)
+            if abs(shares) < _EPSILON:
+                continue
+            open_count += 1
+            if sectors.get(name) != sector:
+                continue
+            mark = marks.get(name)
+            if not _finite_positive(mark):
+                return GateDecision(
+                    False, "max_sector_exposure", f"no usable last price for {name} in sector {sector} (got {mark!r})"
+                )
+            gross += abs(shares) * float(mark)  # type: ignore[arg-type]
+        return gross, open_count
 
     def _sanity(self, intent: OrderIntent) -> GateDecision | None:
         if not _finite_positive(intent.quantity):
@@ -391,3 +402,29 @@ class RiskGate:
     @staticmethod
     def _tickers(view: PortfolioView) -> set[str]:
         return set(view.positions) | set(view.working)
+
+
+def _book(
+    positions: Mapping[str, float], ticker: str, sector: str, sectors: Mapping[str, str], marks: Mapping[str, float]
+) -> tuple[float, int] | GateDecision:
+    """The sector's gross exposure (without ``ticker``) and the open-position count of a book without working orders.
+
+    The same pass as ``RiskGate._book_with_working``, over the positions in their order; a mark
+    that is a positive finite float is taken as it is, anything else goes through ``_finite_positive``.
+    """
+    gross = 0.0
+    open_count = 0
+    for name, held in positions.items():
+        shares = float(held) + 0.0
+        if abs(shares) < _EPSILON:
+            continue
+        open_count += 1
+        if name == ticker or sectors.get(name) != sector:
+            continue
+        mark = marks.get(name)
+        if not (type(mark) is float and 0.0 < mark < math.inf) and not _finite_positive(mark):
+            return GateDecision(
+                False, "max_sector_exposure", f"no usable last price for {name} in sector {sector} (got {mark!r})"
+            )
+        gross += abs(shares) * float(mark)  # type: ignore[arg-type]
+    return gross, open_count

@@ -24,9 +24,9 @@ import numpy as np
 
 from spine.config import SpineConfig
 from spine.core.errors import DataError
-from spine.core.process import run_frozen
 from spine.data.prices import window_between, window_bound
 from spine.routes.backtest import BacktestInputs, BacktestRequest, clip_to_traded_period, run_backtest
+from spine.sweep.bulk_preload import run_trial_cerebro
 from spine.sweep.overrides import apply_overrides
 from spine.sweep.universe import UNIVERSE_KEY, select_tickers
 
@@ -100,6 +100,11 @@ def window_inputs(inputs: BacktestInputs, start: str | None, end: str | None) ->
     return replace(inputs, prices=prices, signals=signals, vix=vix)
 
 
+def run_trials(shared: SharedInputs, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Run a batch of tasks one after the other on this worker; their outcomes in the same order."""
+    return [run_trial(shared, task) for task in tasks]
+
+
 def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
     """Run one task (``params``, ``start``, ``end``, ``keep_equity``); return its outcome as plain data."""
     started, cpu_started = time.perf_counter(), time.thread_time()
@@ -118,7 +123,7 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
                 outputs="statistics",
                 benchmark=shared.benchmark,
             )
-            result = run_backtest(request, inputs=inputs, runner=run_frozen)  # a worker owns its process
+            result = run_backtest(request, inputs=inputs, runner=run_trial_cerebro)  # a worker owns its process
         outcome["status"] = "ok"
         outcome["summary"] = result.summary
         if task.get("keep_equity"):

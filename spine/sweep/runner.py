@@ -3,13 +3,18 @@
 The driver owns the search and the bookkeeping; workers only run ``run_trial`` on a
 parameter dict. The data is loaded and validated once in the driver, then scattered to
 every worker once (``broadcast=True``): each task carries its parameters and window,
-never data or Backtrader objects. At most as many trials are in flight as the cluster
-has threads, so a TPE search is told each result before it is asked for the next set,
-and a worker that dies takes exactly its one running trial with it (a "crashed" row).
+never data or Backtrader objects. At most as many tasks are in flight as the cluster
+has threads, so a TPE search (one trial per task) is told each result before it is asked
+for the next set. A grid or random search sends its trials in batches (``batch_size``):
+a worker runs several trials per task, one after the other, which saves the round trip
+through the scheduler and the driver between them. A worker that dies takes its task
+with it: a batch's trials are each sent again alone, and a trial whose worker dies while
+it runs alone is a "crashed" row.
 """
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +30,7 @@ from spine.sweep.outputs import write_outputs
 from spine.sweep.plan import SweepPlan, SweepRequest, plan_sweep
 from spine.sweep.results import best_row, outcome_row
 from spine.sweep.sweep_folder import SweepFolder, new_sweep_folder, resume_sweep_folder
-from spine.sweep.trial import SharedInputs, run_trial, trial_key
+from spine.sweep.trial import SharedInputs, run_trials, trial_key
 from spine.sweep.walk_forward import Fold
 
 
@@ -92,16 +97,33 @@ class _Book:
         return row
 
 
-class _Executor:
-    """Keeps the cluster's threads busy with tasks from a source, one trial per thread.
+BATCHES_PER_THREAD = 4  # a grid's trials go out in about this many tasks per worker thread
+MAX_BATCH = 8
 
-    A trial whose worker died is a crashed row. A trial that never ran because the
-    scattered data died with every worker that held it is not the trial's fault: the
-    data is scattered again and the trial is sent once more.
+
+def batch_size(trials: int, threads: int) -> int:
+    """Trials per task for ``trials`` fixed trials on ``threads`` worker threads.
+
+    Several per task cut the scheduler round trip between trials; about
+    ``BATCHES_PER_THREAD`` tasks per thread keep the workers evenly loaded to the end,
+    and at most ``MAX_BATCH`` trials per task bound what one dead worker takes with it.
+    """
+    return max(1, min(MAX_BATCH, math.ceil(trials / (max(1, threads) * BATCHES_PER_THREAD))))
+
+
+class _Executor:
+    """Keeps the cluster's threads busy with tasks from a source: one task per thread, each of one or more trials.
+
+    A task whose worker died is sent again as one task per trial; a single trial whose
+    worker died is a crashed row. A task that never ran because the scattered data died
+    with every worker that held it is not its trials' fault: the data is scattered again
+    and the task is sent once more.
     """
 
-    def __init__(self, client: Any, shared: SharedInputs, book: _Book) -> None:
-        self.client, self.shared, self.book = client, shared, book
+    def __init__(
+        self, client: Any, shared: SharedInputs, book: _Book, *, work: Callable[..., Any] = run_trials
+    ) -> None:
+        self.client, self.shared, self.book, self.work = client, shared, book, work  # work(shared, tasks) -> outcomes
         self.shared_future = client.scatter(shared, broadcast=True, hash=False)
         self.resent: set[str] = set()
         self.first_submit: float | None = None
@@ -122,84 +144,104 @@ class _Executor:
     def close(self) -> None:
         self.shared_future.release()
 
-    def _slots(self) -> int:
+    def slots(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
 
-    def _submit(self, task: dict[str, Any], *, check: bool = False) -> Any:
+    def _submit(self, batch: list[dict[str, Any]], *, check: bool = False) -> Any:
         if self.first_submit is None:
             self.first_submit, self.cpu_marks = time.perf_counter(), [time.process_time()]
         return self.client.submit(
-            run_trial,
+            self.work,
             self._data(check=check),
-            task,
-            key=f"spine-trial-{task['key']}-{uuid.uuid4().hex[:6]}",
+            batch,
+            key=f"spine-trial-{batch[0]['key']}-{uuid.uuid4().hex[:6]}",
             pure=False,
             retries=0,
         )
 
+    def _next_batch(
+        self, tasks: Iterator[dict[str, Any]], size: int, on_row: Callable[..., None] | None
+    ) -> list[dict[str, Any]]:
+        """Up to ``size`` tasks still to run; those finished in the journal are settled on the way."""
+        batch: list[dict[str, Any]] = []
+        while len(batch) < size:
+            task = next(tasks, None)
+            if task is None:
+                break
+            previous = self.book.previous.get(task["key"])
+            if previous is not None:
+                row = self.book.settle(task, previous, fresh=False)
+                if on_row:
+                    on_row(task, row)
+                continue
+            batch.append(task)
+        return batch
+
     def run(
-        self, tasks: Iterator[dict[str, Any]], on_row: Callable[[dict[str, Any], dict[str, Any]], None] | None = None
+        self,
+        tasks: Iterator[dict[str, Any]],
+        on_row: Callable[[dict[str, Any], dict[str, Any]], None] | None = None,
+        *,
+        batch: int = 1,
     ) -> None:
         from distributed import as_completed
 
-        running: dict[Any, dict[str, Any]] = {}
+        running: dict[Any, list[dict[str, Any]]] = {}
+        retry: list[list[dict[str, Any]]] = []  # the trials of a lost batch, one task each
         queue = as_completed()
         exhausted = False
         while True:
-            while not exhausted and len(running) < self._slots():
-                task = next(tasks, None)
-                if task is None:
+            while len(running) < self.slots() and (retry or not exhausted):
+                sent = retry.pop(0) if retry else self._next_batch(tasks, batch, on_row)
+                if not sent:
                     exhausted = True
                     break
-                previous = self.book.previous.get(task["key"])
-                if previous is not None:
-                    row = self.book.settle(task, previous, fresh=False)
-                    if on_row:
-                        on_row(task, row)
-                    continue
-                future = self._submit(task)
-                running[future] = task
+                future = self._submit(sent)
+                running[future] = sent
                 queue.add(future)
             if not running:
                 return
             future = next(queue)
-            task = running.pop(future)
-            outcome = self._outcome(future, task)
+            sent = running.pop(future)
+            outcomes = self._outcomes(future, sent)
             self.last_result = time.perf_counter()
             self.cpu_marks[1:] = [time.process_time()]
-            if outcome is None:  # its data was lost before it ran: send it again, once
-                self.resent.add(task["key"])
-                future = self._submit(task, check=True)
-                running[future] = task
+            if outcomes is None:  # its data was lost before it ran: send it again, once
+                self.resent.update(task["key"] for task in sent)
+                future = self._submit(sent, check=True)
+                running[future] = sent
                 queue.add(future)
                 continue
-            row = self.book.settle(task, outcome, fresh=True)
-            if on_row:
-                on_row(task, row)
+            if outcomes == "split":  # its worker died: each trial again, alone
+                retry.extend([task] for task in sent)
+                continue
+            for task, outcome in zip(sent, outcomes, strict=True):
+                row = self.book.settle(task, outcome, fresh=True)
+                if on_row:
+                    on_row(task, row)
 
-    def _outcome(self, future: Any, task: dict[str, Any]) -> dict[str, Any] | None:
+    def _outcomes(self, future: Any, sent: list[dict[str, Any]]) -> list[dict[str, Any]] | str | None:
+        """The task's outcomes; ``"split"`` to send a lost batch's trials again alone; None to send it again."""
         from distributed import KilledWorker
 
         try:
             return future.result()
         except KilledWorker as exc:
-            return {
-                "key": task["key"],
-                "status": "crashed",
-                "error": f"KilledWorker: worker lost while running the trial ({exc})",
-                "duration_seconds": None,
-            }
+            if len(sent) > 1:
+                return "split"
+            return [_crashed(sent[0], f"KilledWorker: worker lost while running the trial ({exc})")]
         except Exception as exc:  # noqa: BLE001 - run_trial catches trial errors, so this is the cluster
-            if task["key"] not in self.resent:
+            if not all(task["key"] in self.resent for task in sent):
                 return None
-            return {
-                "key": task["key"],
-                "status": "crashed",
-                "error": f"{type(exc).__name__}: worker lost while running the trial ({exc})",
-                "duration_seconds": None,
-            }
+            if len(sent) > 1:
+                return "split"
+            return [_crashed(sent[0], f"{type(exc).__name__}: worker lost while running the trial ({exc})")]
         finally:
             future.release()
+
+
+def _crashed(task: dict[str, Any], error: str) -> dict[str, Any]:
+    return {"key": task["key"], "status": "crashed", "error": error, "duration_seconds": None}
 
 
 def _task(
@@ -262,14 +304,9 @@ def _train_or_full(
         source = _TpeSource(plan, folder, book, fold, phase)
         executor.run(source.tasks(), on_row=source.tell)
     else:
-        executor.run(
-            iter(
-                [
-                    _task(plan, n, params, fold=fold, phase=phase, search=plan.spec.search)
-                    for n, params in enumerate(plan.points)
-                ]
-            )
-        )
+        tasks = [_task(plan, n, params, fold=fold, phase=phase, search=plan.spec.search) for n, params in enumerate(plan.points)]  # fmt: skip
+        pending = sum(1 for task in tasks if task["key"] not in book.previous)
+        executor.run(iter(tasks), batch=batch_size(pending, executor.slots()))
     index = None if fold is None else fold.index
     return [r for r in book.rows.values() if r["phase"] == phase and r["fold"] == index]
 

@@ -126,8 +126,16 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         return committed
 
     def cancel(self, order: bt.Order, bracket: bool = False) -> bool:
-        self._committed = (None, 0)  # a cancelled entry commits nothing
-        return super().cancel(order, bracket=bracket)
+        cancelled = super().cancel(order, bracket=bracket)  # the rest of a bracket comes back through here
+        if cancelled and _commits(order):
+            self._committed = (None, 0)  # a cancelled entry commits nothing
+        return cancelled
+
+    def _ococheck(self, order: bt.Order) -> None:
+        waiting = len(self.pending)
+        super()._ococheck(order)
+        if len(self.pending) != waiting:  # an OCO group's other orders were cancelled with it
+            self._committed = (None, 0)
 
     def _short_value(self) -> float:
         """The shorts at this bar's closes, worked out once per bar: positions move only in the broker's pass."""
@@ -310,11 +318,17 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         return self._marks
 
 
+def _commits(order: bt.Order) -> bool:
+    """Whether ``order`` is a buy entry, the kind of order whose unfilled shares commit funds while it is alive."""
+    # order.p: Backtrader's params without Order.__getattr__'s detour
+    return order.p.parent is None and order.isbuy() and role_of(order) == "entry"
+
+
 def _commitment(total: float, orders: Iterable[bt.Order]) -> float:
     """``total`` plus what each alive buy entry among ``orders`` commits (unfilled shares at its price)."""
     for order in orders:
-        params = order.p  # Backtrader's params without Order.__getattr__'s detour
-        if params.parent is None and order.isbuy() and order.alive() and role_of(order) == "entry":
+        if order.alive() and _commits(order):
+            params = order.p
             price = params.price if params.price else order.created.price
             total += abs(order.executed.remsize) * float(price or 0.0)
     return total

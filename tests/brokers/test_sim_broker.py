@@ -155,3 +155,30 @@ def test_simbroker_and_the_gateway_fill_model_agree_on_the_fill_price(exectype, 
         p for bar in bars[1:] if (p := model.match(kind, side, bar, limit_price=price, stop_price=price)) is not None
     )
     assert completed and completed[0][3] == pytest.approx(expected, rel=1e-12)
+
+
+def test_available_funds_follow_each_entry_submitted_and_cancelled_within_a_bar():
+    seen: list[float] = []
+
+    def orders(s):
+        broker = s.broker
+        seen.append(broker.get_available_funds())
+        first = s.buy(size=10, exectype=bt.Order.Limit, price=50.0)  # 500 committed
+        seen.append(broker.get_available_funds())
+        s.buy(size=4, exectype=bt.Order.Limit, price=25.0)  # 100 more
+        s.sell(size=3, exectype=bt.Order.Limit, price=200.0)  # a sell commits nothing
+        seen.append(broker.get_available_funds())
+        s.cancel(first)  # still submitted, not yet accepted: Backtrader keeps it
+        seen.append(broker.get_available_funds())
+
+    strategy, broker = run([orders])
+    assert seen == [100_000.0, 99_500.0, 99_400.0, 99_400.0]
+    # at the end: both buy limits accepted and still working (below every low), the sell limit too (above every high)
+    working = [o for o in broker.pending if o is not None and o.alive() and o.isbuy()]
+    assert sorted(o.price for o in working) == [25.0, 50.0]
+    assert broker.getposition(strategy.data).size == 0
+    assert broker.get_available_funds() == broker.getcash() - (10 * 50.0 + 4 * 25.0)
+    broker.cancel(working[0])  # a cancelled entry commits nothing from then on
+    assert (
+        broker.get_available_funds() == broker.getcash() - (10 * 50.0 + 4 * 25.0) + working[0].size * working[0].price
+    )

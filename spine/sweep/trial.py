@@ -4,7 +4,8 @@ The worker receives the price data once per sweep (``SharedInputs``, scattered t
 worker) and, per task, only a plain dict: the parameters, the window and the phase.
 Each trial builds its config through the config models, windows the in-memory data the
 way ``--start``/``--end`` would, and calls ``run_backtest`` into its own temporary
-folder, so it has its own state database and the same fail-closed gate as any backtest.
+folder (in memory on Linux, ``scratch_root``), so it has its own state database and the
+same fail-closed gate as any backtest.
 An exception inside a trial is caught and returned as an ``error`` outcome: one bad
 trial never stops the sweep.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 import tempfile
 import time
 import traceback
@@ -100,6 +103,21 @@ def window_inputs(inputs: BacktestInputs, start: str | None, end: str | None) ->
     return replace(inputs, prices=prices, signals=signals, vix=vix)
 
 
+MEMORY_FOLDER = Path("/dev/shm")
+
+
+def scratch_root(platform: str = sys.platform, memory: Path = MEMORY_FOLDER) -> str | None:
+    """Where a trial's temporary run folder is made: in memory (``/dev/shm``) on Linux, else the system's temp folder.
+
+    Nobody reads a trial's folder after the trial, but ``run_backtest`` writes its CSVs,
+    ``summary.json`` and a fresh state database there, and the database commits with
+    fsync: on a disk that is 20-50 ms per trial, on tmpfs a few milliseconds.
+    """
+    if platform.startswith("linux") and memory.is_dir() and os.access(memory, os.W_OK | os.X_OK):
+        return str(memory)
+    return None
+
+
 def run_trials(shared: SharedInputs, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run a batch of tasks one after the other on this worker; their outcomes in the same order."""
     return [run_trial(shared, task) for task in tasks]
@@ -114,7 +132,7 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
         inputs = window_inputs(
             select_tickers(shared.inputs, task["params"].get(UNIVERSE_KEY)), task.get("start"), task.get("end")
         )
-        with tempfile.TemporaryDirectory(prefix="spine-trial-") as folder:
+        with tempfile.TemporaryDirectory(prefix="spine-trial-", dir=scratch_root()) as folder:
             request = BacktestRequest(
                 config=config,
                 signals=inputs.signals_path,

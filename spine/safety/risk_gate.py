@@ -414,15 +414,16 @@ def _book(
     """
     gross = 0.0
     open_count = 0
+    sector_of, mark_of, epsilon, inf = sectors.get, marks.get, _EPSILON, math.inf  # locals: read once per book
     for name, held in positions.items():
         shares = float(held) + 0.0
-        if abs(shares) < _EPSILON:
+        if -epsilon < shares < epsilon:  # abs(shares) < _EPSILON
             continue
         open_count += 1
-        if name == ticker or sectors.get(name) != sector:
+        if name == ticker or sector_of(name) != sector:
             continue
-        mark = marks.get(name)
-        if not (type(mark) is float and 0.0 < mark < math.inf) and not _finite_positive(mark):
+        mark = mark_of(name)
+        if not (type(mark) is float and 0.0 < mark < inf) and not _finite_positive(mark):
             return GateDecision(
                 False, "max_sector_exposure", f"no usable last price for {name} in sector {sector} (got {mark!r})"
             )

@@ -168,6 +168,35 @@ def test_adding_to_an_open_position_at_max_positions_is_allowed():
     assert gate().check(order("AAPL", quantity=1), view(positions={"AAPL": 1, "SPY": 1})).accepted
 
 
+@pytest.mark.parametrize(
+    ("ticker", "quantity", "book"),
+    [
+        ("MSFT", 50, {"AAPL": 400}),  # exactly at the sector limit
+        ("MSFT", 51, {"AAPL": -400}),  # one share past it, a short counted gross
+        ("NVDA", 1, {"AAPL": 1, "SPY": 1}),  # one position past max_positions
+        ("AAPL", 1, {"AAPL": 1, "SPY": 1}),  # adding to a held position
+        ("MSFT", 5, {"AAPL": 1e-12, "SPY": 1}),  # dust is flat
+        ("AMD", 10, {"NVDA": 100, "AAPL": 2}),  # another sector
+    ],
+)
+def test_a_book_gives_the_same_decision_with_or_without_a_working_column(ticker, quantity, book):
+    limits = LIMITS.model_copy(update={"max_notional": 1e9})
+    plain = gate(limits).check(order(ticker, quantity=quantity, intent_id="same"), view(positions=book))
+    zeros = {name: 0.0 for name in book}
+    with_working = gate(limits).check(
+        order(ticker, quantity=quantity, intent_id="same"), view(positions=book, working=zeros)
+    )
+    assert (plain.accepted, plain.rule, plain.reason) == (with_working.accepted, with_working.rule, with_working.reason)
+
+
+def test_a_held_ticker_without_a_usable_mark_stops_the_sector_pass_by_name():
+    limits = LIMITS.model_copy(update={"max_notional": 1e9})
+    decision = gate(limits).check(
+        order("MSFT", quantity=1), view(positions={"AAPL": 10}, prices={**PRICES, "AAPL": math.nan})
+    )
+    assert (decision.rule, "AAPL" in decision.reason) == ("max_sector_exposure", True)
+
+
 # --- max_daily_loss and REDUCING -----------------------------------------------------
 
 

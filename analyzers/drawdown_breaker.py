@@ -46,6 +46,14 @@ class DrawdownBreaker(bt.Analyzer):
         self._paused = False
         self._announced_start = False
 
+    # Orders and trades are not this analyzer's concern and it has no child analyzers: Backtrader
+    # calls these for every order notification and every trade, so they do nothing at once.
+    def _notify_order(self, order: bt.Order) -> None:
+        pass
+
+    def _notify_trade(self, trade: bt.Trade) -> None:
+        pass
+
     def next(self) -> None:
         now = self.strategy.datetime.datetime(0)
         if self.p.trade_from is not None and now.date() < self.p.trade_from:

@@ -88,6 +88,14 @@ class KillSwitch(bt.Analyzer):
             )  # the NAV at start is one seen
             self.broker.watch_intraday(self.check_intraday)
 
+    # Orders and trades are not this analyzer's concern and it has no child analyzers: Backtrader
+    # calls these for every order notification and every trade, so they do nothing at once.
+    def _notify_order(self, order: bt.Order) -> None:
+        pass
+
+    def _notify_trade(self, trade: bt.Trade) -> None:
+        pass
+
     def next(self) -> None:
         now = self.strategy.datetime.datetime(0)
         if self.p.trade_from is not None and now.date() < self.p.trade_from:

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import backtrader as bt
 import numpy as np
@@ -122,6 +124,10 @@ class SignalStrategy(bt.Strategy):
                 daily=data._timeframe >= bt.TimeFrame.Days,
             )
         self._due: list[tuple[float, int]] | None = None
+        # What the broker offers, looked up once (asked for every signal): IBBroker's open orders and
+        # a gated broker's halt reason; Backtrader's own brokers have neither.
+        self._broker_open_orders = _callable_or_none(getattr(self.broker, "open_orders", None))
+        self._broker_halt_reason = _callable_or_none(getattr(self.broker, "halt_reason", None))
         self._take_new_signals()
         # Signals all known at start (a backtest): each bar visits only the tickers that have
         # a signal due or have not had their first bar yet, from a heap keyed by due time,
@@ -361,16 +367,16 @@ class SignalStrategy(bt.Strategy):
         """Every order still working for the book's ticker: this strategy's legs and exits, and every
         order the broker holds for it (``open_orders()``: an earlier session's legs it adopted)."""
         orders = [order for order in (*book.legs, *book.exits) if order.alive()]
-        ask = getattr(self.broker, "open_orders", None)  # IBBroker; a backtest broker holds only this run's orders
-        if callable(ask):
+        ask = self._broker_open_orders  # IBBroker; a backtest broker holds only this run's orders
+        if ask is not None:
             seen = {id(order) for order in orders}
             orders += [o for o in ask() if o.data is book.data and id(o) not in seen and o.alive()]
         return orders
 
     def _halt_reason(self) -> str | None:
         """The broker's word on whether its gate is HALTED (a broker without a gate never is)."""
-        ask = getattr(self.broker, "halt_reason", None)  # part of GatedBroker; Backtrader's own brokers lack it
-        return ask() if callable(ask) else None
+        ask = self._broker_halt_reason  # part of GatedBroker; Backtrader's own brokers lack it
+        return ask() if ask is not None else None
 
     def _liquidity_sizer(self) -> LiquiditySizer:
         """The cerebro's LiquiditySizer; without one, a default one (never Backtrader's 1-share sizer)."""
@@ -396,10 +402,15 @@ def _remaining(orders: list[bt.Order], role: str) -> float:
     """Signed shares still to fill of the working ``orders`` with ``role`` (bracket children never count)."""
     total = 0.0
     for order in orders:
-        if order.parent is None and role_of(order) == role and role not in PROTECTIVE_ROLES:
+        # order.p: Backtrader's params, without Order.__getattr__'s detour
+        if order.p.parent is None and role_of(order) == role and role not in PROTECTIVE_ROLES:
             left = abs(order.executed.remsize)
             total += left if order.isbuy() else -left
     return _whole(total)
+
+
+def _callable_or_none(member: object) -> Callable[..., Any] | None:
+    return member if callable(member) else None
 
 
 def _whole(shares: float) -> float | int:

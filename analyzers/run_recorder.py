@@ -82,12 +82,10 @@ class RunRecorder(bt.Analyzer):
         """The columns that never change for an order, read from it once."""
         static = self._statics.get(order.ref)
         if static is None:
-            info, params, exectype = (
-                order.info,
-                order.p,
-                order.exectype,
-            )  # params: no Order.__getattr__ detour per column
-            parent = params.parent
+            # params: no Order.__getattr__ detour per column (its exectype None is a market order,
+            # its size is the order's without the sign Backtrader gives a sell)
+            info, params = order.info, order.p
+            exectype, parent = params.exectype, params.parent
             static = {
                 "order_id": self._order_id(order.ref),
                 "parent_id": self._order_id(parent.ref) if parent is not None else "",
@@ -95,7 +93,7 @@ class RunRecorder(bt.Analyzer):
                 "side": "BUY" if order.isbuy() else "SELL",
                 "role": role_of(order),
                 "order_type": _ORDER_TYPES.get(exectype, "market"),
-                "size": abs(order.size),
+                "size": abs(params.size),
                 "price": "" if exectype in (bt.Order.Market, bt.Order.Close, None) else params.price,
                 "tag": str(info.get("tag", "")),
                 "intent": info.get("intent", ""),

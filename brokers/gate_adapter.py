@@ -41,7 +41,7 @@ def order_intent(order: bt.Order, now: datetime | None) -> OrderIntent:
     """The ``OrderIntent`` for a Backtrader order at ``now`` (its intent id names the leg's role)."""
     role = role_of(order)
     order_type, price = order_type_of(order)
-    size = order.size
+    size = order.p.size  # the params' size: Backtrader's sign for a sell aside, the order's own
     return OrderIntent(
         ticker=order.p.data._name,
         side="BUY" if order.isbuy() else "SELL",

@@ -20,6 +20,7 @@ import os
 import sqlite3
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 
 from spine.ib.journal_check import check_journal
@@ -85,6 +86,7 @@ class JournalOrder:
 
 
 _ORDER_FIELDS = tuple(f.name for f in fields(JournalOrder))
+_ORDER_VALUES = attrgetter(*_ORDER_FIELDS)  # a JournalOrder's fields as a tuple, in order (one C call)
 
 
 def _now() -> str:
@@ -166,9 +168,7 @@ class Journal:
         if self._ahead_fd is None:
             self.record_submissions(orders, intent=intent, at=now)
             return now
-        line = json.dumps(
-            [now, intent, [[getattr(o, f) for f in _ORDER_FIELDS] for o in orders]], separators=(",", ":")
-        )
+        line = json.dumps([now, intent, [_ORDER_VALUES(o) for o in orders]])  # json's own cached encoder
         os.write(self._ahead_fd, line.encode() + b"\n")
         return now
 

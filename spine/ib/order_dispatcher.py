@@ -92,6 +92,15 @@ class OrderDispatcher:
         self._clock = clock
         self._prefix = intent_prefix
         self._token_ahead = ""  # the next intent id's random token, drawn after the last placement, off its path
+        # What every signal reads of the (frozen) config and the session, read once here instead of per signal.
+        strategy, execution = self.config.strategy, self.config.trading.execution
+        self._take_profit_atr = strategy.take_profit_atr
+        self._entry_type = "LMT" if strategy.entry_order_type == "limit" else "MKT"
+        self._limit_offset = strategy.limit_offset_bps / 10_000
+        self._risk_pct = self.config.position_sizing.risk_pct
+        self._max_position_size, self._min_order_size = execution.max_position_size, execution.min_order_size
+        working = getattr(session_or_broker, "working_entries", None)
+        self._working: Callable[[], dict[str, float]] | None = working if callable(working) else None
         # The intent ids an earlier session on this state folder journaled (read once, read-only): never reused.
         state_dir = getattr(getattr(session_or_broker, "settings", None), "state_dir", None)
         self._journaled = journaled_intent_ids(state_dir) if state_dir is not None else set()
@@ -108,28 +117,25 @@ class OrderDispatcher:
 
     def _dispatch(self, signal: LiveSignal) -> dict[str, Any]:
         now = self._clock()  # read once: the intent id's second, the quote's age and the gate's time
+        ticker, tag, entry, atr = signal.ticker.upper(), signal.tag, signal.entry_price, signal.atr_per_share
         side = "BUY" if signal.is_buy else "SELL"
-        stop = self.risk_manager.compute_smart_stop(side, signal.entry_price, signal.atr_per_share)
-        take_atr = self.config.strategy.take_profit_atr  # None: entry + stop only; the stop is never optional
+        stop = self.risk_manager.compute_smart_stop(side, entry, atr)
+        take_atr = self._take_profit_atr  # None: entry + stop only; the stop is never optional
         take = (
-            None
-            if take_atr is None
-            else signal.entry_price + take_atr * signal.atr_per_share
-            if side == "BUY"
-            else max(signal.entry_price - take_atr * signal.atr_per_share, 0.01)
+            None if take_atr is None else entry + take_atr * atr if side == "BUY" else max(entry - take_atr * atr, 0.01)
         )
         intent_id = self._intent_id(signal, now)
         try:
-            comment = tr.format_order_ref(signal.tag, intent_id, "entry", 1)
+            comment = tr.format_order_ref(tag, intent_id, "entry", 1)
         except OrderRefError as exc:
             comment, ref_problem = "", str(exc)
         else:
             ref_problem = ""
-        order_type = "LMT" if self.config.strategy.entry_order_type == "limit" else "MKT"
+        order_type = self._entry_type
         result: dict[str, Any] = {
-            "order_id": None, "ticker": signal.ticker.upper(), "quantity": 0, "side": side, "order_type": order_type,
+            "order_id": None, "ticker": ticker, "quantity": 0, "side": side, "order_type": order_type,
             "stop_price": stop, "take_profit_price": take, "comment": comment, "status": "", "reason": "",
-            "intent_id": intent_id, "tag": signal.tag,
+            "intent_id": intent_id, "tag": tag,
         }  # fmt: skip
         if ref_problem:
             return self._done(result, "rejected", ref_problem, rule="order_ref")
@@ -150,20 +156,18 @@ class OrderDispatcher:
         result["quantity"] = decision.shares
         limit = None
         if order_type == "LMT":
-            offset = self.config.strategy.limit_offset_bps / 10_000
-            limit = signal.entry_price * (1 - offset) if side == "BUY" else signal.entry_price * (1 + offset)
+            offset = self._limit_offset
+            limit = entry * (1 - offset) if side == "BUY" else entry * (1 + offset)
         self.gate.mark(now, nav)
-        intent = OrderIntent(signal.ticker.upper(), side, float(decision.shares), order_type,  # type: ignore[arg-type]
-                             limit if limit is not None else signal.entry_price, signal.tag, intent_id, "entry", now)  # fmt: skip
-        working = getattr(self.session, "working_entries", None)
-        view = PortfolioView(
-            nav, self._positions(), {signal.ticker.upper(): quote_price}, working() if callable(working) else {}
-        )
+        intent = OrderIntent(ticker, side, float(decision.shares), order_type,  # type: ignore[arg-type]
+                             limit if limit is not None else entry, tag, intent_id, "entry", now)  # fmt: skip
+        working = self._working
+        view = PortfolioView(nav, self._positions(), {ticker: quote_price}, working() if working is not None else {})
         verdict = self.gate.check(intent, view)
         if not verdict.accepted:
             return self._done(result, "rejected", verdict.reason, rule=verdict.rule)
-        command = PlaceBracket(intent_id=intent_id, ticker=signal.ticker.upper(), side=side, quantity=decision.shares,  # type: ignore[arg-type]
-                               stop_price=stop, take_profit_price=take, tag=signal.tag, entry_type=order_type, limit_price=limit)  # fmt: skip
+        command = PlaceBracket(intent_id=intent_id, ticker=ticker, side=side, quantity=decision.shares,  # type: ignore[arg-type]
+                               stop_price=stop, take_profit_price=take, tag=tag, entry_type=order_type, limit_price=limit)  # fmt: skip
         try:
             submission = self.session.submit(command).result(timeout=SUBMIT_TIMEOUT_SECS)
         except TimeoutError:
@@ -194,12 +198,11 @@ class OrderDispatcher:
     # --- helpers -------------------------------------------------------------------------
 
     def _size(self, signal: LiveSignal, nav: float):  # type: ignore[no-untyped-def]
-        execution = self.config.trading.execution
         return size_position(
             weight=signal.weight, entry_price=signal.entry_price, atr_per_share=signal.atr_per_share, nav=nav,
-            available_funds=self.account_monitor.get_available_funds(), risk_pct=self.config.position_sizing.risk_pct,
-            atr_multiplier=self.risk_manager.atr_multiplier, max_position_size=execution.max_position_size,
-            min_order_size=execution.min_order_size,
+            available_funds=self.account_monitor.get_available_funds(), risk_pct=self._risk_pct,
+            atr_multiplier=self.risk_manager.atr_multiplier, max_position_size=self._max_position_size,
+            min_order_size=self._min_order_size,
         )  # fmt: skip
 
     def _quote(self, ticker: str, now: datetime) -> tuple[float, str]:

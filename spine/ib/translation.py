@@ -213,8 +213,19 @@ def format_order_ref(tag: str, intent_id: str, role: str, attempt: int = 1) -> s
 
 
 def format_order_refs(tag: str, intent_id: str, roles: tuple[str, ...], attempt: int = 1) -> list[str]:
-    """``format_order_ref`` for several roles of one intent (a bracket's legs)."""
-    return [format_order_ref(tag, intent_id, role, attempt) for role in roles]
+    """``format_order_ref`` for several roles of one intent (a bracket's legs), raising as it would.
+
+    The tag, the intent id and the attempt are checked once, with the first role; each further
+    role is checked on its own (the length bound holds by construction, as in ``format_order_ref``).
+    """
+    if not roles:
+        return []
+    refs = [format_order_ref(tag, intent_id, roles[0], attempt)]
+    for role in roles[1:]:
+        if role not in ORDER_ROLES:
+            raise OrderRefError(f"orderRef role {role!r} is not one of {', '.join(ORDER_ROLES)}")
+        refs.append(f"{tag}:{intent_id}:{role}:{attempt}")
+    return refs
 
 
 def parse_order_ref(text: str | None) -> OrderRef | None:
@@ -255,14 +266,17 @@ DISPATCH_PREFIX_MAX = 3
 DISPATCH_TOKEN_WIDTH = 4
 
 
+_BASE36_PAIRS = tuple(a + b for a in BASE36_DIGITS for b in BASE36_DIGITS)  # "00" .. "zz": two digits per step
+
+
 def base36(number: int, width: int) -> str:
     """``number`` modulo ``36**width`` in base 36, zero-padded to exactly ``width`` characters."""
     number %= 36**width
     out = ""
-    for _ in range(width):
-        number, rest = divmod(number, 36)
-        out = BASE36_DIGITS[rest] + out
-    return out
+    for _ in range(width // 2):
+        number, rest = divmod(number, 1296)
+        out = _BASE36_PAIRS[rest] + out
+    return BASE36_DIGITS[number] + out if width % 2 else out
 
 
 def fit_intent_id(text: str, room: int = INTENT_MAX) -> str:
@@ -280,6 +294,8 @@ def fit_intent_id(text: str, room: int = INTENT_MAX) -> str:
 
 
 def _ticker_part(ticker: str, width: int) -> str:
+    if ticker.isascii() and ticker.isalnum():  # nothing to take out (the usual ticker): no regex
+        return ticker.upper()[:width]
     return (_NOT_INTENT.sub("", ticker.upper()) or "X")[:width]
 
 
@@ -306,7 +322,7 @@ def dispatch_intent_id(prefix: str, ticker: str, at_secs: float, token: str) -> 
     """The intent of one ``OrderDispatcher`` bracket: prefix, the second, a random token, the ticker cut to fit."""
     if not (1 <= len(prefix) <= DISPATCH_PREFIX_MAX and prefix.isascii() and prefix.isalnum()):
         raise OrderRefError(f"intent prefix {prefix!r} must be 1 to {DISPATCH_PREFIX_MAX} letters or digits")
-    if not (len(token) == DISPATCH_TOKEN_WIDTH and all(ch in BASE36_DIGITS for ch in token)):
+    if not (len(token) == DISPATCH_TOKEN_WIDTH and token.isascii() and token.isalnum() and token == token.lower()):
         raise OrderRefError(f"intent token {token!r} must be {DISPATCH_TOKEN_WIDTH} base36 characters")
     head = f"{prefix}{base36(int(at_secs), 6)}{token}-"
     return head + _ticker_part(ticker, INTENT_MAX - len(head))

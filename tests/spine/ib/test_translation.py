@@ -228,3 +228,48 @@ def test_an_intent_past_its_tags_room_is_refused_even_for_a_short_role() -> None
 def test_order_refs_journaled_by_earlier_sessions_still_parse(text: str) -> None:
     ref = t.parse_order_ref(text)
     assert ref is not None and str(ref.intent_id) in text
+
+
+@pytest.mark.parametrize(
+    ("tag", "intent_id", "roles", "attempt"),
+    [
+        ("LIVE_SPINE", "d0abc-ABC", ("entry", "take_profit", "stop"), 1),
+        ("LIVE_SPINE", "d0abc-ABC", ("entry", "stop"), 99),
+        ("NOT_A_TAG", "d0abc-ABC", ("entry", "stop"), 1),
+        ("LIVE_SPINE", "bad:id", ("entry", "stop"), 1),
+        ("LIVE_SPINE", "x" * 60, ("entry", "stop"), 1),
+        ("LIVE_SPINE", "d0abc-ABC", ("entry", "bogus"), 1),
+        ("LIVE_SPINE", "d0abc-ABC", ("bogus", "stop"), 0),
+        ("LIVE_SPINE", "d0abc-ABC", ("entry", "stop"), 0),
+        ("LIVE_SPINE", "d0abc-ABC", (), 1),
+    ],
+)
+def test_a_bracket_s_refs_are_each_role_s_ref_or_the_same_refusal(tag, intent_id, roles, attempt) -> None:  # type: ignore[no-untyped-def]
+    def one_by_one() -> list[str]:
+        return [t.format_order_ref(tag, intent_id, role, attempt) for role in roles]
+
+    try:
+        expected: list[str] | str = one_by_one()
+    except t.OrderRefError as exc:
+        expected = str(exc)
+    try:
+        got: list[str] | str = t.format_order_refs(tag, intent_id, roles, attempt)
+    except t.OrderRefError as exc:
+        got = str(exc)
+    assert got == expected
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 6, 8, 9])
+def test_base36_is_the_number_modulo_its_width_in_exactly_that_many_digits(width: int) -> None:
+    for number in (0, 1, 35, 36, 1295, 1296, 36**width - 1, 36**width, -1, 1_765_432_109, 10**15 + 7):
+        text = t.base36(number, width)
+        assert len(text) == width and set(text) <= set(t.BASE36_DIGITS)
+        assert int(text, 36) == number % 36**width
+
+
+@pytest.mark.parametrize(
+    ("ticker", "part"), [("abc", "ABC"), ("BRK.B", "BRK.B"), ("A B/C", "ABC"), ("ÄX", "X"), ("", "X"), ("%%", "X")]
+)
+def test_a_dispatch_intent_keeps_only_the_characters_an_order_ref_carries_of_its_ticker(ticker: str, part: str) -> None:
+    intent = t.dispatch_intent_id("d", ticker, 1_765_000_000.5, "a1z9")
+    assert intent == f"d{t.base36(1_765_000_000, 6)}a1z9-{part}"[: t.INTENT_MAX]

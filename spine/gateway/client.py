@@ -1,8 +1,11 @@
 """One client connection: its negotiated version, subscriptions and outgoing stream.
 
-Every message goes out through ``send``, which writes it in the layout of the version
+Every message goes out through ``send``, which encodes it in the layout of the version
 negotiated at the handshake (``versions.adapt``), or holds it while the connection is
-"silent" (a fault). ``flush`` applies backpressure to this session alone.
+"silent" (a fault). What one turn of the loop sends (a request's answer, or a clock step's
+fills, quotes, bars and account values) leaves in one write at the end of that turn, in
+the order sent: one system call and one wake-up of the client, not one per message.
+``flush`` applies backpressure to this session alone.
 """
 
 from __future__ import annotations
@@ -33,16 +36,27 @@ class ClientConnection:
         self.paused = False
         self._held: list[bytes] = []
         self.sent_account_values: dict[tuple[str, str], str] = {}  # (tag, currency) -> value last pushed
+        self.flat_lines_sent: set[str] = set()  # symbols whose portfolio line was last pushed flat
+        self._outgoing: list[bytes] = []  # sent this turn of the loop, written together at its end
 
     def send(self, fields: msg.Fields) -> None:
         frame = encode_frame(adapt(fields, self.version))
         if self.paused:
             self._held.append(frame)
         elif not self.writer.is_closing():
-            self.writer.write(frame)
+            if not self._outgoing:
+                asyncio.get_running_loop().call_soon(self.write_out)
+            self._outgoing.append(frame)
+
+    def write_out(self) -> None:
+        """Write what was sent since the last write, in one piece (called at the end of the turn that sent it)."""
+        frames, self._outgoing = self._outgoing, []
+        if frames and not self.writer.is_closing():
+            self.writer.write(b"".join(frames))
 
     async def flush(self) -> None:
         """Wait for the client to read when its unsent output has grown large (only this session waits)."""
+        self.write_out()
         transport = self.writer.transport
         if not self.writer.is_closing() and transport.get_write_buffer_size() > DRAIN_ABOVE_BYTES:
             await self.writer.drain()
@@ -54,11 +68,13 @@ class ClientConnection:
         self.history_updates.clear()
 
     def resume(self) -> None:
+        self.write_out()
         self.paused = False
         held, self._held = self._held, []
         if not self.writer.is_closing():
             self.writer.writelines(held)
 
     def close(self) -> None:
+        self.write_out()
         if not self.writer.is_closing():
             self.writer.close()

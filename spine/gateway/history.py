@@ -263,8 +263,13 @@ class HistoryService:
             return bar_slice(table, 0, 0)
         if period is None:
             return shift_quotes(bar_slice(table, upto - 1, upto), what, self.half_spread)
-        keys = period_keys(table.dates[:upto], period)
-        lo = int(np.searchsorted(keys, keys[-1], side="left"))
+        # The period's first bar: found from the last bar's period alone (dates are sorted), so a push on every
+        # clock step costs the bars of one period, not every bar up to the clock.
+        last = table.dates[upto - 1]
+        start = np.datetime64(period_keys(table.dates[upto - 1 : upto], period)[0], "ns")
+        lo = int(np.searchsorted(table.dates, start, side="left"))
+        if lo == upto - 1 and last == last.astype("datetime64[D]"):  # one bar, labelled with its day: itself
+            return shift_quotes(bar_slice(table, lo, upto), what, self.half_spread)
         return shift_quotes(resample(bar_slice(table, lo, upto), period), what, self.half_spread)
 
     def _cached_rows(self, ticker: str, what: str, format_date: int) -> list[str]:

@@ -515,8 +515,10 @@ def historical_data(req_id: int, count: int, rows: str, start: str, end: str) ->
 
 def historical_data_update(req_id: int, table: PriceSeries, format_date: int, zone: str) -> Fields:
     """keepUpToDate's updating bar: note the order open, close, high, low, then wap, volume."""
-    stamp = pd.Timestamp(table.dates[-1])
-    label = str(int(stamp.tz_localize(zone).timestamp())) if format_date == 2 else f"{stamp:%Y%m%d}"
+    if format_date == 2:
+        label = str(int(pd.Timestamp(table.dates[-1]).tz_localize(zone).timestamp()))
+    else:  # the bar's day as YYYYMMDD, read from the day itself (no Timestamp on every clock step)
+        label = str(table.dates[-1].astype("datetime64[D]")).replace("-", "")
     o, h, lo, c, v = (
         float(table.open[-1]),
         float(table.high[-1]),

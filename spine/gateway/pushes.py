@@ -167,13 +167,20 @@ class Pushes:
     # -- account and market data ----------------------------------------------------------------
 
     def push_account(self, symbols: list[str] | None = None) -> None:
-        """Push what changed to every account-updates subscriber, as IB does between full downloads."""
+        """Push what changed to every account-updates subscriber, as IB does between full downloads.
+
+        A flat holding's portfolio line goes once, when it becomes flat, not again on every bar.
+        """
         subscribers = [s for s in self.sessions.values() if s.account_updates]
         if not subscribers:
             return
-        frames = account_messages(self.account, self.market, symbols)
+        names = symbols if symbols is not None else sorted(self.account.holdings)
+        flat = {n for n in names if self.account.holding(n).quantity == 0}
         for s in subscribers:
-            for fields in frames:
+            shown = [n for n in names if n not in flat or n not in s.flat_lines_sent]
+            s.flat_lines_sent.difference_update(set(names) - flat)
+            s.flat_lines_sent.update(flat)
+            for fields in account_messages(self.account, self.market, shown):
                 if fields[0] == OutMsg.ACCOUNT_VALUE:
                     key, value = (str(fields[2]), str(fields[4])), str(fields[3])
                     if s.sent_account_values.get(key) == value:

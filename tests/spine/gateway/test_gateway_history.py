@@ -182,3 +182,23 @@ def test_served_bars_are_a_read_only_price_series_of_the_ticker(nvda_series):
     arrays = (table.dates, table.open, table.high, table.low, table.close, table.volume)
     assert not any(array.flags.writeable for array in arrays)
     assert np.isnan(table.volume).all()  # quote bars carry no volume
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    upto=st.integers(min_value=1, max_value=3900),
+    bar_size=st.sampled_from(["1 day", "1 week", "1 month"]),
+    what=st.sampled_from(["TRADES", "BID"]),
+)
+def test_the_updating_bar_is_its_period_resampled_from_every_bar_up_to_the_clock(nvda_series, upto, bar_size, what):
+    from spine.gateway.history import bar_period, bar_slice, period_keys, resample, shift_quotes
+
+    table = nvda_series["NVDA"]
+    history = HistoryService(nvda_series, "US/Eastern", False, spread_bps=2.0)
+    period = bar_period(bar_size, False)
+    keys = period_keys(table.dates[:upto], period)
+    first = int(np.searchsorted(keys, keys[-1], side="left"))  # the period's first bar, from every key up to the clock
+    expected = shift_quotes(resample(bar_slice(table, first, upto), period), what, history.half_spread)
+    got = history.latest("NVDA", table.dates[upto - 1], bar_size, what)
+    for name in ("dates", "open", "high", "low", "close", "volume"):
+        assert np.array_equal(getattr(got, name), getattr(expected, name), equal_nan=True), name

@@ -178,7 +178,9 @@ class MarketDataMixin:
                 await asyncio.sleep(wait)
             try:
                 bars = await asyncio.wait_for(
-                    self.ib.reqHistoricalDataAsync(contract, cmd.end, cmd.duration, cmd.bar_size, "TRADES", True, 1),
+                    self.ib.reqHistoricalDataAsync(
+                        contract, cmd.end, cmd.duration, cmd.bar_size, "TRADES", True, 1, cmd.keep_up_to_date
+                    ),
                     self.s.request_timeout_secs * 4,
                 )
             except Exception as exc:  # noqa: BLE001 - one failed request ends that request only
@@ -191,16 +193,27 @@ class MarketDataMixin:
                 # request back for up to a second, and IB counts it when it arrives.
                 self.pacer.record(ticker.upper(), key)
             for b in bars:
-                day = b.date if not isinstance(b.date, datetime) else b.date.date()
-                self._emit(
-                    Bar(
-                        ticker.upper(),
-                        day,
-                        float(b.open),
-                        float(b.high),
-                        float(b.low),
-                        float(b.close),
-                        float(b.volume),
-                        cmd.warmup,
-                    )
-                )
+                self._emit(_bar_event(ticker, b, cmd.warmup))
+            if cmd.keep_up_to_date:
+                bars.updateEvent += _bar_pusher(self._emit, ticker)
+
+
+def _bar_event(ticker: str, b: Any, warmup: bool) -> Bar:
+    """One of ib_async's ``BarData`` as a ``Bar`` event (IB's daily bar carries a date, an intraday one a datetime)."""
+    day = b.date if not isinstance(b.date, datetime) else b.date.date()
+    return Bar(ticker.upper(), day, float(b.open), float(b.high), float(b.low), float(b.close), float(b.volume), warmup)
+
+
+def _bar_pusher(emit: Any, ticker: str) -> Any:
+    """keepUpToDate: each bar IB pushes (a new one, or the current one changed) as a live ``Bar`` event.
+
+    Emitted on the loop's next turn, after the rest of the batch it came in: the quotes, order
+    events and account values IB sent before the bar are events before it, as when the bar is
+    the answer to a request sent after them.
+    """
+
+    def on_update(bars: Any, _has_new_bar: bool) -> None:
+        bar = _bar_event(ticker, bars[-1], False)
+        asyncio.get_running_loop().call_soon(emit, bar)
+
+    return on_update

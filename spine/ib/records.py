@@ -125,7 +125,8 @@ class RequestHistory:
     """Daily bars from ``reqHistoricalData`` (regular hours), paced; each comes back as a ``Bar`` event.
 
     ``end`` is IB's endDateTime ('' means now); ``warmup`` marks the bars as warm-up, which
-    can fill indicators but never produce orders.
+    can fill indicators but never produce orders. ``keep_up_to_date`` keeps each ticker's
+    request open (keepUpToDate): every bar IB then pushes comes back as a ``Bar`` event too.
     """
 
     tickers: tuple[str, ...]
@@ -133,6 +134,7 @@ class RequestHistory:
     bar_size: str = "1 day"
     end: str = ""
     warmup: bool = True
+    keep_up_to_date: bool = False
 
 
 Command = PlaceBracket | PlaceOrder | Cancel | Flatten | Refresh | RequestHistory

@@ -37,6 +37,23 @@ def test_history_requests_come_back_as_warm_up_bars(gateway, open_session) -> No
     assert abc[-1].close == 91.0  # the bar at the clock
 
 
+def test_a_history_request_kept_up_to_date_brings_each_new_bar_as_a_live_bar(gateway, open_session) -> None:
+    session, log = open_session(gateway)
+    gateway.step(3)  # the clock stands on 2020-01-08
+    session.submit(RequestHistory(("ABC",), duration="1 W", keep_up_to_date=True)).result(timeout=20)
+    assert [b.day for b in log.of(Bar)][-1] == date(2020, 1, 8) and all(b.warmup for b in log.of(Bar))
+    gateway.step(1)  # the gateway pushes the bar of 2020-01-09 to the open request
+    log.wait_for(lambda: any(b.day == date(2020, 1, 9) for b in log.of(Bar)), "the pushed bar of 2020-01-09")
+    (pushed,) = [b for b in log.of(Bar) if b.day == date(2020, 1, 9)]
+    assert pushed.ticker == "ABC" and not pushed.warmup
+    answered = session.submit(RequestHistory(("ABC",), duration="1 D", warmup=False)).result(timeout=20)
+    assert answered is not None
+    (asked,) = [b for b in log.of(Bar) if b.day == date(2020, 1, 9) and b is not pushed]
+    assert (pushed.open, pushed.high, pushed.low, pushed.close, pushed.volume) == (
+        asked.open, asked.high, asked.low, asked.close, asked.volume,
+    )  # fmt: skip
+
+
 def test_settings_come_from_the_config_with_command_line_overrides(make_config_dir, tmp_path) -> None:
     config = load_config(make_config_dir({"trading_config.yaml": {"trading.execution.paper_account": "DU777"},
                                           "config.yaml": {"kill_switch.on_trigger": "cancel_and_flatten"}}))  # fmt: skip

@@ -73,7 +73,8 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         self.p.slip_open = True  # market orders fill at the next open, slipped like any other fill
         self.p.slip_match = True
         self.p.slip_out = False
-        if self.fill_model.slippage.model == "volume_share":
+        self._volume_share = self.fill_model.slippage.model == "volume_share"
+        if self._volume_share:
             self.p.filler = FillModelFiller(self.fill_model)
         self.addcommissioninfo(FillModelCommission(fill_model=self.fill_model))
         self._datas: list[bt.AbstractDataBase] = []
@@ -161,7 +162,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         return self.fill_model.slip("SELL", price, pmin) if doslip else price
 
     def _execute(self, order, ago=None, price=None, cash=None, position=None, dtcoc=None):
-        if ago is not None and price is not None and self.fill_model.slippage.model == "volume_share":
+        if self._volume_share and ago is not None and price is not None:
             data = order.data
             volume = float(data.volume[ago])
             size = self.fill_model.max_fill_size(order.executed.remsize, volume)
@@ -177,7 +178,8 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
     def submit(self, order: bt.Order, check: bool = True) -> bt.Order:
         if self._owner is None and order.owner is not None:
             self._owner = order.owner
-        self._bar_marks()  # the first order of a bar: read the closes the gate will check it against
+        if self._marks_stale:  # the first order of a bar: read the closes the gate will check it against
+            self._bar_marks()
         return super().submit(order, check=check)
 
     def check_submitted(self) -> None:

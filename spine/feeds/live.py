@@ -19,6 +19,7 @@ or False (the session is over).
 from __future__ import annotations
 
 import collections
+import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -97,22 +98,35 @@ class BarPump:
     def drain(self) -> None:
         """Take every event the session produced: bars to the buffer, the rest held for the broker."""
         for event in self.session.poll_events():
-            if isinstance(event, Bar):
-                self.buffer.add([event])
-            else:
-                if isinstance(event, Fill):
-                    self.fills_seen += 1
-                elif isinstance(event, AccountSnapshot):
-                    self.snapshots_seen += 1
-                    self.last_snapshot = event
-                elif isinstance(event, OrderStatus) and event.order_ref:
-                    self.last_status[event.order_ref] = event.bt_status
-                elif isinstance(event, SessionError) and event.code == 0:
-                    if event.message.startswith(KILL_EXECUTED):
-                        self.kill_executed = True
-                    elif event.message.startswith(KILL_CLEARED):
-                        self.kill_executed = False
-                self._held.append(event)
+            self._take(event)
+
+    def wait(self, timeout_secs: float) -> None:
+        """Block until the session produces an event (taken as ``drain`` takes it) or ``timeout_secs`` pass."""
+        next_event = getattr(self.session, "next_event", None)
+        if next_event is None:
+            time.sleep(timeout_secs)
+            return
+        event = next_event(timeout_secs)
+        if event is not None:
+            self._take(event)
+
+    def _take(self, event: Any) -> None:
+        if isinstance(event, Bar):
+            self.buffer.add([event])
+            return
+        if isinstance(event, Fill):
+            self.fills_seen += 1
+        elif isinstance(event, AccountSnapshot):
+            self.snapshots_seen += 1
+            self.last_snapshot = event
+        elif isinstance(event, OrderStatus) and event.order_ref:
+            self.last_status[event.order_ref] = event.bt_status
+        elif isinstance(event, SessionError) and event.code == 0:
+            if event.message.startswith(KILL_EXECUTED):
+                self.kill_executed = True
+            elif event.message.startswith(KILL_CLEARED):
+                self.kill_executed = False
+        self._held.append(event)
 
     def load_warmup(self, bars: Iterable[Bar]) -> None:
         """Queue the warm-up bars (oldest first) ahead of every live bar."""

@@ -114,6 +114,13 @@ class DayBuffer:
     def released_through(self) -> date | None:
         return self._released_through
 
+    def holds(self, day: date, tickers: Iterable[str]) -> bool:
+        """Every one of ``tickers`` has its bar for ``day`` here, or ``day`` is already released."""
+        if self._released_through is not None and day <= self._released_through:
+            return True
+        have = self._pending.get(day, {})
+        return all(t.upper() in have for t in tickers)
+
     def fence(self, day: date) -> None:
         """Treat every day up to ``day`` as released (the warm-up): a later copy of one is never a second bar."""
         if self._released_through is None or day > self._released_through:

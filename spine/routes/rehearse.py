@@ -6,10 +6,11 @@ first trading day before the session connects; the session then loads the histor
 the clock (``reqHistoricalData``: the warm-up, ATR period plus the breaker's lookback, is
 the bars before the first trading day, which a gateway serves before its ``--start``).
 The simulator never serves a bar past its clock, so every later day comes from the
-simulator as the clock reaches it: ``LockstepDriver`` steps the clock one bar at a time,
-after the session has caught up, and then asks for the bars up to the new clock (as
-``spine paper`` asks IB after each release time), so a market entry decided on day D's
-close fills at D+1's open, exactly as in the backtest. The account starts with ``backtest.cash`` and fills use the
+simulator as the clock reaches it: the warm-up's requests stay open (keepUpToDate), and
+``LockstepDriver`` steps the clock one bar at a time, after the session has caught up; the
+simulator pushes each new day's bars to those requests with the day's fills and account
+values, and the next day is released only once they have all arrived, so a market entry
+decided on day D's close fills at D+1's open, exactly as in the backtest. The account starts with ``backtest.cash`` and fills use the
 backtest's fill model (the simulator shares ``FillModel``), so the same config, data and
 signals give the same orders as ``spine backtest`` (the parity promise).
 
@@ -136,7 +137,7 @@ def run_rehearsal(request: RehearseRequest, *, stop: StopFlag | None = None) -> 
             session.start()
             try:
                 wait_active(session, 30.0)
-                bars, _ = fetch_history(session, tickers, f"{len(market.timeline) + count + 5} D")
+                bars, _ = fetch_history(session, tickers, f"{len(market.timeline) + count + 5} D", keep_up_to_date=True)
                 warm, live = split_warmup(
                     [b for b in bars if request.end is None or b.day <= request.end], trade_from, count
                 )

@@ -55,7 +55,9 @@ from spine.safety.vix_line import VixLine
 
 JOURNAL_FILE = "ib_journal.sqlite3"
 WAIT_SECS = 30.0  # how long a lockstep barrier waits for the session before it gives up
-POLL_SECS = 0.0005  # a barrier polls the session this often: the day waits for its answers, not for the poll
+POLL_SECS = 0.0005  # a barrier wakes on the session's next event, or after this long without one
+BAR_PUSH_GRACE_SECS = 2.0  # how long a step waits for the day's pushed bars before it asks for them
+SNAPSHOT_GRACE_SECS = 0.05  # how long a step waits for the pushed account values' snapshot before it asks for one
 
 
 def check_out_dir(out_dir: Path) -> None:
@@ -160,17 +162,30 @@ _ANSWERED = frozenset({"Accepted", "Partial", "Completed", "Canceled", "Rejected
 _FINAL = frozenset({"Completed", "Canceled", "Rejected", "Margin", "Expired"})
 
 
+@dataclass(frozen=True)
+class StepReport:
+    """What the simulator holds right after one step, read on its thread in the step's own round trip."""
+
+    executions: int  # every execution the simulator has made so far
+    account: dict[str, float]  # its account values at the new clock
+    bars: tuple[str, ...]  # the traded tickers with a bar at the new clock
+
+
 class LockstepDriver:
     """Steps the in-process simulator one bar once the session has caught up with the last one.
 
     Before a step: every order the broker handed to the IB thread has an answer from the
-    gateway (accepted or final), and every cancel asked for is final. After it: the
-    session has reported every execution the simulator made, and an account snapshot
-    that equals the simulator's own account. Then the session asks the simulator for the
-    new day's bars (``reqHistoricalData`` up to the clock, as ``spine paper`` asks IB after
-    each release time) and waits for the answer; only then is the next day released. The
-    simulator never serves a bar past its clock, so a rehearsal sees each day only once
-    the clock has reached it.
+    gateway (accepted or final), and every cancel asked for is final. The step is one round
+    trip to the simulator's thread, which answers with what the session must then see (a
+    ``StepReport``): the executions so far, its account, and which tickers have a bar at the
+    new clock. The simulator pushes that day's bars to the session's open history requests
+    (keepUpToDate, subscribed with the warm-up) along with the fills and account values, so
+    the driver then waits once: for every execution, the day's bars and an account snapshot
+    that equals the simulator's own account. Only then is the next day released. The
+    simulator never serves a bar past its clock, so a rehearsal sees each day only once the
+    clock has reached it. Should the pushed bars not come (no open request), the driver asks
+    for the bars up to the clock (``reqHistoricalData``, as ``spine paper`` asks IB after each
+    release time) after ``BAR_PUSH_GRACE_SECS``.
 
     A kill switch recorded in the state database is executed by the IB thread (its kill
     watch) before the clock moves on, so its event always comes with the next bar, however
@@ -178,8 +193,8 @@ class LockstepDriver:
 
     The clock's position is kept here, set by a clock listener on the simulator's thread
     after every bar, so the day release and the end check read it without a round trip to
-    that thread: a simulated day costs the same few round trips (the step, the executions
-    count, the account) however long the window.
+    that thread: a simulated day costs one round trip (the step and its report) however long
+    the window.
     """
 
     def __init__(self, gateway: Any, broker_ref: Callable[[], IBBroker | None], *, end: date | None, stop: StopFlag,
@@ -215,14 +230,27 @@ class LockstepDriver:
             self._wait(lambda: self._caught_up(pump, broker), pump, "the gateway to answer every order and cancel")
         if not pump.kill_executed and self.kill_active():
             self._wait(lambda: pump.kill_executed, pump, "the session to execute the kill switch")
-        self.gateway.step(1)
+        report = self.gateway.run(self._step_and_report())
         self.steps += 1
-        sim = self.gateway.simulator
-        executions = self.gateway.call(lambda: len(sim.engine.executions))
-        self._wait(lambda: pump.fills_seen >= executions, pump, f"{executions} executions from the gateway")
-        self._sync_account(pump)
-        self._request_day(pump)
+        day = self.clock_day()
+        self._wait(
+            lambda: pump.fills_seen >= report.executions, pump, f"{report.executions} executions from the gateway"
+        )
+        if not self._wait_for(lambda: pump.buffer.holds(day, report.bars), pump, BAR_PUSH_GRACE_SECS):
+            self._request_day(pump)
+        self._sync_account(pump, report.account)
         return True
+
+    async def _step_and_report(self) -> StepReport:
+        """On the simulator's thread: one step, then what the session must see before the next day is released."""
+        sim = self.gateway.simulator
+        await sim.step(1)
+        new = sim.market.new_bars()
+        return StepReport(
+            len(sim.engine.executions),
+            {k: float(v) for k, v in sim.account.values(sim.market.marks()).items()},
+            tuple(t for t in self.tickers if t in new),
+        )
 
     def _request_day(self, pump: BarPump) -> None:
         """The bars up to the clock (the new day's, and the one before in case an answer was lost), answered."""
@@ -235,15 +263,21 @@ class LockstepDriver:
     def sync_account(self, pump: BarPump) -> None:
         self._sync_account(pump)
 
-    def _sync_account(self, pump: BarPump) -> None:
-        sim = self.gateway.simulator
-        target = self.gateway.call(lambda: {k: float(v) for k, v in sim.account.values(sim.market.marks()).items()})
+    def _sync_account(self, pump: BarPump, target: dict[str, float] | None = None) -> None:
+        """Until the session's account snapshot equals the simulator's account (asking for a fresh one if not)."""
+        if target is None:
+            sim = self.gateway.simulator
+            target = self.gateway.call(lambda: {k: float(v) for k, v in sim.account.values(sim.market.marks()).items()})
         keys = ("NetLiquidation", "AvailableFunds", "TotalCashValue")
+        wanted = {k: _cents(target[k]) for k in keys}
 
         def matches() -> bool:
             snap = pump.last_snapshot
-            return snap is not None and all(_cents(snap.value(k)) == _cents(target[k]) for k in keys)
+            return snap is not None and all(_cents(snap.value(k)) == cents for k, cents in wanted.items())
 
+        # The simulator pushed its account values with the step: the snapshot they make is usually on its way.
+        if self._wait_for(matches, pump, SNAPSHOT_GRACE_SECS):
+            return
         deadline = time.monotonic() + WAIT_SECS
         while not matches():
             seen = pump.snapshots_seen
@@ -268,14 +302,24 @@ class LockstepDriver:
         return self._answered == len(sent) and self._final == len(cancels)
 
     def _wait(self, done: Callable[[], bool], pump: BarPump, what: str) -> None:
-        deadline = time.monotonic() + WAIT_SECS
+        if not self._wait_for(done, pump, WAIT_SECS):
+            raise BrokerError(f"rehearsal: waited {WAIT_SECS:g} s for {what}; the session did not answer")
+
+    @staticmethod
+    def _wait_for(done: Callable[[], bool], pump: BarPump, timeout_secs: float) -> bool:
+        """Drain the session until ``done()``; False once ``timeout_secs`` have passed without it.
+
+        Between looks it waits for the session's next event (at most ``POLL_SECS``), so an answer is
+        seen as it arrives rather than at the next tick of a poll.
+        """
+        deadline = time.monotonic() + timeout_secs
         while True:
             pump.drain()
             if done():
-                return
+                return True
             if time.monotonic() > deadline:
-                raise BrokerError(f"rehearsal: waited {WAIT_SECS:g} s for {what}; the session did not answer")
-            time.sleep(POLL_SECS)
+                return False
+            pump.wait(POLL_SECS)
 
 
 class WallClockDriver:
@@ -374,10 +418,15 @@ def wait_active(session: IBSession, timeout_secs: float) -> None:
 
 
 def fetch_history(
-    session: IBSession, tickers: Sequence[str], duration: str, *, timeout_secs: float = 120.0
-) -> tuple[list[Bar], list[Any]]:
-    """Daily bars from the session (regular hours), waiting for the command to finish; (bars, other events)."""
-    future = session.submit(RequestHistory(tuple(tickers), duration=duration, warmup=True))
+    session: IBSession, tickers: Sequence[str], duration: str, *, timeout_secs: float = 120.0,
+    keep_up_to_date: bool = False,
+) -> tuple[list[Bar], list[Any]]:  # fmt: skip
+    """Daily bars from the session (regular hours), waiting for the command to finish; (bars, other events).
+
+    With ``keep_up_to_date`` the requests stay open: every bar IB pushes later comes as a live ``Bar`` event.
+    """
+    command = RequestHistory(tuple(tickers), duration=duration, warmup=True, keep_up_to_date=keep_up_to_date)
+    future = session.submit(command)
     future.result(timeout_secs)
     bars: list[Bar] = []
     others: list[Any] = []

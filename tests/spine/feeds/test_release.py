@@ -105,3 +105,18 @@ def test_a_release_asks_the_rule_about_the_oldest_pending_days_only_up_to_the_fi
     released = buffer.release(datetime(2024, 1, 3, tzinfo=UTC))
     assert [r.day for r in released] == [date(2024, 1, 2), date(2024, 1, 3)]
     assert asked == [date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)]
+
+
+def test_the_buffer_holds_a_day_once_every_named_ticker_has_its_bar_or_the_day_is_released():
+    clock = {"day": date(2024, 3, 11)}
+    buffer = DayBuffer(["AAA", "BBB"], ReplayRelease(lambda: clock["day"]))
+    day = date(2024, 3, 12)
+    assert not buffer.holds(day, ["aaa"])
+    buffer.add([bar("AAA", day)])
+    assert buffer.holds(day, ["aaa"]) and not buffer.holds(day, ["AAA", "BBB"])
+    assert buffer.holds(day, [])  # a day no ticker has a bar on waits for nothing
+    buffer.add([bar("BBB", day)])
+    clock["day"] = day
+    assert [d.day for d in buffer.release(datetime(2024, 3, 12, tzinfo=UTC))] == [day]
+    assert buffer.holds(day, ["AAA", "BBB"])
+    assert buffer.holds(date(2024, 3, 1), ["CCC"])  # an earlier day is released: nothing to wait for

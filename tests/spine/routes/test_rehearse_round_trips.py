@@ -1,4 +1,4 @@
-"""A rehearsal is linear in its days: each simulated day costs the same few round trips to the simulator's thread.
+"""A rehearsal is linear in its days: each simulated day costs one round trip to the simulator's thread.
 
 Every call a rehearsal makes into the in-process simulator goes through ``GatewayThread.run``
 (``call``, ``step``, ``position``); counted over two windows of the bundled sample with its
@@ -51,4 +51,4 @@ def test_the_round_trips_per_simulated_day_do_not_grow_with_the_window(make_conf
     assert long_days >= short_days + 25
     per_extra_day = (long_calls - short_calls) / (long_days - short_days)
     assert per_extra_day <= short_calls / short_days  # the set-up's fixed calls spread over fewer days
-    assert per_extra_day <= 4  # the step, the executions count, the account (and a rare second snapshot)
+    assert per_extra_day <= 1  # the step, answered with the executions count, the account and the day's tickers

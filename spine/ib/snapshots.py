@@ -29,6 +29,7 @@ log = logging.getLogger("spine.ib")
 
 PULSE_SECS = 1.0
 SNAPSHOT_ROWS_KEPT = 20_000  # account snapshots kept (the oldest go): a long session's file stays small
+SNAPSHOT_TRIM_EVERY = 256  # the oldest go every this many snapshots (one write per snapshot, not two)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS session_status (
@@ -55,8 +56,12 @@ def _now() -> str:
 class SnapshotRecorder:
     """Writes the watcher's tables of the journal at ``path``; open and use it on the ``spine-ib`` thread."""
 
-    def __init__(self, path: Path | str, *, host: str, port: int, client_id: int) -> None:
+    def __init__(self, path: Path | str, *, host: str, port: int, client_id: int,
+                 rows_kept: int = SNAPSHOT_ROWS_KEPT, trim_every: int = SNAPSHOT_TRIM_EVERY) -> None:  # fmt: skip
         self.path = Path(path)
+        self.rows_kept = rows_kept
+        self.trim_every = max(1, trim_every)
+        self._since_trim = self.trim_every  # the first snapshot trims what an earlier session left
         self._conn: sqlite3.Connection | None = sqlite3.connect(str(path), isolation_level=None, timeout=1.0)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -91,10 +96,13 @@ class SnapshotRecorder:
              json.dumps(positions), vix_value, None if vix is None else vix.at.astimezone(UTC).isoformat(),
              int(vix_missing)),
         )  # fmt: skip
-        self._write(
-            "DELETE FROM account_snapshots WHERE seq <= (SELECT MAX(seq) FROM account_snapshots) - ?",
-            (SNAPSHOT_ROWS_KEPT,),
-        )
+        self._since_trim += 1
+        if self._since_trim >= self.trim_every:  # at most rows_kept + trim_every - 1 rows between trims
+            self._since_trim = 0
+            self._write(
+                "DELETE FROM account_snapshots WHERE seq <= (SELECT MAX(seq) FROM account_snapshots) - ?",
+                (self.rows_kept,),
+            )
 
     def pulse(self) -> None:
         """The session is alive (a watcher calls a session whose pulse stopped stale)."""

@@ -55,3 +55,15 @@ def test_a_write_that_fails_is_dropped_without_raising(tmp_path):
     assert rows(journal.path, "SELECT new FROM session_states") == [("DISCONNECTED",)]
     recorder.close()
     journal.close()
+
+
+def test_the_oldest_snapshots_go_every_few_snapshots_and_the_newest_always_stay(tmp_path):
+    journal = Journal.in_folder(tmp_path)
+    recorder = SnapshotRecorder(journal.path, host="h", port=1, client_id=1, rows_kept=3, trim_every=4)
+    for k in range(11):
+        recorder.account(AccountSnapshot("DU1", (("NetLiquidation", float(k)),), (), AT), None, vix_missing=False)
+        navs = [nav for (nav,) in rows(journal.path, "SELECT nav FROM account_snapshots ORDER BY seq")]
+        assert navs[-1] == float(k) and len(navs) <= 3 + 4 - 1
+    assert navs == [6.0, 7.0, 8.0, 9.0, 10.0]  # trimmed to the last 3 at the 9th snapshot, 2 more since
+    recorder.close()
+    journal.close()

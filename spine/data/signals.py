@@ -65,7 +65,7 @@ class SignalRecord:
     """One validated signal; ``row`` is its line in the file, for messages and skip reports only.
 
     ``signal_id`` is the file's ``signal_id`` cell (empty without one); ``identity`` is that
-    id, else ``content_id`` of the signal. Both ids are worked out once per record (on
+    id, else ``content_id`` of the signal. ``intent_id`` is worked out once per record (on
     first use; ``load_signals`` does it while loading), never per order.
     """
 
@@ -79,7 +79,7 @@ class SignalRecord:
     row: int
     signal_id: str = ""
 
-    @cached_property
+    @property
     def identity(self) -> str:
         """The ``signal_id``, or the hash of the content when none was given."""
         return self.signal_id or content_id(

@@ -88,6 +88,7 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         # (what working and submitted entries commit, how many submitted orders it counts); None: work it out
         self._committed: tuple[float | None, int] = (None, 0)
         self._effective: dict[str, float] | None = None  # the book during one gate pass (see _view)
+        self._oco_linked = False  # True once an order names an OCO group: the committed funds are then never kept
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -115,10 +116,11 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         orders wait in ``self.submitted``. The sum is kept between calls: orders submitted
         since the last call are added to it in the order they came (the same additions as
         a sum from scratch), and it is worked out again after anything else that can end or
-        fill an order (the broker's pass, a cancel, a kill).
+        fill an order (the broker's pass, a cancel, a kill), and on every call once any order
+        is in an OCO group (Backtrader cancels a group's other orders directly).
         """
         committed, counted = self._committed
-        if committed is None:
+        if committed is None or self._oco_linked:  # Backtrader cancels an OCO group's orders without cancel()
             committed, counted = _commitment(0.0, itertools.chain(self._working, self.submitted)), len(self.submitted)
         elif counted < len(self.submitted):
             committed = _commitment(committed, itertools.islice(self.submitted, counted, None))
@@ -132,11 +134,10 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
             self._committed = (None, 0)  # a cancelled entry commits nothing
         return cancelled
 
-    def _ococheck(self, order: bt.Order) -> None:
-        waiting = len(self.pending)
-        super()._ococheck(order)
-        if len(self.pending) != waiting:  # an OCO group's other orders were cancelled with it
-            self._committed = (None, 0)
+    def _ocoize(self, order: bt.Order, oco: bt.Order | None) -> None:
+        if oco is not None:
+            self._oco_linked = True
+        super()._ocoize(order, oco)
 
     def _short_value(self) -> float:
         """The shorts at this bar's closes, worked out once per bar: positions move only in the broker's pass."""

@@ -182,3 +182,33 @@ def test_available_funds_follow_each_entry_submitted_and_cancelled_within_a_bar(
     assert (
         broker.get_available_funds() == broker.getcash() - (10 * 50.0 + 4 * 25.0) + working[0].size * working[0].price
     )
+
+
+class OcoScript(bt.Strategy):
+    """Bar 1: a buy limit that never fills and a sell limit in its OCO group; bar 3: cancel the sell limit."""
+
+    def __init__(self) -> None:
+        self.funds: list[float] = []
+
+    def next(self) -> None:
+        if len(self) == 1:
+            self.entry = self.buy(size=10, exectype=bt.Order.Limit, price=50.0)
+            self.other = self.sell(size=10, exectype=bt.Order.Limit, price=200.0, oco=self.entry)
+        elif len(self) == 3:
+            self.funds.append(self.broker.get_available_funds())
+            self.cancel(self.other)  # Backtrader cancels the buy limit with it (same OCO group)
+            self.funds.append(self.broker.get_available_funds())
+
+
+def test_an_entry_cancelled_with_its_oco_group_commits_nothing_from_then_on():
+    cerebro = bt.Cerebro(stdstats=False)
+    feed = ArrayFeed(series=series(), name="AAA")
+    cerebro.adddata(feed, name="AAA")
+    broker = SimBroker(fill_model=FillModel(), gate=RiskGate(WIDE, {"AAA": "Tech"}, route="backtest"))
+    broker.setcash(100_000.0)
+    broker.watch([feed])
+    cerebro.broker = broker
+    cerebro.addstrategy(OcoScript)
+    strategy = cerebro.run()[0]
+    assert strategy.entry.status == bt.Order.Canceled
+    assert strategy.funds == [100_000.0 - 500.0, 100_000.0]

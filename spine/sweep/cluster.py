@@ -31,12 +31,15 @@ CONNECT_TIMEOUT_SECONDS = 10
 # A local cluster's scheduler and nannies live in the driver's process, on the cores the
 # workers need. Dask's default health checks (event-loop ticks every 20 ms, system
 # monitor every 0.5 s, each nanny's memory check every 0.1 s) kept an idle 2-worker
-# cluster's driver at 5-6% of a core; these intervals bring it near 1.3%.
+# cluster's driver at 5-6% of a core; these intervals bring it near 1.3%. Each worker's
+# statistical profiler (a walk of the running trial's stack every 10 ms, for the
+# dashboard's profile page) took 4-6% of the trial's CPU and the GIL while it ran.
 LOCAL_CLUSTER_SETTINGS = {
     "distributed.scheduler.allowed-failures": 0,  # a trial whose worker died is a crashed row, not retried
     "distributed.admin.tick.interval": "200ms",
     "distributed.admin.system-monitor.interval": "2s",
     "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.worker.profile.enabled": False,
 }
 
 

@@ -99,6 +99,20 @@ def instrument(stamps: Stamps) -> None:
     Journal.write_ahead = ahead_  # type: ignore[method-assign]
 
 
+def profiled_until_place(stamps: Stamps, place_times: deque[float]):  # type: ignore[no-untyped-def]
+    """``bench_paper``'s instrumented IB, whose placeOrder also ends the IB thread's profile: it counts up to there."""
+    ib = bp.instrumented_ib(place_times, deque(maxlen=1))
+    place = ib.placeOrder
+
+    def place_order(contract, order):  # type: ignore[no-untyped-def]
+        if stamps.profile_ib is not None:
+            stamps.profile_ib.disable()
+        return place(contract, order)
+
+    ib.placeOrder = place_order  # type: ignore[method-assign]
+    return ib
+
+
 def run(signals: int, profile: bool) -> None:
     stamps = Stamps()
     instrument(stamps)
@@ -113,7 +127,7 @@ def run(signals: int, profile: bool) -> None:
         place_times: deque[float] = deque()
         settings = SessionSettings(port=gateway.port, client_id=5, state_dir=root / "state", tickers=("ABC",),
                                    backoff_initial_secs=0.05)  # fmt: skip
-        session = IBSession(settings, ib_factory=lambda: bp.instrumented_ib(place_times, deque(maxlen=1))).start()
+        session = IBSession(settings, ib_factory=lambda: profiled_until_place(stamps, place_times)).start()
         try:
             assert session.wait_for_state(SessionState.ACTIVE, timeout=20), session.state
             while session.last_quote("ABC") is None:
@@ -157,7 +171,7 @@ def run(signals: int, profile: bool) -> None:
                     profile_caller.disable()
                 for where, prof in (
                     ("caller's thread (dispatch)", profile_caller),
-                    ("IB thread (enqueue)", stamps.profile_ib),
+                    ("IB thread (enqueue -> placeOrder)", stamps.profile_ib),
                 ):
                     print(f"\ncProfile, {where}: calls per dispatch, top 25 by count")
                     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]

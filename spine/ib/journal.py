@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -93,6 +94,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _iso(at: str | float) -> str:
+    """A journal timestamp: ISO text as it is, unix seconds (the write-ahead line's) as ISO text in UTC."""
+    return at if isinstance(at, str) else datetime.fromtimestamp(at, UTC).isoformat()
+
+
 class Journal:
     """One SQLite connection; open it on the thread that uses it (sqlite3 connections are per thread)."""
 
@@ -152,19 +158,21 @@ class Journal:
         for line in path.read_bytes().splitlines() if path.exists() else ():
             try:
                 at, intent, rows = json.loads(line)
-                out.append((str(at), tuple(intent) if intent else None, [JournalOrder(*row) for row in rows]))
-            except (ValueError, TypeError):
+                out.append((_iso(at), tuple(intent) if intent else None, [JournalOrder(*row) for row in rows]))
+            except (ValueError, TypeError, OverflowError, OSError):
                 continue
         return out  # type: ignore[return-value]
 
     def write_ahead(
         self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None = None
-    ) -> str:
+    ) -> float:
         """Append submissions to the write-ahead file before ``placeOrder``; ``record_written_ahead`` follows.
 
-        Returns the timestamp to pass on. Without ``open_write_ahead`` it commits the rows to SQLite at once.
+        Returns the timestamp to pass on (unix seconds: the line holds the clock's number, and it
+        becomes ISO text in SQLite after ``placeOrder``). Without ``open_write_ahead`` it commits the rows
+        to SQLite at once.
         """
-        now = _now()
+        now = time.time()
         if self._ahead_fd is None:
             self.record_submissions(orders, intent=intent, at=now)
             return now
@@ -173,7 +181,7 @@ class Journal:
         return now
 
     def record_written_ahead(self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None,
-                             at: str) -> None:  # fmt: skip
+                             at: str | float) -> None:  # fmt: skip
         """The SQLite rows of a ``write_ahead`` (which already committed them when no write-ahead file is open)."""
         if self._ahead_fd is not None:
             self.record_submissions(orders, intent=intent, at=at)
@@ -198,13 +206,13 @@ class Journal:
         self.record_submissions([order])
 
     def record_submissions(self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None = None,
-                           at: str | None = None) -> None:  # fmt: skip
+                           at: str | float | None = None) -> None:  # fmt: skip
         """Several legs in one transaction, committed before they are sent (or after ``write_ahead`` wrote them).
 
         ``intent`` (intent id, ticker, side, quantity, tag, kind) is written in the same
         transaction: one commit, not two.
         """
-        now = at or _now()
+        now = _now() if at is None or at == "" else _iso(at)
         with self._conn:
             self._conn.execute("BEGIN")
             if intent is not None:

@@ -117,3 +117,42 @@ def test_intent_ids_are_read_from_another_process_without_writing(tmp_path: Path
     journal.record_intent("k2", "ABC", "SELL", 5.0, "LIVE_SPINE", "bracket")
     assert journaled_intent_ids(tmp_path) == {"k1", "k2"}
     journal.close()
+
+
+def _submitted_at(folder: Path, order_id: int) -> str:
+    import sqlite3
+
+    with sqlite3.connect(folder / JOURNAL_FILE) as conn:
+        return str(conn.execute("SELECT submitted_at FROM orders WHERE order_id=?", (order_id,)).fetchone()[0])
+
+
+def test_a_written_ahead_submission_keeps_the_clock_s_time_as_iso_text_and_an_older_iso_line_is_read_as_it_is(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    journal = Journal.in_folder(tmp_path)
+    journal.open_write_ahead()
+    before = datetime.now(UTC)
+    at = journal.write_ahead([entry_row(7)], intent=INTENT)
+    journal.close()  # killed before the SQLite rows: the line alone has it
+    with (tmp_path / AHEAD_FILE).open("ab") as f:  # a line as earlier versions wrote it, ISO text first
+        f.write(b'["2026-12-02T09:30:00.250000+00:00",null,[[8,0,"LIVE_SPINE:k1:stop:1","k1","stop","ABC","SELL",'
+                b'10.0,"STP",null,90.0,7,"","Submitted",false,0.0]]]\n')  # fmt: skip
+    again = Journal.in_folder(tmp_path)
+    assert again.open_write_ahead() == 2
+    again.close()
+    recovered = datetime.fromisoformat(_submitted_at(tmp_path, 7))
+    assert recovered == datetime.fromtimestamp(at, UTC) and before <= recovered <= datetime.now(UTC)
+    assert _submitted_at(tmp_path, 8) == "2026-12-02T09:30:00.250000+00:00"
+
+
+def test_the_rows_recorded_after_placeorder_carry_the_write_ahead_time_as_iso_text(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    journal = Journal.in_folder(tmp_path)
+    journal.open_write_ahead()
+    at = journal.write_ahead([entry_row(7)], intent=INTENT)
+    journal.record_written_ahead([entry_row(7)], intent=INTENT, at=at)
+    journal.close()
+    assert _submitted_at(tmp_path, 7) == datetime.fromtimestamp(at, UTC).isoformat()

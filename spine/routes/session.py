@@ -185,7 +185,7 @@ class LockstepDriver:
     simulator never serves a bar past its clock, so a rehearsal sees each day only once the
     clock has reached it. Should the pushed bars not come (no open request), the driver asks
     for the bars up to the clock (``reqHistoricalData``, as ``spine paper`` asks IB after each
-    release time) after ``BAR_PUSH_GRACE_SECS``.
+    release time) after ``bar_push_grace_secs``.
 
     A kill switch recorded in the state database is executed by the IB thread (its kill
     watch) before the clock moves on, so its event always comes with the next bar, however
@@ -198,8 +198,10 @@ class LockstepDriver:
     """
 
     def __init__(self, gateway: Any, broker_ref: Callable[[], IBBroker | None], *, end: date | None, stop: StopFlag,
-                 tickers: Sequence[str] = (), kill_active: Callable[[], bool] = lambda: False) -> None:  # fmt: skip
+                 tickers: Sequence[str] = (), kill_active: Callable[[], bool] = lambda: False,
+                 bar_push_grace_secs: float = BAR_PUSH_GRACE_SECS) -> None:  # fmt: skip
         self.gateway = gateway
+        self.bar_push_grace_secs = bar_push_grace_secs
         self.broker_ref = broker_ref
         self.kill_active = kill_active
         self.end = end
@@ -236,7 +238,7 @@ class LockstepDriver:
         self._wait(
             lambda: pump.fills_seen >= report.executions, pump, f"{report.executions} executions from the gateway"
         )
-        if not self._wait_for(lambda: pump.buffer.holds(day, report.bars), pump, BAR_PUSH_GRACE_SECS):
+        if not self._wait_for(lambda: pump.buffer.holds(day, report.bars), pump, self.bar_push_grace_secs):
             self._request_day(pump)
         self._sync_account(pump, report.account)
         return True

@@ -40,8 +40,6 @@ class FillModelCommission(bt.CommInfoBase):
     )
 
     def _getcommission(self, size: float, price: float, pseudoexec: bool) -> float:
-        if not size:  # Backtrader asks for the opened and the closed part of every fill; one is often 0
-            return 0.0
         return self.p.fill_model.commission(size, price)
 
 

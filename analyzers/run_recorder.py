@@ -149,6 +149,10 @@ class RunRecorder(bt.Analyzer):
             if static["role"] == "entry":
                 self._open_tag[static["ticker"]] = static["tag"]
 
+    # Backtrader's dispatch calls _notify_order for every order notification: it would loop over
+    # child analyzers (this one has none) and then call notify_order; it calls the recorder at once.
+    _notify_order = notify_order
+
     @property
     def orders(self) -> list[dict[str, Any]]:
         """One row per order per status change, in the order they happened."""

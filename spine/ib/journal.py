@@ -95,8 +95,15 @@ def _now() -> str:
 
 
 def _iso(at: str | float) -> str:
-    """A journal timestamp: ISO text as it is, unix seconds (the write-ahead line's) as ISO text in UTC."""
-    return at if isinstance(at, str) else datetime.fromtimestamp(at, UTC).isoformat()
+    """A journal timestamp: ISO text as it is, unix seconds (the write-ahead line's) as ISO text in UTC.
+
+    Anything else is kept as its text, as before: a row is never dropped for its timestamp."""
+    if isinstance(at, str):
+        return at
+    try:
+        return datetime.fromtimestamp(at, UTC).isoformat()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(at)
 
 
 class Journal:
@@ -159,7 +166,7 @@ class Journal:
             try:
                 at, intent, rows = json.loads(line)
                 out.append((_iso(at), tuple(intent) if intent else None, [JournalOrder(*row) for row in rows]))
-            except (ValueError, TypeError, OverflowError, OSError):
+            except (ValueError, TypeError):
                 continue
         return out  # type: ignore[return-value]
 

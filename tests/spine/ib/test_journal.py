@@ -156,3 +156,12 @@ def test_the_rows_recorded_after_placeorder_carry_the_write_ahead_time_as_iso_te
     journal.record_written_ahead([entry_row(7)], intent=INTENT, at=at)
     journal.close()
     assert _submitted_at(tmp_path, 7) == datetime.fromtimestamp(at, UTC).isoformat()
+
+
+def test_a_written_ahead_line_whose_time_cannot_be_read_is_still_recovered(tmp_path: Path) -> None:
+    (tmp_path / AHEAD_FILE).write_bytes(b'[1e300,null,[[9,0,"LIVE_SPINE:k1:exit:1","k1","exit","ABC","SELL",10.0,"MKT",'
+                                        b'null,null,0,"","Submitted",false,0.0]]]\n')  # fmt: skip
+    journal = Journal.in_folder(tmp_path)
+    assert journal.open_write_ahead() == 1
+    assert journal.order(9) is not None and _submitted_at(tmp_path, 9) == "1e+300"
+    journal.close()

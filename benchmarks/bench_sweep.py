@@ -235,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"overhead of the median 1-worker trial on its worker vs one statistics-only backtest in process: {trial[1] / single - 1:+.1%}"
     )
+    between = median([(r["phases"]["trials"] - sum(r["trials"])) / len(r["trials"]) for r in runs[1]])
+    print(
+        f"between trials, 1 worker (trials phase minus the trials' own wall time on the worker, per trial): {between * 1000:.1f} ms"
+    )
     print(
         f"CPU of the driver process (driver, scheduler, nannies) while the trials ran, 1 worker: {median([r['phases']['driver_cpu'] for r in runs[1]]):.2f} s; 2 workers: {median([r['phases']['driver_cpu'] for r in runs[2]]):.2f} s"
     )

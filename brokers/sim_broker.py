@@ -118,7 +118,10 @@ class SimBroker(HaltsOnKill, bt.brokers.BackBroker):
         is in an OCO group (Backtrader cancels a group's other orders directly).
         """
         committed, counted = self._committed
-        if committed is None or self._oco_linked:  # Backtrader cancels an OCO group's orders without cancel()
+        # Worked out afresh when not kept, once orders are in OCO groups (Backtrader cancels a group's other
+        # orders without cancel()), and when fewer orders are submitted than it counted: every path that takes
+        # a submitted order away resets the sum, so that would be a missed reset, and the sum is not trusted.
+        if committed is None or self._oco_linked or counted > len(self.submitted):
             committed, counted = _commitment(0.0, itertools.chain(self._working, self.submitted)), len(self.submitted)
         elif counted < len(self.submitted):
             committed = _commitment(committed, itertools.islice(self.submitted, counted, None))

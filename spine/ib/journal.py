@@ -11,6 +11,12 @@ and ``meta`` (key/value: the halt reason). Beside it, ``ib_journal.ahead``: subm
 written with one ``os.write`` just before ``placeOrder`` and committed to SQLite right
 after (see ``Journal.open_write_ahead``); the session's journal turns what a crash left
 there into rows at its next start.
+
+The ``orders`` table is also kept in memory (read once when the journal opens, then
+updated with every write), so reading an order is a dict lookup. Status changes can be
+committed once per turn of the session's event loop (``Journal.defer_status_commits``)
+rather than one commit each; any other write commits them first, in the order they
+happened, so what SQLite holds after a crash is always everything up to some moment.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from operator import attrgetter
@@ -119,6 +126,14 @@ class Journal:
         # OS crash or power cut can lose the last commits, and reconcile covers that case.
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        # the orders table in memory: SQLite stays the durable record, read here once
+        self._orders: dict[int, JournalOrder] = {
+            int(r[0]): _order(r) for r in self._conn.execute("SELECT * FROM orders")
+        }
+        self._defer: Callable[[Callable[[], None]], object] | None = None
+        self._pending_orders: dict[int, tuple] = {}  # order id -> the UPDATE's parameters, the latest state only
+        self._pending_changes: list[tuple] = []  # status_changes rows, in the order they happened
+        self._commit_scheduled = False
 
     @classmethod
     def in_folder(cls, state_dir: Path | str) -> Journal:
@@ -127,6 +142,7 @@ class Journal:
         return cls(folder / JOURNAL_FILE)
 
     def close(self) -> None:
+        self.commit_statuses()
         if self._ahead_fd is not None:
             os.close(self._ahead_fd)
             self._ahead_fd = None
@@ -203,6 +219,7 @@ class Journal:
     def record_intent(
         self, intent_id: str, ticker: str, side: str, quantity: float, tag: str, kind: str, detail: str = ""
     ) -> None:
+        self.commit_statuses()
         self._conn.execute(
             "INSERT OR IGNORE INTO intents VALUES (?,?,?,?,?,?,?,?)",
             (intent_id, ticker, side, float(quantity), tag, kind, _now(), detail),
@@ -220,6 +237,7 @@ class Journal:
         transaction: one commit, not two.
         """
         now = _now() if at is None or at == "" else _iso(at)
+        self.commit_statuses()
         with self._conn:
             self._conn.execute("BEGIN")
             if intent is not None:
@@ -237,6 +255,8 @@ class Journal:
                     "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
                     (order.order_id, order.status, "", "submitted", now),
                 )
+        for order in orders:
+            self._orders[int(order.order_id)] = _as_stored(order)
         self._trim_write_ahead()
 
     def record_status(
@@ -256,31 +276,55 @@ class Journal:
         whatever a later answer says (a completed order's status from ib_async carries no
         fill count), and an order's filled shares only grow.
         """
-        row = self._conn.execute(
-            "SELECT status, perm_id, acknowledged FROM orders WHERE order_id=?", (order_id,)
-        ).fetchone()
-        if row is None:
+        old = self._orders.get(order_id)
+        if old is None:
             return False
-        old_status, old_perm, old_ack = row
-        if old_status == _COMPLETED:
+        if old.status == _COMPLETED:
             status = _COMPLETED
-        new_ack = int(acknowledged) if acknowledged is not None else old_ack
-        new_perm = perm_id or old_perm
-        changed = status != old_status
+        new_ack = bool(acknowledged) if acknowledged is not None else old.acknowledged
+        new_perm = perm_id or old.perm_id
+        new_filled = old.filled if filled is None else max(float(filled), old.filled)
+        changed = status != old.status
         now = _now()
+        self._orders[order_id] = JournalOrder(old.order_id, new_perm, old.order_ref, old.intent_id, old.role, old.ticker,
+                                              old.side, old.quantity, old.order_type, old.price, old.aux_price,
+                                              old.parent_id, old.oca_group, status, new_ack, new_filled)  # fmt: skip
+        self._pending_orders[order_id] = (status, new_perm, int(new_ack), new_filled, now, order_id)
+        if changed:
+            self._pending_changes.append((order_id, status, ib_status, detail, now))
+        if self._defer is None:
+            self.commit_statuses()
+        elif not self._commit_scheduled:
+            self._commit_scheduled = True  # the first pending change of this turn schedules the commit
+            self._defer(self.commit_statuses)
+        return changed
+
+    def defer_status_commits(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        """Commit status changes through ``schedule`` (the event loop's ``call_soon``), once per turn, not one each.
+
+        For the session's own journal on its event loop. Every other write, ``close`` and the
+        reads of ``status_changes`` commit what is pending first, so rows reach SQLite in the
+        order they happened.
+        """
+        self._defer = schedule
+
+    def commit_statuses(self) -> None:
+        """Write the pending status changes in one transaction (nothing to do when none are pending)."""
+        self._commit_scheduled = False
+        if not self._pending_orders:
+            return
         with self._conn:
             self._conn.execute("BEGIN")
-            self._conn.execute(
-                "UPDATE orders SET status=?, perm_id=?, acknowledged=?, filled=MAX(COALESCE(?, filled), filled), updated_at=? "
-                "WHERE order_id=?",
-                (status, new_perm, new_ack, filled, now, order_id),
+            self._conn.executemany(
+                "UPDATE orders SET status=?, perm_id=?, acknowledged=?, filled=?, updated_at=? WHERE order_id=?",
+                list(self._pending_orders.values()),
             )
-            if changed:
-                self._conn.execute(
-                    "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
-                    (order_id, status, ib_status, detail, now),
-                )
-        return changed
+            self._conn.executemany(
+                "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
+                self._pending_changes,
+            )
+        self._pending_orders.clear()
+        self._pending_changes.clear()
 
     def record_fill(
         self,
@@ -298,6 +342,7 @@ class Journal:
         missed: bool = False,
     ) -> bool:
         """Journal one fill; False when this execId was applied before (so it is never applied twice)."""
+        self.commit_statuses()
         cursor = self._conn.execute(
             "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             (exec_id, order_id, perm_id, order_ref, ticker, side, float(shares), float(price), float(commission),
@@ -307,6 +352,7 @@ class Journal:
 
     def acknowledge(self, kind: str, keys: set[str]) -> None:
         """The operator accepted these (``exec`` ids, ``perm`` ids of foreign orders) with ``spine resume``."""
+        self.commit_statuses()
         now = _now()
         with self._conn:
             self._conn.execute("BEGIN")
@@ -318,6 +364,7 @@ class Journal:
 
     def set_baseline(self, shares_by_ticker: dict[str, float]) -> None:
         """Positions the operator accepted that no journaled fill explains (added to the fills' positions)."""
+        self.commit_statuses()
         now = _now()
         with self._conn:
             self._conn.execute("BEGIN")
@@ -330,9 +377,11 @@ class Journal:
         return {str(t): float(v) for t, v in self._conn.execute("SELECT ticker, shares FROM position_baseline")}
 
     def set_meta(self, key: str, value: str) -> None:
+        self.commit_statuses()
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
 
     def delete_meta(self, key: str) -> None:
+        self.commit_statuses()
         self._conn.execute("DELETE FROM meta WHERE key=?", (key,))
 
     # --- reads ---------------------------------------------------------------------------
@@ -342,7 +391,7 @@ class Journal:
         return None if row is None else str(row[0])
 
     def max_order_id(self) -> int:
-        return int(self._conn.execute("SELECT COALESCE(MAX(order_id), 0) FROM orders").fetchone()[0])
+        return max(self._orders, default=0)
 
     def has_fill(self, exec_id: str) -> bool:
         return self._conn.execute("SELECT 1 FROM fills WHERE exec_id=?", (exec_id,)).fetchone() is not None
@@ -358,16 +407,15 @@ class Journal:
         return list(self._conn.execute("SELECT * FROM fills ORDER BY at, exec_id"))
 
     def order(self, order_id: int) -> JournalOrder | None:
-        row = self._conn.execute("SELECT * FROM orders WHERE order_id=?", (order_id,)).fetchone()
-        return None if row is None else _order(row)
+        return self._orders.get(order_id)
 
     def orders(self, *, open_only: bool = False) -> list[JournalOrder]:
-        sql = "SELECT * FROM orders"
-        if open_only:
-            sql += f" WHERE status NOT IN ({','.join('?' * len(_TERMINAL))})"
-        return [_order(r) for r in self._conn.execute(sql + " ORDER BY order_id", _TERMINAL if open_only else ())]
+        """By order id; ``open_only``: those not in a final status."""
+        ordered = [self._orders[k] for k in sorted(self._orders)]
+        return [o for o in ordered if o.status not in _TERMINAL] if open_only else ordered
 
     def status_history(self, order_id: int) -> list[str]:
+        self.commit_statuses()
         return [
             str(r[0])
             for r in self._conn.execute("SELECT status FROM status_changes WHERE order_id=? ORDER BY seq", (order_id,))
@@ -393,6 +441,11 @@ def journaled_intent_ids(state_dir: Path | str) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
+def _as_stored(order: JournalOrder) -> JournalOrder:
+    """An order as reading its row back gives it (SQLite's REAL columns hand back floats)."""
+    return _order((*_ORDER_VALUES(order), "", ""))
+
+
 def _order(row: tuple) -> JournalOrder:
     (order_id, perm_id, order_ref, intent_id, role, ticker, side, quantity, order_type, price, aux_price, parent_id,
      oca_group, status, acknowledged, filled, _submitted, _updated) = row  # fmt: skip
@@ -406,8 +459,8 @@ def _order(row: tuple) -> JournalOrder:
         side,
         float(quantity),
         order_type,
-        price,
-        aux_price,
+        None if price is None else float(price),
+        None if aux_price is None else float(aux_price),
         int(parent_id),
         oca_group,
         status,

@@ -165,3 +165,100 @@ def test_a_written_ahead_line_whose_time_cannot_be_read_is_still_recovered(tmp_p
     assert journal.open_write_ahead() == 1
     assert journal.order(9) is not None and _submitted_at(tmp_path, 9) == "1e+300"
     journal.close()
+
+
+def test_deferred_status_changes_reach_sqlite_in_one_commit_when_the_loop_turn_ends(tmp_path: Path) -> None:
+    scheduled: list = []
+    journal = Journal.in_folder(tmp_path)
+    journal.record_submissions([entry_row(7), entry_row(8)], intent=INTENT)
+    journal.defer_status_commits(scheduled.append)
+    assert journal.record_status(7, "Accepted", ib_status="Submitted", perm_id=70, acknowledged=True)
+    assert journal.record_status(8, "Canceled", ib_status="Cancelled")
+    assert journal.record_status(7, "Completed", ib_status="Filled", filled=10.0)
+    assert len(scheduled) == 1  # one commit for the turn, whatever it carried
+    row = journal.order(7)  # the journal's own reads see the change at once
+    assert row is not None and (row.status, row.perm_id, row.acknowledged, row.filled) == ("Completed", 70, True, 10.0)
+
+    reader = Journal.in_folder(tmp_path)
+    assert reader.order(7).status == "Submitted" and reader.order(8).status == "Submitted"  # type: ignore[union-attr]
+    reader.close()
+
+    scheduled.pop()()
+    reader = Journal.in_folder(tmp_path)
+    assert reader.order(7) == row
+    assert reader.order(8).status == "Canceled"  # type: ignore[union-attr]
+    assert reader.status_history(7) == ["Submitted", "Accepted", "Completed"]
+    reader.close()
+    assert journal.record_status(8, "Canceled") is False  # the same status: no status change row
+    journal.close()
+
+
+def test_any_other_write_commits_the_pending_status_changes_first(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    scheduled: list = []
+    journal = Journal.in_folder(tmp_path)
+    journal.record_submissions([entry_row(7)], intent=INTENT)
+    journal.defer_status_commits(scheduled.append)
+    journal.record_status(7, "Completed", ib_status="Filled", filled=10.0)
+    assert journal.record_fill("e1", 7, 70, "LIVE_SPINE:k1:entry:1", "ABC", "BUY", 10, 5.0, 1.0, datetime.now(UTC))
+    reader = Journal.in_folder(tmp_path)
+    assert reader.order(7).status == "Completed" and reader.fill_ids() == {"e1"}  # type: ignore[union-attr]
+    reader.close()
+
+    journal.record_status(7, "Canceled")  # stays Completed; the row's time moves
+    journal.record_submissions([entry_row(9)])
+    journal.set_meta("k", "v")
+    reader = Journal.in_folder(tmp_path)
+    assert [o.order_id for o in reader.orders()] == [7, 9] and reader.status_history(9) == ["Submitted"]
+    reader.close()
+    journal.close()  # closing commits what is pending too
+    scheduled.clear()
+
+
+def test_orders_read_from_memory_are_what_the_file_holds(tmp_path: Path) -> None:
+    journal = Journal.in_folder(tmp_path)
+    odd = JournalOrder(5, 0, "LIVE_SPINE:k1:stop:1", "k1", "stop", "ABC", "SELL", 10, "STP", None, 95, 4, "g", "Submitted",
+                       False, 0)  # fmt: skip  # ints where the table keeps floats
+    journal.record_submissions([entry_row(4), odd])
+    journal.record_status(4, "Completed", ib_status="Filled", perm_id=40, filled=10.0, acknowledged=True)
+    reader = Journal.in_folder(tmp_path)
+    assert journal.orders() == reader.orders() and journal.orders(open_only=True) == reader.orders(open_only=True)
+    assert [o.order_id for o in reader.orders(open_only=True)] == [5]
+    assert journal.order(5) == reader.order(5) and isinstance(journal.order(5).quantity, float)  # type: ignore[union-attr]
+    assert journal.max_order_id() == reader.max_order_id() == 5
+    reader.close()
+    journal.close()
+
+
+def test_a_status_committed_at_the_end_of_a_loop_turn_survives_a_kill(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import asyncio, sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_journal import INTENT, entry_row
+        from spine.ib.journal import Journal
+        journal = Journal.in_folder({str(tmp_path)!r})
+        journal.open_write_ahead()
+        journal.record_submissions([entry_row(7), entry_row(8)], intent=INTENT)
+
+        async def main():
+            journal.defer_status_commits(asyncio.get_running_loop().call_soon)
+            journal.record_status(7, "Completed", ib_status="Filled", filled=10.0)
+            await asyncio.sleep(0)  # the turn ends: the commit runs
+            await asyncio.sleep(0)
+            journal.record_status(8, "Canceled", ib_status="Cancelled")  # pending when the process is killed
+            print("WRITTEN", flush=True)
+            time.sleep(60)
+
+        asyncio.run(main())
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "WRITTEN"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    journal = Journal.in_folder(tmp_path)
+    assert journal.order(7).status == "Completed" and journal.status_history(7) == ["Submitted", "Completed"]  # type: ignore[union-attr]
+    assert journal.order(8).status == "Submitted"  # type: ignore[union-attr]  # as if killed a moment earlier
+    journal.close()

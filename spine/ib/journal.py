@@ -12,11 +12,13 @@ written with one ``os.write`` just before ``placeOrder`` and committed to SQLite
 after (see ``Journal.open_write_ahead``); the session's journal turns what a crash left
 there into rows at its next start.
 
-The ``orders`` table is also kept in memory (read once when the journal opens, then
-updated with every write), so reading an order is a dict lookup. Status changes can be
-committed once per turn of the session's event loop (``Journal.defer_status_commits``)
-rather than one commit each; any other write commits them first, in the order they
-happened, so what SQLite holds after a crash is always everything up to some moment.
+The ``orders`` table and the fills' execIds are also kept in memory (read once when the
+journal opens, then updated with every write), so reading an order is a dict lookup. Status
+changes, fills and the rows of submissions already in the write-ahead file can be committed
+once per turn of the session's event loop (``Journal.defer_commits``) rather than one commit
+each; every other write commits them first, in one transaction with its own rows, so what
+SQLite holds after a crash is always everything up to some moment (and the write-ahead
+file holds every submission sent after it).
 """
 
 from __future__ import annotations
@@ -131,8 +133,13 @@ class Journal:
             int(r[0]): _order(r) for r in self._conn.execute("SELECT * FROM orders")
         }
         self._defer: Callable[[Callable[[], None]], object] | None = None
-        self._pending_orders: dict[int, tuple] = {}  # order id -> the UPDATE's parameters, the latest state only
-        self._pending_changes: list[tuple] = []  # status_changes rows, in the order they happened
+        self._fill_ids: set[str] = {str(r[0]) for r in self._conn.execute("SELECT exec_id FROM fills")}
+        # what the next commit writes (see defer_commits), each in the order it happened
+        self._pending_intents: list[tuple] = []
+        self._pending_submissions: list[tuple] = []  # orders rows, already in the write-ahead file
+        self._pending_orders: dict[int, tuple] = {}  # order id -> the status UPDATE's parameters, the latest only
+        self._pending_changes: list[tuple] = []  # status_changes rows
+        self._pending_fills: list[tuple] = []
         self._commit_scheduled = False
 
     @classmethod
@@ -142,7 +149,7 @@ class Journal:
         return cls(folder / JOURNAL_FILE)
 
     def close(self) -> None:
-        self.commit_statuses()
+        self.commit()
         if self._ahead_fd is not None:
             os.close(self._ahead_fd)
             self._ahead_fd = None
@@ -159,8 +166,8 @@ class Journal:
         Why a second file: an SQLite commit costs 0.3–0.5 ms here, too much between a signal
         and ``placeOrder``. One ``os.write`` of the submission to an append-only file is as
         durable as the WAL commit with ``synchronous=NORMAL`` (it survives the process being
-        killed, not a power cut) and costs a tenth; the SQLite rows follow right after the
-        hand-off, in the same callback. A line cut short by a crash was never followed by a
+        killed, not a power cut) and costs a tenth; the SQLite rows follow after the
+        hand-off, in the same callback or (``defer_commits``) at the end of the loop's turn. A line cut short by a crash was never followed by a
         ``placeOrder`` (the write returns first) and is skipped.
         """
         recovered = 0
@@ -206,11 +213,16 @@ class Journal:
     def record_written_ahead(self, orders: list[JournalOrder], *, intent: tuple[str, str, str, float, str, str] | None,
                              at: str | float) -> None:  # fmt: skip
         """The SQLite rows of a ``write_ahead`` (which already committed them when no write-ahead file is open)."""
-        if self._ahead_fd is not None:
+        if self._ahead_fd is None:
+            return
+        if self._defer is None:
             self.record_submissions(orders, intent=intent, at=at)
+            return
+        self._add_submissions(orders, intent, _iso(at))  # the write-ahead file holds them until the turn's commit
+        self._schedule_commit()
 
     def _trim_write_ahead(self) -> None:
-        """Every row in the file is in SQLite once ``record_submissions`` returns: start it again when it grows."""
+        """Every row in the file is in SQLite once a commit returns: start it again when it grows."""
         if self._ahead_fd is not None and os.fstat(self._ahead_fd).st_size > _AHEAD_TRIM_BYTES:
             os.ftruncate(self._ahead_fd, 0)
 
@@ -219,11 +231,8 @@ class Journal:
     def record_intent(
         self, intent_id: str, ticker: str, side: str, quantity: float, tag: str, kind: str, detail: str = ""
     ) -> None:
-        self.commit_statuses()
-        self._conn.execute(
-            "INSERT OR IGNORE INTO intents VALUES (?,?,?,?,?,?,?,?)",
-            (intent_id, ticker, side, float(quantity), tag, kind, _now(), detail),
-        )
+        self._pending_intents.append((intent_id, ticker, side, float(quantity), tag, kind, _now(), detail))
+        self.commit()
 
     def record_submission(self, order: JournalOrder) -> None:
         """Written before ib_async sees the order: status 'Submitted', not yet acknowledged."""
@@ -236,28 +245,21 @@ class Journal:
         ``intent`` (intent id, ticker, side, quantity, tag, kind) is written in the same
         transaction: one commit, not two.
         """
-        now = _now() if at is None or at == "" else _iso(at)
-        self.commit_statuses()
-        with self._conn:
-            self._conn.execute("BEGIN")
-            if intent is not None:
-                intent_id, ticker, side, quantity, tag, kind = intent
-                self._conn.execute("INSERT OR IGNORE INTO intents VALUES (?,?,?,?,?,?,?,?)",
-                                   (intent_id, ticker, side, float(quantity), tag, kind, now, ""))  # fmt: skip
-            for order in orders:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (order.order_id, order.perm_id, order.order_ref, order.intent_id, order.role, order.ticker, order.side,
-                     float(order.quantity), order.order_type, order.price, order.aux_price, order.parent_id, order.oca_group,
-                     order.status, int(order.acknowledged), float(order.filled), now, now),
-                )  # fmt: skip
-                self._conn.execute(
-                    "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
-                    (order.order_id, order.status, "", "submitted", now),
-                )
+        self._add_submissions(orders, intent, _now() if at is None or at == "" else _iso(at))
+        self.commit()  # with whatever this turn still had pending, in one transaction
+
+    def _add_submissions(self, orders: list[JournalOrder], intent: tuple | None, now: str) -> None:
+        if intent is not None:
+            intent_id, ticker, side, quantity, tag, kind = intent
+            self._pending_intents.append((intent_id, ticker, side, float(quantity), tag, kind, now, ""))
         for order in orders:
-            self._orders[int(order.order_id)] = _as_stored(order)
-        self._trim_write_ahead()
+            stored = _as_stored(order)
+            self._pending_orders.pop(stored.order_id, None)  # the submission replaces the row (an earlier status too)
+            self._pending_submissions.append(
+                (*_ORDER_VALUES(stored)[:14], int(stored.acknowledged), stored.filled, now, now)
+            )
+            self._pending_changes.append((stored.order_id, stored.status, "", "submitted", now))
+            self._orders[stored.order_id] = stored
 
     def record_status(
         self,
@@ -292,39 +294,59 @@ class Journal:
         self._pending_orders[order_id] = (status, new_perm, int(new_ack), new_filled, now, order_id)
         if changed:
             self._pending_changes.append((order_id, status, ib_status, detail, now))
-        if self._defer is None:
-            self.commit_statuses()
-        elif not self._commit_scheduled:
-            self._commit_scheduled = True  # the first pending change of this turn schedules the commit
-            self._defer(self.commit_statuses)
+        self._schedule_commit()
         return changed
 
-    def defer_status_commits(self, schedule: Callable[[Callable[[], None]], object]) -> None:
-        """Commit status changes through ``schedule`` (the event loop's ``call_soon``), once per turn, not one each.
+    def defer_commits(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        """Commit status changes, fills and written-ahead submissions through ``schedule`` (the event loop's
+        ``call_soon``): once per turn of the loop, not one commit each.
 
-        For the session's own journal on its event loop. Every other write, ``close`` and the
-        reads of ``status_changes`` commit what is pending first, so rows reach SQLite in the
-        order they happened.
+        For the session's own journal on its event loop. Without it every write commits at once.
+        Every other write, ``close`` and the reads of the tables they touch commit what is
+        pending first, so rows reach SQLite in the order they happened.
         """
         self._defer = schedule
 
-    def commit_statuses(self) -> None:
-        """Write the pending status changes in one transaction (nothing to do when none are pending)."""
+    def _schedule_commit(self) -> None:
+        if self._defer is None:
+            self.commit()
+        elif not self._commit_scheduled:
+            self._commit_scheduled = True  # the first pending row of this turn schedules the commit
+            self._defer(self.commit)
+
+    def commit(self) -> None:
+        """Write everything pending in one transaction (nothing to do when nothing is pending)."""
         self._commit_scheduled = False
-        if not self._pending_orders:
+        if not (self._pending_intents or self._pending_submissions or self._pending_orders or self._pending_changes
+                or self._pending_fills):  # fmt: skip
             return
         with self._conn:
             self._conn.execute("BEGIN")
-            self._conn.executemany(
-                "UPDATE orders SET status=?, perm_id=?, acknowledged=?, filled=?, updated_at=? WHERE order_id=?",
-                list(self._pending_orders.values()),
-            )
-            self._conn.executemany(
-                "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
-                self._pending_changes,
-            )
+            if self._pending_intents:
+                self._conn.executemany("INSERT OR IGNORE INTO intents VALUES (?,?,?,?,?,?,?,?)", self._pending_intents)
+            if self._pending_submissions:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    self._pending_submissions,
+                )
+            if self._pending_orders:
+                self._conn.executemany(
+                    "UPDATE orders SET status=?, perm_id=?, acknowledged=?, filled=?, updated_at=? WHERE order_id=?",
+                    list(self._pending_orders.values()),
+                )
+            if self._pending_changes:
+                self._conn.executemany(
+                    "INSERT INTO status_changes (order_id, status, ib_status, detail, at) VALUES (?,?,?,?,?)",
+                    self._pending_changes,
+                )
+            if self._pending_fills:
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)", self._pending_fills
+                )
+        for pending in (self._pending_intents, self._pending_submissions, self._pending_changes, self._pending_fills):
+            pending.clear()
         self._pending_orders.clear()
-        self._pending_changes.clear()
+        self._trim_write_ahead()
 
     def record_fill(
         self,
@@ -342,17 +364,17 @@ class Journal:
         missed: bool = False,
     ) -> bool:
         """Journal one fill; False when this execId was applied before (so it is never applied twice)."""
-        self.commit_statuses()
-        cursor = self._conn.execute(
-            "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (exec_id, order_id, perm_id, order_ref, ticker, side, float(shares), float(price), float(commission),
-             at.astimezone(UTC).isoformat(), int(missed)),
-        )  # fmt: skip
-        return cursor.rowcount == 1
+        if exec_id in self._fill_ids:
+            return False
+        self._fill_ids.add(exec_id)
+        self._pending_fills.append((exec_id, order_id, perm_id, order_ref, ticker, side, float(shares), float(price),
+                                    float(commission), at.astimezone(UTC).isoformat(), int(missed)))  # fmt: skip
+        self._schedule_commit()
+        return True
 
     def acknowledge(self, kind: str, keys: set[str]) -> None:
         """The operator accepted these (``exec`` ids, ``perm`` ids of foreign orders) with ``spine resume``."""
-        self.commit_statuses()
+        self.commit()
         now = _now()
         with self._conn:
             self._conn.execute("BEGIN")
@@ -364,7 +386,7 @@ class Journal:
 
     def set_baseline(self, shares_by_ticker: dict[str, float]) -> None:
         """Positions the operator accepted that no journaled fill explains (added to the fills' positions)."""
-        self.commit_statuses()
+        self.commit()
         now = _now()
         with self._conn:
             self._conn.execute("BEGIN")
@@ -377,11 +399,11 @@ class Journal:
         return {str(t): float(v) for t, v in self._conn.execute("SELECT ticker, shares FROM position_baseline")}
 
     def set_meta(self, key: str, value: str) -> None:
-        self.commit_statuses()
+        self.commit()
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
 
     def delete_meta(self, key: str) -> None:
-        self.commit_statuses()
+        self.commit()
         self._conn.execute("DELETE FROM meta WHERE key=?", (key,))
 
     # --- reads ---------------------------------------------------------------------------
@@ -394,16 +416,18 @@ class Journal:
         return max(self._orders, default=0)
 
     def has_fill(self, exec_id: str) -> bool:
-        return self._conn.execute("SELECT 1 FROM fills WHERE exec_id=?", (exec_id,)).fetchone() is not None
+        return exec_id in self._fill_ids
 
     def fill_ids(self) -> set[str]:
-        return {str(r[0]) for r in self._conn.execute("SELECT exec_id FROM fills")}
+        return set(self._fill_ids)
 
     def last_fill_time(self) -> datetime | None:
+        self.commit()
         row = self._conn.execute("SELECT MAX(at) FROM fills").fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def fills(self) -> list[tuple]:
+        self.commit()
         return list(self._conn.execute("SELECT * FROM fills ORDER BY at, exec_id"))
 
     def order(self, order_id: int) -> JournalOrder | None:
@@ -415,7 +439,7 @@ class Journal:
         return [o for o in ordered if o.status not in _TERMINAL] if open_only else ordered
 
     def status_history(self, order_id: int) -> list[str]:
-        self.commit_statuses()
+        self.commit()
         return [
             str(r[0])
             for r in self._conn.execute("SELECT status FROM status_changes WHERE order_id=? ORDER BY seq", (order_id,))

@@ -184,7 +184,7 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        self.journal.defer_status_commits(loop.call_soon)  # one commit per turn of the loop, not one per status
+        self.journal.defer_commits(loop.call_soon)  # one commit per turn of the loop, not one per row
         self._tasks = [
             loop.create_task(c)
             for c in (

@@ -171,7 +171,7 @@ def test_deferred_status_changes_reach_sqlite_in_one_commit_when_the_loop_turn_e
     scheduled: list = []
     journal = Journal.in_folder(tmp_path)
     journal.record_submissions([entry_row(7), entry_row(8)], intent=INTENT)
-    journal.defer_status_commits(scheduled.append)
+    journal.defer_commits(scheduled.append)
     assert journal.record_status(7, "Accepted", ib_status="Submitted", perm_id=70, acknowledged=True)
     assert journal.record_status(8, "Canceled", ib_status="Cancelled")
     assert journal.record_status(7, "Completed", ib_status="Filled", filled=10.0)
@@ -193,27 +193,69 @@ def test_deferred_status_changes_reach_sqlite_in_one_commit_when_the_loop_turn_e
     journal.close()
 
 
-def test_any_other_write_commits_the_pending_status_changes_first(tmp_path: Path) -> None:
+def test_a_submission_committed_before_placeorder_commits_what_the_turn_had_pending_with_it(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
     scheduled: list = []
     journal = Journal.in_folder(tmp_path)
-    journal.record_submissions([entry_row(7)], intent=INTENT)
-    journal.defer_status_commits(scheduled.append)
-    journal.record_status(7, "Completed", ib_status="Filled", filled=10.0)
+    journal.open_write_ahead()
+    journal.defer_commits(scheduled.append)
+    at = journal.write_ahead([entry_row(7)], intent=INTENT)
+    journal.record_written_ahead([entry_row(7)], intent=INTENT, at=at)  # in the write-ahead file: its rows wait
+    journal.record_status(7, "Completed", ib_status="Filled", perm_id=70, filled=10.0, acknowledged=True)
     assert journal.record_fill("e1", 7, 70, "LIVE_SPINE:k1:entry:1", "ABC", "BUY", 10, 5.0, 1.0, datetime.now(UTC))
+    assert not journal.record_fill("e1", 7, 70, "LIVE_SPINE:k1:entry:1", "ABC", "BUY", 10, 5.0, 1.0, datetime.now(UTC))
+    assert len(scheduled) == 1 and journal.has_fill("e1")
     reader = Journal.in_folder(tmp_path)
-    assert reader.order(7).status == "Completed" and reader.fill_ids() == {"e1"}  # type: ignore[union-attr]
+    assert reader.order(7) is None and reader.fill_ids() == set()  # nothing committed yet
     reader.close()
 
-    journal.record_status(7, "Canceled")  # stays Completed; the row's time moves
-    journal.record_submissions([entry_row(9)])
-    journal.set_meta("k", "v")
+    journal.record_submissions([entry_row(9)])  # committed before it is sent: with everything before it
     reader = Journal.in_folder(tmp_path)
-    assert [o.order_id for o in reader.orders()] == [7, 9] and reader.status_history(9) == ["Submitted"]
+    assert reader.orders() == journal.orders() and reader.fill_ids() == {"e1"}
+    assert reader.status_history(7) == ["Submitted", "Completed"] and reader.status_history(9) == ["Submitted"]
+    assert reader.order(7).status == "Completed"  # type: ignore[union-attr]
     reader.close()
+    scheduled.pop()()  # the turn's commit finds nothing left
+    journal.record_status(9, "Canceled")
     journal.close()  # closing commits what is pending too
-    scheduled.clear()
+    reader = Journal.in_folder(tmp_path)
+    assert reader.order(9).status == "Canceled"  # type: ignore[union-attr]
+    reader.close()
+
+
+def test_written_ahead_rows_pending_when_the_process_is_killed_are_recovered_from_the_file(tmp_path: Path) -> None:
+    script = textwrap.dedent(f"""
+        import asyncio, sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_journal import INTENT, entry_row
+        from spine.ib.journal import Journal
+        journal = Journal.in_folder({str(tmp_path)!r})
+        journal.open_write_ahead()
+
+        async def main():
+            journal.defer_commits(asyncio.get_running_loop().call_soon)
+            at = journal.write_ahead([entry_row(7)], intent=INTENT)
+            journal.record_written_ahead([entry_row(7)], intent=INTENT, at=at)
+            journal.record_status(7, "Accepted", ib_status="Submitted", acknowledged=True)
+            print("WRITTEN", flush=True)  # before the turn's commit
+            time.sleep(60)
+
+        asyncio.run(main())
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "WRITTEN"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    journal = Journal.in_folder(tmp_path)
+    assert journal.order(7) is None
+    assert journal.open_write_ahead() == 1
+    row = journal.order(7)
+    assert row is not None and row.status == "Submitted" and not row.acknowledged  # as if killed before the status
+    assert journal.status_history(7) == ["Submitted"] and journaled_intent_ids(tmp_path) == {"k1"}
+    journal.close()
 
 
 def test_orders_read_from_memory_are_what_the_file_holds(tmp_path: Path) -> None:
@@ -242,7 +284,7 @@ def test_a_status_committed_at_the_end_of_a_loop_turn_survives_a_kill(tmp_path: 
         journal.record_submissions([entry_row(7), entry_row(8)], intent=INTENT)
 
         async def main():
-            journal.defer_status_commits(asyncio.get_running_loop().call_soon)
+            journal.defer_commits(asyncio.get_running_loop().call_soon)
             journal.record_status(7, "Completed", ib_status="Filled", filled=10.0)
             await asyncio.sleep(0)  # the turn ends: the commit runs
             await asyncio.sleep(0)

@@ -456,3 +456,22 @@ def test_gate_built_from_a_whole_config_uses_the_top_level_limits_and_its_sector
     gate = RiskGate(config)
     assert gate.limits == config.risk
     assert gate.sectors["NVDA"] == "Semiconductors"
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0.0, -0.0, -1.0, "ten", None])
+def test_a_stop_leg_whose_quantity_is_not_a_finite_number_above_zero_is_refused_naming_quantity(bad):
+    decision = gate().check(order(side="SELL", quantity=bad, price=95.0, role="stop"), view(positions={"AAPL": 10}))
+    assert (decision.accepted, decision.rule) == (False, "quantity")
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0.0, -0.0, -95.0, "ninety"])
+def test_a_take_profit_leg_whose_price_is_not_a_finite_number_above_zero_is_refused_naming_price(bad):
+    leg = order(side="SELL", quantity=10, price=bad, role="take_profit", order_type="LMT")
+    decision = gate().check(leg, view(positions={"AAPL": 10}))
+    assert (decision.accepted, decision.rule) == (False, "price")
+
+
+@pytest.mark.parametrize("size", [10, 10.0, "10", 5e-324, 1e300])
+def test_a_stop_leg_with_any_finite_quantity_above_zero_passes(size):
+    decision = gate().check(order(side="SELL", quantity=size, price=95.0, role="stop"), view(positions={"AAPL": 10}))
+    assert decision.accepted, decision.reason

@@ -16,6 +16,7 @@ import gc
 import hashlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -108,18 +109,25 @@ def window_inputs(inputs: BacktestInputs, start: str | None, end: str | None) ->
 
 
 MEMORY_FOLDER = Path("/dev/shm")
+MEMORY_FREE_BYTES = 1 << 30  # less free memory than this (a container's 64 MB /dev/shm): the trial goes to disk
 
 
-def scratch_root(platform: str = sys.platform, memory: Path = MEMORY_FOLDER) -> str | None:
+def scratch_root(
+    platform: str = sys.platform, memory: Path = MEMORY_FOLDER, min_free: int = MEMORY_FREE_BYTES
+) -> str | None:
     """Where a trial's temporary run folder is made: in memory (``/dev/shm``) on Linux, else the system's temp folder.
 
     Nobody reads a trial's folder after the trial, but ``run_backtest`` writes its CSVs,
     ``summary.json`` and a fresh state database there, and the database commits with
-    fsync: on a disk that is 20-50 ms per trial, on tmpfs a few milliseconds.
+    fsync: on a disk that is 20-50 ms per trial, on tmpfs a few milliseconds. A small
+    ``/dev/shm`` (containers often give 64 MB) could fill up under a large trial, so the
+    memory folder is used only with ``min_free`` bytes free.
     """
-    if platform.startswith("linux") and memory.is_dir() and os.access(memory, os.W_OK | os.X_OK):
-        return str(memory)
-    return None
+    if not (platform.startswith("linux") and memory.is_dir() and os.access(memory, os.W_OK | os.X_OK)):
+        return None
+    if shutil.disk_usage(memory).free < min_free:
+        return None
+    return str(memory)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 
 from spine.config import load_config
 from spine.core.process import YOUNG_THRESHOLD
@@ -12,9 +13,14 @@ from spine.sweep.trial import SharedInputs, fewer_collections, run_trial, run_tr
 
 
 def test_trial_folders_go_to_the_memory_folder_on_linux_and_to_the_temp_folder_elsewhere(tmp_path):
-    assert scratch_root("linux", tmp_path) == str(tmp_path)
-    assert scratch_root("darwin", tmp_path) is None and scratch_root("win32", tmp_path) is None
-    assert scratch_root("linux", tmp_path / "absent") is None
+    assert scratch_root("linux", tmp_path, min_free=0) == str(tmp_path)
+    assert scratch_root("darwin", tmp_path, min_free=0) is None and scratch_root("win32", tmp_path, min_free=0) is None
+    assert scratch_root("linux", tmp_path / "absent", min_free=0) is None
+
+
+def test_a_memory_folder_with_too_little_free_space_sends_trials_to_the_temp_folder(tmp_path):
+    free = shutil.disk_usage(tmp_path).free
+    assert scratch_root("linux", tmp_path, min_free=free + (1 << 40)) is None
 
 
 def test_a_trial_leaves_no_folder_behind_in_its_scratch_root():

@@ -1,8 +1,8 @@
 """Signal feeds become provenance-tagged bracket orders.
 
 On each bar, for each ticker, the strategy takes the signals that have come due,
-builds a ``LiveSignal`` (entry price = the bar's close, ATR from Backtrader's
-indicator), sizes it with the ``LiquiditySizer`` and sends a bracket: entry, Smart Stop
+sizes it with the ``LiquiditySizer`` (entry price = the bar's close, ATR from Backtrader's
+indicator; the sizing rule of a ``LiveSignal``) and sends a bracket: entry, Smart Stop
 and take-profit (entry and stop only when ``take_profit_atr`` is None; the stop is never
 left out), every leg tagged ``PROHIBITED_LLM_DISCOVERY_LINK`` (propagated
 signal) or ``LIVE_SPINE`` (direct). It never checks limits itself: the broker's risk
@@ -43,7 +43,7 @@ import numpy as np
 
 from brokers.order_roles import PROTECTIVE_ROLES, role_of
 from spine.core.events import EventLog
-from spine.core.live_signal import LiveSignal, provenance_tag
+from spine.core.live_signal import provenance_tag
 from spine.core.stops import RiskManager
 from spine.core.ticks import round_to_tick
 from spine.data.signal_source import FixedSignals, SignalSource, signal_source
@@ -285,22 +285,15 @@ class SignalStrategy(bt.Strategy):
             return
         entry_price = float(data.close[0])
         # The sizer reads the weight, the entry price and the ATR (the signal's provenance is on the orders' info).
-        live = LiveSignal(
-            ticker=data._name,
-            weight=signal.weight,
-            direction=signal.direction,
-            is_propagated=signal.is_propagated,
-            atr_per_share=atr,
-            entry_price=entry_price,
-        )
         sizer = self._signal_sizer if self._signal_sizer is not None else self._liquidity_sizer()
-        decision = sizer.size_signal(live)
+        decision = sizer.size(signal.weight, entry_price, atr)
         if decision.shares == 0:
             self._skip(book, signal, f"sizer: {decision.skip_reason}")
             return
-        buy = live.is_buy
+        direction = signal.direction
+        buy = direction.upper() == "BUY"  # as LiveSignal.is_buy reads it
         tick = self._price_tick
-        stop = round_to_tick(self.risk_manager.compute_smart_stop(live.direction, entry_price, atr), tick)
+        stop = round_to_tick(self.risk_manager.compute_smart_stop(direction, entry_price, atr), tick)
         take_profit = None  # strategy.take_profit_atr: null places entry + stop only; the stop is never optional
         take_profit_atr = self._take_profit_atr
         if take_profit_atr is not None:
@@ -336,7 +329,7 @@ class SignalStrategy(bt.Strategy):
         book.legs = [leg for leg in legs if leg is not None]
         if book.legs:
             book.legs[0].addinfo(sizing=sizing)  # only the entry row says how it was sized
-        book.direction = live.direction
+        book.direction = direction
 
     def _close(
         self, book: TickerBook, signal: SignalRecord, tag: str, why: str, working: list[bt.Order], closing: float

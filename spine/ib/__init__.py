@@ -13,6 +13,8 @@
     kill_guard       worker mixin: the manual kill from the state database, the halt and its resume
     market_data      worker mixin: contract details, quote lines, bars behind the pacer, account snapshots
     order_dispatcher ``OrderDispatcher``: the seed's order API, through the risk gate
+    order_index      ``TradesByOrderId``: the trades ib_async holds, by order id (a cancel's index)
+    order_repr       ``Order``: ib_async's order with the same repr, made from a field list read once
     outbox           ``Outbox``: what the IB thread publishes (events, state, snapshots), read on any thread
     pacer            historical-data pacing (IB's 60 / 10 min, 15 s identical, 6 / contract / 2 s)
     reconcile        reconcile-before-trade, the pure half: IB's view against the journal's

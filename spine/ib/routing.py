@@ -17,6 +17,7 @@ from ib_async import Contract, Order
 from ib_async import OrderStatus as IBOrderStatus
 
 from spine.core.errors import OrderRefError
+from spine.ib import order_repr
 from spine.ib import translation as tr
 from spine.ib.bracket import LegSpec, bracket_legs, bracket_roles, price_on_tick
 from spine.ib.codes import NO_CHANGE_CODES, ErrorCode
@@ -186,7 +187,7 @@ class OrderRoutingMixin:
         self._emit_submitted(cmd.intent_id, ticker, legs[:1])
         self._track_entries(ticker, legs[:1])
         self._intents_at_ib.catch_up()
-        self._spare_order = Order()  # the next parent's, made here, off the next signal's path
+        self._spare_order = order_repr.Order()  # the next parent's, made here, off the next signal's path
         return legs
 
     async def _finish_bracket(self, cmd: PlaceBracket, contract: Contract, legs: list[LegSpec]) -> Submission:
@@ -205,7 +206,7 @@ class OrderRoutingMixin:
             await self._space_order_message()
             self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC"))
         self._intents_at_ib.catch_up()
-        self._spare_order = Order()
+        self._spare_order = order_repr.Order()
         return Submission(tuple(leg.order_id for leg in legs))
 
     async def _place_order(self, cmd: PlaceOrder, *, allow_any_state: bool = False) -> Submission:
@@ -246,7 +247,7 @@ class OrderRoutingMixin:
         self._emit_submitted(cmd.intent_id, cmd.ticker.upper(), [leg])
         self._track_entries(cmd.ticker.upper(), [leg])
         self._intents_at_ib.catch_up()
-        self._spare_order = Order()
+        self._spare_order = order_repr.Order()
         return Submission((leg.order_id,))
 
     def _track_entries(self, ticker: str, legs: list[LegSpec]) -> None:
@@ -305,7 +306,7 @@ class OrderRoutingMixin:
         the bracket's legs and the write-ahead line together; made after a send, it is off the next
         signal's path. A blank ``Order`` with these fields set equals ``Order(**those fields)``.
         """
-        order, self._spare_order = self._spare_order or Order(), None
+        order, self._spare_order = self._spare_order or order_repr.Order(), None
         order.orderId = leg.order_id
         order.action = leg.side
         order.totalQuantity = leg.quantity
@@ -332,7 +333,10 @@ class OrderRoutingMixin:
             self._refuse_entry(entry, "cancelled while it waited for its ticker's exit; nothing was sent", tr.CANCELED)
             return
         targets = []
-        for trade in self.ib.openTrades():
+        by_id = self._trades_by_id.trades_of(cmd.order_id) if cmd.order_id is not None else None
+        done = IBOrderStatus.DoneStates
+        # openTrades() walks every trade of the day; a cancel by order id reads only that id's (spine.ib.order_index)
+        for trade in self.ib.openTrades() if by_id is None else [t for t in by_id if t.orderStatus.status not in done]:
             ref = tr.parse_order_ref(trade.order.orderRef)
             if (cmd.order_id is not None and trade.order.orderId == cmd.order_id) or (
                 cmd.order_id is None and ref is not None and ref.intent_id == cmd.intent_id

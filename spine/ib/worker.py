@@ -35,6 +35,7 @@ from typing import Any
 from ib_async import IB, Contract, Order
 
 from spine.core.errors import ClientIdInUse, ConnectFailed, FetchFailed, NotSentError, Refused
+from spine.ib import order_repr
 from spine.ib.ack_watch import AckWatchMixin
 from spine.ib.bracket import LegSpec
 from spine.ib.codes import ErrorCode
@@ -45,6 +46,7 @@ from spine.ib.intent_index import IntentsAtIB
 from spine.ib.journal import Journal, journaled_intent_ids
 from spine.ib.kill_guard import KillGuardMixin
 from spine.ib.market_data import MarketDataMixin
+from spine.ib.order_index import TradesByOrderId
 from spine.ib.outbox import Outbox
 from spine.ib.pacer import HistoricalPacer
 from spine.ib.records import (
@@ -134,7 +136,10 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self._nav_seen = ""  # the last NetLiquidation IB pushed (a change publishes a snapshot)
         self._known_intents: set[str] = journaled_intent_ids(settings.state_dir)  # sent once: never again
         self._intents_at_ib = IntentsAtIB(ib)  # the intents ib_async holds an order of: the resend check's index
-        self._spare_order: Order | None = Order()  # the next order's blank ib_async Order, made off the signal's path
+        self._trades_by_id = TradesByOrderId(ib)  # ib_async's trades by order id: a cancel's index
+        self._spare_order: Order | None = (
+            order_repr.Order()
+        )  # the next order's blank ib_async Order, made off the signal's path
         self._sent_at: dict[int, float] = {}  # orders sent this session, not yet acknowledged: id -> monotonic time
         self._sent_roles: dict[int, str] = {}  # the role of each order sent this session (pruned to the unacknowledged)
         self._resized_at: dict[int, tuple[float, float]] = {}  # size changes not yet confirmed: id -> (time, shares)

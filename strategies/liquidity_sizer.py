@@ -38,14 +38,10 @@ class LiquiditySizer(bt.Sizer):
         return float(self.broker.get_available_funds())
 
     def size_signal(self, signal: LiveSignal) -> SizeDecision:
-        return self.size(signal.weight, signal.entry_price, signal.atr_per_share)
-
-    def size(self, weight: float, entry_price: float, atr_per_share: float) -> SizeDecision:
-        """``size_signal`` from the three numbers it reads (the strategy sizes every signal it opens)."""
         return size_position(
-            weight=weight,
-            entry_price=entry_price,
-            atr_per_share=atr_per_share,
+            weight=signal.weight,
+            entry_price=signal.entry_price,
+            atr_per_share=signal.atr_per_share,
             nav=float(self.broker.get_net_liquidation()),
             available_funds=self.available_funds(),
             risk_pct=self.p.risk_pct,

@@ -1,8 +1,8 @@
 """Signal feeds become provenance-tagged bracket orders.
 
 On each bar, for each ticker, the strategy takes the signals that have come due,
-sizes it with the ``LiquiditySizer`` (entry price = the bar's close, ATR from Backtrader's
-indicator; the sizing rule of a ``LiveSignal``) and sends a bracket: entry, Smart Stop
+builds a ``LiveSignal`` (entry price = the bar's close, ATR from Backtrader's
+indicator), sizes it with the ``LiquiditySizer`` and sends a bracket: entry, Smart Stop
 and take-profit (entry and stop only when ``take_profit_atr`` is None; the stop is never
 left out), every leg tagged ``PROHIBITED_LLM_DISCOVERY_LINK`` (propagated
 signal) or ``LIVE_SPINE`` (direct). It never checks limits itself: the broker's risk
@@ -43,7 +43,7 @@ import numpy as np
 
 from brokers.order_roles import PROTECTIVE_ROLES, role_of
 from spine.core.events import EventLog
-from spine.core.live_signal import provenance_tag
+from spine.core.live_signal import LiveSignal, provenance_tag
 from spine.core.stops import RiskManager
 from spine.core.ticks import round_to_tick
 from spine.data.signal_source import FixedSignals, SignalSource, signal_source
@@ -128,11 +128,6 @@ class SignalStrategy(bt.Strategy):
         # a gated broker's halt reason; Backtrader's own brokers have neither.
         self._broker_open_orders = _callable_or_none(getattr(self.broker, "open_orders", None))
         self._broker_halt_reason = _callable_or_none(getattr(self.broker, "halt_reason", None))
-        # The parameters every bracket reads, looked up once (they do not change during a run).
-        self._price_tick = float(self.p.price_tick or 0.0)
-        self._take_profit_atr = self.p.take_profit_atr
-        self._limit_entry = self.p.entry_order_type == "limit"
-        self._signal_sizer: LiquiditySizer | None = None
         self._take_new_signals()
         # Signals all known at start (a backtest): each bar visits only the tickers that have
         # a signal due or have not had their first bar yet, from a heap keyed by due time,
@@ -284,22 +279,32 @@ class SignalStrategy(bt.Strategy):
             self._skip(book, signal, f"ATR({self.p.atr_period}) is still warming up")
             return
         entry_price = float(data.close[0])
-        # The sizer reads the weight, the entry price and the ATR (the signal's provenance is on the orders' info).
-        sizer = self._signal_sizer if self._signal_sizer is not None else self._liquidity_sizer()
-        decision = sizer.size(signal.weight, entry_price, atr)
+        live = LiveSignal(
+            ticker=data._name,
+            weight=signal.weight,
+            direction=signal.direction,
+            is_propagated=signal.is_propagated,
+            atr_per_share=atr,
+            entry_price=entry_price,
+            metadata={
+                "source_type": signal.source_type,
+                "source_ticker": signal.source_ticker,
+                "row": signal.row,
+                **dict(signal.metadata),
+            },
+        )
+        decision = self._liquidity_sizer().size_signal(live)
         if decision.shares == 0:
             self._skip(book, signal, f"sizer: {decision.skip_reason}")
             return
-        direction = signal.direction
-        buy = direction.upper() == "BUY"  # as LiveSignal.is_buy reads it
-        tick = self._price_tick
-        stop = round_to_tick(self.risk_manager.compute_smart_stop(direction, entry_price, atr), tick)
+        buy = live.is_buy
+        tick = float(self.p.price_tick or 0.0)
+        stop = round_to_tick(self.risk_manager.compute_smart_stop(live.direction, entry_price, atr), tick)
         take_profit = None  # strategy.take_profit_atr: null places entry + stop only; the stop is never optional
-        take_profit_atr = self._take_profit_atr
-        if take_profit_atr is not None:
-            reach = take_profit_atr * atr
+        if self.p.take_profit_atr is not None:
+            reach = self.p.take_profit_atr * atr
             take_profit = round_to_tick(entry_price + reach if buy else max(entry_price - reach, MIN_TAKE_PROFIT), tick)
-        if self._limit_entry:
+        if self.p.entry_order_type == "limit":
             offset = self.p.limit_offset_bps / 10_000.0
             exectype, price = bt.Order.Limit, round_to_tick(entry_price * (1.0 - offset if buy else 1.0 + offset), tick)
         else:
@@ -329,7 +334,7 @@ class SignalStrategy(bt.Strategy):
         book.legs = [leg for leg in legs if leg is not None]
         if book.legs:
             book.legs[0].addinfo(sizing=sizing)  # only the entry row says how it was sized
-        book.direction = direction
+        book.direction = live.direction
 
     def _close(
         self, book: TickerBook, signal: SignalRecord, tag: str, why: str, working: list[bt.Order], closing: float
@@ -380,7 +385,6 @@ class SignalStrategy(bt.Strategy):
             sizer = LiquiditySizer(atr_multiplier=self.p.atr_multiplier)
             sizer.set(self, self.broker)
             self.setsizer(sizer)
-        self._signal_sizer = sizer  # the cerebro's sizer is set before the run and stays
         return sizer
 
     def _skip(self, book: TickerBook, signal: SignalRecord, reason: str, when=None) -> None:

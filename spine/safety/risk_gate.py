@@ -80,8 +80,6 @@ def _at_most(value: float, limit: float) -> bool:
 
 
 def _finite_positive(value: Any) -> bool:
-    if type(value) is float:  # the common case (sizes, prices, marks): no conversion to try
-        return 0.0 < value < math.inf  # NaN fails both comparisons
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -220,7 +218,7 @@ class RiskGate:
         state = self._refresh_state(when, "state changed")
         decision = (
             self._check_reducing(intent)
-            if intent.role in REDUCING_ROLES or self.is_risk_reducing(intent, view)
+            if self.is_risk_reducing(intent, view)
             else self._check_adding(intent, view, state, when)
         )
         if decision.accepted:

@@ -31,10 +31,9 @@ import numpy as np
 
 from spine.config import SpineConfig
 from spine.core.errors import DataError
-from spine.core.process import YOUNG_THRESHOLD
+from spine.core.process import YOUNG_THRESHOLD, run_frozen
 from spine.data.prices import window_between, window_bound
 from spine.routes.backtest import BacktestInputs, BacktestRequest, clip_to_traded_period, run_backtest
-from spine.sweep.bulk_preload import run_trial_cerebro
 from spine.sweep.overrides import apply_overrides
 from spine.sweep.universe import UNIVERSE_KEY, select_tickers
 
@@ -170,7 +169,7 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
                 outputs="statistics",
                 benchmark=shared.benchmark,
             )
-            result = run_backtest(request, inputs=inputs, runner=run_trial_cerebro)  # a worker owns its process
+            result = run_backtest(request, inputs=inputs, runner=run_frozen)  # a worker owns its process
         outcome["status"] = "ok"
         outcome["summary"] = result.summary
         if task.get("keep_equity"):

@@ -1,4 +1,4 @@
-"""A trial's array feeds preloaded in bulk are the feeds Backtrader's bar-by-bar preload gives, and so is the run."""
+"""An ArrayFeed preloaded in one step per line holds what Backtrader's bar-by-bar preload gives, and so does a run."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from spine.config import load_config
-from spine.core.process import run_frozen
+from spine.core.events import EventLog
 from spine.data.prices import PriceSeries
-from spine.feeds.array import ArrayFeed
-from spine.routes.backtest import BacktestRequest, load_inputs, run_backtest
-from spine.sweep.bulk_preload import can_preload_in_bulk, install_bulk_preload, preload_in_bulk, run_trial_cerebro
+from spine.feeds.array import ArrayFeed, can_preload_in_bulk, preload_in_bulk
+from spine.routes.backtest import BacktestRequest, build_cerebro, load_inputs, run_backtest
+from spine.safety.state_store import StateStore
 
 
 def series(volume: list[float]) -> PriceSeries:
@@ -46,18 +46,20 @@ def state(feed: bt.feed.DataBase) -> list[tuple]:
 @pytest.mark.parametrize("volume", [[100.0, 200.0, 300.0], [100.0, float("nan"), 300.0]])
 def test_a_feed_preloaded_in_bulk_holds_what_bar_by_bar_preload_holds(volume):
     by_bar, in_bulk = started(ArrayFeed(series=series(volume))), started(ArrayFeed(series=series(volume)))
-    by_bar.preload()
-    preload_in_bulk(in_bulk)
+    bt.feed.DataBase.preload(by_bar)
+    in_bulk.preload()
     assert state(in_bulk) == state(by_bar)
     assert len(state(in_bulk)[0][3]) == 3 and in_bulk._index == by_bar._index == 3
 
 
 def test_a_feed_with_a_date_window_or_a_filter_keeps_backtraders_preload():
-    windowed = ArrayFeed(series=series([1.0, 2.0, 3.0]), fromdate=datetime(2024, 1, 3))
+    windowed = started(ArrayFeed(series=series([1.0, 2.0, 3.0]), fromdate=datetime(2024, 1, 3)))
     filtered = ArrayFeed(series=series([1.0, 2.0, 3.0]))
     filtered.addfilter(bt.filters.SessionFilter)
     assert can_preload_in_bulk(ArrayFeed(series=series([1.0, 2.0, 3.0])))
     assert not can_preload_in_bulk(windowed) and not can_preload_in_bulk(filtered)
+    windowed.preload()
+    assert len(windowed.lines.close.array) == 2  # the window still drops the first bar
 
 
 def test_a_feed_already_loaded_is_refused_rather_than_loaded_twice():
@@ -67,24 +69,22 @@ def test_a_feed_already_loaded_is_refused_rather_than_loaded_twice():
         preload_in_bulk(feed)
 
 
-def test_a_backtest_run_with_bulk_preload_writes_the_same_run_files(tmp_path):
-    config = load_config()
-    inputs = load_inputs(BacktestRequest(config=config))
-    folders = {}
-    for name, runner in (("by-bar", run_frozen), ("in-bulk", run_trial_cerebro)):
-        request = BacktestRequest(config=config, out_dir=tmp_path / name, outputs="statistics")
-        folders[name] = run_backtest(request, inputs=inputs, runner=runner).run_dir
-    for file in ("orders.csv", "fills.csv", "equity.csv", "events.csv"):
-        assert (folders["in-bulk"] / file).read_bytes() == (folders["by-bar"] / file).read_bytes(), file
-
-
 def test_every_price_feed_of_a_backtest_preloads_in_bulk():
-    from spine.core.events import EventLog
-    from spine.routes.backtest import build_cerebro
-    from spine.safety.state_store import StateStore
-
     config = load_config()
     inputs = load_inputs(BacktestRequest(config=config))
     with StateStore.in_memory() as store:
         cerebro = build_cerebro(config, inputs, events=EventLog(), store=store)
-        assert install_bulk_preload(cerebro) == len(inputs.prices) + (inputs.vix is not None)
+        assert sum(can_preload_in_bulk(feed) for feed in cerebro.datas) == len(inputs.prices) + (inputs.vix is not None)
+
+
+def test_a_backtest_writes_the_same_run_files_with_either_preload(tmp_path, monkeypatch):
+    config = load_config()
+    inputs = load_inputs(BacktestRequest(config=config))
+    folders = {}
+    for name in ("in-bulk", "by-bar"):
+        if name == "by-bar":
+            monkeypatch.setattr(ArrayFeed, "preload", bt.feed.DataBase.preload)
+        request = BacktestRequest(config=config, out_dir=tmp_path / name, outputs="statistics")
+        folders[name] = run_backtest(request, inputs=inputs).run_dir
+    for file in ("orders.csv", "fills.csv", "equity.csv", "events.csv"):
+        assert (folders["in-bulk"] / file).read_bytes() == (folders["by-bar"] / file).read_bytes(), file

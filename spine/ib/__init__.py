@@ -7,13 +7,11 @@
     connection       worker mixin: connect with back-off, 326, account and port checks, 1100/1101/1102, heartbeat
     fill_assembler   ``FillAssembler``: execDetails paired with commissionReport by execId, once (pure)
     halt             the reconcile halt as ``spine resume`` reads and clears it in the journal
-    intent_index     ``IntentsAtIB``: the intents ib_async holds an order of (the resend check's index)
     journal          the SQLite journal in the state folder, written by the IB thread only
     journal_check    a damaged journal (garbage, empty, cut short, failing quick_check) refused with one line
     kill_guard       worker mixin: the manual kill from the state database, the halt and its resume
     market_data      worker mixin: contract details, quote lines, bars behind the pacer, account snapshots
     order_dispatcher ``OrderDispatcher``: the seed's order API, through the risk gate
-    order_index      ``TradesByOrderId``: the trades ib_async holds, by order id (a cancel's index)
     order_repr       ``Order``: ib_async's order with the same repr, made from a field list read once
     outbox           ``Outbox``: what the IB thread publishes (events, state, snapshots), read on any thread
     pacer            historical-data pacing (IB's 60 / 10 min, 15 s identical, 6 / contract / 2 s)
@@ -25,6 +23,7 @@
     settings         ``SessionSettings`` (frozen pydantic)
     snapshots        ``SnapshotRecorder``: connection state, pulse and account snapshots in the journal, for watchers
     syncing          worker mixin: reconcile-before-trade after every connect and reconnect
+    trade_index      ``TradeIndex``: ib_async's trades by intent and by order id (the resend check's and a cancel's index)
     translation      IB and Backtrader statuses and order types, the orderRef format (pure)
     worker           ``IBWorker`` on the IB thread, one mixin per job, publishing to the session's outbox
 

@@ -65,8 +65,8 @@ class OrderRoutingMixin:
         """An intent already sent (journaled, or adopted from IB by its orderRef) is never sent again by a caller."""
         if intent_id in self._known_intents:
             return f"intent {intent_id!r} was already sent (journal); not sent again"
-        if not self._intents_at_ib.may_hold(intent_id):
-            return ""  # no order ib_async holds names it (spine.ib.intent_index): nothing to walk
+        if not self._trade_index.may_hold(intent_id):
+            return ""  # no order ib_async holds names it (spine.ib.trade_index): nothing to walk
         field = f":{intent_id}:"  # a ref naming this intent holds it between colons: only those are parsed
         done = IBOrderStatus.DoneStates
         for trade in self.ib.trades():  # openTrades(), with the cheap test on the ref first
@@ -186,7 +186,7 @@ class OrderRoutingMixin:
         self.journal.record_written_ahead(rows, intent=intent, at=at)
         self._emit_submitted(cmd.intent_id, ticker, legs[:1])
         self._track_entries(ticker, legs[:1])
-        self._intents_at_ib.catch_up()
+        self._trade_index.catch_up()
         self._spare_order = order_repr.Order()  # the next parent's, made here, off the next signal's path
         return legs
 
@@ -205,7 +205,7 @@ class OrderRoutingMixin:
         for leg in children:
             await self._space_order_message()
             self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC"))
-        self._intents_at_ib.catch_up()
+        self._trade_index.catch_up()
         self._spare_order = order_repr.Order()
         return Submission(tuple(leg.order_id for leg in legs))
 
@@ -246,7 +246,7 @@ class OrderRoutingMixin:
         self.journal.record_written_ahead(rows, intent=intent, at=at)
         self._emit_submitted(cmd.intent_id, cmd.ticker.upper(), [leg])
         self._track_entries(cmd.ticker.upper(), [leg])
-        self._intents_at_ib.catch_up()
+        self._trade_index.catch_up()
         self._spare_order = order_repr.Order()
         return Submission((leg.order_id,))
 
@@ -333,9 +333,9 @@ class OrderRoutingMixin:
             self._refuse_entry(entry, "cancelled while it waited for its ticker's exit; nothing was sent", tr.CANCELED)
             return
         targets = []
-        by_id = self._trades_by_id.trades_of(cmd.order_id) if cmd.order_id is not None else None
+        by_id = self._trade_index.trades_of(cmd.order_id) if cmd.order_id is not None else None
         done = IBOrderStatus.DoneStates
-        # openTrades() walks every trade of the day; a cancel by order id reads only that id's (spine.ib.order_index)
+        # openTrades() walks every trade of the day; a cancel by order id reads only that id's (spine.ib.trade_index)
         for trade in self.ib.openTrades() if by_id is None else [t for t in by_id if t.orderStatus.status not in done]:
             ref = tr.parse_order_ref(trade.order.orderRef)
             if (cmd.order_id is not None and trade.order.orderId == cmd.order_id) or (

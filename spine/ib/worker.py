@@ -42,11 +42,9 @@ from spine.ib.codes import ErrorCode
 from spine.ib.connection import ConnectionMixin
 from spine.ib.fill_assembler import FillAssembler
 from spine.ib.halt import HALT_AT_META, HALT_META
-from spine.ib.intent_index import IntentsAtIB
 from spine.ib.journal import Journal, journaled_intent_ids
 from spine.ib.kill_guard import KillGuardMixin
 from spine.ib.market_data import MarketDataMixin
-from spine.ib.order_index import TradesByOrderId
 from spine.ib.outbox import Outbox
 from spine.ib.pacer import HistoricalPacer
 from spine.ib.records import (
@@ -66,6 +64,7 @@ from spine.ib.routing import RISK_STATES, OrderRoutingMixin
 from spine.ib.settings import SessionSettings
 from spine.ib.snapshots import SnapshotRecorder
 from spine.ib.syncing import EXTERNAL_META, SyncMixin
+from spine.ib.trade_index import TradeIndex
 from spine.safety.state_store import StateStore
 
 log = logging.getLogger("spine.ib")
@@ -135,8 +134,9 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self._avg_costs: dict[str, float] = {}
         self._nav_seen = ""  # the last NetLiquidation IB pushed (a change publishes a snapshot)
         self._known_intents: set[str] = journaled_intent_ids(settings.state_dir)  # sent once: never again
-        self._intents_at_ib = IntentsAtIB(ib)  # the intents ib_async holds an order of: the resend check's index
-        self._trades_by_id = TradesByOrderId(ib)  # ib_async's trades by order id: a cancel's index
+        self._trade_index = TradeIndex(
+            ib
+        )  # ib_async's trades by intent and by order id: the resend check's, a cancel's
         self._spare_order: Order | None = (
             order_repr.Order()
         )  # the next order's blank ib_async Order, made off the signal's path

@@ -35,8 +35,8 @@ def _ib_knowing(*orders: tuple[int, str, str]):  # type: ignore[no-untyped-def]
 def test_an_intent_that_works_at_ib_is_not_sent_again_and_one_that_ended_or_only_shares_a_prefix_is() -> None:
     from types import SimpleNamespace
 
-    from spine.ib.intent_index import IntentsAtIB
     from spine.ib.routing import OrderRoutingMixin
+    from spine.ib.trade_index import TradeIndex
 
     ib = _ib_knowing(
         (1, "LIVE_SPINE:d0abc-ABC:entry:1", "Submitted"),
@@ -44,7 +44,7 @@ def test_an_intent_that_works_at_ib_is_not_sent_again_and_one_that_ended_or_only
         (3, "LIVE_SPINE:d0pre-ABCD:entry:1", "Submitted"),
         (4, "not ours", "Submitted"),
     )
-    worker = SimpleNamespace(_known_intents=set(), ib=ib, _intents_at_ib=IntentsAtIB(ib))
+    worker = SimpleNamespace(_known_intents=set(), ib=ib, _trade_index=TradeIndex(ib))
     why = OrderRoutingMixin._resend_refusal(worker, "d0abc-ABC")  # type: ignore[arg-type]
     assert "already works at IB" in why and "LIVE_SPINE:d0abc-ABC:entry:1" in why
     assert OrderRoutingMixin._resend_refusal(worker, "d0old-ABC") == ""  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""The index of ib_async's trades by order id: the same trades as the walk of every trade, whichever way
+"""The trade index by order id: the same trades as the walk of every trade, whichever way
 ib_async learnt of them.
 
 A real (unconnected) ib_async ``IB`` is fed the replies TWS sends (``openOrder``, ``orderStatus``,
@@ -11,7 +11,7 @@ from __future__ import annotations
 from ib_async import IB, Contract, Order, OrderState
 from ib_async import OrderStatus as IBOrderStatus
 
-from spine.ib.order_index import TradesByOrderId
+from spine.ib.trade_index import TradeIndex
 
 
 def _open_order(ib: IB, order_id: int, client_id: int = 1, status: str = "Submitted", perm: int = 0) -> None:
@@ -24,7 +24,7 @@ def _status(ib: IB, order_id: int, status: str, perm: int = 0) -> None:
     ib.wrapper.orderStatus(order_id, status, 0.0, 1.0, 0.0, perm or 1000 + order_id, 0, 0.0, 1, "", 0.0)
 
 
-def _working(index: TradesByOrderId, order_id: int) -> list:
+def _working(index: TradeIndex, order_id: int) -> list:
     found = index.trades_of(order_id)
     assert found is not None
     return [t for t in found if t.orderStatus.status not in IBOrderStatus.DoneStates]
@@ -38,7 +38,7 @@ def test_trades_held_before_and_added_after_the_index_was_made_are_found_as_the_
     ib = IB()
     ib.wrapper.clientId = 1
     _open_order(ib, 1)
-    index = TradesByOrderId(ib)
+    index = TradeIndex(ib)
     _open_order(ib, 2)
     for n in range(3, 40):
         _open_order(ib, n)
@@ -49,7 +49,7 @@ def test_trades_held_before_and_added_after_the_index_was_made_are_found_as_the_
 
 def test_an_ended_trade_is_returned_and_left_out_by_its_status_as_the_walk_leaves_it() -> None:
     ib = IB()
-    index = TradesByOrderId(ib)
+    index = TradeIndex(ib)
     _open_order(ib, 4)
     assert len(_working(index, 4)) == 1
     _status(ib, 4, "Cancelled")
@@ -59,7 +59,7 @@ def test_an_ended_trade_is_returned_and_left_out_by_its_status_as_the_walk_leave
 
 def test_the_same_order_id_of_two_clients_is_found_twice_in_the_walk_s_order() -> None:
     ib = IB()
-    index = TradesByOrderId(ib)
+    index = TradeIndex(ib)
     _open_order(ib, 8, client_id=1)
     _open_order(ib, 8, client_id=2)
     assert len(_walk(ib, 8)) == 2
@@ -68,7 +68,7 @@ def test_the_same_order_id_of_two_clients_is_found_twice_in_the_walk_s_order() -
 
 def test_a_disconnect_s_new_dict_is_read_whole() -> None:
     ib = IB()
-    index = TradesByOrderId(ib)
+    index = TradeIndex(ib)
     _open_order(ib, 5)
     assert len(_working(index, 5)) == 1
     ib.wrapper.reset()
@@ -79,7 +79,7 @@ def test_a_disconnect_s_new_dict_is_read_whole() -> None:
 
 def test_a_completed_order_under_a_key_already_held_has_the_dict_read_again() -> None:
     ib = IB()
-    index = TradesByOrderId(ib)
+    index = TradeIndex(ib)
     _open_order(ib, 0, perm=777)  # an order placed in TWS: ib_async keys it by permId
     assert len(index.trades_of(0) or []) == 1
     ib.wrapper.permId2Trade.clear()  # so ib_async stores the completed order under the same key
@@ -93,6 +93,6 @@ def test_a_completed_order_under_a_key_already_held_has_the_dict_read_again() ->
 
 def test_an_ib_whose_wrapper_was_replaced_is_walked() -> None:
     ib = IB()
-    index = TradesByOrderId(ib)
+    index = TradeIndex(ib)
     ib.wrapper = type(ib.wrapper)(ib)
     assert index.trades_of(1) is None

@@ -61,14 +61,20 @@ def size_position(
         return SizeDecision(0, "price", {}, f"entry price {entry_price!r} is not a positive number")
     if not (math.isfinite(atr_per_share) and atr_per_share > 0):
         return SizeDecision(0, "risk", {}, f"ATR {atr_per_share!r} gives no stop distance to size against")
-    caps = {
-        "target": max(weight, 0.0) * max(nav, 0.0) / entry_price,
-        "funds": max(available_funds, 0.0) * FUNDS_HEADROOM / entry_price,
-        "risk": risk_pct * max(nav, 0.0) / (atr_multiplier * atr_per_share),
-        "max_position_size": float(max_position_size),
-    }
-    binding = min(caps, key=lambda name: caps[name])
-    shares = math.floor(caps[binding] + 1e-9)
+    target = max(weight, 0.0) * max(nav, 0.0) / entry_price
+    funds = max(available_funds, 0.0) * FUNDS_HEADROOM / entry_price
+    risk = risk_pct * max(nav, 0.0) / (atr_multiplier * atr_per_share)
+    largest = float(max_position_size)
+    caps = {"target": target, "funds": funds, "risk": risk, "max_position_size": largest}
+    # The least cap, the first of equals in the order above (as ``min`` over ``caps`` picks it).
+    binding, least = "target", target
+    if funds < least:
+        binding, least = "funds", funds
+    if risk < least:
+        binding, least = "risk", risk
+    if largest < least:
+        binding, least = "max_position_size", largest
+    shares = math.floor(least + 1e-9)
     if shares <= 0 or shares < min_order_size:
         reason = f"sized {shares} shares (bound by {binding}), below min_order_size {min_order_size}"
         return SizeDecision(0, binding, caps, reason)

@@ -36,10 +36,14 @@ class RiskManager:
 
     def compute_smart_stop(self, side: str, entry_price: float, atr_per_share: float) -> float:
         """The stop price (not a percentage) for a position entered at ``entry_price``."""
-        direction = normalize_side(side)
-        _check_inputs(entry_price, atr_per_share)
+        # BUY and SELL (what every order carries) are read as they are; any other spelling is normalised.
+        is_long = True if side == "BUY" else False if side == "SELL" else normalize_side(side) == "long"
+        if not math.isfinite(entry_price) or entry_price <= 0:
+            raise ValueError(f"entry_price must be a positive price (got {entry_price!r})")
+        if not math.isfinite(atr_per_share) or atr_per_share < 0:
+            raise ValueError(f"atr_per_share must be zero or positive (got {atr_per_share!r})")
         distance = self.atr_multiplier * atr_per_share
-        if direction == "long":
+        if is_long:
             return max(entry_price - distance, MIN_LONG_STOP)
         return entry_price + distance
 
@@ -49,10 +53,3 @@ class RiskManager:
         if normalize_side(side) == "long":
             return (entry_price - stop) / entry_price
         return (stop - entry_price) / entry_price
-
-
-def _check_inputs(entry_price: float, atr_per_share: float) -> None:
-    if not math.isfinite(entry_price) or entry_price <= 0:
-        raise ValueError(f"entry_price must be a positive price (got {entry_price!r})")
-    if not math.isfinite(atr_per_share) or atr_per_share < 0:
-        raise ValueError(f"atr_per_share must be zero or positive (got {atr_per_share!r})")

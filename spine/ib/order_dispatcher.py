@@ -101,6 +101,8 @@ class OrderDispatcher:
         self._max_position_size, self._min_order_size = execution.max_position_size, execution.min_order_size
         working = getattr(session_or_broker, "working_entries", None)
         self._working: Callable[[], dict[str, float]] | None = working if callable(working) else None
+        last_quote = getattr(session_or_broker, "last_quote", None)
+        self._last_quote: Callable[[str], Any] | None = last_quote if callable(last_quote) else None
         # The intent ids an earlier session on this state folder journaled (read once, read-only): never reused.
         state_dir = getattr(getattr(session_or_broker, "settings", None), "state_dir", None)
         self._journaled = journaled_intent_ids(state_dir) if state_dir is not None else set()
@@ -146,7 +148,7 @@ class OrderDispatcher:
             return self._done(result, "paused", f"circuit breaker paused: {self.breaker.trip_reason or 'manual pause'}")
         if self.account_monitor.is_stale():
             return self._done(result, "skipped", f"sized 0: {self.account_monitor.stale_reason()}")
-        quote_price, quote_problem = self._quote(signal.ticker, now)
+        quote_price, quote_problem = self._quote(ticker, now)
         if quote_problem:
             return self._done(result, "rejected", quote_problem, rule="price")
         nav = self.account_monitor.get_net_liquidation()
@@ -206,16 +208,16 @@ class OrderDispatcher:
         )  # fmt: skip
 
     def _quote(self, ticker: str, now: datetime) -> tuple[float, str]:
-        """The live price to value the order at, or why there is none (fail closed)."""
-        get = getattr(self.session, "last_quote", None)
-        quote = get(ticker) if callable(get) else None
+        """The live price to value the order at (``ticker`` in upper case), or why there is none (fail closed)."""
+        get = self._last_quote
+        quote = get(ticker) if get is not None else None
         if quote is None:
-            return 0.0, f"no quote for {ticker.upper()} yet; the price collar cannot be checked"
+            return 0.0, f"no quote for {ticker} yet; the price collar cannot be checked"
         age = (now - quote.at).total_seconds()
         if age > self.quote_max_age_secs:
             return (
                 0.0,
-                f"the quote for {ticker.upper()} is {age:.0f} s old, past {self.quote_max_age_secs:g} s; refusing to price against it",
+                f"the quote for {ticker} is {age:.0f} s old, past {self.quote_max_age_secs:g} s; refusing to price against it",
             )
         price = (
             quote.last
@@ -224,13 +226,14 @@ class OrderDispatcher:
             or quote.ask
         )
         if not price:
-            return 0.0, f"the quote for {ticker.upper()} has no price"
+            return 0.0, f"the quote for {ticker} has no price"
         return float(price), ""
 
     def _positions(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for row in self.account_monitor.get_existing_positions():
-            out[str(row["symbol"]).upper()] = out.get(str(row["symbol"]).upper(), 0.0) + float(row["position"])
+            symbol = str(row["symbol"]).upper()
+            out[symbol] = out.get(symbol, 0.0) + float(row["position"])
         return out
 
     def _intent_id(self, signal: LiveSignal, now: datetime) -> str:

@@ -59,12 +59,8 @@ def write_reports(
     prices: Mapping[str, Any] | None = None,
     log_scale: bool = False,
     outputs: Literal["all", "statistics"] = "all",
-    files: RunFiles | None = None,
 ) -> dict[str, Any]:
     """Write every report into ``run_dir`` and return the updated summary.
-
-    ``files``: the run's tables already in memory (``RunFiles.from_rows``), read from the
-    folder when None.
 
     ``outputs="statistics"`` (a sweep trial) computes the same statistics into
     ``summary.json`` but writes no ``trades.csv``, ``returns.csv``, ``pnl.png``,
@@ -82,7 +78,7 @@ def write_reports(
         write_text_atomically(
             folder / "benchmark.csv", csv_text(benchmark.rows(), BENCHMARK_COLUMNS, research_only=research)
         )
-    files = RunFiles.load(folder) if files is None else files
+    files = RunFiles.load(folder)
     start_value = files.start_value
     times = pd.DatetimeIndex(files.equity["datetime"])
     trades = build_trades(files.fills, files.orders, files.events, times)

@@ -23,7 +23,6 @@ from brokers import FillModel, RiskGate, SimBroker
 from spine.config import SpineConfig
 from spine.core.errors import InputError
 from spine.core.events import EventLog
-from spine.core.files import write_json
 from spine.core.resources import SAMPLE_PRICES, SAMPLE_SIGNALS, SAMPLE_VIX
 from spine.data.prices import (
     PriceSeries,
@@ -34,17 +33,13 @@ from spine.data.prices import (
 )
 from spine.data.signals import SignalRecord, load_signals
 from spine.feeds.array import ArrayFeed
-from spine.reports.benchmark import BENCHMARK_COLUMNS
 from spine.reports.build import write_reports
 from spine.routes.harness import HarnessWiring, warmup_bar_count, wire_harness
 from spine.routes.preflight import check_sectors, refusals_at_start
 from spine.runs import summary as runs_summary
-from spine.runs.columns import EQUITY_COLUMNS, EVENT_COLUMNS, FILL_COLUMNS, ORDER_COLUMNS
-from spine.runs.read import NotAsRead, RunFiles
 from spine.runs.summary import run_summary
 from spine.runs.write import (
     atomic_folder,
-    event_rows,
     point_latest,
     run_folder_name,
     write_run_files,
@@ -74,9 +69,6 @@ class BacktestRequest:
     benchmark: str | None = None  # TICKER | FILE | equal-weight (None: equal-weight)
     log_scale: bool = False  # pnl.png's value axis
     outputs: Literal["all", "statistics"] = "all"  # "statistics": a sweep trial's folder, no figures or report.html
-    # False (a sweep trial, whose folder nobody reads): with outputs="statistics", orders, fills, equity and events
-    # go to the statistics in memory and are not written as CSVs (the same figures: ``RunFiles.from_rows``)
-    write_tables: bool = True
 
 
 @dataclass
@@ -352,48 +344,15 @@ def run_backtest(
         if inputs.left_out:
             summary["signals_left_out"] = dict(inputs.left_out)
         orders = recorder.orders
-        files = None
-        if request.outputs == "statistics" and not request.write_tables:
-            event_list = event_rows(events)
-            write_json(folder / "summary.json", dict(summary))
-            files = tables_in_memory(folder, orders, recorder, event_list, benchmark)
-        if files is None:
-            event_list = write_run_files(folder, config, strategy, events, summary, outputs=request.outputs)
+        event_rows = write_run_files(folder, config, strategy, events, summary, outputs=request.outputs)
         summary = write_reports(
-            folder,
-            benchmark=benchmark,
-            prices=inputs.prices,
-            log_scale=request.log_scale,
-            outputs=request.outputs,
-            files=files,
+            folder, benchmark=benchmark, prices=inputs.prices, log_scale=request.log_scale, outputs=request.outputs
         )
     run_dir = request.out_dir / name
     point_latest(request.out_dir, name)
     return BacktestResult(
-        run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_list
+        run_dir=run_dir, summary=summary, orders=orders, fills=recorder.fills, equity=recorder.equity, events=event_rows
     )
-
-
-def tables_in_memory(
-    folder: Path, orders: list[dict[str, Any]], recorder: Any, events: list[dict[str, Any]], benchmark: Any
-) -> RunFiles | None:
-    """The frames the statistics would read back from the run's CSVs, built from the recorded rows.
-
-    None when a table's text would not read back unambiguously (``NotAsRead``): then the
-    run writes its CSVs and the statistics read them, as ``spine backtest`` does.
-    """
-    tables = {
-        "orders": (orders, ORDER_COLUMNS),
-        "fills": (recorder.fills, FILL_COLUMNS),
-        "equity": (recorder.equity, EQUITY_COLUMNS),
-        "events": (events, EVENT_COLUMNS),
-    }
-    try:
-        return RunFiles.from_rows(
-            folder, tables, (benchmark.rows(), BENCHMARK_COLUMNS) if benchmark is not None else None
-        )
-    except NotAsRead:
-        return None
 
 
 def left_out_line(left_out: dict[str, int]) -> str:

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from spine.config import shown
@@ -134,11 +131,6 @@ def read_summary(folder: Path) -> dict[str, Any]:
         raise InputError(
             f"run folder {folder} lacks {', '.join(missing)}; expected a complete run folder ({', '.join(NEEDED)})"
         )
-    return read_summary_file(folder)
-
-
-def read_summary_file(folder: Path) -> dict[str, Any]:
-    """``folder/summary.json``, checked as ``read_summary`` checks it (without asking for the run's CSVs)."""
     path = folder / "summary.json"
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
@@ -194,30 +186,6 @@ class RunFiles:
             benchmark=read_run_csv(benchmark_path) if benchmark_path.is_file() else None,
         )
 
-    @classmethod
-    def from_rows(
-        cls,
-        run_dir: Path | str,
-        tables: Mapping[str, tuple[Sequence[Mapping[str, Any]], Sequence[str]]],
-        benchmark: tuple[Sequence[Mapping[str, Any]], Sequence[str]] | None = None,
-    ) -> RunFiles:
-        """The frames ``load`` would read from the CSVs of ``tables`` (``orders``, ``fills``, ``equity``, ``events``:
-        rows and columns), built in memory; ``summary.json`` is read from ``run_dir``.
-
-        ``NotAsRead`` when a table's text would not read back unambiguously (``frame_as_read``).
-        """
-        folder = Path(run_dir)
-        summary = read_summary_file(folder)
-        return cls(
-            run_dir=folder,
-            orders=frame_as_read(*tables["orders"]),
-            fills=frame_as_read(*tables["fills"]),
-            equity=frame_as_read(*tables["equity"]),
-            events=frame_as_read(*tables["events"]),
-            summary=summary,
-            benchmark=frame_as_read(*benchmark) if benchmark is not None else None,
-        )
-
     @property
     def start_value(self) -> float:
         """The account value before the first bar (the backtest's cash)."""
@@ -229,101 +197,3 @@ class RunFiles:
     @property
     def research_only(self) -> bool:
         return bool(self.summary.get("research_only", True))
-
-
-class NotAsRead(Exception):
-    """A recorded table whose CSV text pandas would read into other values (``frame_as_read`` gives up)."""
-
-
-def _cell_as_read(value: Any) -> Any:
-    """One recorded cell as ``read_run_csv`` reads its ``format_cell`` text back: None for a blank, else the value."""
-    kind = type(value)
-    if kind is str:
-        if value == "":
-            return None  # a blank cell reads as missing
-        if _looks_typed(value):
-            raise NotAsRead(value)  # text pandas would read as a number or a boolean
-        return value
-    if kind is int:
-        return value
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise NotAsRead(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if value.is_integer() and abs(value) < 1e15:
-            return int(value)
-        if math.isinf(value):
-            raise NotAsRead(value)
-        return round(value, 10)  # the value whose repr the CSV holds
-    if isinstance(value, datetime):
-        offset = value.utcoffset()
-        if offset is None:
-            return value
-        if offset.seconds % 60 or offset.microseconds:
-            raise NotAsRead(value)  # an offset of seconds: its suffix is not the ``+HH:MM`` parse_times drops
-        return value.replace(tzinfo=None)  # the wall time as written, its ``+HH:MM`` dropped
-    raise NotAsRead(value)
-
-
-def _looks_typed(text: str) -> bool:
-    """True for text pandas' CSV reader would not keep as text (a number, a boolean, a missing-value word)."""
-    if text.strip() != text or text.lower() in ("true", "false"):
-        return True
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _column_as_read(raw: list[Any]) -> list[Any]:
-    """``_cell_as_read`` of every cell; a column of only text, whole numbers or naive date-times in one pass."""
-    kinds = set(map(type, raw))
-    if kinds <= {str, type(None)}:  # tickers, sides, statuses: few distinct texts, each checked once
-        distinct = set(raw) - {None, ""}
-        if any(_looks_typed(text) for text in distinct):
-            raise NotAsRead(raw)
-        return [None if cell == "" else cell for cell in raw] if "" in raw else raw
-    if kinds <= {int, type(None)}:
-        return raw
-    if kinds == {datetime} and all(cell.tzinfo is None for cell in raw):
-        return raw
-    return [_cell_as_read(cell) for cell in raw]
-
-
-def frame_as_read(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
-    """The frame ``read_run_csv`` gives for the CSV ``csv_text(rows, columns)`` writes, built without the text.
-
-    Only tables whose text reads back unambiguously: each column all numbers (int64 when
-    every cell is a whole number, else float64 with NaN for blanks), all naive date-times,
-    or text that does not look like a number or a boolean (NaN for blanks). Anything else
-    (text that looks typed, a column of mixed kinds, no rows) raises ``NotAsRead``, and the
-    caller reads the CSV instead.
-    """
-    if not rows:
-        raise NotAsRead("no rows")  # a header-only CSV reads as text columns
-    data: dict[str, Any] = {}
-    for column in columns:
-        cells = _column_as_read([row.get(column) for row in rows])
-        kinds = set(map(type, cells)) - {type(None)}
-        if not kinds:
-            data[column] = pd.Series([np.nan] * len(cells), dtype=float)
-        elif kinds <= {int}:
-            missing = any(cell is None for cell in cells)
-            data[column] = (
-                pd.Series([np.nan if c is None else float(c) for c in cells], dtype=float)
-                if missing
-                else pd.Series(cells, dtype="int64")
-            )
-        elif kinds <= {int, float}:
-            data[column] = pd.Series([np.nan if c is None else float(c) for c in cells], dtype=float)
-        elif kinds <= {str}:
-            data[column] = pd.Series([np.nan if c is None else c for c in cells])  # pandas' text dtype, as read_csv
-        elif kinds <= {datetime} and not any(cell is None for cell in cells):
-            data[column] = pd.Series(pd.to_datetime(cells))
-        else:
-            raise NotAsRead(column)
-    return pd.DataFrame(data, columns=list(columns))

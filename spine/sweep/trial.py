@@ -167,7 +167,6 @@ def run_trial(shared: SharedInputs, task: dict[str, Any]) -> dict[str, Any]:
                 out_dir=Path(folder),
                 state_dir=None,
                 outputs="statistics",
-                write_tables=False,  # nobody reads a trial's folder: its tables go to the statistics in memory
                 benchmark=shared.benchmark,
             )
             result = run_backtest(request, inputs=inputs, runner=run_frozen)  # a worker owns its process

@@ -17,6 +17,8 @@ is how the owner runs one backtest's Cerebro (``run_backtest(..., runner=run_fro
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 YOUNG_THRESHOLD = 10_000  # allocations between young collections (CPython's default: 700)
@@ -32,6 +34,22 @@ def collect_less_often() -> None:
     """
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
+
+
+@contextmanager
+def collecting_less_often() -> Iterator[None]:
+    """Young collections at most every ``YOUNG_THRESHOLD`` allocations for the block, then as before.
+
+    For the owner of a process around its own work: ``run_frozen`` around a Cerebro run, a
+    sweep worker around a batch of trials (config, run and statistics: at CPython's default
+    threshold about 26 collections and 13 ms per trial on the bundled sample, at this one 3).
+    """
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], YOUNG_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
 
 
 def skip_exit_collection() -> None:
@@ -60,11 +78,9 @@ def run_frozen(cerebro: Any) -> Any:
     whatever the process had frozen before, which is why only a process owner that freezes
     nothing else calls this.
     """
-    threshold = gc.get_threshold()
     gc.freeze()
-    gc.set_threshold(max(threshold[0], YOUNG_THRESHOLD), *threshold[1:])
     try:
-        return cerebro.run()[0]
+        with collecting_less_often():
+            return cerebro.run()[0]
     finally:
-        gc.set_threshold(*threshold)
         gc.unfreeze()

@@ -12,7 +12,6 @@ trial never stops the sweep.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import os
@@ -21,8 +20,6 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,7 @@ import numpy as np
 
 from spine.config import SpineConfig
 from spine.core.errors import DataError
-from spine.core.process import YOUNG_THRESHOLD, run_frozen
+from spine.core.process import collecting_less_often, run_frozen
 from spine.data.prices import window_between, window_bound
 from spine.routes.backtest import BacktestInputs, BacktestRequest, clip_to_traded_period, run_backtest
 from spine.sweep.overrides import apply_overrides
@@ -129,25 +126,9 @@ def scratch_root(
     return str(memory)
 
 
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Young collections every ``YOUNG_THRESHOLD`` allocations while a worker runs its trials, then as before.
-
-    ``run_frozen`` does this for the Cerebro run only; around it a trial builds its config
-    and its statistics (frames, trades), which at CPython's default threshold (700) took
-    about 26 collections and 13 ms per trial on the bundled sample, at this one 3.
-    """
-    previous = gc.get_threshold()
-    gc.set_threshold(max(previous[0], YOUNG_THRESHOLD), *previous[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*previous)
-
-
 def run_trials(shared: SharedInputs, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Run a batch of tasks one after the other on this worker; their outcomes in the same order."""
-    with fewer_collections():  # a worker owns its process (spine.core.process)
+    with collecting_less_often():  # a worker owns its process (spine.core.process)
         return [run_trial(shared, task) for task in tasks]
 
 

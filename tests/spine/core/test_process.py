@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from spine.core.process import YOUNG_THRESHOLD, collect_less_often, skip_exit_collection
+from spine.core.process import YOUNG_THRESHOLD, collect_less_often, collecting_less_often, skip_exit_collection
 
 
 @pytest.fixture
@@ -39,3 +39,10 @@ def test_collect_less_often_still_frees_reference_cycles(restored_collector):
 def test_skip_exit_collection_freezes_every_tracked_object(restored_collector):
     skip_exit_collection()
     assert gc.get_freeze_count() > 0
+
+
+def test_collecting_less_often_raises_the_young_threshold_for_the_block_and_restores_it():
+    before = gc.get_threshold()
+    with collecting_less_often():
+        assert gc.get_threshold() == (max(before[0], YOUNG_THRESHOLD), *before[1:])
+    assert gc.get_threshold() == before

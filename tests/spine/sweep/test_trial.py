@@ -1,15 +1,13 @@
-"""A trial on its worker: its temporary run folder in memory on Linux, a batch run in order with fewer collections."""
+"""A trial on its worker: its temporary run folder in memory on Linux, a batch run in order."""
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 
 from spine.config import load_config
-from spine.core.process import YOUNG_THRESHOLD
 from spine.routes.backtest import BacktestRequest, load_inputs
-from spine.sweep.trial import SharedInputs, fewer_collections, run_trial, run_trials, scratch_root
+from spine.sweep.trial import SharedInputs, run_trial, run_trials, scratch_root
 
 
 def test_trial_folders_go_to_the_memory_folder_on_linux_and_to_the_temp_folder_elsewhere(tmp_path):
@@ -34,13 +32,6 @@ def test_a_trial_leaves_no_folder_behind_in_its_scratch_root():
         assert {name for name in os.listdir(root) if name.startswith("spine-trial-")} <= {
             name for name in before if name.startswith("spine-trial-")
         }
-
-
-def test_a_worker_collects_young_objects_less_often_while_it_runs_trials_and_as_before_after():
-    before = gc.get_threshold()
-    with fewer_collections():
-        assert gc.get_threshold() == (max(before[0], YOUNG_THRESHOLD), *before[1:])
-    assert gc.get_threshold() == before
 
 
 def test_a_batch_of_trials_gives_each_trials_outcome_in_the_order_sent():

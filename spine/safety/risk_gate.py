@@ -316,10 +316,7 @@ class RiskGate:
             )
         # One pass over the book: the sector's gross exposure and the open-position count.
         positions, working, sectors, marks = view.positions, view.working, self.sectors, view.last_prices
-        if working:
-            book = self._book_with_working(view, ticker, sector)
-        else:
-            book = _book(positions, ticker, sector, sectors, marks)
+        book = _sector_book(positions, working, ticker, sector, sectors, marks)
         if isinstance(book, GateDecision):
             return book
         gross, open_count = book
@@ -347,31 +344,6 @@ class RiskGate:
         return ACCEPTED
 
     # --- helpers -----------------------------------------------------------------------
-
-    def _book_with_working(self, view: PortfolioView, ticker: str, sector: str) -> tuple[float, int] | GateDecision:
-        """The sector's gross exposure (without ``ticker``) and the open-position count, working orders included."""
-        positions, working, sectors, marks = view.positions, view.working, self.sectors, view.last_prices
-        gross = 0.0
-        open_count = 0
-        for name in positions.keys() | working.keys():
-            if name == ticker:
-                shares = float(positions.get(name, 0.0)) + float(working.get(name, 0.0))
-                if abs(shares) >= _EPSILON:
-                    open_count += 1
-                continue
-            shares = float(positions.get(name, 0.0)) + (float(working.get(name, 0.0)) if working else 0.0)
-            if abs(shares) < _EPSILON:
-                continue
-            open_count += 1
-            if sectors.get(name) != sector:
-                continue
-            mark = marks.get(name)
-            if not _finite_positive(mark):
-                return GateDecision(
-                    False, "max_sector_exposure", f"no usable last price for {name} in sector {sector} (got {mark!r})"
-                )
-            gross += abs(shares) * float(mark)  # type: ignore[arg-type]
-        return gross, open_count
 
     def _sanity(self, intent: OrderIntent) -> GateDecision | None:
         if not _finite_positive(intent.quantity):
@@ -404,26 +376,30 @@ class RiskGate:
         return set(view.positions) | set(view.working)
 
 
-def _book(
-    positions: Mapping[str, float], ticker: str, sector: str, sectors: Mapping[str, str], marks: Mapping[str, float]
+def _sector_book(
+    positions: Mapping[str, float],
+    working: Mapping[str, float],
+    ticker: str,
+    sector: str,
+    sectors: Mapping[str, str],
+    marks: Mapping[str, float],
 ) -> tuple[float, int] | GateDecision:
-    """The sector's gross exposure (without ``ticker``) and the open-position count of a book without working orders.
+    """The sector's gross exposure (without ``ticker``) and the open-position count, working orders included.
 
-    The same pass as ``RiskGate._book_with_working``, over the positions in their order; a mark
-    that is a positive finite float is taken as it is, anything else goes through ``_finite_positive``.
+    One pass over the book (the positions in their order when nothing is working); a held
+    ticker of the sector without a usable mark refuses the order.
     """
     gross = 0.0
     open_count = 0
-    sector_of, mark_of, epsilon, inf = sectors.get, marks.get, _EPSILON, math.inf  # locals: read once per book
-    for name, held in positions.items():
-        shares = float(held) + 0.0
-        if -epsilon < shares < epsilon:  # abs(shares) < _EPSILON
+    for name in positions.keys() | working.keys() if working else positions:
+        shares = float(positions.get(name, 0.0)) + (float(working.get(name, 0.0)) if working else 0.0)
+        if abs(shares) < _EPSILON:
             continue
         open_count += 1
-        if name == ticker or sector_of(name) != sector:
+        if name == ticker or sectors.get(name) != sector:
             continue
-        mark = mark_of(name)
-        if not (type(mark) is float and 0.0 < mark < inf) and not _finite_positive(mark):
+        mark = marks.get(name)
+        if not _finite_positive(mark):
             return GateDecision(
                 False, "max_sector_exposure", f"no usable last price for {name} in sector {sector} (got {mark!r})"
             )

@@ -28,7 +28,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from operator import attrgetter
 from pathlib import Path
@@ -288,9 +288,7 @@ class Journal:
         new_filled = old.filled if filled is None else max(float(filled), old.filled)
         changed = status != old.status
         now = _now()
-        self._orders[order_id] = JournalOrder(old.order_id, new_perm, old.order_ref, old.intent_id, old.role, old.ticker,
-                                              old.side, old.quantity, old.order_type, old.price, old.aux_price,
-                                              old.parent_id, old.oca_group, status, new_ack, new_filled)  # fmt: skip
+        self._orders[order_id] = replace(old, perm_id=new_perm, status=status, acknowledged=new_ack, filled=new_filled)
         self._pending_orders[order_id] = (status, new_perm, int(new_ack), new_filled, now, order_id)
         if changed:
             self._pending_changes.append((order_id, status, ib_status, detail, now))

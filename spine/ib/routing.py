@@ -186,8 +186,7 @@ class OrderRoutingMixin:
         self.journal.record_written_ahead(rows, intent=intent, at=at)
         self._emit_submitted(cmd.intent_id, ticker, legs[:1])
         self._track_entries(ticker, legs[:1])
-        self._trade_index.catch_up()
-        self._spare_order = order_repr.Order()  # the next parent's, made here, off the next signal's path
+        self._after_send()
         return legs
 
     async def _finish_bracket(self, cmd: PlaceBracket, contract: Contract, legs: list[LegSpec]) -> Submission:
@@ -205,8 +204,7 @@ class OrderRoutingMixin:
         for leg in children:
             await self._space_order_message()
             self.ib.placeOrder(contract, self._ib_order(leg, tif="GTC"))
-        self._trade_index.catch_up()
-        self._spare_order = order_repr.Order()
+        self._after_send()
         return Submission(tuple(leg.order_id for leg in legs))
 
     async def _place_order(self, cmd: PlaceOrder, *, allow_any_state: bool = False) -> Submission:
@@ -246,9 +244,13 @@ class OrderRoutingMixin:
         self.journal.record_written_ahead(rows, intent=intent, at=at)
         self._emit_submitted(cmd.intent_id, cmd.ticker.upper(), [leg])
         self._track_entries(cmd.ticker.upper(), [leg])
+        self._after_send()
+        return Submission((leg.order_id,))
+
+    def _after_send(self) -> None:
+        """Off the next signal's path: the trade index reads what was just sent, and the next blank ``Order`` is made."""
         self._trade_index.catch_up()
         self._spare_order = order_repr.Order()
-        return Submission((leg.order_id,))
 
     def _track_entries(self, ticker: str, legs: list[LegSpec]) -> None:
         for leg in legs:

@@ -134,12 +134,10 @@ class IBWorker(ConnectionMixin, SyncMixin, KillGuardMixin, AckWatchMixin, OrderR
         self._avg_costs: dict[str, float] = {}
         self._nav_seen = ""  # the last NetLiquidation IB pushed (a change publishes a snapshot)
         self._known_intents: set[str] = journaled_intent_ids(settings.state_dir)  # sent once: never again
-        self._trade_index = TradeIndex(
-            ib
-        )  # ib_async's trades by intent and by order id: the resend check's, a cancel's
-        self._spare_order: Order | None = (
-            order_repr.Order()
-        )  # the next order's blank ib_async Order, made off the signal's path
+        # ib_async's trades by intent and by order id: the resend check's and a cancel's index
+        self._trade_index = TradeIndex(ib)
+        # the next order's blank ib_async Order, made off the signal's path
+        self._spare_order: Order | None = order_repr.Order()
         self._sent_at: dict[int, float] = {}  # orders sent this session, not yet acknowledged: id -> monotonic time
         self._sent_roles: dict[int, str] = {}  # the role of each order sent this session (pruned to the unacknowledged)
         self._resized_at: dict[int, tuple[float, float]] = {}  # size changes not yet confirmed: id -> (time, shares)

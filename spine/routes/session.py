@@ -171,6 +171,11 @@ class StepReport:
     bars: tuple[str, ...]  # the traded tickers with a bar at the new clock
 
 
+def _account_values(sim: Any) -> dict[str, float]:
+    """The simulator's account values at its marks (call on the simulator's thread)."""
+    return {k: float(v) for k, v in sim.account.values(sim.market.marks()).items()}
+
+
 class LockstepDriver:
     """Steps the in-process simulator one bar once the session has caught up with the last one.
 
@@ -248,11 +253,7 @@ class LockstepDriver:
         sim = self.gateway.simulator
         await sim.step(1)
         new = sim.market.new_bars()
-        return StepReport(
-            len(sim.engine.executions),
-            {k: float(v) for k, v in sim.account.values(sim.market.marks()).items()},
-            tuple(t for t in self.tickers if t in new),
-        )
+        return StepReport(len(sim.engine.executions), _account_values(sim), tuple(t for t in self.tickers if t in new))
 
     def _request_day(self, pump: BarPump) -> None:
         """The bars up to the clock (the new day's, and the one before in case an answer was lost), answered."""
@@ -269,7 +270,7 @@ class LockstepDriver:
         """Until the session's account snapshot equals the simulator's account (asking for a fresh one if not)."""
         if target is None:
             sim = self.gateway.simulator
-            target = self.gateway.call(lambda: {k: float(v) for k, v in sim.account.values(sim.market.marks()).items()})
+            target = self.gateway.call(lambda: _account_values(sim))
         keys = ("NetLiquidation", "AvailableFunds", "TotalCashValue")
         wanted = {k: _cents(target[k]) for k in keys}
 

@@ -13,6 +13,10 @@ _SHORT = {"sell", "short"}
 
 def normalize_side(side: str) -> str:
     """'long' or 'short' from BUY/SELL/long/short in any case; anything else is a bug upstream."""
+    if side == "BUY":  # what every order carries: no normalising
+        return "long"
+    if side == "SELL":
+        return "short"
     key = str(side).strip().lower()
     if key in _LONG:
         return "long"
@@ -36,8 +40,7 @@ class RiskManager:
 
     def compute_smart_stop(self, side: str, entry_price: float, atr_per_share: float) -> float:
         """The stop price (not a percentage) for a position entered at ``entry_price``."""
-        # BUY and SELL (what every order carries) are read as they are; any other spelling is normalised.
-        is_long = True if side == "BUY" else False if side == "SELL" else normalize_side(side) == "long"
+        is_long = normalize_side(side) == "long"
         if not math.isfinite(entry_price) or entry_price <= 0:
             raise ValueError(f"entry_price must be a positive price (got {entry_price!r})")
         if not math.isfinite(atr_per_share) or atr_per_share < 0:

@@ -30,7 +30,7 @@ class LiveSignal:
     @property
     def tag(self) -> str:
         """The provenance tag carried by every order leg built from this signal."""
-        return PROPAGATED_TAG if self.is_propagated else DIRECT_TAG  # provenance_tag, read without a call
+        return provenance_tag(self.is_propagated)
 
     @property
     def is_buy(self) -> bool:

@@ -225,30 +225,15 @@ def test_a_submission_committed_before_placeorder_commits_what_the_turn_had_pend
 
 
 def test_written_ahead_rows_pending_when_the_process_is_killed_are_recovered_from_the_file(tmp_path: Path) -> None:
-    script = textwrap.dedent(f"""
-        import asyncio, sys, time
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_journal import INTENT, entry_row
-        from spine.ib.journal import Journal
-        journal = Journal.in_folder({str(tmp_path)!r})
-        journal.open_write_ahead()
-
-        async def main():
-            journal.defer_commits(asyncio.get_running_loop().call_soon)
+    kill_mid_turn(
+        tmp_path,
+        setup="",
+        turn="""
             at = journal.write_ahead([entry_row(7)], intent=INTENT)
             journal.record_written_ahead([entry_row(7)], intent=INTENT, at=at)
             journal.record_status(7, "Accepted", ib_status="Submitted", acknowledged=True)
-            print("WRITTEN", flush=True)  # before the turn's commit
-            time.sleep(60)
-
-        asyncio.run(main())
-    """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "WRITTEN"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        """,
+    )
     journal = Journal.in_folder(tmp_path)
     assert journal.order(7) is None
     assert journal.open_write_ahead() == 1
@@ -274,6 +259,25 @@ def test_orders_read_from_memory_are_what_the_file_holds(tmp_path: Path) -> None
 
 
 def test_a_status_committed_at_the_end_of_a_loop_turn_survives_a_kill(tmp_path: Path) -> None:
+    kill_mid_turn(
+        tmp_path,
+        setup="journal.record_submissions([entry_row(7), entry_row(8)], intent=INTENT)",
+        turn="""
+            journal.record_status(7, "Completed", ib_status="Filled", filled=10.0)
+            await asyncio.sleep(0)  # the turn ends: the commit runs
+            await asyncio.sleep(0)
+            journal.record_status(8, "Canceled", ib_status="Cancelled")  # pending when the process is killed
+        """,
+    )
+    journal = Journal.in_folder(tmp_path)
+    assert journal.order(7).status == "Completed" and journal.status_history(7) == ["Submitted", "Completed"]  # type: ignore[union-attr]
+    assert journal.order(8).status == "Submitted"  # type: ignore[union-attr]  # as if killed a moment earlier
+    journal.close()
+
+
+def kill_mid_turn(tmp_path: Path, *, setup: str, turn: str) -> None:
+    """Run ``setup`` on a journal in ``tmp_path`` with a write-ahead file, then ``turn`` on an event loop whose
+    journal commits once per turn, and kill -9 the process before that turn's commit can run."""
     script = textwrap.dedent(f"""
         import asyncio, sys, time
         sys.path.insert(0, {str(Path(__file__).parent)!r})
@@ -281,26 +285,19 @@ def test_a_status_committed_at_the_end_of_a_loop_turn_survives_a_kill(tmp_path: 
         from spine.ib.journal import Journal
         journal = Journal.in_folder({str(tmp_path)!r})
         journal.open_write_ahead()
-        journal.record_submissions([entry_row(7), entry_row(8)], intent=INTENT)
+        {setup}
 
         async def main():
             journal.defer_commits(asyncio.get_running_loop().call_soon)
-            journal.record_status(7, "Completed", ib_status="Filled", filled=10.0)
-            await asyncio.sleep(0)  # the turn ends: the commit runs
-            await asyncio.sleep(0)
-            journal.record_status(8, "Canceled", ib_status="Cancelled")  # pending when the process is killed
-            print("WRITTEN", flush=True)
+        {{turn}}
+            print("WRITTEN", flush=True)  # before the turn's commit
             time.sleep(60)
 
         asyncio.run(main())
-    """)
+    """).replace("{turn}", textwrap.indent(textwrap.dedent(turn).strip(), " " * 4))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "WRITTEN"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    journal = Journal.in_folder(tmp_path)
-    assert journal.order(7).status == "Completed" and journal.status_history(7) == ["Submitted", "Completed"]  # type: ignore[union-attr]
-    assert journal.order(8).status == "Submitted"  # type: ignore[union-attr]  # as if killed a moment earlier
-    journal.close()

@@ -12,7 +12,9 @@ Windows (``--window``, repeatable):
 - ``sample``: the whole bundled sample (734 trading days) with its VIX.
 - ``sample-year``: the bundled sample's first year of trading.
 - ``real``: NVDA, ORCL and YHOO from ``../shared/data`` for 2008-2010 (3 years) with the
-  daily VIX, and a signal file made here (one signal per ticker every 6 days).
+  daily VIX, and a signal file made here (one signal per ticker every 6 days). Its config
+  also sets the kill switch's and the breaker's thresholds past what these years reach
+  (``KEEPS_TRADING``), so it sends orders in all three years, not only until the first latch.
 
 ``--before DIR`` also runs the rehearsal of another tree (``git archive <commit> | tar -x -C
 DIR``), interleaved; ``--keep DIR`` keeps every run folder, so ``orders.csv``, ``fills.csv``,
@@ -58,6 +60,15 @@ PAPER = {  # the envelope opened for paper, as tests/spine/routes/test_rehearse_
     "backtest.max_drawdown_pct": -0.15,
     "kill_switch.max_drawdown_pct": 0.15,
 }
+# The real window also keeps trading through 2008-2010: with the limits above, the 1-day drawdown breaker
+# latches in January 2008 and the VIX kill switch in September 2008, and every later signal is refused
+# (HALTED), so the window would time a rehearsal that sends orders on 2 of its 758 days. Every safety
+# component still runs; only its thresholds are set past what these three years reach.
+KEEPS_TRADING = {
+    "config.yaml": {"kill_switch.vix_threshold": 100.0, "kill_switch.max_drawdown_pct": 0.9,
+                    "backtest.max_drawdown_pct": -0.9},
+    "strategy_params.yaml": {"circuit_breaker.max_1d_drawdown_pct": 0.5},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -68,23 +79,31 @@ class Window:
     vix: Path
     start: str
     end: str | None
+    config: dict[str, dict[str, object]] | None = None  # overrides per config file, on top of PAPER
 
 
-def paper_config(folder: Path) -> Path:
-    """The shipped config with the envelope opened for paper (a key set to None is removed)."""
+def paper_config(folder: Path, overrides: dict[str, dict[str, object]] | None = None) -> Path:
+    """The shipped config with the envelope opened for paper (a key set to None is removed), then ``overrides``.
+
+    ``overrides`` maps a file of the config folder to its dotted keys and values.
+    """
     shutil.copytree(HERE / "config", folder)
-    path = folder / "config.yaml"
-    body = yaml.safe_load(path.read_text()) or {}
-    for dotted, value in PAPER.items():
-        *parents, leaf = dotted.split(".")
-        node = body
-        for key in parents:
-            node = node.setdefault(key, {})
-        if value is None:
-            node.pop(leaf, None)
-        else:
-            node[leaf] = value
-    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    files: dict[str, dict[str, object]] = {"config.yaml": dict(PAPER)}
+    for name, values in (overrides or {}).items():
+        files[name] = {**files.get(name, {}), **values}
+    for name, values in files.items():
+        path = folder / name
+        body = yaml.safe_load(path.read_text()) or {}
+        for dotted, value in values.items():
+            *parents, leaf = dotted.split(".")
+            node = body
+            for key in parents:
+                node = node.setdefault(key, {})
+            if value is None:
+                node.pop(leaf, None)
+            else:
+                node[leaf] = value
+        path.write_text(yaml.safe_dump(body, sort_keys=False))
     return folder
 
 
@@ -119,7 +138,9 @@ def windows(scratch: Path, shared: Path = SHARED) -> dict[str, Window]:
     if shared.is_dir():
         files = tuple(shared / n for n in ("nvda-1999-2014.csv", "orcl-1995-2014.csv", "yhoo-1996-2014.csv"))
         signals = real_signals(scratch / "real-signals.csv", "2008-01-02", "2010-12-31", shared)
-        out["real"] = Window("real", files, signals, shared / "vix-daily.csv", "2008-01-02", "2010-12-31")
+        out["real"] = Window(
+            "real", files, signals, shared / "vix-daily.csv", "2008-01-02", "2010-12-31", KEEPS_TRADING
+        )
     return out
 
 
@@ -183,7 +204,6 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-rehearse-") as tmp:
         scratch = Path(args.keep) if args.keep else Path(tmp)
         scratch.mkdir(parents=True, exist_ok=True)
-        config = paper_config(scratch / "config") if not (scratch / "config").exists() else scratch / "config"
         known = windows(scratch, args.shared)
         chosen = args.window or [w for w in ("sample", "real") if w in known]
         if "real" in chosen and "real" not in known:
@@ -194,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load average at start: {_load()}", flush=True)
         for name in chosen:
             window = known[name]
+            folder = scratch / f"config-{name}"  # kept with --keep: the runs' config beside their folders
+            config = folder if folder.exists() else paper_config(folder, window.config)
             runs: dict[str, list[Run]] = {label: [] for label, _, _ in variants}
             for k in range(args.repeat):
                 order = variants if k % 2 == 0 else variants[::-1]

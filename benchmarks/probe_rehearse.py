@@ -139,7 +139,7 @@ def child(out: Path, route_args: list[str]) -> int:
 def report(days: list[dict[str, float]]) -> None:
     total = sum(d["total"] for d in days)
     print(f"{len(days)} days, {total:.2f} s from the first step to the end; wall ms per day, medians")
-    print(f"  {'orders':>6} {'days':>5} {'share':>6} {'day':>7} " + " ".join(f"{p:>8}" for p in PHASES))
+    print(f"  {'orders':>6} {'days':>5} {'share':>6} " + " ".join(f"{p:>8}" for p in ("day", *PHASES)))
     for low, high, label in GROUPS:
         group = [d for d in days if low <= d.get("orders", 0) <= high]
         if not group:
@@ -151,7 +151,7 @@ def report(days: list[dict[str, float]]) -> None:
         def ms(key: str, rows: list[dict[str, float]] = group) -> str:
             return f"{statistics.median(d.get(key, 0.0) for d in rows) * 1000:8.2f}"
 
-        print(f"  {label:>6} {len(group):>5} {share:>6.1%} {ms('total')[1:]} " + " ".join(ms(p) for p in PHASES))
+        print(f"  {label:>6} {len(group):>5} {share:>6.1%} " + " ".join(ms(p) for p in ("total", *PHASES)))
 
 
 def main(argv: list[str] | None = None) -> int:

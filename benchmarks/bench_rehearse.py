@@ -164,7 +164,7 @@ class Run:
 
 
 def run_once(tree: Path, route: str, window: Window, config: Path, out: Path) -> Run:
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env = child_env()
     env["PYTHONPATH"] = str(tree)
     out.mkdir(parents=True, exist_ok=True)
     cpu_before = _children_cpu()
@@ -188,7 +188,12 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _load() -> str:
+def child_env() -> dict[str, str]:
+    """This process's environment for a route's child, writing bytecode as a user's run would."""
+    return {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
+def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
@@ -211,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         variants = [("backtest", HERE, "backtest"), ("rehearse", HERE, "rehearse")]
         if args.before is not None:
             variants.append(("rehearse-before", args.before.resolve(), "rehearse"))
-        print(f"load average at start: {_load()}", flush=True)
+        print(f"load average at start: {load_average()}", flush=True)
         for name in chosen:
             window = known[name]
             folder = scratch / f"config-{name}"  # kept with --keep: the runs' config beside their folders
@@ -223,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                     run = run_once(tree, route, window, config, scratch / name / f"{label}-{k}")
                     runs[label].append(run)
                     print(f"  {name} {label} #{k}: simulation {run.elapsed:.2f} s, process {run.wall:.2f} s wall "
-                          f"{run.cpu:.2f} s CPU, {run.days} days (load {_load()})", flush=True)  # fmt: skip
+                          f"{run.cpu:.2f} s CPU, {run.days} days (load {load_average()})", flush=True)  # fmt: skip
             base = statistics.median(r.elapsed for r in runs["backtest"])
             print(f"\n{name}: {runs['backtest'][0].days} days, medians of {args.repeat}")
             print(f"  {'variant':<16} {'simulation s':>12} {'days/s':>8} {'ratio':>7} {'wall s':>8} {'CPU s':>7}")
@@ -236,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             ratio = statistics.median(r.elapsed for r in runs["rehearse"]) / base
             verdict = "met" if ratio <= TARGET_RATIO else "missed"
             print(f"  rehearsal / backtest simulation: {ratio:.1f}x (target <= {TARGET_RATIO:g}x: {verdict})\n")
-        print(f"load average at end: {_load()}")
+        print(f"load average at end: {load_average()}")
     return 0
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -170,13 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         config = bench.paper_config(scratch / "config", window.config)
         days_file = scratch / "days.json"
         route = bench.route_args("rehearse", window, config, scratch / "runs")
-        env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
         done = subprocess.run([sys.executable, __file__, "--child", str(days_file), *route], cwd=HERE.parent,
-                              env=env, capture_output=True, text=True, check=False)  # fmt: skip
+                              env=bench.child_env(), capture_output=True, text=True, check=False)  # fmt: skip
         if done.returncode != 0 or not days_file.exists():
             print(done.stderr[-3000:], file=sys.stderr)
             return 1
-        print(f"window {args.window}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"window {args.window}, load average {bench.load_average()}")
         report(json.loads(days_file.read_text()))
     return 0
 
